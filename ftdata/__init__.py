@@ -1,0 +1,62 @@
+"""ftdata: a prompt-template and dataset compiler for supervised fine-tuning.
+
+Stage contract (one module per stage, each working on batches)::
+
+    recipe.py   YAML recipe -> validated Recipe (all problems at once)
+    sources.py  files / hub  -> SourceRow batches (unreadable lines become rejects)
+    schema.py   typed row check and conversion (failures become rejects)
+    templates.py / sandbox.py   sandboxed Jinja: row -> (prompt, completion, answer_choices)
+    split.py    seeded hash of a stable key (or group) -> split name
+    masking.py  joint tokenization with offsets -> input_ids, labels
+    writer.py   Arrow shards in datasets' save_to_disk layout, atomically
+    build.py    orchestration, manifest.json, rejects.jsonl, COMPLETED last
+
+Columns of a compiled split (causal layout):
+
+* ``input_ids`` (list<int32>): prompt + separator + completion + EOS.
+* ``attention_mask`` (list<int8>): all ones (no padding is stored).
+* ``labels`` (list<int32>): unshifted; ``IGNORE_INDEX`` (-100) where not trained, else the
+  token id. Trained exactly: the tokens of the completion span, and EOS.
+* ``source``, ``task``, ``template``, ``row_key``: provenance of the example.
+* ``prompt``, ``completion`` (string), ``answer_choices`` (list<string> or null).
+
+Seq2seq layout: ``input_ids`` is the prompt alone and ``labels`` the completion plus EOS.
+"""
+
+__version__ = "0.1.0"
+
+from .constants import IGNORE_INDEX  # noqa: E402
+
+__all__ = ["IGNORE_INDEX", "__version__", "compile", "load", "render", "preview"]
+
+
+def compile(recipe, **kwargs):  # noqa: A001 - mirrors the CLI verb
+    """Compile a recipe (path, dict or Recipe). See :func:`ftdata.build.compile_recipe`."""
+    from .build import compile_recipe
+
+    return compile_recipe(recipe, **kwargs)
+
+
+def load(path):
+    """Load a compiled directory as a ``DatasetDict`` with ``.manifest`` attached.
+
+    Refuses a directory without ``COMPLETED``.
+    """
+    from .api import load_compiled
+
+    return load_compiled(path)
+
+
+def render(template, row: dict, *, seed: int = 0, row_key: str = ""):
+    """Render one row with a Template (or a ``"prompt ||| completion"`` Jinja string)."""
+    from .templates import Template, from_jinja
+
+    t = template if isinstance(template, Template) else from_jinja(template)
+    return t.render(row, seed=seed, row_key=row_key)
+
+
+def preview(recipe, n: int = 3):
+    """Render and tokenize the first ``n`` rows of each source; see :mod:`ftdata.preview`."""
+    from .preview import preview_recipe
+
+    return preview_recipe(recipe, n=n)

@@ -1,0 +1,156 @@
+"""The ``ftdata`` command line. Each command parses, calls one library function, prints."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import click
+
+from . import __version__
+from .errors import FtdataError
+
+
+def _fail(exc: Exception, debug: bool):
+    if debug:
+        raise exc
+    click.echo(f"error: {exc}", err=True)
+    sys.exit(2)
+
+
+class _Group(click.Group):
+    """Turns FtdataError into a clean message (tracebacks only with --debug)."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except FtdataError as exc:
+            _fail(exc, ctx.params.get("debug", False) or ctx.obj and ctx.obj.get("debug"))
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ftdata")
+@click.option("--debug", is_flag=True, help="Show full tracebacks.")
+@click.pass_context
+def main(ctx, debug):
+    """ftdata: compile prompt templates and raw rows into SFT-ready datasets.
+
+    \b
+    Example:
+      ftdata build examples/reviews/recipe.yaml
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+def _color(flag: bool | None) -> bool:
+    return sys.stdout.isatty() if flag is None else flag
+
+
+@main.command()
+@click.argument("recipe", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def validate(recipe, as_json):
+    """Check a recipe and its templates; report every problem at once.
+
+    \b
+    Example:
+      ftdata validate examples/reviews/recipe.yaml
+    """
+    from .recipe import load_recipe
+
+    r, base = load_recipe(recipe)
+    if as_json:
+        click.echo(json.dumps({"ok": True, "name": r.name, "output": str(r.output_dir(base))}))
+    else:
+        click.echo(f"ok: {recipe} ({len(r.sources)} source(s), output {r.output_dir(base)})")
+
+
+@main.command()
+@click.argument("recipe", type=click.Path(dir_okay=False))
+@click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
+@click.option("-o", "--output", type=click.Path(file_okay=False), help="Output folder (overrides the recipe).")
+@click.option("--json", "as_json", is_flag=True, help="Print the manifest summary as JSON.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def build(recipe, overwrite, output, as_json, quiet):
+    """Compile RECIPE into tokenized Arrow shards, a manifest and a rejects file.
+
+    \b
+    Example:
+      ftdata build examples/reviews/recipe.yaml --overwrite
+    """
+    from tqdm import tqdm
+
+    from .build import compile_recipe
+    from .summary import summary_text
+
+    bar = None if quiet or as_json else tqdm(unit=" rows", desc="compiling", file=sys.stderr, dynamic_ncols=True)
+    last = [0]
+
+    def progress(rows, examples):
+        if bar is not None:
+            bar.update(rows - last[0])
+            bar.set_postfix(examples=examples, refresh=False)
+            last[0] = rows
+
+    t0 = time.perf_counter()
+    try:
+        result = compile_recipe(recipe, overwrite=overwrite, progress=progress, output=output)
+    finally:
+        if bar is not None:
+            bar.close()
+    seconds = time.perf_counter() - t0
+    if as_json:
+        click.echo(json.dumps({"output": str(result.output), "counts": result.manifest["counts"],
+                               "tokens": result.manifest["tokens"], "seconds": round(seconds, 3)}, indent=2))
+    else:
+        click.echo(summary_text(result.manifest, result.output, seconds))
+
+
+@main.command()
+@click.argument("recipe", type=click.Path(dir_okay=False))
+@click.option("-n", default=3, show_default=True, help="Rows per source.")
+@click.option("--color/--no-color", default=None, help="Colour trained tokens (default: on a terminal).")
+def preview(recipe, n, color):
+    """Render and tokenize the first N rows; show which tokens are trained.
+
+    \b
+    Example:
+      ftdata preview examples/reviews/recipe.yaml -n 2
+    """
+    from .display import LEGEND_COLOR, LEGEND_PLAIN, boundary_line, show_tokens
+    from .preview import preview_recipe
+
+    tok, items, r = preview_recipe(recipe, n=n)
+    use_color = _color(color)
+    click.echo(LEGEND_COLOR if use_color else LEGEND_PLAIN)
+    for it in items:
+        click.echo(f"\n── {it.source} line {it.line} · template {it.template} " + "─" * 10)
+        if it.problem:
+            click.echo(f"  not used: {it.problem}")
+            continue
+        if r.layout == "seq2seq":
+            click.echo("input:  " + tok.decode(it.input_ids))
+            click.echo("labels: " + show_tokens(tok, it.labels, it.labels, use_color))
+        else:
+            click.echo(show_tokens(tok, it.input_ids, it.labels, use_color))
+            click.echo("  " + boundary_line(tok, it.input_ids, it.labels))
+
+
+def _register_optional():
+    """Commands contributed by other modules register themselves here."""
+    import importlib
+
+    for mod in ("ftdata.cli_extra",):
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as exc:
+            if exc.name != mod:
+                raise
+
+
+_register_optional()
+
+if __name__ == "__main__":
+    main()

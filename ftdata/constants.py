@@ -1,0 +1,19 @@
+"""Constants shared by every stage.
+
+``IGNORE_INDEX`` is the label value that loss functions (PyTorch's ``CrossEntropyLoss``,
+transformers, TRL, axolotl) skip. It lives here and nowhere else.
+"""
+
+IGNORE_INDEX = -100
+
+#: Name of the marker file written last into a compiled directory.
+COMPLETED = "COMPLETED"
+MANIFEST = "manifest.json"
+REJECTS = "rejects.jsonl"
+BUILD_INFO = "build_info.json"
+
+#: Label convention written into every manifest so consumers know how to read ``labels``.
+LABEL_CONVENTION = "unshifted; -100 = not trained; labels[i] is the target for input_ids[i] after the model shifts"
+
+#: Shipped tokenizer, addressable from a recipe as ``tokenizer: ftdata:tiny-bpe``.
+BUILTIN_TOKENIZER = "ftdata:tiny-bpe"

@@ -1,0 +1,292 @@
+"""Streaming readers: every source format becomes batches of ``SourceRow``.
+
+Readers never materialise a whole file: JSON Lines and CSV/TSV are read line by line,
+Parquet and Arrow by record batch. A line that cannot be parsed is not fatal: it comes out as
+a ``SourceRow`` with ``error`` set and its line number, and the build writes it to rejects.
+A file that cannot be opened at all raises :class:`~ftdata.errors.BuildError`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import BuildError
+
+_EXT = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "tsv",
+        ".parquet": "parquet", ".arrow": "arrow"}
+
+
+@dataclass
+class SourceRow:
+    """One raw row: its 1-based line (or record) number, its fields, or why it is unreadable."""
+
+    line: int
+    data: dict[str, Any] | None
+    error: str | None = None
+    raw: str | None = None
+    split: str | None = None  # the source's own split, where the format carries one
+
+
+def guess_format(path: Path) -> str:
+    if path.is_dir():
+        return "arrow"
+    fmt = _EXT.get(path.suffix.lower())
+    if fmt is None:
+        raise BuildError(
+            f"cannot guess the format of {path} from its extension; set 'format' to one of "
+            "jsonl, json, csv, tsv, parquet, arrow")
+    return fmt
+
+
+def _decode(raw: bytes) -> str | None:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _finite(obj: Any) -> bool:
+    if isinstance(obj, float):
+        return math.isfinite(obj)
+    if isinstance(obj, dict):
+        return all(_finite(v) for v in obj.values())
+    if isinstance(obj, list):
+        return all(_finite(v) for v in obj)
+    return True
+
+
+def read_jsonl(path: Path) -> Iterator[SourceRow]:
+    with open(path, "rb") as fh:
+        for i, raw in enumerate(fh, start=1):
+            if not raw.strip():
+                continue
+            text = _decode(raw)
+            if text is None:
+                yield SourceRow(i, None, "invalid UTF-8", raw=raw[:200].decode("utf-8", "replace"))
+                continue
+            if "\x00" in text:
+                yield SourceRow(i, None, "NUL byte in line", raw=text[:200])
+                continue
+            try:
+                obj = json.loads(text)
+            except json.JSONDecodeError as exc:
+                yield SourceRow(i, None, f"malformed JSON: {exc.msg} at column {exc.colno}", raw=text[:200])
+                continue
+            if not isinstance(obj, dict):
+                yield SourceRow(i, None, f"expected a JSON object, found {type(obj).__name__}", raw=text[:200])
+                continue
+            if not _finite(obj):
+                yield SourceRow(i, None, "NaN or infinite number", raw=text[:200])
+                continue
+            yield SourceRow(i, obj)
+
+
+def read_json(path: Path) -> Iterator[SourceRow]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BuildError(f"{path}: not a JSON document: {exc}") from None
+    if isinstance(data, dict) and isinstance(data.get("data"), list):
+        data = data["data"]
+    if not isinstance(data, list):
+        raise BuildError(f"{path}: expected a JSON array of objects (or {{'data': [...]}})")
+    for i, obj in enumerate(data, start=1):
+        if isinstance(obj, dict):
+            yield SourceRow(i, obj)
+        else:
+            yield SourceRow(i, None, f"expected a JSON object, found {type(obj).__name__}")
+
+
+class _LineCounter(io.TextIOBase):
+    """Wraps a text file to count physical lines handed to the csv module."""
+
+    def __init__(self, fh):
+        self.fh = fh
+        self.lines = 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        line = next(self.fh)
+        self.lines += 1
+        return line
+
+
+def read_csv(path: Path, opts, tsv: bool) -> Iterator[SourceRow]:
+    delimiter = opts.delimiter or ("\t" if tsv else ",")
+    quoting = csv.QUOTE_NONE if opts.quoting == "none" else csv.QUOTE_MINIMAL
+    with open(path, encoding="utf-8", errors="surrogateescape", newline="") as fh:
+        counter = _LineCounter(fh)
+        reader = csv.reader(counter, delimiter=delimiter, quoting=quoting, strict=False)
+        header = opts.columns
+        if opts.header:
+            try:
+                first = next(reader)
+            except StopIteration:
+                return
+            if header is None:
+                header = [h.strip() for h in first]
+        if not header:
+            raise BuildError(f"{path}: no header line; set csv.columns to name the columns")
+        while True:
+            start = counter.lines + 1
+            try:
+                rec = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                yield SourceRow(start, None, f"malformed CSV: {exc}")
+                continue
+            if not rec or (len(rec) == 1 and not rec[0].strip()):
+                continue
+            text = delimiter.join(rec)
+            if any("\udc80" <= ch <= "\udcff" for ch in text):
+                yield SourceRow(start, None, "invalid UTF-8", raw=text[:200].encode("utf-8", "replace").decode())
+                continue
+            if len(rec) != len(header):
+                yield SourceRow(start, None, f"expected {len(header)} fields, found {len(rec)}", raw=text[:200])
+                continue
+            yield SourceRow(start, dict(zip(header, rec)))
+
+
+def read_parquet(path: Path, batch_size: int) -> Iterator[SourceRow]:
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path)
+    except Exception as exc:  # noqa: BLE001
+        raise BuildError(f"{path}: not a Parquet file: {exc}") from None
+    n = 0
+    for batch in pf.iter_batches(batch_size=batch_size):
+        for row in batch.to_pylist():
+            n += 1
+            yield SourceRow(n, row)
+
+
+def read_arrow(path: Path, batch_size: int) -> Iterator[SourceRow]:
+    import datasets
+
+    if path.is_dir():
+        try:
+            ds = datasets.load_from_disk(str(path))
+        except Exception as exc:  # noqa: BLE001
+            raise BuildError(f"{path}: not a datasets save_to_disk folder: {exc}") from None
+        parts = ds.items() if isinstance(ds, datasets.DatasetDict) else [(None, ds)]
+        for split, d in parts:
+            n = 0
+            for batch in d.with_format("arrow").iter(batch_size=batch_size):
+                for row in batch.to_pylist():
+                    n += 1
+                    yield SourceRow(n, row, split=split)
+        return
+    import pyarrow as pa
+
+    try:
+        reader = pa.ipc.open_stream(str(path))
+    except Exception:  # noqa: BLE001 - try the file format next
+        try:
+            reader = pa.ipc.open_file(str(path))
+            batches = (reader.get_batch(i) for i in range(reader.num_record_batches))
+        except Exception as exc:  # noqa: BLE001
+            raise BuildError(f"{path}: not an Arrow IPC file: {exc}") from None
+    else:
+        batches = iter(reader)
+    n = 0
+    for batch in batches:
+        for row in batch.to_pylist():
+            n += 1
+            yield SourceRow(n, row)
+
+
+def read_hub(spec) -> Iterator[SourceRow]:
+    import datasets
+
+    try:
+        ds = datasets.load_dataset(spec.path, spec.name, split=spec.split, revision=spec.revision, streaming=True)
+    except Exception as exc:  # noqa: BLE001
+        raise BuildError(f"cannot load hub dataset '{spec.path}': {exc}") from None
+    for n, row in enumerate(ds, start=1):
+        yield SourceRow(n, row, split=None)
+
+
+def read_source(src, base: Path, batch_size: int = 1000) -> Iterator[SourceRow]:
+    """Stream the rows of one recipe source."""
+    from .recipe import resolve_path
+
+    if src.hub is not None:
+        yield from read_hub(src.hub)
+        return
+    path = resolve_path(base, src.path)
+    if not path.exists():
+        raise BuildError(f"source '{src.name}': file not found: {path}")
+    fmt = src.format or guess_format(path)
+    try:
+        if fmt == "jsonl":
+            yield from read_jsonl(path)
+        elif fmt == "json":
+            yield from read_json(path)
+        elif fmt in ("csv", "tsv"):
+            yield from read_csv(path, src.csv, tsv=fmt == "tsv")
+        elif fmt == "parquet":
+            yield from read_parquet(path, batch_size)
+        elif fmt == "arrow":
+            yield from read_arrow(path, batch_size)
+        else:
+            raise BuildError(f"source '{src.name}': format '{fmt}' needs 'hub'")
+    except PermissionError as exc:
+        raise BuildError(f"source '{src.name}': cannot read {path}: {exc}") from None
+    except IsADirectoryError:
+        raise BuildError(f"source '{src.name}': {path} is a folder; set format: arrow for a save_to_disk folder") from None
+
+
+def peek_columns(path: Path, fmt: str, src) -> list[str]:
+    """Column names of a source, from its first readable row (used for static checks)."""
+    if fmt in ("csv", "tsv"):
+        if not src.csv.header:
+            return list(src.csv.columns or [])
+        with open(path, encoding="utf-8", errors="replace", newline="") as fh:
+            delimiter = src.csv.delimiter or ("\t" if fmt == "tsv" else ",")
+            quoting = csv.QUOTE_NONE if src.csv.quoting == "none" else csv.QUOTE_MINIMAL
+            first = next(csv.reader(fh, delimiter=delimiter, quoting=quoting), [])
+            return src.csv.columns or [h.strip() for h in first]
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        return list(pq.ParquetFile(path).schema_arrow.names)
+    for row in _iter_local(path, fmt, src):
+        if row.data is not None:
+            return list(row.data)
+    return []
+
+
+def _iter_local(path: Path, fmt: str, src) -> Iterator[SourceRow]:
+    if fmt == "jsonl":
+        return read_jsonl(path)
+    if fmt == "json":
+        return read_json(path)
+    if fmt == "arrow":
+        return read_arrow(path, 10)
+    raise BuildError(f"unknown format {fmt}")
+
+
+def file_hash(path: Path) -> str:
+    """sha256 of a file, or of every file under a folder (sorted by relative path)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for f in files:
+        if path.is_dir():
+            h.update(str(f.relative_to(path)).encode() + b"\x00")
+        with open(f, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()

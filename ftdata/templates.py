@@ -1,0 +1,344 @@
+"""Prompt templates: loading (promptsource YAML and a native form) and rendering.
+
+Two file forms are read:
+
+* **promptsource** (read unchanged)::
+
+      dataset: amazon_us_reviews
+      templates:
+        <uuid>: !Template
+          id: <uuid>
+          name: Generate review headline
+          jinja: "Give a short sentence describing ...\\n{{review_body}} ||| {{review_headline}}"
+          answer_choices: null          # or "1 ||| 2 ||| 3", rendered per row
+          metadata: !TemplateMetadata {metrics: [ROUGE], original_task: true, ...}
+
+* **native** (plain YAML, no tags)::
+
+      templates:
+        - name: summarize
+          prompt: "Summarize the following conversation.\\n\\n{{dialogue}}"
+          completion: "{{summary}}"
+          metrics: [ROUGE]
+
+Rendering follows promptsource: ``answer_choices`` is rendered with the row and split on
+``|||`` (each stripped) and made available to the template as ``answer_choices``; the
+rendered text is split on ``|||`` and each part stripped; ``|||`` inside the row's own
+values is escaped first so data cannot move the boundary. An empty prompt or completion
+means the template does not apply to that row.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import re
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jinja2 import TemplateSyntaxError, UndefinedError, meta, nodes
+
+from .errors import ConfigError, TemplateError, did_you_mean
+from .sandbox import HELPER_NAMES, make_environment, reset_rng, seeded_rng, set_rng
+from .yamlio import load_yaml, load_yaml_text
+
+SEP = "|||"
+_PIPE_ESCAPE = "\x00ftdata-pipe\x00"
+
+_ENV = make_environment()
+
+
+class DoesNotApply(Exception):
+    """The template renders an empty prompt or completion for this row."""
+
+
+@dataclass
+class Template:
+    """One prompt template. ``jinja`` holds ``prompt ||| completion`` in both forms."""
+
+    name: str
+    id: str
+    jinja: str | None = None  # promptsource form
+    prompt: str | None = None  # native form
+    completion: str | None = None
+    answer_choices: str | None = None
+    metrics: list[str] = field(default_factory=list)
+    original_task: bool | None = None
+    choices_in_prompt: bool | None = None
+    languages: list[str] = field(default_factory=list)
+    reference: str = ""
+    file: str = "<string>"
+    line: int = 0
+    dataset: str | None = None
+    subset: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    _compiled: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def form(self) -> str:
+        return "promptsource" if self.jinja is not None else "native"
+
+    @property
+    def where(self) -> str:
+        return f"template '{self.name}' ({self.file}:{self.line})"
+
+    def sources(self) -> dict[str, str]:
+        """The Jinja sources of this template, by part name."""
+        parts = {"jinja": self.jinja} if self.jinja is not None else {
+            "prompt": self.prompt or "", "completion": self.completion or ""}
+        if self.answer_choices is not None:
+            parts["answer_choices"] = self.answer_choices
+        return parts
+
+    def text_hash(self) -> str:
+        """Content hash of everything that changes this template's output."""
+        h = hashlib.sha256()
+        for k, v in sorted(self.sources().items()):
+            h.update(f"{k}\x00{v}\x00".encode())
+        return h.hexdigest()
+
+    # -- compilation ---------------------------------------------------------------------
+    def compile(self) -> None:
+        """Parse and compile every part once; raise TemplateError naming file and line."""
+        if self._compiled:
+            return
+        for part, src in self.sources().items():
+            try:
+                self._compiled[part] = _ENV.from_string(src)
+            except TemplateSyntaxError as exc:
+                raise TemplateError(
+                    f"{self.where}: syntax error in {part} line {exc.lineno}: {exc.message}"
+                ) from None
+
+    def variables(self) -> dict[str, int]:
+        """Undeclared variables (the row columns it reads) -> first line where used."""
+        out: dict[str, int] = {}
+        for part, src in self.sources().items():
+            try:
+                ast = _ENV.parse(src)
+            except TemplateSyntaxError as exc:
+                raise TemplateError(
+                    f"{self.where}: syntax error in {part} line {exc.lineno}: {exc.message}"
+                ) from None
+            names = meta.find_undeclared_variables(ast)
+            for node in ast.find_all(nodes.Name):
+                if node.name in names and node.name not in out:
+                    out[node.name] = node.lineno
+        return out
+
+    def check_columns(self, columns: list[str]) -> list[str]:
+        """Problems for variables the source lacks, each with line and did-you-mean."""
+        problems = []
+        for name, line in self.variables().items():
+            if name in HELPER_NAMES or name in columns:
+                continue
+            problems.append(
+                f"{self.where}: line {line}: unknown variable '{name}'{did_you_mean(name, columns)}; "
+                f"available columns: {', '.join(columns)}"
+            )
+        return problems
+
+    # -- rendering -----------------------------------------------------------------------
+    def render(self, row: dict, *, seed: int = 0, row_key: str = "") -> tuple[str, str, list[str] | None]:
+        """Render one row to ``(prompt, completion, answer_choices)``.
+
+        Raises:
+            DoesNotApply: the prompt or completion is empty for this row.
+            TemplateError: rendering failed (message names template, part and line).
+        """
+        self.compile()
+        ctx = _escape_row(row)
+        token = set_rng(seeded_rng(seed, row_key, self.id))
+        try:
+            choices = None
+            if "answer_choices" in self._compiled:
+                text = self._render_part("answer_choices", ctx, row)
+                choices = [_unescape(c).strip() for c in text.split(SEP)]
+                ctx["answer_choices"] = list(choices)
+            if "jinja" in self._compiled:
+                parts = self._render_part("jinja", ctx, row).split(SEP)
+                if len(parts) == 1:
+                    raise DoesNotApply(f"template '{self.name}' does not apply (no '|||' in the rendered text)")
+                if len(parts) > 2:
+                    raise DoesNotApply(
+                        f"template '{self.name}' does not apply (rendered text has {len(parts) - 1} '|||' separators)"
+                    )
+                prompt, completion = (_unescape(p).strip() for p in parts)
+            else:
+                prompt = _unescape(self._render_part("prompt", ctx, row)).strip()
+                completion = _unescape(self._render_part("completion", ctx, row)).strip()
+        finally:
+            reset_rng(token)
+        if not prompt or not completion:
+            empty = "prompt" if not prompt else "completion"
+            raise DoesNotApply(f"template '{self.name}' does not apply (empty {empty})")
+        return prompt, completion, choices
+
+    def _render_part(self, part: str, ctx: dict, row: dict) -> str:
+        try:
+            return self._compiled[part].render(ctx)
+        except UndefinedError as exc:
+            line = _template_line(exc)
+            m = re.search(r"'([^']+)' is undefined", str(exc))
+            hint = did_you_mean(m.group(1), list(row)) if m else ""
+            raise TemplateError(
+                f"{self.where}: {part} line {line}: {exc}{hint}; available columns: {', '.join(row)}"
+            ) from None
+        except DoesNotApply:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any failure inside a template is the template's
+            line = _template_line(exc)
+            raise TemplateError(
+                f"{self.where}: {part} line {line}: {type(exc).__name__}: {exc}"
+            ) from None
+
+
+def _template_line(exc: BaseException) -> int | str:
+    tb = exc.__traceback__
+    line: int | str = "?"
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _escape(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace(SEP, _PIPE_ESCAPE) if SEP in value else value
+    if isinstance(value, list):
+        return [_escape(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _escape(v) for k, v in value.items()}
+    return value
+
+
+def _escape_row(row: dict) -> dict:
+    """A private copy of the row (templates may mutate it) with ``|||`` escaped in values."""
+    out = {}
+    for k, v in row.items():
+        out[k] = _escape(copy.deepcopy(v)) if isinstance(v, (list, dict)) else _escape(v)
+    return out
+
+
+def _unescape(text: str) -> str:
+    return text.replace(_PIPE_ESCAPE, SEP) if _PIPE_ESCAPE in text else text
+
+
+# -- loading -----------------------------------------------------------------------------
+
+def _meta_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
+def templates_from_data(data: Any, file: str) -> list[Template]:
+    """Build templates from parsed YAML (either form); raise ConfigError with all problems."""
+    problems: list[str] = []
+    out: list[Template] = []
+    if not isinstance(data, dict) or "templates" not in data:
+        raise ConfigError([f"{file}: expected a mapping with a 'templates' key, found {type(data).__name__}"], file)
+    entries = data["templates"]
+    dataset, subset = data.get("dataset"), data.get("subset")
+    if isinstance(entries, dict):  # promptsource: {id: !Template}
+        items = list(entries.items())
+    elif isinstance(entries, list):  # native: [ {name, prompt, completion} ]
+        items = [(None, e) for e in entries]
+    else:
+        raise ConfigError([f"{file}: 'templates' must be a mapping or a list"], file)
+    for i, (key, e) in enumerate(items):
+        where = f"{file}:{getattr(e, 'line', '?')} templates[{key if key is not None else i}]"
+        if not isinstance(e, dict):
+            problems.append(f"{where}: expected a template mapping, found {type(e).__name__}")
+            continue
+        md = e.get("metadata") or {}
+        is_ps = e.get("__tag__") == "Template" or "jinja" in e
+        if is_ps:
+            if not isinstance(e.get("jinja"), str):
+                problems.append(f"{where}: 'jinja' must be a string")
+                continue
+        else:
+            missing = [k for k in ("prompt", "completion") if not isinstance(e.get(k), str)]
+            if missing:
+                problems.append(f"{where}: missing string field(s) {', '.join(missing)} (native form needs prompt and completion)")
+                continue
+        name = str(e.get("name") or key or f"template_{i}")
+        tid = str(e.get("id") or key or uuid.uuid5(uuid.NAMESPACE_URL, f"{file}#{name}"))
+        known = {"__tag__", "name", "id", "jinja", "prompt", "completion", "answer_choices",
+                 "metadata", "metrics", "reference", "original_task", "choices_in_prompt", "languages"}
+        t = Template(
+            name=name, id=tid,
+            jinja=e.get("jinja") if is_ps else None,
+            prompt=None if is_ps else e["prompt"],
+            completion=None if is_ps else e["completion"],
+            answer_choices=e.get("answer_choices"),
+            metrics=_meta_list(md.get("metrics", e.get("metrics"))),
+            original_task=md.get("original_task", e.get("original_task")),
+            choices_in_prompt=md.get("choices_in_prompt", e.get("choices_in_prompt")),
+            languages=_meta_list(md.get("languages", e.get("languages"))),
+            reference=str(e.get("reference") or ""),
+            file=file, line=getattr(e, "line", 0), dataset=dataset, subset=subset,
+            extra={k: v for k, v in e.items() if k not in known},
+        )
+        if t.answer_choices is not None and not isinstance(t.answer_choices, str):
+            problems.append(f"{where}: answer_choices must be a string like 'a ||| b', found {t.answer_choices!r}")
+            continue
+        try:
+            t.compile()
+        except TemplateError as exc:
+            problems.append(str(exc))
+            continue
+        out.append(t)
+    seen_names: dict[str, int] = {}
+    seen_ids: dict[str, int] = {}
+    for t in out:
+        for seen, value, what in ((seen_names, t.name, "name"), (seen_ids, t.id, "id")):
+            if value in seen:
+                problems.append(f"{file}:{t.line}: duplicate template {what} '{value}' (first at line {seen[value]})")
+            else:
+                seen[value] = t.line
+    if problems:
+        raise ConfigError(problems, file)
+    return out
+
+
+def load_templates(path: str | Path) -> list[Template]:
+    """Load every template in a YAML file (promptsource or native form)."""
+    return templates_from_data(load_yaml(path), str(path))
+
+
+def load_templates_text(text: str, file: str = "<string>") -> list[Template]:
+    return templates_from_data(load_yaml_text(text, file), file)
+
+
+def from_strings(prompt: str, completion: str, name: str = "inline", **kw) -> Template:
+    """Make a native template from two Jinja strings (used by the Python API and tests)."""
+    t = Template(name=name, id=kw.pop("id", name), prompt=prompt, completion=completion, **kw)
+    t.compile()
+    return t
+
+
+def from_jinja(jinja: str, name: str = "inline", **kw) -> Template:
+    """Make a promptsource-style template from ``prompt ||| completion`` Jinja."""
+    t = Template(name=name, id=kw.pop("id", name), jinja=jinja, **kw)
+    t.compile()
+    return t
+
+
+def select(templates: list[Template], selectors: list[str] | None, file: str) -> list[Template]:
+    """Pick templates by name or id; unknown selectors raise with did-you-mean."""
+    if not selectors:
+        return list(templates)
+    by = {t.name: t for t in templates} | {t.id: t for t in templates}
+    problems, out = [], []
+    for s in selectors:
+        if s in by:
+            out.append(by[s])
+        else:
+            problems.append(f"{file}: no template named '{s}'{did_you_mean(s, [t.name for t in templates])}")
+    if problems:
+        raise ConfigError(problems, file)
+    return out

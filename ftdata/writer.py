@@ -1,0 +1,174 @@
+"""Writing a compiled directory: complete or absent, never half-written.
+
+A build writes into a hidden temporary folder beside the target, holding an exclusive lock
+(``flock``) on ``.<name>.lock`` so two builds cannot write the same output. On success the
+folder is renamed into place and ``COMPLETED`` is written last; on failure it is removed.
+A build killed with SIGKILL leaves at most a hidden ``.<name>.tmp-*`` folder (ignored by
+readers) or, in the instant after the rename, a target without ``COMPLETED`` (refused by
+readers and replaced by the next build).
+
+Splits are written as Arrow IPC stream shards in the layout of ``datasets.save_to_disk`` so
+``datasets.load_from_disk(out)`` returns a ``DatasetDict``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import pyarrow as pa
+
+from .constants import COMPLETED, MANIFEST
+from .errors import BuildError
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def write_json(path: Path, obj) -> None:
+    path.write_text(json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+class OutputDir:
+    """A temporary build folder that becomes ``target`` on :meth:`commit`."""
+
+    def __init__(self, target: Path, overwrite: bool = False):
+        self.target = Path(target)
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        self._lock_path = self.target.parent / f".{self.target.name}.lock"
+        self._lock_fh = open(self._lock_path, "a+")  # noqa: SIM115 - held until commit/abort
+        try:
+            fcntl.flock(self._lock_fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock_fh.close()
+            raise BuildError(f"another build is writing {self.target} right now; try again when it ends") from None
+        if self.target.exists():
+            stale = not (self.target / COMPLETED).exists() and (self.target / MANIFEST).exists()
+            if not overwrite and not stale:
+                self._release()
+                raise BuildError(f"output {self.target} already exists; pass --overwrite to replace it")
+        self.tmp = self.target.parent / f".{self.target.name}.tmp-{uuid.uuid4().hex[:12]}"
+        self.tmp.mkdir()
+
+    def _release(self) -> None:
+        try:
+            fcntl.flock(self._lock_fh, fcntl.LOCK_UN)
+        finally:
+            self._lock_fh.close()
+
+    def commit(self) -> None:
+        """Move the finished folder into place, then write COMPLETED."""
+        old = None
+        if self.target.exists():
+            old = self.target.parent / f".{self.target.name}.old-{uuid.uuid4().hex[:12]}"
+            os.rename(self.target, old)
+        os.rename(self.tmp, self.target)
+        marker = self.target / COMPLETED
+        with open(marker, "w") as fh:
+            fh.write("ok\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        self._release()
+
+    def abort(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        self._release()
+
+
+class SplitWriter:
+    """Streams record batches of one split into size-limited Arrow shards."""
+
+    def __init__(self, folder: Path, schema: pa.Schema, shard_size: int):
+        self.folder = folder
+        self.schema = schema
+        self.shard_size = shard_size
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._files: list[Path] = []
+        self._rows: list[int] = []
+        self._tasks: list[set] = []
+        self._sink = None
+        self._writer = None
+        self.rows = 0
+
+    def _open(self) -> None:
+        path = self.folder / f"part-{len(self._files):05d}.arrow"
+        self._files.append(path)
+        self._rows.append(0)
+        self._tasks.append(set())
+        self._sink = pa.OSFile(str(path), "wb")
+        self._writer = pa.ipc.new_stream(self._sink, self.schema)
+
+    def _close_current(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._sink.close()
+            self._writer = self._sink = None
+
+    def write(self, table: pa.Table) -> None:
+        offset = 0
+        while offset < table.num_rows:
+            if self._writer is None or self._rows[-1] >= self.shard_size:
+                self._close_current()
+                self._open()
+            take = min(self.shard_size - self._rows[-1], table.num_rows - offset)
+            part = table.slice(offset, take)
+            for batch in part.to_batches():
+                self._writer.write_batch(batch)
+            self._rows[-1] += take
+            self._tasks[-1].update(part.column("task").unique().to_pylist())
+            self.rows += take
+            offset += take
+
+    def close(self, split: str) -> list[dict]:
+        """Finish the split: name shards ``data-i-of-n``, write datasets' metadata."""
+        import datasets
+
+        if not self._files:
+            self._open()  # an empty split still gets one (empty) shard
+        self._close_current()
+        n = len(self._files)
+        shards = []
+        for i, (path, rows, tasks) in enumerate(zip(self._files, self._rows, self._tasks)):
+            final = self.folder / f"data-{i:05d}-of-{n:05d}.arrow"
+            os.rename(path, final)
+            shards.append({"file": f"{split}/{final.name}", "rows": rows,
+                           "sha256": sha256_file(final), "tasks": sorted(tasks)})
+        fingerprint = hashlib.sha256("".join(s["sha256"] for s in shards).encode()).hexdigest()[:16]
+        write_json(self.folder / "state.json", {
+            "_data_files": [{"filename": Path(s["file"]).name} for s in shards],
+            "_fingerprint": fingerprint, "_format_columns": None, "_format_kwargs": {},
+            "_format_type": None, "_output_all_columns": False, "_split": split,
+        })
+        features = datasets.Features.from_arrow_schema(self.schema)
+        write_json(self.folder / "dataset_info.json", {
+            "citation": "", "description": "", "homepage": "", "license": "",
+            "features": features.to_dict(), "splits": {split: {"name": split, "num_examples": self.rows}},
+        })
+        return shards
+
+
+class RejectsWriter:
+    """``rejects.jsonl``: one line per row or example not in the output."""
+
+    def __init__(self, path: Path):
+        self._fh = open(path, "w", encoding="utf-8")  # noqa: SIM115
+        self.count = 0
+
+    def write(self, rec: dict) -> None:
+        self._fh.write(json.dumps(rec, ensure_ascii=False, sort_keys=True) + "\n")
+        self.count += 1
+
+    def close(self) -> None:
+        self._fh.close()

@@ -1,0 +1,99 @@
+"""Safe YAML loading for recipes and template files.
+
+Only two custom tags are known: promptsource's ``!Template`` and ``!TemplateMetadata``; both
+become plain mappings tagged with ``__tag__``. Anything else (``!!python/object`` and friends)
+is an error with file and line. Aliases are counted so an alias bomb ("billion laughs") fails
+fast instead of exploding later when the structure is walked.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+MAX_ALIASES = 500
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that records the line of each mapping and limits aliases."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._aliases = 0
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_ALIASES:
+                mark = self.peek_event().start_mark
+                raise yaml.YAMLError(
+                    f"more than {MAX_ALIASES} YAML aliases (line {mark.line + 1}): "
+                    "refusing a possible alias bomb"
+                )
+        return super().compose_node(parent, index)
+
+
+class LineDict(dict):
+    """A dict that remembers the (1-based) line where it started in its YAML file."""
+
+    line: int = 0
+
+
+def _mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
+    d = LineDict(loader.construct_mapping(node, deep=True))
+    d.line = node.start_mark.line + 1
+    return d
+
+
+def _tagged(tag: str):
+    def construct(loader: _Loader, node: yaml.Node) -> LineDict:
+        if not isinstance(node, yaml.MappingNode):
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{tag} must be a mapping", node.start_mark
+            )
+        d = _mapping(loader, node)
+        d["__tag__"] = tag
+        return d
+
+    return construct
+
+
+def _unknown(loader: _Loader, suffix: str, node: yaml.Node):
+    raise yaml.constructor.ConstructorError(
+        None, None, f"unknown YAML tag {node.tag!r} (only !Template and !TemplateMetadata are allowed)",
+        node.start_mark,
+    )
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+_Loader.add_constructor("!Template", _tagged("Template"))
+_Loader.add_constructor("!TemplateMetadata", _tagged("TemplateMetadata"))
+_Loader.add_multi_constructor("!", _unknown)
+_Loader.add_multi_constructor("tag:yaml.org,2002:python/", _unknown)
+
+
+def load_yaml_text(text: str, source: str = "<string>") -> Any:
+    """Parse YAML text safely; raise :class:`ConfigError` naming file and line on failure."""
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader derives from SafeLoader
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([f"{where}: invalid YAML: {problem}"], source) from None
+
+
+def load_yaml(path: str | Path) -> Any:
+    """Read and parse a YAML file safely."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{p}: file not found"], str(p)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{p}: cannot read: {exc}"], str(p)) from None
+    return load_yaml_text(text, str(p))

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Set up a virtual environment and run the whole test suite (the README's second command).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -m venv .venv
+. .venv/bin/activate
+pip install -q --upgrade pip
+# torch first and pinned: a CPU build of 2.13.0 is on disk; a bare `torch` would pull CUDA.
+pip install -q torch==2.13.0
+pip install -q -e ".[test]"
+python -m pytest "$@"
