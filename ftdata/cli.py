@@ -138,19 +138,18 @@ def preview(recipe, n, color):
             click.echo("  " + boundary_line(tok, it.input_ids, it.labels))
 
 
-def _register_optional():
-    """Commands contributed by other modules register themselves here."""
+def register_commands() -> None:
+    """Import every module in :mod:`ftdata.commands` so its commands attach to ``main``."""
     import importlib
+    import pkgutil
 
-    for mod in ("ftdata.cli_extra",):
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as exc:
-            if exc.name != mod:
-                raise
+    from . import commands
+
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda i: i.name):
+        importlib.import_module(f"{commands.__name__}.{info.name}")
 
 
-_register_optional()
+register_commands()
 
 if __name__ == "__main__":
     main()
