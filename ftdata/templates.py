@@ -45,7 +45,9 @@ from .sandbox import HELPER_NAMES, make_environment, reset_rng, seeded_rng, set_
 from .yamlio import load_yaml, load_yaml_text
 
 SEP = "|||"
-_PIPE_ESCAPE = "\x00ftdata-pipe\x00"
+# promptsource's own placeholder for "|||" inside row values: some corpus templates
+# (multi_news) split documents on it, so it must be exactly this string.
+_PIPE_ESCAPE = "3ed2dface8203c4c9dfb1a5dc58e41e0"
 
 _ENV = make_environment()
 
@@ -75,6 +77,12 @@ class Template:
     subset: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     _compiled: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def __getstate__(self) -> dict:
+        # compiled Jinja objects do not pickle; a worker process recompiles on first render
+        state = dict(self.__dict__)
+        state["_compiled"] = {}
+        return state
 
     @property
     def form(self) -> str:

@@ -27,7 +27,7 @@ def test_exact_causal_mask(tmp_path, word_tokenizer):
     rows = [{"id": "1", "q": "what is two plus three", "a": "five"},
             {"id": "2", "q": "say hi", "a": "hello hi"}]
     res = compile_recipe(_recipe(tmp_path, word_tokenizer, rows))
-    train = datasets.load_from_disk(str(res.output))["train"]
+    train = datasets.load_from_disk(str(res.output))["train"].sort("row_key")
     # Q:=2 what=4 is=5 two=6 plus=7 three=8 A:=3 five=9 <eos>=0
     assert train[0]["input_ids"] == [2, 4, 5, 6, 7, 8, 3, 9, 0]
     assert train[0]["labels"] == [X, X, X, X, X, X, X, 9, 0]
