@@ -25,9 +25,33 @@ Seq2seq layout: ``input_ids`` is the prompt alone and ``labels`` the completion 
 
 __version__ = "0.1.0"
 
+import sys as _sys  # noqa: E402
+import types as _types  # noqa: E402
+
 from .constants import IGNORE_INDEX  # noqa: E402
 
-__all__ = ["IGNORE_INDEX", "__version__", "compile", "load", "render", "preview"]
+#: API functions that share their name with a submodule (ftdata/preview.py, export.py, ...).
+_SHADOWED = frozenset({"preview", "export", "push", "report"})
+
+
+class _Package(_types.ModuleType):
+    """The ``ftdata`` module object; keeps ``ftdata.preview/export/push/report`` callable.
+
+    Importing a submodule sets an attribute of that name on its package, so the first
+    ``from .export import ...`` would replace the function ``ftdata.export`` with the module.
+    ``from ftdata.export import X`` still works (it reads ``sys.modules``); write that rather
+    than ``import ftdata.export as m``.
+    """
+
+    def __setattr__(self, name, value):
+        if name in _SHADOWED and isinstance(value, _types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+_sys.modules[__name__].__class__ = _Package
+
+__all__ = ["IGNORE_INDEX", "__version__", "compile", "load", "render", "preview", "export", "push", "report"]
 
 
 def compile(recipe, **kwargs):  # noqa: A001 - mirrors the CLI verb
@@ -60,3 +84,26 @@ def preview(recipe, n: int = 3):
     from .preview import preview_recipe
 
     return preview_recipe(recipe, n=n)
+
+
+def export(out, to: str, dest, **kwargs):
+    """Export a compiled directory for a training stack (``trl``, ``axolotl``, ``llamafactory``,
+    ``torchtune``, ``openai-jsonl``, ``parquet``, ``jsonl``). See :func:`ftdata.export.export`."""
+    from .export import export as _export
+
+    return _export(out, to, dest, **kwargs)
+
+
+def push(out, repo_id: str, **kwargs):
+    """Push a compiled directory to the Hugging Face Hub (``dry_run=DIR`` writes it locally).
+    See :func:`ftdata.push.push`."""
+    from .push import push as _push
+
+    return _push(out, repo_id, **kwargs)
+
+
+def report(out, dest=None):
+    """Write ``report.html`` (plots and tables) for a compiled directory; returns its path."""
+    from .report import report as _report
+
+    return _report(out, dest)

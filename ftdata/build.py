@@ -24,6 +24,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from . import __version__
+from .audit import audit_section
 from .chunk import (
     CheckedRow,
     ChunkContext,
@@ -36,6 +37,7 @@ from .chunk import (
 from .constants import BUILD_INFO, IGNORE_INDEX, LABEL_CONVENTION, MANIFEST, REJECTS
 from .errors import BuildError, ConfigError
 from .finalize import open_work, plan, rows_with_output, split_stats, write_splits
+from .pack import write_packed
 from .recipe import Recipe, check_recipe, load_recipe, parse_recipe, recipe_hash, resolve_path
 from .schema import check_row
 from .sources import SourceRow, file_hash, read_source
@@ -125,6 +127,12 @@ class Build:
         self.tok = load_tokenizer(recipe.tokenizer, base)
         if recipe.add_eos and self.tok.eos_token_id is None:
             raise BuildError(f"tokenizer '{recipe.tokenizer}' has no EOS token; set add_eos: false or pick another tokenizer")
+        if recipe.chat and recipe.chat.enabled:
+            if recipe.layout != "causal":
+                raise BuildError(f"chat: the chat layout renders one sequence and needs layout: causal, found {recipe.layout}")
+            if not recipe.chat.template and not getattr(self.tok, "chat_template", None):
+                raise BuildError(f"chat: tokenizer '{recipe.tokenizer}' has no chat template; set chat.template "
+                                 "or pick a tokenizer that has one")
         self.templates: dict[str, list[Template]] = {}
         self.template_hashes: dict[str, str] = {}
         for src in recipe.sources:
@@ -145,7 +153,10 @@ class Build:
         return ChunkContext(source=src.name, task=src.task_name, templates=self.templates[src.name],
                             tokenizer=r.tokenizer, tokenizer_base=str(self.base), layout=r.layout,
                             separator=r.separator, max_length=r.max_length, overflow=r.overflow,
-                            add_eos=r.add_eos, seed=r.seed)
+                            add_eos=r.add_eos, seed=r.seed,
+                            near_dup=(r.dedup.shingle_size, r.dedup.num_perm) if r.dedup.near else None,
+                            chat=r.chat.model_dump() if r.chat and r.chat.enabled else None,
+                            special_tokens_in_data=r.special_tokens_in_data)
 
     def reject(self, rec: Reject) -> None:
         d = rec.as_dict()
@@ -198,10 +209,13 @@ class Build:
                     continue
                 seen.add(key)
                 gval = None if group is None or data.get(group) is None else str(data.get(group))
-                split = src.split or (row.split if src.key is None and row.split else None)
+                keep_own = src.key is None or self.r.split.mode == "source"
+                split = src.split or (row.split if keep_own and row.split else None)
+                strat = self.r.split.stratify_by
                 out.append(CheckedRow(key, row.line, data, split=split,
                                       u=unit_hash(self.r.seed, f"{src.name}\x00{gval}" if group else f"{src.name}\x00{key}"),
-                                      group=gval))
+                                      group=gval, stratum=None if strat is None or data.get(strat) is None
+                                      else str(data.get(strat))))
             self.timings["read"] += time.perf_counter() - t0
             yield out
 
@@ -247,10 +261,14 @@ class Build:
                 files += self.map_chunks(src, work_dir, progress, rows_done)
             t0 = time.perf_counter()
             work = open_work(files)
-            p = plan(work, self.r.split.ratios, self.r.dedup)
+            p = plan(work, self.r.split, self.r.dedup, mixture=self.r.mixture, contamination=self.r.contamination,
+                     templates=self.templates, base=self.base)
             for rec in p.rejects:
                 self.reject(rec)
-            shards = write_splits(work, p, self.out.tmp, self.r.shard_size)
+            shards = (write_packed(work, p, self.out.tmp, self.r.shard_size, self.r.max_length) if self.r.packing
+                      else write_splits(work, p, self.out.tmp, self.r.shard_size))
+            p.info["audit"] = audit_section(work, p, rejects_by_code=self.rejects_by,
+                                            special_tokens_mode=self.r.special_tokens_in_data)
             split_counts, token_stats = split_stats(work, p)
             with_output = rows_with_output(work, p)
             del work
@@ -288,6 +306,8 @@ class Build:
             for s in lst:
                 with pa.memory_map(str(self.out.tmp / s["file"])) as fh:
                     col = ipc.open_stream(fh).read_all().column("source")
+                    if pa.types.is_list(col.type):  # packed rows: one entry per document
+                        col = pa.compute.list_flatten(col)
                     for v in pa.compute.value_counts(col.combine_chunks()) if len(col) else []:
                         per_source[v["values"].as_py()] += v["counts"].as_py()
         for name, c in self.counts.items():

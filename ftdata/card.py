@@ -1,34 +1,187 @@
-"""The dataset card (README.md) written into every compiled directory, from its manifest."""
+"""The dataset card (README.md), generated from a manifest.
+
+Written into every compiled directory by the build and, with a ``configs`` block naming the
+Parquet shards, into the folder ``ftdata push`` uploads (the Hub reads that YAML block to
+find the splits). Everything on the card comes from the manifest, so a card never disagrees
+with the data it describes.
+"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import yaml
 
-def render_card(manifest: dict) -> str:
-    m = manifest
-    lines = ["---", f"license: {m.get('license') or 'other'}", "tags:", "- ftdata", "- sft", "---", "",
-             f"# {m['name']}", "",
-             f"Compiled by ftdata {m['ftdata_version']} ({m['layout']} layout, max_length {m['max_length']}, "
-             f"seed {m['seed']}). Labels: {m['label_convention']}.", "",
-             "## Splits", "", "| split | examples | tokens | supervised fraction |", "|---|---:|---:|---:|"]
+_SIZES = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
+          (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M")]
+
+
+def size_category(n: int) -> str:
+    """The Hub's ``size_categories`` bucket for ``n`` examples."""
+    return next((label for bound, label in _SIZES if n < bound), "n>100M")
+
+
+def source_licenses(manifest: dict) -> dict[str, str | None]:
+    """License per source: the source's own ``license``, else the recipe's, else None."""
+    per = manifest.get("licenses") or {}
+    return {name: per.get(name) or manifest.get("license") for name in manifest["counts"]["sources"]}
+
+
+def hub_license(manifest: dict) -> str:
+    """One license id for the card's YAML: the common one, or ``other`` when sources differ."""
+    found = {lic.lower() for lic in source_licenses(manifest).values() if lic}
+    if manifest.get("license"):
+        found.add(manifest["license"].lower())
+    return found.pop() if len(found) == 1 else "other"
+
+
+def _number(v):
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return v
+    if isinstance(v, dict):
+        for k in ("rate", "fraction", "share", "examples", "count"):
+            if isinstance(v.get(k), (int, float)):
+                return v[k]
+    return None
+
+
+def mixture_rows(mixture) -> list[tuple[str, float | None, float | None]]:
+    """(task, requested, realized) per task from the manifest's ``mixture`` entry, if it has them.
+
+    The entry is read loosely: a mapping of task -> mapping (optionally under ``tasks``) whose keys
+    containing ``request`` and ``realiz`` hold a number or a mapping with a ``rate``.
+    """
+    if not isinstance(mixture, dict):
+        return []
+    tasks = mixture.get("tasks", mixture)
+    rows = []
+    for task, v in (tasks.items() if isinstance(tasks, dict) else []):
+        if not isinstance(v, dict):
+            continue
+        req = next((_number(x) for k, x in v.items() if "request" in k and _number(x) is not None), None)
+        real = next((_number(x) for k, x in v.items() if "realiz" in k and _number(x) is not None), None)
+        if req is not None or real is not None:
+            rows.append((str(task), req, real))
+    return rows
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "–"
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def _front_matter(m: dict, data_files: dict[str, str] | None) -> str:
+    total = sum(s["examples"] for s in m["counts"]["splits"].values())
+    meta = {"license": hub_license(m), "pretty_name": m["name"], "tags": ["ftdata", "sft", "tokenized"],
+            "task_categories": ["text-generation"], "size_categories": [size_category(total)]}
+    if data_files:
+        meta["configs"] = [{"config_name": "default",
+                            "data_files": [{"split": s, "path": p} for s, p in data_files.items()]}]
+    return "---\n" + yaml.safe_dump(meta, sort_keys=False, allow_unicode=True) + "---\n"
+
+
+def _loading(m: dict, repo_id: str | None) -> list[str]:
+    lines = ["## How to load", "", "```python"]
+    if repo_id:
+        lines += ["from datasets import load_dataset", f"dd = load_dataset({repo_id!r})  # splits: "
+                  + ", ".join(m["counts"]["splits"])]
+    else:
+        lines += ["import ftdata", f"dd = ftdata.load('out/{m['name']}')   # DatasetDict; dd.manifest is manifest.json",
+                  "# or: datasets.load_from_disk('out/" + m["name"] + "')"]
+    lines += ["```", "",
+              "To hand it to a training stack unchanged: `ftdata export DIR --to trl|axolotl|llamafactory|torchtune|"
+              "openai-jsonl|parquet|jsonl DEST`.", ""]
+    return lines
+
+
+def _splits(m: dict) -> list[str]:
+    lines = ["## Splits and token statistics", "",
+             "| split | examples | tokens | trained tokens | supervised fraction | length p50 / p90 / max | truncated | "
+             "straddling boundary |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for split, s in m["counts"]["splits"].items():
         t = m["tokens"][split]
-        lines.append(f"| {split} | {s['examples']} | {t['tokens']} | {t['supervised_fraction']:.3f} |")
-    lines += ["", "## Sources", ""]
+        ln = t.get("length") or {}
+        lines.append(f"| {split} | {s['examples']} | {t['tokens']} | {t['trained_tokens']} | "
+                     f"{t['supervised_fraction']:.3f} | {_fmt(ln.get('p50'))} / {_fmt(ln.get('p90'))} / "
+                     f"{_fmt(ln.get('max'))} | {t['truncated']} | {t['straddling_boundary']} |")
+    lines += ["", "Per task:", "", "| split | task | examples | tokens | trained tokens |", "|---|---|---:|---:|---:|"]
+    for split, s in m["counts"]["splits"].items():
+        for task, n in s["tasks"].items():
+            tt = s.get("task_tokens", {}).get(task, {})
+            lines.append(f"| {split} | {task} | {n} | {_fmt(tt.get('tokens'))} | {_fmt(tt.get('trained_tokens'))} |")
+    sp = m.get("split") or {}
+    ratios = ", ".join(f"{k} {v:g}" for k, v in (sp.get("ratios") or {}).items())
+    by = f"the value of `{sp['group_by']}` (rows sharing it land in one split)" if sp.get("group_by") else "the row key"
+    lines += ["", f"**Split method**: a seeded hash (seed {m['seed']}) of {by} assigns each row to a split "
+              f"with ratios {ratios}; every template's example of a row lands in the row's split.", ""]
+    mix = m.get("mixture")
+    rows = mixture_rows(mix)
+    if rows:
+        lines += ["**Mixture** (train split): requested versus realized share per task.", "",
+                  "| task | requested | realized |", "|---|---:|---:|"]
+        lines += [f"| {t} | {_fmt(r)} | {_fmt(z)} |" for t, r, z in rows]
+        lines.append("")
+    elif mix:
+        lines += ["**Mixture**:", "", "```json", json.dumps(mix, indent=2, sort_keys=True), "```", ""]
+    else:
+        lines += ["**Mixture**: none; every example of every task is kept once (no sampling).", ""]
+    return lines
+
+
+def _sources(m: dict) -> list[str]:
+    lic = source_licenses(m)
+    lines = ["## Sources and licenses", "",
+             "| source | license | rows read | rejected before rendering | templates | examples written | sha256 |",
+             "|---|---|---:|---:|---:|---:|---|"]
     for name, c in m["counts"]["sources"].items():
-        lines.append(f"- **{name}**: {c['rows_read']} rows read, {c['rows_rejected']} rejected before rendering, "
-                     f"{c['examples_written']} examples written ({c['templates']} template(s) per row); "
-                     f"sha256 `{m['hashes']['sources'][name][:16]}…`")
-    lines += ["", "## Templates", ""]
+        sha = m.get("hashes", {}).get("sources", {}).get(name, "")
+        lines.append(f"| {name} | {lic.get(name) or 'not stated'} | {c['rows_read']} | {c['rows_rejected']} | "
+                     f"{c['templates']} | {c['examples_written']} | `{sha[:16]}` |")
+    rej = m["counts"].get("rejects_by_code") or {}
+    lines += ["", f"Rejected rows and examples: {m['counts'].get('rejects', 0)}"
+              + (" (" + ", ".join(f"{k}: {v}" for k, v in rej.items()) + ")" if rej else "")
+              + "; each is listed with its reason in `rejects.jsonl` of the compiled directory.", ""]
+    return lines
+
+
+def _templates(m: dict) -> list[str]:
+    lines = ["## Templates", ""]
     for src, ts in m["templates"].items():
         for t in ts:
-            lines += [f"### {src} / {t['name']}", "", f"Metrics: {', '.join(t['metrics']) or 'none'}", "",
-                      "```jinja", t["jinja"], "```", ""]
-    lines += ["## Loading", "", "```python", "import ftdata", f"ds = ftdata.load('{m['name']}')  # or datasets.load_from_disk(path)",
-              "```", ""]
-    return "\n".join(lines)
+            fence = "```" + "`" * t["jinja"].count("```")  # a fence the template text cannot close
+            lines += [f"### {src} / {t['name']}", "", f"Metrics: {', '.join(t.get('metrics') or []) or 'none'}"
+                      + (f"; answer choices: `{t['answer_choices']}`" if t.get("answer_choices") else ""), "",
+                      fence + "jinja", t["jinja"], fence, ""]
+    return lines
+
+
+def render_card(manifest: dict, *, repo_id: str | None = None, data_files: dict[str, str] | None = None) -> str:
+    """The dataset card for a manifest.
+
+    Args:
+        manifest: a compiled directory's manifest.
+        repo_id: Hub repository the card will live in (changes the loading example).
+        data_files: split -> glob of its data files, written as the YAML ``configs`` block.
+    """
+    m = manifest
+    tok = m.get("tokenizer") or {}
+    head = [f"# {m['name']}", "",
+            f"Supervised fine-tuning data compiled by ftdata {m['ftdata_version']} from raw rows and prompt templates: "
+            f"{m['layout']} layout, max_length {m['max_length']} (overflow: {m.get('overflow')}), tokenizer "
+            f"`{tok.get('name')}` (vocabulary {tok.get('vocab_size')}, EOS `{tok.get('eos_token')}`).", "",
+            f"Columns: {', '.join(f'`{c}`' for c in m.get('columns', []))}. Labels: {m['label_convention']}.", ""]
+    hashes = m.get("hashes", {})
+    prov = ["## Provenance", "", f"- recipe sha256 `{hashes.get('recipe')}`", f"- tokenizer sha256 `{hashes.get('tokenizer')}`",
+            f"- seed {m['seed']}; the same recipe, sources and seed give byte-identical shards", ""]
+    return "\n".join([_front_matter(m, data_files), *head, *_loading(m, repo_id), *_splits(m), *_sources(m),
+                      *_templates(m), *prov])
 
 
 def write_card(folder: Path, manifest: dict, recipe=None, templates=None) -> None:
-    (Path(folder) / "README.md").write_text(render_card(manifest), encoding="utf-8")
+    """Write README.md into a compiled directory (``recipe`` fills in per-source licenses)."""
+    m = manifest
+    if recipe is not None and "licenses" not in m:
+        m = dict(m, licenses={s.name: getattr(s, "license", None) for s in recipe.sources})
+    (Path(folder) / "README.md").write_text(render_card(m), encoding="utf-8")

@@ -16,7 +16,7 @@ from itertools import chain
 import numpy as np
 import pyarrow as pa
 
-from .masking import encode_causal, encode_seq2seq
+from .masking import SPECIAL_IN_DATA, encode_causal, encode_seq2seq, encode_spans, specials_for
 from .templates import DoesNotApply, Template, TemplateError
 from .tokenizer import load_tokenizer
 
@@ -33,6 +33,8 @@ INTERNAL = pa.schema([
     ("_trained", pa.int32()),
     ("_truncated", pa.bool_()),
     ("_straddle", pa.bool_()),
+    ("_audit", pa.uint8()),       # boundary-audit bits (ftdata.audit)
+    ("_minhash", pa.binary()),    # MinHash signature for near-dup detection, or null (off / no text)
 ])
 
 
@@ -85,7 +87,10 @@ class ChunkContext:
     add_eos: bool
     seed: int
     normalize_dedup: bool = True
+    near_dup: tuple[int, int] | None = None  # (shingle size, num_perm) when near-dup detection is on
     extra: dict = field(default_factory=dict)
+    chat: dict | None = None  # ChatSpec as a dict when the chat layout is on
+    special_tokens_in_data: str = "text"  # text | control
 
 
 @dataclass
@@ -99,6 +104,7 @@ class Reject:
     template: str | None = None
     split: str | None = None
     value: str | None = None
+    duplicate_of: dict | None = None  # dedup: source, row_key, template and split of the kept copy
 
     def as_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if v is not None or k in ("row_key",)}
@@ -158,21 +164,85 @@ def render_rows(ctx: ChunkContext, rows: list[CheckedRow]):
     return kept, rejects, n
 
 
-def process_chunk(ctx: ChunkContext, rows: list[CheckedRow]) -> ChunkResult:
-    """Render and tokenize a chunk; see the module docstring."""
-    kept, rejects, n = render_rows(ctx, rows)
-    tok = load_tokenizer(ctx.tokenizer, None if ctx.tokenizer_base is None else __import__("pathlib").Path(ctx.tokenizer_base))
+def escape_rows(ctx: ChunkContext, sp, rows: list[CheckedRow]) -> tuple[list[CheckedRow], set[str]]:
+    """Rows with special-token strings in their data escaped (text mode), and which rows had any."""
+    import dataclasses
+
+    out, hits = [], set()
+    for row in rows:
+        data, hit = sp.escape(row.data)
+        if hit:
+            hits.add(row.key)
+            if ctx.special_tokens_in_data == "text":
+                row = dataclasses.replace(row, data=data)
+        out.append(row)
+    return out, hits
+
+
+_MESSAGES_TEMPLATE: list[Template] = []
+
+
+def messages_rows(ctx: ChunkContext, rows: list[CheckedRow]):
+    """Chat layout from a messages column: one example per row, template name ``messages``."""
+    from .chat import ChatError, messages_from_value
+    from .templates import from_jinja
+
+    if not _MESSAGES_TEMPLATE:
+        _MESSAGES_TEMPLATE.append(from_jinja("{{ messages }} ||| {{ messages }}", name="messages"))
+    t = _MESSAGES_TEMPLATE[0]
+    col, kept, rejects = ctx.chat["messages_column"], [], []
+    for row in rows:
+        try:
+            msgs = messages_from_value(row.data.get(col), col, ctx.chat.get("system"))
+        except ChatError as exc:
+            rejects.append(Reject(ctx.source, row.key, row.line, "render", "bad_messages", str(exc), t.name, row.split))
+            continue
+        kept.append((row, t, None, None, None, msgs))
+    return kept, rejects, len(rows)
+
+
+def tokenize_kept(ctx: ChunkContext, tok, kept: list, hits: set[str]):
+    """Tokenize and mask rendered examples. Returns (items, rejects); see :mod:`ftdata.masking`."""
+    from .chat import ChatError, messages_from_pair, render_chat
+
+    backend = tok.backend_tokenizer
+    sp = specials_for(backend)
     eos = tok.eos_token_id if ctx.add_eos else None
-    prompts = [k[2] for k in kept]
-    completions = [k[3] for k in kept]
-    if ctx.layout == "causal":
-        encs = encode_causal(tok.backend_tokenizer, prompts, completions, separator=ctx.separator, eos_id=eos,
-                             max_length=ctx.max_length, overflow=ctx.overflow)
+    escaped = [k[0].key in hits for k in kept]
+    text_mode = ctx.special_tokens_in_data == "text"
+    rejects: list[Reject] = []
+    if ctx.chat:
+        ok, chats = [], []
+        for k, esc in zip(kept, escaped):
+            row, t = k[0], k[1]
+            msgs = k[5] if len(k) > 5 else messages_from_pair(k[2], k[3], ctx.chat.get("system"))
+            try:
+                ce = render_chat(tok, msgs, train_on=ctx.chat.get("train_on", "last"), specials=sp.strings,
+                                 add_eos=ctx.add_eos, template=ctx.chat.get("template"))
+            except ChatError as exc:
+                rejects.append(Reject(ctx.source, row.key, row.line, "tokenize", exc.code, str(exc), t.name, row.split))
+                continue
+            p, c = (k[2], k[3]) if len(k) == 5 else (ce.prompt, ce.completion)
+            ok.append((row, t, p, c, k[4], esc))
+            chats.append(ce)
+        kept = [o[:5] for o in ok]
+        escaped = [o[5] for o in ok]
+        encs = encode_spans(backend, [ce.text for ce in chats], [ce.spans for ce in chats],
+                            eos=[eos if ce.append_eos else None for ce in chats],
+                            untrained_end=[ce.untrained_end for ce in chats], max_length=ctx.max_length,
+                            overflow=ctx.overflow, add_special_tokens=False, bos_id=tok.bos_token_id,
+                            escaped=escaped if text_mode else None,
+                            prompts=[ce.text[:ce.spans[0][0]] for ce in chats])
+    elif ctx.layout == "causal":
+        encs = encode_causal(backend, [k[2] for k in kept], [k[3] for k in kept], separator=ctx.separator,
+                             eos_id=eos, max_length=ctx.max_length, overflow=ctx.overflow, bos_id=tok.bos_token_id,
+                             escaped=escaped if text_mode else None)
     else:
-        encs = encode_seq2seq(tok.backend_tokenizer, prompts, completions, eos_id=eos,
-                              max_length=ctx.max_length, overflow=ctx.overflow)
+        encs = encode_seq2seq(backend, [k[2] for k in kept], [k[3] for k in kept], eos_id=eos,
+                              max_length=ctx.max_length, overflow=ctx.overflow, bos_id=tok.bos_token_id,
+                              escaped=escaped if text_mode else None)
     items = []
-    for (row, t, prompt, completion, choices), e in zip(kept, encs):
+    for (row, t, prompt, completion, choices), e, esc in zip(kept, encs, escaped):
         if e.reject is not None:
             if e.reject.startswith("ERROR:"):
                 from .errors import BuildError
@@ -182,7 +252,25 @@ def process_chunk(ctx: ChunkContext, rows: list[CheckedRow]) -> ChunkResult:
             code = "too_long" if "max_length" in e.reject else "no_trained_token"
             rejects.append(Reject(ctx.source, row.key, row.line, "tokenize", code, e.reject, t.name, row.split))
             continue
+        if esc:
+            e.flags |= SPECIAL_IN_DATA
+            prompt, completion = sp.restore(prompt), sp.restore(completion)
+            if choices:
+                choices = [sp.restore(x) for x in choices]
         items.append((row, t, prompt, completion, choices, e))
+    return items, rejects
+
+
+def process_chunk(ctx: ChunkContext, rows: list[CheckedRow]) -> ChunkResult:
+    """Render and tokenize a chunk; see the module docstring."""
+    tok = load_tokenizer(ctx.tokenizer, None if ctx.tokenizer_base is None else __import__("pathlib").Path(ctx.tokenizer_base))
+    rows, hits = escape_rows(ctx, specials_for(tok.backend_tokenizer), rows)
+    if ctx.chat and ctx.chat.get("messages_column"):
+        kept, rejects, n = messages_rows(ctx, rows)
+    else:
+        kept, rejects, n = render_rows(ctx, rows)
+    items, tok_rejects = tokenize_kept(ctx, tok, kept, hits)
+    rejects += tok_rejects
     ids = [it[5].input_ids for it in items]
     table = pa.table({
         "input_ids": int_lists(ids),
@@ -207,5 +295,25 @@ def process_chunk(ctx: ChunkContext, rows: list[CheckedRow]) -> ChunkResult:
         "_trained": pa.array([it[5].n_trained for it in items], pa.int32()),
         "_truncated": pa.array([it[5].truncated for it in items], pa.bool_()),
         "_straddle": pa.array([it[5].straddle for it in items], pa.bool_()),
+        "_audit": pa.array([it[5].flags for it in items], pa.uint8()),
+        "_minhash": pa.array(_minhashes(ctx, [(it[1], it[2], it[3]) for it in items]), pa.binary()),
     }, schema=work_schema())
     return ChunkResult(table, rejects, n)
+
+
+def _minhashes(ctx: ChunkContext, items: list[tuple[Template, str, str]]) -> list[bytes | None]:
+    """Near-dup signatures of (template, prompt, completion), the template's literal text cut out."""
+    if ctx.near_dup is None:
+        return [None] * len(items)
+    from .neardup import WordHasher, signatures, strip_literals, template_literals, text_shingles
+
+    k, num_perm = ctx.near_dup
+    hasher = WordHasher()
+    literals: dict[str, tuple[list[str], list[str]]] = {}
+    sets = []
+    for t, prompt, completion in items:
+        if t.name not in literals:
+            literals[t.name] = template_literals(t.sources())
+        lp, lc = literals[t.name]
+        sets.append(text_shingles([strip_literals(prompt, lp), strip_literals(completion, lc)], k, hasher))
+    return signatures(sets, num_perm)

@@ -8,11 +8,16 @@ memory stays flat as data grows.
 Decisions made here, all deterministic and independent of input order:
 
 * split: a fixed split from phase A (source split), else the seeded unit hash of the row key
-  (or group value) against the cumulative ratios;
+  (or group value) against the cumulative ratios; in ``stratify`` mode the remaining rows
+  are ranked by that hash within each label value after dedup (:mod:`ftdata.split`);
 * exact dedup on normalised (prompt, completion): one copy survives, chosen by split
   priority (test, then validation, then train -- so a test example never also appears in
   train) and then by sort key; every removed copy goes to rejects naming the survivor;
-* order within a split: by a seeded hash of (source, row key, template).
+* near dedup (optional): MinHash + LSH (:mod:`ftdata.neardup`), same survivor rule;
+* order within a split: by a seeded hash of (source, row key, template);
+* mixture (optional): the sampled splits keep a fixed number of examples per task, the
+  first in that order (:mod:`ftdata.mixture`); the rest go to rejects as ``not_sampled``;
+* contamination report (:mod:`ftdata.contamination`), which may fail the build.
 """
 
 from __future__ import annotations
@@ -69,8 +74,8 @@ def pd_isnull(a: np.ndarray) -> np.ndarray:
     return np.fromiter((x is None for x in a), dtype=bool, count=len(a))
 
 
-def dedup(work: pa.Table, splits: np.ndarray) -> tuple[np.ndarray, list[Reject]]:
-    """Keep-mask after exact dedup across all splits; rejects name the surviving copy."""
+def dedup_rows(work: pa.Table, splits: np.ndarray) -> tuple[np.ndarray, list[tuple]]:
+    """Keep-mask after exact dedup across all splits, and (removed, kept, code, note) per copy."""
     n = work.num_rows
     keep = np.ones(n, dtype=bool)
     if n == 0:
@@ -90,28 +95,156 @@ def dedup(work: pa.Table, splits: np.ndarray) -> tuple[np.ndarray, list[Reject]]
     keep[dups] = False
     group_start = np.maximum.accumulate(np.where(first, np.arange(n), 0))
     survivor = order[group_start[~first]]
-    rejects = []
-    src, key, tpl, line = (work.column(c) for c in ("source", "row_key", "template", "_line"))
-    for d, s in zip(dups.tolist(), survivor.tolist()):
-        rejects.append(Reject(src[d].as_py(), key[d].as_py(), line[d].as_py(), "dedup", "duplicate",
-                              f"exact duplicate of {src[s].as_py()}/{key[s].as_py()}/{tpl[s].as_py()} "
-                              f"(kept in {splits[s]})", tpl[d].as_py(), splits[d]))
-    return keep, rejects
+    return keep, [(d, s, "duplicate", "exact duplicate") for d, s in zip(dups.tolist(), survivor.tolist())]
 
 
-def plan(work: pa.Table, ratios: dict[str, float], do_dedup: bool) -> Plan:
-    """Decide split membership and order. Plan steps added later (mixtures, near-dup) go here."""
+def near_dedup(work: pa.Table, splits: np.ndarray, keep: np.ndarray, threshold: float,
+               num_perm: int) -> tuple[np.ndarray, list[tuple]]:
+    """Remove near-duplicates among the kept rows (same task and template only).
+
+    Survivor rule as for exact duplicates: the copy in the higher-priority split (test, then
+    validation, then train) wins, then the lower sort key. A row is removed only when it is
+    similar to a row that is itself kept, and its reject names that row.
+    """
+    n = work.num_rows
+    sigs = np.zeros((n, num_perm), dtype=np.uint32)
+    valid = np.zeros(n, dtype=bool)
+    width = np.arange(num_perm * 4)
+    at = 0
+    for ch in work.column("_minhash").chunks:  # per chunk: offsets are int32 within a chunk
+        loc = np.nonzero(~np.asarray(ch.is_null().to_numpy(zero_copy_only=False), dtype=bool))[0]
+        if loc.size:
+            data = np.frombuffer(ch.buffers()[2], dtype=np.uint8)
+            offsets = np.frombuffer(ch.buffers()[1], dtype=np.int32)[ch.offset:ch.offset + len(ch) + 1]
+            starts = offsets[loc].astype(np.int64)
+            sigs[at + loc] = data[starts[:, None] + width[None, :]].view("<u4")
+            valid[at + loc] = True
+        at += len(ch)
+    valid &= keep
+    if valid.sum() < 2:
+        return keep, []
+    scope_names = pc.binary_join_element_wise(work.column("task"), work.column("template"), "\x00")
+    _, scope = np.unique(scope_names.to_numpy(zero_copy_only=False), return_inverse=True)
+    prio = np.fromiter((SPLIT_PRIORITY.get(x, 5) for x in splits), dtype=np.int64, count=n)
+    rank = np.empty(n, dtype=np.int64)
+    rank[np.lexsort((np.arange(n), work.column("_sort").to_numpy(), prio))] = np.arange(n)
+    from .neardup import near_duplicates
+
+    dup, surv, sim = near_duplicates(sigs, valid, scope.astype(np.int64), rank, threshold)
+    keep = keep.copy()
+    keep[dup] = False
+    return keep, [(d, k, "near_duplicate", f"near duplicate (estimated Jaccard {j:.2f} >= {threshold})")
+                  for d, k, j in zip(dup.tolist(), surv.tolist(), sim.tolist())]
+
+
+def _records(work: pa.Table, idx, cols=("source", "row_key", "template", "_line", "task")) -> list[dict]:
+    """A few columns of the given rows as dicts (one bulk take, not one lookup per value)."""
+    idx = np.asarray(idx, dtype=np.int64)
+    return work.select(list(cols)).take(pa.array(idx)).to_pylist() if idx.size else []
+
+
+def dedup_rejects(work: pa.Table, splits: np.ndarray, removed: list[tuple]) -> list[Reject]:
+    """Reject records for removed duplicates, naming the kept copy (once splits are final)."""
+    if not removed:
+        return []
+    dups = _records(work, [r[0] for r in removed])
+    kept = _records(work, [r[1] for r in removed])
+    out = []
+    for (d, k, code, note), rd, rk in zip(removed, dups, kept):
+        of = {"source": rk["source"], "row_key": rk["row_key"], "template": rk["template"], "split": splits[k]}
+        out.append(Reject(rd["source"], rd["row_key"], rd["_line"], "dedup", code,
+                          f"{note} of {rk['source']}/{rk['row_key']}/{rk['template']} (kept in {splits[k]})",
+                          rd["template"], splits[d], duplicate_of=of))
+    return out
+
+
+def sample_mixture(work: pa.Table, p: Plan, mix) -> None:
+    """Realize the mixture in the sampled splits (see :mod:`ftdata.mixture`); update ``p``."""
+    from .mixture import quotas, report, task_rates
+
+    all_tasks = sorted(set(work.column("task").unique().to_pylist()))
+    info = {"method": mix.method, "cap": mix.cap, "temperature": mix.temperature, "size": mix.size,
+            "weights": dict(mix.weights), "replacement": False, "splits": {}}
+    for name in mix.splits:
+        order = p.order.get(name, np.zeros(0, dtype=np.int64))
+        tasks = work.column("task").take(pa.array(order)).to_numpy(zero_copy_only=False) if len(order) else np.zeros(0, object)
+        available = {t: int((tasks == t).sum()) for t in all_tasks}
+        rates = task_rates(mix.method, available, weights=mix.weights, cap=mix.cap, temperature=mix.temperature)
+        taken = quotas(rates, available, mix.size)
+        chosen = np.zeros(len(order), dtype=bool)
+        for t in all_tasks:
+            pos = np.nonzero(tasks == t)[0]  # already in output (seeded) order
+            chosen[pos[:taken[t]]] = True
+        dropped = order[~chosen]
+        p.order[name] = order[chosen]
+        for r in _records(work, dropped):
+            t = r["task"]
+            p.rejects.append(Reject(r["source"], r["row_key"], r["_line"], "mixture", "not_sampled",
+                                    f"task '{t}': the {name} mixture takes {taken[t]} of its {available[t]} examples",
+                                    r["template"], name))
+        info["splits"][name] = report(mix.method, rates, available, taken, mix.size)
+    p.info["mixture"] = info
+
+
+def plan(work: pa.Table, split, dedup, *, mixture=None, contamination=None,
+         templates: dict | None = None, base: Path | None = None) -> Plan:
+    """Decide split membership and order, in this sequence (each step sees the previous).
+
+    1. splits: fixed (source) splits, else the hashed ratios -- except in ``stratify`` mode,
+       where rows without a fixed split are assigned after dedup (so the proportions hold in
+       the output);
+    2. exact dedup, 3. near dedup (``dedup.near``), 4. stratified assignment,
+    5. order within each split by the seeded sort key, 6. the mixture (sampled splits only),
+    7. the contamination report (may raise BuildError).
+
+    Args:
+        work: the phase-A work table.
+        split: :class:`ftdata.recipe.SplitSpec`.
+        dedup: :class:`ftdata.recipe.DedupSpec` (a bool is read as ``exact``).
+        mixture: :class:`ftdata.recipe.MixtureSpec` or None.
+        contamination: :class:`ftdata.recipe.ContaminationSpec` or None.
+        templates: source -> templates (their literal text is left out of n-grams).
+        base: folder for relative paths (evaluation sets).
+    """
+    ratios = split.ratios
+    stratify = getattr(split, "mode", None) == "stratify"
     splits = assign_splits(work, ratios)
-    names = list(dict.fromkeys(list(ratios) + sorted({s for s in splits if s is not None})))
-    p = Plan(names)
+    if stratify:
+        fixed = work.column("_split").to_numpy(zero_copy_only=False)
+        splits = np.where(pd_isnull(fixed), None, splits)
+    exact = dedup if isinstance(dedup, bool) else dedup.exact
     keep = np.ones(work.num_rows, dtype=bool)
-    if do_dedup:
-        keep, rej = dedup(work, splits)
-        p.rejects += rej
+    removed: list[tuple] = []
+    if exact:
+        keep, rem = dedup_rows(work, splits)
+        removed += rem
+    if not isinstance(dedup, bool) and dedup.near:
+        keep, rem = near_dedup(work, splits, keep, dedup.threshold, dedup.num_perm)
+        removed += rem
+    if stratify:
+        names_pos = [n for n, r in ratios.items() if r > 0]
+        todo = np.nonzero(pd_isnull(splits) & keep)[0]
+        if todo.size:
+            from .split import stratified_splits
+
+            u = work.column("_u").to_numpy()[todo]
+            strata = work.column("_stratum").take(pa.array(todo)).to_numpy(zero_copy_only=False)
+            splits[todo] = np.asarray(names_pos, dtype=object)[stratified_splits(u, strata, ratios)]
+    names = list(dict.fromkeys(list(ratios) + sorted({s for s in splits[keep] if s is not None})))
+    p = Plan(names)
+    p.rejects += dedup_rejects(work, splits, removed)
     sort = work.column("_sort").to_numpy()
     for name in names:
         idx = np.nonzero((splits == name) & keep)[0]
         p.order[name] = idx[np.argsort(sort[idx], kind="stable")]
+    if mixture is not None:
+        sample_mixture(work, p, mixture)
+    if contamination is not None:
+        from .contamination import contamination_report
+        from .neardup import template_literals
+
+        literals = {(s, t.name): template_literals(t.sources()) for s, ts in (templates or {}).items() for t in ts}
+        p.info["contamination"] = contamination_report(work, p.order, contamination, literals, base or Path.cwd())
     return p
 
 

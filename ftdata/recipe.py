@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError, TemplateError, did_you_mean
+from .limits import RenderLimits
 from .yamlio import load_yaml
 
 FORMATS = ("jsonl", "json", "csv", "tsv", "parquet", "arrow", "hf")
@@ -60,6 +61,16 @@ class TemplateRef(_Model):
 
     file: str = Field(description="Template YAML file (promptsource or native form), relative to the recipe.")
     names: list[str] | None = Field(None, description="Template names or ids to use; default all in the file.")
+    ids: list[str] | None = Field(None, description="Template ids to use (matched against ids only).")
+    original_task: bool | None = Field(
+        None, description="true: only templates performing the dataset's original task; false: only the others.")
+    metrics: list[str] | None = Field(None, description="Only templates naming at least one of these metrics (e.g. [ROUGE]).")
+    mode: Literal["all", "round_robin", "random"] = Field(
+        "all", description="How rows meet these templates: all (every template renders every row), round_robin "
+                           "(one per row, in turn) or random (one per row, seeded by seed and row key).")
+    truncate: str | None = Field(
+        None, description="Field to shorten by tokens so the example fits max_length (overrides the template's "
+                          "own 'truncate'); the completion is never shortened.")
 
 
 class SourceSpec(_Model):
@@ -77,6 +88,7 @@ class SourceSpec(_Model):
     templates: list[TemplateRef] = Field(description="Templates that apply to this source.")
     split: str | None = Field(None, description="Put every row of this source in this split (keep the source's own split).")
     task: str | None = Field(None, description="Task name; default the source name.")
+    license: str | None = Field(None, description="License of this source's rows (SPDX id such as cc-by-4.0), for the dataset card.")
 
     @model_validator(mode="after")
     def _one_origin(self):
@@ -96,6 +108,25 @@ class SplitSpec(_Model):
         default_factory=lambda: {"train": 0.8, "validation": 0.1, "test": 0.1},
         description="Split name -> fraction; must sum to 1.")
     group_by: str | None = Field(None, description="Column whose value keeps rows together in one split (e.g. ProductId).")
+    mode: Literal["ratio", "group", "stratify", "source"] | None = Field(
+        None, description="ratio: hash of the row key; group: hash of group_by; stratify: exact ratios within each "
+                          "value of stratify_by; source: keep the source's own split names (default: group when "
+                          "group_by is set, else ratio).")
+    stratify_by: str | None = Field(None, description="Label column whose values each get the ratios exactly (mode stratify).")
+
+    @model_validator(mode="after")
+    def _mode(self):
+        if self.mode is None:
+            self.mode = "stratify" if self.stratify_by else "group" if self.group_by else "ratio"
+        if self.mode == "group" and not self.group_by:
+            raise ValueError("mode 'group' needs group_by (the column that keeps rows together)")
+        if self.mode == "stratify" and not self.stratify_by:
+            raise ValueError("mode 'stratify' needs stratify_by (the label column)")
+        if self.group_by and self.mode not in ("group",):
+            raise ValueError(f"group_by is only used with mode 'group', found mode '{self.mode}'")
+        if self.stratify_by and self.mode != "stratify":
+            raise ValueError(f"stratify_by is only used with mode 'stratify', found mode '{self.mode}'")
+        return self
 
     @field_validator("ratios")
     @classmethod
@@ -107,6 +138,70 @@ class SplitSpec(_Model):
         if abs(sum(v.values()) - 1.0) > 1e-6:
             raise ValueError(f"ratios must sum to 1, found sum {sum(v.values()):g}")
         return v
+
+
+class DedupSpec(_Model):
+    """Duplicate removal; removed examples go to rejects naming the copy that stays."""
+
+    exact: bool = Field(True, description="Reject exact duplicates of normalised (prompt, completion).")
+    near: bool = Field(False, description="Also reject near-duplicates (MinHash over word shingles + LSH).")
+    threshold: float = Field(0.8, gt=0, le=1, description="Estimated Jaccard similarity at which two examples are near-duplicates.")
+    shingle_size: int = Field(3, ge=1, le=32, description="Words per shingle for near-duplicate detection.")
+    num_perm: int = Field(128, ge=16, le=1024, description="MinHash permutations (signature length).")
+
+
+class MixtureSpec(_Model):
+    """How tasks are mixed in the sampled splits (FLAN / seqio style rates)."""
+
+    method: Literal["weights", "proportional", "temperature"] = Field(
+        "proportional", description="weights: the given weights; proportional: rate = min(examples, cap); "
+                                    "temperature: proportional rates raised to 1/temperature.")
+    weights: dict[str, float] = Field(default_factory=dict, description="Task -> weight (method weights).")
+    cap: int | None = Field(None, gt=0, description="Largest number of examples a task counts with (proportional, temperature).")
+    temperature: float = Field(1.0, gt=0, description="Temperature T (method temperature): rate**(1/T); larger T flattens the mixture.")
+    size: int | None = Field(None, gt=0, description="Examples wanted in a sampled split; default the largest size that keeps "
+                                                      "the rates exactly without repeating an example.")
+    splits: list[str] = Field(default_factory=lambda: ["train"], description="Splits that are sampled; the others keep every task whole.")
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.method == "weights" and not self.weights:
+            raise ValueError("method 'weights' needs weights: {task: weight, ...}")
+        if any(w < 0 for w in self.weights.values()):
+            raise ValueError(f"weights must be >= 0, found {self.weights}")
+        if self.weights and self.method != "weights":
+            raise ValueError(f"weights are only used with method 'weights', found method '{self.method}'")
+        return self
+
+
+class EvalSetSpec(_Model):
+    """An external evaluation set checked for overlap with the compiled train split."""
+
+    name: str = Field(description="Name shown in the report.")
+    path: str = Field(description="File with the evaluation rows (jsonl, json, csv, tsv, parquet), relative to the recipe.")
+    format: Literal["jsonl", "json", "csv", "tsv", "parquet", "arrow", "hf"] | None = Field(None, description="Input format; guessed from the extension.")
+    csv: CsvOptions = Field(default_factory=CsvOptions, description="CSV/TSV parsing options.")
+    columns: list[str] = Field(min_length=1, description="Text columns to check (each counts as one text).")
+
+
+class ContaminationSpec(_Model):
+    """n-gram overlap of evaluation data with the training data."""
+
+    ngram: int = Field(8, ge=1, le=50, description="Words per n-gram.")
+    min_overlap: float = Field(0.5, gt=0, le=1, description="An example is contaminated when at least this share of its n-grams occurs in train.")
+    eval_sets: list[EvalSetSpec] = Field(default_factory=list, description="External evaluation sets to check against train.")
+    fail_above: float | None = Field(None, ge=0, le=1, description="Fail the build when any checked set has a larger contaminated share.")
+
+
+class ChatSpec(_Model):
+    """Chat layout: examples rendered as conversations with the tokenizer's chat template."""
+
+    enabled: bool = Field(True, description="Render examples as chat messages (system / user / assistant).")
+    system: str | None = Field(None, description="System message put before each conversation that has none.")
+    messages_column: str | None = Field(
+        None, description="Column holding a whole conversation [{role, content}, ...]; templates are then not used.")
+    train_on: Literal["last", "all"] = Field("last", description="Train the last assistant turn or all of them.")
+    template: str | None = Field(None, description="Jinja chat template to use instead of the tokenizer's own.")
 
 
 class Recipe(_Model):
@@ -124,10 +219,29 @@ class Recipe(_Model):
     overflow: Literal["drop", "truncate_prompt", "error"] = Field(
         "drop", description="Too long: drop (to rejects), truncate_prompt (cut the prompt's middle; never the completion), or error.")
     add_eos: bool = Field(True, description="Append the tokenizer's EOS token after the completion and train it.")
-    dedup: bool = Field(True, description="Reject exact duplicate (prompt, completion) pairs.")
+    dedup: DedupSpec = Field(default_factory=DedupSpec, description="Duplicate removal; true/false switches exact dedup.")
+    mixture: MixtureSpec | None = Field(None, description="Mixing rates of tasks in the train split; default every example.")
+    contamination: ContaminationSpec | None = Field(
+        default_factory=ContaminationSpec, description="n-gram overlap report (test vs train, external eval sets); null to skip.")
+
+    @field_validator("dedup", mode="before")
+    @classmethod
+    def _dedup_bool(cls, v):
+        return {"exact": v, "near": False} if isinstance(v, bool) else v
     batch_size: int = Field(1000, gt=0, description="Rows per batch.")
     shard_size: int = Field(100_000, gt=0, description="Maximum examples per Arrow shard.")
     license: str | None = Field(None, description="License of the compiled data, for the dataset card.")
+    shots: int = Field(0, ge=0, description="Few-shot: prepend this many solved exemplars drawn (seeded) from the "
+                                            "same source's train split, dropped when they would pass max_length.")
+    shot_separator: str = Field("\n\n", description="Text between few-shot exemplars and before the row's prompt.")
+    render_limits: RenderLimits = Field(
+        default_factory=RenderLimits,
+        description="Per-example bounds on rendering templates (time, output size, calls); over a limit is a reject.")
+    chat: ChatSpec | None = Field(None, description="Chat layout (causal models): render through the tokenizer's chat template.")
+    special_tokens_in_data: Literal["text", "control"] = Field(
+        "text", description="Special-token strings (e.g. '<|im_end|>') inside raw data: encode as plain text, or as control tokens.")
+    packing: bool = Field(False, description="Pack examples into max_length rows (best-fit decreasing) with "
+                                             "position_ids restarting per document and seq_lengths.")
 
     def output_dir(self, base: Path) -> Path:
         return (base / (self.output or f"out/{self.name}")).resolve()
@@ -198,13 +312,16 @@ def load_recipe(path: str | Path, *, check_files: bool = True) -> tuple[Recipe, 
 
 def check_recipe(recipe: Recipe, base: Path, file: str) -> list[str]:
     """Problems that need the file system: sources, templates and their variables."""
+    from .selection import choose_ref
     from .sources import guess_format, peek_columns
-    from .templates import load_templates, select
+    from .templates import load_templates
 
     problems: list[str] = []
     names = [s.name for s in recipe.sources]
     for dup in {n for n in names if names.count(n) > 1}:
         problems.append(f"{file}: sources: duplicate source name '{dup}'")
+    seen_columns: set[str] = set()
+    all_known = True
     for i, src in enumerate(recipe.sources):
         where = f"{file}: sources[{i}]"
         columns: list[str] | None = None
@@ -223,7 +340,7 @@ def check_recipe(recipe: Recipe, base: Path, file: str) -> list[str]:
         for j, ref in enumerate(src.templates):
             tp = resolve_path(base, ref.file)
             try:
-                chosen = select(load_templates(tp), ref.names, str(tp))
+                chosen = choose_ref(load_templates(tp), ref, str(tp))
             except ConfigError as exc:
                 problems.extend(f"{where}.templates[{j}]: {p}" for p in exc.problems)
                 continue
@@ -237,6 +354,9 @@ def check_recipe(recipe: Recipe, base: Path, file: str) -> list[str]:
                         problems.extend(f"{where}.templates[{j}]: {p}" for p in t.check_columns(cols))
                     except TemplateError as exc:
                         problems.append(f"{where}.templates[{j}]: {exc}")
+                if ref.truncate and ref.truncate not in cols:
+                    problems.append(f"{where}.templates[{j}].truncate: column '{ref.truncate}' not in source"
+                                    f"{did_you_mean(ref.truncate, cols)}; available: {', '.join(cols)}")
         if src.key and src.key != "@line" and columns is not None:
             cols = [src.rename.get(c, c) for c in columns]
             if src.key not in cols:
@@ -245,11 +365,51 @@ def check_recipe(recipe: Recipe, base: Path, file: str) -> list[str]:
             cols = [src.rename.get(c, c) for c in columns]
             if recipe.split.group_by not in cols:
                 problems.append(f"{file}: split.group_by: column '{recipe.split.group_by}' not in source '{src.name}'{did_you_mean(recipe.split.group_by, cols)}")
+        if recipe.split.stratify_by and columns is not None:
+            seen_columns.update(src.rename.get(c, c) for c in columns)
+        elif recipe.split.stratify_by:
+            all_known = False
+    strat = recipe.split.stratify_by
+    # a source without the label column is one stratum of its own; no source having it is a mistake
+    if strat and all_known and strat not in seen_columns:
+        problems.append(f"{file}: split.stratify_by: column '{strat}' is in no source{did_you_mean(strat, sorted(seen_columns))}")
+    problems += _check_mix_and_eval(recipe, base, file)
+    return problems
+
+
+def _check_mix_and_eval(recipe: Recipe, base: Path, file: str) -> list[str]:
+    """Mixture weights must name known tasks; evaluation sets must exist and hold their columns."""
+    from .sources import guess_format, peek_columns
+
+    problems = []
+    tasks = sorted({s.task_name for s in recipe.sources})
+    mix = recipe.mixture
+    if mix is not None and mix.method == "weights":
+        for t in mix.weights:
+            if t not in tasks:
+                problems.append(f"{file}: mixture.weights: unknown task '{t}'{did_you_mean(t, tasks)}; tasks: {', '.join(tasks)}")
+        for t in tasks:
+            if t not in mix.weights:
+                problems.append(f"{file}: mixture.weights: no weight for task '{t}' (give 0 to leave it out of the mixture)")
+    for i, ev in enumerate(recipe.contamination.eval_sets if recipe.contamination else []):
+        p = resolve_path(base, ev.path)
+        if not p.exists():
+            problems.append(f"{file}: contamination.eval_sets[{i}].path: file not found: {p}")
+            continue
+        try:
+            cols = peek_columns(p, ev.format or guess_format(p), ev)
+        except Exception as exc:  # noqa: BLE001 - reported as a problem
+            problems.append(f"{file}: contamination.eval_sets[{i}].path: cannot read {p}: {exc}")
+            continue
+        for c in ev.columns:
+            if cols is not None and c not in cols:
+                problems.append(f"{file}: contamination.eval_sets[{i}].columns: column '{c}' not in {p.name}{did_you_mean(c, cols)}; available: {', '.join(cols)}")
     return problems
 
 
 def recipe_hash(recipe: Recipe) -> str:
     """Content hash of the validated recipe (normalised, so comments and order do not count)."""
-    # the output location does not change the content, so it is not part of the hash
-    blob = json.dumps(recipe.model_dump(mode="json", exclude={"output"}), sort_keys=True).encode()
+    # the output location and the batch size do not change the content, so they are not part
+    # of the hash (builds with different batch sizes are byte-identical)
+    blob = json.dumps(recipe.model_dump(mode="json", exclude={"output", "batch_size"}), sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()

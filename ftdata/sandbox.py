@@ -15,15 +15,24 @@ from __future__ import annotations
 import contextvars
 import hashlib
 import random
+import re
+import string
 from collections import Counter
 from collections.abc import Sequence
+from typing import Any
 
-from jinja2 import StrictUndefined
+from jinja2 import StrictUndefined, nodes
+from jinja2.compiler import CodeGenerator, Frame
+from jinja2.constants import LOREM_IPSUM_WORDS
 from jinja2.sandbox import SandboxedEnvironment
+
+from .limits import DEFAULT_LIMITS, LimitExceeded, RenderLimits, current_budget, current_limits
 
 _RNG: contextvars.ContextVar[random.Random] = contextvars.ContextVar(
     "ftdata_template_rng", default=random.Random(0)
 )
+
+_LOREM = LOREM_IPSUM_WORDS.split()
 
 #: Names a template may use that do not come from the row.
 HELPER_NAMES = frozenset({"choice", "most_frequent", "zip", "answer_choices", "range", "lipsum",
@@ -52,12 +61,18 @@ def choice(seq: Sequence):
     return _RNG.get().choice(seq)
 
 
-def most_frequent(items: Sequence):
-    """promptsource's ``most_frequent``: the most common element (first seen wins ties)."""
+def most_frequent(items: Sequence) -> list:
+    """promptsource's ``most_frequent``: every element tied for the highest count, in first-seen order.
+
+    It returns a list, not one element, because promptsource templates pipe it into
+    ``choice`` (``answers.text | most_frequent | choice``) to break ties at random.
+    """
     counts = Counter(items)
     if not counts:
         raise ValueError("most_frequent() of an empty sequence")
-    return counts.most_common(1)[0][0]
+    ranked = counts.most_common()
+    top = ranked[0][1]
+    return [item for item, n in ranked if n == top]
 
 
 def shuffle(seq: Sequence) -> list:
@@ -67,9 +82,292 @@ def shuffle(seq: Sequence) -> list:
     return out
 
 
-def make_environment() -> SandboxedEnvironment:
-    """Build the sandboxed environment shared by builds, previews, lint and the studio."""
-    env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
-    env.globals.update({"choice": choice, "most_frequent": most_frequent, "zip": zip})
-    env.filters.update({"choice": choice, "shuffle": shuffle, "most_frequent": most_frequent})
+# -- hardening --------------------------------------------------------------------------------
+# The stock sandbox blocks attribute walks and format-string tricks; the subclass below also
+# bounds what a template can allocate (see ftdata.limits for the time bound). Every check runs
+# *before* the allocation it guards, because a single C-level operation such as
+# ``'A' * 10**9`` cannot be interrupted once started.
+
+_WIDTH_METHODS = frozenset({"center", "ljust", "rjust", "zfill"})
+_CONTAINERS = (str, list, dict, tuple, set, bytes)
+_PCT_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?[hlL]?[a-zA-Z%]")
+_FMT_NUMBERS = re.compile(r"\d+")
+
+
+def _too_big(what: str, size: int, limit: int) -> LimitExceeded:
+    return LimitExceeded(f"{what} would hold {size:,} characters or items, over the limit of {limit:,} "
+                         "(render_limits.max_output_chars)")
+
+
+def _check_len(value: Any, what: str = "a value") -> Any:
+    if isinstance(value, _CONTAINERS):
+        limit = current_limits().max_output_chars
+        if len(value) > limit:
+            raise _too_big(what, len(value), limit)
+    return value
+
+
+def _check_width(width: Any, what: str) -> None:
+    if isinstance(width, int) and not isinstance(width, bool):
+        limit = current_limits().max_output_chars
+        if width > limit:
+            raise _too_big(what, width, limit)
+
+
+def _check_percent_format(fmt: str, args: Any) -> None:
+    """Bound ``fmt % args`` before it runs: widths, precisions and ``*`` arguments."""
+    star = False
+    for m in _PCT_SPEC.finditer(fmt):
+        for n in m.groups():
+            if n == "*":
+                star = True
+            elif n:
+                _check_width(int(n), "a '%' format width")
+    if star:
+        for a in args if isinstance(args, tuple) else (args,):
+            _check_width(a, "a '%*' format width")
+
+
+def _check_format_spec(fmt: str) -> None:
+    """Bound ``fmt.format(...)``: no nested fields in specs, no huge widths or precisions."""
+    try:
+        parsed = list(string.Formatter().parse(fmt))
+    except ValueError:
+        return  # str.format raises the same error itself
+    for _literal, field_name, spec, _conv in parsed:
+        if field_name is None or not spec:
+            continue
+        if "{" in spec:
+            raise LimitExceeded("nested replacement fields in a format spec are not allowed in templates")
+        for n in _FMT_NUMBERS.findall(spec):
+            _check_width(int(n), "a format width")
+
+
+def _check_int_op(op: str, left: Any, right: Any) -> None:
+    if not (isinstance(left, int) and isinstance(right, int)):
+        return
+    bits = current_limits().max_int_bits
+    if op == "**" and right > 0:
+        if right * max(1, abs(left).bit_length() - 1) > bits or right > bits:
+            if abs(left) > 1:
+                raise LimitExceeded(f"{left} ** {right} is larger than {bits} bits (render_limits.max_int_bits)")
+    elif op == "*" and abs(left).bit_length() + abs(right).bit_length() > bits:
+        raise LimitExceeded(f"a product larger than {bits} bits (render_limits.max_int_bits)")
+
+
+def _check_seq_op(op: str, left: Any, right: Any) -> None:
+    if op == "*":
+        seq, n = (left, right) if isinstance(right, int) else (right, left)
+        if isinstance(seq, _CONTAINERS) and isinstance(n, int):
+            limit = current_limits().max_output_chars
+            if len(seq) * n > limit:
+                raise _too_big(f"repeating a {type(seq).__name__} {n:,} times", len(seq) * n, limit)
+    elif op == "+" and isinstance(left, _CONTAINERS) and isinstance(right, _CONTAINERS):
+        limit = current_limits().max_output_chars
+        if len(left) + len(right) > limit:
+            raise _too_big(f"joining two {type(left).__name__}s", len(left) + len(right), limit)
+    elif op == "%" and isinstance(left, str):
+        _check_percent_format(left, right)
+
+
+def _check_str_method(name: str, s: str, args: tuple, kwargs: dict) -> None:
+    limit = current_limits().max_output_chars
+    if name in _WIDTH_METHODS and args:
+        _check_width(args[0], f"str.{name}()")
+    elif name == "expandtabs":
+        size = (args[0] if args and isinstance(args[0], int) else 8) * max(1, s.count("\t")) + len(s)
+        if size > limit:
+            raise _too_big("str.expandtabs()", size, limit)
+    elif name == "replace" and len(args) >= 2 and isinstance(args[0], str) and isinstance(args[1], str):
+        _check_replace(s, args[0], args[1])
+    elif name == "join" and args and hasattr(args[0], "__len__"):
+        size = len(s) * max(0, len(args[0]) - 1)
+        if size > limit:
+            raise _too_big("str.join()", size, limit)
+
+
+def _check_replace(s: str, old: str, new: str) -> None:
+    hits = len(s) + 1 if not old else s.count(old)
+    size = len(s) + hits * (len(new) - len(old))
+    limit = current_limits().max_output_chars
+    if size > limit:
+        raise _too_big("replace()", size, limit)
+
+
+def _limited_filter(name: str, func):
+    """Wrap a width-taking builtin filter with a size check that runs first."""
+
+    # filters such as join take Jinja's eval context first; keep that calling convention
+    passes = getattr(func, "jinja_pass_arg", None) is not None
+
+    def wrapper(*all_args, **kwargs):
+        lead, (value, *args) = (all_args[:1], all_args[1:]) if passes else ((), all_args)
+        if name in ("center", "indent"):
+            width = kwargs.get("width", args[0] if args else 0)
+            lines = str(value).count("\n") + 1 if name == "indent" else 1
+            if isinstance(width, int) and not isinstance(width, bool):
+                _check_width(width * lines, f"the {name} filter")
+        elif name == "format":
+            _check_percent_format(str(value), tuple(args))
+        elif name == "replace" and len(args) >= 2:
+            _check_replace(str(value), str(args[0]), str(args[1]))
+        elif name in ("batch", "slice") and args:
+            _check_width(args[0], f"the {name} filter")
+        elif name == "join" and hasattr(value, "__len__"):
+            sep = args[0] if args else kwargs.get("d", "")
+            _check_width(len(str(sep)) * len(value), "the join filter")
+        return _check_len(func(*lead, value, *args, **kwargs), f"the result of the {name} filter")
+
+    wrapper.__name__ = f"limited_{name}"
+    if passes:
+        wrapper.jinja_pass_arg = func.jinja_pass_arg  # type: ignore[attr-defined]
+    return wrapper
+
+
+def lipsum(n: int = 5, html: bool = False, min: int = 20, max: int = 100) -> str:  # noqa: A002 - Jinja's names
+    """Jinja's ``lipsum`` with bounded size, drawn from the per-render seeded generator."""
+    _check_width(n * max * 12, "lipsum()")
+    if min < 1 or max < min:
+        raise ValueError("lipsum() needs 1 <= min <= max")
+    rng = _RNG.get()
+    paras = []
+    for _ in range(n):
+        words = [rng.choice(_LOREM) for _ in range(rng.randrange(min, max + 1))]
+        paras.append((" ".join(words)).capitalize() + ".")
+    return "\n".join(f"<p>{p}</p>" for p in paras) if html else "\n\n".join(paras)
+
+
+def _random_filter(seq: Sequence):
+    """The ``random`` filter, drawn from the per-render seeded generator (builds repeat)."""
+    return choice(seq)
+
+
+class _CodeGenerator(CodeGenerator):
+    """Routes ``a ~ b`` through :meth:`HardenedEnvironment.ftdata_concat` (size-checked)."""
+
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:  # noqa: N802 - Jinja's visitor name
+        self.write("environment.ftdata_concat((")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write("))")
+
+
+class HardenedEnvironment(SandboxedEnvironment):
+    """The sandbox plus size checks on every operation that can allocate without bound."""
+
+    code_generator_class = _CodeGenerator
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
+
+    def call_binop(self, context, operator: str, left: Any, right: Any) -> Any:
+        _check_int_op(operator, left, right)
+        _check_seq_op(operator, left, right)
+        return super().call_binop(context, operator, left, right)
+
+    def ftdata_concat(self, parts: tuple) -> str:
+        strs = [p if isinstance(p, str) else str(p) for p in parts]
+        total = sum(map(len, strs))
+        limit = current_limits().max_output_chars
+        if total > limit:
+            raise _too_big("a '~' concatenation", total, limit)
+        return "".join(strs)
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        return _check_len(super().getattr(obj, attribute), f"attribute '{attribute}'")
+
+    def wrap_str_format(self, value: Any):
+        wrapped = super().wrap_str_format(value)
+        if wrapped is None:
+            return None
+        fmt = value.__self__
+
+        def checked(*args, **kwargs):
+            _check_format_spec(fmt)
+            return _check_len(wrapped(*args, **kwargs), "the result of str.format()")
+
+        return checked
+
+    def call(__self, __context, __obj, *args, **kwargs):  # noqa: N805 - mirrors SandboxedEnvironment.call
+        budget = current_budget()
+        if budget is not None:
+            budget.tick()
+        owner = getattr(__obj, "__self__", None)
+        if isinstance(owner, str):
+            _check_str_method(getattr(__obj, "__name__", ""), owner, args, kwargs)
+        result = SandboxedEnvironment.call(__self, __context, __obj, *args, **kwargs)
+        if isinstance(owner, (list, dict, set)):
+            _check_len(owner, f"a {type(owner).__name__} built with .{getattr(__obj, '__name__', '?')}()")
+        return _check_len(result, "a call's result")
+
+
+def make_environment() -> HardenedEnvironment:
+    """Build the sandboxed environment shared by builds, previews, lint and the studio.
+
+    No loader is set, so ``include``/``import``/``extends`` have nothing to read even if the
+    static check in :func:`static_problems` were bypassed. ``optimized=False`` keeps Jinja's
+    optimizer from evaluating expressions at compile time.
+    """
+    env = HardenedEnvironment(undefined=StrictUndefined, autoescape=False, optimized=False, loader=None)
+    env.globals.update({"choice": choice, "most_frequent": most_frequent, "zip": zip, "lipsum": lipsum})
+    for name in ("center", "indent", "format", "replace", "batch", "slice", "join"):
+        env.filters[name] = _limited_filter(name, env.filters[name])
+    env.filters.update({"choice": choice, "shuffle": shuffle, "most_frequent": most_frequent,
+                        "random": _random_filter})
     return env
+
+
+# -- static check -----------------------------------------------------------------------------
+
+_LOADING_NODES = {nodes.Extends: "extends", nodes.Include: "include", nodes.Import: "import",
+                  nodes.FromImport: "from ... import"}
+#: attribute names of Python internals that no template needs (the sandbox refuses them too)
+_INTERNAL_ATTRS = frozenset({"mro", "func_globals", "func_code", "gi_frame", "gi_code", "cr_frame", "cr_code",
+                             "ag_frame", "ag_code", "f_globals", "f_locals", "f_builtins", "f_back", "tb_frame",
+                             "co_code"})
+
+
+def _private(name: str) -> bool:
+    return name.startswith("__") or (name.startswith("_") and "__" in name) or name in _INTERNAL_ATTRS
+
+
+def static_problems(ast: nodes.Template, limits: RenderLimits | None = None) -> list[tuple[int, str]]:
+    """Problems found in a parsed template before anything runs: ``(line, message)`` pairs.
+
+    Refused: loading other templates or files; private and interpreter-internal attribute
+    names; constant arguments that exceed the limits (huge widths, exponents, ``lipsum`` sizes).
+    """
+    lim = limits or DEFAULT_LIMITS
+    out: list[tuple[int, str]] = []
+    for node in ast.find_all(nodes.Node):
+        kind = _LOADING_NODES.get(type(node))
+        if kind:
+            out.append((node.lineno, f"'{{% {kind} %}}' is not allowed: templates cannot load other templates or files"))
+        elif isinstance(node, nodes.Getattr) and _private(node.attr):
+            out.append((node.lineno, f"attribute '{node.attr}' is not allowed (Python internals are off limits)"))
+        elif isinstance(node, (nodes.Getitem, nodes.Filter)):
+            for arg in ([node.arg] if isinstance(node, nodes.Getitem) else
+                        list(node.args) + [k.value for k in node.kwargs]):
+                if isinstance(arg, nodes.Const) and isinstance(arg.value, str) and _private(arg.value) \
+                        and (isinstance(node, nodes.Getitem) or node.name in ("attr", "map", "selectattr",
+                                                                                "rejectattr", "sort", "groupby",
+                                                                                "sum", "unique", "min", "max")):
+                    out.append((node.lineno, f"attribute '{arg.value}' is not allowed (Python internals are off limits)"))
+        if isinstance(node, nodes.Pow) and isinstance(node.right, nodes.Const) and isinstance(node.right.value, int) \
+                and node.right.value > lim.max_int_bits:
+            out.append((node.lineno, f"exponent {node.right.value} is too large (render_limits.max_int_bits)"))
+        if isinstance(node, (nodes.Filter, nodes.Call)):
+            for arg in list(node.args) + [k.value for k in node.kwargs]:
+                if isinstance(arg, nodes.Const) and isinstance(arg.value, int) and arg.value > lim.max_output_chars:
+                    out.append((node.lineno, f"constant argument {arg.value} is over the output limit of "
+                                             f"{lim.max_output_chars:,} (render_limits.max_output_chars)"))
+        if isinstance(node, nodes.Const) and isinstance(node.value, str) and "{" in node.value:
+            try:
+                _check_format_spec(node.value)
+            except LimitExceeded as exc:
+                out.append((node.lineno, str(exc)))
+        if isinstance(node, nodes.Mod) and isinstance(node.left, nodes.Const) and isinstance(node.left.value, str):
+            try:
+                _check_percent_format(node.left.value, ())
+            except LimitExceeded as exc:
+                out.append((node.lineno, str(exc)))
+    return sorted(set(out))

@@ -4,6 +4,13 @@ Readers never materialise a whole file: JSON Lines and CSV/TSV are read line by 
 Parquet and Arrow by record batch. A line that cannot be parsed is not fatal: it comes out as
 a ``SourceRow`` with ``error`` set and its line number, and the build writes it to rejects.
 A file that cannot be opened at all raises :class:`~ftdata.errors.BuildError`.
+
+Row-level problems that become rejects (each with its line number): malformed JSON or CSV,
+invalid UTF-8, NUL bytes, NaN or infinite numbers, duplicate keys in one JSON object,
+nesting too deep or integers too long to parse, a CSV line with the wrong number of fields.
+File-level problems that stop the build: an empty file, a CSV header naming a column twice,
+a file that is not in its format at all. A UTF-8 byte-order mark is skipped; CSV fields may be
+up to :data:`CSV_FIELD_LIMIT` characters (the csv module's default is 128 KiB).
 """
 
 from __future__ import annotations
@@ -18,6 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from .errors import BuildError
+
+#: Longest CSV field accepted (the csv module's own default of 131072 is too small for documents).
+CSV_FIELD_LIMIT = 256 * 1024 * 1024
+_BOM = "\ufeff"
 
 _EXT = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "tsv",
         ".parquet": "parquet", ".arrow": "arrow"}
@@ -52,6 +63,36 @@ def _decode(raw: bytes) -> str | None:
         return None
 
 
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict:
+    d = dict(pairs)
+    if len(d) != len(pairs):
+        seen: set[str] = set()
+        dup = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise _DuplicateKey(f"duplicate key '{dup}' in one JSON object")
+    return d
+
+
+def parse_json_object(text: str) -> tuple[Any, str | None]:
+    """Parse one JSON value strictly: ``(value, None)`` or ``(None, reason)``."""
+    try:
+        obj = json.loads(text, object_pairs_hook=_no_duplicates)
+    except json.JSONDecodeError as exc:
+        return None, f"malformed JSON: {exc.msg} at column {exc.colno}"
+    except _DuplicateKey as exc:
+        return None, str(exc)
+    except RecursionError:
+        return None, "JSON nested too deeply"
+    except ValueError as exc:  # e.g. an integer literal longer than Python will convert
+        return None, f"malformed JSON: {exc}"
+    if not _finite(obj):
+        return None, "NaN or infinite number"
+    return obj, None
+
+
 def _finite(obj: Any) -> bool:
     if isinstance(obj, float):
         return math.isfinite(obj)
@@ -71,37 +112,36 @@ def read_jsonl(path: Path) -> Iterator[SourceRow]:
             if text is None:
                 yield SourceRow(i, None, "invalid UTF-8", raw=raw[:200].decode("utf-8", "replace"))
                 continue
+            if i == 1 and text.startswith(_BOM):
+                text = text[1:]
             if "\x00" in text:
                 yield SourceRow(i, None, "NUL byte in line", raw=text[:200])
                 continue
-            try:
-                obj = json.loads(text)
-            except json.JSONDecodeError as exc:
-                yield SourceRow(i, None, f"malformed JSON: {exc.msg} at column {exc.colno}", raw=text[:200])
-                continue
-            if not isinstance(obj, dict):
-                yield SourceRow(i, None, f"expected a JSON object, found {type(obj).__name__}", raw=text[:200])
-                continue
-            if not _finite(obj):
-                yield SourceRow(i, None, "NaN or infinite number", raw=text[:200])
+            obj, err = parse_json_object(text)
+            if err is None and not isinstance(obj, dict):
+                err = f"expected a JSON object, found {type(obj).__name__}"
+            if err is not None:
+                yield SourceRow(i, None, err, raw=text[:200])
                 continue
             yield SourceRow(i, obj)
 
 
 def read_json(path: Path) -> Iterator[SourceRow]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise BuildError(f"{path}: not a JSON document: {exc}") from None
     if isinstance(data, dict) and isinstance(data.get("data"), list):
         data = data["data"]
     if not isinstance(data, list):
         raise BuildError(f"{path}: expected a JSON array of objects (or {{'data': [...]}})")
     for i, obj in enumerate(data, start=1):
-        if isinstance(obj, dict):
-            yield SourceRow(i, obj)
-        else:
+        if not isinstance(obj, dict):
             yield SourceRow(i, None, f"expected a JSON object, found {type(obj).__name__}")
+        elif not _finite(obj):
+            yield SourceRow(i, None, "NaN or infinite number")
+        else:
+            yield SourceRow(i, obj)
 
 
 class _LineCounter(io.TextIOBase):
@@ -123,7 +163,9 @@ class _LineCounter(io.TextIOBase):
 def read_csv(path: Path, opts, tsv: bool) -> Iterator[SourceRow]:
     delimiter = opts.delimiter or ("\t" if tsv else ",")
     quoting = csv.QUOTE_NONE if opts.quoting == "none" else csv.QUOTE_MINIMAL
-    with open(path, encoding="utf-8", errors="surrogateescape", newline="") as fh:
+    if csv.field_size_limit() < CSV_FIELD_LIMIT:
+        csv.field_size_limit(CSV_FIELD_LIMIT)
+    with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as fh:
         counter = _LineCounter(fh)
         reader = csv.reader(counter, delimiter=delimiter, quoting=quoting, strict=False)
         header = opts.columns
@@ -136,6 +178,10 @@ def read_csv(path: Path, opts, tsv: bool) -> Iterator[SourceRow]:
                 header = [h.strip() for h in first]
         if not header:
             raise BuildError(f"{path}: no header line; set csv.columns to name the columns")
+        dups = sorted({h for h in header if header.count(h) > 1})
+        if dups:
+            raise BuildError(f"{path}: the header names column(s) {', '.join(repr(d) for d in dups)} more than once; "
+                             "rename them or set csv.columns")
         while True:
             start = counter.lines + 1
             try:
@@ -150,6 +196,9 @@ def read_csv(path: Path, opts, tsv: bool) -> Iterator[SourceRow]:
             text = delimiter.join(rec)
             if any("\udc80" <= ch <= "\udcff" for ch in text):
                 yield SourceRow(start, None, "invalid UTF-8", raw=text[:200].encode("utf-8", "replace").decode())
+                continue
+            if "\x00" in text:
+                yield SourceRow(start, None, "NUL byte in line", raw=text[:200].replace("\x00", "\\0"))
                 continue
             if len(rec) != len(header):
                 yield SourceRow(start, None, f"expected {len(header)} fields, found {len(rec)}", raw=text[:200])
@@ -228,6 +277,8 @@ def read_source(src, base: Path, batch_size: int = 1000) -> Iterator[SourceRow]:
     if not path.exists():
         raise BuildError(f"source '{src.name}': file not found: {path}")
     fmt = src.format or guess_format(path)
+    if path.is_file() and path.stat().st_size == 0:
+        raise BuildError(f"source '{src.name}': {path} is empty (0 bytes)")
     try:
         if fmt == "jsonl":
             yield from read_jsonl(path)
@@ -249,10 +300,12 @@ def read_source(src, base: Path, batch_size: int = 1000) -> Iterator[SourceRow]:
 
 def peek_columns(path: Path, fmt: str, src) -> list[str]:
     """Column names of a source, from its first readable row (used for static checks)."""
+    if path.is_file() and path.stat().st_size == 0:
+        raise BuildError(f"{path} is empty (0 bytes)")
     if fmt in ("csv", "tsv"):
         if not src.csv.header:
             return list(src.csv.columns or [])
-        with open(path, encoding="utf-8", errors="replace", newline="") as fh:
+        with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
             delimiter = src.csv.delimiter or ("\t" if fmt == "tsv" else ",")
             quoting = csv.QUOTE_NONE if src.csv.quoting == "none" else csv.QUOTE_MINIMAL
             first = next(csv.reader(fh, delimiter=delimiter, quoting=quoting), [])

@@ -32,4 +32,38 @@ def summary_text(manifest: dict, output: Path, seconds: float | None = None) -> 
     trunc = sum(t["truncated"] for t in m["tokens"].values())
     strad = sum(t["straddling_boundary"] for t in m["tokens"].values())
     lines.append(f"truncated: {trunc}   tokens straddling the prompt/completion boundary: {strad}")
+    lines += mixture_lines(m.get("mixture")) + contamination_lines(m.get("contamination"))
     return "\n".join(lines)
+
+
+def mixture_lines(mix: dict | None) -> list[str]:
+    """Requested versus realized task shares of each sampled split."""
+    if not mix:
+        return []
+    how = mix["method"] + (f", cap {mix['cap']}" if mix.get("cap") else "") + (
+        f", T={mix['temperature']:g}" if mix["method"] == "temperature" else "")
+    lines = ["", f"mixture ({how}; sampled without replacement):"]
+    lines.append(f"  {'split':<12}{'task':<22}{'available':>10}{'taken':>10}{'requested':>11}{'realized':>10}")
+    for split, rep in mix["splits"].items():
+        for task, t in rep["tasks"].items():
+            flag = "  (ran out)" if t["exhausted"] else ""
+            lines.append(f"  {split:<12}{task:<22}{t['available']:>10}{t['examples']:>10}"
+                         f"{t['requested_share']:>11.3f}{t['realized_share']:>10.3f}{flag}")
+    return lines
+
+
+def contamination_lines(con: dict | None) -> list[str]:
+    """Held-out examples (and external eval texts) overlapping the train split."""
+    if not con:
+        return []
+    lines = ["", f"contamination ({con['ngram']}-gram overlap with '{con['train_split']}' >= {con['min_overlap']:.0%}):"]
+    for split, r in con["splits"].items():
+        lines.append(f"  {split:<12}{r['contaminated']:>6} of {r['examples']:<7} examples ({r['share']:.2%})   "
+                     f"prompts: {r['prompts']['contaminated']}, completions: {r['completions']['contaminated']}, "
+                     f"any shared n-gram: {r['prompts']['any_overlap']} / {r['completions']['any_overlap']}")
+    for name, r in con["eval_sets"].items():
+        lines.append(f"  eval {name:<7}{r['contaminated']:>6} of {r['texts']:<7} texts ({r['share']:.2%})   "
+                     f"any shared n-gram: {r['any_overlap']}")
+    if con.get("fail_above") is not None:
+        lines.append(f"  fail_above: {con['fail_above']:.2%} (passed)")
+    return lines

@@ -41,7 +41,15 @@ from typing import Any
 from jinja2 import TemplateSyntaxError, UndefinedError, meta, nodes
 
 from .errors import ConfigError, TemplateError, did_you_mean
-from .sandbox import HELPER_NAMES, make_environment, reset_rng, seeded_rng, set_rng
+from .limits import (
+    DEFAULT_LIMITS,
+    LimitExceeded,
+    RenderLimits,
+    RenderTimeout,
+    current_limits,
+    limited,
+)
+from .sandbox import HELPER_NAMES, make_environment, reset_rng, seeded_rng, set_rng, static_problems
 from .yamlio import load_yaml, load_yaml_text
 
 SEP = "|||"
@@ -76,6 +84,8 @@ class Template:
     dataset: str | None = None
     subset: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: bounds used by :meth:`render` when it is not given any (a build sets the recipe's)
+    limits: RenderLimits | None = field(default=None, repr=False, compare=False)
     _compiled: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __getstate__(self) -> dict:
@@ -112,13 +122,10 @@ class Template:
         """Parse and compile every part once; raise TemplateError naming file and line."""
         if self._compiled:
             return
+        compiled = {}
         for part, src in self.sources().items():
-            try:
-                self._compiled[part] = _ENV.from_string(src)
-            except TemplateSyntaxError as exc:
-                raise TemplateError(
-                    f"{self.where}: syntax error in {part} line {exc.lineno}: {exc.message}"
-                ) from None
+            compiled[part] = _compile_part(src, part, self.where)
+        self._compiled.update(compiled)
 
     def variables(self) -> dict[str, int]:
         """Undeclared variables (the row columns it reads) -> first line where used."""
@@ -149,36 +156,49 @@ class Template:
         return problems
 
     # -- rendering -----------------------------------------------------------------------
-    def render(self, row: dict, *, seed: int = 0, row_key: str = "") -> tuple[str, str, list[str] | None]:
+    def render(self, row: dict, *, seed: int = 0, row_key: str = "",
+               limits: RenderLimits | None = None) -> tuple[str, str, list[str] | None]:
         """Render one row to ``(prompt, completion, answer_choices)``.
+
+        Args:
+            limits: time, size and call bounds for this render (default: :attr:`limits`, else
+                :data:`~ftdata.limits.DEFAULT_LIMITS`).
 
         Raises:
             DoesNotApply: the prompt or completion is empty for this row.
-            TemplateError: rendering failed (message names template, part and line).
+            TemplateError: rendering failed or went over a limit (message names template,
+                part and line).
         """
         self.compile()
         ctx = _escape_row(row)
         token = set_rng(seeded_rng(seed, row_key, self.id))
+        lim = limits or self.limits or DEFAULT_LIMITS
         try:
-            choices = None
-            if "answer_choices" in self._compiled:
-                text = self._render_part("answer_choices", ctx, row)
-                choices = [_unescape(c).strip() for c in text.split(SEP)]
-                ctx["answer_choices"] = list(choices)
-            if "jinja" in self._compiled:
-                parts = self._render_part("jinja", ctx, row).split(SEP)
-                if len(parts) == 1:
-                    raise DoesNotApply(f"template '{self.name}' does not apply (no '|||' in the rendered text)")
-                if len(parts) > 2:
-                    raise DoesNotApply(
-                        f"template '{self.name}' does not apply (rendered text has {len(parts) - 1} '|||' separators)"
-                    )
-                prompt, completion = (_unescape(p).strip() for p in parts)
-            else:
-                prompt = _unescape(self._render_part("prompt", ctx, row)).strip()
-                completion = _unescape(self._render_part("completion", ctx, row)).strip()
+            with limited(lim):
+                return self._render_all(ctx, row)
+        except RenderTimeout:
+            raise TemplateError(f"{self.where}: {_timeout_message(lim)}") from None
         finally:
             reset_rng(token)
+
+    def _render_all(self, ctx: dict, row: dict) -> tuple[str, str, list[str] | None]:
+        choices = None
+        if "answer_choices" in self._compiled:
+            text = self._render_part("answer_choices", ctx, row)
+            choices = [_unescape(c).strip() for c in text.split(SEP)]
+            ctx["answer_choices"] = list(choices)
+        if "jinja" in self._compiled:
+            parts = self._render_part("jinja", ctx, row).split(SEP)
+            if len(parts) == 1:
+                raise DoesNotApply(f"template '{self.name}' does not apply (no '|||' in the rendered text)")
+            if len(parts) > 2:
+                raise DoesNotApply(
+                    f"template '{self.name}' does not apply (rendered text has {len(parts) - 1} '|||' separators)"
+                )
+            prompt, completion = (_unescape(p).strip() for p in parts)
+        else:
+            prompt = _unescape(self._render_part("prompt", ctx, row)).strip()
+            completion = _unescape(self._render_part("completion", ctx, row)).strip()
         if not prompt or not completion:
             empty = "prompt" if not prompt else "completion"
             raise DoesNotApply(f"template '{self.name}' does not apply (empty {empty})")
@@ -186,9 +206,11 @@ class Template:
 
     def _render_part(self, part: str, ctx: dict, row: dict) -> str:
         try:
-            return self._compiled[part].render(ctx)
+            return _stream(self._compiled[part], ctx, part)
+        except RenderTimeout:
+            raise TemplateError(f"{self.where}: {part}: {_timeout_message(current_limits())}") from None
         except UndefinedError as exc:
-            line = _template_line(exc)
+            line = _template_line(exc, self._compiled[part])
             m = re.search(r"'([^']+)' is undefined", str(exc))
             hint = did_you_mean(m.group(1), list(row)) if m else ""
             raise TemplateError(
@@ -197,19 +219,65 @@ class Template:
         except DoesNotApply:
             raise
         except Exception as exc:  # noqa: BLE001 - any failure inside a template is the template's
-            line = _template_line(exc)
+            line = _template_line(exc, self._compiled[part])
             raise TemplateError(
                 f"{self.where}: {part} line {line}: {type(exc).__name__}: {exc}"
             ) from None
 
 
-def _template_line(exc: BaseException) -> int | str:
+def _timeout_message(lim: RenderLimits) -> str:
+    return f"rendering took longer than {lim.max_seconds:g} s (render_limits.max_seconds)"
+
+
+def _compile_part(src: str, part: str, where: str):
+    """Parse, check statically, then compile one part, under the compile deadline.
+
+    The static check runs first so that nothing a hostile template asks for is evaluated,
+    not even by Jinja's compile-time constant folding.
+    """
+    try:
+        ast = _ENV.parse(src)
+    except TemplateSyntaxError as exc:
+        raise TemplateError(f"{where}: syntax error in {part} line {exc.lineno}: {exc.message}") from None
+    problems = static_problems(ast)
+    if problems:
+        raise TemplateError(f"{where}: refused: " + "; ".join(f"{part} line {ln}: {msg}" for ln, msg in problems))
+    try:
+        with limited(DEFAULT_LIMITS, seconds=DEFAULT_LIMITS.compile_seconds):
+            # from_string without a name: template names never reach generated code (CVE-2024-56201)
+            return _ENV.from_string(ast)
+    except RenderTimeout:
+        raise TemplateError(f"{where}: {part}: compiling took longer than {DEFAULT_LIMITS.compile_seconds:g} s") from None
+    except TemplateSyntaxError as exc:
+        raise TemplateError(f"{where}: syntax error in {part} line {exc.lineno}: {exc.message}") from None
+    except Exception as exc:  # noqa: BLE001 - anything Jinja raises while compiling is the template's
+        raise TemplateError(f"{where}: {part}: cannot compile: {type(exc).__name__}: {exc}") from None
+
+
+def _stream(tmpl, ctx: dict, part: str) -> str:
+    """Render piece by piece, stopping as soon as the output passes the size limit."""
+    limit = current_limits().max_output_chars
+    out: list[str] = []
+    size = 0
+    for piece in tmpl.root_render_func(tmpl.new_context(ctx)):
+        size += len(piece)
+        if size > limit:
+            raise LimitExceeded(f"output of {part} passed {limit:,} characters (render_limits.max_output_chars)")
+        out.append(piece)
+    return "".join(out)
+
+
+def _template_line(exc: BaseException, tmpl=None) -> int | str:
+    """The template line where ``exc`` was raised (innermost frame of generated code)."""
     tb = exc.__traceback__
     line: int | str = "?"
     while tb is not None:
         if tb.tb_frame.f_code.co_filename == "<template>":
             line = tb.tb_lineno
         tb = tb.tb_next
+    if isinstance(line, int) and tmpl is not None:
+        # generated Python lines map back to template lines through Jinja's debug info
+        line = tmpl.get_corresponding_lineno(line)
     return line
 
 

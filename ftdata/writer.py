@@ -22,6 +22,7 @@ import uuid
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401 - pa.compute
 
 from .constants import COMPLETED, MANIFEST
 from .errors import BuildError
@@ -52,6 +53,7 @@ class OutputDir:
         except BlockingIOError:
             self._lock_fh.close()
             raise BuildError(f"another build is writing {self.target} right now; try again when it ends") from None
+        self._remove_leftovers()
         if self.target.exists():
             stale = not (self.target / COMPLETED).exists() and (self.target / MANIFEST).exists()
             if not overwrite and not stale:
@@ -59,6 +61,14 @@ class OutputDir:
                 raise BuildError(f"output {self.target} already exists; pass --overwrite to replace it")
         self.tmp = self.target.parent / f".{self.target.name}.tmp-{uuid.uuid4().hex[:12]}"
         self.tmp.mkdir()
+
+    def _remove_leftovers(self) -> None:
+        """Delete hidden folders of builds that were killed. Safe: we hold the lock, so no
+        live build of this target owns them."""
+        for pattern in (f".{self.target.name}.tmp-*", f".{self.target.name}.old-*"):
+            for p in self.target.parent.glob(pattern):
+                if p.is_dir():
+                    shutil.rmtree(p, ignore_errors=True)
 
     def _release(self) -> None:
         try:
@@ -127,7 +137,10 @@ class SplitWriter:
             for batch in part.to_batches():
                 self._writer.write_batch(batch)
             self._rows[-1] += take
-            self._tasks[-1].update(part.column("task").unique().to_pylist())
+            tasks = part.column("task")
+            if pa.types.is_list(tasks.type):  # packed rows hold one task per document
+                tasks = pa.compute.list_flatten(tasks)
+            self._tasks[-1].update(tasks.unique().to_pylist())
             self.rows += take
             offset += take
 
@@ -143,7 +156,7 @@ class SplitWriter:
         for i, (path, rows, tasks) in enumerate(zip(self._files, self._rows, self._tasks)):
             final = self.folder / f"data-{i:05d}-of-{n:05d}.arrow"
             os.rename(path, final)
-            shards.append({"file": f"{split}/{final.name}", "rows": rows,
+            shards.append({"file": f"{split}/{final.name}", "rows": rows, "bytes": final.stat().st_size,
                            "sha256": sha256_file(final), "tasks": sorted(tasks)})
         fingerprint = hashlib.sha256("".join(s["sha256"] for s in shards).encode()).hexdigest()[:16]
         write_json(self.folder / "state.json", {

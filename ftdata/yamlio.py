@@ -3,7 +3,10 @@
 Only two custom tags are known: promptsource's ``!Template`` and ``!TemplateMetadata``; both
 become plain mappings tagged with ``__tag__``. Anything else (``!!python/object`` and friends)
 is an error with file and line. Aliases are counted so an alias bomb ("billion laughs") fails
-fast instead of exploding later when the structure is walked.
+fast instead of exploding later when the structure is walked: both the number of aliases
+and the size the document would have with every alias expanded are bounded. (PyYAML shares
+aliased objects, so a bomb loads in microseconds; it explodes later, when pydantic, ``json``
+or ``deepcopy`` walk it.)
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import yaml
 from .errors import ConfigError
 
 MAX_ALIASES = 500
+#: Largest number of nodes a document may have with every alias expanded.
+MAX_EXPANDED_NODES = 1_000_000
 
 
 class _Loader(yaml.SafeLoader):
@@ -30,11 +35,39 @@ class _Loader(yaml.SafeLoader):
             self._aliases += 1
             if self._aliases > MAX_ALIASES:
                 mark = self.peek_event().start_mark
-                raise yaml.YAMLError(
-                    f"more than {MAX_ALIASES} YAML aliases (line {mark.line + 1}): "
-                    "refusing a possible alias bomb"
-                )
+                raise yaml.composer.ComposerError(
+                    None, None, f"more than {MAX_ALIASES} YAML aliases: refusing a possible alias bomb", mark)
         return super().compose_node(parent, index)
+
+    def compose_document(self):
+        node = super().compose_document()
+        if node is not None and self._aliases:
+            _check_expanded_size(node)
+        return node
+
+
+def _check_expanded_size(root: yaml.Node) -> None:
+    """Count the nodes of the document as if every alias were copied out; refuse a bomb."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:  # iterative post-order: deep documents must not hit the recursion limit
+        node, children_done = stack.pop()
+        if id(node) in sizes:
+            continue
+        if isinstance(node, yaml.ScalarNode):
+            sizes[id(node)] = 1
+            continue
+        kids = [x for pair in node.value for x in pair] if isinstance(node, yaml.MappingNode) else list(node.value)
+        if not children_done:
+            stack.append((node, True))
+            stack.extend((k, False) for k in kids if id(k) not in sizes)
+            continue
+        total = 1 + sum(sizes.get(id(k), 1) for k in kids)
+        if total > MAX_EXPANDED_NODES:
+            raise yaml.composer.ComposerError(
+                None, None, f"with its aliases expanded this document would have more than {MAX_EXPANDED_NODES:,} "
+                "nodes; refusing a possible alias bomb (\"billion laughs\")", node.start_mark)
+        sizes[id(node)] = total
 
 
 class LineDict(dict):

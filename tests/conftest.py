@@ -68,3 +68,13 @@ def dialogsum_template(tmp_path) -> Path:
         "completion": "{{summary}}",
         "metrics": ["ROUGE"],
     }])
+
+
+@pytest.fixture(scope="session")
+def reviews_out(tmp_path_factory) -> Path:
+    """The bundled reviews example compiled once per test session (read-only: copy before changing)."""
+    from ftdata.build import compile_recipe
+
+    out = tmp_path_factory.mktemp("reviews") / "out"
+    compile_recipe(ROOT / "examples" / "reviews" / "recipe.yaml", output=out)
+    return out

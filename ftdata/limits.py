@@ -1,0 +1,179 @@
+"""Resource limits for rendering untrusted templates: time, output size, object size, calls.
+
+The Jinja sandbox stops attribute walks, but a template can still burn CPU and memory
+(``range`` loops nested in each other, ``'A' * 10**9``, ``7**30000000``). Three layers bound
+one render (one template applied to one row, all of its parts):
+
+* **size checks** in the sandbox's hooks (see :mod:`ftdata.sandbox`): every operation that
+  can grow a string, list or number is checked *before* it allocates, against
+  :attr:`RenderLimits.max_output_chars`;
+* a **call budget**: each function, method, filter-free call and macro call counts;
+* a **deadline**: a watchdog thread raises :class:`RenderTimeout` inside the rendering thread
+  when :attr:`RenderLimits.max_seconds` has passed. It works in any thread (it does not use
+  signals) and costs two lock round-trips per render; the exception is raised between Python
+  bytecodes, which is why the size checks above must keep single C-level operations small.
+
+The same deadline guards compilation, because Jinja evaluates constant expressions while it
+compiles (``{{ 'x'|center(9) }}`` is computed once, at compile time).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import ctypes
+import os
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class RenderLimits(BaseModel):
+    """Per-example bounds for rendering a template (recipe field ``render_limits``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_seconds: float = Field(2.0, gt=0, description="Wall-clock seconds to render one example (one template, one row).")
+    max_output_chars: int = Field(
+        1_000_000, gt=0,
+        description="Longest rendered part, and the largest string, list or mapping a template may build, in characters or items.")
+    max_calls: int = Field(1_000_000, gt=0, description="Most function, method and macro calls in one render.")
+    max_int_bits: int = Field(65_536, gt=0, description="Largest integer a template may compute, in bits (about 20,000 digits).")
+    compile_seconds: float = Field(10.0, gt=0, description="Wall-clock seconds to compile one template part.")
+
+
+DEFAULT_LIMITS = RenderLimits()
+
+
+class RenderTimeout(BaseException):  # noqa: N818 - delivered asynchronously, must not be swallowed
+    """Raised inside the rendering thread when its deadline passes.
+
+    A ``BaseException`` so that no ``except Exception`` on the way (Jinja catches ``Exception``
+    while folding constants) can swallow it.
+    """
+
+
+class LimitExceeded(Exception):  # noqa: N818 - reads as a sentence in messages
+    """A template tried to build something larger than the limits allow."""
+
+
+@dataclass
+class Budget:
+    """What is left for the render in progress."""
+
+    limits: RenderLimits
+    calls: int = 0
+
+    def tick(self) -> None:
+        self.calls += 1
+        if self.calls > self.limits.max_calls:
+            raise LimitExceeded(f"more than {self.limits.max_calls} calls in one render (render_limits.max_calls)")
+
+
+_BUDGET: contextvars.ContextVar[Budget | None] = contextvars.ContextVar("ftdata_render_budget", default=None)
+
+
+def current_limits() -> RenderLimits:
+    b = _BUDGET.get()
+    return b.limits if b is not None else DEFAULT_LIMITS
+
+
+def current_budget() -> Budget | None:
+    return _BUDGET.get()
+
+
+# -- watchdog ---------------------------------------------------------------------------------
+
+_set_async_exc = ctypes.pythonapi.PyThreadState_SetAsyncExc
+_set_async_exc.argtypes = (ctypes.c_ulong, ctypes.py_object)
+_set_async_exc.restype = ctypes.c_int
+
+
+class _Watchdog:
+    """One daemon thread per process that interrupts renders past their deadline."""
+
+    TICK = 0.02
+    MAX_FIRES = 5
+
+    def __init__(self):
+        self._reset()
+        os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
+        # after fork the thread is gone and the lock may be held: start from scratch
+        self.lock = threading.Lock()
+        self.deadlines: dict[int, list] = {}  # thread id -> [deadline, times fired]
+        self.wake = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def _start(self) -> None:
+        self.thread = threading.Thread(target=self._loop, name="ftdata-render-watchdog", daemon=True)
+        self.thread.start()
+
+    def arm(self, seconds: float) -> tuple[int, list | None]:
+        if self.thread is None:
+            with self.lock:
+                if self.thread is None:
+                    self._start()
+        tid = threading.get_ident()
+        with self.lock:
+            idle = not self.deadlines
+            previous = self.deadlines.get(tid)  # nested use: restored by disarm
+            self.deadlines[tid] = [time.monotonic() + seconds, 0]
+        if idle:
+            self.wake.set()
+        return tid, previous
+
+    def disarm(self, armed: tuple[int, list | None]) -> None:
+        tid, previous = armed
+        with self.lock:
+            if previous is None:
+                self.deadlines.pop(tid, None)
+            else:
+                self.deadlines[tid] = previous
+            # a timeout fired just as the block ended may still be pending: clear it so it
+            # cannot land in unrelated code
+            _set_async_exc(tid, ctypes.py_object())
+
+    def _loop(self) -> None:
+        while True:
+            with self.lock:
+                busy = bool(self.deadlines)
+                if not busy:
+                    self.wake.clear()
+            if not busy:
+                self.wake.wait()
+                continue
+            time.sleep(self.TICK)
+            now = time.monotonic()
+            with self.lock:
+                for tid, entry in self.deadlines.items():
+                    # fire again a few times in case the first one was swallowed, then give
+                    # up rather than interrupt a thread forever
+                    if now > entry[0] and entry[1] < self.MAX_FIRES:
+                        entry[1] += 1
+                        _set_async_exc(tid, ctypes.py_object(RenderTimeout))
+
+
+_WATCHDOG = _Watchdog()
+
+
+@contextmanager
+def limited(limits: RenderLimits | None, seconds: float | None = None):
+    """Run a block with a fresh :class:`Budget` and a deadline (``seconds`` or ``max_seconds``).
+
+    Raises:
+        RenderTimeout: the deadline passed inside the block.
+    """
+    lim = limits or DEFAULT_LIMITS
+    token = _BUDGET.set(Budget(lim))
+    armed = None
+    try:
+        armed = _WATCHDOG.arm(seconds if seconds is not None else lim.max_seconds)
+        yield
+    finally:
+        if armed is not None:
+            _WATCHDOG.disarm(armed)
+        _BUDGET.reset(token)

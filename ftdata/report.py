@@ -1,0 +1,283 @@
+"""The build report: one self-contained ``report.html`` per compiled directory.
+
+Plots are PNGs drawn with matplotlib's Agg backend and embedded as base64 ``data:`` URIs, and
+the styles are inline, so the file opens anywhere with nothing beside it and nothing fetched.
+Sections: summary, token-length histograms per split and task, supervised-token fraction,
+rejects by reason, requested versus realized mixture (when the manifest has a ``mixture``),
+boundary audit (the manifest's ``audit`` plus the straddling-token counts).
+
+Without matplotlib (it comes with the ``train`` / ``export`` extras) the report keeps every
+table and says that the plots need it.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .card import mixture_rows
+from .constants import BUILD_INFO, IGNORE_INDEX
+
+REPORT = "report.html"
+_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
+
+
+# -- data ---------------------------------------------------------------------------------
+def _shard_tables(folder: Path, manifest: dict) -> dict[str, pa.Table]:
+    """Read the splits from the Arrow shards the manifest lists (used by the build, before COMPLETED)."""
+    out = {}
+    for split, shards in manifest.get("shards", {}).items():
+        parts = []
+        for s in shards:
+            with pa.ipc.open_stream(pa.memory_map(str(folder / s["file"]))) as reader:
+                parts.append(reader.read_all().select([c for c in ("input_ids", "labels", "task")
+                                                       if c in reader.schema.names]))
+        if parts:
+            out[split] = pa.concat_tables(parts)
+    return out
+
+
+def split_stats(table: pa.Table) -> dict[str, np.ndarray]:
+    """Per example: token length, trained tokens, supervised fraction, and the task name."""
+    ids = table.column("input_ids").combine_chunks()
+    labels = table.column("labels").combine_chunks()
+    lengths = pc.list_value_length(ids).to_numpy(zero_copy_only=False).astype(np.int64)
+    lab_len = pc.list_value_length(labels).to_numpy(zero_copy_only=False).astype(np.int64)
+    flat = pc.list_flatten(labels).to_numpy(zero_copy_only=False)
+    cum = np.concatenate([[0], np.cumsum(flat != IGNORE_INDEX)])
+    ends = np.cumsum(lab_len)
+    trained = cum[ends] - cum[ends - lab_len]
+    # causal: share of the sequence that is trained; seq2seq: of the labels (the decoder side)
+    denom = np.where(lab_len == lengths, lengths, lab_len)
+    tasks = (table.column("task").to_numpy(zero_copy_only=False) if "task" in table.column_names
+             else np.array(["(all)"] * len(lengths), dtype=object))
+    return {"length": lengths, "trained": trained, "fraction": trained / np.maximum(denom, 1), "task": tasks}
+
+
+# -- plots --------------------------------------------------------------------------------
+def _png(fig) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _subplots(n: int, width: float = 4.2, height: float = 3.0):
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    cols = min(n, 3)
+    rows = (n + cols - 1) // cols
+    # a fixed layout: tight_layout / bbox_inches="tight" measure every label and double the cost
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False,
+                             gridspec_kw={"left": 0.75 / (width * cols), "right": 1 - 0.15 / (width * cols),
+                                          "bottom": 0.55 / (height * rows), "top": 1 - 0.35 / (height * rows),
+                                          "wspace": 0.3, "hspace": 0.45})
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return fig, list(axes.flat[:n])
+
+
+def _length_plot(stats: dict, max_length: int | None) -> str:
+    fig, axes = _subplots(len(stats))
+    for ax, (split, s) in zip(axes, stats.items()):
+        tasks = sorted(set(s["task"].tolist()))
+        data = [s["length"][s["task"] == t] for t in tasks]
+        hi = int(max(s["length"].max(initial=1), 1))
+        ax.hist(data, bins=min(40, hi), range=(0, hi + 1), stacked=True, label=tasks, histtype="stepfilled",
+                color=_COLORS[: len(tasks)] if len(tasks) <= len(_COLORS) else None)
+        if max_length and max_length <= hi * 1.5:
+            ax.axvline(max_length, color="k", ls="--", lw=1, label=f"max_length {max_length}")
+        ax.set_title(f"{split} ({len(s['length'])} examples)")
+        ax.set_xlabel("tokens per example")
+        ax.set_ylabel("examples")
+        ax.legend(fontsize=7)
+    return _png(fig)
+
+
+def _fraction_plot(stats: dict) -> str:
+    fig, axes = _subplots(1, width=6.0)
+    ax = axes[0]
+    for i, (split, s) in enumerate(stats.items()):
+        total = s["length"].sum()
+        agg = s["trained"].sum() / total if total else 0.0
+        ax.hist(s["fraction"], bins=30, range=(0, 1), histtype="step", lw=2, color=_COLORS[i % len(_COLORS)],
+                density=True, label=f"{split}: {agg:.3f} of all tokens")
+    ax.set_xlabel("trained tokens / tokens, per example")
+    ax.set_ylabel("density")
+    ax.set_title("supervised-token fraction")
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def _bar_plot(labels: list[str], series: dict[str, list[float]], title: str, xlabel: str) -> str:
+    fig, axes = _subplots(1, width=6.0, height=max(2.0, 0.45 * len(labels) + 1))
+    ax = axes[0]
+    y = np.arange(len(labels))
+    h = 0.8 / len(series)
+    for i, (name, vals) in enumerate(series.items()):
+        bars = ax.barh(y + i * h, [v or 0 for v in vals], height=h, label=name, color=_COLORS[i % len(_COLORS)])
+        ax.bar_label(bars, labels=[f"{v:.3g}" if isinstance(v, float) else str(v) for v in vals], fontsize=7, padding=2)
+    ax.set_yticks(y + h * (len(series) - 1) / 2, labels)
+    ax.invert_yaxis()
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    if len(series) > 1:
+        ax.legend(fontsize=8)
+    return _png(fig)
+
+
+# -- html ---------------------------------------------------------------------------------
+_CSS = """body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;max-width:1180px;
+color:#222;padding:0 16px}h1{margin-bottom:2px}h2{border-bottom:2px solid #ddd;padding-bottom:4px;margin-top:32px}
+.sub{color:#666}.cards{display:flex;flex-wrap:wrap;gap:12px;margin:16px 0}.card{background:#f4f6fa;border-radius:8px;
+padding:10px 16px;min-width:130px}.card b{display:block;font-size:22px}table{border-collapse:collapse;margin:8px 0}
+td,th{border:1px solid #ddd;padding:3px 9px;text-align:right}th{background:#f4f6fa}td:first-child,th:first-child{text-align:left}
+img{max-width:100%;border:1px solid #eee;border-radius:6px}.note{color:#8a5a00;background:#fff6e0;padding:6px 10px;
+border-radius:6px}code{background:#f4f6fa;padding:1px 4px;border-radius:3px}"""
+
+
+def _e(x) -> str:
+    return html.escape(str(x))
+
+
+def _table(head: list[str], rows: list[list]) -> str:
+    th = "".join(f"<th>{_e(h)}</th>" for h in head)
+    body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><tr>{th}</tr>{body}</table>"
+
+
+def _img(b64: str | None, alt: str) -> str:
+    return f'<img alt="{_e(alt)}" src="data:image/png;base64,{b64}">' if b64 else ""
+
+
+def _flatten(d, prefix="") -> list[tuple[str, object]]:
+    out = []
+    for k, v in (d.items() if isinstance(d, dict) else []):
+        key = f"{prefix}.{k}" if prefix else str(k)
+        if isinstance(v, dict):
+            out += _flatten(v, key)
+        else:
+            out.append((key, json.dumps(v) if isinstance(v, (list, tuple)) else v))
+    return out
+
+
+def render_report(manifest: dict, tables: dict[str, pa.Table], build_info: dict | None = None) -> str:
+    """The report's HTML for a manifest and its split tables (``input_ids``, ``labels``, ``task``)."""
+    try:
+        import matplotlib  # noqa: F401
+
+        plots = True
+    except ImportError:
+        plots = False
+    m = manifest
+    stats = {s: split_stats(t) for s, t in tables.items() if t.num_rows}
+    # the build's split order (train, validation, test) rather than the manifest's sorted keys
+    order = [s for s in tables if s in manifest["tokens"]] + [s for s in manifest["tokens"] if s not in tables]
+    counts = m["counts"]
+    tok = m["tokens"]
+    n_ex = sum(s["examples"] for s in counts["splits"].values())
+    n_tok = sum(t["tokens"] for t in tok.values())
+    n_tr = sum(t["trained_tokens"] for t in tok.values())
+    rows_read = sum(c["rows_read"] for c in counts["sources"].values())
+    secs = (build_info or {}).get("seconds", {}).get("total")
+    cards = [("rows read", rows_read), ("examples", n_ex), ("rejects", counts.get("rejects", 0)),
+             ("tokens", n_tok), ("supervised fraction", f"{n_tr / n_tok:.3f}" if n_tok else "–")]
+    if secs is not None:
+        cards.append(("build seconds", secs))
+    parts = [f"<h1>{_e(m['name'])} — build report</h1>",
+             f"<div class=sub>ftdata {_e(m['ftdata_version'])} · {_e(m['layout'])} layout · tokenizer "
+             f"<code>{_e(m['tokenizer']['name'])}</code> · max_length {_e(m['max_length'])} · seed {_e(m['seed'])} · "
+             f"recipe <code>{_e(m['hashes']['recipe'][:16])}</code></div>",
+             "<div class=cards>" + "".join(f"<div class=card><b>{_e(v)}</b>{_e(k)}</div>" for k, v in cards) + "</div>"]
+    if not plots:
+        parts.append("<p class=note>matplotlib is not installed: tables only (pip install 'ftdata[export]' for plots).</p>")
+
+    parts.append("<h2>Token lengths per split and task</h2>")
+    if plots and stats:
+        parts.append(_img(_length_plot(stats, m.get("max_length")), "token length histograms"))
+    parts.append(_table(["split", "examples", "tokens", "min", "p50", "p90", "p99", "max", "mean", "truncated"],
+                        [[s, tok[s]["examples"], tok[s]["tokens"], *[(tok[s].get("length") or {}).get(k, "–") for k in
+                          ("min", "p50", "p90", "p99", "max", "mean")], tok[s]["truncated"]] for s in order]))
+
+    parts.append("<h2>Supervised-token fraction</h2>")
+    if plots and stats:
+        parts.append(_img(_fraction_plot(stats), "supervised fraction histogram"))
+    task_rows = [[split, task, tt["tokens"], tt["trained_tokens"], f"{tt['trained_tokens'] / max(tt['tokens'], 1):.3f}"]
+                 for split in order for task, tt in counts["splits"][split].get("task_tokens", {}).items()]
+    parts.append(_table(["split", "task", "tokens", "trained tokens", "fraction"], task_rows))
+
+    parts.append("<h2>Rejects by reason</h2>")
+    by_code = counts.get("rejects_by_code") or {}
+    if by_code:
+        codes = sorted(by_code, key=lambda c: -by_code[c])
+        if plots:
+            parts.append(_img(_bar_plot(codes, {"rejects": [by_code[c] for c in codes]}, "rejects by reason", "count"),
+                              "rejects by reason"))
+        parts.append(_table(["stage", "rejects"], sorted((counts.get("rejects_by_stage") or {}).items())))
+    else:
+        parts.append("<p>No rejects: every row read is in the output.</p>")
+    parts.append(_table(["source", "rows read", "rejected", "with output", "templates", "examples written",
+                         "examples rejected"],
+                        [[n, c["rows_read"], c["rows_rejected"], c["rows_with_output"], c["templates"],
+                          c["examples_written"], c["examples_rejected"]] for n, c in counts["sources"].items()]))
+
+    parts.append("<h2>Mixture: requested versus realized</h2>")
+    mix = mixture_rows(m.get("mixture"))
+    if mix:
+        names = [t for t, _, _ in mix]
+        if plots:
+            parts.append(_img(_bar_plot(names, {"requested": [r for _, r, _ in mix], "realized": [z for _, _, z in mix]},
+                                        "train mixture", "share"), "mixture"))
+        parts.append(_table(["task", "requested", "realized"], [[t, r, z] for t, r, z in mix]))
+    elif m.get("mixture"):
+        parts.append(_table(["key", "value"], _flatten(m["mixture"])))
+    else:
+        parts.append("<p>No mixture in this recipe: every example of every task is kept once.</p>")
+
+    parts.append("<h2>Boundary audit</h2>")
+    audit = [[f"tokens.{s}.straddling_boundary", tok[s]["straddling_boundary"]] for s in order]
+    audit += [[k, v] for k, v in _flatten(m.get("audit") or {})]
+    if not m.get("audit"):
+        parts.append("<p>This build's manifest has no <code>audit</code> entry; straddling-token counts only.</p>")
+    parts.append(_table(["check", "count"], audit))
+    return ("<!doctype html><html lang=en><head><meta charset=utf-8>"
+            f"<title>{_e(m['name'])} — ftdata build report</title><style>{_CSS}</style></head><body>"
+            + "\n".join(parts) + "</body></html>\n")
+
+
+def write_report(folder: str | Path, manifest: dict, tables: dict[str, pa.Table] | None = None,
+                 dest: str | Path | None = None) -> Path:
+    """Write ``report.html`` (into ``folder`` unless ``dest`` is given); tables default to its shards."""
+    folder = Path(folder)
+    if tables is None:
+        tables = _shard_tables(folder, manifest)
+    info_path = folder / BUILD_INFO
+    info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.exists() else None
+    out = Path(dest) if dest else folder / REPORT
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(render_report(manifest, tables, info), encoding="utf-8")
+    os.replace(tmp, out)
+    return out
+
+
+def report(path: str | Path, dest: str | Path | None = None) -> Path:
+    """Write the build report of a complete compiled directory; returns the report's path."""
+    from .api import load_compiled
+
+    dd = load_compiled(path)
+    tables = {s: dd[s].data.table.select([c for c in ("input_ids", "labels", "task") if c in dd[s].column_names])
+              for s in dd}
+    return write_report(path, dd.manifest, tables, dest)

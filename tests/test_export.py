@@ -1,0 +1,157 @@
+"""Exports: each target's documented contract, row for row against the compiled directory."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import datasets
+import pytest
+
+from ftdata.api import load_compiled
+from ftdata.constants import IGNORE_INDEX
+from ftdata.errors import FtdataError
+from ftdata.export import FORMATS, export
+from ftdata.writer import sha256_file
+
+
+@pytest.fixture(scope="module")
+def compiled(reviews_out):
+    return load_compiled(reviews_out)
+
+
+def _read_jsonl(path):
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_trl_is_input_ids_and_unshifted_labels(reviews_out, compiled, tmp_path):
+    res = export(reviews_out, "trl", tmp_path / "trl")
+    dd = datasets.load_from_disk(str(tmp_path / "trl"))
+    assert list(dd) == list(compiled) and res.columns == ["input_ids", "labels"]
+    for split in dd:
+        assert dd[split].column_names == ["input_ids", "labels"]
+        assert dd[split]["input_ids"] == compiled[split]["input_ids"]
+        assert dd[split]["labels"] == compiled[split]["labels"]  # unshifted: same length, same positions
+    assert "completion_only_loss" in (tmp_path / "trl" / "README.md").read_text()
+
+
+def test_axolotl_has_exactly_three_keys(reviews_out, compiled, tmp_path):
+    export(reviews_out, "axolotl", tmp_path / "ax")
+    for split in compiled:
+        rows = _read_jsonl(tmp_path / "ax" / f"{split}.jsonl")
+        assert len(rows) == compiled[split].num_rows
+        for row, ex in zip(rows, compiled[split]):
+            assert set(row) == {"input_ids", "attention_mask", "labels"}
+            assert row["input_ids"] == ex["input_ids"] and row["labels"] == ex["labels"]
+            assert row["attention_mask"] == [1] * len(row["input_ids"])
+
+
+def test_llamafactory_is_a_tokenized_path(reviews_out, compiled, tmp_path):
+    res = export(reviews_out, "llamafactory", tmp_path / "lf")
+    dd = datasets.load_from_disk(str(tmp_path / "lf"))
+    # LLaMA-Factory's get_dataset_module: "train" -> train_dataset, "validation" -> eval_dataset
+    assert isinstance(dd, datasets.DatasetDict) and list(dd) == ["train", "validation"]
+    assert res.notes and "test split left out" in res.notes[0]
+    for split in dd:
+        assert dd[split].column_names == ["input_ids", "attention_mask", "labels"]
+        assert dd[split]["labels"] == compiled[split]["labels"]
+
+
+def test_torchtune_tokens_and_unshifted_labels(reviews_out, compiled, tmp_path):
+    export(reviews_out, "torchtune", tmp_path / "tt")
+    ds = datasets.load_dataset("parquet", data_files=str(tmp_path / "tt" / "train.parquet"), split="train",
+                               cache_dir=str(tmp_path / "cache"))
+    assert ds.column_names == ["tokens", "labels"]
+    for row, ex in zip(ds, compiled["train"]):
+        assert row["tokens"] == ex["input_ids"]
+        assert row["labels"] == ex["labels"] and len(row["labels"]) == len(row["tokens"])
+
+
+def test_openai_jsonl_is_chat_messages(reviews_out, compiled, tmp_path):
+    export(reviews_out, "openai-jsonl", tmp_path / "oa")
+    rows = _read_jsonl(tmp_path / "oa" / "train.jsonl")
+    assert len(rows) == compiled["train"].num_rows
+    for row, ex in zip(rows, compiled["train"]):
+        assert row == {"messages": [{"role": "user", "content": ex["prompt"]},
+                                    {"role": "assistant", "content": ex["completion"]}]}
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "jsonl"])
+def test_plain_exports_round_trip(reviews_out, compiled, tmp_path, fmt):
+    export(reviews_out, fmt, tmp_path / fmt)
+    dd = datasets.load_dataset(str(tmp_path / fmt), cache_dir=str(tmp_path / "cache"))
+    assert sorted(dd) == sorted(compiled)
+    for split in compiled:
+        assert dd[split].num_rows == compiled[split].num_rows
+        for col in ("input_ids", "labels", "prompt", "completion", "row_key", "answer_choices"):
+            assert dd[split][col] == compiled[split][col]
+
+
+def test_refusals(reviews_out, tmp_path):
+    with pytest.raises(FtdataError, match="did you mean 'trl'"):
+        export(reviews_out, "trll", tmp_path / "x")
+    with pytest.raises(FtdataError, match="no split 'tset'.*did you mean 'test'"):
+        export(reviews_out, "trl", tmp_path / "x", splits=["tset"])
+    with pytest.raises(FtdataError, match="inside the compiled directory"):
+        export(reviews_out, "trl", reviews_out / "exp")
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "f").write_text("x")
+    with pytest.raises(FtdataError, match="--overwrite"):
+        export(reviews_out, "jsonl", tmp_path / "busy")
+    export(reviews_out, "jsonl", tmp_path / "busy", overwrite=True, splits=["test"])
+    assert sorted(p.name for p in (tmp_path / "busy").iterdir()) == ["README.md", "test.jsonl"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folder left
+
+
+def test_seq2seq_layout_refused_for_token_targets(reviews_out, tmp_path):
+    s2s = tmp_path / "s2s"
+    shutil.copytree(reviews_out, s2s)
+    m = json.loads((s2s / "manifest.json").read_text())
+    m["layout"] = "seq2seq"
+    (s2s / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(FtdataError, match="causal-layout"):
+        export(s2s, "axolotl", tmp_path / "ax")
+    export(s2s, "openai-jsonl", tmp_path / "oa")  # text targets do not care
+
+
+def make_packed(compiled, src, dest, max_length=384):
+    """A compiled directory in the packed shape (input_ids, labels, position_ids, seq_lengths)."""
+    packs = {}
+    for split in compiled:
+        rows, cur = [], None
+        for ex in compiled[split]:
+            n = len(ex["input_ids"])
+            if cur is None or sum(cur["seq_lengths"]) + n > max_length:
+                cur = {"input_ids": [], "labels": [], "position_ids": [], "seq_lengths": []}
+                rows.append(cur)
+            cur["input_ids"] += ex["input_ids"]
+            cur["labels"] += ex["labels"]
+            cur["position_ids"] += list(range(n))
+            cur["seq_lengths"].append(n)
+        packs[split] = datasets.Dataset.from_list(rows)
+    datasets.DatasetDict(packs).save_to_disk(str(dest))
+    m = json.loads((src / "manifest.json").read_text())
+    m["columns"] = ["input_ids", "labels", "position_ids", "seq_lengths"]
+    m["shards"] = {split: [{"file": str(f.relative_to(dest)), "rows": packs[split].num_rows, "sha256": sha256_file(f)}
+                           for f in sorted((dest / split).glob("*.arrow"))] for split in packs}
+    for split in packs:
+        m["counts"]["splits"][split]["examples"] = packs[split].num_rows
+    (dest / "manifest.json").write_text(json.dumps(m))
+    (dest / "COMPLETED").write_text("ok\n")
+    return dest
+
+
+def test_packed_rows_keep_seq_lengths_for_trl_only(reviews_out, compiled, tmp_path):
+    packed = make_packed(compiled, reviews_out, tmp_path / "packed")
+    export(packed, "trl", tmp_path / "trl")
+    dd = datasets.load_from_disk(str(tmp_path / "trl"))
+    assert dd["train"].column_names == ["input_ids", "labels", "seq_lengths"]
+    assert all(sum(r["seq_lengths"]) == len(r["input_ids"]) for r in dd["train"])
+    for fmt in ("axolotl", "llamafactory", "torchtune"):
+        with pytest.raises(FtdataError, match="packed"):
+            export(packed, fmt, tmp_path / fmt)
+
+
+def test_every_format_listed():
+    assert set(FORMATS) == {"trl", "axolotl", "llamafactory", "torchtune", "openai-jsonl", "parquet", "jsonl"}
+    assert IGNORE_INDEX == -100

@@ -1,0 +1,179 @@
+"""Split modes on real data: group-aware, stratified, keep-the-source's, order independence."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+
+import datasets
+import numpy as np
+import pytest
+
+from ftdata.build import accounting_ok, compile_recipe
+from ftdata.errors import ConfigError
+from ftdata.recipe import parse_recipe
+from ftdata.split import stratified_splits
+
+from .conftest import shared, write_jsonl, write_native_templates, write_recipe
+
+SMS_CSV = {"delimiter": "\t", "quoting": "none", "header": False, "columns": ["label", "text"]}
+RATIOS = {"train": 0.8, "validation": 0.1, "test": 0.1}
+
+
+def sms_template(tmp_path):
+    return write_native_templates(tmp_path / "sms.yaml", [
+        {"name": "is_spam", "prompt": "Is this text message spam or ham?\n\n{{text}}\n\nAnswer:",
+         "completion": "{{label}}"}])
+
+
+def sms_source(tmp_path, path=None, **extra):
+    return {"name": "sms", "path": str(path or shared("sms_spam", "SMSSpamCollection")), "format": "tsv",
+            "csv": SMS_CSV, "templates": [{"file": str(sms_template(tmp_path))}], **extra}
+
+
+def test_stratified_splits_are_exact_per_stratum_and_keep_units_together():
+    rng = np.random.default_rng(3)
+    u = rng.random(1000)
+    strata = np.array(["a"] * 870 + ["b"] * 120 + [None] * 10, dtype=object)
+    # ten rows repeat a unit (a second template on the same row): they must follow it
+    u2, s2 = np.concatenate([u, u[:10]]), np.concatenate([strata, strata[:10]])
+    got = stratified_splits(u2, s2, RATIOS)
+    assert (got[1000:] == got[:10]).all()
+    for label, n in (("a", 870), ("b", 120), (None, 10)):
+        counts = np.bincount(got[:1000][[x == label for x in strata]], minlength=3)
+        assert list(counts) == [round(0.8 * n), round(0.9 * n) - round(0.8 * n), n - round(0.9 * n)]
+    # independent of row order
+    perm = rng.permutation(1010)
+    assert (stratified_splits(u2[perm], s2[perm], RATIOS) == got[perm]).all()
+
+
+def test_split_mode_needs_its_column():
+    base = {"name": "x", "sources": [{"name": "s", "path": "a.jsonl", "templates": [{"file": "t.yaml"}]}]}
+    with pytest.raises(ConfigError, match="stratify_by"):
+        parse_recipe({**base, "split": {"mode": "stratify"}})
+    with pytest.raises(ConfigError, match="group_by"):
+        parse_recipe({**base, "split": {"mode": "group"}})
+    assert parse_recipe({**base, "split": {"group_by": "p"}}).split.mode == "group"
+    assert parse_recipe({**base, "split": {"stratify_by": "label"}}).split.mode == "stratify"
+
+
+@pytest.mark.slow
+def test_amazon_fine_food_grouped_by_product(tmp_path):
+    tpl = write_native_templates(tmp_path / "food.yaml", [
+        {"name": "headline", "prompt": "Write a short headline for this review:\n\n{{Text}}", "completion": "{{Summary}}"},
+        {"name": "rating", "prompt": "Review: {{Text}}\nHow many stars (1-5)?", "completion": "{{Score}}"}])
+    path = shared("amazon_fine_food", "Reviews.csv")
+    recipe = write_recipe(tmp_path, {
+        "name": "food", "output": "out", "seed": 11,
+        "sources": [{"name": "food", "path": str(path), "key": "Id",
+                     "columns": {"Score": {"type": "int", "min": 1, "max": 5}, "Summary": {"type": "str", "required": False}},
+                     "templates": [{"file": str(tpl)}]}],
+        "split": {"ratios": RATIOS, "group_by": "ProductId"},
+        "contamination": None,
+    })
+    res = compile_recipe(recipe)
+    with open(path, encoding="utf-8", newline="") as fh:
+        product = {r["Id"]: r["ProductId"] for r in csv.DictReader(fh)}
+    dd = datasets.load_from_disk(str(res.output))
+    where: dict[str, set] = {}
+    for split in dd:
+        for key in dd[split]["row_key"]:
+            where.setdefault(product[key], set()).add(split)
+    per_product = {}
+    for pid in product.values():
+        per_product[pid] = per_product.get(pid, 0) + 1
+    assert len(where) > 700 and sum(n > 1 for n in per_product.values()) > 300
+    assert all(len(s) == 1 for s in where.values()), "a product appears in two splits"
+    assert {len(dd[s]) > 0 for s in dd} == {True}
+    assert accounting_ok(res.manifest) == []
+
+
+@pytest.mark.slow
+def test_sms_spam_stratified_by_label_and_exact_duplicates(tmp_path):
+    recipe = write_recipe(tmp_path, {
+        "name": "sms", "output": "out", "seed": 5,
+        "sources": [sms_source(tmp_path, key="@line")],
+        "split": {"ratios": RATIOS, "stratify_by": "label"}, "contamination": None,
+    })
+    res = compile_recipe(recipe)
+    m = res.manifest
+    assert accounting_ok(m) == []
+    # the collection's exact duplicates (same label, same text up to case and spacing)
+    rows = [line.rstrip("\n").split("\t", 1) for line in shared("sms_spam", "SMSSpamCollection").open(encoding="utf-8")]
+    distinct = {(lab, " ".join(text.casefold().split())) for lab, text in rows}
+    dups = [json.loads(x) for x in (res.output / "rejects.jsonl").read_text().splitlines()]
+    dups = [r for r in dups if r["code"] == "duplicate"]
+    assert len(dups) == len(rows) - len(distinct) >= 400
+    assert all("exact duplicate of sms/" in r["reason"] for r in dups)
+    # spam share of every split within one percentage point of the whole (before and after dedup)
+    dd = datasets.load_from_disk(str(res.output))
+    out_labels = [c for s in dd for c in dd[s]["completion"]]
+    whole_out = out_labels.count("spam") / len(out_labels)
+    whole_raw = sum(lab == "spam" for lab, _ in rows) / len(rows)
+    for split in dd:
+        comp = dd[split]["completion"]
+        share = comp.count("spam") / len(comp)
+        assert abs(share - whole_out) < 0.01, (split, share, whole_out)
+        assert abs(share - whole_raw) < 0.01, (split, share, whole_raw)
+        assert abs(len(comp) / len(out_labels) - RATIOS[split]) < 0.002
+
+
+@pytest.mark.slow
+def test_reordered_input_and_other_batch_size_give_identical_shards(tmp_path):
+    """Stratified SMS + DialogSum, near-dup on, a capped mixture: shards are byte-identical."""
+    rows = shared("sms_spam", "SMSSpamCollection").read_text(encoding="utf-8").splitlines(keepends=True)
+    dialog = [json.loads(x) for x in shared("dialogsum", "dialogsum.dev.jsonl").read_text().splitlines()]
+    shuffled_rows, shuffled_dialog = rows[:], dialog[:]
+    random.Random(1).shuffle(shuffled_rows)
+    random.Random(2).shuffle(shuffled_dialog)
+    (tmp_path / "sms_shuffled.tsv").write_text("".join(shuffled_rows), encoding="utf-8")
+    write_jsonl(tmp_path / "dialog_shuffled.jsonl", shuffled_dialog)
+    dtpl = write_native_templates(tmp_path / "d.yaml", [
+        {"name": "summarize", "prompt": "Summarize the following conversation.\n\n{{dialogue}}\n\nSummary:",
+         "completion": "{{summary}}"}])
+
+    def build(name, sms_path, dialog_path, batch):
+        return compile_recipe(write_recipe(tmp_path, {
+            "name": name, "output": name, "seed": 3, "batch_size": batch,
+            "sources": [sms_source(tmp_path, sms_path),
+                        {"name": "dialogsum", "path": str(dialog_path), "key": "fname",
+                         "templates": [{"file": str(dtpl)}]}],
+            "split": {"ratios": RATIOS, "stratify_by": "label"},
+            "dedup": {"near": True, "threshold": 0.7},
+            "mixture": {"method": "proportional", "cap": 1000},
+            "max_length": 2048,
+        }, f"{name}.yaml"))
+
+    a = build("a", None, shared("dialogsum", "dialogsum.dev.jsonl"), 1000)
+    b = build("b", tmp_path / "sms_shuffled.tsv", tmp_path / "dialog_shuffled.jsonl", 97)
+    shards = {s: [(x["file"], x["sha256"], x["rows"]) for x in v] for s, v in a.manifest["shards"].items()}
+    assert shards == {s: [(x["file"], x["sha256"], x["rows"]) for x in v] for s, v in b.manifest["shards"].items()}
+    for key in ("splits", "rejects_by_code"):
+        assert a.manifest["counts"][key] == b.manifest["counts"][key]
+    for key in ("mixture", "contamination"):
+        assert a.manifest[key] == b.manifest[key]
+    assert accounting_ok(a.manifest) == [] and accounting_ok(b.manifest) == []
+
+
+@pytest.mark.slow
+def test_keep_the_sources_own_splits_from_a_datasetdict(tmp_path):
+    dialog = [json.loads(x) for x in shared("dialogsum", "dialogsum.dev.jsonl").read_text().splitlines()]
+    test = [json.loads(x) for x in shared("dialogsum", "dialogsum.test.jsonl").read_text().splitlines()]
+    dd = datasets.DatasetDict({
+        "train": datasets.Dataset.from_list([{"fname": r["fname"], "dialogue": r["dialogue"], "summary": r["summary"]} for r in dialog]),
+        "test": datasets.Dataset.from_list([{"fname": r["fname"], "dialogue": r["dialogue"], "summary": r["summary1"]} for r in test]),
+    })
+    dd.save_to_disk(str(tmp_path / "hfds"))
+    tpl = write_native_templates(tmp_path / "d.yaml", [
+        {"name": "summarize", "prompt": "Summarize:\n{{dialogue}}\nSummary:", "completion": "{{summary}}"}])
+    res = compile_recipe(write_recipe(tmp_path, {
+        "name": "d", "output": "out", "split": {"mode": "source"},
+        "sources": [{"name": "d", "path": str(tmp_path / "hfds"), "key": "fname", "templates": [{"file": str(tpl)}]}],
+        "max_length": 4096,
+    }))
+    counts = {s: c["examples"] for s, c in res.manifest["counts"]["splits"].items()}
+    assert counts == {"train": 500, "validation": 0, "test": 500}
+    out = datasets.load_from_disk(str(res.output))
+    assert set(out["test"]["row_key"]) == {r["fname"] for r in test}
+    assert res.manifest["contamination"]["splits"]["test"]["examples"] == 500

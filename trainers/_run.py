@@ -1,0 +1,204 @@
+"""Helpers the training scripts share: model loading, Trainer arguments, run artifacts.
+
+A *run directory* (what ``ftdata train`` writes)::
+
+    runs/NAME/
+      model/ or adapter/   the fine-tuned weights (full) or the LoRA adapter, with the tokenizer
+      manifest.json        the manifest of the compiled directory it trained on
+      train_log.jsonl      the Trainer's log history (loss, learning rate, ...)
+      loss.png             the training loss curve
+      summary.json         method, base model, data, parameters, wall time, peak memory, tokens/s
+      COMPLETED            written last; readers refuse a run without it
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+
+from ftdata.errors import FtdataError
+
+from .data import check_tokenizer
+
+COMPLETED = "COMPLETED"
+SUMMARY = "summary.json"
+
+
+def is_main_process() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def prepare_run_dir(output: str | Path, overwrite: bool) -> Path:
+    """Refuse a non-empty run folder unless ``overwrite``; in that case clear it (main process only)."""
+    out = Path(output)
+    if is_main_process() and out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise FtdataError(f"{out}: output folder exists and is not empty (pass --overwrite to replace it)")
+        shutil.rmtree(out)
+    return out
+
+
+def load_model(name: str, layout: str, manifest: dict, where: str):
+    """Load ``name`` (path or hub name) and its tokenizer; check layout and tokenizer hash.
+
+    Returns:
+        (model, tokenizer)
+    """
+    import transformers as tf
+
+    try:
+        config = tf.AutoConfig.from_pretrained(name)
+    except Exception as exc:  # noqa: BLE001 - shown to the user
+        raise FtdataError(f"--model {name}: cannot load a model config: {exc}") from None
+    if layout == "seq2seq" and not config.is_encoder_decoder:
+        raise FtdataError(f"{where}: layout is seq2seq but model '{name}' ({config.model_type}) is decoder-only; "
+                          "rebuild the data with layout: causal or pick an encoder-decoder model")
+    if layout != "seq2seq" and config.is_encoder_decoder:
+        raise FtdataError(f"{where}: layout is {layout} but model '{name}' ({config.model_type}) is encoder-decoder; "
+                          "rebuild the data with layout: seq2seq or pick a decoder-only model")
+    try:
+        tok = tf.AutoTokenizer.from_pretrained(name)
+    except Exception as exc:  # noqa: BLE001
+        raise FtdataError(f"--model {name}: no tokenizer saved with the model ({exc}); "
+                          "ftdata checks it against the data's tokenizer") from None
+    check_tokenizer(manifest, tok, where, name)
+    auto = tf.AutoModelForSeq2SeqLM if config.is_encoder_decoder else tf.AutoModelForCausalLM
+    model = auto.from_pretrained(name)
+    if model.get_input_embeddings().num_embeddings < len(tok):
+        raise FtdataError(f"--model {name}: embedding table has {model.get_input_embeddings().num_embeddings} rows, "
+                          f"fewer than the tokenizer's {len(tok)} tokens")
+    return model, tok
+
+
+def training_arguments(workdir: Path, cfg, *, lr: float | None = None):
+    """TrainingArguments from a :class:`trainers.config.TrainConfig` (no checkpoints, no trackers)."""
+    import torch
+    from transformers import TrainingArguments
+
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    return TrainingArguments(
+        output_dir=str(workdir),
+        max_steps=cfg.max_steps,
+        num_train_epochs=cfg.epochs,
+        learning_rate=lr if lr is not None else cfg.lr,
+        per_device_train_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.grad_accum,
+        warmup_steps=cfg.warmup_ratio,
+        weight_decay=cfg.weight_decay,
+        seed=cfg.seed,
+        logging_steps=cfg.logging_steps,
+        train_sampling_strategy="group_by_length" if cfg.group_by_length else "random",
+        length_column_name="length",
+        # the collator picks its own columns; provenance columns stay in the rows
+        remove_unused_columns=False,
+        save_strategy="no",
+        report_to="none",
+        bf16=cfg.bf16,
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+        # CPU runs under torchrun talk over gloo; GPUs use the default (nccl)
+        ddp_backend="gloo" if distributed and not torch.cuda.is_available() else None,
+    )
+
+
+class PeakMemory:
+    """Peak memory while the block runs: CUDA allocator peak, else sampled process RSS.
+
+    On CPU the process's resident set is sampled every 20 ms in a thread; ``peak_bytes`` is
+    the highest sample and ``delta_bytes`` its rise over the value at entry (what training
+    itself added, which is comparable between methods run in one process).
+    """
+
+    def __enter__(self):
+        import torch
+
+        self.cuda = torch.cuda.is_available()
+        self.peak_bytes = self.start_bytes = 0
+        if self.cuda:
+            torch.cuda.reset_peak_memory_stats()
+            self.start_bytes = torch.cuda.memory_allocated()
+            return self
+        self.start_bytes = self.peak_bytes = _rss()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self):
+        while not self._stop.wait(0.02):
+            self.peak_bytes = max(self.peak_bytes, _rss())
+
+    def __exit__(self, *exc):
+        import torch
+
+        if self.cuda:
+            self.peak_bytes = torch.cuda.max_memory_allocated()
+        else:
+            self._stop.set()
+            self._thread.join()
+            self.peak_bytes = max(self.peak_bytes, _rss())
+        self.delta_bytes = self.peak_bytes - self.start_bytes
+        return False
+
+    def as_dict(self) -> dict:
+        return {"kind": "cuda_allocated" if self.cuda else "cpu_rss", "peak_mb": round(self.peak_bytes / 2**20, 1),
+                "delta_mb": round(self.delta_bytes / 2**20, 1)}
+
+
+def _rss() -> int:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:  # not Linux: fall back to the high-water mark
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def write_loss_curve(history: list[dict], path: Path, title: str) -> None:
+    """Plot training loss against step (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pts = [(h["step"], h["loss"]) for h in history if "loss" in h and "step" in h]
+    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
+    if pts:
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", markersize=2)
+    ax.set_xlabel("step")
+    ax.set_ylabel("training loss")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def write_run(out: Path, *, trainer, manifest: dict, summary: dict) -> None:
+    """Write the run's manifest, log, loss curve and summary, then COMPLETED (main process only)."""
+    if not trainer.is_world_process_zero():
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    history = trainer.state.log_history
+    with open(out / "train_log.jsonl", "w", encoding="utf-8") as f:
+        for h in history:
+            f.write(json.dumps(h) + "\n")
+    write_loss_curve(history, out / "loss.png", f"{summary['method']} · {summary['data_name']}")
+    (out / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    (out / COMPLETED).write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()) + "\n", encoding="utf-8")
+
+
+def read_run(path: str | Path) -> dict | None:
+    """The summary of a finished run directory, or None if ``path`` is not a run directory."""
+    p = Path(path)
+    if not (p / SUMMARY).is_file():
+        return None
+    if not (p / COMPLETED).exists():
+        raise FtdataError(f"{p}: no {COMPLETED} marker; the training run did not finish")
+    return json.loads((p / SUMMARY).read_text(encoding="utf-8"))

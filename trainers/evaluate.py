@@ -1,0 +1,282 @@
+"""Evaluate a model (base, fully tuned, or base + LoRA adapter) on a compiled split.
+
+Per task, the metric its template names (see :mod:`trainers.metrics`):
+
+* templates **with answer choices** (classification): each choice is scored by the model's
+  log-likelihood of ``separator + choice (+ EOS)`` after the prompt, tokenized exactly as the
+  compiler tokenizes a training example; the most likely choice is the prediction. Reports
+  accuracy and macro-F1.
+* other templates: greedy / beam / sampled generation (settings in
+  :class:`trainers.config.EvalConfig`), then ROUGE, BLEU or normalized exact match.
+
+Few-shot (``shots: k``): k solved examples of the same task and template, drawn with a seed
+from the **train** split (never the row itself), are prepended to each prompt; exemplars are
+dropped from the front while the prompt would not fit the model's context.
+
+Writes ``eval.json`` (scores and settings), ``eval.md`` (a table) and ``predictions.jsonl``
+(one line per example: prompt, reference, prediction, choice scores).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import defaultdict
+from pathlib import Path
+
+from ftdata.api import load_compiled
+from ftdata.constants import IGNORE_INDEX
+from ftdata.errors import FtdataError
+from ftdata.masking import encode_causal, encode_seq2seq
+
+from . import metrics as M
+from ._run import load_model, read_run
+from .config import EvalConfig, parse_config
+
+
+def resolve_model(model: str, adapter: str | None) -> tuple[str, str | None, str]:
+    """Turn ``--model`` / ``--adapter`` (model folders, hub names or run folders) into
+    ``(base model, adapter folder or None, label)``."""
+    label = Path(model).name or model
+    run = read_run(model)
+    if run is not None:
+        if run["method"] == "full":
+            model = str(Path(model) / "model")
+        else:
+            adapter = adapter or model
+            model = run["base_model"]
+    if adapter is not None:
+        arun = read_run(adapter)
+        label = Path(adapter).name
+        if arun is not None:
+            adapter = str(Path(adapter) / "adapter")
+    return model, adapter, label
+
+
+def load_for_eval(model: str, adapter: str | None, manifest: dict, where: str):
+    """(model in eval mode, tokenizer); a LoRA adapter is merged into its base for speed."""
+    net, tok = load_model(model, manifest["layout"], manifest, where)
+    if adapter is not None:
+        from peft import PeftModel
+
+        if not (Path(adapter) / "adapter_config.json").is_file():
+            raise FtdataError(f"--adapter {adapter}: no adapter_config.json (expected a LoRA run or adapter folder)")
+        net = PeftModel.from_pretrained(net, adapter).merge_and_unload()
+    net.eval()
+    return net, tok
+
+
+def context_limit(net, layout: str) -> int:
+    """Longest input the model takes (large for relative-position models such as T5)."""
+    cfg = net.config
+    for name in ("max_position_embeddings", "n_positions", "n_ctx"):
+        if getattr(cfg, name, None):
+            return int(getattr(cfg, name))
+    return 4096 if layout == "seq2seq" else 1024
+
+
+def fewshot_prompts(rows: list[dict], pool: list[dict], k: int, *, seed: int, separator: str,
+                    shot_separator: str, fits) -> list[str]:
+    """Prepend ``k`` seeded train exemplars to each row's prompt, dropping exemplars that do not fit."""
+    if k == 0:
+        return [r["prompt"] for r in rows]
+    out = []
+    for r in rows:
+        rng = random.Random(f"{seed}\x00{r['task']}\x00{r['template']}\x00{r['row_key']}")
+        cands = [p for p in pool if p["row_key"] != r["row_key"]]
+        shots = rng.sample(cands, min(k, len(cands)))
+        while True:
+            text = shot_separator.join([s["prompt"] + separator + s["completion"] for s in shots] + [r["prompt"]])
+            if not shots or fits(text):
+                break
+            shots = shots[1:]
+        out.append(text)
+    return out
+
+
+def _batches(items: list, n: int):
+    for i in range(0, len(items), n):
+        yield items[i:i + n]
+
+
+def rank_choices(net, tok, layout: str, manifest: dict, prompts: list[str], choices: list[list[str]], *,
+                 batch_size: int, length_normalize: bool) -> list[list[float]]:
+    """Log-likelihood of each answer choice after its prompt; one list of scores per prompt."""
+    import torch
+
+    backend = tok.backend_tokenizer
+    eos = tok.eos_token_id if manifest.get("add_eos", True) else None
+    pairs = [(i, p, c) for i, (p, cs) in enumerate(zip(prompts, choices)) for c in cs]
+    big = 10**9
+    if layout == "seq2seq":
+        encs = encode_seq2seq(backend, [p for _, p, _ in pairs], [c for *_, c in pairs], eos_id=eos,
+                              max_length=big, overflow="drop")
+    else:
+        encs = encode_causal(backend, [p for _, p, _ in pairs], [c for *_, c in pairs],
+                             separator=manifest.get("separator", " "), eos_id=eos, max_length=big, overflow="drop")
+    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    scores: list[float] = []
+    with torch.no_grad():
+        for chunk in _batches(encs, batch_size):
+            w = max(len(e.input_ids) for e in chunk)
+            ids = torch.tensor([e.input_ids + [pad] * (w - len(e.input_ids)) for e in chunk])
+            mask = torch.tensor([[1] * len(e.input_ids) + [0] * (w - len(e.input_ids)) for e in chunk])
+            if layout == "seq2seq":
+                lw = max(len(e.labels) for e in chunk)
+                labels = torch.tensor([e.labels + [IGNORE_INDEX] * (lw - len(e.labels)) for e in chunk])
+                logits = net(input_ids=ids, attention_mask=mask, labels=labels).logits
+                target = labels
+            else:
+                labels = torch.tensor([e.labels + [IGNORE_INDEX] * (w - len(e.labels)) for e in chunk])
+                logits = net(input_ids=ids, attention_mask=mask).logits[:, :-1]
+                target = labels[:, 1:]  # unshifted labels: position i predicts token i+1
+            logp = torch.log_softmax(logits.float(), dim=-1)
+            keep = target != IGNORE_INDEX
+            tok_lp = logp.gather(-1, target.clamp(min=0).unsqueeze(-1)).squeeze(-1) * keep
+            total = tok_lp.sum(-1)
+            if length_normalize:
+                total = total / keep.sum(-1).clamp(min=1)
+            scores.extend(total.tolist())
+    out: list[list[float]] = [[] for _ in prompts]
+    for (i, _, _), s in zip(pairs, scores):
+        out[i].append(s)
+    return out
+
+
+def generate(net, tok, layout: str, prompts: list[str], cfg: EvalConfig, max_input: int) -> list[str]:
+    """Generate a completion for each prompt (left padding for decoder-only models)."""
+    import torch
+
+    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    kwargs = cfg.generation_kwargs() | {"pad_token_id": pad, "eos_token_id": tok.eos_token_id}
+    tok.padding_side = "left" if layout != "seq2seq" else "right"
+    tok.truncation_side = "left"  # keep the end of the prompt, where the question is
+    out: list[str] = []
+    with torch.no_grad():
+        for chunk in _batches(prompts, cfg.batch_size):
+            enc = tok(chunk, return_tensors="pt", padding=True, truncation=True, max_length=max_input)
+            gen = net.generate(**enc, **kwargs)
+            if layout != "seq2seq":
+                gen = gen[:, enc["input_ids"].shape[1]:]
+            out.extend(t.strip() for t in tok.batch_decode(gen, skip_special_tokens=True))
+    return out
+
+
+def _template_info(manifest: dict, source: str, template: str) -> dict:
+    for t in manifest.get("templates", {}).get(source, []):
+        if t["name"] == template:
+            return t
+    return {}
+
+
+def evaluate_model(data: str | Path, model: str, *, adapter: str | None = None, output: str | Path | None = None,
+                   label: str | None = None, **options) -> dict:
+    """Score ``model`` (optionally with a LoRA ``adapter``) on a split of compiled directory ``data``.
+
+    Args:
+        data: compiled directory (must hold ``COMPLETED``).
+        model: model folder, hub name, or a run folder written by ``ftdata train``.
+        adapter: LoRA adapter folder or LoRA run folder.
+        output: folder for ``eval.json``, ``eval.md`` and ``predictions.jsonl`` (None: write nothing).
+        label: name of the model in reports (default: the folder name).
+        **options: :class:`trainers.config.EvalConfig` fields (split, shots, max_new_tokens, ...).
+
+    Returns:
+        ``{"model", "data", "split", "shots", "settings", "tasks": {task: {"template", "n", "metrics"}}}``.
+    """
+    import torch
+
+    cfg = parse_config(EvalConfig, options)
+    dd = load_compiled(data)
+    manifest = dd.manifest
+    if cfg.split not in dd:
+        raise FtdataError(f"{data}: no split '{cfg.split}'; found {', '.join(dd)}")
+    if cfg.shots and "train" not in dd:
+        raise FtdataError(f"{data}: few-shot prompts need a 'train' split; found {', '.join(dd)}")
+    base, adapter, auto_label = resolve_model(model, adapter)
+    net, tok = load_for_eval(base, adapter, manifest, str(data))
+    layout = manifest["layout"]
+    torch.manual_seed(cfg.seed)
+    limit = context_limit(net, layout)
+    max_input = max(8, limit - (0 if layout == "seq2seq" else cfg.max_new_tokens))
+
+    def fits(text: str) -> bool:
+        return len(tok(text)["input_ids"]) + 4 <= max_input
+
+    cols = ["task", "template", "source", "row_key", "prompt", "completion", "answer_choices"]
+    groups: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
+    for r in dd[cfg.split].select_columns(cols).to_list():
+        groups[(r["task"], r["template"], r["source"])].append(r)
+    pools: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    if cfg.shots:
+        for r in dd["train"].select_columns(["task", "template", "row_key", "prompt", "completion"]).to_list():
+            pools[(r["task"], r["template"])].append(r)
+    templates_per_task = defaultdict(int)
+    for task, _, _ in groups:
+        templates_per_task[task] += 1
+
+    tasks, records = {}, []
+    for (task, template, source), rows in sorted(groups.items()):
+        rows = rows[: cfg.max_rows] if cfg.max_rows else rows
+        info = _template_info(manifest, source, template)
+        has_choices = rows[0]["answer_choices"] is not None
+        fams = M.families(info.get("metrics"), has_choices)
+        prompts = fewshot_prompts(rows, pools.get((task, template), []), cfg.shots, seed=cfg.seed,
+                                  separator=manifest.get("separator", " ") if layout != "seq2seq" else " ",
+                                  shot_separator=cfg.shot_separator, fits=fits)
+        golds = [r["completion"] for r in rows]
+        scores: dict[str, float] = {}
+        if has_choices:
+            lls = rank_choices(net, tok, layout, manifest, prompts, [r["answer_choices"] for r in rows],
+                               batch_size=cfg.batch_size, length_normalize=cfg.length_normalize)
+            preds = [r["answer_choices"][max(range(len(s)), key=s.__getitem__)] for r, s in zip(rows, lls)]
+            classes = sorted({c for r in rows for c in r["answer_choices"]})
+            scores["accuracy"] = M.accuracy(preds, golds)
+            scores["macro_f1"] = M.macro_f1(preds, golds, classes)
+        else:
+            lls = None
+            preds = generate(net, tok, layout, prompts, cfg, max_input)
+            if cfg.shots:  # a base model continues with the next exemplar; keep its answer only
+                preds = [p.split(cfg.shot_separator)[0].strip() for p in preds]
+            refs = [[g] for g in golds]
+            if "rouge" in fams:
+                scores |= M.rouge(preds, refs)
+            if "bleu" in fams:
+                scores |= M.bleu(preds, refs)
+            if "accuracy" in fams:
+                scores["exact_match"] = M.exact_match(preds, refs)
+        key = task if templates_per_task[task] == 1 else f"{task}/{template}"
+        tasks[key] = {"task": task, "template": template, "n": len(rows), "metrics": scores,
+                      "metric_source": info.get("metrics") or ("answer choices" if has_choices else "default")}
+        for i, (r, p) in enumerate(zip(rows, preds)):
+            rec = {"task": task, "template": template, "row_key": r["row_key"], "prompt": prompts[i],
+                   "reference": r["completion"], "prediction": p, "correct": p == r["completion"]}
+            if lls is not None:
+                rec["choice_scores"] = dict(zip(r["answer_choices"], [round(x, 4) for x in lls[i]]))
+            records.append(rec)
+
+    report = {"model": label or auto_label, "base_model": base, "adapter": adapter, "data": str(Path(data).resolve()),
+              "data_name": manifest.get("name"), "split": cfg.split, "shots": cfg.shots,
+              "settings": cfg.model_dump(), "tasks": tasks}
+    if output is not None:
+        write_eval(Path(output), report, records)
+    return report
+
+
+def markdown_table(report: dict) -> str:
+    """One row per task: n, then every score."""
+    lines = [f"Model `{report['model']}` on `{report['data_name']}` / {report['split']} ({report['shots']}-shot)", "",
+             "| task | template | n | scores |", "|---|---|---:|---|"]
+    for key, t in report["tasks"].items():
+        s = ", ".join(f"{k} {v:.2f}" for k, v in t["metrics"].items())
+        lines.append(f"| {key} | {t['template']} | {t['n']} | {s} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_eval(out: Path, report: dict, records: list[dict]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "eval.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    (out / "eval.md").write_text(markdown_table(report), encoding="utf-8")
+    with open(out / "predictions.jsonl", "w", encoding="utf-8") as f:
+        for r in records:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")

@@ -1,0 +1,74 @@
+"""Full fine-tuning of every weight on a compiled directory, with the transformers Trainer.
+
+setup (open data, check tokenizer, load model) -> train -> save (model, tokenizer, manifest,
+log, loss curve, summary, COMPLETED) -> cleanup. Runs unchanged under ``torchrun`` and
+``accelerate launch``: the Trainer does the distribution, only rank 0 writes the run folder.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+from ._run import PeakMemory, load_model, prepare_run_dir, training_arguments, write_run
+from .config import TrainConfig, parse_config
+from .data import Collator, open_for_training, with_lengths
+from .tiny import count_parameters
+
+
+def train_full(data: str | Path, model: str, output: str | Path, *, overwrite: bool = False, **options) -> dict:
+    """Fine-tune all weights of ``model`` on the train split of compiled directory ``data``.
+
+    Args:
+        data: compiled directory (must hold ``COMPLETED``).
+        model: model folder or hub name; its tokenizer must match the data's.
+        output: run folder to write (see :mod:`trainers._run`).
+        overwrite: replace an existing run folder.
+        **options: :class:`trainers.config.TrainConfig` fields (max_steps, lr, batch_size, ...).
+
+    Returns:
+        The run summary (also written to ``output/summary.json``).
+    """
+    from transformers import Trainer
+
+    cfg = parse_config(TrainConfig, options)
+    # -- setup ----------------------------------------------------------------------------
+    out = prepare_run_dir(output, overwrite)
+    dd, manifest = open_for_training(data, cfg.split)
+    layout = manifest["layout"]
+    net, tok = load_model(model, layout, manifest, str(data))
+    net.config.use_cache = False  # a KV cache during training would also disable packed masks
+    train = dd[cfg.split]
+    if cfg.max_rows:
+        train = train.select(range(min(cfg.max_rows, train.num_rows)))
+    train = with_lengths(train)
+    collator = Collator(pad_id=tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id,
+                        seq2seq=layout == "seq2seq")
+    workdir = out.parent / f".{out.name}.trainer"
+    trainer = Trainer(model=net, args=training_arguments(workdir, cfg), train_dataset=train,
+                      data_collator=collator, processing_class=tok)
+    trainable, total = count_parameters(net)
+    # -- train ----------------------------------------------------------------------------
+    t0 = time.perf_counter()
+    with PeakMemory() as mem:
+        result = trainer.train()
+    seconds = time.perf_counter() - t0
+    # -- save -----------------------------------------------------------------------------
+    world = trainer.args.world_size
+    summary = {
+        "method": "full", "base_model": str(model), "data": str(Path(data).resolve()), "data_name": manifest["name"],
+        "layout": layout, "split": cfg.split, "rows": train.num_rows, "options": cfg.model_dump(),
+        "trainable_params": trainable, "total_params": total, "steps": result.global_step,
+        "train_loss": round(result.training_loss, 6), "wall_seconds": round(seconds, 3), "world_size": world,
+        "peak_memory": mem.as_dict(),
+        # tokens counted on this rank's batches; other ranks see the same number of batches
+        "tokens": collator.tokens * world, "tokens_per_second": round(collator.tokens * world / seconds, 1),
+        "padding_efficiency": round(collator.padding_efficiency, 4),
+    }
+    trainer.save_model(str(out / "model"))  # rank 0 only; also saves the tokenizer
+    write_run(out, trainer=trainer, manifest=manifest, summary=summary)
+    # -- cleanup --------------------------------------------------------------------------
+    if trainer.is_world_process_zero():
+        shutil.rmtree(workdir, ignore_errors=True)
+    return summary
