@@ -77,3 +77,94 @@ NOTES = {
     "prompt_not_prefix": "the prompt tokenized alone differs from the start of the joint tokens",
     "special_tokens_in_data": "raw data held special-token strings (see special_tokens_in_data_mode)",
 }
+
+
+def inspect_output(path, *, split: str | None = None, n: int = 3, tokenizer: str | None = None) -> dict:
+    """What ``ftdata inspect`` shows: statistics, the audit and ``n`` decoded examples of a split.
+
+    Args:
+        path: a compiled directory (read through :func:`ftdata.api.load_compiled`).
+        split: the split to decode examples from (default: the first one).
+        n: how many rows to decode.
+        tokenizer: tokenizer to decode with (default: the one named in the manifest).
+
+    Returns:
+        A dict with ``manifest`` (name, layout, counts, tokens, audit, packing) and ``examples``:
+        per row a list of documents, each ``{row_key, task, template, segments}`` where
+        ``segments`` is ``[[trained, text], ...]`` and ``ids`` / ``labels`` the token lists.
+    """
+    from .api import load_compiled
+    from .errors import FtdataError
+    from .tokenizer import load_tokenizer
+
+    dd = load_compiled(path, verify="quick")
+    m = dd.manifest
+    names = list(dd.keys())
+    split = split or (names[0] if names else None)
+    if split not in dd:
+        from .errors import did_you_mean
+
+        raise FtdataError(f"{path}: no split '{split}'{did_you_mean(str(split), names)}; splits: {', '.join(names)}")
+    name = tokenizer or m.get("tokenizer", {}).get("name")
+    try:
+        tok = load_tokenizer(name)
+    except FtdataError as exc:
+        raise FtdataError(f"cannot load the tokenizer named in the manifest ('{name}'): {exc}; "
+                          "pass --tokenizer PATH") from None
+    ds = dd[split]
+    rows = ds.select(range(min(n, ds.num_rows)))
+    examples = []
+    for row in rows:
+        examples.append(_documents(tok, row, m.get("layout", "causal")))
+    return {"path": str(path), "split": split, "tokenizer": tok, "manifest": m, "examples": examples}
+
+
+def _documents(tok, row: dict, layout: str) -> list[dict]:
+    """One row as its documents (one, or several when the split is packed)."""
+    from .display import segments
+
+    packed = "seq_lengths" in row
+    lengths = row["seq_lengths"] if packed else [len(row["input_ids"])]
+    docs, start = [], 0
+    for j, length in enumerate(lengths):
+        ids = row["input_ids"][start:start + length]
+        labels = row["labels"][start:start + length] if packed else row["labels"]
+        start += length
+        meta = {k: (row[k][j] if packed else row[k]) for k in ("row_key", "task", "template")}
+        if layout == "seq2seq" and not packed:
+            segs = [(False, tok.decode(ids, skip_special_tokens=False))] + segments(tok, labels, labels)
+        else:
+            segs = segments(tok, ids, labels)
+        docs.append(meta | {"segments": [[t, s] for t, s in segs], "ids": ids, "labels": labels})
+    return docs
+
+
+def stats_lines(m: dict) -> list[str]:
+    """Per split and task statistics, the audit and packing, as text lines."""
+    lines = [f"{m.get('name')}: layout {m.get('layout')}, max_length {m.get('max_length')}, "
+             f"tokenizer {m.get('tokenizer', {}).get('name')}", "",
+             f"{'split':<12}{'task':<22}{'examples':>10}{'tokens':>12}{'supervised':>12}{'p50 len':>9}{'max':>7}"]
+    for split, s in m["counts"]["splits"].items():
+        t = m["tokens"].get(split, {})
+        ln = t.get("length", {})
+        lines.append(f"{split:<12}{'(all)':<22}{s['examples']:>10}{t.get('tokens', 0):>12}"
+                     f"{t.get('supervised_fraction', 0):>12.3f}{ln.get('p50', 0):>9.0f}{ln.get('max', 0):>7}")
+        for task, k in s.get("tasks", {}).items():
+            tt = s.get("task_tokens", {}).get(task, {"tokens": 0, "trained_tokens": 0})
+            frac = tt["trained_tokens"] / tt["tokens"] if tt["tokens"] else 0.0
+            lines.append(f"{'':<12}{task:<22}{k:>10}{tt['tokens']:>12}{frac:>12.3f}")
+    audit = m.get("audit")
+    if audit:
+        lines += ["", f"audit (examples; special tokens in data encoded as {audit['special_tokens_in_data_mode']}):"]
+        lines.append(f"  {'check':<26}" + "".join(f"{s:>12}" for s in audit["splits"]))
+        for key in FLAGS:
+            lines.append(f"  {key:<26}" + "".join(f"{audit['splits'][s][key]:>12}" for s in audit["splits"]))
+        lines.append(f"  rejected, nothing to train: {audit['rejected_no_trained_token']}")
+    trunc = sum(t.get("truncated", 0) for t in m["tokens"].values())
+    lines.append(f"  truncated (prompt shortened): {trunc}")
+    pk = m.get("packing")
+    if pk:
+        lines += ["", f"packing ({pk['method']}, max_length {pk['max_length']}): fill ratio {pk['fill_ratio']:.3f}"]
+        for s, v in pk["splits"].items():
+            lines.append(f"  {s:<12}{v['documents']:>8} documents in {v['rows']:>7} rows, fill {v['fill_ratio']:.3f}")
+    return lines

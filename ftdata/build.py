@@ -127,6 +127,9 @@ class Build:
         self.tok = load_tokenizer(recipe.tokenizer, base)
         if recipe.add_eos and self.tok.eos_token_id is None:
             raise BuildError(f"tokenizer '{recipe.tokenizer}' has no EOS token; set add_eos: false or pick another tokenizer")
+        if recipe.packing and recipe.layout != "causal":
+            raise BuildError("packing: packed rows concatenate input_ids and labels of one sequence and need "
+                             f"layout: causal, found {recipe.layout}")
         if recipe.chat and recipe.chat.enabled:
             if recipe.layout != "causal":
                 raise BuildError(f"chat: the chat layout renders one sequence and needs layout: causal, found {recipe.layout}")
@@ -142,7 +145,9 @@ class Build:
                 chosen += select(load_templates(tp), ref.names, str(tp))
                 self.template_hashes[str(Path(ref.file))] = file_hash(tp)
             self.templates[src.name] = chosen
-        self.counts = {s.name: SourceCounts(templates=len(self.templates[s.name])) for s in recipe.sources}
+        # a chat messages column gives one example per row, whatever the templates
+        per_row = 1 if recipe.chat and recipe.chat.enabled and recipe.chat.messages_column else None
+        self.counts = {s.name: SourceCounts(templates=per_row or len(self.templates[s.name])) for s in recipe.sources}
         self.rejects_by: Counter = Counter()
         self.rejects_by_stage: Counter = Counter()
         self.timings: Counter = Counter()
@@ -210,7 +215,8 @@ class Build:
                 seen.add(key)
                 gval = None if group is None or data.get(group) is None else str(data.get(group))
                 keep_own = src.key is None or self.r.split.mode == "source"
-                split = src.split or (row.split if keep_own and row.split else None)
+                own = row.split or (src.hub.split.split("[")[0] if src.hub is not None and self.r.split.mode == "source" else None)
+                split = src.split or (own if keep_own and own else None)
                 strat = self.r.split.stratify_by
                 out.append(CheckedRow(key, row.line, data, split=split,
                                       u=unit_hash(self.r.seed, f"{src.name}\x00{gval}" if group else f"{src.name}\x00{key}"),

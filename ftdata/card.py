@@ -46,30 +46,61 @@ def _number(v):
     return None
 
 
-def mixture_rows(mixture) -> list[tuple[str, float | None, float | None]]:
-    """(task, requested, realized) per task from the manifest's ``mixture`` entry, if it has them.
+def mixture_rows(mixture) -> list[dict]:
+    """Per split and task: requested and realized share, examples taken and available.
 
-    The entry is read loosely: a mapping of task -> mapping (optionally under ``tasks``) whose keys
-    containing ``request`` and ``realiz`` hold a number or a mapping with a ``rate``.
+    Reads the manifest's ``mixture`` entry (``splits -> split -> tasks -> task -> {requested_share,
+    realized_share, examples, available}``, see :mod:`ftdata.mixture`); a flat ``tasks`` mapping
+    counts as the train split. Keys are matched loosely (``request*`` / ``realiz*``).
     """
     if not isinstance(mixture, dict):
         return []
-    tasks = mixture.get("tasks", mixture)
+    per_split = mixture["splits"] if isinstance(mixture.get("splits"), dict) else {"train": mixture}
     rows = []
-    for task, v in (tasks.items() if isinstance(tasks, dict) else []):
-        if not isinstance(v, dict):
-            continue
-        req = next((_number(x) for k, x in v.items() if "request" in k and _number(x) is not None), None)
-        real = next((_number(x) for k, x in v.items() if "realiz" in k and _number(x) is not None), None)
-        if req is not None or real is not None:
-            rows.append((str(task), req, real))
+    for split, block in per_split.items():
+        tasks = block.get("tasks", block) if isinstance(block, dict) else {}
+        for task, v in (tasks.items() if isinstance(tasks, dict) else []):
+            if not isinstance(v, dict):
+                continue
+            req = next((_number(x) for k, x in v.items() if "request" in k and _number(x) is not None), None)
+            real = next((_number(x) for k, x in v.items() if "realiz" in k and _number(x) is not None), None)
+            if req is not None or real is not None:
+                rows.append({"split": str(split), "task": str(task), "requested": req, "realized": real,
+                             "examples": v.get("examples"), "available": v.get("available")})
     return rows
+
+
+def mixture_method(mixture: dict) -> str:
+    """One line: the mixing method and its parameters, as the manifest records them."""
+    parts = [f"method `{mixture.get('method', '?')}`"]
+    parts += [f"{k} {mixture[k]}" for k in ("cap", "temperature", "size") if mixture.get(k) is not None]
+    if mixture.get("weights"):
+        parts.append("weights " + ", ".join(f"{k}: {v}" for k, v in mixture["weights"].items()))
+    if "replacement" in mixture:
+        parts.append("sampled " + ("with" if mixture["replacement"] else "without") + " replacement")
+    return "; ".join(parts)
 
 
 def _fmt(v) -> str:
     if v is None:
         return "–"
     return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def split_method(m: dict) -> str:
+    """One sentence on how rows were assigned to splits (the manifest's ``split`` entry)."""
+    sp = m.get("split") or {}
+    ratios = ", ".join(f"{k} {v:g}" for k, v in (sp.get("ratios") or {}).items())
+    mode = sp.get("mode") or ("group" if sp.get("group_by") else "ratio")
+    seed = m.get("seed")
+    if mode == "source":
+        return "each source keeps its own split names."
+    if mode == "stratify":
+        return (f"within each value of `{sp.get('stratify_by')}` the rows get the ratios {ratios} exactly, "
+                f"in an order seeded by {seed}.")
+    what = f"the value of `{sp['group_by']}` (rows sharing it land in one split)" if mode == "group" else "the row key"
+    return (f"a hash of {what}, seeded with {seed}, assigns each row to a split with ratios {ratios}; "
+            "all examples rendered from a row share its split.")
 
 
 def _front_matter(m: dict, data_files: dict[str, str] | None) -> str:
@@ -111,22 +142,25 @@ def _splits(m: dict) -> list[str]:
         for task, n in s["tasks"].items():
             tt = s.get("task_tokens", {}).get(task, {})
             lines.append(f"| {split} | {task} | {n} | {_fmt(tt.get('tokens'))} | {_fmt(tt.get('trained_tokens'))} |")
-    sp = m.get("split") or {}
-    ratios = ", ".join(f"{k} {v:g}" for k, v in (sp.get("ratios") or {}).items())
-    by = f"the value of `{sp['group_by']}` (rows sharing it land in one split)" if sp.get("group_by") else "the row key"
-    lines += ["", f"**Split method**: a seeded hash (seed {m['seed']}) of {by} assigns each row to a split "
-              f"with ratios {ratios}; every template's example of a row lands in the row's split.", ""]
+    lines += ["", f"**Split method**: {split_method(m)}", ""]
     mix = m.get("mixture")
     rows = mixture_rows(mix)
     if rows:
-        lines += ["**Mixture** (train split): requested versus realized share per task.", "",
-                  "| task | requested | realized |", "|---|---:|---:|"]
-        lines += [f"| {t} | {_fmt(r)} | {_fmt(z)} |" for t, r, z in rows]
+        lines += [f"**Mixture**: {mixture_method(mix)}. Requested versus realized share per task "
+                  "(splits not listed keep every task whole):", "",
+                  "| split | task | requested | realized | examples | available |", "|---|---|---:|---:|---:|---:|"]
+        lines += [f"| {r['split']} | {r['task']} | {_fmt(r['requested'])} | {_fmt(r['realized'])} | "
+                  f"{_fmt(r['examples'])} | {_fmt(r['available'])} |" for r in rows]
         lines.append("")
     elif mix:
         lines += ["**Mixture**:", "", "```json", json.dumps(mix, indent=2, sort_keys=True), "```", ""]
     else:
         lines += ["**Mixture**: none; every example of every task is kept once (no sampling).", ""]
+    pk = m.get("packing")
+    if isinstance(pk, dict) and pk.get("splits"):
+        lines += [f"**Packing**: {pk.get('method')} into rows of at most {pk.get('max_length')} tokens (fill ratio "
+                  f"{_fmt(pk.get('fill_ratio'))}); `position_ids` restart and `seq_lengths` list the documents of each "
+                  "row; counts above are documents.", ""]
     return lines
 
 

@@ -305,15 +305,16 @@ def _minhashes(ctx: ChunkContext, items: list[tuple[Template, str, str]]) -> lis
     """Near-dup signatures of (template, prompt, completion), the template's literal text cut out."""
     if ctx.near_dup is None:
         return [None] * len(items)
-    from .neardup import WordHasher, signatures, strip_literals, template_literals, text_shingles
+    from .neardup import WordHasher, shingle_batch, signatures, strip_literals, template_literals
 
     k, num_perm = ctx.near_dup
-    hasher = WordHasher()
     literals: dict[str, tuple[list[str], list[str]]] = {}
-    sets = []
+    texts = []
     for t, prompt, completion in items:
         if t.name not in literals:
             literals[t.name] = template_literals(t.sources())
         lp, lc = literals[t.name]
-        sets.append(text_shingles([strip_literals(prompt, lp), strip_literals(completion, lc)], k, hasher))
-    return signatures(sets, num_perm)
+        texts += [strip_literals(prompt, lp), strip_literals(completion, lc)]
+    hashes, text_of = shingle_batch(texts, k, WordHasher())
+    order = np.argsort(text_of, kind="stable")  # group each example's two texts together
+    return signatures(hashes[order], text_of[order] // 2, len(items), num_perm)

@@ -26,42 +26,48 @@ import numpy as np
 import pyarrow as pa
 
 from .errors import BuildError
-from .neardup import WordHasher, strip_literals, text_shingles
+from .neardup import WordHasher, shingle_batch, strip_literals
 
 SLICE = 4096
 
 
 class _Shingler:
-    """n-grams of a prompt or completion with its template's literal text cut out."""
+    """n-grams of prompts or completions with their template's literal text cut out."""
 
     def __init__(self, n: int, literals: dict[tuple[str, str], tuple[list[str], list[str]]]):
         self.n = n
         self.hasher = WordHasher()
         self.literals = literals
 
-    def __call__(self, text: str, where: tuple[str, str] | None = None, part: int = 0) -> np.ndarray:
-        if where is not None and where in self.literals:
-            text = strip_literals(text, self.literals[where][part])
-        return text_shingles([text], self.n, self.hasher, short_whole=False)
+    def __call__(self, rows: list[dict], part: int) -> tuple[np.ndarray, np.ndarray]:
+        """(n-gram hashes, index of the row each belongs to) for the rows' prompts or completions."""
+        col = "prompt" if part == 0 else "completion"
+        texts = []
+        for r in rows:
+            lit = self.literals.get((r["source"], r["template"]))
+            texts.append(strip_literals(r[col], lit[part]) if lit else r[col])
+        return self.texts(texts)
+
+    def texts(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        return shingle_batch(texts, self.n, self.hasher, short_whole=False)
 
 
-def _rows(work: pa.Table, idx: np.ndarray) -> Iterable[dict]:
+def _slices(work: pa.Table, idx: np.ndarray) -> Iterable[list[dict]]:
     cols = work.select(["source", "template", "prompt", "completion"])
     for start in range(0, len(idx), SLICE):
-        yield from cols.take(pa.array(idx[start:start + SLICE])).to_pylist()
+        yield cols.take(pa.array(idx[start:start + SLICE])).to_pylist()
 
 
-def _overlap(sets: list[np.ndarray], train: np.ndarray, min_overlap: float) -> tuple[np.ndarray, np.ndarray]:
+def _overlap(flat: np.ndarray, doc: np.ndarray, n_docs: int, train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(checked, overlap fraction) per text against the sorted train n-grams."""
-    sizes = np.fromiter((s.size for s in sets), dtype=np.int64, count=len(sets))
-    if not sizes.sum():
-        return sizes > 0, np.zeros(len(sets))
-    flat = np.concatenate(sets)
-    pos = np.searchsorted(train, flat)
-    hit = (pos < train.size) & (train[np.minimum(pos, train.size - 1)] == flat) if train.size else np.zeros(flat.size, bool)
-    doc = np.repeat(np.arange(len(sets)), sizes)
-    hits = np.bincount(doc, weights=hit, minlength=len(sets))
-    frac = np.divide(hits, sizes, out=np.zeros(len(sets)), where=sizes > 0)
+    sizes = np.bincount(doc, minlength=n_docs)
+    if train.size and flat.size:
+        pos = np.minimum(np.searchsorted(train, flat), train.size - 1)
+        hit = train[pos] == flat
+    else:
+        hit = np.zeros(flat.size, dtype=bool)
+    hits = np.bincount(doc, weights=hit, minlength=n_docs)
+    frac = np.divide(hits, sizes, out=np.zeros(n_docs), where=sizes > 0)
     return sizes > 0, frac
 
 
@@ -72,27 +78,22 @@ def _counts(checked: np.ndarray, frac: np.ndarray, min_overlap: float) -> dict:
 
 def train_ngrams(work: pa.Table, idx: np.ndarray, sh: _Shingler) -> np.ndarray:
     """Sorted unique n-grams of the train examples' prompts and completions."""
-    parts, pending = [], []
-    for r in _rows(work, idx):
-        where = (r["source"], r["template"])
-        pending += [sh(r["prompt"], where, 0), sh(r["completion"], where, 1)]
-        if len(pending) >= 2 * SLICE:
-            parts.append(np.unique(np.concatenate(pending)))
-            pending = []
-    if pending:
-        parts.append(np.unique(np.concatenate(pending)))
+    parts = []
+    for rows in _slices(work, idx):
+        parts += [np.unique(sh(rows, 0)[0]), np.unique(sh(rows, 1)[0])]
     return np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.uint64)
 
 
 def split_report(work: pa.Table, idx: np.ndarray, train: np.ndarray, sh: _Shingler, min_overlap: float) -> dict:
     """Counts for one held-out split (see the module docstring)."""
-    prompts, comps = [], []
-    for r in _rows(work, idx):
-        where = (r["source"], r["template"])
-        prompts.append(sh(r["prompt"], where, 0))
-        comps.append(sh(r["completion"], where, 1))
-    pc, pf = _overlap(prompts, train, min_overlap)
-    cc, cf = _overlap(comps, train, min_overlap)
+    res = {0: ([], []), 1: ([], [])}
+    for rows in _slices(work, idx):
+        for part in (0, 1):
+            checked, frac = _overlap(*sh(rows, part), len(rows), train)
+            res[part][0].append(checked)
+            res[part][1].append(frac)
+    (pc, pf), (cc, cf) = ((np.concatenate(c) if c else np.zeros(0, bool), np.concatenate(f) if f else np.zeros(0))
+                          for c, f in (res[0], res[1]))
     bad = (pf >= min_overlap) | (cf >= min_overlap)
     n = len(idx)
     return {"examples": n, "prompts": _counts(pc, pf, min_overlap), "completions": _counts(cc, cf, min_overlap),
@@ -142,7 +143,7 @@ def contamination_report(work: pa.Table, order: dict[str, np.ndarray], spec,
             out["splits"][name] = split_report(work, idx, train, sh, spec.min_overlap)
     for ev in spec.eval_sets:
         texts = eval_set_texts(ev, base)
-        checked, frac = _overlap([sh(t) for t in texts], train, spec.min_overlap)
+        checked, frac = _overlap(*sh.texts(texts), len(texts), train)
         c = _counts(checked, frac, spec.min_overlap)
         out["eval_sets"][ev.name] = {"texts": len(texts), **c, "share": round(c["contaminated"] / len(texts), 6)}
     if spec.fail_above is not None:

@@ -2,8 +2,8 @@
 
 Every target keeps ftdata's token ids and its unshifted labels (``IGNORE_INDEX`` = -100 where
 not trained) and only renames or drops columns, so the consumer trains exactly what ftdata
-masked. The contracts (checked against each consumer's code; see the README's "Exports"
-section for the sources):
+masked. The contracts (checked against each consumer's code; see the README section "Handing
+the data on" for the sources):
 
 ========================  =====================================================================
 ``trl``                   ``save_to_disk`` DatasetDict; ``input_ids``, ``labels`` (unshifted);
@@ -134,11 +134,12 @@ def _check(target: Target, manifest: dict, columns: list[str]) -> None:
     if target.tokens and manifest.get("layout") != "causal":
         raise FtdataError(f"{where}: needs a causal-layout build (input_ids = prompt + completion); found layout "
                           f"'{manifest.get('layout')}'. Compile with layout: causal, or export to parquet/jsonl")
+    if target.writer == "chat" and not {"prompt", "completion"} <= set(columns):
+        raise FtdataError(f"{where}: needs the 'prompt' and 'completion' columns; found {columns}"
+                          + (" (packed rows keep tokens only; compile without packing)" if PACKED_COLUMN in columns else ""))
     if PACKED_COLUMN in columns and target.packed is None:
         raise FtdataError(f"{where}: the compiled rows are packed ({PACKED_COLUMN} present) and {target.name} packs "
                           "by itself; compile without packing and turn on the consumer's packing instead")
-    if target.writer == "chat" and not {"prompt", "completion"} <= set(columns):
-        raise FtdataError(f"{where}: needs the 'prompt' and 'completion' columns; found {columns}")
 
 
 def _select(ds, target: Target):

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .errors import BuildError, TemplateError
+
 
 class RenderLimits(BaseModel):
     """Per-example bounds for rendering a template (recipe field ``render_limits``)."""
@@ -42,6 +44,10 @@ class RenderLimits(BaseModel):
     max_calls: int = Field(1_000_000, gt=0, description="Most function, method and macro calls in one render.")
     max_int_bits: int = Field(65_536, gt=0, description="Largest integer a template may compute, in bits (about 20,000 digits).")
     compile_seconds: float = Field(10.0, gt=0, description="Wall-clock seconds to compile one template part.")
+    abort_after: int = Field(
+        20, ge=0,
+        description="Stop the build when a template goes over a limit on each of the first N rows it renders "
+                    "(0: never; each such row is a reject).")
 
 
 DEFAULT_LIMITS = RenderLimits()
@@ -57,6 +63,14 @@ class RenderTimeout(BaseException):  # noqa: N818 - delivered asynchronously, mu
 
 class LimitExceeded(Exception):  # noqa: N818 - reads as a sentence in messages
     """A template tried to build something larger than the limits allow."""
+
+
+class RenderLimitError(TemplateError):
+    """A render went over a limit (a reject in a build, like any other render error)."""
+
+
+class TemplateLimitAbort(BuildError):
+    """A template went over a limit on every one of the first rows it rendered: stop the build."""
 
 
 @dataclass

@@ -26,6 +26,7 @@ Dynamic checks render sample rows (seeded like the build):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from itertools import islice
@@ -126,7 +127,12 @@ def load_file(path: str | Path) -> tuple[list[Template], list[Finding]]:
     try:
         data = load_yaml(path)
     except ConfigError as exc:
-        return [], [Finding("error", "syntax", file, None, None, p.split(": ", 1)[-1]) for p in exc.problems]
+        out = []
+        for p in exc.problems:
+            m = re.match(rf"{re.escape(file)}:(\d+)(?::\d+)?: (.*)", p, re.S)
+            out.append(Finding("error", "syntax", file, None, int(m.group(1)) if m else None,
+                               m.group(2) if m else p))
+        return [], out
     if not isinstance(data, dict) or not isinstance(data.get("templates"), (dict, list)):
         return [], [Finding("error", "syntax", file, None, None, "expected a mapping with a 'templates' mapping or list")]
     entries = data["templates"]
@@ -147,16 +153,22 @@ def load_file(path: str | Path) -> tuple[list[Template], list[Finding]]:
 
 
 def _strip_where(problem: str, file: str) -> str:
-    return problem[len(file) + 1:].lstrip(": ").lstrip("0123456789").lstrip(": ") if problem.startswith(file) else problem
+    """Drop the "file:line templates[k]:" / "template 'x' (file:line):" prefix a Finding shows anyway."""
+    problem = re.sub(rf"^{re.escape(file)}:\S* (templates\[[^\]]*\]: )?", "", problem)
+    return re.sub(r"^template '.*?' \(.*?:\d+\): ", "", problem)
 
 
 def _duplicates(templates: list[Template], file: str) -> list[Finding]:
     out = []
+    dup_names = set()
     for attr in ("name", "id"):
         first: dict[str, Template] = {}
         for t in templates:
             v = getattr(t, attr)
+            if attr == "id" and id(t) in dup_names:
+                continue  # a native template's default id comes from its name: reported once
             if v in first:
+                dup_names.add(id(t))
                 out.append(Finding("error", f"duplicate_{attr}", file, t.name, t.line,
                                    f"duplicate template {attr} '{v}' (first at line {first[v].line})"))
             else:

@@ -305,7 +305,7 @@ def _prefix_check(backend, encs_ok: list[tuple[int, Encoded, object]], prompts: 
         if e.straddle:
             e.flags |= PROMPT_NOT_PREFIX
             continue
-        k = next((j for j, x in enumerate(e.labels) if x != IGNORE_INDEX), None)
+        k = e.n_prompt  # index of the first trained token (the example is not truncated)
         if e.truncated or not k:
             continue
         special = enc.special_tokens_mask
@@ -317,7 +317,10 @@ def _prefix_check(backend, encs_ok: list[tuple[int, Encoded, object]], prompts: 
         todo.append((e, prompts[i][enc.token_to_chars(j)[0]:], e.input_ids[j:k], escaped is not None and escaped[i]))
     if not todo:
         return
-    tails = encode_texts(backend, [t[1] for t in todo], add_special_tokens=False, escaped=[t[3] for t in todo])
+    if any(t[3] for t in todo):
+        tails = encode_texts(backend, [t[1] for t in todo], add_special_tokens=False, escaped=[t[3] for t in todo])
+    else:  # no offsets needed: the fast batch call skips building them
+        tails = getattr(backend, "encode_batch_fast", backend.encode_batch)([t[1] for t in todo], add_special_tokens=False)
     for (e, _, expected, _), got in zip(todo, tails):
         if list(got.ids) != expected:
             e.flags |= PROMPT_NOT_PREFIX

@@ -28,7 +28,8 @@ import numpy as np
 _WORD = re.compile(r"\w+")
 _MIX = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit constant for combining word hashes
 _BLOCK = 1 << 15  # shingles per vectorised MinHash block (bounds memory to num_perm * 256 KiB)
-_PAIR_FANOUT = 32  # a bucket member is compared with at most this many earlier members
+_PAIR_FANOUT = 4  # a bucket member is compared with the bucket's first (highest-priority) members
+_VERIFY_SLICE = 1 << 16  # candidate pairs verified at a time
 
 
 def words(text: str) -> list[str]:
@@ -42,15 +43,13 @@ class WordHasher:
     def __init__(self):
         self._cache: dict[str, int] = {}
 
+    def _new(self, w: str) -> int:
+        h = self._cache[w] = int.from_bytes(hashlib.blake2b(w.encode(), digest_size=8).digest(), "little")
+        return h
+
     def __call__(self, toks: list[str]) -> np.ndarray:
-        cache = self._cache
-        out = np.empty(len(toks), dtype=np.uint64)
-        for i, w in enumerate(toks):
-            h = cache.get(w)
-            if h is None:
-                h = cache[w] = int.from_bytes(hashlib.blake2b(w.encode(), digest_size=8).digest(), "little")
-            out[i] = h
-        return out
+        get, new = self._cache.get, self._new
+        return np.fromiter((get(w) or new(w) for w in toks), dtype=np.uint64, count=len(toks))
 
 
 def shingle_hashes(word_hashes: np.ndarray, k: int, short_whole: bool = True) -> np.ndarray:
@@ -119,8 +118,41 @@ def strip_literals(text: str, segments: list[str]) -> str:
 
 def text_shingles(texts: list[str], k: int, hasher: WordHasher, short_whole: bool = True) -> np.ndarray:
     """Unique shingles of the texts, each text shingled on its own."""
-    parts = [shingle_hashes(hasher(words(t)), k, short_whole) for t in texts]
-    return np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.uint64)
+    flat, _ = shingle_batch(texts, k, hasher, short_whole)
+    return np.unique(flat)
+
+
+def shingle_batch(texts: list[str], k: int, hasher: WordHasher,
+                  short_whole: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Shingles of many texts at once: (hashes, index of the text each belongs to).
+
+    Same shingles as :func:`shingle_hashes` per text (repeats kept), computed over all texts
+    in a few NumPy passes instead of a few per text.
+    """
+    toks = [words(t) for t in texts]
+    lens = np.fromiter((len(t) for t in toks), dtype=np.int64, count=len(toks))
+    w = hasher([x for t in toks for x in t])
+    ends = np.cumsum(lens)
+    starts = ends - lens
+    out_h, out_d = [], []
+    if w.size >= k:
+        m = w.size - k + 1
+        h = np.zeros(m, dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            for j in range(k):
+                h = h * _MIX + w[j:j + m]
+                h ^= h >> np.uint64(29)
+        text_of = np.repeat(np.arange(len(toks)), lens)[:m]
+        ok = np.arange(m) + k <= ends[text_of]  # the shingle stays inside its text
+        out_h.append(h[ok])
+        out_d.append(text_of[ok])
+    if short_whole:
+        for i in np.nonzero((lens > 0) & (lens < k))[0].tolist():
+            out_h.append(shingle_hashes(w[starts[i]:ends[i]], k, True))
+            out_d.append(np.full(1, i, dtype=np.int64))
+    if not out_h:
+        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
+    return np.concatenate(out_h), np.concatenate(out_d)
 
 
 def _perms(num_perm: int) -> tuple[np.ndarray, np.ndarray]:
@@ -131,54 +163,50 @@ def _perms(num_perm: int) -> tuple[np.ndarray, np.ndarray]:
     return a, b
 
 
-def signatures(shingle_sets: list[np.ndarray], num_perm: int) -> list[bytes | None]:
-    """MinHash signature (``num_perm`` little-endian uint32) per shingle set; None when empty.
+def signatures(hashes: np.ndarray, doc: np.ndarray, n_docs: int, num_perm: int) -> list[bytes | None]:
+    """MinHash signature (``num_perm`` little-endian uint32) per document; None when it has no shingle.
+
+    Args:
+        hashes: shingle hashes of all documents, concatenated (repeats are harmless).
+        doc: the document of each shingle (non-decreasing).
+        n_docs: number of documents.
+        num_perm: signature length.
 
     Each permutation is the multiply-add-shift hash ``((a*x + b) mod 2**64) >> 32`` of the
     shingle's low 32 bits (a universal family; 64-bit wrap-around is what NumPy does anyway).
     """
     a, b = _perms(num_perm)
-    out: list[bytes | None] = [None] * len(shingle_sets)
-    docs = [i for i, s in enumerate(shingle_sets) if s.size]
-    start = 0
-    while start < len(docs):
-        # a block of whole documents, at most _BLOCK shingles (or one large document)
-        end, total = start, 0
-        while end < len(docs) and (end == start or total + shingle_sets[docs[end]].size <= _BLOCK):
-            total += shingle_sets[docs[end]].size
-            end += 1
-        block = docs[start:end]
-        x = np.concatenate([shingle_sets[i] for i in block]) & np.uint64(0xFFFFFFFF)
-        offs = np.cumsum([0] + [shingle_sets[i].size for i in block[:-1]])
+    mins = np.full((n_docs, num_perm), np.iinfo(np.uint64).max, dtype=np.uint64)
+    x = hashes & np.uint64(0xFFFFFFFF)
+    for lo in range(0, x.size, _BLOCK):  # bounded memory: num_perm x _BLOCK values at a time
+        xb, db = x[lo:lo + _BLOCK], doc[lo:lo + _BLOCK]
         with np.errstate(over="ignore"):
-            vals = (a[:, None] * x[None, :] + b[:, None]) >> np.uint64(32)
-        mins = np.minimum.reduceat(vals, offs, axis=1).T.astype("<u4")
-        for j, i in enumerate(block):
-            out[i] = mins[j].tobytes()
-        start = end
-    return out
+            vals = (a[:, None] * xb[None, :] + b[:, None]) >> np.uint64(32)
+        first = np.ones(db.size, dtype=bool)
+        first[1:] = db[1:] != db[:-1]
+        at = np.nonzero(first)[0]
+        ids = db[at]
+        mins[ids] = np.minimum(mins[ids], np.minimum.reduceat(vals, at, axis=1).T)
+    has = np.zeros(n_docs, dtype=bool)
+    has[doc] = True
+    sig = mins.astype("<u4")
+    return [sig[i].tobytes() if has[i] else None for i in range(n_docs)]
 
 
-def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
-    """(bands, rows) whose S-curve best separates pairs around ``threshold``.
+def lsh_params(threshold: float, num_perm: int, recall: float = 0.95) -> tuple[int, int]:
+    """(bands, rows): the most selective banding that still finds a pair at ``threshold``.
 
-    Minimises the sum of the false-positive area below the threshold and the false-negative
-    area above it (equal weights), as datasketch does.
+    A pair of similarity ``s`` becomes a candidate with probability ``1 - (1 - s**rows)**bands``.
+    We take the largest ``rows`` (fewest chance candidates) whose probability at the threshold
+    is at least ``recall``; pairs above the threshold are found even more surely. Candidates
+    are verified by their estimated similarity, so a chance candidate costs one comparison,
+    while a missed pair would leave a duplicate.
     """
-    s = np.linspace(0.0, 1.0, 1001)
-    best, best_err = (1, num_perm), float("inf")
-    for bands in range(1, num_perm + 1):
-        rows = num_perm // bands
-        p = 1.0 - (1.0 - s**rows) ** bands
-        below, above = s <= threshold, s >= threshold
-        err = _area(p[below], s[below]) + _area(1.0 - p[above], s[above])
-        if err < best_err - 1e-12:
-            best, best_err = (bands, rows), err
-    return best
-
-
-def _area(y: np.ndarray, x: np.ndarray) -> float:
-    return float(np.sum((y[1:] + y[:-1]) * np.diff(x)) / 2) if x.size > 1 else 0.0
+    for rows in range(num_perm, 0, -1):
+        bands = num_perm // rows
+        if 1.0 - (1.0 - threshold**rows) ** bands >= recall:
+            return bands, rows
+    return num_perm, 1
 
 
 def near_duplicates(sigs: np.ndarray, valid: np.ndarray, scope: np.ndarray, rank: np.ndarray,
@@ -196,41 +224,46 @@ def near_duplicates(sigs: np.ndarray, valid: np.ndarray, scope: np.ndarray, rank
         (removed rows, the kept row each one duplicates, their estimated similarity). A row is
         removed when it is similar to a row of lower rank that is itself kept.
     """
-    n, num_perm = sigs.shape
+    num_perm = sigs.shape[1]
     idx = np.nonzero(valid)[0]
-    empty = np.zeros(0, dtype=np.int64)
     if idx.size < 2:
-        return empty, empty, np.zeros(0)
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
     bands, rows = lsh_params(threshold, num_perm)
-    sub, sc, rk = sigs[idx].astype(np.uint64), scope[idx].astype(np.uint64), rank[idx]
-    earlier, later = [], []
+    sub, sc, rk = sigs[idx], scope[idx].astype(np.uint64), rank[idx]
+    m = idx.size
+    found = []
     with np.errstate(over="ignore"):
         for band in range(bands):
             key = sc * _MIX + np.uint64(band + 1)
             for c in range(band * rows, (band + 1) * rows):
-                key = key * _MIX + sub[:, c]
+                key = key * _MIX + sub[:, c].astype(np.uint64)
                 key ^= key >> np.uint64(31)
             order = np.lexsort((rk, key))
             ks = key[order]
-            new = np.ones(order.size, dtype=bool)
+            new = np.ones(m, dtype=bool)
             new[1:] = ks[1:] != ks[:-1]
-            start = np.maximum.accumulate(np.where(new, np.arange(order.size), 0))
-            pos = np.arange(order.size) - start  # position inside the bucket
+            start = np.maximum.accumulate(np.where(new, np.arange(m), 0))
+            pos = np.arange(m) - start  # position inside the bucket (bucket sorted by rank)
             for j in range(min(_PAIR_FANOUT, int(pos.max()))):
-                m = pos > j
-                earlier.append(order[start[m] + j])
-                later.append(order[m])
-    if not earlier:
+                sel = pos > j
+                # pair code: earlier * m + later (earlier has the lower rank)
+                found.append(order[start[sel] + j].astype(np.int64) * m + order[sel])
+    empty = np.zeros(0, dtype=np.int64)
+    if not found:
         return empty, empty, np.zeros(0)
-    pairs = np.unique(np.stack([np.concatenate(earlier), np.concatenate(later)], axis=1), axis=0)
-    sim = (sub[pairs[:, 0]] == sub[pairs[:, 1]]).mean(axis=1)
+    codes = np.unique(np.concatenate(found))
+    earlier, later = codes // m, codes % m
+    sim = np.empty(codes.size)
+    for a in range(0, codes.size, _VERIFY_SLICE):  # bounded memory: slice x num_perm booleans
+        b = a + _VERIFY_SLICE
+        sim[a:b] = (sub[earlier[a:b]] == sub[later[a:b]]).mean(axis=1)
     ok = sim >= threshold
-    pairs, sim = pairs[ok], sim[ok]
+    earlier, later, sim = earlier[ok], later[ok], sim[ok]
     # decide in rank order of the later row: its earlier partners are already final
-    order = np.lexsort((rk[pairs[:, 0]], rk[pairs[:, 1]]))
-    removed = np.zeros(idx.size, dtype=bool)
+    order = np.lexsort((rk[earlier], rk[later]))
+    removed = np.zeros(m, dtype=bool)
     dup, keep, score = [], [], []
-    for e, lt, s in zip(pairs[order, 0].tolist(), pairs[order, 1].tolist(), sim[order].tolist()):
+    for e, lt, s in zip(earlier[order].tolist(), later[order].tolist(), sim[order].tolist()):
         if removed[lt] or removed[e]:
             continue
         removed[lt] = True

@@ -23,10 +23,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .card import mixture_rows
+from .card import mixture_method, mixture_rows
 from .constants import BUILD_INFO, IGNORE_INDEX
 
 REPORT = "report.html"
+#: Columns the report reads from each split.
+_COLUMNS = ("input_ids", "labels", "seq_lengths", "task")
 _COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
 
 
@@ -38,27 +40,35 @@ def _shard_tables(folder: Path, manifest: dict) -> dict[str, pa.Table]:
         parts = []
         for s in shards:
             with pa.ipc.open_stream(pa.memory_map(str(folder / s["file"]))) as reader:
-                parts.append(reader.read_all().select([c for c in ("input_ids", "labels", "task")
-                                                       if c in reader.schema.names]))
+                parts.append(reader.read_all().select([c for c in _COLUMNS if c in reader.schema.names]))
         if parts:
             out[split] = pa.concat_tables(parts)
     return out
 
 
 def split_stats(table: pa.Table) -> dict[str, np.ndarray]:
-    """Per example: token length, trained tokens, supervised fraction, and the task name."""
+    """Per example (per document in packed rows): token length, trained tokens, supervised fraction, task."""
     ids = table.column("input_ids").combine_chunks()
     labels = table.column("labels").combine_chunks()
-    lengths = pc.list_value_length(ids).to_numpy(zero_copy_only=False).astype(np.int64)
-    lab_len = pc.list_value_length(labels).to_numpy(zero_copy_only=False).astype(np.int64)
+    packed = "seq_lengths" in table.column_names
+    if packed:  # documents lie back to back in each row, so the flat arrays split at their lengths
+        lengths = pc.list_flatten(table.column("seq_lengths").combine_chunks()).to_numpy(zero_copy_only=False)
+        lengths = lengths.astype(np.int64)
+        lab_len = lengths
+    else:
+        lengths = pc.list_value_length(ids).to_numpy(zero_copy_only=False).astype(np.int64)
+        lab_len = pc.list_value_length(labels).to_numpy(zero_copy_only=False).astype(np.int64)
     flat = pc.list_flatten(labels).to_numpy(zero_copy_only=False)
     cum = np.concatenate([[0], np.cumsum(flat != IGNORE_INDEX)])
     ends = np.cumsum(lab_len)
     trained = cum[ends] - cum[ends - lab_len]
     # causal: share of the sequence that is trained; seq2seq: of the labels (the decoder side)
     denom = np.where(lab_len == lengths, lengths, lab_len)
-    tasks = (table.column("task").to_numpy(zero_copy_only=False) if "task" in table.column_names
-             else np.array(["(all)"] * len(lengths), dtype=object))
+    if "task" not in table.column_names:
+        tasks = np.array(["(all)"] * len(lengths), dtype=object)
+    else:
+        col = table.column("task").combine_chunks()
+        tasks = (pc.list_flatten(col) if packed else col).to_numpy(zero_copy_only=False)
     return {"length": lengths, "trained": trained, "fraction": trained / np.maximum(denom, 1), "task": tasks}
 
 
@@ -72,7 +82,7 @@ def _png(fig) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _subplots(n: int, width: float = 4.2, height: float = 3.0):
+def _subplots(n: int, width: float = 4.2, height: float = 3.0, left: float = 0.75, right: float = 0.15):
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -82,7 +92,7 @@ def _subplots(n: int, width: float = 4.2, height: float = 3.0):
     rows = (n + cols - 1) // cols
     # a fixed layout: tight_layout / bbox_inches="tight" measure every label and double the cost
     fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False,
-                             gridspec_kw={"left": 0.75 / (width * cols), "right": 1 - 0.15 / (width * cols),
+                             gridspec_kw={"left": left / (width * cols), "right": 1 - right / (width * cols),
                                           "bottom": 0.55 / (height * rows), "top": 1 - 0.35 / (height * rows),
                                           "wspace": 0.3, "hspace": 0.45})
     for ax in axes.flat[n:]:
@@ -122,20 +132,27 @@ def _fraction_plot(stats: dict) -> str:
     return _png(fig)
 
 
-def _bar_plot(labels: list[str], series: dict[str, list[float]], title: str, xlabel: str) -> str:
-    fig, axes = _subplots(1, width=6.0, height=max(2.0, 0.45 * len(labels) + 1))
-    ax = axes[0]
-    y = np.arange(len(labels))
-    h = 0.8 / len(series)
-    for i, (name, vals) in enumerate(series.items()):
-        bars = ax.barh(y + i * h, [v or 0 for v in vals], height=h, label=name, color=_COLORS[i % len(_COLORS)])
-        ax.bar_label(bars, labels=[f"{v:.3g}" if isinstance(v, float) else str(v) for v in vals], fontsize=7, padding=2)
-    ax.set_yticks(y + h * (len(series) - 1) / 2, labels)
-    ax.invert_yaxis()
-    ax.set_xlabel(xlabel)
-    ax.set_title(title)
-    if len(series) > 1:
-        ax.legend(fontsize=8)
+def _bar_plot(panels: dict[str, tuple[list[str], dict[str, list]]], xlabel: str) -> str:
+    """Horizontal bars, one panel per key: ``{title: (labels, {series: values})}``."""
+    height = max(2.0, 0.45 * max(len(lb) for lb, _ in panels.values()) + 1)
+    longest = max(len(str(x)) for lb, _ in panels.values() for x in lb)
+    legend = any(len(series) > 1 for _, series in panels.values())
+    # room for the longest bar label on the left and, when there is one, the legend on the right
+    fig, axes = _subplots(len(panels), width=5.0 + 0.07 * longest, height=height, left=0.3 + 0.07 * longest,
+                          right=1.0 if legend else 0.15)
+    for ax, (title, (labels, series)) in zip(axes, panels.items()):
+        y = np.arange(len(labels))
+        h = 0.8 / len(series)
+        for i, (name, vals) in enumerate(series.items()):
+            bars = ax.barh(y + i * h, [v or 0 for v in vals], height=h, label=name, color=_COLORS[i % len(_COLORS)])
+            ax.bar_label(bars, labels=[_cell(v) for v in vals], fontsize=7, padding=2)
+        ax.set_yticks(y + h * (len(series) - 1) / 2, labels)
+        ax.invert_yaxis()
+        ax.margins(x=0.15)
+        ax.set_xlabel(xlabel)
+        ax.set_title(title)
+        if len(series) > 1:
+            ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return _png(fig)
 
 
@@ -144,7 +161,7 @@ _CSS = """body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif
 color:#222;padding:0 16px}h1{margin-bottom:2px}h2{border-bottom:2px solid #ddd;padding-bottom:4px;margin-top:32px}
 .sub{color:#666}.cards{display:flex;flex-wrap:wrap;gap:12px;margin:16px 0}.card{background:#f4f6fa;border-radius:8px;
 padding:10px 16px;min-width:130px}.card b{display:block;font-size:22px}table{border-collapse:collapse;margin:8px 0}
-td,th{border:1px solid #ddd;padding:3px 9px;text-align:right}th{background:#f4f6fa}td:first-child,th:first-child{text-align:left}
+td,th{border:1px solid #ddd;padding:3px 9px;text-align:right}th{background:#f4f6fa}td.t,th:first-child{text-align:left}
 img{max-width:100%;border:1px solid #eee;border-radius:6px}.note{color:#8a5a00;background:#fff6e0;padding:6px 10px;
 border-radius:6px}code{background:#f4f6fa;padding:1px 4px;border-radius:3px}"""
 
@@ -153,9 +170,16 @@ def _e(x) -> str:
     return html.escape(str(x))
 
 
+def _cell(v) -> str:
+    if v is None:
+        return "–"
+    return f"{v:.6g}" if isinstance(v, float) else str(v)
+
+
 def _table(head: list[str], rows: list[list]) -> str:
     th = "".join(f"<th>{_e(h)}</th>" for h in head)
-    body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in r) + "</tr>" for r in rows)
+    body = "".join("<tr>" + "".join(f"<td class=t>{_e(c)}</td>" if isinstance(c, str) else f"<td>{_e(_cell(c))}</td>"
+                                    for c in r) + "</tr>" for r in rows)
     return f"<table><tr>{th}</tr>{body}</table>"
 
 
@@ -172,6 +196,24 @@ def _flatten(d, prefix="") -> list[tuple[str, object]]:
         else:
             out.append((key, json.dumps(v) if isinstance(v, (list, tuple)) else v))
     return out
+
+
+def _audit(audit, tok: dict, order: list[str]) -> list[str]:
+    """The audit as a check x split table (the manifest's ``audit.splits``), with each check's meaning."""
+    if not isinstance(audit, dict) or not isinstance(audit.get("splits"), dict):
+        rows = [[f"{s}: straddling_boundary", tok[s]["straddling_boundary"]] for s in order]
+        rows += [[k, v] for k, v in _flatten(audit or {})]
+        note = [] if audit else ["<p>This build's manifest has no <code>audit</code> entry; straddling-token counts only.</p>"]
+        return note + [_table(["check", "count"], rows)]
+    per = audit["splits"]
+    splits = [s for s in order if s in per] + [s for s in per if s not in order]
+    notes = audit.get("notes") or {}
+    checks = list(notes) + sorted({k for s in per.values() for k in s if k not in notes and k != "examples"})
+    rows = [[c, *[per[s].get(c, "–") for s in splits], notes.get(c, "")] for c in checks]
+    extra = [[k, v] for k, v in audit.items() if k not in ("splits", "notes") and not isinstance(v, dict)]
+    bad = sum(v for r in rows for v in r[1:-1] if isinstance(v, int))
+    return ((["<p>All checks at zero.</p>"] if not bad else []) + [
+             _table(["check", *splits, "meaning"], rows)] + ([_table(["setting", "value"], extra)] if extra else []))
 
 
 def render_report(manifest: dict, tables: dict[str, pa.Table], build_info: dict | None = None) -> str:
@@ -212,6 +254,14 @@ def render_report(manifest: dict, tables: dict[str, pa.Table], build_info: dict 
                         [[s, tok[s]["examples"], tok[s]["tokens"], *[(tok[s].get("length") or {}).get(k, "–") for k in
                           ("min", "p50", "p90", "p99", "max", "mean")], tok[s]["truncated"]] for s in order]))
 
+    pk = m.get("packing")
+    if isinstance(pk, dict) and isinstance(pk.get("splits"), dict):
+        parts.append(f"<p>Packed ({_e(pk.get('method'))}, max_length {_e(pk.get('max_length'))}): the histograms "
+                     f"count documents; overall fill ratio {_e(_cell(pk.get('fill_ratio')))}.</p>")
+        parts.append(_table(["split", "rows", "documents", "tokens", "fill ratio"],
+                            [[s, p.get("rows"), p.get("documents"), p.get("tokens"), p.get("fill_ratio")]
+                             for s, p in pk["splits"].items()]))
+
     parts.append("<h2>Supervised-token fraction</h2>")
     if plots and stats:
         parts.append(_img(_fraction_plot(stats), "supervised fraction histogram"))
@@ -224,8 +274,8 @@ def render_report(manifest: dict, tables: dict[str, pa.Table], build_info: dict 
     if by_code:
         codes = sorted(by_code, key=lambda c: -by_code[c])
         if plots:
-            parts.append(_img(_bar_plot(codes, {"rejects": [by_code[c] for c in codes]}, "rejects by reason", "count"),
-                              "rejects by reason"))
+            parts.append(_img(_bar_plot({"rejects by reason": (codes, {"rejects": [by_code[c] for c in codes]})},
+                                        "count"), "rejects by reason"))
         parts.append(_table(["stage", "rejects"], sorted((counts.get("rejects_by_stage") or {}).items())))
     else:
         parts.append("<p>No rejects: every row read is in the output.</p>")
@@ -237,22 +287,31 @@ def render_report(manifest: dict, tables: dict[str, pa.Table], build_info: dict 
     parts.append("<h2>Mixture: requested versus realized</h2>")
     mix = mixture_rows(m.get("mixture"))
     if mix:
-        names = [t for t, _, _ in mix]
+        parts.append(f"<p>{_e(mixture_method(m['mixture']))}</p>".replace("`", ""))
         if plots:
-            parts.append(_img(_bar_plot(names, {"requested": [r for _, r, _ in mix], "realized": [z for _, _, z in mix]},
-                                        "train mixture", "share"), "mixture"))
-        parts.append(_table(["task", "requested", "realized"], [[t, r, z] for t, r, z in mix]))
+            panels = {}
+            for split in dict.fromkeys(r["split"] for r in mix):
+                rs = [r for r in mix if r["split"] == split]
+                panels[f"{split} mixture"] = ([r["task"] for r in rs], {"requested": [r["requested"] for r in rs],
+                                                                       "realized": [r["realized"] for r in rs]})
+            parts.append(_img(_bar_plot(panels, "share of the split"), "mixture"))
+        parts.append(_table(["split", "task", "requested", "realized", "examples", "available"],
+                            [[r["split"], r["task"], r["requested"], r["realized"], r["examples"], r["available"]]
+                             for r in mix]))
     elif m.get("mixture"):
         parts.append(_table(["key", "value"], _flatten(m["mixture"])))
     else:
         parts.append("<p>No mixture in this recipe: every example of every task is kept once.</p>")
 
     parts.append("<h2>Boundary audit</h2>")
-    audit = [[f"tokens.{s}.straddling_boundary", tok[s]["straddling_boundary"]] for s in order]
-    audit += [[k, v] for k, v in _flatten(m.get("audit") or {})]
-    if not m.get("audit"):
-        parts.append("<p>This build's manifest has no <code>audit</code> entry; straddling-token counts only.</p>")
-    parts.append(_table(["check", "count"], audit))
+    parts += _audit(m.get("audit"), tok, order)
+    cont = m.get("contamination")
+    if isinstance(cont, dict) and isinstance(cont.get("splits"), dict):
+        parts.append(f"<h2>Contamination ({_e(cont.get('ngram'))}-gram overlap with "
+                     f"{_e(cont.get('train_split', 'train'))})</h2>")
+        parts.append(_table(["split", "examples", "contaminated", "share"],
+                            [[s, c.get("examples"), c.get("contaminated"), c.get("share")]
+                             for s, c in cont["splits"].items()]))
     return ("<!doctype html><html lang=en><head><meta charset=utf-8>"
             f"<title>{_e(m['name'])} — ftdata build report</title><style>{_CSS}</style></head><body>"
             + "\n".join(parts) + "</body></html>\n")
@@ -278,6 +337,5 @@ def report(path: str | Path, dest: str | Path | None = None) -> Path:
     from .api import load_compiled
 
     dd = load_compiled(path)
-    tables = {s: dd[s].data.table.select([c for c in ("input_ids", "labels", "task") if c in dd[s].column_names])
-              for s in dd}
+    tables = {s: dd[s].data.table.select([c for c in _COLUMNS if c in dd[s].column_names]) for s in dd}
     return write_report(path, dd.manifest, tables, dest)

@@ -44,8 +44,10 @@ from .errors import ConfigError, TemplateError, did_you_mean
 from .limits import (
     DEFAULT_LIMITS,
     LimitExceeded,
+    RenderLimitError,
     RenderLimits,
     RenderTimeout,
+    TemplateLimitAbort,
     current_limits,
     limited,
 )
@@ -86,6 +88,8 @@ class Template:
     extra: dict[str, Any] = field(default_factory=dict)
     #: bounds used by :meth:`render` when it is not given any (a build sets the recipe's)
     limits: RenderLimits | None = field(default=None, repr=False, compare=False)
+    #: [renders, renders that went over a limit], for ``RenderLimits.abort_after``
+    _limit_stats: list = field(default_factory=lambda: [0, 0], repr=False, compare=False)
     _compiled: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __getstate__(self) -> dict:
@@ -173,13 +177,28 @@ class Template:
         ctx = _escape_row(row)
         token = set_rng(seeded_rng(seed, row_key, self.id))
         lim = limits or self.limits or DEFAULT_LIMITS
+        stats = self._limit_stats
+        stats[0] += 1
         try:
             with limited(lim):
                 return self._render_all(ctx, row)
         except RenderTimeout:
-            raise TemplateError(f"{self.where}: {_timeout_message(lim)}") from None
+            raise self._over_limit(lim, RenderLimitError(f"{self.where}: {_timeout_message(lim)}")) from None
+        except RenderLimitError as exc:
+            raise self._over_limit(lim, exc) from None
         finally:
             reset_rng(token)
+
+    def _over_limit(self, lim: RenderLimits, exc: RenderLimitError) -> Exception:
+        """The error to raise for a render over a limit: a reject, or the end of the build
+        when the template has gone over a limit on every row so far (``abort_after``)."""
+        renders, hits = self._limit_stats[0], self._limit_stats[1] + 1
+        self._limit_stats[1] = hits
+        if lim.abort_after and hits == renders == lim.abort_after:
+            return TemplateLimitAbort(
+                f"{self.where} went over the render limits on each of the first {hits} rows it rendered; "
+                f"fix the template or raise render_limits (last: {exc})")
+        return exc
 
     def _render_all(self, ctx: dict, row: dict) -> tuple[str, str, list[str] | None]:
         choices = None
@@ -208,7 +227,10 @@ class Template:
         try:
             return _stream(self._compiled[part], ctx, part)
         except RenderTimeout:
-            raise TemplateError(f"{self.where}: {part}: {_timeout_message(current_limits())}") from None
+            raise RenderLimitError(f"{self.where}: {part}: {_timeout_message(current_limits())}") from None
+        except LimitExceeded as exc:
+            line = _template_line(exc, self._compiled[part])
+            raise RenderLimitError(f"{self.where}: {part} line {line}: {exc}") from None
         except UndefinedError as exc:
             line = _template_line(exc, self._compiled[part])
             m = re.search(r"'([^']+)' is undefined", str(exc))

@@ -99,6 +99,8 @@ def check_output(path: str | Path, depth: Depth = "full") -> VerifyReport:
         for s in shards:
             rows_in_split += _check_shard(p, s, depth, rep)
         expected = split_counts.get(split, {}).get("examples")
+        if manifest.get("packing"):  # packed splits hold rows of several examples each
+            expected = manifest["packing"]["splits"].get(split, {}).get("rows")
         if expected is not None and rows_in_split != expected:
             rep.problems.append(f"split '{split}': shards hold {rows_in_split} rows, manifest counts {expected}")
         listed_files = {Path(s["file"]).name for s in shards}

@@ -78,3 +78,15 @@ def reviews_out(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("reviews") / "out"
     compile_recipe(ROOT / "examples" / "reviews" / "recipe.yaml", output=out)
     return out
+
+
+@pytest.fixture(scope="session")
+def reviews_packed_out(tmp_path_factory) -> Path:
+    """The reviews example compiled with ``packing: true`` (read-only)."""
+    from ftdata.build import compile_recipe
+
+    recipe = yaml.safe_load((ROOT / "examples" / "reviews" / "recipe.yaml").read_text())
+    recipe["packing"] = True
+    out = tmp_path_factory.mktemp("reviews-packed") / "out"
+    compile_recipe(recipe, base=ROOT / "examples" / "reviews", output=out)
+    return out

@@ -6,7 +6,7 @@ import datasets
 import pytest
 from transformers import AutoTokenizer
 
-from ftdata.build import compile_recipe
+from ftdata.build import accounting_ok, compile_recipe
 from ftdata.chat import ChatError, render_chat
 from ftdata.constants import IGNORE_INDEX as X
 from ftdata.masking import specials_for
@@ -125,6 +125,7 @@ def test_messages_column_rewriting_template(tmp_path, train_on, expected):
     assert ex["input_ids"] == tok(tok.apply_chat_template(CONVO, tokenize=False), add_special_tokens=False)["input_ids"]
     assert ex["template"] == "messages" and ex["completion"] == CONVO[-1]["content"]
     assert res.manifest["counts"]["sources"]["qa"]["examples_written"] == 1
+    assert res.manifest["counts"]["sources"]["qa"]["fanout"] == 1 and not accounting_ok(res.manifest)
 
 
 @pytest.mark.parametrize("template", [CHATML, LLAMA3, REWRITING])

@@ -12,7 +12,6 @@ from ftdata.api import load_compiled
 from ftdata.constants import IGNORE_INDEX
 from ftdata.errors import FtdataError
 from ftdata.export import FORMATS, export
-from ftdata.writer import sha256_file
 
 
 @pytest.fixture(scope="module")
@@ -114,44 +113,37 @@ def test_seq2seq_layout_refused_for_token_targets(reviews_out, tmp_path):
     export(s2s, "openai-jsonl", tmp_path / "oa")  # text targets do not care
 
 
-def make_packed(compiled, src, dest, max_length=384):
-    """A compiled directory in the packed shape (input_ids, labels, position_ids, seq_lengths)."""
-    packs = {}
-    for split in compiled:
-        rows, cur = [], None
-        for ex in compiled[split]:
-            n = len(ex["input_ids"])
-            if cur is None or sum(cur["seq_lengths"]) + n > max_length:
-                cur = {"input_ids": [], "labels": [], "position_ids": [], "seq_lengths": []}
-                rows.append(cur)
-            cur["input_ids"] += ex["input_ids"]
-            cur["labels"] += ex["labels"]
-            cur["position_ids"] += list(range(n))
-            cur["seq_lengths"].append(n)
-        packs[split] = datasets.Dataset.from_list(rows)
-    datasets.DatasetDict(packs).save_to_disk(str(dest))
-    m = json.loads((src / "manifest.json").read_text())
-    m["columns"] = ["input_ids", "labels", "position_ids", "seq_lengths"]
-    m["shards"] = {split: [{"file": str(f.relative_to(dest)), "rows": packs[split].num_rows, "sha256": sha256_file(f)}
-                           for f in sorted((dest / split).glob("*.arrow"))] for split in packs}
-    for split in packs:
-        m["counts"]["splits"][split]["examples"] = packs[split].num_rows
-    (dest / "manifest.json").write_text(json.dumps(m))
-    (dest / "COMPLETED").write_text("ok\n")
-    return dest
-
-
-def test_packed_rows_keep_seq_lengths_for_trl_only(reviews_out, compiled, tmp_path):
-    packed = make_packed(compiled, reviews_out, tmp_path / "packed")
-    export(packed, "trl", tmp_path / "trl")
+def test_packed_rows_keep_seq_lengths_for_trl_only(reviews_packed_out, tmp_path):
+    packed = load_compiled(reviews_packed_out)
+    export(reviews_packed_out, "trl", tmp_path / "trl")
     dd = datasets.load_from_disk(str(tmp_path / "trl"))
     assert dd["train"].column_names == ["input_ids", "labels", "seq_lengths"]
+    assert dd["train"]["seq_lengths"] == packed["train"]["seq_lengths"]
+    assert dd["train"]["labels"] == packed["train"]["labels"]
     assert all(sum(r["seq_lengths"]) == len(r["input_ids"]) for r in dd["train"])
     for fmt in ("axolotl", "llamafactory", "torchtune"):
         with pytest.raises(FtdataError, match="packed"):
-            export(packed, fmt, tmp_path / fmt)
+            export(reviews_packed_out, fmt, tmp_path / fmt)
+    with pytest.raises(FtdataError, match="'prompt' and 'completion'"):
+        export(reviews_packed_out, "openai-jsonl", tmp_path / "oa")
+    export(reviews_packed_out, "parquet", tmp_path / "pq")  # plain exports keep every column
 
 
 def test_every_format_listed():
     assert set(FORMATS) == {"trl", "axolotl", "llamafactory", "torchtune", "openai-jsonl", "parquet", "jsonl"}
     assert IGNORE_INDEX == -100
+
+
+def test_cli_export_json_and_clean_errors(reviews_out, tmp_path):
+    from click.testing import CliRunner
+
+    from ftdata.cli import main
+
+    r = CliRunner().invoke(main, ["export", str(reviews_out), "--to", "torchtune", str(tmp_path / "tt"), "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    assert out["columns"] == ["tokens", "labels"] and out["rows"]["train"] > 0
+    r = CliRunner().invoke(main, ["export", str(reviews_out), "--to", "trl", str(tmp_path / "tt")])
+    assert r.exit_code == 2 and "error:" in r.output and "--overwrite" in r.output
+    r = CliRunner().invoke(main, ["export", str(reviews_out), "--to", "axolotll", str(tmp_path / "x")])
+    assert r.exit_code == 2 and "axolotl" in r.output

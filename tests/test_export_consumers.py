@@ -11,8 +11,6 @@ from ftdata.constants import IGNORE_INDEX
 from ftdata.export import export
 from ftdata.tokenizer import load_tokenizer
 
-from .test_export import make_packed
-
 pytestmark = pytest.mark.slow
 
 
@@ -62,12 +60,11 @@ def test_trl_sft_trainer_trains_on_export_without_retokenizing(reviews_out, tmp_
         assert set(row_labels[n:]) <= {IGNORE_INDEX}
 
 
-def test_trl_collator_keeps_packed_documents_apart(reviews_out, tmp_path):
+def test_trl_collator_keeps_packed_documents_apart(reviews_packed_out, tmp_path):
     pytest.importorskip("trl")
     from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
 
-    packed = make_packed(load_compiled(reviews_out), reviews_out, tmp_path / "packed")
-    export(packed, "trl", tmp_path / "trl")
+    export(reviews_packed_out, "trl", tmp_path / "trl")
     rows = datasets.load_from_disk(str(tmp_path / "trl"))["train"].select(range(2))
     batch = DataCollatorForLanguageModeling(pad_token_id=1, padding_free=True)(list(rows))
     lengths = [n for r in rows for n in r["seq_lengths"]]

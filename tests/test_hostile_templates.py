@@ -249,3 +249,22 @@ def test_build_stops_before_starting_on_a_statically_hostile_template(tmp_path, 
     res = CliRunner().invoke(main, ["build", str(recipe)])
     assert res.exit_code == 2 and "template 'escape'" in res.output and "Traceback" not in res.output
     assert not (tmp_path / "out").exists()
+
+
+def test_build_stops_when_a_template_goes_over_limits_on_every_row(tmp_path, word_tokenizer):
+    write_jsonl(tmp_path / "rows.jsonl", [{"id": i, "q": "what is two"} for i in range(12)])
+    tpl = write_native_templates(tmp_path / "t.yaml", [
+        {"name": "good", "prompt": "Q: {{ q }}", "completion": "A: five"},
+        {"name": "spin", "prompt": "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+         "completion": "x"}])
+    recipe = write_recipe(tmp_path, {"name": "x", "output": "out", "tokenizer": str(word_tokenizer),
+                                     "render_limits": {"max_seconds": 0.05, "abort_after": 3},
+                                     "sources": [{"name": "s", "path": "rows.jsonl", "key": "id",
+                                                  "templates": [{"file": str(tpl)}]}]})
+    t0 = time.perf_counter()
+    res = CliRunner().invoke(main, ["build", str(recipe)])
+    assert res.exit_code == 2, res.output
+    assert "template 'spin'" in res.output and "each of the first 3 rows" in res.output
+    assert "Traceback" not in res.output and time.perf_counter() - t0 < 30
+    assert not (tmp_path / "out").exists()
+

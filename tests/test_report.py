@@ -36,6 +36,7 @@ def two_tasks(tmp_path_factory):
         ],
         "split": {"ratios": {"train": 0.8, "validation": 0.1, "test": 0.1}, "group_by": "product_id"},
         "tokenizer": "ftdata:tiny-bpe", "max_length": 120,
+        "mixture": {"method": "proportional", "cap": 200},
     })
     return compile_recipe(recipe).output
 
@@ -48,13 +49,18 @@ def test_build_writes_a_self_contained_report(two_tasks):
     page = (two_tasks / REPORT).read_text()
     assert "<script" not in page and not re.search(r'(src|href)="(https?:|//|file:)', page)
     imgs = _images(page)
-    assert len(imgs) == 3 and all(i.startswith(b"\x89PNG") for i in imgs)  # lengths, fraction, rejects
+    assert len(imgs) == 4 and all(i.startswith(b"\x89PNG") for i in imgs)  # lengths, fraction, rejects, mixture
     for heading in ("Token lengths per split and task", "Supervised-token fraction", "Rejects by reason",
                     "Mixture: requested versus realized", "Boundary audit"):
         assert heading in page
     m = load_compiled(two_tasks).manifest
     assert f"<b>{m['counts']['rejects']}</b>rejects" in page and m["counts"]["rejects"] > 0
-    assert "No mixture in this recipe" in page and "has no <code>audit</code>" in page
+    for code in m["counts"]["rejects_by_code"]:  # schema (5-star rows) and not_sampled (the cap)
+        assert code in page or code in m["counts"]["rejects_by_stage"]
+    for task, t in m["mixture"]["splits"]["train"]["tasks"].items():
+        assert f"<td class=t>train</td><td class=t>{task}</td><td>{t['requested_share']:.6g}</td>" in page
+    for check in (m.get("audit") or {}).get("notes", {}):
+        assert f"<td class=t>{check}</td>" in page
 
 
 def test_split_stats_count_trained_tokens_per_example(reviews_out):
@@ -67,7 +73,7 @@ def test_split_stats_count_trained_tokens_per_example(reviews_out):
     assert set(s["task"]) == {"reviews"}
 
 
-def test_mixture_and_audit_sections_when_the_manifest_has_them(two_tasks, tmp_path):
+def test_loose_mixture_and_audit_entries_still_render(two_tasks, tmp_path):
     m = dict(load_compiled(two_tasks).manifest)
     m["mixture"] = {"method": "examples-proportional", "tasks": {
         "rating": {"requested_rate": 0.6, "realized_rate": 0.58},
@@ -76,7 +82,7 @@ def test_mixture_and_audit_sections_when_the_manifest_has_them(two_tasks, tmp_pa
     out = write_report(two_tasks, m, dest=tmp_path / "r.html")
     page = out.read_text()
     assert len(_images(page)) == 4
-    assert "<td>0.58</td>" in page and "<td>prompt_not_prefix</td><td>2</td>" in page
+    assert "<td>0.58</td>" in page and "<td class=t>prompt_not_prefix</td><td>2</td>" in page
 
 
 def test_report_command_and_json(reviews_out, tmp_path):
@@ -115,3 +121,13 @@ def test_report_renders_in_headless_chromium(two_tasks, tmp_path):
     assert blue > 8000 and orange > 2000, (blue, orange)
     # and the page is not just images: the headings' dark text is there too
     assert count((34, 34, 34)) > 5000
+
+
+def test_packed_build_is_reported_per_document(reviews_packed_out, tmp_path):
+    dd = load_compiled(reviews_packed_out)
+    s = split_stats(dd["train"].data.table)
+    assert len(s["length"]) == dd.manifest["counts"]["splits"]["train"]["examples"]  # documents, not rows
+    assert s["length"].sum() == dd.manifest["tokens"]["train"]["tokens"]
+    assert s["trained"].sum() == dd.manifest["tokens"]["train"]["trained_tokens"]
+    page = write_report(reviews_packed_out, dd.manifest, dest=tmp_path / "r.html").read_text()
+    assert "fill ratio" in page and len(_images(page)) == 2

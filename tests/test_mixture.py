@@ -1,0 +1,130 @@
+"""Task mixtures: rates, exact realized counts, accounting of what is left out, provenance."""
+
+from __future__ import annotations
+
+import json
+import math
+from fractions import Fraction
+
+import datasets
+import pytest
+
+from ftdata.build import accounting_ok, compile_recipe
+from ftdata.errors import ConfigError
+from ftdata.mixture import quotas, report, task_rates
+from ftdata.summary import summary_text
+
+from .conftest import shared, write_jsonl, write_native_templates, write_recipe
+
+SMS_CSV = {"delimiter": "\t", "quoting": "none", "header": False, "columns": ["label", "text"]}
+
+
+def test_proportional_with_cap_takes_min_n_cap():
+    avail = {"a": 5000, "b": 120, "c": 800}
+    rates = task_rates("proportional", avail, cap=500)
+    assert rates == {"a": 500, "b": 120, "c": 500}
+    assert quotas(rates, avail) == {"a": 500, "b": 120, "c": 500}
+    # without a cap every example is taken
+    assert quotas(task_rates("proportional", avail), avail) == avail
+
+
+def test_weights_take_the_largest_mixture_without_repeats():
+    avail = {"a": 1000, "b": 90}
+    rates = task_rates("weights", avail, weights={"a": 0.7, "b": 0.3})
+    got = quotas(rates, avail)
+    # b is the scarce task: all 90 of it; total 300, of which a takes 70 %
+    assert got == {"a": 210, "b": 90}
+    rep = report("weights", rates, avail, got, None)
+    assert rep["tasks"]["a"]["requested_share"] == rep["tasks"]["a"]["realized_share"] == 0.7
+    assert rep["tasks"]["b"]["not_sampled"] == 0 and not rep["tasks"]["b"]["exhausted"]
+
+
+def test_temperature_flattens_and_size_reports_exhausted_tasks():
+    avail = {"big": 10000, "small": 100}
+    rates = task_rates("temperature", avail, cap=4000, temperature=2.0)
+    assert float(rates["big"]) == pytest.approx(math.sqrt(4000))
+    assert float(rates["small"]) == pytest.approx(10.0)
+    got = quotas(rates, avail, size=1000)
+    share_small = rates["small"] / sum(rates.values())
+    assert got["small"] == 100  # wanted floor(1000 * share) = 136, has only 100
+    assert math.floor(1000 * share_small) > 100
+    assert got["big"] == 1000 - math.floor(1000 * share_small) or got["big"] == 1000 - math.ceil(1000 * share_small)
+    rep = report("temperature", rates, avail, got, 1000)
+    assert rep["tasks"]["small"]["exhausted"] and not rep["tasks"]["big"]["exhausted"]
+    # size rounding hands out the remainder: shares 1/3 each of 10 -> 4, 3, 3 (ties by name)
+    eq = {"x": Fraction(1), "y": Fraction(1), "z": Fraction(1)}
+    assert quotas(eq, {"x": 50, "y": 50, "z": 50}, size=10) == {"x": 4, "y": 3, "z": 3}
+
+
+def test_weights_must_name_every_task(tmp_path):
+    tpl = write_native_templates(tmp_path / "t.yaml", [{"name": "t", "prompt": "{{q}}", "completion": "{{a}}"}])
+    write_jsonl(tmp_path / "a.jsonl", [{"q": "x", "a": "y"}])
+    recipe = write_recipe(tmp_path, {
+        "name": "m", "sources": [{"name": "a", "path": "a.jsonl", "task": "qa", "templates": [{"file": str(tpl)}]}],
+        "mixture": {"method": "weights", "weights": {"qaa": 1.0}}})
+    with pytest.raises(ConfigError) as exc:
+        compile_recipe(recipe)
+    text = str(exc.value)
+    assert "unknown task 'qaa'" in text and "did you mean 'qa'" in text.lower() and "no weight for task 'qa'" in text
+
+
+def _two_task_recipe(tmp_path, mixture, name):
+    sum_t = write_native_templates(tmp_path / "sum.yaml", [
+        {"name": "summarize", "prompt": "Summarize the following conversation.\n\n{{dialogue}}\n\nSummary:",
+         "completion": "{{summary}}"}])
+    cls_t = write_native_templates(tmp_path / "cls.yaml", [
+        {"name": "is_spam", "prompt": "Is this text message spam or ham?\n\n{{text}}\n\nAnswer:", "completion": "{{label}}"},
+        {"name": "label_first", "prompt": "Label (spam/ham) the message: {{text}}", "completion": "{{label}}"}])
+    return write_recipe(tmp_path, {
+        "name": name, "output": name, "seed": 21,
+        "sources": [
+            {"name": "dialogsum", "task": "summarization", "path": str(shared("dialogsum", "dialogsum.dev.jsonl")),
+             "key": "fname", "templates": [{"file": str(sum_t)}]},
+            {"name": "sms", "task": "spam_classification", "path": str(shared("sms_spam", "SMSSpamCollection")),
+             "format": "tsv", "csv": SMS_CSV, "key": "@line", "templates": [{"file": str(cls_t)}]},
+        ],
+        "split": {"ratios": {"train": 0.8, "validation": 0.1, "test": 0.1}},
+        "mixture": mixture, "max_length": 2048,
+    }, f"{name}.yaml")
+
+
+@pytest.mark.slow
+def test_two_task_mixture_with_cap_realizes_the_formula_exactly(tmp_path):
+    cap = 1500
+    plain = compile_recipe(_two_task_recipe(tmp_path, None, "plain"))
+    mixed = compile_recipe(_two_task_recipe(tmp_path, {"method": "proportional", "cap": cap}, "mixed"))
+    n = plain.manifest["counts"]["splits"]["train"]["tasks"]
+    assert n["spam_classification"] > cap > n["summarization"]  # one task is capped, one is not
+    got = mixed.manifest["counts"]["splits"]["train"]["tasks"]
+    assert got == {t: min(v, cap) for t, v in n.items()}
+    # held-out splits keep every task whole and unsampled
+    for split in ("validation", "test"):
+        assert mixed.manifest["counts"]["splits"][split] == plain.manifest["counts"]["splits"][split]
+    # requested vs realized in the manifest and the summary
+    rep = mixed.manifest["mixture"]["splits"]["train"]["tasks"]
+    total = sum(min(v, cap) for v in n.values())
+    for t, v in n.items():
+        assert rep[t]["available"] == v and rep[t]["examples"] == min(v, cap)
+        assert rep[t]["requested_share"] == pytest.approx(min(v, cap) / total, abs=1e-6)
+        assert rep[t]["realized_share"] == rep[t]["requested_share"]
+    text = summary_text(mixed.manifest, mixed.output)
+    assert "mixture (proportional, cap 1500; sampled without replacement)" in text
+    assert "spam_classification" in text.split("mixture (")[1]
+    # every left-out example is a reject, so the accounting still holds
+    rejects = [json.loads(x) for x in (mixed.output / "rejects.jsonl").read_text().splitlines()]
+    left_out = [r for r in rejects if r["code"] == "not_sampled"]
+    assert len(left_out) == n["spam_classification"] - cap
+    assert {r["stage"] for r in left_out} == {"mixture"} and {r["split"] for r in left_out} == {"train"}
+    assert accounting_ok(mixed.manifest) == []
+    # the sample is a subset of the unsampled train split (no repeats, nothing invented)
+    dd_plain, dd_mixed = datasets.load_from_disk(str(plain.output)), datasets.load_from_disk(str(mixed.output))
+    ids = list(zip(dd_mixed["train"]["source"], dd_mixed["train"]["row_key"], dd_mixed["train"]["template"]))
+    assert len(set(ids)) == len(ids)
+    assert set(ids) <= set(zip(dd_plain["train"]["source"], dd_plain["train"]["row_key"], dd_plain["train"]["template"]))
+    # provenance: every example names source, row key, task and template; shards list their tasks
+    for split in dd_mixed:
+        for col in ("source", "row_key", "task", "template"):
+            assert all(v for v in dd_mixed[split][col])
+    for split, shards in mixed.manifest["shards"].items():
+        tasks = {t for s in shards for t in s["tasks"]}
+        assert tasks == set(dd_mixed[split]["task"]) == {"summarization", "spam_classification"}

@@ -1,0 +1,160 @@
+"""One comparison: base model zero- and k-shot, full fine-tune and LoRA, plus forgetting.
+
+For compiled directory ``data`` (the trained tasks) and optionally ``heldout`` (a second
+compiled directory whose task is *not* trained), :func:`compare` runs
+
+1. the base model on ``data``'s test split with each number of shots (in-context learning),
+2. for each method (``full``, ``lora``): training on ``data``'s train split, then the tuned
+   model on ``data``'s test split (zero-shot),
+3. the base and each tuned model on ``heldout``'s test split: the change is forgetting,
+
+and writes ``compare.json`` and ``compare.md`` (one row per setting: the headline score per
+task, the held-out score and its change, trainable parameters, peak memory, wall times),
+with each run and evaluation in its own sub-folder.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from ftdata.errors import FtdataError
+
+from ._run import PeakMemory
+from .evaluate import evaluate_model
+from .full import train_full
+from .lora import train_lora
+from .tiny import count_parameters
+
+TRAINERS = {"full": train_full, "lora": train_lora}
+_HEADLINE = ("macro_f1", "rougeL", "bleu", "exact_match", "accuracy")
+
+
+def headline(metrics: dict) -> tuple[str, float] | None:
+    """The score a table shows first for a task (macro-F1, ROUGE-L, BLEU or exact match)."""
+    for k in _HEADLINE:
+        if k in metrics:
+            return k, metrics[k]
+    return next(iter(metrics.items()), None)
+
+
+def _base_params(model: str) -> int:
+    import transformers as tf
+
+    cfg = tf.AutoConfig.from_pretrained(model)
+    auto = tf.AutoModelForSeq2SeqLM if cfg.is_encoder_decoder else tf.AutoModelForCausalLM
+    return count_parameters(auto.from_config(cfg))[1]
+
+
+def _timed_eval(data, model, out: Path, label: str, **kw) -> tuple[dict, float, dict]:
+    t0 = time.perf_counter()
+    with PeakMemory() as mem:
+        rep = evaluate_model(data, model, output=out, label=label, **kw)
+    return rep, round(time.perf_counter() - t0, 3), mem.as_dict()
+
+
+def compare(data: str | Path, model: str, output: str | Path, *, methods: tuple[str, ...] = ("full", "lora"),
+            shots: tuple[int, ...] = (0, 3), heldout: str | Path | None = None, overwrite: bool = False,
+            train_options: dict | None = None, lora_options: dict | None = None,
+            eval_options: dict | None = None) -> dict:
+    """Run the whole comparison; returns the report (also written to ``output``).
+
+    Args:
+        data: compiled directory with train and test splits (the trained tasks).
+        model: base model folder or hub name (its tokenizer must match the data's).
+        output: folder for the report, runs (``runs/<method>``) and evaluations (``evals/...``).
+        methods: fine-tuning methods to run, any of ``full``, ``lora``.
+        shots: numbers of in-context examples for the base model (0 = zero-shot).
+        heldout: compiled directory of a task not trained on (forgetting); optional.
+        overwrite: replace an existing output folder's runs.
+        train_options: :class:`trainers.config.TrainConfig` fields for both methods.
+        lora_options: overrides for LoRA only (e.g. a higher ``lr``).
+        eval_options: :class:`trainers.config.EvalConfig` fields (generation settings).
+    """
+    unknown = [m for m in methods if m not in TRAINERS]
+    if unknown:
+        raise FtdataError(f"--method: unknown {', '.join(unknown)}; expected full and/or lora")
+    out = Path(output)
+    if out.exists() and (out / "compare.json").exists() and not overwrite:
+        raise FtdataError(f"{out}: holds a comparison already (pass --overwrite to replace it)")
+    out.mkdir(parents=True, exist_ok=True)
+    ev = {k: v for k, v in (eval_options or {}).items() if k != "shots"}
+    total = _base_params(model)
+    rows = []
+    held_base = None
+    if heldout is not None:
+        held_base, _, _ = _timed_eval(heldout, model, out / "evals" / "heldout-base", "base", **ev)
+    for k in shots:
+        rep, secs, mem = _timed_eval(data, model, out / "evals" / f"base-{k}shot", f"base {k}-shot", shots=k, **ev)
+        rows.append({"setting": f"base {k}-shot", "method": None, "shots": k, "tasks": rep["tasks"],
+                     "heldout": held_base["tasks"] if (held_base and k == 0) else None,
+                     "trainable_params": 0, "total_params": total, "train_seconds": None,
+                     "eval_seconds": secs, "peak_memory": mem})
+    for method in methods:
+        opts = dict(train_options or {}) | (dict(lora_options or {}) if method == "lora" else {})
+        run = out / "runs" / method
+        summary = TRAINERS[method](data, model, run, overwrite=True, **opts)
+        rep, secs, _ = _timed_eval(data, str(run), out / "evals" / method, method, **ev)
+        held = None
+        if heldout is not None:
+            held, _, _ = _timed_eval(heldout, str(run), out / "evals" / f"heldout-{method}", method, **ev)
+        rows.append({"setting": f"{method} fine-tune", "method": method, "shots": 0, "tasks": rep["tasks"],
+                     "heldout": held["tasks"] if held else None, "trainable_params": summary["trainable_params"],
+                     "total_params": summary["total_params"], "train_seconds": summary["wall_seconds"],
+                     "eval_seconds": secs, "peak_memory": summary["peak_memory"],
+                     "tokens_per_second": summary["tokens_per_second"], "steps": summary["steps"]})
+    report = {"data": str(Path(data).resolve()), "heldout": str(Path(heldout).resolve()) if heldout else None,
+              "model": model, "rows": rows}
+    (out / "compare.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    (out / "compare.md").write_text(compare_markdown(report), encoding="utf-8")
+    return report
+
+
+def _cell(tasks: dict | None, key: str, metric: str | None = None) -> str:
+    if not tasks or key not in tasks:
+        return "—"
+    m = tasks[key]["metrics"]
+    if metric:
+        return f"{m.get(metric, float('nan')):.2f}"
+    h = headline(m)
+    return f"{h[1]:.2f}" if h else "—"
+
+
+def compare_markdown(report: dict) -> str:
+    """The comparison as a Markdown table (scores 0..100)."""
+    rows = report["rows"]
+    first = rows[0]["tasks"]
+    cols: list[tuple[str, str | None, str]] = []  # (task, metric or None, header)
+    for key, t in first.items():
+        m = t["metrics"]
+        if "rouge1" in m:
+            cols += [(key, r, f"{key} {r}") for r in ("rouge1", "rouge2", "rougeL")]
+        else:
+            h = headline(m)
+            cols.append((key, h[0] if h else None, f"{key} {h[0] if h else ''}"))
+    held_keys = []
+    base_held = next((r["heldout"] for r in rows if r["heldout"] and r["method"] is None), None)
+    if base_held:
+        held_keys = list(base_held)
+    head = ["setting"] + [c[2] for c in cols] + [f"held-out {k} {headline(base_held[k]['metrics'])[0]} (Δ)"
+                                                 for k in held_keys]
+    head += ["trainable params", "peak mem MB (Δ)", "train s", "eval s"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [r["setting"]] + [_cell(r["tasks"], k, m) for k, m, _ in cols]
+        for k in held_keys:
+            if r["heldout"] and k in r["heldout"]:
+                name, val = headline(r["heldout"][k]["metrics"])
+                before = base_held[k]["metrics"][name]
+                cells.append(f"{val:.2f} ({val - before:+.2f})")
+            else:
+                cells.append("—")
+        pm = r["peak_memory"] or {}
+        cells += [f"{r['trainable_params']:,} / {r['total_params']:,}",
+                  f"{pm.get('peak_mb', 0):.0f} ({pm.get('delta_mb', 0):+.0f})",
+                  "—" if r["train_seconds"] is None else f"{r['train_seconds']:.1f}", f"{r['eval_seconds']:.1f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    note = ("\nScores are 0..100 on the test split. Peak memory: CUDA allocator peak on a GPU, else the process's "
+            "sampled resident set (Δ = rise during the step). Held-out Δ is the change from the base model (forgetting).\n")
+    return "\n".join(lines) + "\n" + note
