@@ -1,6 +1,6 @@
 """ftdata's labels versus TRL SFTTrainer's prepared labels, on the same DialogSum pairs.
 
-    python bench/trl_labels.py [--templates NAME ...] [--limit N]
+    python bench/trl_labels.py [--templates NAME ...] [--limit N] [--max-length 4096]
 
 Compiles DialogSum dev+test (1,000 rows) with ftdata and the shipped tokenizer, then gives
 TRL's ``SFTTrainer`` (completion-only loss, the default for prompt/completion data) the same
@@ -13,6 +13,12 @@ Three templates are compared: the DialogSum one (prompt ends in ``Summary:``), o
 prompt ends in a newline with an empty separator, and one whose prompt ends mid-word with an
 empty separator (a BPE merge across the boundary), because TRL masks by the common prefix of
 the prompt's tokens and the joint tokens while ftdata masks by character offsets.
+
+With ``--max-length`` below some examples' length the two differ by design: ftdata refuses an
+example whose completion would be cut (``overflow: drop``; ``truncate_prompt`` cuts only the
+prompt), while TRL truncates the end (``keep_start``) and trains the cut completion without
+its EOS, or drops the example when nothing trainable is left. Those rows are fed to TRL as
+well, so the agreement rate counts them.
 """
 
 from __future__ import annotations

@@ -25,22 +25,32 @@ import pyarrow as pa
 
 from . import __version__
 from .audit import audit_section
+from .cache import (
+    CachedChunk,
+    ChunkCache,
+    chunk_key,
+    code_hash,
+    context_fingerprint,
+    resolve_cache_dir,
+)
 from .chunk import (
     CheckedRow,
     ChunkContext,
     ChunkResult,
     Reject,
     output_schema,
-    process_chunk,
     work_schema,
 )
 from .constants import BUILD_INFO, IGNORE_INDEX, LABEL_CONVENTION, MANIFEST, REJECTS
+from .engines import Job, make_engine
 from .errors import BuildError, ConfigError
 from .finalize import open_work, plan, rows_with_output, split_stats, write_splits
+from .keys import KeySet
 from .pack import write_packed
+from .progress import BuildProgress, RateMeter, count_rows
 from .recipe import Recipe, check_recipe, load_recipe, parse_recipe, recipe_hash, resolve_path
 from .schema import check_row
-from .sources import SourceRow, file_hash, read_source
+from .sources import SourceRow, file_hash, guess_format, read_source
 from .split import unit_hash
 from .templates import Template, load_templates, select
 from .tokenizer import load_tokenizer, tokenizer_hash
@@ -89,15 +99,25 @@ class BuildResult:
 
 
 def compile_recipe(recipe: str | Path | Recipe | dict, *, overwrite: bool = False, base: Path | None = None,
-                   progress: Callable[[int, int], None] | None = None, output: str | Path | None = None) -> BuildResult:
+                   progress: Callable[[BuildProgress], None] | None = None, output: str | Path | None = None,
+                   num_proc: int = 1, engine: str = "local", ray_address: str | None = None,
+                   cache: bool = True, force: bool = False, skip_unchanged: bool = False) -> BuildResult:
     """Compile a recipe into a compiled directory.
 
     Args:
         recipe: path to a recipe YAML, a parsed dict, or a :class:`Recipe`.
         overwrite: replace an existing output.
         base: folder that relative paths in a dict/Recipe are resolved against (default cwd).
-        progress: called as ``progress(rows_done, examples_so_far)`` after every chunk.
+        progress: called with a :class:`~ftdata.progress.BuildProgress` after every chunk and
+            at each stage change (rows, rows/s, tokens/s, ETA).
         output: override the recipe's output folder.
+        num_proc: worker processes for phase A (1: two threads in this process).
+        engine: ``local`` or ``ray`` (see :mod:`ftdata.engines`).
+        ray_address: Ray cluster to join (``engine="ray"``); None starts Ray locally.
+        cache: reuse and store phase-A chunk results (see :mod:`ftdata.cache`).
+        force: recompute every chunk, ignoring cached results (they are still refreshed).
+        skip_unchanged: with ``overwrite``, keep an existing complete output that was built
+            from exactly the same inputs, code and settings instead of rebuilding it.
 
     Returns:
         BuildResult with the output path and manifest.
@@ -114,7 +134,9 @@ def compile_recipe(recipe: str | Path | Recipe | dict, *, overwrite: bool = Fals
         if problems:
             raise ConfigError(problems, "<recipe>")
     target = Path(output).resolve() if output else recipe_obj.output_dir(base)
-    return Build(recipe_obj, base, recipe_file_hash).run(target, overwrite, progress)
+    b = Build(recipe_obj, base, recipe_file_hash)
+    return b.run(target, overwrite, progress, num_proc=num_proc, engine=engine, ray_address=ray_address,
+                 cache=cache, force=force, skip_unchanged=skip_unchanged)
 
 
 class Build:
@@ -182,9 +204,13 @@ class Build:
         return hashlib.sha256(blob).hexdigest()[:16]
 
     def checked_rows(self, src) -> Iterator[list[CheckedRow]]:
-        """Read a source in order; schema-check it; yield batches of CheckedRow."""
+        """Read a source in order; schema-check it; yield batches of CheckedRow.
+
+        Duplicate keys are found with a :class:`~ftdata.keys.KeySet` (16 bytes a key), one
+        vectorised lookup per batch; rejects still come out in row order.
+        """
         counts = self.counts[src.name]
-        seen: set[str] = set()
+        seen = KeySet()
         group = self.r.split.group_by
         it = read_source(src, self.base, self.r.batch_size)
         while True:
@@ -192,27 +218,32 @@ class Build:
             raw = list(islice(it, self.r.batch_size))
             if not raw:
                 return
-            out = []
+            staged: list = []  # per row: a Reject, or (row, data, key) still to check for duplicates
             for row in raw:
                 counts.rows_read += 1
                 if row.error is not None:
-                    self.reject(Reject(src.name, None, row.line, "read", "unreadable", row.error, value=row.raw))
-                    counts.rows_rejected += 1
+                    staged.append(Reject(src.name, None, row.line, "read", "unreadable", row.error, value=row.raw))
                     continue
                 data = {src.rename.get(k, k): v for k, v in row.data.items()} if src.rename else row.data
                 data, err = check_row(data, src.columns)
                 if err:
-                    self.reject(Reject(src.name, self.row_key(src, row, row.data), row.line, "schema", "schema",
-                                       err, value=_short(row.data)))
+                    staged.append(Reject(src.name, self.row_key(src, row, row.data), row.line, "schema", "schema",
+                                         err, value=_short(row.data)))
+                    continue
+                staged.append((row, data, self.row_key(src, row, data)))
+            dup = iter(seen.add_batch([x[2] for x in staged if not isinstance(x, Reject)]).tolist())
+            out = []
+            for x in staged:
+                if isinstance(x, Reject):
+                    self.reject(x)
                     counts.rows_rejected += 1
                     continue
-                key = self.row_key(src, row, data)
-                if key in seen:
+                row, data, key = x
+                if next(dup):
                     self.reject(Reject(src.name, key, row.line, "key", "duplicate_key",
                                        f"row key '{key}' already used by an earlier row"))
                     counts.rows_rejected += 1
                     continue
-                seen.add(key)
                 gval = None if group is None or data.get(group) is None else str(data.get(group))
                 keep_own = src.key is None or self.r.split.mode == "source"
                 own = row.split or (src.hub.split.split("[")[0] if src.hub is not None and self.r.split.mode == "source" else None)
@@ -225,46 +256,159 @@ class Build:
             self.timings["read"] += time.perf_counter() - t0
             yield out
 
-    def map_chunks(self, src, work_dir: Path, progress, rows_done: list[int]) -> list[Path]:
-        """Phase A for one source: process every chunk, keep its table on disk."""
+    def map_chunks(self, src, work_dir: Path, engine, prog: BuildProgress, progress) -> list[Path]:
+        """Phase A for one source: every chunk from the cache or the engine, in input order."""
         ctx = self.context(src)
+        fp = context_fingerprint(ctx, self._tok_hash) if self.cache is not None else None
+
+        def jobs():
+            for i, rows in enumerate(self.checked_rows(src)):
+                job = Job(i, rows)
+                if self.cache is not None:
+                    t0 = time.perf_counter()
+                    job.key = chunk_key(fp, rows)
+                    job.result = self.cache.get(job.key)
+                    self.timings["cache"] += time.perf_counter() - t0
+                self._rows_in_flight.append(len(rows))
+                yield job
+
         files = []
-        for i, rows in enumerate(self.checked_rows(src)):
-            t0 = time.perf_counter()
-            res: ChunkResult = process_chunk(ctx, rows)
-            self.timings["render+tokenize"] += time.perf_counter() - t0
-            files.append(self.save_chunk(res, work_dir / f"{src.name}-{i:06d}.arrow", src.name))
-            rows_done[0] += len(rows)
-            if progress:
-                progress(rows_done[0], sum(c.examples_candidates for c in self.counts.values()))
+        t_wait, main_before = time.perf_counter(), self.timings["read"] + self.timings["cache"]
+        for job, res in engine.map(ctx, jobs()):
+            # time this thread waited for the engine (reading and cache look-ups run inside
+            # engine.map, driven by jobs(), and are counted under their own names)
+            main_now = self.timings["read"] + self.timings["cache"]
+            self.timings["render+tokenize"] += time.perf_counter() - t_wait - (main_now - main_before)
+            files.append(self.save_chunk(res, work_dir / f"{src.name}-{job.index:06d}.arrow", src.name, job.key))
+            prog.rows += self._rows_in_flight.popleft()
+            prog.chunks += 1
+            prog.cached_chunks += isinstance(res, CachedChunk)
+            self._report(prog, progress)
+            t_wait, main_before = time.perf_counter(), self.timings["read"] + self.timings["cache"]
         return files
 
-    def save_chunk(self, res: ChunkResult, path: Path, source: str) -> Path:
+    def save_chunk(self, res: ChunkResult | CachedChunk, path: Path, source: str, key: str | None = None) -> Path:
+        """Account for a chunk's result and keep its table on disk (in the cache when on)."""
         t0 = time.perf_counter()
         self.counts[source].examples_candidates += res.candidates
         for rec in res.rejects:
             self.reject(rec)
-        with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, work_schema()) as w:
-            w.write_table(res.table)
+        if isinstance(res, CachedChunk):
+            path = res.path
+            with pa.memory_map(str(path)) as fh:
+                lens = pa.ipc.open_file(fh).read_all().column("_len")
+        else:
+            lens = res.table.column("_len")
+            stored = self.cache.put(key, res, work_schema()) if self.cache is not None and key else None
+            if stored is not None:
+                path = stored.path
+            else:
+                with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, work_schema()) as w:
+                    w.write_table(res.table)
+        self._prog.examples += len(lens)
+        self._prog.tokens += int(pa.compute.sum(lens).as_py() or 0)
         self.timings["write"] += time.perf_counter() - t0
         return path
 
+    def _report(self, prog: BuildProgress, progress) -> None:
+        prog.elapsed = time.perf_counter() - self._t_start
+        prog.rows_per_s, prog.tokens_per_s = self._meter.add(prog.rows, prog.tokens)
+        if progress:
+            progress(prog)
+
+    # -- incremental builds ---------------------------------------------------------------
+    def source_hashes(self) -> dict:
+        out = {}
+        for src in self.r.sources:
+            if src.path is not None:
+                out[src.name] = file_hash(resolve_path(self.base, src.path))
+            else:
+                h = src.hub
+                out[src.name] = f"hub:{h.path}:{h.name}:{h.split}:{h.revision}"
+        return out
+
+    def fingerprint(self, source_hashes: dict) -> str | None:
+        """Hash of every input of the whole build, or None when one cannot be hashed (hub).
+
+        Inputs: ftdata's code, the normalised recipe, source files, template files, the
+        tokenizer, and every other file the recipe names (reference sets, chat templates, ...).
+        """
+        if any(src.hub is not None for src in self.r.sources):
+            return None
+        files = {}
+
+        def walk(v):
+            if isinstance(v, dict):
+                for x in v.values():
+                    walk(x)
+            elif isinstance(v, list):
+                for x in v:
+                    walk(x)
+            elif isinstance(v, str) and v and len(v) < 4096 and "\n" not in v:
+                try:
+                    p = resolve_path(self.base, v)
+                    if p.is_file():
+                        files[v] = file_hash(p)
+                except (OSError, ValueError):
+                    pass
+
+        walk(self.r.model_dump(mode="json", exclude={"output"}))
+        blob = json.dumps({"code": code_hash(), "recipe": recipe_hash(self.r), "sources": source_hashes,
+                           "templates": self.template_hashes, "tokenizer": self._tok_hash, "files": files},
+                          sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def up_to_date(self, target: Path, fp: str | None) -> BuildResult | None:
+        """The existing output at ``target`` when it is complete and was built from ``fp``."""
+        from .constants import COMPLETED
+
+        if fp is None or not (target / COMPLETED).exists():
+            return None
+        try:
+            info = json.loads((target / BUILD_INFO).read_text(encoding="utf-8"))
+            manifest = json.loads((target / MANIFEST).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if info.get("fingerprint") != fp:
+            return None
+        if not all((target / s["file"]).is_file() for lst in manifest.get("shards", {}).values() for s in lst):
+            return None
+        return BuildResult(target, manifest, info | {"up_to_date": True})
+
     # -- run ----------------------------------------------------------------------------
-    def run(self, target: Path, overwrite: bool, progress) -> BuildResult:
-        t_start = time.perf_counter()
+    def run(self, target: Path, overwrite: bool, progress, *, num_proc: int = 1, engine: str = "local",
+            ray_address: str | None = None, cache: bool = True, force: bool = False,
+            skip_unchanged: bool = False) -> BuildResult:
+        from collections import deque
+
+        t_start = self._t_start = time.perf_counter()
+        self._tok_hash = tokenizer_hash(self.tok)
+        source_hashes = self.source_hashes()
+        fp = self.fingerprint(source_hashes)
+        if skip_unchanged and overwrite and not force:
+            done = self.up_to_date(target, fp)
+            if done is not None:
+                return done
         self.out = OutputDir(target, overwrite)
+        eng = None
         try:
             self.rejects = RejectsWriter(self.out.tmp / REJECTS)
             work_dir = self.out.tmp / "_work"
             work_dir.mkdir()
-            source_hashes, files, rows_done = {}, [], [0]
+            cache_dir, own_cache = resolve_cache_dir(target, getattr(self.r, "cache_dir", None), self.base)
+            self.cache = ChunkCache(cache_dir, read=not force) if cache else None
+            self._meter, self._rows_in_flight = RateMeter(), deque()
+            prog = self._prog = BuildProgress("phase A", rows_total=self._count_rows())
+            self._report(prog, progress)
+            eng = make_engine(engine, num_proc=num_proc, address=ray_address)
+            files = []
             for src in self.r.sources:
-                if src.path is not None:
-                    source_hashes[src.name] = file_hash(resolve_path(self.base, src.path))
-                else:
-                    h = src.hub
-                    source_hashes[src.name] = f"hub:{h.path}:{h.name}:{h.split}:{h.revision}"
-                files += self.map_chunks(src, work_dir, progress, rows_done)
+                files += self.map_chunks(src, work_dir, eng, prog, progress)
+            eng.close()
+            eng = None
+            prog.stage_seconds["phase A"] = round(time.perf_counter() - t_start, 3)
+            prog.stage = "finalize"
+            self._report(prog, progress)
             t0 = time.perf_counter()
             work = open_work(files)
             p = plan(work, self.r.split, self.r.dedup, mixture=self.r.mixture, contamination=self.r.contamination,
@@ -290,18 +434,49 @@ class Build:
             write_json(self.out.tmp / "dataset_dict.json", {"splits": p.split_names})
             manifest = self.manifest(shards, source_hashes, split_counts, token_stats, p.info)
             write_json(self.out.tmp / MANIFEST, manifest)
-            info = {"ftdata_version": __version__, "created_unix": int(time.time()),
+            info = {"ftdata_version": __version__, "created_unix": int(time.time()), "fingerprint": fp,
+                    "engine": engine, "num_proc": num_proc,
+                    "cache": None if self.cache is None else {
+                        "dir": str(self.cache.root), "chunks_reused": self.cache.hits,
+                        "chunks_computed": self.cache.misses, "forced": force},
+                    "rows": prog.rows, "examples_candidates": prog.examples, "tokens_candidates": prog.tokens,
                     "seconds": {k: round(v, 3) for k, v in self.timings.items()}
                     | {"total": round(time.perf_counter() - t_start, 3)}}
+            phase_a = prog.stage_seconds["phase A"]
+            info["rates"] = {"phase A rows/s": round(prog.rows / phase_a, 1) if phase_a else None,
+                             "phase A tokens/s": round(prog.tokens / phase_a, 1) if phase_a else None,
+                             "overall examples/s": round(prog.examples / info["seconds"]["total"], 1)}
             write_json(self.out.tmp / BUILD_INFO, info)
             from .card import write_card
 
             write_card(self.out.tmp, manifest, self.r, self.templates)
             self.out.commit()
+            if self.cache is not None and own_cache:
+                self.cache.prune()
+            prog.stage = "done"
+            prog.stage_seconds["finalize"] = round(time.perf_counter() - t_start - phase_a, 3)
+            self._report(prog, progress)
         except BaseException:
+            if eng is not None:
+                eng.close()
             self.out.abort()
             raise
         return BuildResult(target, manifest, info)
+
+    def _count_rows(self) -> int | None:
+        total = 0
+        for src in self.r.sources:
+            if src.path is None:
+                return None
+            p = resolve_path(self.base, src.path)
+            try:
+                n = count_rows(p, src.format or guess_format(p))
+            except BuildError:
+                n = None
+            if n is None:
+                return None
+            total += n
+        return total
 
     def _count_written(self, shards: dict) -> None:
         """Examples written per source, counted from the shards' provenance column."""

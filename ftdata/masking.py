@@ -23,7 +23,8 @@ rendering (:class:`Specials`): each becomes one private-use character, so templa
 templates cannot mistake it for a control token. Texts holding such a character are encoded in
 pieces: the template's text normally, each escaped string as plain text (the backend's
 ``encode_special_tokens`` switch). Offsets stay in the escaped text's coordinates, where the
-spans were computed, so masks stay exact.
+spans were computed, so masks stay exact. (Data that itself holds characters of that private-use range,
+U+F0000 onwards, would be read as escaped specials.)
 
 Every example also gets audit flags (:mod:`ftdata.audit`): straddling tokens, duplicated BOS,
 untrained EOS / end-of-turn, prompt tokens that are not a prefix of the joint tokenization,

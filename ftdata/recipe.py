@@ -230,6 +230,9 @@ class Recipe(_Model):
         return {"exact": v, "near": False} if isinstance(v, bool) else v
     batch_size: int = Field(1000, gt=0, description="Rows per batch.")
     shard_size: int = Field(100_000, gt=0, description="Maximum examples per Arrow shard.")
+    cache_dir: str | None = Field(
+        None, description="Folder for cached chunk results (incremental rebuilds); default $FTDATA_CACHE_DIR, "
+                          "else .<output name>.cache beside the output.")
     license: str | None = Field(None, description="License of the compiled data, for the dataset card.")
     shots: int = Field(0, ge=0, description="Few-shot: prepend this many solved exemplars drawn (seeded) from the "
                                             "same source's train split, dropped when they would pass max_length.")
@@ -409,7 +412,7 @@ def _check_mix_and_eval(recipe: Recipe, base: Path, file: str) -> list[str]:
 
 def recipe_hash(recipe: Recipe) -> str:
     """Content hash of the validated recipe (normalised, so comments and order do not count)."""
-    # the output location and the batch size do not change the content, so they are not part
+    # the output location, the batch size and the cache folder do not change the content, so they are not part
     # of the hash (builds with different batch sizes are byte-identical)
-    blob = json.dumps(recipe.model_dump(mode="json", exclude={"output", "batch_size"}), sort_keys=True).encode()
+    blob = json.dumps(recipe.model_dump(mode="json", exclude={"output", "batch_size", "cache_dir"}), sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()

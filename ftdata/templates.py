@@ -259,9 +259,13 @@ def _compile_part(src: str, part: str, where: str):
     """
     try:
         ast = _ENV.parse(src)
+        problems = static_problems(ast)
     except TemplateSyntaxError as exc:
         raise TemplateError(f"{where}: syntax error in {part} line {exc.lineno}: {exc.message}") from None
-    problems = static_problems(ast)
+    except RecursionError:
+        raise TemplateError(f"{where}: {part}: nested too deeply to parse") from None
+    except Exception as exc:  # noqa: BLE001 - e.g. an integer literal of thousands of digits
+        raise TemplateError(f"{where}: {part}: cannot parse: {type(exc).__name__}: {exc}") from None
     if problems:
         raise TemplateError(f"{where}: refused: " + "; ".join(f"{part} line {ln}: {msg}" for ln, msg in problems))
     try:

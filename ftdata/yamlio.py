@@ -118,6 +118,10 @@ def load_yaml_text(text: str, source: str = "<string>") -> Any:
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError([f"{where}: invalid YAML: {problem}"], source) from None
+    except RecursionError:
+        raise ConfigError([f"{source}: invalid YAML: nested too deeply"], source) from None
+    except ValueError as exc:  # e.g. an integer of thousands of digits
+        raise ConfigError([f"{source}: invalid YAML: {exc}"], source) from None
 
 
 def load_yaml(path: str | Path) -> Any:

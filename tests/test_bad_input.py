@@ -176,3 +176,14 @@ def test_unknown_tags_are_errors_with_file_and_line(text, line):
         load_yaml_text(text, "t.yaml")
     msg = str(ei.value)
     assert f"t.yaml:{line}:" in msg and ("unknown YAML tag" in msg or "constructor" in msg), msg
+
+
+@pytest.mark.parametrize("text,needle", [
+    ("a: " + "[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    ("a: " + "{b: " * 5000 + "1" + "}" * 5000, "nested too deeply"),
+    ("a: 1" + "0" * 6000, "digits"),
+])
+def test_yaml_parser_bombs_are_clean_errors(text, needle):
+    with pytest.raises(ConfigError, match=needle):
+        load_yaml_text(text, "deep.yaml")
+

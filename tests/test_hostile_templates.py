@@ -131,6 +131,21 @@ def test_resource_exhaustion_is_bounded(src, why, canary):
     assert why in msg, msg
 
 
+PARSER = {
+    "huge_int_literal": ("{{ " + "9" * 5000 + " }}", "cannot parse"),
+    "deep_parentheses": ("{{ " + "(" * 5000 + "1" + ")" * 5000 + " }}", "nested too deeply"),
+    "deep_if_blocks": ("{% if text %}" * 3000 + "{% endif %}" * 3000, "nested too deeply"),
+    "long_filter_chain": ("{{ text" + "|upper" * 3000 + " }}", "nested too deeply"),
+    "huge_width_digits": ("{{ '%" + "9" * 5000 + "s' % 1 }}", "max_output_chars"),
+}
+
+
+@pytest.mark.parametrize("src,why", list(PARSER.values()), ids=list(PARSER))
+def test_parser_bombs_are_refused(src, why, canary):
+    msg = _attack(src, canary)
+    assert why in msg, msg
+
+
 # the same attacks with sizes that come from the row, so no static check can see them
 RUNTIME = {
     "row_times": ("{{ text * n }}", "max_output_chars"),

@@ -76,21 +76,24 @@ def context_limit(net, layout: str) -> int:
 
 
 def fewshot_prompts(rows: list[dict], pool: list[dict], k: int, *, seed: int, separator: str,
-                    shot_separator: str, fits) -> list[str]:
-    """Prepend ``k`` seeded train exemplars to each row's prompt, dropping exemplars that do not fit."""
+                    shot_separator: str, count_tokens, max_tokens: int) -> list[str]:
+    """Each row's prompt preceded by ``k`` seeded train exemplars that fit ``max_tokens``.
+
+    Prompts are written by :func:`ftdata.fewshot.kshot_prompt` (the same shape the compiler
+    uses for ``shots: k``), exemplars kept by :func:`ftdata.fewshot.fit_exemplars`.
+    """
+    from ftdata.fewshot import fit_exemplars, kshot_prompt
+
     if k == 0:
         return [r["prompt"] for r in rows]
     out = []
     for r in rows:
         rng = random.Random(f"{seed}\x00{r['task']}\x00{r['template']}\x00{r['row_key']}")
-        cands = [p for p in pool if p["row_key"] != r["row_key"]]
-        shots = rng.sample(cands, min(k, len(cands)))
-        while True:
-            text = shot_separator.join([s["prompt"] + separator + s["completion"] for s in shots] + [r["prompt"]])
-            if not shots or fits(text):
-                break
-            shots = shots[1:]
-        out.append(text)
+        cands = [p for p in pool if p["row_key"] != r["row_key"]]  # never the row itself
+        shots = [(s["prompt"], s["completion"]) for s in rng.sample(cands, min(k, len(cands)))]
+        kept, _ = fit_exemplars(r["prompt"], "", shots, count_tokens=count_tokens, max_length=max_tokens,
+                                separator=separator, shot_separator=shot_separator)
+        out.append(kshot_prompt(r["prompt"], kept, separator=separator, shot_separator=shot_separator))
     return out
 
 
@@ -200,10 +203,13 @@ def evaluate_model(data: str | Path, model: str, *, adapter: str | None = None, 
     limit = context_limit(net, layout)
     max_input = max(8, limit - (0 if layout == "seq2seq" else cfg.max_new_tokens))
 
-    def fits(text: str) -> bool:
-        return len(tok(text)["input_ids"]) + 4 <= max_input
+    def count_tokens(prompt: str, completion: str) -> int:
+        return len(tok(prompt)["input_ids"]) + 8  # room for a short answer when ranking choices
 
     cols = ["task", "template", "source", "row_key", "prompt", "completion", "answer_choices"]
+    if "seq_lengths" in dd[cfg.split].column_names or "prompt" not in dd[cfg.split].column_names:
+        raise FtdataError(f"{data}: split '{cfg.split}' is packed (no per-example prompt); evaluate on a build "
+                          "without packing: true")
     groups: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
     for r in dd[cfg.split].select_columns(cols).to_list():
         groups[(r["task"], r["template"], r["source"])].append(r)
@@ -223,7 +229,8 @@ def evaluate_model(data: str | Path, model: str, *, adapter: str | None = None, 
         fams = M.families(info.get("metrics"), has_choices)
         prompts = fewshot_prompts(rows, pools.get((task, template), []), cfg.shots, seed=cfg.seed,
                                   separator=manifest.get("separator", " ") if layout != "seq2seq" else " ",
-                                  shot_separator=cfg.shot_separator, fits=fits)
+                                  shot_separator=cfg.shot_separator, count_tokens=count_tokens,
+                                  max_tokens=max_input)
         golds = [r["completion"] for r in rows]
         scores: dict[str, float] = {}
         if has_choices:

@@ -38,10 +38,21 @@ def default_targets(model_type: str) -> list[str] | str:
     if model_type in DEFAULT_TARGETS:
         return DEFAULT_TARGETS[model_type]
     try:
-        from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as peft_table
+        from peft.utils.constants import (
+            TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as peft_table,
+        )
     except ImportError:  # older / newer peft layouts
         peft_table = {}
     return list(peft_table.get(model_type, [])) or "all-linear"
+
+
+def _fingerprint(net) -> dict[str, tuple[float, float]]:
+    """Cheap per-tensor fingerprint (sum, sum of squares in float64) of the frozen weights."""
+    import torch
+
+    with torch.no_grad():
+        return {n: (float(p.double().sum()), float(p.double().square().sum()))
+                for n, p in net.named_parameters() if not p.requires_grad}
 
 
 def train_lora(data: str | Path, model: str, output: str | Path, *, overwrite: bool = False, **options) -> dict:
@@ -86,6 +97,7 @@ def train_lora(data: str | Path, model: str, output: str | Path, *, overwrite: b
     trainer = Trainer(model=net, args=training_arguments(workdir, cfg), train_dataset=train,
                       data_collator=collator, processing_class=tok)
     trainable, total = count_parameters(net)
+    frozen_before = _fingerprint(net)
     # -- train ----------------------------------------------------------------------------
     t0 = time.perf_counter()
     with PeakMemory() as mem:
@@ -100,6 +112,8 @@ def train_lora(data: str | Path, model: str, output: str | Path, *, overwrite: b
         "trainable_params": trainable, "total_params": total, "steps": result.global_step,
         "train_loss": round(result.training_loss, 6), "wall_seconds": round(seconds, 3), "world_size": world,
         "peak_memory": mem.as_dict(),
+        # checked, not assumed: every frozen weight is bit-for-bit what it was before training
+        "base_weights_unchanged": _fingerprint(net) == frozen_before,
         "tokens": collator.tokens * world, "tokens_per_second": round(collator.tokens * world / seconds, 1),
         "padding_efficiency": round(collator.padding_efficiency, 4),
     }

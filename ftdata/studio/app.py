@@ -199,10 +199,15 @@ def create_app(studio: Studio, token: str, hosts: set[str]):
 
         def run():
             key = data.get("key")
-            if key and isinstance(data.get("fields"), dict):
-                studio.update(key, data["fields"])
-            return {"panels": {"lint": str(views.macros.lint_panel(studio.lint(key)))}}
-        return await _run(run)
+            with lock:
+                if key and isinstance(data.get("fields"), dict):
+                    studio.update(key, data["fields"])
+                draft = studio.draft(key)
+            # lint renders dozens of rows: it runs outside the lock so renders never wait for it
+            # (drafts are replaced, never mutated, so it sees one consistent template)
+            findings = studio.lint_draft(draft) if draft is not None else []
+            return {"panels": {"lint": str(views.macros.lint_panel(findings))}}
+        return await _run(run, locked=False)
 
     async def new(request: Request):
         def run():
@@ -221,14 +226,14 @@ def create_app(studio: Studio, token: str, hosts: set[str]):
             return {"message": message, "panels": {"list": str(views.macros.template_list(studio.drafts, key, token))}}
         return await _run(run)
 
-    async def _run(fn) -> JSONResponse:
+    async def _run(fn, locked: bool = True) -> JSONResponse:
         from starlette.concurrency import run_in_threadpool
 
-        def locked():
+        def with_lock():
             with lock:
                 return fn()
         try:
-            result = await run_in_threadpool(locked)
+            result = await run_in_threadpool(with_lock if locked else fn)
         except FtdataError as exc:
             return _json_error(exc)
         return JSONResponse(result, headers=_SECURITY_HEADERS)

@@ -136,6 +136,10 @@ class Studio:
             templates = resolve_path(base, self.spec.templates[0].file)
         self.path = Path(templates).resolve()
         self.tok = load_tokenizer(self.recipe.tokenizer, base)
+        # the build's own object supplies row keys and chunk contexts, so every recipe setting
+        # that shapes an example (layout, chat, special tokens in data, ...) applies here too
+        self.build = Build(self.recipe, base, None)
+        self.build.templates.setdefault(self.spec.name, [])
         self.rows: list[CheckedRow] = []
         self.unreadable = 0
         self._read_rows(max_rows)
@@ -187,8 +191,7 @@ class Studio:
             if err:
                 self.unreadable += 1
                 continue
-            # the build's own row key (the method uses nothing of the build itself)
-            k = Build.row_key(None, self.spec, row, data)
+            k = self.build.row_key(self.spec, row, data)
             if k in seen:
                 continue
             seen.add(k)
@@ -276,11 +279,7 @@ class Studio:
 
     # -- render --------------------------------------------------------------------------
     def _context(self, t: Template) -> ChunkContext:
-        r = self.recipe
-        return ChunkContext(source=self.spec.name, task=self.spec.task_name, templates=[t],
-                            tokenizer=r.tokenizer, tokenizer_base=str(self.base), layout=r.layout,
-                            separator=r.separator, max_length=r.max_length, overflow=r.overflow,
-                            add_eos=r.add_eos, seed=r.seed)
+        return dataclasses.replace(self.build.context(self.spec), templates=[t])
 
     def syntax(self, t: Template) -> list[Problem]:
         try:
@@ -353,8 +352,9 @@ class Studio:
     def lint(self, key: str | None) -> list[Finding]:
         """Static checks and checks on a sample of rows, for one draft."""
         d = self.draft(key)
-        if d is None:
-            return []
+        return [] if d is None else self.lint_draft(d)
+
+    def lint_draft(self, d: Draft) -> list[Finding]:
         t = d.template
         problems = self.syntax(t)
         if problems:
@@ -365,7 +365,7 @@ class Studio:
         sample = [(r.key, r.data) for r in self.rows[::step][:LINT_ROWS]]
         backend = self.tok.backend_tokenizer if self.recipe.layout == "causal" else None
         found += lint_rows(t, sample, seed=self.recipe.seed, separator=self.recipe.separator, backend=backend)
-        for other in self.drafts:
+        for other in list(self.drafts):
             if other is not d and other.template.name == t.name:
                 found.append(Finding("error", "duplicate_name", str(self.path), t.name, None,
                                      f"another template in this file is also named '{t.name}'"))

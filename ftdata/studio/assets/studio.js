@@ -66,6 +66,13 @@
 
   function paintAll() { $$(".code").forEach(paintGutter); }
 
+  // scroll the token view so the prompt/completion boundary is in sight
+  function showBoundary() {
+    const box = $("#tok-seq");
+    const first = box && box.querySelector(".tk.tr");
+    if (first) box.scrollTop = Math.max(0, first.offsetTop - box.offsetTop - box.clientHeight / 2);
+  }
+
   $$(".code").forEach((code) => {
     const ta = code.querySelector("textarea");
     ta.addEventListener("scroll", () => paintGutter(code));
@@ -81,6 +88,7 @@
   let inFlight = false;
   let queued = null;   // the newest request waiting for the one in flight
   let lintTimer = null;
+  let lintSeq = 0;
 
   function render(extra, stamp) {
     const req = Object.assign({ key: S.key, row: S.row, fields: S.key ? fields() : undefined }, extra || {});
@@ -99,6 +107,7 @@
         errors = res.errors || [];
         apply(res.panels);
         paintAll();
+        showBoundary();
         T.renders += 1;
         const done = performance.now();
         if (stamp != null) T.timings.push({ keystroke_to_dom_ms: done - stamp, request_ms: done - sent });
@@ -115,12 +124,16 @@
   function lintSoon() {
     clearTimeout(lintTimer);
     $("#lint-state").textContent = "(checking…)";
+    $("#lint").classList.add("stale");
     lintTimer = setTimeout(() => {
+      const mine = ++lintSeq;
       post("/api/lint", { key: S.key, fields: fields() }).then((res) => {
+        if (mine !== lintSeq) return;  // a newer check is under way
         if (res.error) return status(res.error, true);
         apply(res.panels);
         T.lints += 1;
         $("#lint-state").textContent = "";
+        $("#lint").classList.remove("stale");
         document.body.dataset.lints = String(T.lints);
       });
     }, 250);
@@ -173,4 +186,5 @@
   $("#save").addEventListener("click", save);
 
   paintAll();
+  showBoundary();
 })();

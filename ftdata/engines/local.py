@@ -1,0 +1,111 @@
+"""The local engine: chunks in worker threads (one process) or in a pool of processes.
+
+Both modes keep at most ``2 x workers`` chunks in flight and hand results back in chunk
+order (see :mod:`ftdata.engines`), so output is byte-identical whatever the mode.
+
+* ``num_proc=1``: two threads of this process. Tokenizing is Rust code that releases the GIL
+  (and is itself parallel over the batch), so while one thread waits in ``encode_batch``,
+  the other renders templates and builds label arrays, and the build's own thread reads the
+  next chunk. Each thread works on its own copy of the context (templates, render plans), so
+  nothing lazily built inside it is shared between threads.
+* ``num_proc>1``: a pool of processes (forked on Linux, so the workers start in milliseconds
+  with every module already imported; spawned elsewhere). The context travels as one pickled
+  blob per chunk and is unpickled once per worker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing as mp
+import pickle
+import sys
+import threading
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+
+from . import Job
+
+#: Threads used by the single-process mode: one chunk tokenizing while another renders.
+THREADS = 2
+
+_CTX_CACHE: dict[str, object] = {}
+_LOCAL = threading.local()
+
+
+def pack_context(ctx) -> tuple[str, bytes]:
+    """``(digest, pickled context)``: workers unpickle each distinct context once."""
+    blob = pickle.dumps(ctx, protocol=pickle.HIGHEST_PROTOCOL)
+    return hashlib.sha256(blob).hexdigest(), blob
+
+
+def unpack_context(digest: str, blob: bytes, cache: dict):
+    ctx = cache.get(digest)
+    if ctx is None:
+        if len(cache) > 8:  # one context per source; a build rarely has more
+            cache.clear()
+        ctx = cache[digest] = pickle.loads(blob)
+    return ctx
+
+
+def run_chunk(digest: str, blob: bytes, rows: list):
+    """Worker entry point: phase A for one chunk (in a worker process or thread)."""
+    from ..chunk import process_chunk
+
+    if threading.current_thread() is threading.main_thread():
+        cache = _CTX_CACHE
+    else:
+        cache = getattr(_LOCAL, "ctx", None)
+        if cache is None:
+            cache = _LOCAL.ctx = {}
+    return process_chunk(unpack_context(digest, blob, cache), rows)
+
+
+def _mp_context():
+    # fork: workers inherit the imported modules and the loaded tokenizer (start in ms); the
+    # parent has not run the tokenizer's thread pool yet, so its parallelism stays on in them
+    return mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+
+
+class LocalEngine:
+    """Threads (``num_proc=1``) or processes (``num_proc>1``) on this machine."""
+
+    def __init__(self, num_proc: int = 1):
+        self.num_proc = num_proc
+        self._pool: Executor | None = None
+
+    @property
+    def workers(self) -> int:
+        return THREADS if self.num_proc == 1 else self.num_proc
+
+    def _executor(self) -> Executor:
+        if self._pool is None:
+            if self.num_proc == 1:
+                self._pool = ThreadPoolExecutor(THREADS, thread_name_prefix="ftdata-chunk")
+            else:
+                self._pool = ProcessPoolExecutor(self.num_proc, mp_context=_mp_context())
+        return self._pool
+
+    def map(self, ctx, jobs: Iterable[Job]) -> Iterator[tuple[Job, object]]:
+        digest, blob = pack_context(ctx)
+        window: deque[tuple[Job, Future | None]] = deque()
+        limit = 2 * self.workers
+        for job in jobs:
+            fut = None if job.result is not None else self._executor().submit(run_chunk, digest, blob, job.rows)
+            window.append((job, fut))
+            while len(window) > limit or (window and window[0][1] is None):
+                yield self._finish(*window.popleft())
+        while window:
+            yield self._finish(*window.popleft())
+
+    @staticmethod
+    def _finish(job: Job, fut: Future | None):
+        if fut is not None:
+            job.result = fut.result()
+            job.rows = []  # the rows are not needed any more: keep memory flat
+        return job, job.result
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None

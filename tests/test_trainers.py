@@ -1,0 +1,244 @@
+"""The trainer stage: collation, metrics, refusals, and end-to-end runs on real data (CPU)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("peft")
+
+from click.testing import CliRunner  # noqa: E402
+
+from ftdata.build import compile_recipe  # noqa: E402
+from ftdata.cli import main  # noqa: E402
+from ftdata.constants import COMPLETED, IGNORE_INDEX  # noqa: E402
+from ftdata.errors import FtdataError  # noqa: E402
+from trainers import metrics as M  # noqa: E402
+from trainers.data import Collator  # noqa: E402
+from trainers.tiny import build_tiny_model, save_tiny_model  # noqa: E402
+
+from .conftest import make_word_tokenizer, shared, write_native_templates, write_recipe  # noqa: E402
+
+SPAM_TEMPLATE = {
+    "name": "is_spam",
+    "prompt": "Is this text message spam or ham?\n\n{{text}}\n\nAnswer:",
+    "completion": "{{label}}",
+    "answer_choices": "ham ||| spam",
+    "metrics": ["Accuracy"],
+}
+
+
+def compile_sms(folder: Path) -> Path:
+    tpl = write_native_templates(folder / "spam.yaml", [SPAM_TEMPLATE])
+    recipe = write_recipe(folder, {
+        "name": "sms_spam", "output": "out", "seed": 1,
+        "sources": [{"name": "sms", "path": str(shared("sms_spam", "SMSSpamCollection")), "format": "tsv",
+                     "csv": {"delimiter": "\t", "quoting": "none", "header": False, "columns": ["label", "text"]},
+                     "key": "@line", "templates": [{"file": str(tpl)}]}],
+        "tokenizer": "ftdata:tiny-bpe", "max_length": 128,
+    })
+    return compile_recipe(recipe).output
+
+
+@pytest.fixture(scope="module")
+def sms(tmp_path_factory) -> Path:
+    return compile_sms(tmp_path_factory.mktemp("sms"))
+
+
+@pytest.fixture(scope="module")
+def tiny_llama(tmp_path_factory) -> Path:
+    return save_tiny_model("llama", tmp_path_factory.mktemp("models") / "llama", seed=0)
+
+
+# -- collation ---------------------------------------------------------------------------
+def test_collator_pads_dynamically_with_ignore_index():
+    col = Collator(pad_id=1)
+    b = col([{"input_ids": [5, 6, 7], "labels": [IGNORE_INDEX, 6, 7]},
+             {"input_ids": [8], "labels": [8]}])
+    assert b["input_ids"].tolist() == [[5, 6, 7], [8, 1, 1]]
+    assert b["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
+    assert b["labels"].tolist() == [[IGNORE_INDEX, 6, 7], [8, IGNORE_INDEX, IGNORE_INDEX]]
+    assert (col.tokens, col.slots) == (4, 6)
+    assert col.padding_efficiency == pytest.approx(4 / 6)
+
+
+def test_collator_seq2seq_pads_labels_separately():
+    b = Collator(pad_id=0, seq2seq=True)([{"input_ids": [5, 6], "labels": [9]},
+                                          {"input_ids": [7], "labels": [9, 9, 9]}])
+    assert b["input_ids"].tolist() == [[5, 6], [7, 0]]
+    assert b["labels"].tolist() == [[9, IGNORE_INDEX, IGNORE_INDEX], [9, 9, 9]]
+
+
+def test_packed_rows_keep_documents_apart():
+    """A packed row gives each document the same logits as on its own (block-diagonal mask)."""
+    net, _ = build_tiny_model("llama", seed=3)
+    net.eval()
+    net.config.use_cache = False  # as in training: a KV cache would hide the packing from the mask
+    a, b = [10, 11, 12, 13], [20, 21, 22]
+    packed = {"input_ids": a + b, "labels": a + b, "position_ids": [0, 1, 2, 3, 0, 1, 2], "seq_lengths": [4, 3]}
+    short = {"input_ids": b, "labels": b, "position_ids": [0, 1, 2], "seq_lengths": [3]}
+    batch = Collator(pad_id=1)([packed, short])
+    assert "attention_mask" not in batch
+    assert batch["position_ids"].tolist()[1] == [0, 1, 2, 0, 1, 2, 3]  # padding is its own document
+    assert batch["labels"].tolist()[1][3:] == [IGNORE_INDEX] * 4
+    with torch.no_grad():
+        out = net(input_ids=batch["input_ids"], position_ids=batch["position_ids"]).logits
+        alone_a = net(input_ids=torch.tensor([a])).logits
+        alone_b = net(input_ids=torch.tensor([b])).logits
+    torch.testing.assert_close(out[0, :4], alone_a[0], atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(out[0, 4:], alone_b[0], atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(out[1, :3], alone_b[0], atol=1e-5, rtol=1e-4)
+
+
+# -- metrics -----------------------------------------------------------------------------
+def test_metrics_work_offline():
+    r = M.rouge(["the cat sat on the mat"], [["the cat sat on the mat"]])
+    assert r["rouge1"] == pytest.approx(100) and r["rougeL"] == pytest.approx(100)
+    assert M.rouge(["dog"], [["the cat"]])["rouge1"] == 0
+    assert M.bleu(["the cat sat on the mat"], [["the cat sat on the mat"]])["bleu"] == pytest.approx(100)
+    assert M.exact_match(["The  Answer!"], [["answer"]]) == 100
+    assert M.macro_f1(["ham"] * 4, ["ham", "ham", "ham", "spam"], ["ham", "spam"]) == pytest.approx(100 * (6 / 7) / 2, abs=1e-3)
+    assert M.families(["ROUGE"], False) == ["rouge"]
+    assert M.families(["Accuracy"], True) == ["accuracy"]
+    assert M.families(["BLEU"], False) == ["bleu"]
+
+
+# -- refusals ----------------------------------------------------------------------------
+def test_refuses_directory_without_completed(sms, tiny_llama, tmp_path):
+    from trainers.full import train_full
+
+    broken = tmp_path / "broken"
+    shutil.copytree(sms, broken)
+    (broken / COMPLETED).unlink()
+    with pytest.raises(FtdataError, match="COMPLETED"):
+        train_full(broken, str(tiny_llama), tmp_path / "run", max_steps=1)
+
+
+def test_refuses_model_with_another_tokenizer(sms, tmp_path):
+    from trainers.full import train_full
+
+    tok = make_word_tokenizer(tmp_path / "wordtok")
+    other = save_tiny_model("llama", tmp_path / "other", tokenizer=str(tok))
+    with pytest.raises(FtdataError, match="tokenizer mismatch"):
+        train_full(sms, str(other), tmp_path / "run", max_steps=1)
+    res = CliRunner().invoke(main, ["train", str(sms), "--model", str(other), "-o", str(tmp_path / "r2")])
+    assert res.exit_code == 2 and "tokenizer mismatch" in res.output
+
+
+def test_refuses_layout_mismatch(sms, tmp_path):
+    from trainers.full import train_full
+
+    t5 = save_tiny_model("t5", tmp_path / "t5")
+    with pytest.raises(FtdataError, match="encoder-decoder"):
+        train_full(sms, str(t5), tmp_path / "run", max_steps=1)
+
+
+def test_bad_option_names_the_option(sms, tiny_llama, tmp_path):
+    from trainers.full import train_full
+
+    with pytest.raises(FtdataError, match="lr"):
+        train_full(sms, str(tiny_llama), tmp_path / "run", lr=-1)
+
+
+# -- end to end --------------------------------------------------------------------------
+# Chosen so a 2-layer, 64-wide llama separates spam from ham on 2 CPU cores in well under a minute.
+SPAM_TRAIN = {"max_steps": 250, "lr": 1e-2, "batch_size": 32, "warmup_ratio": 0.1, "logging_steps": 25}
+
+
+@pytest.mark.slow
+def test_sms_spam_full_finetune_beats_base(sms, tiny_llama, tmp_path):
+    from trainers.evaluate import evaluate_model
+    from trainers.full import train_full
+
+    summary = train_full(sms, str(tiny_llama), tmp_path / "run", **SPAM_TRAIN)
+    run = tmp_path / "run"
+    for name in ("model/model.safetensors", "manifest.json", "train_log.jsonl", "loss.png", "summary.json", "COMPLETED"):
+        assert (run / name).exists(), name
+    assert json.loads((run / "manifest.json").read_text())["hashes"] == json.loads((sms / "manifest.json").read_text())["hashes"]
+    assert summary["trainable_params"] == summary["total_params"]
+    assert 0 < summary["padding_efficiency"] <= 1
+
+    base = evaluate_model(sms, str(tiny_llama))["tasks"]["sms"]["metrics"]
+    tuned = evaluate_model(sms, str(run), output=tmp_path / "eval")["tasks"]["sms"]["metrics"]
+    assert tuned["macro_f1"] > 80, tuned
+    assert tuned["macro_f1"] > base["macro_f1"] + 20, (base, tuned)
+    preds = [json.loads(line) for line in (tmp_path / "eval" / "predictions.jsonl").read_text().splitlines()]
+    assert len(preds) == json.loads((sms / "manifest.json").read_text())["counts"]["splits"]["test"]["examples"]
+    assert set(preds[0]["choice_scores"]) == {"ham", "spam"}
+    assert "macro_f1" in (tmp_path / "eval" / "eval.md").read_text()
+
+
+@pytest.mark.slow
+def test_lora_trains_only_the_adapter(sms, tiny_llama, tmp_path):
+    from safetensors.torch import load_file
+
+    from trainers.evaluate import evaluate_model
+    from trainers.lora import train_lora
+
+    before = load_file(str(tiny_llama / "model.safetensors"))
+    summary = train_lora(sms, str(tiny_llama), tmp_path / "run", max_steps=20, lr=1e-2, batch_size=16, max_rows=320)
+    assert summary["base_weights_unchanged"] is True
+    assert 0 < summary["trainable_params"] < summary["total_params"] / 5
+    assert summary["target_modules"] == ["q_proj", "k_proj", "v_proj", "o_proj"]
+    adapter = load_file(str(tmp_path / "run" / "adapter" / "adapter_model.safetensors"))
+    assert adapter and all("lora_" in k for k in adapter)
+    assert sum(v.numel() for v in adapter.values()) == summary["trainable_params"]
+    assert any(float(v.abs().sum()) > 0 for k, v in adapter.items() if "lora_B" in k)  # B starts at zero
+    after = load_file(str(tiny_llama / "model.safetensors"))
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    rep = evaluate_model(sms, str(tmp_path / "run"), max_rows=40)  # base + adapter from the run folder
+    assert rep["adapter"].endswith("adapter") and rep["tasks"]["sms"]["n"] == 40
+
+
+@pytest.mark.slow
+def test_seq2seq_small_slice(tmp_path, dialogsum_template):
+    from trainers.evaluate import evaluate_model
+    from trainers.full import train_full
+
+    recipe = write_recipe(tmp_path, {
+        "name": "dialogsum_s2s", "output": "out", "seed": 7, "layout": "seq2seq", "max_length": 512,
+        "sources": [{"name": "dialogsum", "path": str(shared("dialogsum", "dialogsum.dev.jsonl")), "key": "fname",
+                     "templates": [{"file": str(dialogsum_template)}]}],
+    })
+    data = compile_recipe(recipe).output
+    t5 = save_tiny_model("t5", tmp_path / "t5")
+    summary = train_full(data, str(t5), tmp_path / "run", max_steps=6, lr=1e-3, batch_size=4, max_rows=48)
+    assert summary["layout"] == "seq2seq" and summary["steps"] == 6
+    rep = evaluate_model(data, str(tmp_path / "run"), max_rows=6, max_new_tokens=8, output=tmp_path / "eval")
+    scores = rep["tasks"]["dialogsum"]["metrics"]
+    assert set(scores) == {"rouge1", "rouge2", "rougeL", "rougeLsum"}
+    assert len((tmp_path / "eval" / "predictions.jsonl").read_text().splitlines()) == 6
+
+
+@pytest.mark.slow
+def test_compare_one_command(sms, tiny_llama, tmp_path, dialogsum_template):
+    recipe = write_recipe(tmp_path, {
+        "name": "dialogsum", "output": "held", "seed": 7, "max_length": 1024,
+        "sources": [{"name": "dialogsum", "path": str(shared("dialogsum", "dialogsum.dev.jsonl")), "key": "fname",
+                     "templates": [{"file": str(dialogsum_template)}]}],
+    })
+    held = compile_recipe(recipe).output
+    res = CliRunner().invoke(main, [
+        "compare", str(sms), "--model", str(tiny_llama), "-o", str(tmp_path / "cmp"), "--shots", "0,2",
+        "--heldout", str(held), "--max-steps", "3", "--max-rows", "64", "--batch-size", "8",
+        "--eval-max-rows", "12", "--max-new-tokens", "4"])
+    assert res.exit_code == 0, res.output
+    rep = json.loads((tmp_path / "cmp" / "compare.json").read_text())
+    assert [r["setting"] for r in rep["rows"]] == ["base 0-shot", "base 2-shot", "full fine-tune", "lora fine-tune"]
+    lora = rep["rows"][3]
+    assert lora["trainable_params"] < rep["rows"][2]["trainable_params"]
+    assert lora["heldout"]["dialogsum"]["metrics"]["rougeL"] >= 0
+    md = (tmp_path / "cmp" / "compare.md").read_text()
+    assert "held-out dialogsum rougeL" in md and "peak mem" in md
+    shots = [json.loads(x) for x in (tmp_path / "cmp" / "evals" / "base-2shot" / "predictions.jsonl").read_text().splitlines()]
+    assert shots[0]["prompt"].count("Is this text message spam or ham?") == 3
+
+
+def test_tiny_model_cli(tmp_path):
+    res = CliRunner().invoke(main, ["tiny-model", "gpt2", str(tmp_path / "g")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "g" / "tokenizer.json").exists() and "parameters" in res.output
