@@ -44,15 +44,18 @@ from .chunk import (
 from .constants import BUILD_INFO, IGNORE_INDEX, LABEL_CONVENTION, MANIFEST, REJECTS
 from .engines import Job, make_engine
 from .errors import BuildError, ConfigError
+from .fewshot import ExemplarPool, split_of
 from .finalize import open_work, plan, rows_with_output, split_stats, write_splits
 from .keys import KeySet
 from .pack import write_packed
 from .progress import BuildProgress, RateMeter, count_rows
 from .recipe import Recipe, check_recipe, load_recipe, parse_recipe, recipe_hash, resolve_path
+from .renderplan import RenderPlan
 from .schema import check_row
+from .selection import Group, RowPlan, choose_ref, truncate_field
 from .sources import SourceRow, file_hash, guess_format, read_source
 from .split import unit_hash
-from .templates import Template, load_templates, select
+from .templates import Template, load_templates
 from .tokenizer import load_tokenizer, tokenizer_hash
 from .writer import OutputDir, RejectsWriter, write_json
 
@@ -78,6 +81,7 @@ class SourceCounts:
     rows_with_output: int = 0
     rows_without_output: int = 0
     templates: int = 0
+    fanout: int = 0  # templates each rendered row meets (ftdata.selection.RowPlan.fanout)
     examples_candidates: int = 0
     examples_written: int = 0
     examples_rejected: int = 0
@@ -85,7 +89,6 @@ class SourceCounts:
     def as_dict(self) -> dict:
         d = dict(self.__dict__)
         d["rows_rendered"] = self.rows_read - self.rows_rejected
-        d["fanout"] = self.templates
         return d
 
 
@@ -133,6 +136,11 @@ def compile_recipe(recipe: str | Path | Recipe | dict, *, overwrite: bool = Fals
         problems = check_recipe(recipe_obj, base, "<recipe>")
         if problems:
             raise ConfigError(problems, "<recipe>")
+    from .lint import preflight
+
+    problems = preflight(recipe_obj, base)  # a template failing on every sampled row stops here
+    if problems:
+        raise ConfigError(problems, str(recipe) if isinstance(recipe, (str, Path)) else "<recipe>")
     target = Path(output).resolve() if output else recipe_obj.output_dir(base)
     b = Build(recipe_obj, base, recipe_file_hash)
     return b.run(target, overwrite, progress, num_proc=num_proc, engine=engine, ray_address=ray_address,
@@ -160,16 +168,26 @@ class Build:
                                  "or pick a tokenizer that has one")
         self.templates: dict[str, list[Template]] = {}
         self.template_hashes: dict[str, str] = {}
+        self.row_plans: dict[str, RowPlan] = {}
+        self.truncate: dict[str, dict[str, str]] = {}
         for src in recipe.sources:
-            chosen = []
+            chosen, groups, cut = [], [], {}
             for ref in src.templates:
                 tp = resolve_path(base, ref.file)
-                chosen += select(load_templates(tp), ref.names, str(tp))
+                picked = choose_ref(load_templates(tp), ref, str(tp))
+                chosen += picked
+                groups.append(Group(picked, ref.mode))
+                cut.update({t.id: f for t in picked if (f := truncate_field(t, ref))})
                 self.template_hashes[str(Path(ref.file))] = file_hash(tp)
+            self.row_plans[src.name] = RowPlan(groups, recipe.seed)
+            self.truncate[src.name] = cut
+            for t in chosen:  # the recipe's render limits travel with each template (also to workers)
+                t.limits = recipe.render_limits
             self.templates[src.name] = chosen
         # a chat messages column gives one example per row, whatever the templates
         per_row = 1 if recipe.chat and recipe.chat.enabled and recipe.chat.messages_column else None
-        self.counts = {s.name: SourceCounts(templates=per_row or len(self.templates[s.name])) for s in recipe.sources}
+        self.counts = {s.name: SourceCounts(templates=len(self.templates[s.name]),
+                                            fanout=per_row or self.row_plans[s.name].fanout) for s in recipe.sources}
         self.rejects_by: Counter = Counter()
         self.rejects_by_stage: Counter = Counter()
         self.timings: Counter = Counter()
@@ -183,7 +201,31 @@ class Build:
                             add_eos=r.add_eos, seed=r.seed,
                             near_dup=(r.dedup.shingle_size, r.dedup.num_perm) if r.dedup.near else None,
                             chat=r.chat.model_dump() if r.chat and r.chat.enabled else None,
-                            special_tokens_in_data=r.special_tokens_in_data)
+                            special_tokens_in_data=r.special_tokens_in_data, render_plan=self.render_plan(src))
+
+    def render_plan(self, src) -> RenderPlan | None:
+        """Template choice per row, field truncation and few-shot for ``src``; None when all are off."""
+        r, rows = self.r, self.row_plans[src.name]
+        if all(g.mode == "all" for g in rows.groups) and not self.truncate[src.name] and not r.shots:
+            return None  # the plain path: every template on every row, nothing added
+        return RenderPlan(rows, self.truncate[src.name], r.shots, r.shot_separator,
+                          self.exemplar_pool(src) if r.shots else None, separator=r.separator, layout=r.layout,
+                          add_eos=r.add_eos, max_length=r.max_length, seed=r.seed)
+
+    def exemplar_pool(self, src) -> ExemplarPool:
+        """The train rows of ``src`` few-shot exemplars are drawn from (a silent first pass).
+
+        Rows holding special-token strings are left out, so exemplars never carry them.
+        """
+        from .masking import specials_for
+
+        sp = specials_for(self.tok.backend_tokenizer)
+        pool = ExemplarPool(self.r.seed)
+        for batch in self.checked_rows(src, record=False):
+            for row in batch:
+                if split_of(row.split, row.u, self.r.split.ratios) == "train" and not sp.escape(row.data)[1]:
+                    pool.offer(row.key, row.data)
+        return pool
 
     def reject(self, rec: Reject) -> None:
         d = rec.as_dict()
@@ -203,13 +245,17 @@ class Build:
         blob = json.dumps(data, sort_keys=True, ensure_ascii=False, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
-    def checked_rows(self, src) -> Iterator[list[CheckedRow]]:
+    def checked_rows(self, src, record: bool = True) -> Iterator[list[CheckedRow]]:
         """Read a source in order; schema-check it; yield batches of CheckedRow.
 
         Duplicate keys are found with a :class:`~ftdata.keys.KeySet` (16 bytes a key), one
-        vectorised lookup per batch; rejects still come out in row order.
+        vectorised lookup per batch; rejects still come out in row order. ``record=False``
+        reads silently (no counts, no rejects), for the few-shot exemplar pass.
         """
-        counts = self.counts[src.name]
+        counts = self.counts[src.name] if record else SourceCounts()
+        reject = self.reject if record else (lambda rec: None)
+        want_index = any(g.mode == "round_robin" for g in self.row_plans[src.name].groups)
+        index = 0
         seen = KeySet()
         group = self.r.split.group_by
         it = read_source(src, self.base, self.r.batch_size)
@@ -235,12 +281,12 @@ class Build:
             out = []
             for x in staged:
                 if isinstance(x, Reject):
-                    self.reject(x)
+                    reject(x)
                     counts.rows_rejected += 1
                     continue
                 row, data, key = x
                 if next(dup):
-                    self.reject(Reject(src.name, key, row.line, "key", "duplicate_key",
+                    reject(Reject(src.name, key, row.line, "key", "duplicate_key",
                                        f"row key '{key}' already used by an earlier row"))
                     counts.rows_rejected += 1
                     continue
@@ -252,7 +298,8 @@ class Build:
                 out.append(CheckedRow(key, row.line, data, split=split,
                                       u=unit_hash(self.r.seed, f"{src.name}\x00{gval}" if group else f"{src.name}\x00{key}"),
                                       group=gval, stratum=None if strat is None or data.get(strat) is None
-                                      else str(data.get(strat))))
+                                      else str(data.get(strat)), index=index if want_index else None))
+                index += 1
             self.timings["read"] += time.perf_counter() - t0
             yield out
 
@@ -450,6 +497,9 @@ class Build:
             from .card import write_card
 
             write_card(self.out.tmp, manifest, self.r, self.templates)
+            from .report import write_report
+
+            write_report(self.out.tmp, manifest)  # report.html: plots of this build (ftdata/report.py)
             self.out.commit()
             if self.cache is not None and own_cache:
                 self.cache.prune()
@@ -525,6 +575,7 @@ class Build:
                                "jinja": t.jinja if t.jinja is not None else f"{t.prompt} ||| {t.completion}"}
                               for t in ts] for s, ts in self.templates.items()},
             "license": self.r.license,
+            "licenses": {src.name: src.license for src in self.r.sources},
             "counts": {
                 "sources": {k: v.as_dict() for k, v in self.counts.items()},
                 "splits": split_counts,
@@ -543,9 +594,11 @@ def accounting_ok(manifest: dict) -> list[str]:
     """Check the manifest's identities; return the ones that fail (empty = all hold).
 
     Per source: rows_read = rows_with_output + rows_without_output + rows_rejected, and
-    examples_candidates (every template tried on every rendered row) = examples_written +
-    examples_rejected, where examples_rejected is the number of example-level records in
-    rejects.jsonl. Across sources: examples written = examples in the splits.
+    examples_candidates = rows_rendered x fanout (the templates each row meets: all of them,
+    or one per round-robin / random reference) = examples_written + examples_rejected, where
+    examples_rejected is the number of example-level records in rejects.jsonl. A template a
+    row is not assigned is not a reject. Across sources: examples written = examples in the
+    splits.
     """
     bad = []
     for name, c in manifest["counts"]["sources"].items():
@@ -553,6 +606,9 @@ def accounting_ok(manifest: dict) -> list[str]:
             bad.append(f"{name}: rows_read != with_output + without_output + rejected")
         if c["rows_without_output"] < 0:
             bad.append(f"{name}: negative rows_without_output")
+        if "fanout" in c and c["examples_candidates"] != c["rows_rendered"] * c["fanout"]:
+            bad.append(f"{name}: candidates {c['examples_candidates']} != rows_rendered {c['rows_rendered']} "
+                       f"x fanout {c['fanout']}")
         if c["examples_candidates"] != c["examples_written"] + c["examples_rejected"]:
             bad.append(f"{name}: candidates {c['examples_candidates']} != written {c['examples_written']} "
                        f"+ rejected {c['examples_rejected']}")

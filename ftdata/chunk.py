@@ -69,6 +69,7 @@ class CheckedRow:
     u: float = 0.0
     stratum: str | None = None
     group: str | None = None
+    index: int | None = None      # position among the source's checked rows (round-robin templates only)
 
 
 @dataclass
@@ -91,6 +92,7 @@ class ChunkContext:
     extra: dict = field(default_factory=dict)
     chat: dict | None = None  # ChatSpec as a dict when the chat layout is on
     special_tokens_in_data: str = "text"  # text | control
+    render_plan: object | None = None  # ftdata.renderplan.RenderPlan: templates per row, field cut, few-shot
 
 
 @dataclass
@@ -146,14 +148,20 @@ def ones_like(lists: list[list[int]]) -> pa.Array:
     return pa.ListArray.from_arrays(pa.array(offsets), pa.array(np.ones(int(offsets[-1]), dtype=np.int8)))
 
 
-def render_rows(ctx: ChunkContext, rows: list[CheckedRow]):
-    """Render every template on every row. Returns (kept [(row, template, p, c, choices)], rejects, n)."""
+def render_rows(ctx: ChunkContext, rows: list[CheckedRow], backend=None):
+    """Render the templates each row meets (every template, unless ``ctx.render_plan`` picks
+    one per row; it may also shorten a field and add few-shot exemplars, using ``backend``).
+    Returns (kept [(row, template, p, c, choices)], rejects, n)."""
     kept, rejects, n = [], [], 0
+    rp = ctx.render_plan
     for row in rows:
-        for t in ctx.templates:
+        for t in ctx.templates if rp is None else rp.templates_for(row.index, row.key):
             n += 1
             try:
                 prompt, completion, choices = t.render(row.data, seed=ctx.seed, row_key=row.key)
+                if rp is not None:
+                    prompt, completion, choices = rp.finish(t, row.data, row.key, (prompt, completion, choices),
+                                                            backend)
             except DoesNotApply as exc:
                 rejects.append(Reject(ctx.source, row.key, row.line, "render", "does_not_apply", str(exc), t.name, row.split))
                 continue
@@ -268,7 +276,7 @@ def process_chunk(ctx: ChunkContext, rows: list[CheckedRow]) -> ChunkResult:
     if ctx.chat and ctx.chat.get("messages_column"):
         kept, rejects, n = messages_rows(ctx, rows)
     else:
-        kept, rejects, n = render_rows(ctx, rows)
+        kept, rejects, n = render_rows(ctx, rows, tok.backend_tokenizer)
     items, tok_rejects = tokenize_kept(ctx, tok, kept, hits)
     rejects += tok_rejects
     ids = [it[5].input_ids for it in items]

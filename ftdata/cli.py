@@ -73,34 +73,55 @@ def validate(recipe, as_json):
 @click.option("-o", "--output", type=click.Path(file_okay=False), help="Output folder (overrides the recipe).")
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest summary as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def build(recipe, overwrite, output, as_json, quiet):
+@click.option("--num-proc", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Worker processes for rendering and tokenizing (1: two threads in this process).")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Where chunks are rendered and tokenized: this machine, or Ray Data.")
+@click.option("--ray-address", default=None, help="Ray cluster to join with --engine ray (e.g. auto, ray://head:10001).")
+@click.option("--force", is_flag=True, help="Recompute every chunk, ignoring cached results.")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the chunk cache.")
+def build(recipe, overwrite, output, as_json, quiet, num_proc, engine, ray_address, force, no_cache):
     """Compile RECIPE into tokenized Arrow shards, a manifest and a rejects file.
 
+    Unchanged chunks come from the cache (.<output>.cache beside the output), so a rebuild
+    re-renders only what changed, and a killed build resumes; with --overwrite an output built
+    from exactly the same inputs is kept as it is.
+
     \b
-    Example:
+    Examples:
       ftdata build examples/reviews/recipe.yaml --overwrite
+      ftdata build recipe.yaml --overwrite --num-proc 4
+      ftdata build recipe.yaml --engine ray --ray-address auto
     """
     from tqdm import tqdm
 
     from .build import compile_recipe
+    from .progress import describe
     from .summary import summary_text
 
-    bar = None if quiet or as_json else tqdm(unit=" rows", desc="compiling", file=sys.stderr, dynamic_ncols=True)
-    last = [0]
+    bar = None if quiet or as_json else tqdm(
+        unit=" rows", desc="reading, rendering, tokenizing", file=sys.stderr, dynamic_ncols=True,
+        bar_format="{desc}: {n_fmt}/{total_fmt} rows [{elapsed}, {postfix}]")
 
-    def progress(rows, examples):
+    def progress(p):
         if bar is not None:
-            bar.update(rows - last[0])
-            bar.set_postfix(examples=examples, refresh=False)
-            last[0] = rows
+            if p.rows_total is not None and bar.total != p.rows_total:
+                bar.total = p.rows_total
+            bar.desc = {"phase A": "reading, rendering, tokenizing", "finalize": "splitting, writing shards"}.get(p.stage, p.stage)
+            bar.n = p.rows
+            bar.set_postfix_str(describe(p), refresh=True)
 
     t0 = time.perf_counter()
     try:
-        result = compile_recipe(recipe, overwrite=overwrite, progress=progress, output=output)
+        result = compile_recipe(recipe, overwrite=overwrite, progress=progress, output=output, num_proc=num_proc,
+                                engine=engine, ray_address=ray_address, cache=not no_cache, force=force,
+                                skip_unchanged=True)
     finally:
         if bar is not None:
             bar.close()
     seconds = time.perf_counter() - t0
+    if result.build_info.get("up_to_date") and not as_json:
+        click.echo(f"up to date: {result.output} was built from the same inputs (use --force to rebuild)")
     if as_json:
         click.echo(json.dumps({"output": str(result.output), "counts": result.manifest["counts"],
                                "tokens": result.manifest["tokens"], "seconds": round(seconds, 3)}, indent=2))

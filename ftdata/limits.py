@@ -106,10 +106,16 @@ _set_async_exc.restype = ctypes.c_int
 
 
 class _Watchdog:
-    """One daemon thread per process that interrupts renders past their deadline."""
+    """One daemon thread per process that interrupts renders past their deadline.
+
+    Arming and disarming only touch a dict under a lock: the thread keeps ticking while renders
+    keep coming and sleeps on an event after a second without any, so a build does not pay for
+    waking it on every render.
+    """
 
     TICK = 0.02
     MAX_FIRES = 5
+    IDLE_AFTER = 1.0
 
     def __init__(self):
         self._reset()
@@ -118,55 +124,62 @@ class _Watchdog:
     def _reset(self) -> None:
         # after fork the thread is gone and the lock may be held: start from scratch
         self.lock = threading.Lock()
-        self.deadlines: dict[int, list] = {}  # thread id -> [deadline, times fired]
+        self.entries: dict[int, list] = {}  # thread id -> [deadline or None, times fired]
         self.wake = threading.Event()
+        self.idle = True
+        self.last_active = 0.0
         self.thread: threading.Thread | None = None
 
-    def _start(self) -> None:
-        self.thread = threading.Thread(target=self._loop, name="ftdata-render-watchdog", daemon=True)
-        self.thread.start()
-
-    def arm(self, seconds: float) -> tuple[int, list | None]:
-        if self.thread is None:
-            with self.lock:
-                if self.thread is None:
-                    self._start()
+    def arm(self, seconds: float) -> tuple[int, tuple | None]:
         tid = threading.get_ident()
         with self.lock:
-            idle = not self.deadlines
-            previous = self.deadlines.get(tid)  # nested use: restored by disarm
-            self.deadlines[tid] = [time.monotonic() + seconds, 0]
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._loop, name="ftdata-render-watchdog", daemon=True)
+                self.thread.start()
+            entry = self.entries.get(tid)
+            if entry is None:
+                entry = self.entries[tid] = [None, 0]
+            previous = (entry[0], entry[1]) if entry[0] is not None else None  # nested use
+            now = time.monotonic()
+            entry[0], entry[1] = now + seconds, 0
+            self.last_active = now
+            idle = self.idle
         if idle:
             self.wake.set()
         return tid, previous
 
-    def disarm(self, armed: tuple[int, list | None]) -> None:
+    def disarm(self, armed: tuple[int, tuple | None]) -> None:
         tid, previous = armed
         with self.lock:
-            if previous is None:
-                self.deadlines.pop(tid, None)
-            else:
-                self.deadlines[tid] = previous
-            # a timeout fired just as the block ended may still be pending: clear it so it
-            # cannot land in unrelated code
-            _set_async_exc(tid, ctypes.py_object())
+            entry = self.entries[tid]
+            if entry[1]:
+                # a timeout fired as the block ended may still be pending: clear it so it cannot
+                # land in unrelated code
+                _set_async_exc(tid, ctypes.py_object())
+            entry[0], entry[1] = previous if previous is not None else (None, 0)
+            self.last_active = time.monotonic()
 
     def _loop(self) -> None:
         while True:
             with self.lock:
-                busy = bool(self.deadlines)
-                if not busy:
+                now = time.monotonic()
+                busy = any(e[0] is not None for e in self.entries.values())
+                if not busy and now - self.last_active > self.IDLE_AFTER:
+                    self.idle = True
                     self.wake.clear()
-            if not busy:
+                    self.entries = {t: e for t, e in self.entries.items() if e[0] is not None}
+            if self.idle:
                 self.wake.wait()
+                with self.lock:
+                    self.idle = False
                 continue
             time.sleep(self.TICK)
             now = time.monotonic()
             with self.lock:
-                for tid, entry in self.deadlines.items():
+                for tid, entry in self.entries.items():
                     # fire again a few times in case the first one was swallowed, then give
                     # up rather than interrupt a thread forever
-                    if now > entry[0] and entry[1] < self.MAX_FIRES:
+                    if entry[0] is not None and now > entry[0] and entry[1] < self.MAX_FIRES:
                         entry[1] += 1
                         _set_async_exc(tid, ctypes.py_object(RenderTimeout))
 

@@ -82,3 +82,18 @@ def count_rows(path: Path, fmt: str) -> int | None:
     except Exception:  # noqa: BLE001 - only an estimate; the build reports real errors
         return None
     return None
+
+
+def _hms(seconds: float) -> str:
+    s = int(round(seconds))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60:02d}:{s % 60:02d}"
+
+
+def describe(p: BuildProgress) -> str:
+    """One line for a progress bar's tail: rates, cache use and an honest ETA."""
+    parts = [f"{p.rows_per_s:,.0f} rows/s", f"{p.tokens_per_s:,.0f} tok/s", f"{p.examples:,} examples"]
+    if p.cached_chunks:
+        parts.append(f"{p.cached_chunks}/{p.chunks} chunks cached")
+    eta = p.eta
+    parts.append(f"ETA {_hms(eta)}" if eta is not None else ("ETA ?" if p.stage == "phase A" else p.stage))
+    return ", ".join(parts)

@@ -323,6 +323,12 @@ def check_recipe(recipe: Recipe, base: Path, file: str) -> list[str]:
     names = [s.name for s in recipe.sources]
     for dup in {n for n in names if names.count(n) > 1}:
         problems.append(f"{file}: sources: duplicate source name '{dup}'")
+    if recipe.shots and recipe.split.mode == "stratify":
+        problems.append(f"{file}: shots: few-shot exemplars come from train rows known before rendering; "
+                        "split mode 'stratify' decides splits over all rows at once: use mode ratio or group")
+    if recipe.shots and "train" not in recipe.split.ratios:
+        problems.append(f"{file}: shots: exemplars come from the split named 'train', found splits "
+                        f"{', '.join(recipe.split.ratios)}")
     seen_columns: set[str] = set()
     all_known = True
     for i, src in enumerate(recipe.sources):

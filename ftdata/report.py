@@ -265,7 +265,7 @@ def render_report(manifest: dict, tables: dict[str, pa.Table], build_info: dict 
     parts.append("<h2>Supervised-token fraction</h2>")
     if plots and stats:
         parts.append(_img(_fraction_plot(stats), "supervised fraction histogram"))
-    task_rows = [[split, task, tt["tokens"], tt["trained_tokens"], f"{tt['trained_tokens'] / max(tt['tokens'], 1):.3f}"]
+    task_rows = [[split, task, tt["tokens"], tt["trained_tokens"], round(tt["trained_tokens"] / max(tt["tokens"], 1), 3)]
                  for split in order for task, tt in counts["splits"][split].get("task_tokens", {}).items()]
     parts.append(_table(["split", "task", "tokens", "trained tokens", "fraction"], task_rows))
 
@@ -276,6 +276,7 @@ def render_report(manifest: dict, tables: dict[str, pa.Table], build_info: dict 
         if plots:
             parts.append(_img(_bar_plot({"rejects by reason": (codes, {"rejects": [by_code[c] for c in codes]})},
                                         "count"), "rejects by reason"))
+        parts.append(_table(["reason", "rejects"], [[c, by_code[c]] for c in codes]))
         parts.append(_table(["stage", "rejects"], sorted((counts.get("rejects_by_stage") or {}).items())))
     else:
         parts.append("<p>No rejects: every row read is in the output.</p>")

@@ -147,3 +147,23 @@ def test_cli_export_json_and_clean_errors(reviews_out, tmp_path):
     assert r.exit_code == 2 and "error:" in r.output and "--overwrite" in r.output
     r = CliRunner().invoke(main, ["export", str(reviews_out), "--to", "axolotll", str(tmp_path / "x")])
     assert r.exit_code == 2 and "axolotl" in r.output
+
+
+@pytest.mark.parametrize("fmt", ["axolotl", "llamafactory"])
+def test_seq2seq_collator_keeps_labels(reviews_out, tmp_path, fmt):
+    """axolotl's and LLaMA-Factory's SFT collators extend transformers' DataCollatorForSeq2Seq."""
+    from transformers import DataCollatorForSeq2Seq
+
+    from ftdata.tokenizer import load_tokenizer
+
+    export(reviews_out, fmt, tmp_path / fmt)
+    if fmt == "axolotl":
+        rows = _read_jsonl(tmp_path / fmt / "train.jsonl")[:4]
+    else:
+        rows = [dict(r) for r in datasets.load_from_disk(str(tmp_path / fmt))["train"].select(range(4))]
+    batch = DataCollatorForSeq2Seq(load_tokenizer("ftdata:tiny-bpe"), padding=True, label_pad_token_id=IGNORE_INDEX,
+                                   return_tensors="pt")([dict(r) for r in rows])
+    for i, r in enumerate(rows):
+        n = len(r["labels"])
+        assert batch["labels"][i, :n].tolist() == r["labels"] and set(batch["labels"][i, n:].tolist()) <= {IGNORE_INDEX}
+        assert batch["input_ids"][i, :n].tolist() == r["input_ids"] and batch["attention_mask"][i, :n].sum() == n

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from ftdata.build import accounting_ok, compile_recipe
 from ftdata.cli import main
-from ftdata.errors import ConfigError, TemplateError
+from ftdata.errors import BuildError, ConfigError, TemplateError
 from ftdata.limits import RenderLimits
 from ftdata.templates import from_jinja, from_strings, load_templates_text
 
@@ -267,19 +267,39 @@ def test_build_stops_before_starting_on_a_statically_hostile_template(tmp_path, 
 
 
 def test_build_stops_when_a_template_goes_over_limits_on_every_row(tmp_path, word_tokenizer):
-    write_jsonl(tmp_path / "rows.jsonl", [{"id": i, "q": "what is two"} for i in range(12)])
+    write_jsonl(tmp_path / "rows.jsonl", [{"id": i, "q": f"what is {w}"} for i, w in enumerate(["two", "six", "five"])])
     tpl = write_native_templates(tmp_path / "t.yaml", [
         {"name": "good", "prompt": "Q: {{ q }}", "completion": "A: five"},
-        {"name": "spin", "prompt": "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
-         "completion": "x"}])
+        {"name": "greedy", "prompt": "{{ q * 10**8 }}", "completion": "x"}])
     recipe = write_recipe(tmp_path, {"name": "x", "output": "out", "tokenizer": str(word_tokenizer),
-                                     "render_limits": {"max_seconds": 0.05, "abort_after": 3},
                                      "sources": [{"name": "s", "path": "rows.jsonl", "key": "id",
                                                   "templates": [{"file": str(tpl)}]}]})
-    t0 = time.perf_counter()
     res = CliRunner().invoke(main, ["build", str(recipe)])
     assert res.exit_code == 2, res.output
-    assert "template 'spin'" in res.output and "each of the first 3 rows" in res.output
-    assert "Traceback" not in res.output and time.perf_counter() - t0 < 30
+    assert "template 'greedy'" in res.output and "max_output_chars" in res.output
+    assert "Traceback" not in res.output
     assert not (tmp_path / "out").exists()
 
+
+def test_abort_after_stops_a_template_that_never_fits():
+    spin = from_strings("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}", "y",
+                        name="spin")
+    lim = RenderLimits(max_seconds=0.05, abort_after=3)
+    for _ in range(2):
+        with pytest.raises(TemplateError, match="longer than 0.05 s"):
+            spin.render({}, limits=lim)
+    with pytest.raises(BuildError, match="template 'spin'.*each of the first 3 rows"):
+        spin.render({}, limits=lim)
+    # a template that fits on some rows is never stopped, only rejected where it does not fit
+    rep = from_strings("{{ text * n }}", "y", name="rep")
+    rows = [{"text": "a", "n": 1}] + [{"text": "a", "n": 10**9}] * 5
+    outcomes = []
+    for row in rows:
+        try:
+            rep.render(row, limits=lim)
+            outcomes.append("ok")
+        except BuildError:
+            outcomes.append("abort")
+        except TemplateError:
+            outcomes.append("reject")
+    assert outcomes == ["ok"] + ["reject"] * 5

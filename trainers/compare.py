@@ -40,11 +40,13 @@ def headline(metrics: dict) -> tuple[str, float] | None:
 
 
 def _base_params(model: str) -> int:
+    import torch
     import transformers as tf
 
     cfg = tf.AutoConfig.from_pretrained(model)
     auto = tf.AutoModelForSeq2SeqLM if cfg.is_encoder_decoder else tf.AutoModelForCausalLM
-    return count_parameters(auto.from_config(cfg))[1]
+    with torch.device("meta"):  # shapes only: no memory, no initialisation
+        return count_parameters(auto.from_config(cfg))[1]
 
 
 def _timed_eval(data, model, out: Path, label: str, **kw) -> tuple[dict, float, dict]:

@@ -89,6 +89,10 @@ def train(data, model, method, output, overwrite, config_file, target_modules, *
     else:
         from trainers.lora import train_lora as run
     s = run(data, model, output, overwrite=overwrite, **opts)
+    from trainers._run import is_main_process
+
+    if not is_main_process():  # under torchrun every rank returns; one line is enough
+        return
     click.echo(f"{method}: {s['steps']} steps, loss {s['train_loss']:.4f}, {s['trainable_params']:,} of "
                f"{s['total_params']:,} params trained, {s['wall_seconds']:.1f}s, {s['tokens_per_second']:,.0f} tokens/s, "
                f"padding efficiency {s['padding_efficiency']:.3f} -> {output}")

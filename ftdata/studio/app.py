@@ -54,6 +54,8 @@ class Guard:
         self.hosts = {h.lower() for h in hosts}
 
     async def __call__(self, scope, receive, send):
+        if scope["type"] == "websocket":  # the studio has none; refuse rather than route
+            return await send({"type": "websocket.close", "code": 1008})
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         reason = self.refuse(scope)
