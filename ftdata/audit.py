@@ -121,7 +121,7 @@ def inspect_output(path, *, split: str | None = None, n: int = 3, tokenizer: str
 
 def _documents(tok, row: dict, layout: str) -> list[dict]:
     """One row as its documents (one, or several when the split is packed)."""
-    from .display import segments
+    from .display import boundary_line, segments
 
     packed = "seq_lengths" in row
     lengths = row["seq_lengths"] if packed else [len(row["input_ids"])]
@@ -135,7 +135,8 @@ def _documents(tok, row: dict, layout: str) -> list[dict]:
             segs = [(False, tok.decode(ids, skip_special_tokens=False))] + segments(tok, labels, labels)
         else:
             segs = segments(tok, ids, labels)
-        docs.append(meta | {"segments": [[t, s] for t, s in segs], "ids": ids, "labels": labels})
+        boundary = boundary_line(tok, ids, labels) if layout != "seq2seq" else None
+        docs.append(meta | {"segments": [[t, s] for t, s in segs], "ids": ids, "labels": labels, "boundary": boundary})
     return docs
 
 

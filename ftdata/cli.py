@@ -99,12 +99,14 @@ def build(recipe, overwrite, output, as_json, quiet, num_proc, engine, ray_addre
     from .progress import describe
     from .summary import summary_text
 
-    bar = None if quiet or as_json else tqdm(
-        unit=" rows", desc="reading, rendering, tokenizing", file=sys.stderr, dynamic_ncols=True,
-        bar_format="{desc}: {n_fmt}/{total_fmt} rows [{elapsed}, {postfix}]")
+    bar = None
 
     def progress(p):
-        if bar is not None:
+        nonlocal bar
+        if not (quiet or as_json):
+            if bar is None:  # made on the first report, so an up-to-date output prints no bar
+                bar = tqdm(unit=" rows", file=sys.stderr, dynamic_ncols=True,
+                           bar_format="{desc}: {n_fmt}/{total_fmt} rows [{elapsed}{postfix}]")
             if p.rows_total is not None and bar.total != p.rows_total:
                 bar.total = p.rows_total
             bar.desc = {"phase A": "reading, rendering, tokenizing", "finalize": "splitting, writing shards"}.get(p.stage, p.stage)

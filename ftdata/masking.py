@@ -136,8 +136,12 @@ class PieceEncoding:
     """An encoding assembled from pieces, with the ``tokenizers.Encoding`` calls masking uses."""
 
     def __init__(self, ids: list[int], offsets: list[tuple[int, int]], special: list[int]):
-        self.ids, self.offsets, self.special_tokens_mask = ids, offsets, special
+        self._ids, self.offsets, self.special_tokens_mask = ids, offsets, special
         self._starts = [s for s, _ in offsets]
+
+    @property
+    def ids(self) -> list[int]:
+        return list(self._ids)  # a fresh list, like tokenizers.Encoding.ids
 
     def char_to_token(self, pos: int):
         """The first token holding character ``pos`` (several may: an escaped string, a split emoji)."""
@@ -181,8 +185,10 @@ def _encode_pieces(sp: Specials, text: str, add_special_tokens: bool) -> PieceEn
 
 def encode_texts(backend, texts: list[str], *, add_special_tokens: bool, escaped: list[bool] | None = None):
     """Encode texts in one batch; texts holding escaped specials are encoded in pieces."""
+    if escaped is None or not any(escaped):
+        return backend.encode_batch(texts, add_special_tokens=add_special_tokens)
     sp = specials_for(backend)
-    slow = [i for i, t in enumerate(texts) if escaped is not None and escaped[i] and sp.sentinel_rx.search(t)]
+    slow = [i for i, t in enumerate(texts) if escaped[i] and sp.sentinel_rx.search(t)]
     if not slow:
         return backend.encode_batch(texts, add_special_tokens=add_special_tokens)
     slow_set = set(slow)
@@ -219,13 +225,18 @@ def _last_token(enc, a: int, b: int, n: int):
     return None
 
 
-def mask_spans(enc, spans: list[tuple[int, int]]) -> tuple[list[int], int, bool, int | None]:
+def mask_spans(enc, spans: list[tuple[int, int]], ids: list[int] | None = None) -> tuple[list[int], int, bool, int | None]:
     """Labels for ``enc`` training exactly the tokens that hold characters of ``spans``.
+
+    Args:
+        enc: a ``tokenizers.Encoding`` (or :class:`PieceEncoding`).
+        spans: trained character spans.
+        ids: ``enc.ids`` if the caller has it (each access builds a new list).
 
     Returns:
         ``(labels, n_trained, straddle, first_trained_index)``.
     """
-    ids = enc.ids
+    ids = enc.ids if ids is None else ids
     labels = [IGNORE_INDEX] * len(ids)
     n_trained, straddle, first = 0, False, None
     for a, b in spans:
@@ -289,12 +300,12 @@ def encode_spans(backend, texts: list[str], spans: list[list[tuple[int, int]]], 
                        untrained_end[i]) for i, enc in enumerate(encs)]
     if prompts is not None:
         _prefix_check(backend, [(i, e, enc) for i, (e, enc) in enumerate(zip(out, encs)) if e.reject is None],
-                      prompts, escaped)
+                      prompts, escaped, len(specials_for(backend).affixes()[0]) if add_special_tokens else 0)
     return out
 
 
 def _prefix_check(backend, encs_ok: list[tuple[int, Encoded, object]], prompts: list[str],
-                  escaped: list[bool] | None) -> None:
+                  escaped: list[bool] | None, n_lead: int = 0) -> None:
     """Flag examples whose prompt, tokenized alone, is not a prefix of the joint tokens.
 
     Only the prompt's last :data:`PREFIX_WINDOW` tokens are re-encoded (from the start of that
@@ -309,10 +320,7 @@ def _prefix_check(backend, encs_ok: list[tuple[int, Encoded, object]], prompts: 
         k = e.n_prompt  # index of the first trained token (the example is not truncated)
         if e.truncated or not k:
             continue
-        special = enc.special_tokens_mask
-        j = max(k - PREFIX_WINDOW, 0)
-        while j < k and special[j]:
-            j += 1
+        j = max(k - PREFIX_WINDOW, n_lead)  # n_lead: the post-processor's leading specials (BOS)
         if j >= k:
             continue
         todo.append((e, prompts[i][enc.token_to_chars(j)[0]:], e.input_ids[j:k], escaped is not None and escaped[i]))
@@ -342,13 +350,13 @@ def encode_causal(backend, prompts: list[str], completions: list[str], *, separa
         if e.reject is None:
             ok.append((i, e, enc))
     if audit_prefix:
-        _prefix_check(backend, ok, prompts, escaped)
+        _prefix_check(backend, ok, prompts, escaped, len(specials_for(backend).affixes()[0]))
     return out
 
 
 def _encode_one(enc, spans, eos_id, max_length, overflow, bos_id, escaped, untrained_end) -> Encoded:
-    ids = list(enc.ids)
-    labels, n_trained, straddle, k = mask_spans(enc, spans)
+    ids = enc.ids  # a fresh list on every access: take it once
+    labels, n_trained, straddle, k = mask_spans(enc, spans, ids)
     if k is None:
         return Encoded(reject="no trained token (empty completion after tokenization)")
     flags = (STRADDLE if straddle else 0) | (SPECIAL_IN_DATA if escaped else 0) | (EOS_UNTRAINED if untrained_end else 0)

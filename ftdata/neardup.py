@@ -181,7 +181,7 @@ def signatures(hashes: np.ndarray, doc: np.ndarray, n_docs: int, num_perm: int) 
     for lo in range(0, x.size, _BLOCK):  # bounded memory: num_perm x _BLOCK values at a time
         xb, db = x[lo:lo + _BLOCK], doc[lo:lo + _BLOCK]
         with np.errstate(over="ignore"):
-            vals = (a[:, None] * xb[None, :] + b[:, None]) >> np.uint64(32)
+            vals = a[:, None] * xb[None, :] + b[:, None]  # the >> 32 is monotonic: applied after the min
         first = np.ones(db.size, dtype=bool)
         first[1:] = db[1:] != db[:-1]
         at = np.nonzero(first)[0]
@@ -189,7 +189,7 @@ def signatures(hashes: np.ndarray, doc: np.ndarray, n_docs: int, num_perm: int) 
         mins[ids] = np.minimum(mins[ids], np.minimum.reduceat(vals, at, axis=1).T)
     has = np.zeros(n_docs, dtype=bool)
     has[doc] = True
-    sig = mins.astype("<u4")
+    sig = (mins >> np.uint64(32)).astype("<u4")
     return [sig[i].tobytes() if has[i] else None for i in range(n_docs)]
 
 

@@ -91,9 +91,12 @@ def _hms(seconds: float) -> str:
 
 def describe(p: BuildProgress) -> str:
     """One line for a progress bar's tail: rates, cache use and an honest ETA."""
+    if p.stage != "phase A":
+        took = ", ".join(f"{k} {v:.1f}s" for k, v in p.stage_seconds.items())
+        return f"{p.examples:,} examples, {p.tokens:,} tokens" + (f"; {took}" if took else "")
     parts = [f"{p.rows_per_s:,.0f} rows/s", f"{p.tokens_per_s:,.0f} tok/s", f"{p.examples:,} examples"]
     if p.cached_chunks:
         parts.append(f"{p.cached_chunks}/{p.chunks} chunks cached")
     eta = p.eta
-    parts.append(f"ETA {_hms(eta)}" if eta is not None else ("ETA ?" if p.stage == "phase A" else p.stage))
+    parts.append(f"ETA {_hms(eta)}" if eta is not None else "ETA ?")
     return ", ".join(parts)

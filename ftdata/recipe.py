@@ -222,7 +222,7 @@ class Recipe(_Model):
     dedup: DedupSpec = Field(default_factory=DedupSpec, description="Duplicate removal; true/false switches exact dedup.")
     mixture: MixtureSpec | None = Field(None, description="Mixing rates of tasks in the train split; default every example.")
     contamination: ContaminationSpec | None = Field(
-        default_factory=ContaminationSpec, description="n-gram overlap report (test vs train, external eval sets); null to skip.")
+        None, description="n-gram overlap report (held-out splits and external eval sets vs train); {} for the defaults.")
 
     @field_validator("dedup", mode="before")
     @classmethod

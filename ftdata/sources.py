@@ -126,7 +126,83 @@ def read_jsonl(path: Path) -> Iterator[SourceRow]:
             yield SourceRow(i, obj)
 
 
+def _json_array(path: Path, block: int = 1 << 20) -> Iterator:
+    """Elements of a top-level JSON array, decoded one at a time from a buffered read.
+
+    Memory holds one block plus the element being decoded, whatever the file's size. A
+    syntax error anywhere stops the file (there is no safe place to resume in a JSON text).
+    """
+    dec = json.JSONDecoder()
+    with open(path, encoding="utf-8-sig") as fh:
+        buf, pos, eof = "", 0, False
+
+        def fill() -> bool:
+            nonlocal buf, pos, eof
+            more = fh.read(block)
+            eof = not more
+            buf, pos = buf[pos:] + more, 0
+            return bool(more)
+
+        def skip_ws() -> str:
+            nonlocal pos
+            while True:
+                while pos < len(buf) and buf[pos] in " \t\r\n":
+                    pos += 1
+                if pos < len(buf) or not fill():
+                    return buf[pos] if pos < len(buf) else ""
+
+        if skip_ws() != "[":
+            raise BuildError(f"{path}: expected a JSON array of objects")
+        pos += 1
+        first, n = True, 0
+        while True:
+            c = skip_ws()
+            if c == "]" and first:
+                return
+            if not first:
+                if c == "]":
+                    return
+                if c != ",":
+                    raise BuildError(f"{path}: not a JSON document: expected ',' or ']' at element {n + 1}")
+                pos += 1
+                skip_ws()
+            while True:
+                try:
+                    obj, end = dec.raw_decode(buf, pos)
+                    break
+                except ValueError as exc:
+                    # an element cut by the block boundary: read on; at the end it is an error
+                    if eof or not fill():
+                        raise BuildError(f"{path}: not a JSON document: {exc}") from None
+                except RecursionError:
+                    raise BuildError(f"{path}: not a JSON document: nested too deeply") from None
+            pos = end
+            first = False
+            n += 1
+            yield obj
+            if pos > block:  # drop what was decoded
+                buf, pos = buf[pos:], 0
+
+
+def _first_char(path: Path) -> str:
+    with open(path, encoding="utf-8-sig", errors="replace") as fh:
+        while True:
+            c = fh.read(1)
+            if not c or not c.isspace():
+                return c
+
+
 def read_json(path: Path) -> Iterator[SourceRow]:
+    """A JSON array of objects (streamed, element by element) or ``{"data": [...]}`` (loaded whole)."""
+    if _first_char(path) == "[":
+        for i, obj in enumerate(_json_array(path), start=1):
+            if not isinstance(obj, dict):
+                yield SourceRow(i, None, f"expected a JSON object, found {type(obj).__name__}")
+            elif not _finite(obj):
+                yield SourceRow(i, None, "NaN or infinite number")
+            else:
+                yield SourceRow(i, obj)
+        return
     try:
         data = json.loads(path.read_text(encoding="utf-8-sig"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:

@@ -131,3 +131,13 @@ def test_packed_build_is_reported_per_document(reviews_packed_out, tmp_path):
     assert s["trained"].sum() == dd.manifest["tokens"]["train"]["trained_tokens"]
     page = write_report(reviews_packed_out, dd.manifest, dest=tmp_path / "r.html").read_text()
     assert "fill ratio" in page and len(_images(page)) == 2
+
+
+def test_without_matplotlib_the_tables_remain(reviews_out, tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
+    m = load_compiled(reviews_out).manifest
+    page = write_report(reviews_out, m, dest=tmp_path / "r.html").read_text()
+    assert not _images(page) and "matplotlib is not installed" in page
+    assert f"<td>{m['tokens']['train']['tokens']}</td>" in page

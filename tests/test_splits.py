@@ -70,7 +70,6 @@ def test_amazon_fine_food_grouped_by_product(tmp_path):
                      "columns": {"Score": {"type": "int", "min": 1, "max": 5}, "Summary": {"type": "str", "required": False}},
                      "templates": [{"file": str(tpl)}]}],
         "split": {"ratios": RATIOS, "group_by": "ProductId"},
-        "contamination": None,
     })
     res = compile_recipe(recipe)
     with open(path, encoding="utf-8", newline="") as fh:
@@ -94,7 +93,7 @@ def test_sms_spam_stratified_by_label_and_exact_duplicates(tmp_path):
     recipe = write_recipe(tmp_path, {
         "name": "sms", "output": "out", "seed": 5,
         "sources": [sms_source(tmp_path, key="@line")],
-        "split": {"ratios": RATIOS, "stratify_by": "label"}, "contamination": None,
+        "split": {"ratios": RATIOS, "stratify_by": "label"},
     })
     res = compile_recipe(recipe)
     m = res.manifest
@@ -142,7 +141,7 @@ def test_reordered_input_and_other_batch_size_give_identical_shards(tmp_path):
             "split": {"ratios": RATIOS, "stratify_by": "label"},
             "dedup": {"near": True, "threshold": 0.7},
             "mixture": {"method": "proportional", "cap": 1000},
-            "max_length": 2048,
+            "contamination": {}, "max_length": 2048,
         }, f"{name}.yaml"))
 
     a = build("a", None, shared("dialogsum", "dialogsum.dev.jsonl"), 1000)
@@ -168,7 +167,7 @@ def test_keep_the_sources_own_splits_from_a_datasetdict(tmp_path):
     tpl = write_native_templates(tmp_path / "d.yaml", [
         {"name": "summarize", "prompt": "Summarize:\n{{dialogue}}\nSummary:", "completion": "{{summary}}"}])
     res = compile_recipe(write_recipe(tmp_path, {
-        "name": "d", "output": "out", "split": {"mode": "source"},
+        "name": "d", "output": "out", "split": {"mode": "source"}, "contamination": {},
         "sources": [{"name": "d", "path": str(tmp_path / "hfds"), "key": "fname", "templates": [{"file": str(tpl)}]}],
         "max_length": 4096,
     }))

@@ -30,7 +30,9 @@ class TrainConfig(_Model):
     weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
     seed: int = Field(0, description="Seed for shuffling and initialisation (LoRA weights).")
     logging_steps: int = Field(10, gt=0, description="Log the loss every N steps.")
-    group_by_length: bool = Field(True, description="Batch rows of similar length together (less padding).")
+    group_by_length: bool = Field(
+        True, description="Batch rows of similar length together (less padding). Turn off when length predicts the "
+                          "label (e.g. spam is long): length-sorted batches are then nearly one class each.")
     split: str = Field("train", description="Split to train on.")
     max_rows: int | None = Field(None, gt=0, description="Use only the first N rows of the split (smoke runs).")
     bf16: bool = Field(False, description="bfloat16 mixed precision (GPUs that support it).")

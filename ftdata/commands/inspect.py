@@ -46,6 +46,8 @@ def inspect(output, split, n, tokenizer, color, as_json):
             click.echo(f"\n── row {i} · {d['task']} · {d['template']} · key {d['row_key']} · "
                        f"{trained}/{len(d['ids'])} tokens trained " + "─" * 8)
             click.echo(_show(d["segments"], use_color))
+            if d.get("boundary"):
+                click.echo("  " + d["boundary"])
 
 
 def _show(segments: list, color: bool) -> str:

@@ -44,6 +44,8 @@ _TRAIN_FLAGS = [
     click.option("--warmup-ratio", type=float, help="Share of steps warming up the learning rate."),
     click.option("--seed", type=int, help="Seed for shuffling and LoRA initialisation."),
     click.option("--max-rows", type=int, help="Train on the first N rows only (smoke runs)."),
+    click.option("--group-by-length/--no-group-by-length", default=None,
+                 help="Batch rows of similar length (default on; turn off when length predicts the label)."),
     click.option("--lora-r", type=int, help="LoRA rank (default 8)."),
     click.option("--lora-alpha", type=int, help="LoRA alpha (default 16)."),
     click.option("--target-modules", help="Comma-separated module names for LoRA (default per architecture)."),

@@ -1,0 +1,135 @@
+"""Parallel phase A: threads, process pools, in-order results, compact duplicate-key checks, progress."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ftdata.build import compile_recipe
+from ftdata.engines import Job, make_engine
+from ftdata.engines.local import LocalEngine
+from ftdata.errors import BuildError
+from ftdata.keys import KeySet
+
+from .conftest import write_jsonl, write_native_templates, write_recipe
+from .test_cache import output_bytes, two_source_recipe
+
+
+def test_one_thread_pool_and_process_pool_give_identical_output(tmp_path):
+    recipe = two_source_recipe(tmp_path, n=150, batch_size=16)
+    outs = [compile_recipe(recipe, output=tmp_path / f"o{n}", num_proc=n, cache=False).output for n in (1, 2, 3)]
+    first = output_bytes(outs[0])
+    assert all(output_bytes(o) == first for o in outs[1:])
+    info = json.loads((outs[1] / "build_info.json").read_text())
+    assert info["num_proc"] == 2 and info["engine"] == "local"
+
+
+def test_results_come_back_in_order_with_cache_hits_passing_through(tmp_path):
+    from ftdata.chunk import CheckedRow, ChunkContext
+    from ftdata.templates import from_strings
+
+    ctx = ChunkContext(source="s", task="s", templates=[from_strings("say {{q}}", "{{a}}", name="t")],
+                       tokenizer="ftdata:tiny-bpe", tokenizer_base=None, layout="causal", separator=" ",
+                       max_length=64, overflow="drop", add_eos=True, seed=0)
+    pulled = []
+
+    def jobs():
+        for i in range(12):
+            pulled.append(i)
+            rows = [CheckedRow(f"k{i}-{j}", j, {"q": f"row {i} {j}", "a": "x" * (i + 1)}) for j in range(5)]
+            yield Job(i, rows, result="cached" if i % 4 == 1 else None)
+
+    for eng in (LocalEngine(1), LocalEngine(2)):
+        seen = []
+        for job, res in eng.map(ctx, jobs()):
+            # bounded read-ahead: never more than 2 x workers chunks beyond the one handed out
+            assert len(pulled) - len(seen) <= 2 * eng.workers + 1
+            seen.append(job.index)
+            if job.index % 4 == 1:
+                assert res == "cached"
+            else:
+                assert res.candidates == 5 and res.table.column("completion")[0].as_py() == "x" * (job.index + 1)
+        eng.close()
+        pulled.clear()
+        assert seen == list(range(12))
+
+
+def test_engine_choice_errors():
+    with pytest.raises(BuildError, match="did you mean 'ray'"):
+        make_engine("rya")
+    with pytest.raises(BuildError, match="at least 1"):
+        make_engine("local", num_proc=0)
+    with pytest.raises(BuildError, match="--engine ray"):
+        make_engine("local", address="auto")
+
+
+def test_cli_flags(tmp_path):
+    from click.testing import CliRunner
+
+    from ftdata.cli import main
+
+    recipe = two_source_recipe(tmp_path, n=40, batch_size=10)
+    r = CliRunner().invoke(main, ["build", str(recipe), "-q", "--num-proc", "2"])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(main, ["build", str(recipe), "-q", "--overwrite"])
+    assert r.exit_code == 0 and "up to date" in r.output
+    r = CliRunner().invoke(main, ["build", str(recipe), "-q", "--overwrite", "--force", "--json"])
+    assert r.exit_code == 0 and json.loads(r.output)["counts"]["sources"]["a"]["rows_read"] == 40
+    r = CliRunner().invoke(main, ["build", str(recipe), "-q", "--overwrite", "--ray-address", "auto"])
+    assert r.exit_code == 2 and "error: --ray-address needs --engine ray" in r.output
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(st.text(max_size=4), max_size=30), max_size=12))
+def test_keyset_agrees_with_a_python_set(batches):
+    ks, seen = KeySet(), set()
+    for keys in batches:
+        expected = []
+        for k in keys:
+            expected.append(k in seen)
+            seen.add(k)
+        assert ks.add_batch(keys).tolist() == expected
+    assert len(ks) == len(seen)
+
+
+def test_keyset_is_compact():
+    ks = KeySet()
+    for b in range(100):
+        ks.add_batch([f"row-{b}-{i}" for i in range(2000)])
+    assert len(ks) == 200_000
+    assert sum(r.nbytes for r in ks._runs) == 16 * 200_000  # vs ~100 bytes a key in a Python set
+    assert len(ks._runs) <= 18
+
+
+def test_duplicate_keys_across_chunks_are_rejected_in_row_order(tmp_path):
+    rows = [{"id": i % 7, "q": f"q{i}", "a": f"a{i}"} for i in range(20)]
+    write_jsonl(tmp_path / "rows.jsonl", rows)
+    tpl = write_native_templates(tmp_path / "t.yaml", [{"name": "t", "prompt": "{{q}}", "completion": "{{a}}"}])
+    recipe = write_recipe(tmp_path, {"name": "k", "output": "out", "batch_size": 3, "split": {"ratios": {"train": 1.0}},
+                                     "sources": [{"name": "s", "path": "rows.jsonl", "key": "id",
+                                                  "templates": [{"file": str(tpl)}]}]})
+    res = compile_recipe(recipe)
+    rej = [json.loads(x) for x in (res.output / "rejects.jsonl").read_text().splitlines()]
+    assert [r["line"] for r in rej if r["code"] == "duplicate_key"] == list(range(8, 21))
+    assert res.manifest["counts"]["sources"]["s"]["rows_rejected"] == 13
+
+
+def test_progress_reports_stages_rates_and_a_true_total(tmp_path):
+    recipe = two_source_recipe(tmp_path, n=100, batch_size=20)
+    seen = []
+    res = compile_recipe(recipe, progress=lambda p: seen.append((p.stage, p.rows, p.rows_total, p.examples, p.tokens,
+                                                                 p.eta, p.cached_chunks)))
+    stages = [s[0] for s in seen]
+    assert stages[0] == "phase A" and stages[-1] == "done" and "finalize" in stages
+    assert all(s[2] == 200 for s in seen)  # rows in both sources, counted before the build
+    rows = [s[1] for s in seen]
+    assert rows == sorted(rows) and rows[-1] == 200
+    assert seen[-1][3] == res.manifest["counts"]["sources"]["a"]["examples_candidates"] + \
+        res.manifest["counts"]["sources"]["b"]["examples_candidates"]
+    assert seen[-1][4] > 0 and any(s[5] is not None for s in seen if s[0] == "phase A" and s[1])
+    info = res.build_info
+    assert {"read", "render+tokenize", "write", "finalize", "total"} <= set(info["seconds"])
+    assert info["rates"]["phase A rows/s"] > 0 and info["tokens_candidates"] == seen[-1][4]
