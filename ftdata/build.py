@@ -42,7 +42,7 @@ from .chunk import (
     work_schema,
 )
 from .constants import BUILD_INFO, IGNORE_INDEX, LABEL_CONVENTION, MANIFEST, REJECTS
-from .engines import Job, make_engine
+from .engines import Job, check_engine, make_engine
 from .errors import BuildError, ConfigError
 from .fewshot import ExemplarPool, split_of
 from .finalize import open_work, plan, rows_with_output, split_stats, write_splits
@@ -429,6 +429,7 @@ class Build:
         from collections import deque
 
         t_start = self._t_start = time.perf_counter()
+        check_engine(engine, num_proc, ray_address)
         self._tok_hash = tokenizer_hash(self.tok)
         source_hashes = self.source_hashes()
         fp = self.fingerprint(source_hashes)

@@ -59,16 +59,21 @@ def make_engine(name: str = "local", *, num_proc: int = 1, address: str | None =
     Raises:
         BuildError: unknown engine, bad ``num_proc``, or Ray not installed.
     """
-    if num_proc < 1:
-        raise BuildError(f"num_proc must be at least 1, found {num_proc}")
+    check_engine(name, num_proc, address)
     if name == "local":
-        if address:
-            raise BuildError("--ray-address needs --engine ray")
         from .local import LocalEngine
 
         return LocalEngine(num_proc)
-    if name == "ray":
-        from .ray_data import RayEngine
+    from .ray_data import RayEngine
 
-        return RayEngine(num_proc=num_proc, address=address)
-    raise BuildError(f"unknown engine '{name}'{did_you_mean(name, ENGINES)}; expected one of {', '.join(ENGINES)}")
+    return RayEngine(num_proc=num_proc, address=address)
+
+
+def check_engine(name: str, num_proc: int, address: str | None) -> None:
+    """Raise :class:`BuildError` for engine settings that cannot work (before any work starts)."""
+    if name not in ENGINES:
+        raise BuildError(f"unknown engine '{name}'{did_you_mean(name, ENGINES)}; expected one of {', '.join(ENGINES)}")
+    if num_proc < 1:
+        raise BuildError(f"num_proc must be at least 1, found {num_proc}")
+    if address and name != "ray":
+        raise BuildError("--ray-address needs --engine ray")
