@@ -33,7 +33,8 @@ def write_repeated(path: Path, times: int) -> int:
     return n
 
 
-def write_recipe(folder: Path, source: Path, **extra) -> Path:
+def write_recipe(folder: Path, source: Path, name: str = "recipe", **extra) -> Path:
+    """A one-template DialogSum recipe at ``folder/<name>.yaml``; ``extra`` overrides recipe fields."""
     import yaml
 
     (folder / "t.yaml").write_text(yaml.safe_dump({"templates": [
@@ -42,6 +43,6 @@ def write_recipe(folder: Path, source: Path, **extra) -> Path:
         {"name": "dialogsum", "path": str(source), "key": "fname", "templates": [{"file": "t.yaml"}]}],
         "tokenizer": "ftdata:tiny-bpe", "max_length": 4096}
     recipe.update(extra)
-    p = folder / "recipe.yaml"
+    p = folder / f"{name}.yaml"
     p.write_text(yaml.safe_dump(recipe))
     return p

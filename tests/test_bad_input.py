@@ -78,6 +78,7 @@ def test_jsonl_row_level_problems_become_rejects_with_lines(tmp_path, word_token
     assert len((res.output / "rejects.jsonl").read_bytes()) < 100_000  # the 50 MB value is not copied
 
 
+@pytest.mark.slow  # the csv module parses the 50 MB field character by character (~10 s)
 def test_csv_row_level_problems_become_rejects_with_lines(tmp_path, word_tokenizer):
     big = "y" * (50 * 1024 * 1024)
     text = ("\ufeffq,a,n\r\n"                 # 1 header with a byte-order mark, CRLF

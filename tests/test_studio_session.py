@@ -26,12 +26,18 @@ def dialogsum_rows(tmp_path):
     return out
 
 
-def test_studio_render_equals_build_output(tmp_path, dialogsum_rows, dialogsum_template):
+@pytest.mark.parametrize("extra", [{}, {"max_length": 160, "truncate": "dialogue"}, {"shots": 1}],
+                         ids=["plain", "truncate", "fewshot"])
+def test_studio_render_equals_build_output(tmp_path, dialogsum_rows, dialogsum_template, extra):
+    extra = dict(extra)
+    truncating = "truncate" in extra
+    ref = {"file": str(dialogsum_template)}
+    if "truncate" in extra:
+        ref["truncate"] = extra.pop("truncate")
     recipe = write_recipe(tmp_path, {
         "name": "ds", "seed": 7, "max_length": 512, "separator": "\n",
-        "sources": [{"name": "dialogsum", "path": str(dialogsum_rows), "key": "fname",
-                     "templates": [{"file": str(dialogsum_template)}]}],
-        "split": {"ratios": {"train": 1.0}},
+        "sources": [{"name": "dialogsum", "path": str(dialogsum_rows), "key": "fname", "templates": [ref]}],
+        "split": {"ratios": {"train": 1.0}}, **extra,
     })
     out = tmp_path / "out"
     compile_recipe(recipe, output=out)
@@ -39,9 +45,12 @@ def test_studio_render_equals_build_output(tmp_path, dialogsum_rows, dialogsum_t
     studio = Studio(None, recipe=recipe)
     assert studio.path == dialogsum_template.resolve()
     key = studio.drafts[0].key
-    checked = 0
+    checked = shortened = with_shots = 0
     for i, row in enumerate(studio.rows):
         view = studio.render(key, i)
+        if view.prompt is not None:
+            shortened += row.data["dialogue"].strip() not in view.prompt
+            with_shots += view.prompt.count("Summarize the following conversation.") > 1
         if row.key not in built:   # a build dropped it (too long, dedup): the studio must say why
             assert view.notice or view.errors
             continue
@@ -52,7 +61,9 @@ def test_studio_render_equals_build_output(tmp_path, dialogsum_rows, dialogsum_t
         assert ids == b["input_ids"]
         assert trained == [x != -100 for x in b["labels"]]
         checked += 1
-    assert checked >= 35
+    assert checked >= 20
+    assert (shortened > 0) == truncating   # the dialogue was cut to fit max_length
+    assert (with_shots > 0) == bool(extra.get("shots"))
 
 
 def test_syntax_and_render_errors_have_part_and_line(tmp_path, dialogsum_rows):

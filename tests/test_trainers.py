@@ -146,8 +146,11 @@ def test_bad_option_names_the_option(sms, tiny_llama, tmp_path):
 
 # -- end to end --------------------------------------------------------------------------
 # Chosen so a 2-layer, 64-wide llama separates spam from ham on 2 CPU cores in well under a minute.
-# (Measured while tuning: validation macro-F1 90 after 100 steps, 95 after 200.)
-SPAM_TRAIN = {"max_steps": 150, "lr": 5e-3, "batch_size": 32, "warmup_ratio": 0.1, "logging_steps": 25}
+# Random (not length-grouped) batches: spam messages are long, so length-sorted batches are
+# nearly one class each and the model only learns the prior (macro-F1 ~46 in our runs).
+# Measured while tuning: validation macro-F1 94.6 after 120 steps.
+SPAM_TRAIN = {"max_steps": 120, "lr": 5e-3, "batch_size": 32, "warmup_ratio": 0.1, "logging_steps": 20,
+              "group_by_length": False}
 
 
 @pytest.mark.slow

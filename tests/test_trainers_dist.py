@@ -28,12 +28,14 @@ def test_torchrun_two_processes(tmp_path, method):
     model = save_tiny_model("llama", tmp_path / "llama")
     run = tmp_path / "run"
     env = os.environ | {"OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
-    cmd = [torchrun, "--nproc_per_node=2", "--master_port=0", "-m", "ftdata", "train", str(data),
+    cmd = [torchrun, "--standalone", "--nproc_per_node=2", "-m", "ftdata", "train", str(data),
            "--model", str(model), "--method", method, "--max-steps", "4", "--batch-size", "4",
            "--max-rows", "64", "-o", str(run)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     summary = json.loads((run / "summary.json").read_text())
     assert summary["world_size"] == 2 and summary["steps"] == 4
+    assert summary["parallel_mode"] == "distributed"  # DDP-wrapped, not two ranks training alone
+    assert summary["train_loss"] < 10  # a per-token mean (ln 1733 = 7.5 at init), not a sum over ranks
     assert (run / "COMPLETED").exists()
     assert (run / ("model" if method == "full" else "adapter")).is_dir()

@@ -99,9 +99,14 @@ def training_arguments(workdir: Path, cfg, *, lr: float | None = None):
         report_to="none",
         bf16=cfg.bf16,
         disable_tqdm=True,
+        # each rank averages its own tokens and DDP averages the ranks: the logged loss stays a
+        # per-token mean (with True, transformers logs it multiplied by the world size)
+        average_tokens_across_devices=False,
         dataloader_num_workers=0,
         # CPU runs under torchrun talk over gloo; GPUs use the default (nccl)
         ddp_backend="gloo" if distributed and not torch.cuda.is_available() else None,
+        # without use_cpu, accelerate sees no accelerator and leaves each CPU rank training alone
+        use_cpu=distributed and not torch.cuda.is_available(),
     )
 
 

@@ -61,6 +61,7 @@ def train_full(data: str | Path, model: str, output: str | Path, *, overwrite: b
         "layout": layout, "split": cfg.split, "rows": train.num_rows, "options": cfg.model_dump(),
         "trainable_params": trainable, "total_params": total, "steps": result.global_step,
         "train_loss": round(result.training_loss, 6), "wall_seconds": round(seconds, 3), "world_size": world,
+        "parallel_mode": str(getattr(trainer.args.parallel_mode, "value", trainer.args.parallel_mode)),
         "peak_memory": mem.as_dict(),
         # tokens counted on this rank's batches; other ranks see the same number of batches
         "tokens": collator.tokens * world, "tokens_per_second": round(collator.tokens * world / seconds, 1),

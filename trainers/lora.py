@@ -111,6 +111,7 @@ def train_lora(data: str | Path, model: str, output: str | Path, *, overwrite: b
         "rows": train.num_rows, "options": cfg.model_dump(), "target_modules": targets,
         "trainable_params": trainable, "total_params": total, "steps": result.global_step,
         "train_loss": round(result.training_loss, 6), "wall_seconds": round(seconds, 3), "world_size": world,
+        "parallel_mode": str(getattr(trainer.args.parallel_mode, "value", trainer.args.parallel_mode)),
         "peak_memory": mem.as_dict(),
         # checked, not assumed: every frozen weight is bit-for-bit what it was before training
         "base_weights_unchanged": _fingerprint(net) == frozen_before,

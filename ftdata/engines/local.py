@@ -10,13 +10,15 @@ order (see :mod:`ftdata.engines`), so output is byte-identical whatever the mode
   nothing lazily built inside it is shared between threads.
 * ``num_proc>1``: a pool of processes (forked on Linux, so the workers start in milliseconds
   with every module already imported; spawned elsewhere). The context travels as one pickled
-  blob per chunk and is unpickled once per worker.
+  blob per chunk and is unpickled once per worker. With at least as many workers as cores,
+  each worker tokenizes single-threaded: the processes already fill the cores.
 """
 
 from __future__ import annotations
 
 import hashlib
 import multiprocessing as mp
+import os
 import pickle
 import sys
 import threading
@@ -61,6 +63,13 @@ def run_chunk(digest: str, blob: bytes, rows: list):
     return process_chunk(unpack_context(digest, blob, cache), rows)
 
 
+def _worker_init(tokenizer_threads: bool) -> None:
+    # with as many workers as cores, the tokenizer's own thread pool only adds contention
+    # (its threads spin while they wait); fewer workers than cores leave it on
+    if not tokenizer_threads:
+        os.environ["TOKENIZERS_PARALLELISM"] = "false"
+
+
 def _mp_context():
     # fork: workers inherit the imported modules and the loaded tokenizer (start in ms); the
     # parent has not run the tokenizer's thread pool yet, so its parallelism stays on in them
@@ -83,7 +92,8 @@ class LocalEngine:
             if self.num_proc == 1:
                 self._pool = ThreadPoolExecutor(THREADS, thread_name_prefix="ftdata-chunk")
             else:
-                self._pool = ProcessPoolExecutor(self.num_proc, mp_context=_mp_context())
+                self._pool = ProcessPoolExecutor(self.num_proc, mp_context=_mp_context(), initializer=_worker_init,
+                                                 initargs=(self.num_proc < (os.cpu_count() or 1),))
         return self._pool
 
     def map(self, ctx, jobs: Iterable[Job]) -> Iterator[tuple[Job, object]]:

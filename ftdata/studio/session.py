@@ -27,6 +27,7 @@ from ..errors import BuildError, ConfigError, FtdataError, TemplateError
 from ..lint import Finding, lint_rows, lint_static
 from ..recipe import Recipe, SourceSpec, load_recipe, resolve_path
 from ..schema import check_row
+from ..selection import Group, RowPlan, truncate_field
 from ..sources import read_source
 from ..templates import Template, load_templates, load_templates_text
 from ..tokenizer import load_tokenizer
@@ -136,10 +137,12 @@ class Studio:
             templates = resolve_path(base, self.spec.templates[0].file)
         self.path = Path(templates).resolve()
         self.tok = load_tokenizer(self.recipe.tokenizer, base)
-        # the build's own object supplies row keys and chunk contexts, so every recipe setting
-        # that shapes an example (layout, chat, special tokens in data, ...) applies here too
-        self.build = Build(self.recipe, base, None)
-        self.build.templates.setdefault(self.spec.name, [])
+        # the build's own object (for this one source) supplies row keys and chunk contexts, so
+        # every recipe setting that shapes an example (layout, chat, special tokens in data,
+        # field truncation, few-shot, ...) applies here as in `ftdata build`
+        self.build = Build(self.recipe.model_copy(update={"sources": [self.spec]}), base, None)
+        self.ref = next((r for r in self.spec.templates if resolve_path(base, r.file).resolve() == self.path), None)
+        self._pool = None
         self.rows: list[CheckedRow] = []
         self.unreadable = 0
         self._read_rows(max_rows)
@@ -279,7 +282,20 @@ class Studio:
 
     # -- render --------------------------------------------------------------------------
     def _context(self, t: Template) -> ChunkContext:
-        return dataclasses.replace(self.build.context(self.spec), templates=[t])
+        """The build's chunk context for this source, with the draft as its only template.
+
+        The draft meets every row (whatever the recipe's template mode), with the field
+        truncation and few-shot settings a build would give it.
+        """
+        b, name = self.build, self.spec.name
+        b.row_plans[name] = RowPlan([Group([t], "all")], self.recipe.seed)
+        cut = truncate_field(t, self.ref)
+        b.truncate[name] = {t.id: cut} if cut else {}
+        if getattr(self.recipe, "shots", 0):
+            if self._pool is None:  # one pass over the source, then reused for every render
+                self._pool = b.exemplar_pool(self.spec)
+            b.exemplar_pool = lambda src: self._pool
+        return dataclasses.replace(b.context(self.spec), templates=[t])
 
     def syntax(self, t: Template) -> list[Problem]:
         try:
