@@ -104,7 +104,7 @@ class BuildResult:
 def compile_recipe(recipe: str | Path | Recipe | dict, *, overwrite: bool = False, base: Path | None = None,
                    progress: Callable[[BuildProgress], None] | None = None, output: str | Path | None = None,
                    num_proc: int = 1, engine: str = "local", ray_address: str | None = None,
-                   cache: bool = True, force: bool = False, skip_unchanged: bool = False) -> BuildResult:
+                   cache: bool = False, force: bool = False, skip_unchanged: bool = False) -> BuildResult:
     """Compile a recipe into a compiled directory.
 
     Args:
@@ -117,7 +117,8 @@ def compile_recipe(recipe: str | Path | Recipe | dict, *, overwrite: bool = Fals
         num_proc: worker processes for phase A (1: two threads in this process).
         engine: ``local`` or ``ray`` (see :mod:`ftdata.engines`).
         ray_address: Ray cluster to join (``engine="ray"``); None starts Ray locally.
-        cache: reuse and store phase-A chunk results (see :mod:`ftdata.cache`).
+        cache: reuse and store phase-A chunk results (see :mod:`ftdata.cache`). ``ftdata build``
+            turns it on; a library call leaves no cache folder beside the output unless asked.
         force: recompute every chunk, ignoring cached results (they are still refreshed).
         skip_unchanged: with ``overwrite``, keep an existing complete output that was built
             from exactly the same inputs, code and settings instead of rebuilding it.
@@ -502,16 +503,19 @@ class Build:
 
             write_report(self.out.tmp, manifest)  # report.html: plots of this build (ftdata/report.py)
             self.out.commit()
-            if self.cache is not None and own_cache:
-                self.cache.prune()
-            prog.stage = "done"
-            prog.stage_seconds["finalize"] = round(time.perf_counter() - t_start - phase_a, 3)
-            self._report(prog, progress)
         except BaseException:
             if eng is not None:
                 eng.close()
             self.out.abort()
             raise
+        if self.cache is not None and own_cache:
+            try:
+                self.cache.prune()
+            except OSError:  # a cache that cannot be tidied is not a failed build
+                pass
+        prog.stage = "done"
+        prog.stage_seconds["finalize"] = round(time.perf_counter() - t_start - phase_a, 3)
+        self._report(prog, progress)
         return BuildResult(target, manifest, info)
 
     def _count_rows(self) -> int | None:
@@ -521,7 +525,7 @@ class Build:
                 return None
             p = resolve_path(self.base, src.path)
             try:
-                n = count_rows(p, src.format or guess_format(p))
+                n = count_rows(p, src.format or guess_format(p), header=src.csv.header)
             except BuildError:
                 n = None
             if n is None:

@@ -26,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 
 from .errors import BuildError
+from .gather import take_rows
 from .neardup import WordHasher, shingle_batch, strip_literals
 
 SLICE = 4096
@@ -55,7 +56,7 @@ class _Shingler:
 def _slices(work: pa.Table, idx: np.ndarray) -> Iterable[list[dict]]:
     cols = work.select(["source", "template", "prompt", "completion"])
     for start in range(0, len(idx), SLICE):
-        yield cols.take(pa.array(idx[start:start + SLICE])).to_pylist()
+        yield take_rows(cols, idx[start:start + SLICE]).to_pylist()  # no whole-column concat per slice
 
 
 def _overlap(flat: np.ndarray, doc: np.ndarray, n_docs: int, train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .chunk import Reject, output_schema
+from .gather import take_rows
 from .writer import SplitWriter
 
 #: Survivor priority for duplicates across splits (lower wins).
@@ -256,7 +257,7 @@ def write_splits(work: pa.Table, p: Plan, folder: Path, shard_size: int) -> dict
         w = SplitWriter(folder / name, output_schema(), shard_size)
         order = p.order.get(name, np.zeros(0, dtype=np.int64))
         for start in range(0, len(order), WRITE_SLICE):
-            part = work.take(pa.array(order[start:start + WRITE_SLICE])).select(cols)
+            part = take_rows(work.select(cols), order[start:start + WRITE_SLICE])  # no whole-column concat
             w.write(part)
         shards[name] = w.close(name)
     return shards

@@ -30,6 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .gather import take_rows
 from .writer import SplitWriter
 
 PROVENANCE = ("source", "task", "template", "row_key")
@@ -124,7 +125,7 @@ def write_packed(work: pa.Table, plan, folder: Path, shard_size: int, max_length
                 stop += 1
             part = bins[start:stop]
             idx = order[np.fromiter((p for b in part for p in b), dtype=np.int64, count=ndocs)]
-            docs = work.take(pa.array(idx)).select(["input_ids", "labels", *PROVENANCE])
+            docs = take_rows(work.select(["input_ids", "labels", *PROVENANCE]), idx)  # no whole-column concat
             w.write(packed_table(docs, np.fromiter((len(b) for b in part), dtype=np.int64, count=len(part))))
             start = stop
         shards[name] = w.close(name)

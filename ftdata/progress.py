@@ -59,7 +59,7 @@ class RateMeter:
         return ((rows - r0) / dt, (tokens - k0) / dt) if dt > 0 else (0.0, 0.0)
 
 
-def count_rows(path: Path, fmt: str) -> int | None:
+def count_rows(path: Path, fmt: str, header: bool = True) -> int | None:
     """Rows in a local source, counted cheaply; None when that needs a full parse."""
     try:
         if fmt in ("jsonl", "csv", "tsv"):
@@ -69,7 +69,8 @@ def count_rows(path: Path, fmt: str) -> int | None:
                     n += block.count(b"\n")
                     last = block[-1:]
             n += last != b"\n"
-            return n - (1 if fmt in ("csv", "tsv") else 0)  # a header line, usually
+            # an estimate: blank lines (skipped by the readers) and quoted newlines in CSV count too
+            return n - (1 if fmt in ("csv", "tsv") and header else 0)
         if fmt == "parquet":
             import pyarrow.parquet as pq
 

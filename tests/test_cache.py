@@ -12,15 +12,19 @@ from pathlib import Path
 
 import pytest
 
-from ftdata.build import compile_recipe
+from ftdata.build import compile_recipe as _compile
 from ftdata.cache import chunk_key, context_fingerprint, default_cache_dir
 from ftdata.chunk import CheckedRow, ChunkContext
 
 from .conftest import ROOT, shared, write_jsonl, write_native_templates, write_recipe
 
-
 #: Files that hold the build's timings, so differ between any two builds by design.
 TIMED = ("build_info.json", "report.html")
+
+
+def compile_recipe(recipe, **kw):
+    """Builds with the cache on (the CLI's default; the Python API's is off)."""
+    return _compile(recipe, **{"cache": True, **kw})
 
 
 def output_bytes(out: Path) -> dict[str, bytes]:

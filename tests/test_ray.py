@@ -31,8 +31,8 @@ def test_ray_engine_output_is_identical_to_local(tmp_path, local_ray):
     assert local.manifest["counts"]["rejects_by_code"].get("too_long")
     assert on_ray.build_info["engine"] == "ray"
     # cache entries written by Ray workers' results are reused by the local engine, and back
-    first = compile_recipe(recipe, output=tmp_path / "mixed", engine="ray")
-    again = compile_recipe(recipe, output=tmp_path / "mixed", overwrite=True)
+    first = compile_recipe(recipe, output=tmp_path / "mixed", engine="ray", cache=True)
+    again = compile_recipe(recipe, output=tmp_path / "mixed", overwrite=True, cache=True)
     assert first.build_info["cache"]["chunks_computed"] == again.build_info["cache"]["chunks_reused"] > 0
     assert output_bytes(again.output) == output_bytes(local.output)
 

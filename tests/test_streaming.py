@@ -5,10 +5,15 @@ from __future__ import annotations
 import json
 import tracemalloc
 
+import numpy as np
+import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ftdata.build import compile_recipe
 from ftdata.errors import BuildError
+from ftdata.gather import take_rows
 from ftdata.sources import _json_array, read_json
 
 from .conftest import write_native_templates, write_recipe
@@ -55,3 +60,25 @@ def test_a_json_array_source_builds_like_jsonl(tmp_path):
             {"name": "s", "path": f"r.{ext}", "key": "id", "templates": [{"file": str(tpl)}]}]}, name=f"{ext}.yaml")
         outs.append(compile_recipe(recipe))
     assert outs[0].manifest["shards"] == outs[1].manifest["shards"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.one_of(st.none(), st.text(max_size=3)), max_size=6), min_size=1, max_size=6),
+       st.data())
+def test_take_rows_equals_table_take(chunks, data):
+    table = pa.concat_tables([pa.table({"s": pa.array(c, pa.string()),
+                                        "ids": pa.array([[len(x or "")] * 2 for x in c], pa.list_(pa.int32()))})
+                              for c in chunks])
+    n = table.num_rows
+    idx = data.draw(st.lists(st.integers(0, n - 1), max_size=20)) if n else []
+    assert take_rows(table, idx).equals(table.take(pa.array(idx, pa.int64())))
+
+
+def test_take_rows_does_not_concatenate_the_table():
+    chunks = [pa.table({"ids": pa.array([list(range(300))] * 1000, pa.list_(pa.int32()))}) for _ in range(40)]
+    table = pa.concat_tables(chunks)  # 48 MB in 40 chunks
+    pool = pa.default_memory_pool()
+    before = pool.max_memory()
+    part = take_rows(table, np.random.default_rng(0).permutation(table.num_rows)[:500])
+    assert part.num_rows == 500
+    assert pool.max_memory() - before < table.nbytes / 4  # Table.take would allocate about all of it

@@ -207,3 +207,29 @@ def read_run(path: str | Path) -> dict | None:
     if not (p / COMPLETED).exists():
         raise FtdataError(f"{p}: no {COMPLETED} marker; the training run did not finish")
     return json.loads((p / SUMMARY).read_text(encoding="utf-8"))
+
+
+def peft_compat() -> None:
+    """Let peft build LoRA layers when an older torchao is installed next to it.
+
+    peft raises ImportError from *every* LoRA layer it creates when torchao is installed but
+    older than it supports (another tool in the environment may pin one). torchao matters only
+    for torchao-quantized base weights, which these scripts never load, so it is reported as
+    absent instead of failing.
+    """
+    import importlib
+
+    import peft.import_utils as iu
+
+    try:
+        iu.is_torchao_available()
+        return
+    except ImportError:
+        pass
+    for name in ("peft.import_utils", "peft.tuners.lora.torchao", "peft.utils.quantization_utils"):
+        try:
+            mod = importlib.import_module(name)
+        except ImportError:
+            continue
+        if hasattr(mod, "is_torchao_available"):
+            mod.is_torchao_available = lambda: False

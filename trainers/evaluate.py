@@ -30,7 +30,7 @@ from ftdata.errors import FtdataError
 from ftdata.masking import encode_causal, encode_seq2seq
 
 from . import metrics as M
-from ._run import load_model, read_run
+from ._run import load_model, peft_compat, read_run
 from .config import EvalConfig, parse_config
 
 
@@ -59,6 +59,7 @@ def load_for_eval(model: str, adapter: str | None, manifest: dict, where: str):
     if adapter is not None:
         from peft import PeftModel
 
+        peft_compat()
         if not (Path(adapter) / "adapter_config.json").is_file():
             raise FtdataError(f"--adapter {adapter}: no adapter_config.json (expected a LoRA run or adapter folder)")
         net = PeftModel.from_pretrained(net, adapter).merge_and_unload()

@@ -17,7 +17,14 @@ from pathlib import Path
 
 from ftdata.errors import FtdataError
 
-from ._run import PeakMemory, load_model, prepare_run_dir, training_arguments, write_run
+from ._run import (
+    PeakMemory,
+    load_model,
+    peft_compat,
+    prepare_run_dir,
+    training_arguments,
+    write_run,
+)
 from .config import TrainConfig, parse_config
 from .data import Collator, open_for_training, with_lengths
 from .tiny import count_parameters
@@ -83,6 +90,7 @@ def train_lora(data: str | Path, model: str, output: str | Path, *, overwrite: b
     lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
                       target_modules=targets,
                       task_type=TaskType.SEQ_2_SEQ_LM if layout == "seq2seq" else TaskType.CAUSAL_LM)
+    peft_compat()
     try:
         net = get_peft_model(base, lora)
     except ValueError as exc:  # e.g. target modules not found in the model
