@@ -90,7 +90,9 @@ def run_trl(data: Path, model: Path, out: Path, steps: int, batch_size: int, max
     net = tf.AutoModelForCausalLM.from_pretrained(model)
     cfg = SFTConfig(output_dir=str(out), max_steps=steps, per_device_train_batch_size=batch_size, learning_rate=1e-3,
                     logging_steps=max(1, steps), save_strategy="no", report_to="none", max_length=max_length,
-                    packing=packing, completion_only_loss=True, disable_tqdm=True, dataloader_num_workers=0)
+                    packing=packing, completion_only_loss=True, disable_tqdm=True, dataloader_num_workers=0,
+                    # TRL's defaults (bf16, activation checkpointing) differ from ours; match ours
+                    bf16=False, gradient_checkpointing=False, dataloader_pin_memory=False)
     trainer = SFTTrainer(model=net, args=cfg, train_dataset=ds, processing_class=tok)
     trainer.data_collator = counter = _Count(trainer.data_collator, tok.pad_token_id)
     t0 = time.perf_counter()

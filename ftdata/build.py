@@ -206,8 +206,9 @@ class Build:
 
     def render_plan(self, src) -> RenderPlan | None:
         """Template choice per row, field truncation and few-shot for ``src``; None when all are off."""
-        r, rows = self.r, self.row_plans[src.name]
-        if all(g.mode == "all" for g in rows.groups) and not self.truncate[src.name] and not r.shots:
+        r, rows = self.r, self.row_plans.get(src.name)
+        if rows is None or (all(g.mode == "all" for g in rows.groups) and not self.truncate.get(src.name)
+                            and not r.shots):
             return None  # the plain path: every template on every row, nothing added
         return RenderPlan(rows, self.truncate[src.name], r.shots, r.shot_separator,
                           self.exemplar_pool(src) if r.shots else None, separator=r.separator, layout=r.layout,
@@ -255,7 +256,7 @@ class Build:
         """
         counts = self.counts[src.name] if record else SourceCounts()
         reject = self.reject if record else (lambda rec: None)
-        want_index = any(g.mode == "round_robin" for g in self.row_plans[src.name].groups)
+        want_index = src.name in self.row_plans and any(g.mode == "round_robin" for g in self.row_plans[src.name].groups)
         index = 0
         seen = KeySet()
         group = self.r.split.group_by

@@ -196,6 +196,11 @@ def test_lora_trains_only_the_adapter(sms, tiny_llama, tmp_path):
     assert all(torch.equal(before[k], after[k]) for k in before)
     rep = evaluate_model(sms, str(tmp_path / "run"), max_rows=40)  # base + adapter from the run folder
     assert rep["adapter"].endswith("adapter") and rep["tasks"]["sms"]["n"] == 40
+    res = CliRunner().invoke(main, ["eval", str(sms), "--model", str(tiny_llama), "--adapter", str(tmp_path / "run"),
+                                    "--max-rows", "10", "--json", "-o", str(tmp_path / "ev")])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["tasks"]["sms"]["n"] == 10
+    assert (tmp_path / "ev" / "eval.md").exists()
 
 
 @pytest.mark.slow

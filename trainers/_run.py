@@ -103,6 +103,7 @@ def training_arguments(workdir: Path, cfg, *, lr: float | None = None):
         # per-token mean (with True, transformers logs it multiplied by the world size)
         average_tokens_across_devices=False,
         dataloader_num_workers=0,
+        dataloader_pin_memory=torch.cuda.is_available(),
         # CPU runs under torchrun talk over gloo; GPUs use the default (nccl)
         ddp_backend="gloo" if distributed and not torch.cuda.is_available() else None,
         # without use_cpu, accelerate sees no accelerator and leaves each CPU rank training alone
