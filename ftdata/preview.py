@@ -1,4 +1,9 @@
-"""Preview: render and tokenize the first rows of a recipe, without writing anything."""
+"""Preview: the first rows of a recipe, rendered and tokenized exactly as a build would.
+
+It uses the build's own objects -- :class:`ftdata.build.Build` for reading, the schema check
+and row keys, and :func:`ftdata.chunk.process_chunk` for template choice, few-shot, field
+truncation, the chat layout, rendering and masking -- and writes nothing.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,9 @@ from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
-from .masking import encode_causal, encode_seq2seq
-from .recipe import load_recipe, resolve_path
-from .schema import check_row
-from .sources import read_source
-from .templates import DoesNotApply, TemplateError, load_templates, select
-from .tokenizer import load_tokenizer
+from .build import Build
+from .chunk import process_chunk
+from .recipe import load_recipe
 
 
 @dataclass
@@ -27,42 +29,33 @@ class PreviewItem:
 
 
 def preview_recipe(recipe_path: str | Path, n: int = 3):
-    """Return ``(tokenizer, [PreviewItem])`` for the first ``n`` rows of every source."""
+    """Return ``(tokenizer, [PreviewItem], recipe)`` for the first ``n`` usable rows of every source.
+
+    Rows the build would reject (unreadable, schema, template does not apply, too long) come
+    back as items with ``problem`` set, so a user sees why.
+    """
     recipe, base = load_recipe(recipe_path)
-    tok = load_tokenizer(recipe.tokenizer, base)
-    eos = tok.eos_token_id if recipe.add_eos else None
+    b = Build(recipe, base, None)
     items: list[PreviewItem] = []
     for src in recipe.sources:
-        templates = []
-        for ref in src.templates:
-            tp = resolve_path(base, ref.file)
-            templates += select(load_templates(tp), ref.names, str(tp))
-        for row in islice(read_source(src, base), n):
-            for t in templates:
-                item = PreviewItem(src.name, row.line, t.name)
-                items.append(item)
-                if row.error:
-                    item.problem = f"unreadable: {row.error}"
-                    continue
-                data = {src.rename.get(k, k): v for k, v in row.data.items()}
-                data, err = check_row(data, src.columns)
-                if err:
-                    item.problem = f"schema: {err}"
-                    continue
-                key = str(data.get(src.key)) if src.key and src.key != "@line" else str(row.line)
-                try:
-                    item.prompt, item.completion, _ = t.render(data, seed=recipe.seed, row_key=key)
-                except (DoesNotApply, TemplateError) as exc:
-                    item.problem = str(exc)
-                    continue
-                if recipe.layout == "causal":
-                    enc = encode_causal(tok.backend_tokenizer, [item.prompt], [item.completion], separator=recipe.separator,
-                                        eos_id=eos, max_length=recipe.max_length, overflow=recipe.overflow)[0]
-                else:
-                    enc = encode_seq2seq(tok.backend_tokenizer, [item.prompt], [item.completion], eos_id=eos,
-                                         max_length=recipe.max_length, overflow=recipe.overflow)[0]
-                if enc.reject:
-                    item.problem = enc.reject.removeprefix("ERROR:")
-                    continue
-                item.input_ids, item.labels = enc.input_ids, enc.labels
-    return tok, items, recipe
+        rows = []
+        for batch in b.checked_rows(src, record=False):
+            rows += batch
+            if len(rows) >= n:
+                break
+        rows = list(islice(rows, n))
+        if not rows:
+            continue
+        res = process_chunk(b.context(src), rows)
+        by_row: dict[tuple, list[PreviewItem]] = {}
+        for out in res.table.select(["row_key", "template", "prompt", "completion", "input_ids", "labels"]).to_pylist():
+            line = next(r.line for r in rows if r.key == out["row_key"])
+            it = PreviewItem(src.name, line, out["template"], out["prompt"], out["completion"],
+                             out["input_ids"], out["labels"])
+            by_row.setdefault((line, out["template"]), []).append(it)
+        for rej in res.rejects:
+            by_row.setdefault((rej.line, rej.template or ""), []).append(
+                PreviewItem(src.name, rej.line, rej.template or "", problem=rej.reason))
+        for key in sorted(by_row, key=lambda k: (k[0], k[1])):
+            items += by_row[key]
+    return b.tok, items, recipe
