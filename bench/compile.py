@@ -10,15 +10,16 @@ In the same process, one after another:
 * ftdata with ``num_proc=1`` (two threads) and ``num_proc=2`` (two worker processes): the
   whole build, from the JSON Lines file to the finished directory;
 * the bare tokenizer: ``Tokenizer.encode_batch`` on exactly the texts ftdata tokenized
-  (prompt + separator + completion), batches of 1,000 -- measured before and after the
-  others and averaged, since the machine may be shared;
+  (prompt + separator + completion), batches of 1,000;
 * TRL: building an ``SFTTrainer`` (tiny model) on the same prompt/completion pairs, which
   tokenizes them and prepares the completion mask (its preparation; no training);
 * ``datasets.map`` calling the same tokenizer (``transformers`` fast tokenizer) on the
   joined texts, batched.
 
-Prints examples/s, tokens/s and the ratio to the bare tokenizer for each, and ftdata's own
-time per stage (from build_info.json), then one JSON line with everything.
+The fast methods run in ``--rounds`` rounds, one after another, and each is scored by its
+best round (a shared machine's load changes by the minute); TRL runs once. Prints
+examples/s, tokens/s and the ratio to the bare tokenizer for each, and ftdata's own time per
+stage (from build_info.json), then one JSON line with everything.
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ def datasets_map(texts: list[str], batch: int) -> tuple[float, int]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--times", type=int, default=100)
+    ap.add_argument("--rounds", type=int, default=2, help="rounds of (bare, ftdata 1 proc, ftdata 2 procs, datasets.map)")
     ap.add_argument("--batch-size", type=int, default=1000)
     ap.add_argument("--skip-trl", action="store_true")
     ap.add_argument("--skip-map", action="store_true")
@@ -85,55 +87,69 @@ def main() -> None:
 
     datasets.disable_progress_bars()
     load_tokenizer("ftdata:tiny-bpe").backend_tokenizer.encode_batch(["warm up"] * 8)
-    res: dict[str, dict] = {}
+    times: dict[str, list[float]] = {}
+    counts: dict[str, tuple[int, int]] = {}
+    stages = {}
     with tempfile.TemporaryDirectory() as d:
         folder = Path(d)
         n = write_repeated(folder / "rows.jsonl", args.times)
         recipe = write_recipe(folder, folder / "rows.jsonl", batch_size=args.batch_size)
-        stages = {}
-        for procs in (1, 2):
-            t0 = time.perf_counter()
-            # as `ftdata build` runs: the chunk cache on (and empty: a cold build)
-            built = compile_recipe(recipe, output=folder / f"out{procs}", num_proc=procs, cache=True)
-            seconds = time.perf_counter() - t0
-            m = built.manifest
-            res[f"ftdata ({procs} proc)"] = {"seconds": seconds,
-                                             "examples": sum(s["examples"] for s in m["counts"]["splits"].values()),
-                                             "tokens": sum(t["tokens"] for t in m["tokens"].values())}
-            stages[procs] = built.build_info["seconds"]
-        dd = datasets.load_from_disk(str(folder / "out1"))
-        prompts, completions = [], []
-        for split in dd.values():
-            prompts += split["prompt"]
-            completions += split["completion"]
-        del dd
+        texts = prompts = completions = None
         sep = " "
-        texts = [p + sep + c for p, c in zip(prompts, completions)]
-        b1 = bare(texts, args.batch_size)
-        tokens_eos = res["ftdata (1 proc)"]["tokens"]
-        if not args.skip_trl:
+        # rounds of every fast method one after another: on a shared machine the load changes
+        # by the minute, so each method's best round is compared with the others' best
+        for _ in range(args.rounds):
+            if texts is not None:
+                times.setdefault("bare encode_batch", []).append(bare(texts, args.batch_size))
+            for procs in (1, 2):
+                name = f"ftdata ({procs} proc)"
+                t0 = time.perf_counter()
+                # as `ftdata build` runs: the chunk cache on (and empty: a cold build)
+                built = compile_recipe(recipe, output=folder / f"out{procs}", num_proc=procs, cache=True,
+                                       overwrite=True, force=True)
+                times.setdefault(name, []).append(time.perf_counter() - t0)
+                m = built.manifest
+                counts[name] = (sum(s["examples"] for s in m["counts"]["splits"].values()),
+                                sum(t["tokens"] for t in m["tokens"].values()))
+                stages[procs] = built.build_info["seconds"]
+            if texts is None:
+                dd = datasets.load_from_disk(str(folder / "out1"))
+                prompts, completions = [], []
+                for split in dd.values():
+                    prompts += split["prompt"]
+                    completions += split["completion"]
+                del dd
+                texts = [p + sep + c for p, c in zip(prompts, completions)]
+                counts["bare encode_batch"] = (len(texts), counts["ftdata (1 proc)"][1] - len(texts))  # no EOS
+                times.setdefault("bare encode_batch", []).append(bare(texts, args.batch_size))
+            if not args.skip_map:
+                s, k = datasets_map(texts, args.batch_size)
+                times.setdefault("datasets.map(tokenizer)", []).append(s)
+                counts["datasets.map(tokenizer)"] = (len(texts), k)
+        if not args.skip_trl:  # slow: one round
             s, k = trl_prepare(prompts, [sep + c for c in completions], folder)
-            res["TRL SFTTrainer preparation"] = {"seconds": s, "examples": len(texts), "tokens": k}
-        if not args.skip_map:
-            s, k = datasets_map(texts, args.batch_size)
-            res["datasets.map(tokenizer)"] = {"seconds": s, "examples": len(texts), "tokens": k}
-        b2 = bare(texts, args.batch_size)
-        res["bare encode_batch"] = {"seconds": (b1 + b2) / 2, "examples": len(texts),
-                                    "tokens": tokens_eos - len(texts), "runs": [round(b1, 2), round(b2, 2)]}
-    base = res["bare encode_batch"]["examples"] / res["bare encode_batch"]["seconds"]
-    print(f"DialogSum x{args.times}: {n:,} rows; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f}")
-    print(f"{'':<30}{'seconds':>9}{'examples/s':>12}{'tokens/s':>13}{'vs bare':>9}")
+            times["TRL SFTTrainer preparation"] = [s]
+            counts["TRL SFTTrainer preparation"] = (len(texts), k)
+    res = {}
+    for name, ts in times.items():
+        ex, tok = counts[name]
+        best = min(ts)
+        res[name] = {"seconds": [round(t, 2) for t in ts], "best": best, "examples": ex, "tokens": tok,
+                     "examples_per_s": ex / best, "tokens_per_s": tok / best}
+    base = res["bare encode_batch"]["examples_per_s"]
+    print(f"DialogSum x{args.times}: {n:,} rows; {os.cpu_count()} CPUs; load average now {os.getloadavg()[0]:.1f}; "
+          f"best of {args.rounds} rounds (TRL: one run)")
+    print(f"{'':<30}{'seconds (rounds)':>22}{'examples/s':>12}{'tokens/s':>13}{'vs bare':>9}")
     for name, r in res.items():
-        r["examples_per_s"] = r["examples"] / r["seconds"]
-        r["tokens_per_s"] = r["tokens"] / r["seconds"]
         r["ratio_to_bare"] = r["examples_per_s"] / base
-        print(f"{name:<30}{r['seconds']:>9.1f}{r['examples_per_s']:>12,.0f}{r['tokens_per_s']:>13,.0f}{r['ratio_to_bare']:>9.2f}")
+        runs = " ".join(f"{t:.1f}" for t in r["seconds"])
+        print(f"{name:<30}{runs:>22}{r['examples_per_s']:>12,.0f}{r['tokens_per_s']:>13,.0f}{r['ratio_to_bare']:>9.2f}")
     if "TRL SFTTrainer preparation" in res:
         trl = res["TRL SFTTrainer preparation"]["examples_per_s"]
         print("ftdata / TRL: " + ", ".join(f"{p} proc {res[f'ftdata ({p} proc)']['examples_per_s'] / trl:.1f}x"
                                             for p in (1, 2)))
     for procs, st in stages.items():
-        print(f"ftdata {procs} proc stage seconds: " + ", ".join(f"{k} {v}" for k, v in st.items()))
+        print(f"ftdata {procs} proc stage seconds (last round): " + ", ".join(f"{k} {v}" for k, v in st.items()))
     print(json.dumps({"times": args.times, "rows": n, "results": res, "stages": stages}))
 
 

@@ -385,6 +385,7 @@ class Build:
         if any(src.hub is not None for src in self.r.sources):
             return None
         files = {}
+        known = {src.path for src in self.r.sources} | set(self.template_hashes)  # hashed already
 
         def walk(v):
             if isinstance(v, dict):
@@ -393,7 +394,7 @@ class Build:
             elif isinstance(v, list):
                 for x in v:
                     walk(x)
-            elif isinstance(v, str) and v and len(v) < 4096 and "\n" not in v:
+            elif isinstance(v, str) and v and v not in known and len(v) < 4096 and "\n" not in v:
                 try:
                     p = resolve_path(self.base, v)
                     if p.is_file():
