@@ -394,7 +394,7 @@ def preflight(recipe, base: Path, n: int = 20) -> list[str]:
             errors = []
             for key, data in rows:
                 try:
-                    t.render(data, seed=recipe.seed, row_key=key)
+                    t.render(data, seed=recipe.seed, row_key=key, limits=recipe.render_limits)
                 except DoesNotApply:
                     continue
                 except TemplateError as exc:
