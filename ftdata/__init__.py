@@ -25,6 +25,20 @@ Seq2seq layout: ``input_ids`` is the prompt alone and ``labels`` the completion 
 
 __version__ = "0.1.0"
 
+import os as _os  # noqa: E402
+
+# The compiler needs only transformers' tokenizers; without torch installed, transformers
+# prints an advisory at import that would look like a problem in every build's output.
+# A user's own TRANSFORMERS_VERBOSITY still wins.
+if "TRANSFORMERS_VERBOSITY" not in _os.environ:
+    try:
+        import importlib.util as _ilu
+
+        if _ilu.find_spec("torch") is None:
+            _os.environ["TRANSFORMERS_VERBOSITY"] = "error"
+    except (ImportError, ValueError):
+        pass
+
 import sys as _sys  # noqa: E402
 import types as _types  # noqa: E402
 
