@@ -27,6 +27,8 @@ from .card import mixture_method, mixture_rows
 from .constants import BUILD_INFO, IGNORE_INDEX
 
 REPORT = "report.html"
+#: Rows per slice when computing per-example statistics (bounds memory on large splits).
+STATS_SLICE = 8192
 #: Columns the report reads from each split.
 _COLUMNS = ("input_ids", "labels", "seq_lengths", "task")
 _COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
@@ -48,27 +50,35 @@ def _shard_tables(folder: Path, manifest: dict) -> dict[str, pa.Table]:
 
 def split_stats(table: pa.Table) -> dict[str, np.ndarray]:
     """Per example (per document in packed rows): token length, trained tokens, supervised fraction, task."""
-    ids = table.column("input_ids").combine_chunks()
-    labels = table.column("labels").combine_chunks()
     packed = "seq_lengths" in table.column_names
-    if packed:  # documents lie back to back in each row, so the flat arrays split at their lengths
-        lengths = pc.list_flatten(table.column("seq_lengths").combine_chunks()).to_numpy(zero_copy_only=False)
-        lengths = lengths.astype(np.int64)
-        lab_len = lengths
-    else:
-        lengths = pc.list_value_length(ids).to_numpy(zero_copy_only=False).astype(np.int64)
-        lab_len = pc.list_value_length(labels).to_numpy(zero_copy_only=False).astype(np.int64)
-    flat = pc.list_flatten(labels).to_numpy(zero_copy_only=False)
-    cum = np.concatenate([[0], np.cumsum(flat != IGNORE_INDEX)])
-    ends = np.cumsum(lab_len)
-    trained = cum[ends] - cum[ends - lab_len]
+    parts: dict[str, list] = {"length": [], "lab_len": [], "trained": [], "task": []}
+    # a bounded slice at a time: flattening whole columns would hold every label of the split
+    # in memory (several bytes per token), which grows with the data
+    for batch in table.to_batches(max_chunksize=STATS_SLICE):
+        labels = batch.column("labels")
+        if packed:  # documents lie back to back in each row, so the flat arrays split at their lengths
+            lengths = pc.list_flatten(batch.column("seq_lengths")).to_numpy(zero_copy_only=False).astype(np.int64)
+            lab_len = lengths
+        else:
+            lengths = pc.list_value_length(batch.column("input_ids")).to_numpy(zero_copy_only=False).astype(np.int64)
+            lab_len = pc.list_value_length(labels).to_numpy(zero_copy_only=False).astype(np.int64)
+        flat = pc.list_flatten(labels).to_numpy(zero_copy_only=False)
+        cum = np.concatenate([[0], np.cumsum(flat != IGNORE_INDEX)])
+        ends = np.cumsum(lab_len)
+        parts["trained"].append(cum[ends] - cum[ends - lab_len])
+        parts["length"].append(lengths)
+        parts["lab_len"].append(lab_len)
+        if "task" in table.column_names:
+            col = batch.column("task")
+            parts["task"].append((pc.list_flatten(col) if packed else col).to_numpy(zero_copy_only=False))
+    cat = {k: np.concatenate(v) if v else np.zeros(0, dtype=np.int64) for k, v in parts.items() if k != "task"}
+    lengths, lab_len, trained = cat["length"], cat["lab_len"], cat["trained"]
     # causal: share of the sequence that is trained; seq2seq: of the labels (the decoder side)
     denom = np.where(lab_len == lengths, lengths, lab_len)
     if "task" not in table.column_names:
         tasks = np.array(["(all)"] * len(lengths), dtype=object)
     else:
-        col = table.column("task").combine_chunks()
-        tasks = (pc.list_flatten(col) if packed else col).to_numpy(zero_copy_only=False)
+        tasks = np.concatenate(parts["task"]) if parts["task"] else np.zeros(0, dtype=object)
     return {"length": lengths, "trained": trained, "fraction": trained / np.maximum(denom, 1), "task": tasks}
 
 
