@@ -74,17 +74,9 @@ def fit_exemplars(prompt: str, completion: str, exemplars: Sequence[Pair], *,
 def split_of(fixed: str | None, u: float, ratios: dict[str, float]) -> str | None:
     """The split a row lands in, known before rendering: its fixed split, else where its unit
     hash ``u`` falls in the cumulative ``ratios`` (the rule of :func:`ftdata.split.assign_split`)."""
-    if fixed is not None:
-        return fixed
-    acc, last = 0.0, None
-    for name, r in ratios.items():
-        if r <= 0:
-            continue
-        acc += r
-        last = name
-        if u < acc:
-            return name
-    return last
+    from .split import split_for_unit
+
+    return fixed if fixed is not None else split_for_unit(u, ratios)
 
 
 class ExemplarPool:

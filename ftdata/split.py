@@ -21,7 +21,11 @@ def unit_hash(seed: int, key: str) -> float:
 
 def assign_split(seed: int, key: str, ratios: dict[str, float]) -> str:
     """The split a key falls in; ratios are taken in their given order."""
-    u = unit_hash(seed, key)
+    return split_for_unit(unit_hash(seed, key), ratios)
+
+
+def split_for_unit(u: float, ratios: dict[str, float]) -> str:
+    """Where a unit hash ``u`` falls in the cumulative ``ratios`` (taken in their given order)."""
     acc = 0.0
     last = None
     for name, r in ratios.items():
