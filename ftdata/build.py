@@ -45,7 +45,15 @@ from .constants import BUILD_INFO, IGNORE_INDEX, LABEL_CONVENTION, MANIFEST, REJ
 from .engines import Job, check_engine, make_engine
 from .errors import BuildError, ConfigError
 from .fewshot import ExemplarPool, split_of
-from .finalize import open_work, plan, rows_with_output, split_stats, write_splits
+from .finalize import (
+    close_work,
+    open_work,
+    plan,
+    release_pages,
+    rows_with_output,
+    split_stats,
+    write_splits,
+)
 from .keys import KeySet
 from .pack import write_packed
 from .progress import BuildProgress, RateMeter, count_rows
@@ -470,9 +478,11 @@ class Build:
                       else write_splits(work, p, self.out.tmp, self.r.shard_size))
             p.info["audit"] = audit_section(work, p, rejects_by_code=self.rejects_by,
                                             special_tokens_mode=self.r.special_tokens_in_data)
+            release_pages()
             split_counts, token_stats = split_stats(work, p)
             with_output = rows_with_output(work, p)
             del work
+            close_work()
             self.timings["finalize"] += time.perf_counter() - t0
             self._count_written(shards)
             for name, c in self.counts.items():

@@ -30,6 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .finalize import release_pages
 from .gather import take_rows
 from .writer import SplitWriter
 
@@ -127,6 +128,8 @@ def write_packed(work: pa.Table, plan, folder: Path, shard_size: int, max_length
             idx = order[np.fromiter((p for b in part for p in b), dtype=np.int64, count=ndocs)]
             docs = take_rows(work.select(["input_ids", "labels", *PROVENANCE]), idx)  # no whole-column concat
             w.write(packed_table(docs, np.fromiter((len(b) for b in part), dtype=np.int64, count=len(part))))
+            del docs
+            release_pages()  # keep resident memory flat (see finalize.release_pages)
             start = stop
         shards[name] = w.close(name)
         tokens = int(lens.sum())
