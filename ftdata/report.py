@@ -16,6 +16,7 @@ import base64
 import html
 import io
 import json
+import mmap
 import os
 from pathlib import Path
 
@@ -41,11 +42,27 @@ def _shard_tables(folder: Path, manifest: dict) -> dict[str, pa.Table]:
     for split, shards in manifest.get("shards", {}).items():
         parts = []
         for s in shards:
-            with pa.ipc.open_stream(pa.memory_map(str(folder / s["file"]))) as reader:
+            with open(folder / s["file"], "rb") as fh:
+                mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+            _MAPS.append(mm)  # pages are handed back after each statistics slice (flat RSS)
+            with pa.ipc.open_stream(pa.py_buffer(mm)) as reader:
                 parts.append(reader.read_all().select([c for c in _COLUMNS if c in reader.schema.names]))
         if parts:
             out[split] = pa.concat_tables(parts)
     return out
+
+
+_MAPS: list[mmap.mmap] = []
+
+
+def _release_pages() -> None:
+    """Unmap the resident pages of the shards read so far (they stay in the page cache)."""
+    advice = getattr(mmap, "MADV_DONTNEED", None)
+    for mm in _MAPS if advice is not None else []:
+        try:
+            mm.madvise(advice)
+        except (OSError, ValueError):
+            pass
 
 
 def split_stats(table: pa.Table) -> dict[str, np.ndarray]:
@@ -71,6 +88,8 @@ def split_stats(table: pa.Table) -> dict[str, np.ndarray]:
         if "task" in table.column_names:
             col = batch.column("task")
             parts["task"].append((pc.list_flatten(col) if packed else col).to_numpy(zero_copy_only=False))
+        del labels, flat, batch
+        _release_pages()
     cat = {k: np.concatenate(v) if v else np.zeros(0, dtype=np.int64) for k, v in parts.items() if k != "task"}
     lengths, lab_len, trained = cat["length"], cat["lab_len"], cat["trained"]
     # causal: share of the sequence that is trained; seq2seq: of the labels (the decoder side)
@@ -338,7 +357,11 @@ def write_report(folder: str | Path, manifest: dict, tables: dict[str, pa.Table]
     info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.exists() else None
     out = Path(dest) if dest else folder / REPORT
     tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(render_report(manifest, tables, info), encoding="utf-8")
+    try:
+        tmp.write_text(render_report(manifest, tables, info), encoding="utf-8")
+    finally:
+        del tables
+        _MAPS.clear()  # unmapped once no table refers to them
     os.replace(tmp, out)
     return out
 
