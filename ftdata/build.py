@@ -480,12 +480,12 @@ class Build:
                                             special_tokens_mode=self.r.special_tokens_in_data)
             release_pages()
             split_counts, token_stats = split_stats(work, p)
-            with_output = rows_with_output(work, p)
+            with_output, written = rows_with_output(work, p)
             del work
             close_work()
             self.timings["finalize"] += time.perf_counter() - t0
-            self._count_written(shards)
             for name, c in self.counts.items():
+                c.examples_written = written.get(name, 0)
                 c.rows_with_output = with_output.get(name, 0)
                 c.rows_without_output = c.rows_read - c.rows_rejected - c.rows_with_output
             self.rejects.close()
@@ -544,22 +544,6 @@ class Build:
                 return None
             total += n
         return total
-
-    def _count_written(self, shards: dict) -> None:
-        """Examples written per source, counted from the shards' provenance column."""
-        import pyarrow.ipc as ipc
-
-        per_source: Counter = Counter()
-        for lst in shards.values():
-            for s in lst:
-                with pa.memory_map(str(self.out.tmp / s["file"])) as fh:
-                    col = ipc.open_stream(fh).read_all().column("source")
-                    if pa.types.is_list(col.type):  # packed rows: one entry per document
-                        col = pa.compute.list_flatten(col)
-                    for v in pa.compute.value_counts(col.combine_chunks()) if len(col) else []:
-                        per_source[v["values"].as_py()] += v["counts"].as_py()
-        for name, c in self.counts.items():
-            c.examples_written = per_source.get(name, 0)
 
     def manifest(self, shards: dict, source_hashes: dict, split_counts: dict, token_stats: dict, extra: dict) -> dict:
         tok = self.tok

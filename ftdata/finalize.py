@@ -105,7 +105,8 @@ def assign_splits(work: pa.Table, ratios: dict[str, float]) -> np.ndarray:
 
 
 def pd_isnull(a: np.ndarray) -> np.ndarray:
-    return np.fromiter((x is None for x in a), dtype=bool, count=len(a))
+    """Elementwise ``is None`` over an object array (one C loop, not a Python generator)."""
+    return np.asarray(np.asarray(a, dtype=object) == None, dtype=bool)  # noqa: E711
 
 
 def dedup_rows(work: pa.Table, splits: np.ndarray) -> tuple[np.ndarray, list[tuple]]:
@@ -333,14 +334,21 @@ def split_stats(work: pa.Table, p: Plan) -> tuple[dict, dict]:
     return counts, tokens
 
 
-def rows_with_output(work: pa.Table, p: Plan) -> Counter:
-    """Per source: how many distinct rows have at least one example in the output."""
-    out: Counter = Counter()
+def rows_with_output(work: pa.Table, p: Plan) -> tuple[Counter, Counter]:
+    """Per source: (distinct rows with at least one example in the output, examples written).
+
+    Counted over the planned rows (one per document, packed or not), so the shards need not be
+    read back.
+    """
+    rows: Counter = Counter()
+    examples: Counter = Counter()
     idx = np.concatenate([v for v in p.order.values()]) if p.order else np.zeros(0, dtype=np.int64)
     if idx.size == 0:
-        return out
-    sub = work.select(["source", "row_key"]).take(pa.array(idx))
+        return rows, examples
+    sub = take_rows(work.select(["source", "row_key"]), idx)
+    for v in pc.value_counts(sub.column("source").combine_chunks()):
+        examples[v["values"].as_py()] = v["counts"].as_py()
     uniq = sub.group_by(["source", "row_key"]).aggregate([])
     for v in pc.value_counts(uniq.column("source").combine_chunks()):
-        out[v["values"].as_py()] = v["counts"].as_py()
-    return out
+        rows[v["values"].as_py()] = v["counts"].as_py()
+    return rows, examples

@@ -195,13 +195,7 @@ def _first_char(path: Path) -> str:
 def read_json(path: Path) -> Iterator[SourceRow]:
     """A JSON array of objects (streamed, element by element) or ``{"data": [...]}`` (loaded whole)."""
     if _first_char(path) == "[":
-        for i, obj in enumerate(_json_array(path), start=1):
-            if not isinstance(obj, dict):
-                yield SourceRow(i, None, f"expected a JSON object, found {type(obj).__name__}")
-            elif not _finite(obj):
-                yield SourceRow(i, None, "NaN or infinite number")
-            else:
-                yield SourceRow(i, obj)
+        yield from _json_objects(_json_array(path))
         return
     try:
         data = json.loads(path.read_text(encoding="utf-8-sig"))
@@ -211,7 +205,12 @@ def read_json(path: Path) -> Iterator[SourceRow]:
         data = data["data"]
     if not isinstance(data, list):
         raise BuildError(f"{path}: expected a JSON array of objects (or {{'data': [...]}})")
-    for i, obj in enumerate(data, start=1):
+    yield from _json_objects(data)
+
+
+def _json_objects(objs) -> Iterator[SourceRow]:
+    """Array elements as rows: a non-object or a non-finite number is a row-level problem."""
+    for i, obj in enumerate(objs, start=1):
         if not isinstance(obj, dict):
             yield SourceRow(i, None, f"expected a JSON object, found {type(obj).__name__}")
         elif not _finite(obj):
