@@ -11,12 +11,18 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from itertools import chain
 
 import numpy as np
 import pyarrow as pa
 
-from .masking import SPECIAL_IN_DATA, encode_causal, encode_seq2seq, encode_spans, specials_for
+from .masking import (
+    SPECIAL_IN_DATA,
+    Columns,
+    encode_causal_columns,
+    encode_seq2seq,
+    encode_spans,
+    specials_for,
+)
 from .templates import DoesNotApply, Template, TemplateError
 from .tokenizer import load_tokenizer
 
@@ -129,25 +135,6 @@ def sort_key(seed: int, source: str, row_key: str, template: str) -> int:
     return int.from_bytes(d, "big")
 
 
-def _offsets(lists: list[list[int]]) -> np.ndarray:
-    lengths = np.fromiter((len(x) for x in lists), dtype=np.int32, count=len(lists))
-    offsets = np.zeros(len(lists) + 1, dtype=np.int32)
-    np.cumsum(lengths, out=offsets[1:])
-    return offsets
-
-
-def int_lists(lists: list[list[int]], dtype=np.int32) -> pa.Array:
-    """A list<int> Arrow array built from one flat buffer (much faster than nested pa.array)."""
-    offsets = _offsets(lists)
-    flat = np.fromiter(chain.from_iterable(lists), dtype=dtype, count=int(offsets[-1]))
-    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat))
-
-
-def ones_like(lists: list[list[int]]) -> pa.Array:
-    offsets = _offsets(lists)
-    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(np.ones(int(offsets[-1]), dtype=np.int8)))
-
-
 def render_rows(ctx: ChunkContext, rows: list[CheckedRow], backend=None):
     """Render the templates each row meets (every template, unless ``ctx.render_plan`` picks
     one per row; it may also shorten a field and add few-shot exemplars, using ``backend``).
@@ -210,7 +197,12 @@ def messages_rows(ctx: ChunkContext, rows: list[CheckedRow]):
 
 
 def tokenize_kept(ctx: ChunkContext, tok, kept: list, hits: set[str]):
-    """Tokenize and mask rendered examples. Returns (items, rejects); see :mod:`ftdata.masking`."""
+    """Tokenize and mask rendered examples; see :mod:`ftdata.masking`.
+
+    Returns ``(items, cols, rejects)``: the kept ``(row, template, prompt, completion,
+    choices)``, their tokens as :class:`~ftdata.masking.Columns` (aligned with ``items``), and
+    the rejects.
+    """
     from .chat import ChatError, messages_from_pair, render_chat
 
     backend = tok.backend_tokenizer
@@ -235,38 +227,39 @@ def tokenize_kept(ctx: ChunkContext, tok, kept: list, hits: set[str]):
             chats.append(ce)
         kept = [o[:5] for o in ok]
         escaped = [o[5] for o in ok]
-        encs = encode_spans(backend, [ce.text for ce in chats], [ce.spans for ce in chats],
-                            eos=[eos if ce.append_eos else None for ce in chats],
-                            untrained_end=[ce.untrained_end for ce in chats], max_length=ctx.max_length,
-                            overflow=ctx.overflow, add_special_tokens=False, bos_id=tok.bos_token_id,
-                            escaped=escaped if text_mode else None,
-                            prompts=[ce.text[:ce.spans[0][0]] for ce in chats])
+        cols = Columns.from_encoded(encode_spans(
+            backend, [ce.text for ce in chats], [ce.spans for ce in chats],
+            eos=[eos if ce.append_eos else None for ce in chats], untrained_end=[ce.untrained_end for ce in chats],
+            max_length=ctx.max_length, overflow=ctx.overflow, add_special_tokens=False, bos_id=tok.bos_token_id,
+            escaped=escaped if text_mode else None, prompts=[ce.text[:ce.spans[0][0]] for ce in chats]))
     elif ctx.layout == "causal":
-        encs = encode_causal(backend, [k[2] for k in kept], [k[3] for k in kept], separator=ctx.separator,
-                             eos_id=eos, max_length=ctx.max_length, overflow=ctx.overflow, bos_id=tok.bos_token_id,
-                             escaped=escaped if text_mode else None)
+        cols = encode_causal_columns(backend, [k[2] for k in kept], [k[3] for k in kept], separator=ctx.separator,
+                                     eos_id=eos, max_length=ctx.max_length, overflow=ctx.overflow,
+                                     bos_id=tok.bos_token_id, escaped=escaped if text_mode else None)
     else:
-        encs = encode_seq2seq(backend, [k[2] for k in kept], [k[3] for k in kept], eos_id=eos,
-                              max_length=ctx.max_length, overflow=ctx.overflow, bos_id=tok.bos_token_id,
-                              escaped=escaped if text_mode else None)
+        cols = Columns.from_encoded(encode_seq2seq(
+            backend, [k[2] for k in kept], [k[3] for k in kept], eos_id=eos, max_length=ctx.max_length,
+            overflow=ctx.overflow, bos_id=tok.bos_token_id, escaped=escaped if text_mode else None))
     items = []
-    for (row, t, prompt, completion, choices), e, esc in zip(kept, encs, escaped):
-        if e.reject is not None:
-            if e.reject.startswith("ERROR:"):
+    for i, ((row, t, prompt, completion, choices), esc, why) in enumerate(zip(kept, escaped, cols.reject)):
+        if why is not None:
+            if why.startswith("ERROR:"):
                 from .errors import BuildError
 
                 raise BuildError(f"source '{ctx.source}' line {row.line} (key {row.key}), template '{t.name}': "
-                                 f"{e.reject[6:]} (overflow: error)")
-            code = "too_long" if "max_length" in e.reject else "no_trained_token"
-            rejects.append(Reject(ctx.source, row.key, row.line, "tokenize", code, e.reject, t.name, row.split))
+                                 f"{why[6:]} (overflow: error)")
+            code = "too_long" if "max_length" in why else "no_trained_token"
+            rejects.append(Reject(ctx.source, row.key, row.line, "tokenize", code, why, t.name, row.split))
             continue
         if esc:
-            e.flags |= SPECIAL_IN_DATA
+            cols.flags[i] |= SPECIAL_IN_DATA
             prompt, completion = sp.restore(prompt), sp.restore(completion)
             if choices:
                 choices = [sp.restore(x) for x in choices]
-        items.append((row, t, prompt, completion, choices, e))
-    return items, rejects
+        items.append((row, t, prompt, completion, choices))
+    if len(items) < len(cols):
+        cols = cols.take(np.fromiter((w is None for w in cols.reject), dtype=bool, count=len(cols)))
+    return items, cols, rejects
 
 
 def process_chunk(ctx: ChunkContext, rows: list[CheckedRow]) -> ChunkResult:
@@ -277,34 +270,37 @@ def process_chunk(ctx: ChunkContext, rows: list[CheckedRow]) -> ChunkResult:
         kept, rejects, n = messages_rows(ctx, rows)
     else:
         kept, rejects, n = render_rows(ctx, rows, tok.backend_tokenizer)
-    items, tok_rejects = tokenize_kept(ctx, tok, kept, hits)
+    items, cols, tok_rejects = tokenize_kept(ctx, tok, kept, hits)
     rejects += tok_rejects
-    ids = [it[5].input_ids for it in items]
+    rws, tpls, prompts, completions, choices = (list(c) for c in zip(*items)) if items else ([],) * 5
+    names = [t.name for t in tpls]
+    keys = [r.key for r in rws]
+    offsets = pa.array(cols.offsets.astype(np.int32))
     table = pa.table({
-        "input_ids": int_lists(ids),
-        "attention_mask": ones_like(ids),
-        "labels": int_lists([it[5].labels for it in items]),
+        "input_ids": pa.ListArray.from_arrays(offsets, pa.array(cols.ids)),
+        "attention_mask": pa.ListArray.from_arrays(offsets, pa.array(np.ones(cols.ids.size, dtype=np.int8))),
+        "labels": pa.ListArray.from_arrays(pa.array(cols.label_bounds.astype(np.int32)), pa.array(cols.labels)),
         "source": pa.array([ctx.source] * len(items), pa.string()),
         "task": pa.array([ctx.task] * len(items), pa.string()),
-        "template": pa.array([it[1].name for it in items], pa.string()),
-        "row_key": pa.array([it[0].key for it in items], pa.string()),
-        "prompt": pa.array([it[2] for it in items], pa.string()),
-        "completion": pa.array([it[3] for it in items], pa.string()),
-        "answer_choices": pa.array([it[4] for it in items], pa.list_(pa.string())),
-        "_line": pa.array([it[0].line for it in items], pa.int64()),
-        "_split": pa.array([it[0].split for it in items], pa.string()),
-        "_u": pa.array([it[0].u for it in items], pa.float64()),
-        "_stratum": pa.array([it[0].stratum for it in items], pa.string()),
-        "_group": pa.array([it[0].group for it in items], pa.string()),
-        "_dedup": pa.array([hashlib.blake2b(dedup_text(it[2], it[3]).encode(), digest_size=16).digest()
-                            for it in items], pa.binary(16)),
-        "_sort": pa.array([sort_key(ctx.seed, ctx.source, it[0].key, it[1].name) for it in items], pa.uint64()),
-        "_len": pa.array([len(x) for x in ids], pa.int32()),
-        "_trained": pa.array([it[5].n_trained for it in items], pa.int32()),
-        "_truncated": pa.array([it[5].truncated for it in items], pa.bool_()),
-        "_straddle": pa.array([it[5].straddle for it in items], pa.bool_()),
-        "_audit": pa.array([it[5].flags for it in items], pa.uint8()),
-        "_minhash": pa.array(_minhashes(ctx, [(it[1], it[2], it[3]) for it in items]), pa.binary()),
+        "template": pa.array(names, pa.string()),
+        "row_key": pa.array(keys, pa.string()),
+        "prompt": pa.array(prompts, pa.string()),
+        "completion": pa.array(completions, pa.string()),
+        "answer_choices": pa.array(choices, pa.list_(pa.string())),
+        "_line": pa.array([r.line for r in rws], pa.int64()),
+        "_split": pa.array([r.split for r in rws], pa.string()),
+        "_u": pa.array([r.u for r in rws], pa.float64()),
+        "_stratum": pa.array([r.stratum for r in rws], pa.string()),
+        "_group": pa.array([r.group for r in rws], pa.string()),
+        "_dedup": pa.array([hashlib.blake2b(dedup_text(p, c).encode(), digest_size=16).digest()
+                            for p, c in zip(prompts, completions)], pa.binary(16)),
+        "_sort": pa.array([sort_key(ctx.seed, ctx.source, k, t) for k, t in zip(keys, names)], pa.uint64()),
+        "_len": pa.array(cols.lengths.astype(np.int32)),
+        "_trained": pa.array(cols.n_trained),
+        "_truncated": pa.array(cols.truncated),
+        "_straddle": pa.array(cols.straddle),
+        "_audit": pa.array(cols.flags),
+        "_minhash": pa.array(_minhashes(ctx, list(zip(tpls, prompts, completions))), pa.binary()),
     }, schema=work_schema())
     return ChunkResult(table, rejects, n)
 

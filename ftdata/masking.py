@@ -26,6 +26,16 @@ pieces: the template's text normally, each escaped string as plain text (the bac
 spans were computed, so masks stay exact. (Data that itself holds characters of that private-use range,
 U+F0000 onwards, would be read as escaped specials.)
 
+The causal layout has a vectorised path (:func:`encode_causal_columns`) for tokenizers whose
+tokens are byte strings of the text (byte-level BPE with no normalizer: GPT-2, Llama 3, the
+shipped ``ftdata:tiny-bpe``). There a token's place in the text is the running sum of its
+ids' byte lengths, so the batch is encoded without offsets (``encode_batch_fast``) and the
+labels of the whole batch are a handful of NumPy operations over the concatenated ids.
+Each example's byte lengths must add up to its text's; any batch where they do not (an
+unknown token, a prefix space, an unusual pre-tokenizer) is encoded again on the reference
+path, which also decides for every other tokenizer, and the fast path is not tried again for
+that tokenizer. Both paths give the same ids, labels and audit bits (tested).
+
 Every example also gets audit flags (:mod:`ftdata.audit`): straddling tokens, duplicated BOS,
 untrained EOS / end-of-turn, prompt tokens that are not a prefix of the joint tokenization,
 special-token strings in data.
@@ -37,6 +47,9 @@ import bisect
 import copy
 import re
 from dataclasses import dataclass
+from itertools import chain
+
+import numpy as np
 
 from .audit import DUP_BOS, EOS_UNTRAINED, PROMPT_NOT_PREFIX, SPECIAL_IN_DATA, STRADDLE
 from .constants import IGNORE_INDEX
@@ -411,3 +424,247 @@ def encode_seq2seq(backend, prompts: list[str], completions: list[str], *, eos_i
             truncated = True
         out.append(Encoded(ids, labels, truncated=truncated, n_prompt=len(ids), n_trained=len(labels), flags=flags))
     return out
+
+
+# -- columnar results and the vectorised causal path ------------------------------------------
+
+@dataclass
+class Columns:
+    """Tokenized examples as flat arrays: what phase A writes, without a Python list per example.
+
+    Example ``i`` owns ``ids[offsets[i]:offsets[i + 1]]`` and the same slice of ``labels``
+    (``label_offsets`` instead, in the seq2seq layout, where labels are the completion alone);
+    a rejected example has its reason in ``reject[i]`` and its slices (empty or not) mean nothing.
+    """
+
+    ids: np.ndarray        # int32, every example's input_ids concatenated
+    labels: np.ndarray     # int32, aligned with ids unless label_offsets is set
+    offsets: np.ndarray    # int64, n + 1
+    n_trained: np.ndarray  # int32
+    straddle: np.ndarray   # bool
+    truncated: np.ndarray  # bool
+    flags: np.ndarray      # uint8, audit bits
+    reject: list          # str or None per example
+    label_offsets: np.ndarray | None = None  # int64, n + 1; None: labels follow offsets
+
+    def __len__(self) -> int:
+        return len(self.reject)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    @property
+    def label_bounds(self) -> np.ndarray:
+        return self.offsets if self.label_offsets is None else self.label_offsets
+
+    @classmethod
+    def from_encoded(cls, encs: list[Encoded]) -> Columns:
+        """The columns of per-example results (a rejected one contributes no tokens)."""
+        ids = [e.input_ids or [] for e in encs]
+        labels = [e.labels or [] for e in encs]
+        offsets, label_offsets = _bounds(ids), _bounds(labels)
+        return cls(np.fromiter(chain.from_iterable(ids), dtype=np.int32, count=int(offsets[-1])),
+                   np.fromiter(chain.from_iterable(labels), dtype=np.int32, count=int(label_offsets[-1])),
+                   offsets, np.array([e.n_trained for e in encs], dtype=np.int32),
+                   np.array([e.straddle for e in encs], dtype=bool), np.array([e.truncated for e in encs], dtype=bool),
+                   np.array([e.flags for e in encs], dtype=np.uint8), [e.reject for e in encs],
+                   None if np.array_equal(offsets, label_offsets) else label_offsets)
+
+    def example(self, i: int) -> Encoded:
+        """Example ``i`` as an :class:`Encoded` (for tests and the rare per-example fix-up)."""
+        if self.reject[i] is not None:
+            return Encoded(reject=self.reject[i])
+        a, b = int(self.offsets[i]), int(self.offsets[i + 1])
+        la, lb = int(self.label_bounds[i]), int(self.label_bounds[i + 1])
+        return Encoded(self.ids[a:b].tolist(), self.labels[la:lb].tolist(), truncated=bool(self.truncated[i]),
+                       straddle=bool(self.straddle[i]), n_trained=int(self.n_trained[i]), flags=int(self.flags[i]))
+
+    def take(self, keep: np.ndarray) -> Columns:
+        """The examples where the boolean mask ``keep`` is set, in order."""
+        ids, offsets = _take_slices(self.ids, self.offsets, keep)
+        if self.label_offsets is None:
+            labels, label_offsets = self.labels[np.repeat(keep, self.lengths)], None
+        else:
+            labels, label_offsets = _take_slices(self.labels, self.label_offsets, keep)
+        return Columns(ids, labels, offsets, self.n_trained[keep], self.straddle[keep], self.truncated[keep],
+                       self.flags[keep], [r for r, k in zip(self.reject, keep) if k], label_offsets)
+
+
+def _bounds(lists: list[list[int]]) -> np.ndarray:
+    """Offsets (n + 1) of concatenated lists."""
+    offsets = np.zeros(len(lists) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, lists), dtype=np.int64, count=len(lists)), out=offsets[1:])
+    return offsets
+
+
+def _take_slices(flat: np.ndarray, offsets: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The slices of ``flat`` where ``keep`` is set, and their new offsets."""
+    lengths = np.diff(offsets)
+    out = np.zeros(int(keep.sum()) + 1, dtype=np.int64)
+    np.cumsum(lengths[keep], out=out[1:])
+    return flat[np.repeat(keep, lengths)], out
+
+
+_BYTE_LENGTHS: dict[int, tuple[object, np.ndarray | None]] = {}
+_SLOW: set[int] = set()  # backends whose byte lengths once failed to add up: reference path only
+
+
+def byte_lengths(backend) -> np.ndarray | None:
+    """UTF-8 bytes of text each token id stands for, or None when tokens are not byte strings.
+
+    Byte-level vocabularies (``ByteLevel`` decoder, no normalizer) write every byte as one
+    character of a fixed 256-character alphabet, so a vocabulary token's byte length is its
+    string length; an added token matches its content, so it stands for that content's bytes.
+    A vocabulary entry outside the alphabet gets -1 (an encoding holding it is not trusted).
+    """
+    hit = _BYTE_LENGTHS.get(id(backend))
+    if hit is not None and hit[0] is backend:
+        return hit[1]
+    lengths = None
+    if backend.normalizer is None and type(backend.decoder).__name__ == "ByteLevel":
+        from tokenizers.pre_tokenizers import ByteLevel
+
+        alphabet = set(ByteLevel.alphabet())
+        vocab = backend.get_vocab(with_added_tokens=True)
+        lengths = np.full(max(vocab.values(), default=-1) + 1, -1, dtype=np.int64)
+        for token, i in vocab.items():
+            if alphabet.issuperset(token):
+                lengths[i] = len(token)
+        for i, added in backend.get_added_tokens_decoder().items():
+            if i < len(lengths):
+                lengths[i] = len(added.content.encode("utf-8"))
+    _BYTE_LENGTHS[id(backend)] = (backend, lengths)
+    return lengths
+
+
+def _char_start(data: bytes, b: int) -> int:
+    """The start of the UTF-8 character holding byte ``b``."""
+    while 0 < b < len(data) and data[b] & 0xC0 == 0x80:
+        b -= 1
+    return b
+
+
+def encode_causal_columns(backend, prompts: list[str], completions: list[str], *, separator: str,
+                          eos_id: int | None, max_length: int, overflow: str, bos_id: int | None = None,
+                          escaped: list[bool] | None = None) -> Columns:
+    """:func:`encode_causal` as :class:`Columns`, vectorised where the tokenizer allows it."""
+    if escaped is None or not any(escaped):
+        cols = _causal_fast(backend, prompts, completions, separator, eos_id, max_length, overflow, bos_id)
+        if cols is not None:
+            return cols
+    return Columns.from_encoded(encode_causal(backend, prompts, completions, separator=separator, eos_id=eos_id,
+                                              max_length=max_length, overflow=overflow, bos_id=bos_id,
+                                              escaped=escaped))
+
+
+def _causal_fast(backend, prompts, completions, separator, eos_id, max_length, overflow, bos_id) -> Columns | None:
+    """The byte-length path of :func:`encode_causal_columns`; None when it does not apply."""
+    blen_of = None if id(backend) in _SLOW else byte_lengths(backend)
+    if blen_of is None:
+        return None
+    n_ex = len(prompts)
+    pbytes = [p.encode("utf-8") for p in prompts]
+    sep_b = len(separator.encode("utf-8"))
+    p_len = np.fromiter(map(len, pbytes), dtype=np.int64, count=n_ex)
+    t_len = p_len + sep_b + np.fromiter((len(c.encode("utf-8")) for c in completions), dtype=np.int64, count=n_ex)
+    encs = backend.encode_batch_fast([p + separator + c for p, c in zip(prompts, completions)],
+                                     add_special_tokens=False)
+    lists = [e.ids for e in encs]
+    n = np.fromiter(map(len, lists), dtype=np.int64, count=n_ex)
+    toff = np.zeros(n_ex + 1, dtype=np.int64)
+    np.cumsum(n, out=toff[1:])
+    flat = np.fromiter(chain.from_iterable(lists), dtype=np.int32, count=int(toff[-1]))
+    if flat.size and int(flat.max()) >= len(blen_of):
+        _SLOW.add(id(backend))
+        return None
+    blen = blen_of[flat]
+    cum = np.zeros(flat.size + 1, dtype=np.int64)
+    np.cumsum(blen, out=cum[1:])
+    if (blen < 0).any() or not np.array_equal(cum[toff[1:]] - cum[toff[:-1]], t_len):
+        _SLOW.add(id(backend))  # this tokenizer's tokens are not plain byte strings of the text
+        return None
+    ex = np.repeat(np.arange(n_ex), n)
+    ends = cum[1:] - cum[toff[:-1]][ex]          # each token's end, in bytes from its text's start
+    starts = ends - blen
+    trained = ends > p_len[ex]                   # holds a byte of the separator or completion
+    k = n - np.bincount(ex[trained], minlength=n_ex)  # untrained tokens before the first trained one
+    none_trained = k == n
+    first = np.minimum(toff[:-1] + k, max(flat.size - 1, 0))
+    straddle = ~none_trained & (starts[first] < p_len) if flat.size else np.zeros(n_ex, dtype=bool)
+
+    # the post-processor's tokens around each text, and the EOS (a post-processor EOS is trained)
+    pre, post = specials_for(backend).affixes()
+    train_post_eos = eos_id is not None and bool(post) and post[-1] == eos_id
+    append_eos = eos_id is not None and not train_post_eos
+    extra = len(pre) + len(post) + int(append_eos)
+    out_n = n + extra
+    off = np.zeros(n_ex + 1, dtype=np.int64)
+    np.cumsum(out_n, out=off[1:])
+    ids = np.empty(int(off[-1]), dtype=np.int32)
+    labels = np.full(int(off[-1]), IGNORE_INDEX, dtype=np.int32)
+    pos = np.arange(flat.size, dtype=np.int64) + (off[:-1] - toff[:-1] + len(pre))[ex]
+    ids[pos] = flat
+    labels[pos] = np.where(trained, flat, IGNORE_INDEX)
+    for j, v in enumerate(pre):
+        ids[off[:-1] + j] = v
+    for j, v in enumerate(post):
+        ids[off[:-1] + len(pre) + n + j] = v
+    if append_eos:
+        ids[off[1:] - 1] = eos_id
+    if eos_id is not None:
+        labels[off[1:] - 1] = eos_id
+    n_trained = (n - k + (eos_id is not None)).astype(np.int32)
+    flags = np.where(straddle, STRADDLE, 0) | (EOS_UNTRAINED if eos_id is None else 0)
+    if bos_id is not None:
+        two = out_n > 1
+        heads = off[:-1]
+        flags |= np.where(two & (ids[heads] == bos_id) & (ids[np.minimum(heads + 1, max(ids.size - 1, 0))] == bos_id),
+                          DUP_BOS, 0)
+    cols = Columns(ids, labels, off, n_trained, straddle, np.zeros(n_ex, dtype=bool), flags.astype(np.uint8),
+                   [None] * n_ex)
+    n_prompt = k + len(pre)
+    for i in np.flatnonzero(none_trained):
+        cols.reject[i] = "no trained token (empty completion after tokenization)"
+    long = np.flatnonzero(~none_trained & (out_n > max_length))
+    if long.size:
+        cols = _fit_columns(cols, long, n_prompt, max_length, overflow)
+    _prefix_check_columns(backend, cols, n_prompt, pbytes, starts, toff, len(pre))
+    return cols
+
+
+def _fit_columns(cols: Columns, long: np.ndarray, n_prompt: np.ndarray, max_length: int, overflow: str) -> Columns:
+    """Apply the overflow policy (:func:`_fit`) to the over-long examples ``long``; rebuild the arrays."""
+    encs = [cols.example(i) for i in range(len(cols))]
+    for i in long:
+        e = encs[i]
+        fitted = _fit(e.input_ids, e.labels, int(n_prompt[i]), max_length, overflow)
+        if fitted.reject is None:
+            fitted.straddle, fitted.n_trained, fitted.flags = e.straddle, e.n_trained, e.flags
+        encs[i] = fitted
+    return Columns.from_encoded(encs)
+
+
+def _prefix_check_columns(backend, cols: Columns, n_prompt: np.ndarray, pbytes: list[bytes], starts: np.ndarray,
+                          toff: np.ndarray, n_lead: int) -> None:
+    """:func:`_prefix_check` on columns: token starts are byte positions into the prompt."""
+    todo = []
+    for i in range(len(cols)):
+        if cols.reject[i] is not None or cols.truncated[i]:
+            continue
+        if cols.straddle[i]:
+            cols.flags[i] |= PROMPT_NOT_PREFIX
+            continue
+        k = int(n_prompt[i])
+        j = max(k - PREFIX_WINDOW, n_lead)
+        if not k or j >= k:
+            continue
+        b = _char_start(pbytes[i], int(starts[toff[i] + j - n_lead]))
+        a = int(cols.offsets[i])
+        todo.append((i, pbytes[i][b:].decode("utf-8"), cols.ids[a + j:a + k]))
+    if not todo:
+        return
+    tails = backend.encode_batch_fast([t[1] for t in todo], add_special_tokens=False)
+    for (i, _, expected), got in zip(todo, tails):
+        if not np.array_equal(got.ids, expected):
+            cols.flags[i] |= PROMPT_NOT_PREFIX

@@ -76,21 +76,38 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict:
     return d
 
 
+class _NotFinite(ValueError):
+    pass
+
+
+def _no_constant(name: str):
+    raise _NotFinite(name)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999
+        raise _NotFinite(text)
+    return value
+
+
+#: One strict decoder, built once (``json.loads`` with hooks builds a decoder per call): duplicate
+#: keys, NaN/Infinity and overflowing numbers raise while parsing, so no second walk is needed.
+_STRICT = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_no_constant, parse_float=_finite_float)
+
+
 def parse_json_object(text: str) -> tuple[Any, str | None]:
     """Parse one JSON value strictly: ``(value, None)`` or ``(None, reason)``."""
     try:
-        obj = json.loads(text, object_pairs_hook=_no_duplicates)
+        return _STRICT.decode(text), None
     except json.JSONDecodeError as exc:
         return None, f"malformed JSON: {exc.msg} at column {exc.colno}"
-    except _DuplicateKey as exc:
-        return None, str(exc)
+    except (_DuplicateKey, _NotFinite) as exc:
+        return None, "NaN or infinite number" if isinstance(exc, _NotFinite) else str(exc)
     except RecursionError:
         return None, "JSON nested too deeply"
     except ValueError as exc:  # e.g. an integer literal longer than Python will convert
         return None, f"malformed JSON: {exc}"
-    if not _finite(obj):
-        return None, "NaN or infinite number"
-    return obj, None
 
 
 def _finite(obj: Any) -> bool:

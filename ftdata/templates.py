@@ -91,11 +91,14 @@ class Template:
     #: [renders, renders that went over a limit], for ``RenderLimits.abort_after``
     _limit_stats: list = field(default_factory=lambda: [0, 0], repr=False, compare=False)
     _compiled: dict = field(default_factory=dict, repr=False, compare=False)
+    #: part -> pieces, when every part is plain (see :func:`_plain_pieces`), else empty
+    _plain: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __getstate__(self) -> dict:
         # compiled Jinja objects do not pickle; a worker process recompiles on first render
         state = dict(self.__dict__)
         state["_compiled"] = {}
+        state["_plain"] = {}
         return state
 
     @property
@@ -126,9 +129,11 @@ class Template:
         """Parse and compile every part once; raise TemplateError naming file and line."""
         if self._compiled:
             return
-        compiled = {}
+        compiled, plain = {}, {}
         for part, src in self.sources().items():
-            compiled[part] = _compile_part(src, part, self.where)
+            compiled[part], plain[part] = _compile_part(src, part, self.where)
+        if all(p is not None for p in plain.values()):
+            self._plain.update(plain)
         self._compiled.update(compiled)
 
     def variables(self) -> dict[str, int]:
@@ -175,10 +180,15 @@ class Template:
         """
         self.compile()
         ctx = _escape_row(row)
-        token = set_rng(seeded_rng(seed, row_key, self.id))
+        self._limit_stats[0] += 1
         lim = limits or self.limits or DEFAULT_LIMITS
-        stats = self._limit_stats
-        stats[0] += 1
+        if self._plain:
+            # literal text and bare column references: no code runs, nothing to bound but size
+            try:
+                return self._render_all(ctx, row, plain_limit=lim.max_output_chars)
+            except _NotPlain:  # a missing column or an oversized value: Jinja gives the error
+                ctx = _escape_row(row)
+        token = set_rng(seeded_rng(seed, row_key, self.id))
         try:
             with limited(lim):
                 return self._render_all(ctx, row)
@@ -200,14 +210,14 @@ class Template:
                 f"fix the template or raise render_limits (last: {exc})")
         return exc
 
-    def _render_all(self, ctx: dict, row: dict) -> tuple[str, str, list[str] | None]:
+    def _render_all(self, ctx: dict, row: dict, plain_limit: int | None = None) -> tuple[str, str, list[str] | None]:
         choices = None
         if "answer_choices" in self._compiled:
-            text = self._render_part("answer_choices", ctx, row)
+            text = self._render_part("answer_choices", ctx, row, plain_limit)
             choices = [_unescape(c).strip() for c in text.split(SEP)]
             ctx["answer_choices"] = list(choices)
         if "jinja" in self._compiled:
-            parts = self._render_part("jinja", ctx, row).split(SEP)
+            parts = self._render_part("jinja", ctx, row, plain_limit).split(SEP)
             if len(parts) == 1:
                 raise DoesNotApply(f"template '{self.name}' does not apply (no '|||' in the rendered text)")
             if len(parts) > 2:
@@ -216,14 +226,16 @@ class Template:
                 )
             prompt, completion = (_unescape(p).strip() for p in parts)
         else:
-            prompt = _unescape(self._render_part("prompt", ctx, row)).strip()
-            completion = _unescape(self._render_part("completion", ctx, row)).strip()
+            prompt = _unescape(self._render_part("prompt", ctx, row, plain_limit)).strip()
+            completion = _unescape(self._render_part("completion", ctx, row, plain_limit)).strip()
         if not prompt or not completion:
             empty = "prompt" if not prompt else "completion"
             raise DoesNotApply(f"template '{self.name}' does not apply (empty {empty})")
         return prompt, completion, choices
 
-    def _render_part(self, part: str, ctx: dict, row: dict) -> str:
+    def _render_part(self, part: str, ctx: dict, row: dict, plain_limit: int | None = None) -> str:
+        if plain_limit is not None:
+            return _render_plain(self._plain[part], ctx, plain_limit)
         try:
             return _stream(self._compiled[part], ctx, part)
         except RenderTimeout:
@@ -251,11 +263,58 @@ def _timeout_message(lim: RenderLimits) -> str:
     return f"rendering took longer than {lim.max_seconds:g} s (render_limits.max_seconds)"
 
 
+#: names Jinja may resolve to something other than a row column
+_JINJA_NAMES = frozenset({"self", "loop", "caller", "varargs", "kwargs", "super"})
+
+
+class _NotPlain(Exception):  # noqa: N818 - a signal, not an error
+    """The plain renderer cannot give this row's output; the Jinja path will."""
+
+
+def _plain_pieces(ast: nodes.Template) -> tuple[tuple[bool, str], ...] | None:
+    """A part as ``(is_column, text)`` pieces when it holds only literal text and bare
+    ``{{ column }}`` references (most real templates), else None.
+
+    Such a part renders, in Jinja, to the literal text with ``str(value)`` in each reference's
+    place; :func:`_render_plain` does that without a Jinja context or generator.
+    """
+    pieces = []
+    for node in ast.body:
+        if not isinstance(node, nodes.Output):
+            return None
+        for child in node.nodes:
+            if isinstance(child, nodes.TemplateData):
+                pieces.append((False, child.data))
+            elif isinstance(child, nodes.Name) and child.ctx == "load" and child.name not in _JINJA_NAMES:
+                pieces.append((True, child.name))
+            else:
+                return None
+    return tuple(pieces)
+
+
+def _render_plain(pieces: tuple[tuple[bool, str], ...], ctx: dict, limit: int) -> str:
+    """Render plain pieces from the row; :class:`_NotPlain` when a column is missing or the
+    output would pass ``limit`` characters (the Jinja path then raises its usual error)."""
+    out = []
+    for is_column, text in pieces:
+        if not is_column:
+            out.append(text)
+            continue
+        if text not in ctx:
+            raise _NotPlain
+        value = ctx[text]
+        out.append(value if type(value) is str else str(value))
+    if sum(map(len, out)) > limit:
+        raise _NotPlain
+    return "".join(out)
+
+
 def _compile_part(src: str, part: str, where: str):
     """Parse, check statically, then compile one part, under the compile deadline.
 
     The static check runs first so that nothing a hostile template asks for is evaluated,
-    not even by Jinja's compile-time constant folding.
+    not even by Jinja's compile-time constant folding. Returns the compiled template and
+    its :func:`_plain_pieces`.
     """
     try:
         ast = _ENV.parse(src)
@@ -271,7 +330,7 @@ def _compile_part(src: str, part: str, where: str):
     try:
         with limited(DEFAULT_LIMITS, seconds=DEFAULT_LIMITS.compile_seconds):
             # from_string without a name: template names never reach generated code (CVE-2024-56201)
-            return _ENV.from_string(ast)
+            return _ENV.from_string(ast), _plain_pieces(ast)
     except RenderTimeout:
         raise TemplateError(f"{where}: {part}: compiling took longer than {DEFAULT_LIMITS.compile_seconds:g} s") from None
     except TemplateSyntaxError as exc:

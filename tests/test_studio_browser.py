@@ -83,7 +83,11 @@ def test_edit_render_break_fix_save_in_chromium(browser, studio_server, dialogsu
     page.click("#f-prompt")
     page.keyboard.press("Control+A")
     page.keyboard.type("Write a one-line summary.\n{{ dialogue }}\nSummary:")
-    page.wait_for_function("() => document.querySelector('#out-prompt')?.textContent.endsWith('Summary:')")
+    # the old render also ends in "Summary:": wait for the whole new text, not a keystroke's render
+    page.wait_for_function("""() => {
+        const t = document.querySelector('#out-prompt')?.textContent || '';
+        return t.startsWith('Write a one-line summary.') && t.endsWith('Summary:');
+    }""")
     assert page.inner_text("#out-prompt").startswith("Write a one-line summary.")
     assert int(page.get_attribute("body", "data-renders")) > renders
     tokens = page.inner_text("#tok-seq")
