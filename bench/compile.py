@@ -10,7 +10,9 @@ In the same process, one after another:
 * ftdata with ``num_proc=1`` (two threads) and ``num_proc=2`` (two worker processes): the
   whole build, from the JSON Lines file to the finished directory;
 * the bare tokenizer: ``Tokenizer.encode_batch`` on exactly the texts ftdata tokenized
-  (prompt + separator + completion), batches of 1,000;
+  (prompt + separator + completion), batches of 1,000 (the baseline of every ratio); and
+  ``encode_batch_fast`` (no offsets), which ftdata's vectorised masking calls, shown as a
+  second reference line;
 * TRL: building an ``SFTTrainer`` (tiny model) on the same prompt/completion pairs, which
   tokenizes them and prepares the completion mask (its preparation; no training);
 * ``datasets.map`` calling the same tokenizer (``transformers`` fast tokenizer) on the
@@ -39,11 +41,12 @@ from ftdata.build import compile_recipe  # noqa: E402
 from ftdata.tokenizer import load_tokenizer  # noqa: E402
 
 
-def bare(texts: list[str], batch: int) -> float:
+def bare(texts: list[str], batch: int, fast: bool = False) -> float:
     backend = load_tokenizer("ftdata:tiny-bpe").backend_tokenizer
+    encode = backend.encode_batch_fast if fast else backend.encode_batch
     t0 = time.perf_counter()
     for i in range(0, len(texts), batch):
-        backend.encode_batch(texts[i:i + batch])
+        encode(texts[i:i + batch])
     return time.perf_counter() - t0
 
 
@@ -101,6 +104,7 @@ def main() -> None:
         for _ in range(args.rounds):
             if texts is not None:
                 times.setdefault("bare encode_batch", []).append(bare(texts, args.batch_size))
+                times.setdefault("bare encode_batch_fast", []).append(bare(texts, args.batch_size, fast=True))
             for procs in (1, 2):
                 name = f"ftdata ({procs} proc)"
                 t0 = time.perf_counter()
@@ -121,7 +125,9 @@ def main() -> None:
                 del dd
                 texts = [p + sep + c for p, c in zip(prompts, completions)]
                 counts["bare encode_batch"] = (len(texts), counts["ftdata (1 proc)"][1] - len(texts))  # no EOS
+                counts["bare encode_batch_fast"] = counts["bare encode_batch"]
                 times.setdefault("bare encode_batch", []).append(bare(texts, args.batch_size))
+                times.setdefault("bare encode_batch_fast", []).append(bare(texts, args.batch_size, fast=True))
             if not args.skip_map:
                 s, k = datasets_map(texts, args.batch_size)
                 times.setdefault("datasets.map(tokenizer)", []).append(s)

@@ -648,23 +648,19 @@ def _fit_columns(cols: Columns, long: np.ndarray, n_prompt: np.ndarray, max_leng
 def _prefix_check_columns(backend, cols: Columns, n_prompt: np.ndarray, pbytes: list[bytes], starts: np.ndarray,
                           toff: np.ndarray, n_lead: int) -> None:
     """:func:`_prefix_check` on columns: token starts are byte positions into the prompt."""
-    todo = []
-    for i in range(len(cols)):
-        if cols.reject[i] is not None or cols.truncated[i]:
-            continue
-        if cols.straddle[i]:
-            cols.flags[i] |= PROMPT_NOT_PREFIX
-            continue
-        k = int(n_prompt[i])
-        j = max(k - PREFIX_WINDOW, n_lead)
-        if not k or j >= k:
-            continue
-        b = _char_start(pbytes[i], int(starts[toff[i] + j - n_lead]))
-        a = int(cols.offsets[i])
-        todo.append((i, pbytes[i][b:].decode("utf-8"), cols.ids[a + j:a + k]))
-    if not todo:
+    ok = np.fromiter((r is None for r in cols.reject), dtype=bool, count=len(cols)) & ~cols.truncated
+    cols.flags[ok & cols.straddle] |= PROMPT_NOT_PREFIX
+    j = np.maximum(n_prompt - PREFIX_WINDOW, n_lead)
+    todo = np.flatnonzero(ok & ~cols.straddle & (n_prompt > 0) & (j < n_prompt))
+    if not todo.size:
         return
-    tails = backend.encode_batch_fast([t[1] for t in todo], add_special_tokens=False)
-    for (i, _, expected), got in zip(todo, tails):
-        if not np.array_equal(got.ids, expected):
+    first = starts[toff[todo] + j[todo] - n_lead]  # byte where each window's first token starts
+    tails, expected = [], []
+    for i, b, a, lo, hi in zip(todo.tolist(), first.tolist(), (cols.offsets[todo] + j[todo]).tolist(),
+                               j[todo].tolist(), n_prompt[todo].tolist()):
+        tails.append(pbytes[i][_char_start(pbytes[i], b):].decode("utf-8"))
+        expected.append((a, a + hi - lo))
+    ids = cols.ids
+    for i, got, (a, b) in zip(todo.tolist(), backend.encode_batch_fast(tails, add_special_tokens=False), expected):
+        if got.ids != ids[a:b].tolist():
             cols.flags[i] |= PROMPT_NOT_PREFIX
