@@ -47,14 +47,14 @@ def count_flags(bits: np.ndarray) -> dict[str, int]:
 
 def audit_section(work, plan, *, rejects_by_code: dict | None = None, special_tokens_mode: str = "text") -> dict:
     """The manifest's ``audit`` section from the work table and the plan (written examples only)."""
-    import pyarrow as pa
+    from .finalize import column_numpy
 
-    col = work.column("_audit") if "_audit" in work.column_names else None
+    col = column_numpy(work, "_audit") if "_audit" in work.column_names else None  # a chunk at a time
     splits = {}
     total = dict.fromkeys(FLAGS, 0)
     for name in plan.split_names:
         idx = plan.order.get(name, np.zeros(0, dtype=np.int64))
-        bits = col.take(pa.array(idx)).to_numpy() if col is not None and len(idx) else np.zeros(0, dtype=np.int64)
+        bits = col[idx] if col is not None else np.zeros(0, dtype=np.int64)
         c = count_flags(bits)
         c["examples"] = int(len(idx))
         splits[name] = c

@@ -26,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 
 from .errors import BuildError
+from .finalize import release_pages
 from .gather import take_rows
 from .neardup import WordHasher, shingle_batch, strip_literals
 
@@ -56,7 +57,8 @@ class _Shingler:
 def _slices(work: pa.Table, idx: np.ndarray) -> Iterable[list[dict]]:
     cols = work.select(["source", "template", "prompt", "completion"])
     for start in range(0, len(idx), SLICE):
-        yield take_rows(cols, idx[start:start + SLICE]).to_pylist()  # no whole-column concat per slice
+        # no whole-column concat per slice; each chunk's mapped pages are handed back once copied from
+        yield take_rows(cols, idx[start:start + SLICE], release_pages).to_pylist()
 
 
 def _overlap(flat: np.ndarray, doc: np.ndarray, n_docs: int, train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -3,7 +3,9 @@
 Phase A leaves one Arrow file per chunk (memory-mapped here, never loaded whole). Phase B
 works on the small internal columns as NumPy arrays -- split key, dedup hash, sort key,
 lengths -- and then copies the selected rows into the final shards in bounded slices, so
-memory stays flat as data grows.
+memory stays flat as data grows. Every pass over the mapped files (:func:`work_batches`,
+:func:`column_numpy`, :func:`ftdata.gather.take_rows`) hands each file's pages back as soon as
+it has copied from it, so the resident set holds about one chunk file, not all of them.
 
 Decisions made here, all deterministic and independent of input order:
 
@@ -23,7 +25,9 @@ Decisions made here, all deterministic and independent of input order:
 from __future__ import annotations
 
 import mmap
+from bisect import bisect_left, bisect_right
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,52 +55,102 @@ class Plan:
 
 
 _MAPS: list[mmap.mmap] = []
+_FIRST_ROWS: list[int] = []  # per map in _MAPS: the work-table row its rows start at
 
 
 def open_work(files: list[Path]) -> pa.Table:
     """Memory-map every phase-A file and concatenate them (zero-copy).
 
-    The maps are Python ``mmap`` objects (kept in ``_MAPS``) so :func:`release_pages` can hand
-    their pages back to the kernel between write slices: without that, every page phase B ever
-    touched stays in this process's resident set and peak RSS grows with the input.
+    The maps are Python ``mmap`` objects (kept in ``_MAPS``, with the row each one starts at)
+    so :func:`release_pages` can hand their pages back to the kernel while rows are copied
+    out: without that, every page phase B ever touched stays in this process's resident set
+    and peak RSS grows with the input.
     """
     tables = []
-    _MAPS.clear()
+    close_work()
+    rows = 0
     for f in files:
         with open(f, "rb") as fh:
             mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
         _MAPS.append(mm)
+        _FIRST_ROWS.append(rows)
         tables.append(pa.ipc.open_file(pa.py_buffer(mm)).read_all())
+        rows += tables[-1].num_rows
+        _drop(mm)  # the footer just read: no file stays resident here until its rows are read
     from .chunk import work_schema
 
     return pa.concat_tables(tables) if tables else work_schema().empty_table()
 
 
-def release_pages() -> None:
+def release_pages(start: int = 0, stop: int | None = None) -> None:
     """Drop the resident pages of the mapped phase-A files from this process.
 
+    Only the files holding work rows ``start`` to ``stop`` (all of them by default), so
+    :func:`ftdata.gather.take_rows` can hand back each chunk as soon as it has copied from it.
     The files are mapped read-only and shared, so ``MADV_DONTNEED`` only unmaps the pages here;
     the next access faults them back in from the page cache, unchanged.
     """
+    first = max(bisect_right(_FIRST_ROWS, start) - 1, 0)
+    last = len(_MAPS) if stop is None else bisect_left(_FIRST_ROWS, stop)
+    for mm in _MAPS[first:last]:
+        _drop(mm)
+
+
+def _drop(mm: mmap.mmap) -> None:
+    """Unmap the resident pages of one map from this process (where ``MADV_DONTNEED`` exists)."""
     advice = getattr(mmap, "MADV_DONTNEED", None)
     if advice is None:
         return
-    for mm in _MAPS:
-        try:
-            mm.madvise(advice)
-        except (OSError, ValueError):
-            pass
+    try:
+        mm.madvise(advice)
+    except (OSError, ValueError):
+        pass
+
+
+def work_batches(work: pa.Table, columns: list[str]) -> Iterator[tuple[int, pa.RecordBatch]]:
+    """``(first row, batch)`` for each chunk of the work table, ``columns`` only, in order.
+
+    Each chunk's mapped pages are handed back (:func:`release_pages`) when the next one is
+    asked for, so a pass over every row keeps about one chunk resident, not the whole table.
+    """
+    start = 0
+    for batch in work.select(columns).to_batches():
+        yield start, batch
+        release_pages(start, start + batch.num_rows)
+        start += batch.num_rows
+
+
+def column_numpy(work: pa.Table, name: str) -> np.ndarray:
+    """Column ``name`` of the work table as one NumPy array, copied out a chunk at a time.
+
+    Like ``work.column(name).to_numpy(zero_copy_only=False)`` (strings become objects), but each
+    chunk's mapped pages are handed back once copied (:func:`work_batches`). A fixed-size
+    binary column comes back as raw items (``V<width>``), to be viewed as the caller needs.
+    """
+    out = None
+    for start, batch in work_batches(work, [name]):
+        col = batch.column(0)
+        if pa.types.is_fixed_size_binary(col.type):
+            width = col.type.byte_width
+            part = np.frombuffer(col.buffers()[1], dtype=f"V{width}")[col.offset:col.offset + len(col)]
+        else:
+            part = col.to_numpy(zero_copy_only=False)
+        if out is None:
+            out = np.empty(work.num_rows, dtype=part.dtype)
+        out[start:start + len(part)] = part
+    return work.column(name).to_numpy(zero_copy_only=False) if out is None else out
 
 
 def close_work() -> None:
     """Forget the maps of the last build (they are unmapped once no table refers to them)."""
     _MAPS.clear()
+    _FIRST_ROWS.clear()
 
 
 def assign_splits(work: pa.Table, ratios: dict[str, float]) -> np.ndarray:
     """Split name per work row (object array)."""
-    fixed = work.column("_split").to_numpy(zero_copy_only=False)
-    u = work.column("_u").to_numpy()
+    fixed = column_numpy(work, "_split")
+    u = column_numpy(work, "_u")
     names = [n for n, r in ratios.items() if r > 0]
     bounds = np.cumsum([ratios[n] for n in names])
     idx = np.minimum(np.searchsorted(bounds, u, side="right"), len(names) - 1)
@@ -115,11 +169,9 @@ def dedup_rows(work: pa.Table, splits: np.ndarray) -> tuple[np.ndarray, list[tup
     keep = np.ones(n, dtype=bool)
     if n == 0:
         return keep, []
-    h = work.column("_dedup").combine_chunks()
-    buf = np.frombuffer(h.buffers()[1], dtype=np.uint8)[h.offset * 16:(h.offset + n) * 16]
-    hv = buf.view(np.dtype([("a", "<u8"), ("b", "<u8")]))
+    hv = column_numpy(work, "_dedup").view(np.dtype([("a", "<u8"), ("b", "<u8")]))
     prio = np.fromiter((SPLIT_PRIORITY.get(s, 5) for s in splits), dtype=np.int16, count=n)
-    sort = work.column("_sort").to_numpy()
+    sort = column_numpy(work, "_sort")
     order = np.lexsort((np.arange(n), sort, prio, hv["b"], hv["a"]))
     hs = hv[order]
     first = np.ones(n, dtype=bool)
@@ -145,8 +197,8 @@ def near_dedup(work: pa.Table, splits: np.ndarray, keep: np.ndarray, threshold: 
     sigs = np.zeros((n, num_perm), dtype=np.uint32)
     valid = np.zeros(n, dtype=bool)
     width = np.arange(num_perm * 4)
-    at = 0
-    for ch in work.column("_minhash").chunks:  # per chunk: offsets are int32 within a chunk
+    for at, batch in work_batches(work, ["_minhash"]):  # per chunk: offsets are int32 within a chunk
+        ch = batch.column(0)
         loc = np.nonzero(~np.asarray(ch.is_null().to_numpy(zero_copy_only=False), dtype=bool))[0]
         if loc.size:
             data = np.frombuffer(ch.buffers()[2], dtype=np.uint8)
@@ -154,7 +206,6 @@ def near_dedup(work: pa.Table, splits: np.ndarray, keep: np.ndarray, threshold: 
             starts = offsets[loc].astype(np.int64)
             sigs[at + loc] = data[starts[:, None] + width[None, :]].view("<u4")
             valid[at + loc] = True
-        at += len(ch)
     valid &= keep
     if valid.sum() < 2:
         return keep, []
@@ -162,7 +213,7 @@ def near_dedup(work: pa.Table, splits: np.ndarray, keep: np.ndarray, threshold: 
     _, scope = np.unique(scope_names.to_numpy(zero_copy_only=False), return_inverse=True)
     prio = np.fromiter((SPLIT_PRIORITY.get(x, 5) for x in splits), dtype=np.int64, count=n)
     rank = np.empty(n, dtype=np.int64)
-    rank[np.lexsort((np.arange(n), work.column("_sort").to_numpy(), prio))] = np.arange(n)
+    rank[np.lexsort((np.arange(n), column_numpy(work, "_sort"), prio))] = np.arange(n)
     from .neardup import near_duplicates
 
     dup, surv, sim = near_duplicates(sigs, valid, scope.astype(np.int64), rank, threshold)
@@ -245,7 +296,7 @@ def plan(work: pa.Table, split, dedup, *, mixture=None, contamination=None,
     stratify = getattr(split, "mode", None) == "stratify"
     splits = assign_splits(work, ratios)
     if stratify:
-        fixed = work.column("_split").to_numpy(zero_copy_only=False)
+        fixed = column_numpy(work, "_split")
         splits = np.where(pd_isnull(fixed), None, splits)
     exact = dedup if isinstance(dedup, bool) else dedup.exact
     keep = np.ones(work.num_rows, dtype=bool)
@@ -262,13 +313,13 @@ def plan(work: pa.Table, split, dedup, *, mixture=None, contamination=None,
         if todo.size:
             from .split import stratified_splits
 
-            u = work.column("_u").to_numpy()[todo]
+            u = column_numpy(work, "_u")[todo]
             strata = work.column("_stratum").take(pa.array(todo)).to_numpy(zero_copy_only=False)
             splits[todo] = np.asarray(names_pos, dtype=object)[stratified_splits(u, strata, ratios)]
     names = list(dict.fromkeys(list(ratios) + sorted({s for s in splits[keep] if s is not None})))
     p = Plan(names)
     p.rejects += dedup_rejects(work, splits, removed)
-    sort = work.column("_sort").to_numpy()
+    sort = column_numpy(work, "_sort")
     for name in names:
         idx = np.nonzero((splits == name) & keep)[0]
         p.order[name] = idx[np.argsort(sort[idx], kind="stable")]
@@ -291,64 +342,101 @@ def write_splits(work: pa.Table, p: Plan, folder: Path, shard_size: int) -> dict
         w = SplitWriter(folder / name, output_schema(), shard_size)
         order = p.order.get(name, np.zeros(0, dtype=np.int64))
         for start in range(0, len(order), WRITE_SLICE):
-            part = take_rows(work.select(cols), order[start:start + WRITE_SLICE])  # no whole-column concat
-            w.write(part)
-            del part
-            release_pages()
+            # no whole-column concat; each chunk's mapped pages are handed back once copied from
+            w.write(take_rows(work.select(cols), order[start:start + WRITE_SLICE], release_pages))
         shards[name] = w.close(name)
     return shards
 
 
 def split_stats(work: pa.Table, p: Plan) -> tuple[dict, dict]:
-    """(counts per split, token statistics per split) from the internal columns."""
-    counts, tokens = {}, {}
-    for name in p.split_names:
-        idx = pa.array(p.order.get(name, np.zeros(0, dtype=np.int64)))
-        sub = work.select(["task", "template", "_len", "_trained", "_truncated", "_straddle"]).take(idx)
-        lens = sub.column("_len").to_numpy().astype(np.int64)
+    """(counts per split, token statistics per split) from the internal columns.
+
+    One pass over the work table, a chunk at a time (see :func:`work_batches`), counting each
+    row in the split it is written to. Nothing here depends on the order the rows are visited
+    in (the length percentiles sort), so the figures are those of the splits as written.
+    """
+    names = p.split_names
+    which = np.full(work.num_rows, -1, dtype=np.int32)  # split number per work row, -1: not written
+    for k, name in enumerate(names):
+        which[p.order.get(name, np.zeros(0, dtype=np.int64))] = k
+    lens: list[list[np.ndarray]] = [[] for _ in names]
+    by_task: list[dict[str, list[int]]] = [{} for _ in names]  # task -> [examples, tokens, trained tokens]
+    by_template: list[Counter] = [Counter() for _ in names]
+    flags = np.zeros((len(names), 2), dtype=np.int64)  # truncated, straddling the boundary
+    for start, batch in work_batches(work, ["task", "template", "_len", "_trained", "_truncated", "_straddle"]):
+        k = which[start:start + batch.num_rows]
+        rows = np.nonzero(k >= 0)[0]
+        if rows.size == 0:
+            continue
+        k, sub = k[rows], batch.take(pa.array(rows))
+        ln = sub.column("_len").to_numpy().astype(np.int64)
         trained = sub.column("_trained").to_numpy().astype(np.int64)
-        tasks = sub.column("task").to_numpy(zero_copy_only=False)
-        by_task = Counter()
-        task_tokens: dict[str, dict] = {}
-        for t in sorted(set(tasks)):
-            m = tasks == t
-            by_task[t] = int(m.sum())
-            task_tokens[t] = {"tokens": int(lens[m].sum()), "trained_tokens": int(trained[m].sum())}
-        tpl_counts = pc.value_counts(sub.column("template").combine_chunks()) if sub.num_rows else []
+        marked = np.stack([pc.fill_null(sub.column(c), False).to_numpy(zero_copy_only=False)
+                           for c in ("_truncated", "_straddle")], axis=1)
+        task, task_names = _codes(sub.column("task"))
+        tpl, tpl_names = _codes(sub.column("template"))
+        for j in np.unique(k).tolist():
+            m = k == j
+            lens[j].append(ln[m])
+            flags[j] += np.count_nonzero(marked[m], axis=0)
+            for c, n in enumerate(np.bincount(tpl[m], minlength=len(tpl_names)).tolist()):
+                if n:
+                    by_template[j][tpl_names[c]] += n
+            for c in np.unique(task[m]).tolist():
+                mc = m & (task == c)
+                acc = by_task[j].setdefault(task_names[c], [0, 0, 0])
+                acc[0] += int(mc.sum())
+                acc[1] += int(ln[mc].sum())
+                acc[2] += int(trained[mc].sum())
+    counts, tokens = {}, {}
+    for j, name in enumerate(names):
+        ln = np.concatenate(lens[j]) if lens[j] else np.zeros(0, dtype=np.int64)
+        tasks = dict(sorted(by_task[j].items()))
         counts[name] = {
-            "examples": int(sub.num_rows),
-            "tasks": dict(sorted(by_task.items())),
-            "templates": dict(sorted((v["values"].as_py(), v["counts"].as_py()) for v in tpl_counts)),
-            "task_tokens": task_tokens,
+            "examples": int(ln.size),
+            "tasks": {t: v[0] for t, v in tasks.items()},
+            "templates": dict(sorted(by_template[j].items())),
+            "task_tokens": {t: {"tokens": v[1], "trained_tokens": v[2]} for t, v in tasks.items()},
         }
-        total = int(lens.sum())
-        st = {"examples": int(sub.num_rows), "tokens": total, "trained_tokens": int(trained.sum()),
-              "supervised_fraction": round(int(trained.sum()) / total, 6) if total else 0.0,
-              "truncated": int(pc.sum(sub.column("_truncated")).as_py() or 0),
-              "straddling_boundary": int(pc.sum(sub.column("_straddle")).as_py() or 0)}
-        if lens.size:
-            st["length"] = {"min": int(lens.min()), "p50": float(np.percentile(lens, 50)),
-                            "p90": float(np.percentile(lens, 90)), "p99": float(np.percentile(lens, 99)),
-                            "max": int(lens.max()), "mean": round(float(lens.mean()), 3)}
+        total, supervised = int(ln.sum()), sum(v[2] for v in tasks.values())
+        st = {"examples": int(ln.size), "tokens": total, "trained_tokens": supervised,
+              "supervised_fraction": round(supervised / total, 6) if total else 0.0,
+              "truncated": int(flags[j, 0]), "straddling_boundary": int(flags[j, 1])}
+        if ln.size:
+            st["length"] = {"min": int(ln.min()), "p50": float(np.percentile(ln, 50)),
+                            "p90": float(np.percentile(ln, 90)), "p99": float(np.percentile(ln, 99)),
+                            "max": int(ln.max()), "mean": round(float(ln.mean()), 3)}
         tokens[name] = st
     return counts, tokens
+
+
+def _codes(values: pa.Array) -> tuple[np.ndarray, list]:
+    """Dictionary codes of ``values`` and the values they stand for (null is a value too)."""
+    enc = pc.dictionary_encode(values, null_encoding="encode")
+    return enc.indices.to_numpy(zero_copy_only=False), enc.dictionary.to_pylist()
 
 
 def rows_with_output(work: pa.Table, p: Plan) -> tuple[Counter, Counter]:
     """Per source: (distinct rows with at least one example in the output, examples written).
 
     Counted over the planned rows (one per document, packed or not), so the shards need not be
-    read back.
+    read back, in one pass over the work table a chunk at a time (see :func:`work_batches`). A
+    row's examples all come from the one chunk that rendered it, and row keys are unique within
+    a source (a repeated key is rejected when read), so the distinct rows of the chunks add up.
     """
+    written = np.zeros(work.num_rows, dtype=bool)
+    for idx in p.order.values():
+        written[idx] = True
     rows: Counter = Counter()
     examples: Counter = Counter()
-    idx = np.concatenate([v for v in p.order.values()]) if p.order else np.zeros(0, dtype=np.int64)
-    if idx.size == 0:
-        return rows, examples
-    sub = take_rows(work.select(["source", "row_key"]), idx)
-    for v in pc.value_counts(sub.column("source").combine_chunks()):
-        examples[v["values"].as_py()] = v["counts"].as_py()
-    uniq = sub.group_by(["source", "row_key"]).aggregate([])
-    for v in pc.value_counts(uniq.column("source").combine_chunks()):
-        rows[v["values"].as_py()] = v["counts"].as_py()
+    for start, batch in work_batches(work, ["source", "row_key"]):
+        sel = np.nonzero(written[start:start + batch.num_rows])[0]
+        if sel.size == 0:
+            continue
+        sub = pa.Table.from_batches([batch.take(pa.array(sel))])
+        for v in pc.value_counts(sub.column("source").combine_chunks()):
+            examples[v["values"].as_py()] += v["counts"].as_py()
+        uniq = sub.group_by(["source", "row_key"]).aggregate([])
+        for v in pc.value_counts(uniq.column("source").combine_chunks()):
+            rows[v["values"].as_py()] += v["counts"].as_py()
     return rows, examples

@@ -126,10 +126,10 @@ def write_packed(work: pa.Table, plan, folder: Path, shard_size: int, max_length
                 stop += 1
             part = bins[start:stop]
             idx = order[np.fromiter((p for b in part for p in b), dtype=np.int64, count=ndocs)]
-            docs = take_rows(work.select(["input_ids", "labels", *PROVENANCE]), idx)  # no whole-column concat
+            # no whole-column concat; each chunk's mapped pages are handed back once copied from
+            docs = take_rows(work.select(["input_ids", "labels", *PROVENANCE]), idx, release_pages)
             w.write(packed_table(docs, np.fromiter((len(b) for b in part), dtype=np.int64, count=len(part))))
             del docs
-            release_pages()  # keep resident memory flat (see finalize.release_pages)
             start = stop
         shards[name] = w.close(name)
         tokens = int(lens.sum())

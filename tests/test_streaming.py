@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import mmap
+import os
 import tracemalloc
 
 import numpy as np
@@ -82,3 +84,61 @@ def test_take_rows_does_not_concatenate_the_table():
     part = take_rows(table, np.random.default_rng(0).permutation(table.num_rows)[:500])
     assert part.num_rows == 500
     assert pool.max_memory() - before < table.nbytes / 4  # Table.take would allocate about all of it
+
+
+def test_take_rows_hands_back_each_chunk_it_copied_from():
+    table = pa.concat_tables([pa.table({"x": pa.array(range(i * 10, i * 10 + 10))}) for i in range(5)])
+    released = []
+    part = take_rows(table, [41, 3, 44, 12], lambda start, stop: released.append((start, stop)))
+    assert part.column("x").to_pylist() == [41, 3, 44, 12]
+    assert sorted(released) == [(0, 10), (10, 20), (40, 50)]  # chunks 2 and 3 were never read
+
+
+def _chunk_files(folder, sizes):
+    files = []
+    for i, n in enumerate(sizes):
+        t = pa.table({"x": pa.array(np.arange(n, dtype=np.int64) + 1000 * i),
+                      "ids": pa.array([list(range(64))] * n, pa.list_(pa.int32()))})
+        files.append(folder / f"{i}.arrow")
+        with pa.OSFile(str(files[-1]), "wb") as sink, pa.ipc.new_file(sink, t.schema) as w:
+            w.write_table(t)
+    return files
+
+
+def test_phase_b_releases_the_files_of_the_rows_it_read(tmp_path, monkeypatch):
+    from ftdata import finalize
+
+    work = finalize.open_work(_chunk_files(tmp_path, [3, 0, 3, 3]))
+    try:
+        dropped = []
+        monkeypatch.setattr(finalize, "_drop", lambda mm: dropped.append(finalize._MAPS.index(mm)))
+        finalize.release_pages(3, 6)  # rows 3-5: the third file (the second holds none)
+        assert dropped == [2]
+        dropped.clear()
+        assert finalize.column_numpy(work, "x").tolist() == [0, 1, 2, 2000, 2001, 2002, 3000, 3001, 3002]
+        assert sorted(set(dropped)) == [0, 2, 3]
+    finally:
+        finalize.close_work()
+
+
+def _rss_file_kb() -> int:
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith("RssFile:"))
+
+
+@pytest.mark.skipif(not hasattr(mmap, "MADV_DONTNEED") or not os.path.exists("/proc/self/status"),
+                    reason="needs madvise(MADV_DONTNEED) and /proc")
+def test_gathering_rows_across_all_chunk_files_keeps_few_pages_resident(tmp_path):
+    # rows in a hashed order touch every chunk file in every slice; each file's pages must be
+    # handed back once copied from, or resident memory grows with the number of files
+    from ftdata import finalize
+
+    work = finalize.open_work(_chunk_files(tmp_path, [2000] * 40))  # 40 files of about 0.5 MB
+    try:
+        order = np.random.default_rng(0).permutation(work.num_rows)
+        before = _rss_file_kb()
+        for start in range(0, work.num_rows, 4096):
+            take_rows(work, order[start:start + 4096], finalize.release_pages)
+        assert _rss_file_kb() - before < 4096  # all 40 files would be about 20 MB
+    finally:
+        finalize.close_work()
