@@ -4,7 +4,7 @@ Phase A leaves one Arrow file per chunk (memory-mapped here, never loaded whole)
 works on the small internal columns as NumPy arrays -- split key, dedup hash, sort key,
 lengths -- and then copies the selected rows into the final shards in bounded slices, so
 memory stays flat as data grows. Every pass over the mapped files (:func:`work_batches`,
-:func:`column_numpy`, :func:`ftdata.gather.take_rows`) hands each file's pages back as soon as
+:func:`column_numpy`, :func:`ftdata.gather.gather_slices`) hands each file's pages back as soon as
 it has copied from it, so the resident set holds about one chunk file, not all of them.
 
 Decisions made here, all deterministic and independent of input order:
@@ -36,7 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .chunk import Reject, output_schema
-from .gather import take_rows
+from .gather import gather_slices
 from .writer import SplitWriter
 
 #: Survivor priority for duplicates across splits (lower wins).
@@ -335,17 +335,19 @@ def plan(work: pa.Table, split, dedup, *, mixture=None, contamination=None,
 
 
 def write_splits(work: pa.Table, p: Plan, folder: Path, shard_size: int) -> dict[str, list[dict]]:
-    """Copy the planned rows into final shards, a bounded slice at a time."""
+    """Copy the planned rows into final shards, a bounded slice at a time.
+
+    Every slice of every split is gathered in one pass over the chunk files
+    (:func:`ftdata.gather.gather_slices`), not one pass per slice.
+    """
     cols = [f.name for f in output_schema()]
-    shards = {}
-    for name in p.split_names:
-        w = SplitWriter(folder / name, output_schema(), shard_size)
-        order = p.order.get(name, np.zeros(0, dtype=np.int64))
-        for start in range(0, len(order), WRITE_SLICE):
-            # no whole-column concat; each chunk's mapped pages are handed back once copied from
-            w.write(take_rows(work.select(cols), order[start:start + WRITE_SLICE], release_pages))
-        shards[name] = w.close(name)
-    return shards
+    names = p.split_names
+    orders = [p.order.get(name, np.zeros(0, dtype=np.int64)) for name in names]
+    slices = [(k, o[start:start + WRITE_SLICE]) for k, o in enumerate(orders) for start in range(0, len(o), WRITE_SLICE)]
+    writers = [SplitWriter(folder / name, output_schema(), shard_size) for name in names]
+    for (k, _), part in zip(slices, gather_slices(work.select(cols), [s for _, s in slices], folder, release_pages)):
+        writers[k].write(part)
+    return {name: w.close(name) for name, w in zip(names, writers)}
 
 
 def split_stats(work: pa.Table, p: Plan) -> tuple[dict, dict]:

@@ -14,11 +14,22 @@ output order is a seeded hash). The kernel also maps the neighbouring pages of e
 nearly every page of every chunk: resident memory would grow with the input even though the
 slice does not. ``take_rows`` therefore calls ``release`` after each chunk it has copied from,
 so at most about one chunk's pages are mapped in at a time.
+
+Writing a whole split that way still visits every chunk once per slice: slices x chunks small
+takes, each faulting its pages back in, which grows faster than the input. :func:`gather_slices`
+copies many slices at once instead: one pass over the chunks, in file order, sends each chunk's
+rows (one ``take``) to small spill files, one per slice; then each slice is read back whole and
+put in order (one ``take``). Every chunk is read once, sequentially, and memory holds one chunk
+and one slice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import resource
+import tempfile
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -58,3 +69,84 @@ def take_rows(table: pa.Table, indices, release: Callable[[int, int], None] | No
     inverse = np.empty(len(order), dtype=np.int64)
     inverse[order] = np.arange(len(order))
     return gathered.take(pa.array(inverse))
+
+
+def _open_files_budget() -> int:
+    """How many spill files one pass may hold open: a quarter of the descriptor limit."""
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return max(16, (soft if 0 < soft < 1 << 20 else 4096) // 4)
+
+
+def gather_slices(table: pa.Table, slices: list[np.ndarray], spill_dir: Path,
+                  release: Callable[[int, int], None] | None = None) -> Iterator[pa.Table]:
+    """``table.take(s)`` for each slice ``s`` of ``slices``, in order, reading each chunk once.
+
+    Args:
+        table: a table of many record batches (memory-mapped chunk files).
+        slices: row numbers in ``table``, one array per wanted slice, each in its wanted order;
+            no row may be in two slices.
+        spill_dir: where the spill files go (a temporary folder inside it, removed at the end).
+        release: as in :func:`take_rows`, called after each chunk is copied from.
+
+    Slices beyond what one pass may hold open (:func:`_open_files_budget`) are done in further
+    passes, each reading only the rows of its own slices.
+    """
+    budget = _open_files_budget()
+    for first in range(0, len(slices), budget):
+        yield from _gather_pass(table, slices[first:first + budget], spill_dir, release)
+
+
+def _gather_pass(table: pa.Table, slices: list[np.ndarray], spill_dir: Path,
+                 release: Callable[[int, int], None] | None) -> Iterator[pa.Table]:
+    slices = [np.asarray(s, dtype=np.int64) for s in slices]
+    dest = np.full(table.num_rows, -1, dtype=np.int64)  # slice number per row of the table
+    for k, s in enumerate(slices):
+        dest[s] = k
+    with tempfile.TemporaryDirectory(dir=spill_dir, prefix="gather-") as d:
+        paths = [Path(d) / f"{k:06d}.arrow" for k in range(len(slices))]
+        sinks: dict[int, tuple] = {}
+        try:
+            start = 0
+            for batch in table.to_batches():
+                k = dest[start:start + batch.num_rows]
+                rows = np.flatnonzero(k >= 0)
+                if rows.size:
+                    rows = rows[np.argsort(k[rows], kind="stable")]  # grouped by slice, in row order
+                    taken, ks = batch.take(pa.array(rows)), k[rows]
+                    cuts = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
+                    for a, b in zip(cuts.tolist(), np.r_[cuts[1:], rows.size].tolist()):
+                        slot = int(ks[a])
+                        if slot not in sinks:
+                            fh = pa.OSFile(str(paths[slot]), "wb")
+                            sinks[slot] = (fh, pa.ipc.new_stream(fh, table.schema))
+                        sinks[slot][1].write_batch(taken.slice(a, b - a))
+                    del taken
+                if release is not None:
+                    release(start, start + batch.num_rows)
+                start += batch.num_rows
+        finally:
+            for fh, writer in sinks.values():
+                writer.close()
+                fh.close()
+
+        def load(k: int) -> pa.Table:
+            if k not in sinks:
+                return table.schema.empty_table()
+            # mapped only while its rows are copied out, in the slice's order (they arrived in
+            # table order); the map is closed before the slice is handed on
+            with pa.memory_map(str(paths[k])) as src:
+                part = pa.ipc.open_stream(src).read_all()
+                ordered = part.take(pa.array(np.searchsorted(np.sort(slices[k]), slices[k])))
+                del part
+            paths[k].unlink()
+            return ordered
+
+        # the next slice is read and ordered on a thread (Arrow releases the GIL) while the
+        # caller writes this one: two slices in memory at most
+        with ThreadPoolExecutor(1, thread_name_prefix="ftdata-gather") as pool:
+            ahead = pool.submit(load, 0) if slices else None
+            for k in range(len(slices)):
+                part = ahead.result()
+                ahead = pool.submit(load, k + 1) if k + 1 < len(slices) else None
+                yield part
+                del part

@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .finalize import release_pages
-from .gather import take_rows
+from .gather import gather_slices
 from .writer import SplitWriter
 
 PROVENANCE = ("source", "task", "template", "row_key")
@@ -117,20 +117,21 @@ def write_packed(work: pa.Table, plan, folder: Path, shard_size: int, max_length
         lens = work.column("_len").take(pa.array(order)).to_numpy() if len(order) else np.zeros(0, np.int64)
         bins = best_fit_decreasing(lens, max_length)
         w = SplitWriter(Path(folder) / name, packed_schema(), shard_size)
-        start = 0
+        parts, start = [], 0
         while start < len(bins):
             # a slice of whole rows, about SLICE_DOCS documents
             stop, ndocs = start, 0
             while stop < len(bins) and (ndocs == 0 or ndocs + len(bins[stop]) <= SLICE_DOCS):
                 ndocs += len(bins[stop])
                 stop += 1
-            part = bins[start:stop]
-            idx = order[np.fromiter((p for b in part for p in b), dtype=np.int64, count=ndocs)]
-            # no whole-column concat; each chunk's mapped pages are handed back once copied from
-            docs = take_rows(work.select(["input_ids", "labels", *PROVENANCE]), idx, release_pages)
-            w.write(packed_table(docs, np.fromiter((len(b) for b in part), dtype=np.int64, count=len(part))))
-            del docs
+            parts.append(bins[start:stop])
             start = stop
+        slices = [order[np.fromiter((p for b in part for p in b), dtype=np.int64, count=sum(map(len, part)))]
+                  for part in parts]
+        # every slice in one pass over the chunk files, each handed back once copied from
+        for part, docs in zip(parts, gather_slices(work.select(["input_ids", "labels", *PROVENANCE]), slices,
+                                                   Path(folder), release_pages)):
+            w.write(packed_table(docs, np.fromiter((len(b) for b in part), dtype=np.int64, count=len(part))))
         shards[name] = w.close(name)
         tokens = int(lens.sum())
         stats[name] = {"rows": len(bins), "documents": int(len(order)), "tokens": tokens,

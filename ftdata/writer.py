@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pyarrow as pa
@@ -108,6 +109,10 @@ class SplitWriter:
         self._files: list[Path] = []
         self._rows: list[int] = []
         self._tasks: list[set] = []
+        # shards are hashed on a thread of this writer's own (hashlib releases the GIL), so the
+        # next shard is written meanwhile; not a shared pool, which a forked child would inherit dead
+        self._hasher: ThreadPoolExecutor | None = None
+        self._hashes: list[Future] = []
         self._sink = None
         self._writer = None
         self.rows = 0
@@ -125,6 +130,9 @@ class SplitWriter:
             self._writer.close()
             self._sink.close()
             self._writer = self._sink = None
+            if self._hasher is None:
+                self._hasher = ThreadPoolExecutor(1, thread_name_prefix="ftdata-sha256")
+            self._hashes.append(self._hasher.submit(sha256_file, self._files[-1]))
 
     def write(self, table: pa.Table) -> None:
         offset = 0
@@ -153,11 +161,13 @@ class SplitWriter:
         self._close_current()
         n = len(self._files)
         shards = []
-        for i, (path, rows, tasks) in enumerate(zip(self._files, self._rows, self._tasks)):
+        for i, (path, rows, tasks, digest) in enumerate(zip(self._files, self._rows, self._tasks, self._hashes)):
             final = self.folder / f"data-{i:05d}-of-{n:05d}.arrow"
+            sha = digest.result()  # before the rename: the hash reads the file by its first name
             os.rename(path, final)
             shards.append({"file": f"{split}/{final.name}", "rows": rows, "bytes": final.stat().st_size,
-                           "sha256": sha256_file(final), "tasks": sorted(tasks)})
+                           "sha256": sha, "tasks": sorted(tasks)})
+        self._hasher.shutdown()
         fingerprint = hashlib.sha256("".join(s["sha256"] for s in shards).encode()).hexdigest()[:16]
         write_json(self.folder / "state.json", {
             "_data_files": [{"filename": Path(s["file"]).name} for s in shards],

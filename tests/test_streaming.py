@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from ftdata.build import compile_recipe
 from ftdata.errors import BuildError
-from ftdata.gather import take_rows
+from ftdata import gather
+from ftdata.gather import gather_slices, take_rows
 from ftdata.sources import _json_array, read_json
 
 from .conftest import write_native_templates, write_recipe
@@ -92,6 +93,34 @@ def test_take_rows_hands_back_each_chunk_it_copied_from():
     part = take_rows(table, [41, 3, 44, 12], lambda start, stop: released.append((start, stop)))
     assert part.column("x").to_pylist() == [41, 3, 44, 12]
     assert sorted(released) == [(0, 10), (10, 20), (40, 50)]  # chunks 2 and 3 were never read
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(0, 30), min_size=1, max_size=6), st.data())
+def test_gather_slices_equals_table_take_per_slice(tmp_path_factory, sizes, data):
+    table = pa.concat_tables([pa.table({"x": pa.array(np.arange(n, dtype=np.int64) + 100 * i),
+                                        "ids": pa.array([[i, j] for j in range(n)], pa.list_(pa.int32()))})
+                              for i, n in enumerate(sizes)])
+    perm = data.draw(st.permutations(range(table.num_rows)))
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(perm)), max_size=5)))
+    slices = [np.asarray(perm[a:b], dtype=np.int64) for a, b in zip([0, *cuts], [*cuts, len(perm)])]
+    released = []
+    got = list(gather_slices(table, slices, tmp_path_factory.mktemp("spill"),
+                             lambda a, b: released.append((a, b))))
+    assert [g.to_pydict() for g in got] == [table.take(pa.array(s)).to_pydict() for s in slices]
+    assert len(released) == len(table.to_batches())  # every chunk read once, in one pass
+
+
+def test_gather_slices_beyond_the_open_files_budget_takes_more_passes(tmp_path, monkeypatch):
+    monkeypatch.setattr(gather, "_open_files_budget", lambda: 2)
+    table = pa.concat_tables([pa.table({"x": pa.array(range(i * 10, i * 10 + 10))}) for i in range(4)])
+    order = np.random.default_rng(1).permutation(40)
+    slices = [order[i:i + 7] for i in range(0, 40, 7)]  # 6 slices: 3 passes
+    released = []
+    got = list(gather_slices(table, slices, tmp_path, lambda a, b: released.append((a, b))))
+    assert [g.column("x").to_pylist() for g in got] == [s.tolist() for s in slices]
+    assert len(released) == 3 * 4
+    assert not list(tmp_path.iterdir())  # the spill folders are gone
 
 
 def _chunk_files(folder, sizes):
