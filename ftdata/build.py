@@ -317,11 +317,14 @@ class Build:
         """Phase A for one source: every chunk from the cache or the engine, in input order."""
         ctx = self.context(src)
         fp = context_fingerprint(ctx, self._tok_hash) if self.cache is not None else None
+        # an engine whose workers see this file system hashes, looks up and stores chunks itself
+        store = ((str(self.cache.root), self.cache.read, fp)
+                 if self.cache is not None and getattr(engine, "stores_results", False) else None)
 
         def jobs():
             for i, rows in enumerate(self.checked_rows(src)):
                 job = Job(i, rows)
-                if self.cache is not None:
+                if self.cache is not None and store is None:
                     t0 = time.perf_counter()
                     job.key = chunk_key(fp, rows)
                     job.result = self.cache.get(job.key)
@@ -331,15 +334,22 @@ class Build:
 
         files = []
         t_wait, main_before = time.perf_counter(), self.timings["read"] + self.timings["cache"]
-        for job, res in engine.map(ctx, jobs()):
+        for job, res in engine.map(ctx, jobs(), store=store) if store else engine.map(ctx, jobs()):
             # time this thread waited for the engine (reading and cache look-ups run inside
             # engine.map, driven by jobs(), and are counted under their own names)
             main_now = self.timings["read"] + self.timings["cache"]
             self.timings["render+tokenize"] += time.perf_counter() - t_wait - (main_now - main_before)
-            files.append(self.save_chunk(res, work_dir / f"{src.name}-{job.index:06d}.arrow", src.name, job.key))
+            if store is not None:
+                if isinstance(res, CachedChunk):
+                    self.cache.note(res)
+                else:  # computed, but its rejects could not be stored: kept for this build only
+                    self.cache.used.add(res.key)
+                    self.cache.misses += 1
+            files.append(self.save_chunk(res, work_dir / f"{src.name}-{job.index:06d}.arrow", src.name,
+                                         None if store is not None else job.key))
             prog.rows += self._rows_in_flight.popleft()
             prog.chunks += 1
-            prog.cached_chunks += isinstance(res, CachedChunk)
+            prog.cached_chunks += isinstance(res, CachedChunk) and res.hit
             self._report(prog, progress)
             t_wait, main_before = time.perf_counter(), self.timings["read"] + self.timings["cache"]
         return files
@@ -350,6 +360,12 @@ class Build:
         self.counts[source].examples_candidates += res.candidates
         for rec in res.rejects:
             self.reject(rec)
+        if isinstance(res, CachedChunk) and res.rows is not None:
+            path = res.path
+            self._prog.examples += res.rows
+            self._prog.tokens += res.tokens
+            self.timings["write"] += time.perf_counter() - t0
+            return path
         if isinstance(res, CachedChunk):
             path = res.path
             with pa.memory_map(str(path)) as fh:

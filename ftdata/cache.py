@@ -35,6 +35,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401 - pa.compute
 
 from . import __version__
 
@@ -130,8 +131,10 @@ class CachedChunk:
     path: Path
     rejects: list
     candidates: int
-    rows: int = 0  # examples in the table
-    tokens: int = 0
+    rows: int | None = None  # examples in the table (None: not counted yet)
+    tokens: int | None = None
+    key: str | None = None
+    hit: bool = False  # found in the cache (False: computed by this build and stored)
 
 
 def default_cache_dir(target: Path) -> Path:
@@ -186,7 +189,7 @@ class ChunkCache:
         from .chunk import Reject
 
         self.hits += 1
-        return CachedChunk(p, [Reject(**r) for r in rejects], candidates)
+        return CachedChunk(p, [Reject(**r) for r in rejects], candidates, key=key, hit=True)
 
     def put(self, key: str, res, schema: pa.Schema) -> CachedChunk | None:
         """Store a fresh result atomically; None when its rejects cannot be stored as JSON."""
@@ -207,7 +210,17 @@ class ChunkCache:
         finally:
             if tmp.exists():
                 tmp.unlink()
-        return CachedChunk(p, list(res.rejects), res.candidates, res.table.num_rows)
+        lens = res.table.column("_len")
+        return CachedChunk(p, list(res.rejects), res.candidates, res.table.num_rows,
+                           int(pa.compute.sum(lens).as_py() or 0), key=key)
+
+    def note(self, chunk: CachedChunk) -> None:
+        """Count an entry that a worker looked up or stored (see :func:`cached_process`)."""
+        self.used.add(chunk.key)
+        if chunk.hit:
+            self.hits += 1
+        else:
+            self.misses += 1
 
     def prune(self) -> int:
         """Remove entries this build did not use (and stray temporary files); returns how many."""
@@ -221,3 +234,28 @@ class ChunkCache:
                 p.unlink(missing_ok=True)
                 n += 1
         return n
+
+
+def cached_process(ctx, rows: list, store: tuple[str, bool, str]):
+    """Phase A for one chunk with the cache consulted where it runs (a worker).
+
+    ``store`` is ``(cache folder, read, context fingerprint)``. The worker hashes the rows,
+    returns the cached entry on a hit, and otherwise computes the chunk and stores it, so the
+    build process neither hashes rows nor writes tables. Returns a :class:`CachedChunk`, or
+    the :class:`~ftdata.chunk.ChunkResult` itself (with ``key`` attribute) when it cannot be
+    stored; :meth:`ChunkCache.note` does the bookkeeping in the build process.
+    """
+    from .chunk import process_chunk, work_schema
+
+    root, read, fingerprint = store
+    cache = ChunkCache(Path(root), read=read)
+    key = chunk_key(fingerprint, rows)
+    hit = cache.get(key)
+    if hit is not None:
+        return hit
+    res = process_chunk(ctx, rows)
+    stored = cache.put(key, res, work_schema())
+    if stored is None:
+        res.key = key
+        return res
+    return stored

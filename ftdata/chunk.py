@@ -123,6 +123,7 @@ class ChunkResult:
     table: pa.Table
     rejects: list[Reject]
     candidates: int
+    key: str | None = None  # cache key, when a worker computed it (ftdata.cache.cached_process)
 
 
 def dedup_text(prompt: str, completion: str) -> str:

@@ -189,3 +189,23 @@ def test_context_fingerprint_does_not_depend_on_set_order():
     other = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                            env=dict(os.environ, PYTHONHASHSEED="123"), check=True).stdout.strip()
     assert other == a
+
+
+def test_worker_processes_look_up_and_store_chunks_themselves(tmp_path, monkeypatch):
+    # num_proc 2: the workers hash, look up and store; the build process only reads rows
+    recipe = two_source_recipe(tmp_path)
+    cold = compile_recipe(recipe, cache=False, output=tmp_path / "cold")
+    first = compile_recipe(recipe, num_proc=2)
+    assert (first.build_info["cache"]["chunks_computed"], first.build_info["cache"]["chunks_reused"]) == (10, 0)
+    assert len(list((tmp_path / ".out.cache").glob("*/*.arrow"))) == 10
+    for procs in (2, 1):  # stored by processes, found by processes and by threads alike
+        again = compile_recipe(recipe, num_proc=procs, overwrite=True, skip_unchanged=False)
+        assert (again.build_info["cache"]["chunks_computed"], again.build_info["cache"]["chunks_reused"]) == (0, 10)
+        assert output_bytes(again.output) == output_bytes(cold.output)
+    # a chunk whose rejects cannot be stored is still built, just not kept
+    import ftdata.cache
+
+    monkeypatch.setattr(ftdata.cache.ChunkCache, "put", lambda self, key, res, schema: None)
+    forced = compile_recipe(recipe, overwrite=True, force=True)
+    assert forced.build_info["cache"]["chunks_computed"] == 10
+    assert output_bytes(forced.output) == output_bytes(cold.output)

@@ -50,8 +50,10 @@ def unpack_context(digest: str, blob: bytes, cache: dict):
     return ctx
 
 
-def run_chunk(digest: str, blob: bytes, rows: list):
-    """Worker entry point: phase A for one chunk (in a worker process or thread)."""
+def run_chunk(digest: str, blob: bytes, rows: list, store: tuple | None = None):
+    """Worker entry point: phase A for one chunk (in a worker process or thread), through the
+    chunk cache when ``store`` names it (:func:`ftdata.cache.cached_process`)."""
+    from ..cache import cached_process
     from ..chunk import process_chunk
 
     if threading.current_thread() is threading.main_thread():
@@ -60,7 +62,8 @@ def run_chunk(digest: str, blob: bytes, rows: list):
         cache = getattr(_LOCAL, "ctx", None)
         if cache is None:
             cache = _LOCAL.ctx = {}
-    return process_chunk(unpack_context(digest, blob, cache), rows)
+    ctx = unpack_context(digest, blob, cache)
+    return process_chunk(ctx, rows) if store is None else cached_process(ctx, rows, store)
 
 
 def _worker_init(tokenizer_threads: bool) -> None:
@@ -77,7 +80,13 @@ def _mp_context():
 
 
 class LocalEngine:
-    """Threads (``num_proc=1``) or processes (``num_proc>1``) on this machine."""
+    """Threads (``num_proc=1``) or processes (``num_proc>1``) on this machine.
+
+    Workers share the build's file system, so they can look chunks up in the cache and store
+    them themselves (``map(..., store=...)``): the build process then only reads rows.
+    """
+
+    stores_results = True
 
     def __init__(self, num_proc: int = 1):
         self.num_proc = num_proc
@@ -96,12 +105,12 @@ class LocalEngine:
                                                  initargs=(self.num_proc < (os.cpu_count() or 1),))
         return self._pool
 
-    def map(self, ctx, jobs: Iterable[Job]) -> Iterator[tuple[Job, object]]:
+    def map(self, ctx, jobs: Iterable[Job], store: tuple | None = None) -> Iterator[tuple[Job, object]]:
         digest, blob = pack_context(ctx)
         window: deque[tuple[Job, Future | None]] = deque()
         limit = 2 * self.workers
         for job in jobs:
-            fut = None if job.result is not None else self._executor().submit(run_chunk, digest, blob, job.rows)
+            fut = None if job.result is not None else self._executor().submit(run_chunk, digest, blob, job.rows, store)
             window.append((job, fut))
             while len(window) > limit or (window and window[0][1] is None):
                 yield self._finish(*window.popleft())
