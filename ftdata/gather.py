@@ -102,28 +102,39 @@ def _gather_pass(table: pa.Table, slices: list[np.ndarray], spill_dir: Path,
     dest = np.full(table.num_rows, -1, dtype=np.int64)  # slice number per row of the table
     for k, s in enumerate(slices):
         dest[s] = k
+    bounds = np.cumsum([0] + [b.num_rows for b in table.to_batches()])
+
+    def grouped(i: int, batch: pa.RecordBatch):
+        """Chunk ``i``'s wanted rows grouped by slice (in row order within each) and their slices."""
+        k = dest[bounds[i]:bounds[i + 1]]
+        rows = np.flatnonzero(k >= 0)
+        rows = rows[np.argsort(k[rows], kind="stable")]
+        taken = batch.take(pa.array(rows)) if rows.size else None
+        if release is not None:
+            release(int(bounds[i]), int(bounds[i + 1]))
+        return taken, k[rows]
+
     with tempfile.TemporaryDirectory(dir=spill_dir, prefix="gather-") as d:
         paths = [Path(d) / f"{k:06d}.arrow" for k in range(len(slices))]
         sinks: dict[int, tuple] = {}
         try:
-            start = 0
-            for batch in table.to_batches():
-                k = dest[start:start + batch.num_rows]
-                rows = np.flatnonzero(k >= 0)
-                if rows.size:
-                    rows = rows[np.argsort(k[rows], kind="stable")]  # grouped by slice, in row order
-                    taken, ks = batch.take(pa.array(rows)), k[rows]
+            # the next chunk is copied out on a thread while this one is spilled (Arrow releases
+            # the GIL); chunks are spilled in order, so each slice's rows stay in table order
+            batches = table.to_batches()
+            with ThreadPoolExecutor(1, thread_name_prefix="ftdata-gather") as pool:
+                ahead = pool.submit(grouped, 0, batches[0]) if batches else None  # one chunk ahead, no more
+                for i in range(len(batches)):
+                    taken, ks = ahead.result()
+                    ahead = pool.submit(grouped, i + 1, batches[i + 1]) if i + 1 < len(batches) else None
+                    if taken is None:
+                        continue
                     cuts = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
-                    for a, b in zip(cuts.tolist(), np.r_[cuts[1:], rows.size].tolist()):
+                    for a, b in zip(cuts.tolist(), np.r_[cuts[1:], ks.size].tolist()):
                         slot = int(ks[a])
                         if slot not in sinks:
                             fh = pa.OSFile(str(paths[slot]), "wb")
                             sinks[slot] = (fh, pa.ipc.new_stream(fh, table.schema))
                         sinks[slot][1].write_batch(taken.slice(a, b - a))
-                    del taken
-                if release is not None:
-                    release(start, start + batch.num_rows)
-                start += batch.num_rows
         finally:
             for fh, writer in sinks.values():
                 writer.close()
