@@ -25,6 +25,7 @@ and one slice.
 
 from __future__ import annotations
 
+import os
 import resource
 import tempfile
 from collections.abc import Callable, Iterator
@@ -72,9 +73,15 @@ def take_rows(table: pa.Table, indices, release: Callable[[int, int], None] | No
 
 
 def _open_files_budget() -> int:
-    """How many spill files one pass may hold open: a quarter of the descriptor limit."""
+    """How many spill files one pass may hold open: half the descriptors still free (the mapped
+    chunk files hold one each), at least 16."""
     soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-    return max(16, (soft if 0 < soft < 1 << 20 else 4096) // 4)
+    soft = soft if 0 < soft < 1 << 20 else 4096
+    try:
+        in_use = len(os.listdir("/proc/self/fd" if os.path.isdir("/proc/self/fd") else "/dev/fd"))
+    except OSError:
+        in_use = soft // 2
+    return max(16, (soft - in_use) // 2)
 
 
 def gather_slices(table: pa.Table, slices: list[np.ndarray], spill_dir: Path,

@@ -522,7 +522,10 @@ def byte_lengths(backend) -> np.ndarray | None:
     if hit is not None and hit[0] is backend:
         return hit[1]
     lengths = None
-    if backend.normalizer is None and type(backend.decoder).__name__ == "ByteLevel":
+    # offsets trimmed by the post-processor (RoBERTa-style) move the reference path's spans off
+    # the bytes: such tokenizers keep the reference path
+    trims = "trim_offsets=True" in repr(backend.post_processor)
+    if backend.normalizer is None and type(backend.decoder).__name__ == "ByteLevel" and not trims:
         from tokenizers.pre_tokenizers import ByteLevel
 
         alphabet = set(ByteLevel.alphabet())
@@ -618,9 +621,10 @@ def _causal_fast(backend, prompts, completions, separator, eos_id, max_length, o
     flags = np.where(straddle, STRADDLE, 0) | (EOS_UNTRAINED if eos_id is None else 0)
     if bos_id is not None:
         two = out_n > 1
-        heads = off[:-1]
-        flags |= np.where(two & (ids[heads] == bos_id) & (ids[np.minimum(heads + 1, max(ids.size - 1, 0))] == bos_id),
-                          DUP_BOS, 0)
+        last = max(ids.size - 1, 0)
+        heads = np.minimum(off[:-1], last)  # clamped: an example may have no token at all
+        if ids.size:
+            flags |= np.where(two & (ids[heads] == bos_id) & (ids[np.minimum(heads + 1, last)] == bos_id), DUP_BOS, 0)
     cols = Columns(ids, labels, off, n_trained, straddle, np.zeros(n_ex, dtype=bool), flags.astype(np.uint8),
                    [None] * n_ex)
     n_prompt = k + len(pre)
@@ -648,8 +652,9 @@ def _fit_columns(cols: Columns, long: np.ndarray, n_prompt: np.ndarray, max_leng
 def _prefix_check_columns(backend, cols: Columns, n_prompt: np.ndarray, pbytes: list[bytes], starts: np.ndarray,
                           toff: np.ndarray, n_lead: int) -> None:
     """:func:`_prefix_check` on columns: token starts are byte positions into the prompt."""
-    ok = np.fromiter((r is None for r in cols.reject), dtype=bool, count=len(cols)) & ~cols.truncated
-    cols.flags[ok & cols.straddle] |= PROMPT_NOT_PREFIX
+    alive = np.fromiter((r is None for r in cols.reject), dtype=bool, count=len(cols))
+    cols.flags[alive & cols.straddle] |= PROMPT_NOT_PREFIX  # cut or not, as the reference does
+    ok = alive & ~cols.truncated
     j = np.maximum(n_prompt - PREFIX_WINDOW, n_lead)
     todo = np.flatnonzero(ok & ~cols.straddle & (n_prompt > 0) & (j < n_prompt))
     if not todo.size:

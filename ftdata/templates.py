@@ -132,8 +132,8 @@ class Template:
         compiled, plain = {}, {}
         for part, src in self.sources().items():
             compiled[part], plain[part] = _compile_part(src, part, self.where)
-        if all(p is not None for p in plain.values()):
-            self._plain.update(plain)
+        # a fresh dict: a copy made with dataclasses.replace must not share (or keep) the pieces
+        self._plain = plain if all(p is not None for p in plain.values()) else {}
         self._compiled.update(compiled)
 
     def variables(self) -> dict[str, int]:

@@ -104,11 +104,24 @@ EDGY = st.builds(lambda a, t, b: a + t + b, WS, TEXT, WS).filter(lambda s: not a
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                    HealthCheck.function_scoped_fixture])
 @given(pairs=st.lists(st.tuples(EDGY, EDGY), min_size=1, max_size=6), separator=st.sampled_from([" ", "", "\n", ": "]),
-       name=st.sampled_from(list(BACKENDS)), eos=st.sampled_from([EOS, None]))
-def test_random_unicode_matches_the_reference(pairs, separator, name, eos, monkeypatch):
-    # straddling tokens, empty completions, emoji split into bytes, lone whitespace
+       name=st.sampled_from(list(BACKENDS)), eos=st.sampled_from([EOS, None]),
+       fit=st.sampled_from([(10_000, "drop"), (12, "truncate_prompt"), (12, "drop")]))
+def test_random_unicode_matches_the_reference(pairs, separator, name, eos, fit, monkeypatch):
+    # straddling tokens (also in cut examples), empty completions, emoji split into bytes, lone whitespace
     _assert_same(BACKENDS[name], [p for p, _ in pairs], [c for _, c in pairs], monkeypatch, separator=separator,
-                 eos_id=eos, max_length=10_000, overflow="drop", bos_id=BOS)
+                 eos_id=eos, max_length=fit[0], overflow=fit[1], bos_id=BOS)
+
+
+def test_a_cut_straddling_example_is_flagged_as_the_reference_does(monkeypatch):
+    prompts = ["Summarize the following conversation about a long day at work. Summ"] * 2
+    completions = ["mmary done", "aries are short"]
+    _assert_same(BACKENDS["bos"], prompts, completions, monkeypatch, separator="", eos_id=EOS, max_length=12,
+                 overflow="truncate_prompt", bos_id=BOS)
+
+
+def test_examples_with_no_tokens_at_all(monkeypatch):
+    _assert_same(BACKENDS["plain"], ["a", ""], ["b", ""], monkeypatch, separator="", eos_id=None, max_length=64,
+                 overflow="drop", bos_id=BOS)
 
 
 def test_a_tokenizer_that_is_not_byte_level_takes_the_reference_path(word_tokenizer):
@@ -119,6 +132,17 @@ def test_a_tokenizer_that_is_not_byte_level_takes_the_reference_path(word_tokeni
     assert cols.example(0) == Columns.from_encoded(encode_causal(
         tok.backend_tokenizer, ["rate it"], ["five"], separator=" ", eos_id=None, max_length=64,
         overflow="drop")).example(0)
+
+
+def test_trimmed_offsets_keep_the_reference_path():
+    # a post-processor that trims offsets moves the reference spans off the bytes
+    backend = copy.deepcopy(TOK.backend_tokenizer)
+    backend.post_processor = processors.ByteLevel(trim_offsets=True)
+    assert byte_lengths(backend) is None
+    kw = dict(separator="", eos_id=EOS, max_length=64, overflow="drop")
+    cols = encode_causal_columns(backend, ["Q:", "Title: "], ["   yes", "Nice"], **kw)
+    ref = Columns.from_encoded(encode_causal(backend, ["Q:", "Title: "], ["   yes", "Nice"], **kw))
+    assert [cols.example(i) for i in range(2)] == [ref.example(i) for i in range(2)]
 
 
 def test_lengths_that_do_not_add_up_fall_back_for_good():
@@ -174,6 +198,20 @@ def test_plain_promptsource_form_and_answer_choices():
     row = {"premise": "A man ||| sleeps", "hypothesis": "He rests"}
     assert t.render(row) == _jinja_only(from_jinja("{{premise}} ||| {{hypothesis}}", name="p",
                                                     answer_choices="yes ||| no")).render(row)
+
+
+def test_an_edited_copy_renders_its_own_text():
+    # the studio edits with dataclasses.replace(..., _compiled={}): no pieces may be shared
+    import dataclasses
+
+    t = from_strings("Q: {{ q }}", "{{ a }}", name="t")
+    row = {"q": "x", "a": "y"}
+    assert t.render(row)[0] == "Q: x"
+    edited = dataclasses.replace(t, prompt="New: {{ q | upper }}", _compiled={})
+    assert edited.render(row)[0] == "New: X"
+    plain_edit = dataclasses.replace(t, prompt="Other: {{ q }}", _compiled={})
+    assert plain_edit.render(row)[0] == "Other: x"
+    assert t.render(row)[0] == "Q: x"
 
 
 def test_plain_errors_are_jinja_errors():

@@ -243,7 +243,7 @@ class Studio:
         if "reference" in form_fields:
             changes["reference"] = str(form_fields["reference"] or "")
         # a fresh Template (nothing compiled yet) that keeps every other attribute
-        d.template = dataclasses.replace(t, **changes, _compiled={})
+        d.template = dataclasses.replace(t, **changes, _compiled={}, _plain={})
         return d
 
     def new_draft(self) -> Draft:
