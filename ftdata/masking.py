@@ -665,7 +665,10 @@ def _prefix_check_columns(backend, cols: Columns, n_prompt: np.ndarray, pbytes: 
                                j[todo].tolist(), n_prompt[todo].tolist()):
         tails.append(pbytes[i][_char_start(pbytes[i], b):].decode("utf-8"))
         expected.append((a, a + hi - lo))
+    # a template's prompts mostly end alike ("...\n\nSummary:"): each distinct tail is encoded once
+    distinct = list(dict.fromkeys(tails))
+    encoded = dict(zip(distinct, (e.ids for e in backend.encode_batch_fast(distinct, add_special_tokens=False))))
     ids = cols.ids
-    for i, got, (a, b) in zip(todo.tolist(), backend.encode_batch_fast(tails, add_special_tokens=False), expected):
-        if got.ids != ids[a:b].tolist():
+    for i, tail, (a, b) in zip(todo.tolist(), tails, expected):
+        if encoded[tail] != ids[a:b].tolist():
             cols.flags[i] |= PROMPT_NOT_PREFIX
