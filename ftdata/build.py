@@ -32,6 +32,7 @@ from .cache import (
     code_hash,
     context_fingerprint,
     resolve_cache_dir,
+    table_counts,
 )
 from .chunk import (
     CheckedRow,
@@ -319,7 +320,7 @@ class Build:
         fp = context_fingerprint(ctx, self._tok_hash) if self.cache is not None else None
         # an engine whose workers see this file system hashes, looks up and stores chunks itself
         store = ((str(self.cache.root), self.cache.read, fp)
-                 if self.cache is not None and getattr(engine, "stores_results", False) else None)
+                 if self.cache is not None and engine.stores_results else None)
 
         def jobs():
             for i, rows in enumerate(self.checked_rows(src)):
@@ -334,7 +335,7 @@ class Build:
 
         files = []
         t_wait, main_before = time.perf_counter(), self.timings["read"] + self.timings["cache"]
-        for job, res in engine.map(ctx, jobs(), store=store) if store else engine.map(ctx, jobs()):
+        for job, res in engine.map(ctx, jobs(), store=store):
             # time this thread waited for the engine (reading and cache look-ups run inside
             # engine.map, driven by jobs(), and are counted under their own names)
             main_now = self.timings["read"] + self.timings["cache"]
@@ -360,28 +361,17 @@ class Build:
         self.counts[source].examples_candidates += res.candidates
         for rec in res.rejects:
             self.reject(rec)
-        if isinstance(res, CachedChunk) and res.rows is not None:
-            path = res.path
-            self._prog.examples += res.rows
-            self._prog.tokens += res.tokens
-            self.timings["write"] += time.perf_counter() - t0
-            return path
-        if isinstance(res, CachedChunk):
-            path = res.path
-            with pa.memory_map(str(path)) as fh:
-                lens = pa.ipc.open_file(fh).read_all().column("_len")
-        else:
-            lens = res.table.column("_len")
+        if not isinstance(res, CachedChunk):
             stored = self.cache.put(key, res, work_schema()) if self.cache is not None and key else None
-            if stored is not None:
-                path = stored.path
-            else:
+            if stored is None:
                 with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, work_schema()) as w:
                     w.write_table(res.table)
-        self._prog.examples += len(lens)
-        self._prog.tokens += int(pa.compute.sum(lens).as_py() or 0)
+                stored = CachedChunk(path, res.rejects, res.candidates, *table_counts(res.table))
+            res = stored
+        self._prog.examples += res.rows
+        self._prog.tokens += res.tokens
         self.timings["write"] += time.perf_counter() - t0
-        return path
+        return res.path
 
     def _report(self, prog: BuildProgress, progress) -> None:
         prog.elapsed = time.perf_counter() - self._t_start

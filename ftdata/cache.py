@@ -131,10 +131,15 @@ class CachedChunk:
     path: Path
     rejects: list
     candidates: int
-    rows: int | None = None  # examples in the table (None: not counted yet)
-    tokens: int | None = None
+    rows: int  # examples in the table
+    tokens: int
     key: str | None = None
     hit: bool = False  # found in the cache (False: computed by this build and stored)
+
+
+def table_counts(table: pa.Table) -> tuple[int, int]:
+    """(examples, tokens) of a phase-A table."""
+    return table.num_rows, int(pa.compute.sum(table.column("_len")).as_py() or 0)
 
 
 def default_cache_dir(target: Path) -> Path:
@@ -183,13 +188,14 @@ class ChunkCache:
                 meta = reader.metadata or {}
                 rejects = json.loads(meta[_REJECTS])
                 candidates = int(meta[_CANDIDATES])
+                rows, tokens = table_counts(reader.read_all())
         except (OSError, KeyError, ValueError, pa.ArrowInvalid):
             self.misses += 1
             return None
         from .chunk import Reject
 
         self.hits += 1
-        return CachedChunk(p, [Reject(**r) for r in rejects], candidates, key=key, hit=True)
+        return CachedChunk(p, [Reject(**r) for r in rejects], candidates, rows, tokens, key=key, hit=True)
 
     def put(self, key: str, res, schema: pa.Schema) -> CachedChunk | None:
         """Store a fresh result atomically; None when its rejects cannot be stored as JSON."""
@@ -210,9 +216,7 @@ class ChunkCache:
         finally:
             if tmp.exists():
                 tmp.unlink()
-        lens = res.table.column("_len")
-        return CachedChunk(p, list(res.rejects), res.candidates, res.table.num_rows,
-                           int(pa.compute.sum(lens).as_py() or 0), key=key)
+        return CachedChunk(p, list(res.rejects), res.candidates, *table_counts(res.table), key=key)
 
     def note(self, chunk: CachedChunk) -> None:
         """Count an entry that a worker looked up or stored (see :func:`cached_process`)."""

@@ -280,7 +280,8 @@ def process_chunk(ctx: ChunkContext, rows: list[CheckedRow]) -> ChunkResult:
     table = pa.table({
         "input_ids": pa.ListArray.from_arrays(offsets, pa.array(cols.ids)),
         "attention_mask": pa.ListArray.from_arrays(offsets, pa.array(np.ones(cols.ids.size, dtype=np.int8))),
-        "labels": pa.ListArray.from_arrays(pa.array(cols.label_bounds.astype(np.int32)), pa.array(cols.labels)),
+        "labels": pa.ListArray.from_arrays(offsets if cols.label_offsets is None
+                                           else pa.array(cols.label_offsets.astype(np.int32)), pa.array(cols.labels)),
         "source": pa.array([ctx.source] * len(items), pa.string()),
         "task": pa.array([ctx.task] * len(items), pa.string()),
         "template": pa.array(names, pa.string()),

@@ -109,7 +109,8 @@ def _gather_pass(table: pa.Table, slices: list[np.ndarray], spill_dir: Path,
     dest = np.full(table.num_rows, -1, dtype=np.int64)  # slice number per row of the table
     for k, s in enumerate(slices):
         dest[s] = k
-    bounds = np.cumsum([0] + [b.num_rows for b in table.to_batches()])
+    batches = table.to_batches()
+    bounds = np.cumsum([0] + [b.num_rows for b in batches])
 
     def grouped(i: int, batch: pa.RecordBatch):
         """Chunk ``i``'s wanted rows grouped by slice (in row order within each) and their slices."""
@@ -127,7 +128,6 @@ def _gather_pass(table: pa.Table, slices: list[np.ndarray], spill_dir: Path,
         try:
             # the next chunk is copied out on a thread while this one is spilled (Arrow releases
             # the GIL); chunks are spilled in order, so each slice's rows stay in table order
-            batches = table.to_batches()
             with ThreadPoolExecutor(1, thread_name_prefix="ftdata-gather") as pool:
                 ahead = pool.submit(grouped, 0, batches[0]) if batches else None  # one chunk ahead, no more
                 for i in range(len(batches)):

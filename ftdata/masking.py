@@ -134,15 +134,20 @@ class Specials:
         return self._affixes
 
 
+def _per_backend(cache: dict, backend, make):
+    """``make(backend)``, computed once per backend object (keyed by id, checked by identity)."""
+    hit = cache.get(id(backend))
+    if hit is None or hit[0] is not backend:
+        hit = cache[id(backend)] = (backend, make(backend))
+    return hit[1]
+
+
 _SPECIALS: dict[int, tuple[object, Specials]] = {}
 
 
 def specials_for(backend) -> Specials:
     """The cached :class:`Specials` of a backend (tokenizers are cached by the loader)."""
-    hit = _SPECIALS.get(id(backend))
-    if hit is None or hit[0] is not backend:
-        hit = _SPECIALS[id(backend)] = (backend, Specials(backend))
-    return hit[1]
+    return _per_backend(_SPECIALS, backend, Specials)
 
 
 class PieceEncoding:
@@ -518,9 +523,10 @@ def byte_lengths(backend) -> np.ndarray | None:
     string length; an added token matches its content, so it stands for that content's bytes.
     A vocabulary entry outside the alphabet gets -1 (an encoding holding it is not trusted).
     """
-    hit = _BYTE_LENGTHS.get(id(backend))
-    if hit is not None and hit[0] is backend:
-        return hit[1]
+    return _per_backend(_BYTE_LENGTHS, backend, _byte_lengths)
+
+
+def _byte_lengths(backend) -> np.ndarray | None:
     lengths = None
     # offsets trimmed by the post-processor (RoBERTa-style) move the reference path's spans off
     # the bytes: such tokenizers keep the reference path
@@ -537,7 +543,6 @@ def byte_lengths(backend) -> np.ndarray | None:
         for i, added in backend.get_added_tokens_decoder().items():
             if i < len(lengths):
                 lengths[i] = len(added.content.encode("utf-8"))
-    _BYTE_LENGTHS[id(backend)] = (backend, lengths)
     return lengths
 
 

@@ -40,8 +40,12 @@ class Job:
 
 
 class Engine(Protocol):
-    def map(self, ctx, jobs: Iterable[Job]) -> Iterator[tuple[Job, Any]]:
-        """Run :func:`ftdata.chunk.process_chunk` over ``jobs``; yield results in job order."""
+    stores_results: bool  # workers can read and write the chunk cache themselves
+
+    def map(self, ctx, jobs: Iterable[Job], store: tuple | None = None) -> Iterator[tuple[Job, Any]]:
+        """Run :func:`ftdata.chunk.process_chunk` over ``jobs``; yield results in job order.
+
+        ``store`` (engines with ``stores_results``): the chunk cache, consulted by the workers."""
 
     def close(self) -> None:
         """Release workers."""

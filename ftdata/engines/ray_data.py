@@ -51,6 +51,9 @@ class RayEngine:
         address: cluster address; None starts (or reuses) a local instance.
     """
 
+    stores_results = False  # its workers may not share the build's disk: the driver keeps the cache
+
+
     def __init__(self, num_proc: int = 1, address: str | None = None):
         try:
             import ray  # noqa: F401
@@ -81,7 +84,7 @@ class RayEngine:
     def window(self) -> int:
         return self._window
 
-    def map(self, ctx, jobs: Iterable[Job]) -> Iterator[tuple[Job, object]]:
+    def map(self, ctx, jobs: Iterable[Job], store: tuple | None = None) -> Iterator[tuple[Job, object]]:
         cpus = self._init()
         self._window = max(8, 4 * cpus)
         digest, blob = pack_context(ctx)
