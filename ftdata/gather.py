@@ -28,12 +28,16 @@ from __future__ import annotations
 import os
 import resource
 import tempfile
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+
+#: Chunks copied out ahead of the one being spilled (each on its own thread).
+AHEAD = 2
 
 
 def take_rows(table: pa.Table, indices, release: Callable[[int, int], None] | None = None) -> pa.Table:
@@ -126,13 +130,15 @@ def _gather_pass(table: pa.Table, slices: list[np.ndarray], spill_dir: Path,
         paths = [Path(d) / f"{k:06d}.arrow" for k in range(len(slices))]
         sinks: dict[int, tuple] = {}
         try:
-            # the next chunk is copied out on a thread while this one is spilled (Arrow releases
-            # the GIL); chunks are spilled in order, so each slice's rows stay in table order
-            with ThreadPoolExecutor(1, thread_name_prefix="ftdata-gather") as pool:
-                ahead = pool.submit(grouped, 0, batches[0]) if batches else None  # one chunk ahead, no more
+            # the next chunks are copied out on threads while this one is spilled (Arrow releases
+            # the GIL; copying a chunk costs about three times spilling it, hence two threads);
+            # chunks are spilled in order, so each slice's rows stay in table order
+            with ThreadPoolExecutor(AHEAD, thread_name_prefix="ftdata-gather") as pool:
+                ahead = deque(pool.submit(grouped, i, batches[i]) for i in range(min(AHEAD, len(batches))))
                 for i in range(len(batches)):
-                    taken, ks = ahead.result()
-                    ahead = pool.submit(grouped, i + 1, batches[i + 1]) if i + 1 < len(batches) else None
+                    taken, ks = ahead.popleft().result()
+                    if i + AHEAD < len(batches):  # AHEAD chunks copied out or being copied, no more
+                        ahead.append(pool.submit(grouped, i + AHEAD, batches[i + AHEAD]))
                     if taken is None:
                         continue
                     cuts = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])

@@ -578,48 +578,60 @@ def _causal_fast(backend, prompts, completions, separator, eos_id, max_length, o
     t_len = p_len + sep_b + np.fromiter((len(c.encode("utf-8")) for c in completions), dtype=np.int64, count=n_ex)
     encs = backend.encode_batch_fast([p + separator + c for p, c in zip(prompts, completions)],
                                      add_special_tokens=False)
-    lists = [e.ids for e in encs]
-    n = np.fromiter(map(len, lists), dtype=np.int64, count=n_ex)
+    parts = [np.array(e.ids, dtype=np.int32) for e in encs]
+    del encs
+    n = np.fromiter(map(len, parts), dtype=np.int64, count=n_ex)
     toff = np.zeros(n_ex + 1, dtype=np.int64)
     np.cumsum(n, out=toff[1:])
-    flat = np.fromiter(chain.from_iterable(lists), dtype=np.int32, count=int(toff[-1]))
-    if flat.size and int(flat.max()) >= len(blen_of):
+    flat = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
+    del parts
+    try:
+        blen = blen_of[flat]
+    except IndexError:  # an id the vocabulary table does not cover
         _SLOW.add(id(backend))
         return None
-    blen = blen_of[flat]
-    cum = np.zeros(flat.size + 1, dtype=np.int64)
+    cum = np.zeros(flat.size + 1, dtype=np.int64)  # cum[j]: bytes before token j, chunk-wide
     np.cumsum(blen, out=cum[1:])
-    if (blen < 0).any() or not np.array_equal(cum[toff[1:]] - cum[toff[:-1]], t_len):
+    base = cum[toff[:-1]]  # where each example's first token starts
+    if ((blen_of.min(initial=0) < 0 and (blen < 0).any())
+            or not np.array_equal(cum[toff[1:]] - base, t_len)):
         _SLOW.add(id(backend))  # this tokenizer's tokens are not plain byte strings of the text
         return None
-    ex = np.repeat(np.arange(n_ex), n)
-    ends = cum[1:] - cum[toff[:-1]][ex]          # each token's end, in bytes from its text's start
-    starts = ends - blen
-    trained = ends > p_len[ex]                   # holds a byte of the separator or completion
-    k = n - np.bincount(ex[trained], minlength=n_ex)  # untrained tokens before the first trained one
+    del blen
+    # a token is trained when it ends past the prompt (holds a byte of the separator or the
+    # completion); token ends only grow within an example, so the untrained ones are the first k
+    # of it: those ending at or before base + p_len, found by one binary search per example
+    thr = base + p_len
+    k = np.searchsorted(cum[1:], thr, side="right") - toff[:-1]
+    np.clip(k, 0, n, out=k)
     none_trained = k == n
     first = np.minimum(toff[:-1] + k, max(flat.size - 1, 0))
-    straddle = ~none_trained & (starts[first] < p_len) if flat.size else np.zeros(n_ex, dtype=bool)
+    # the first trained token straddles when it starts inside the prompt
+    straddle = ~none_trained & (cum[first] < thr) if flat.size else np.zeros(n_ex, dtype=bool)
 
     # the post-processor's tokens around each text, and the EOS (a post-processor EOS is trained)
     pre, post = specials_for(backend).affixes()
     train_post_eos = eos_id is not None and bool(post) and post[-1] == eos_id
     append_eos = eos_id is not None and not train_post_eos
-    extra = len(pre) + len(post) + int(append_eos)
-    out_n = n + extra
+    after = len(post) + int(append_eos)
+    out_n = n + len(pre) + after
     off = np.zeros(n_ex + 1, dtype=np.int64)
     np.cumsum(out_n, out=off[1:])
-    ids = np.empty(int(off[-1]), dtype=np.int32)
-    labels = np.full(int(off[-1]), IGNORE_INDEX, dtype=np.int32)
-    pos = np.arange(flat.size, dtype=np.int64) + (off[:-1] - toff[:-1] + len(pre))[ex]
-    ids[pos] = flat
-    labels[pos] = np.where(trained, flat, IGNORE_INDEX)
-    for j, v in enumerate(pre):
-        ids[off[:-1] + j] = v
-    for j, v in enumerate(post):
-        ids[off[:-1] + len(pre) + n + j] = v
-    if append_eos:
-        ids[off[1:] - 1] = eos_id
+    # each example is [pre][its tokens][post][EOS]: masks over the output from run lengths
+    runs = np.empty(3 * n_ex, dtype=np.int64)
+    runs[0::3], runs[1::3], runs[2::3] = len(pre), n, after
+    if len(pre) or after:
+        ids = np.empty(int(off[-1]), dtype=np.int32)
+        own = np.repeat(np.tile(np.array([False, True, False]), n_ex), runs)
+        ids[own] = flat
+        ids[~own] = np.tile(np.array(pre + post + ([eos_id] if append_eos else []), dtype=np.int32), n_ex)
+        del own
+    else:
+        ids = flat
+    runs[0::3] += k  # trained: the example's tokens after its first k
+    runs[1::3] -= k
+    labels = np.where(np.repeat(np.tile(np.array([False, True, False]), n_ex), runs), ids,
+                      np.int32(IGNORE_INDEX)).astype(np.int32, copy=False)
     if eos_id is not None:
         labels[off[1:] - 1] = eos_id
     n_trained = (n - k + (eos_id is not None)).astype(np.int32)
@@ -638,7 +650,7 @@ def _causal_fast(backend, prompts, completions, separator, eos_id, max_length, o
     long = np.flatnonzero(~none_trained & (out_n > max_length))
     if long.size:
         cols = _fit_columns(cols, long, n_prompt, max_length, overflow)
-    _prefix_check_columns(backend, cols, n_prompt, pbytes, starts, toff, len(pre))
+    _prefix_check_columns(backend, cols, n_prompt, pbytes, cum, toff, len(pre))
     return cols
 
 
@@ -654,9 +666,10 @@ def _fit_columns(cols: Columns, long: np.ndarray, n_prompt: np.ndarray, max_leng
     return Columns.from_encoded(encs)
 
 
-def _prefix_check_columns(backend, cols: Columns, n_prompt: np.ndarray, pbytes: list[bytes], starts: np.ndarray,
+def _prefix_check_columns(backend, cols: Columns, n_prompt: np.ndarray, pbytes: list[bytes], cum: np.ndarray,
                           toff: np.ndarray, n_lead: int) -> None:
-    """:func:`_prefix_check` on columns: token starts are byte positions into the prompt."""
+    """:func:`_prefix_check` on columns: token starts are byte positions into the prompt
+    (``cum[j]``: the chunk-wide byte where token ``j`` of the chunk's encodings starts)."""
     alive = np.fromiter((r is None for r in cols.reject), dtype=bool, count=len(cols))
     cols.flags[alive & cols.straddle] |= PROMPT_NOT_PREFIX  # cut or not, as the reference does
     ok = alive & ~cols.truncated
@@ -664,7 +677,8 @@ def _prefix_check_columns(backend, cols: Columns, n_prompt: np.ndarray, pbytes: 
     todo = np.flatnonzero(ok & ~cols.straddle & (n_prompt > 0) & (j < n_prompt))
     if not todo.size:
         return
-    first = starts[toff[todo] + j[todo] - n_lead]  # byte where each window's first token starts
+    # byte where each window's first token starts, from its example's start
+    first = cum[toff[todo] + j[todo] - n_lead] - cum[toff[todo]]
     tails, expected = [], []
     for i, b, a, lo, hi in zip(todo.tolist(), first.tolist(), (cols.offsets[todo] + j[todo]).tolist(),
                                j[todo].tolist(), n_prompt[todo].tolist()):

@@ -37,6 +37,41 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+class _TrailingHash:
+    """SHA-256 of a file that is still being written, read back as it grows.
+
+    :meth:`advance` hashes the bytes written so far (the writer passes its position), from the
+    page cache the write just filled; :meth:`finish` hashes the rest once the file is closed. A
+    writer's hashing thread runs them in order while the writer goes on writing.
+    """
+
+    BLOCK = 1 << 22
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.h = hashlib.sha256()
+        self.fh = None
+        self.pos = 0
+
+    def advance(self, upto: int | None = None) -> None:
+        if self.fh is None:
+            self.fh = open(self.path, "rb")  # noqa: SIM115 - closed by finish
+        while upto is None or self.pos < upto:
+            block = self.fh.read(self.BLOCK if upto is None else min(self.BLOCK, upto - self.pos))
+            if not block:
+                break
+            self.h.update(block)
+            self.pos += len(block)
+
+    def finish(self) -> str:
+        try:
+            self.advance(None)
+        finally:
+            if self.fh is not None:
+                self.fh.close()
+        return self.h.hexdigest()
+
+
 def write_json(path: Path, obj) -> None:
     path.write_text(json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
 
@@ -109,8 +144,9 @@ class SplitWriter:
         self._files: list[Path] = []
         self._rows: list[int] = []
         self._tasks: list[set] = []
-        # shards are hashed on a thread of this writer's own (hashlib releases the GIL), so the
-        # next shard is written meanwhile; not a shared pool, which a forked child would inherit dead
+        # shards are hashed on a thread of this writer's own (hashlib releases the GIL), following
+        # the writes (:class:`_TrailingHash`), so a shard's hash is ready soon after its last
+        # write; not a shared pool, which a forked child would inherit dead
         self._hasher: ThreadPoolExecutor | None = None
         self._hashes: list[Future] = []
         self._sink = None
@@ -124,15 +160,16 @@ class SplitWriter:
         self._tasks.append(set())
         self._sink = pa.OSFile(str(path), "wb")
         self._writer = pa.ipc.new_stream(self._sink, self.schema)
+        if self._hasher is None:
+            self._hasher = ThreadPoolExecutor(1, thread_name_prefix="ftdata-sha256")
+        self._digest = _TrailingHash(path)
 
     def _close_current(self) -> None:
         if self._writer is not None:
             self._writer.close()
             self._sink.close()
             self._writer = self._sink = None
-            if self._hasher is None:
-                self._hasher = ThreadPoolExecutor(1, thread_name_prefix="ftdata-sha256")
-            self._hashes.append(self._hasher.submit(sha256_file, self._files[-1]))
+            self._hashes.append(self._hasher.submit(self._digest.finish))
 
     def write(self, table: pa.Table) -> None:
         offset = 0
@@ -144,6 +181,7 @@ class SplitWriter:
             part = table.slice(offset, take)
             for batch in part.to_batches():
                 self._writer.write_batch(batch)
+            self._hasher.submit(self._digest.advance, self._sink.tell())
             self._rows[-1] += take
             tasks = part.column("task")
             if pa.types.is_list(tasks.type):  # packed rows hold one task per document

@@ -171,3 +171,20 @@ def test_gathering_rows_across_all_chunk_files_keeps_few_pages_resident(tmp_path
         assert _rss_file_kb() - before < 4096  # all 40 files would be about 20 MB
     finally:
         finalize.close_work()
+
+
+def test_shard_hash_taken_while_writing_equals_the_files_hash(tmp_path, monkeypatch):
+    from ftdata import writer
+    from ftdata.writer import SplitWriter, sha256_file
+
+    monkeypatch.setattr(writer._TrailingHash, "BLOCK", 4096)  # many reads per write, and partial ones
+    schema = pa.schema([("task", pa.string()), ("x", pa.list_(pa.int32()))])
+    w = SplitWriter(tmp_path / "train", schema, shard_size=700)
+    rng = np.random.default_rng(0)
+    for size in (5, 300, 1, 900, 250):  # slices that straddle shard boundaries
+        w.write(pa.table({"task": ["t"] * size, "x": [rng.integers(0, 1000, rng.integers(0, 40)).tolist()
+                                                    for _ in range(size)]}, schema=schema))
+    shards = w.close("train")
+    assert [s["rows"] for s in shards] == [700, 700, 56]
+    for s in shards:
+        assert s["sha256"] == sha256_file(tmp_path / s["file"])
