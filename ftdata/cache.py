@@ -115,12 +115,20 @@ def context_fingerprint(ctx, tokenizer_hash: str) -> str:
     return h.hexdigest()
 
 
-def chunk_key(fingerprint: str, rows: list) -> str:
-    """Cache key of one chunk: the context fingerprint and the rows' full content."""
+def rows_blob(rows: list) -> bytes:
+    """The rows as one pickle: what a worker process is sent, and what :func:`chunk_key` hashes."""
+    return pickle.dumps(rows, protocol=5)
+
+
+def chunk_key(fingerprint: str, rows: list | None = None, *, blob: bytes | None = None) -> str:
+    """Cache key of one chunk: the context fingerprint and the rows' full content.
+
+    Every field of every row (key, line, data, fixed split, unit hash, ...) in order, as
+    :func:`rows_blob` pickles them (deterministic for the plain values rows hold, and far faster
+    than JSON); ``blob`` is that pickle when the caller has it already.
+    """
     h = hashlib.sha256(fingerprint.encode())
-    # every field of every row (key, line, data, fixed split, unit hash, ...) in order;
-    # pickle is deterministic for the plain values rows hold and far faster than JSON
-    h.update(pickle.dumps([r.__dict__ for r in rows], protocol=4))
+    h.update(rows_blob(rows) if blob is None else blob)
     return h.hexdigest()
 
 
@@ -240,20 +248,21 @@ class ChunkCache:
         return n
 
 
-def cached_process(ctx, rows: list, store: tuple[str, bool, str]):
+def cached_process(ctx, rows: list, store: tuple[str, bool, str], blob: bytes | None = None):
     """Phase A for one chunk with the cache consulted where it runs (a worker).
 
     ``store`` is ``(cache folder, read, context fingerprint)``. The worker hashes the rows,
     returns the cached entry on a hit, and otherwise computes the chunk and stores it, so the
     build process neither hashes rows nor writes tables. Returns a :class:`CachedChunk`, or
     the :class:`~ftdata.chunk.ChunkResult` itself (with ``key`` attribute) when it cannot be
-    stored; :meth:`ChunkCache.note` does the bookkeeping in the build process.
+    stored; :meth:`ChunkCache.note` does the bookkeeping in the build process. ``blob``: the
+    rows' :func:`rows_blob`, when they came as one.
     """
     from .chunk import process_chunk, work_schema
 
     root, read, fingerprint = store
     cache = ChunkCache(Path(root), read=read)
-    key = chunk_key(fingerprint, rows)
+    key = chunk_key(fingerprint, rows, blob=blob)
     hit = cache.get(key)
     if hit is not None:
         return hit

@@ -65,6 +65,18 @@ def _release_pages() -> None:
             pass
 
 
+def _segment_counts(labels: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Trained labels (not ``IGNORE_INDEX``) in each of the back-to-back segments of ``labels``
+    with the given ``lengths``: one pass, no running sum as long as the labels."""
+    ends = np.cumsum(lengths)
+    trained = labels[:int(ends[-1]) if ends.size else 0] != IGNORE_INDEX
+    out = np.zeros(lengths.size, dtype=np.int64)
+    some = lengths > 0  # reduceat cannot sum an empty segment: those stay 0
+    if some.any():
+        out[some] = np.add.reduceat(trained, (ends - lengths)[some], dtype=np.int64)
+    return out
+
+
 def split_stats(table: pa.Table) -> dict[str, np.ndarray]:
     """Per example (per document in packed rows): token length, trained tokens, supervised fraction, task."""
     packed = "seq_lengths" in table.column_names
@@ -80,9 +92,7 @@ def split_stats(table: pa.Table) -> dict[str, np.ndarray]:
             lengths = pc.list_value_length(batch.column("input_ids")).to_numpy(zero_copy_only=False).astype(np.int64)
             lab_len = pc.list_value_length(labels).to_numpy(zero_copy_only=False).astype(np.int64)
         flat = pc.list_flatten(labels).to_numpy(zero_copy_only=False)
-        cum = np.concatenate([[0], np.cumsum(flat != IGNORE_INDEX)])
-        ends = np.cumsum(lab_len)
-        parts["trained"].append(cum[ends] - cum[ends - lab_len])
+        parts["trained"].append(_segment_counts(flat, lab_len))
         parts["length"].append(lengths)
         parts["lab_len"].append(lab_len)
         if "task" in table.column_names:

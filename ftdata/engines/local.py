@@ -26,6 +26,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 
+from ..cache import rows_blob
 from . import Job
 
 #: Threads used by the single-process mode: one chunk tokenizing while another renders.
@@ -50,11 +51,16 @@ def unpack_context(digest: str, blob: bytes, cache: dict):
     return ctx
 
 
-def run_chunk(digest: str, blob: bytes, rows: list, store: tuple | None = None):
+def run_chunk(digest: str, blob: bytes, rows: list | bytes, store: tuple | None = None):
     """Worker entry point: phase A for one chunk (in a worker process or thread), through the
-    chunk cache when ``store`` names it (:func:`ftdata.cache.cached_process`)."""
+    chunk cache when ``store`` names it (:func:`ftdata.cache.cached_process`). ``rows`` may
+    come pickled (:func:`ftdata.cache.rows_blob`): the cache key hashes those bytes as they are."""
     from ..cache import cached_process
     from ..chunk import process_chunk
+
+    rows_b = None
+    if isinstance(rows, bytes):
+        rows_b, rows = rows, pickle.loads(rows)
 
     if threading.current_thread() is threading.main_thread():
         cache = _CTX_CACHE
@@ -63,7 +69,7 @@ def run_chunk(digest: str, blob: bytes, rows: list, store: tuple | None = None):
         if cache is None:
             cache = _LOCAL.ctx = {}
     ctx = unpack_context(digest, blob, cache)
-    return process_chunk(ctx, rows) if store is None else cached_process(ctx, rows, store)
+    return process_chunk(ctx, rows) if store is None else cached_process(ctx, rows, store, rows_b)
 
 
 def _worker_init(tokenizer_threads: bool) -> None:
@@ -110,7 +116,12 @@ class LocalEngine:
         window: deque[tuple[Job, Future | None]] = deque()
         limit = 2 * self.workers
         for job in jobs:
-            fut = None if job.result is not None else self._executor().submit(run_chunk, digest, blob, job.rows, store)
+            fut = None
+            if job.result is None:
+                # a process is sent the rows pickled once, here: its cache key hashes those bytes
+                # instead of pickling the rows again (a thread shares them as they are)
+                rows = job.rows if self.num_proc == 1 else rows_blob(job.rows)
+                fut = self._executor().submit(run_chunk, digest, blob, rows, store)
             window.append((job, fut))
             while len(window) > limit or (window and window[0][1] is None):
                 yield self._finish(*window.popleft())
