@@ -72,6 +72,23 @@ def run_chunk(digest: str, blob: bytes, rows: list | bytes, store: tuple | None 
     return process_chunk(ctx, rows) if store is None else cached_process(ctx, rows, store, rows_b)
 
 
+_CHUNK_THREAD: list[ThreadPoolExecutor] = []  # in a worker process: the thread that runs its chunks
+
+
+def run_chunk_on_thread(digest: str, blob: bytes, rows: list | bytes, store: tuple | None = None):
+    """Process-pool entry point: :func:`run_chunk` on one long-lived thread of the worker.
+
+    Measured (2 forked workers, ``encode_batch_fast`` on DialogSum): the tokenizer runs 10%
+    faster on a thread of the worker than on its main thread, 20% when the build process had a
+    large heap when it forked. The likely reason is glibc's allocator: the main thread allocates
+    from the main arena, which the worker inherits, fragmented, with everything the build process
+    ever allocated; another thread gets an arena of its own.
+    """
+    if not _CHUNK_THREAD:
+        _CHUNK_THREAD.append(ThreadPoolExecutor(1, thread_name_prefix="ftdata-chunk"))
+    return _CHUNK_THREAD[0].submit(run_chunk, digest, blob, rows, store).result()
+
+
 def _worker_init(tokenizer_threads: bool) -> None:
     # with as many workers as cores, the tokenizer's own thread pool only adds contention
     # (its threads spin while they wait); fewer workers than cores leave it on
@@ -121,7 +138,8 @@ class LocalEngine:
                 # a process is sent the rows pickled once, here: its cache key hashes those bytes
                 # instead of pickling the rows again (a thread shares them as they are)
                 rows = job.rows if self.num_proc == 1 else rows_blob(job.rows)
-                fut = self._executor().submit(run_chunk, digest, blob, rows, store)
+                entry = run_chunk if self.num_proc == 1 else run_chunk_on_thread
+                fut = self._executor().submit(entry, digest, blob, rows, store)
             window.append((job, fut))
             while len(window) > limit or (window and window[0][1] is None):
                 yield self._finish(*window.popleft())
