@@ -298,6 +298,10 @@ class Build:
         index = 0
         seen = KeySet()
         group = self.r.split.group_by
+        # the same for every row of the source
+        keep_own = src.key is None or self.r.split.mode == "source"
+        hub_split = src.hub.split.split("[")[0] if src.hub is not None and self.r.split.mode == "source" else None
+        strat, seed, prefix = self.r.split.stratify_by, self.r.seed, f"{src.name}\x00"
         it = read_source(src, self.base, self.r.batch_size)
         while True:
             t0 = time.perf_counter()
@@ -331,12 +335,10 @@ class Build:
                     counts.rows_rejected += 1
                     continue
                 gval = None if group is None or data.get(group) is None else str(data.get(group))
-                keep_own = src.key is None or self.r.split.mode == "source"
-                own = row.split or (src.hub.split.split("[")[0] if src.hub is not None and self.r.split.mode == "source" else None)
+                own = row.split or hub_split
                 split = src.split or (own if keep_own and own else None)
-                strat = self.r.split.stratify_by
                 out.append(CheckedRow(key, row.line, data, split=split,
-                                      u=unit_hash(self.r.seed, f"{src.name}\x00{gval}" if group else f"{src.name}\x00{key}"),
+                                      u=unit_hash(seed, f"{prefix}{gval}" if group else f"{prefix}{key}"),
                                       group=gval, stratum=None if strat is None or data.get(strat) is None
                                       else str(data.get(strat)), index=index if want_index else None))
                 index += 1
