@@ -47,6 +47,10 @@ class Engine(Protocol):
 
         ``store`` (engines with ``stores_results``): the chunk cache, consulted by the workers."""
 
+    def side(self, fn, *args):
+        """Run ``fn(*args)`` on an idle worker while this process goes on; a future of its
+        result, or None when the engine has no worker it can spare."""
+
     def close(self) -> None:
         """Release workers."""
 

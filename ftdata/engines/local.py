@@ -153,6 +153,13 @@ class LocalEngine:
             job.rows = []  # the rows are not needed any more: keep memory flat
         return job, job.result
 
+    def side(self, fn, *args) -> Future | None:
+        """``fn(*args)`` in a worker process (phase B runs meanwhile); None in thread mode, where
+        it would compete with the build for the GIL."""
+        if self.num_proc == 1 or self._pool is None:
+            return None
+        return self._pool.submit(fn, *args)
+
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)

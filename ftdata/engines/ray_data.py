@@ -118,6 +118,9 @@ class RayEngine:
         for j in batch:
             yield j, j.result
 
+    def side(self, fn, *args) -> None:
+        return None  # the build's own process does it
+
     def close(self) -> None:
         if self._started:
             import ray
