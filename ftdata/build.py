@@ -532,6 +532,8 @@ class Build:
             figures = None if self.r.packing else eng.side(
                 work_figures, [str(f) for f in files], {n: p.order.get(n, np.zeros(0, dtype=np.int64))
                                                         for n in p.split_names}, self.r.max_length)
+            eng.close(wait=False)  # the other workers exit now: their memory is not held through phase B
+            eng = None
             shards = (write_packed(work, p, self.out.tmp, self.r.shard_size, self.r.max_length) if self.r.packing
                       else write_splits(work, p, self.out.tmp, self.r.shard_size))
             p.info["audit"] = audit_section(work, p, rejects_by_code=self.rejects_by,
@@ -542,8 +544,6 @@ class Build:
             del work
             close_work()
             figures = _side_result(figures)  # before the work files go
-            eng.close()
-            eng = None
             self.timings["finalize"] += time.perf_counter() - t0
             for name, c in self.counts.items():
                 c.examples_written = written.get(name, 0)

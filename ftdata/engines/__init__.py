@@ -51,8 +51,8 @@ class Engine(Protocol):
         """Run ``fn(*args)`` on an idle worker while this process goes on; a future of its
         result, or None when the engine has no worker it can spare."""
 
-    def close(self) -> None:
-        """Release workers."""
+    def close(self, wait: bool = True) -> None:
+        """Release workers (``wait=False``: without waiting for a side job to end)."""
 
 
 def make_engine(name: str = "local", *, num_proc: int = 1, address: str | None = None) -> Engine:

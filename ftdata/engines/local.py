@@ -10,8 +10,11 @@ order (see :mod:`ftdata.engines`), so output is byte-identical whatever the mode
   nothing lazily built inside it is shared between threads.
 * ``num_proc>1``: a pool of processes (forked on Linux, so the workers start in milliseconds
   with every module already imported; spawned elsewhere). The context travels as one pickled
-  blob per chunk and is unpickled once per worker. With at least as many workers as cores,
-  each worker tokenizes single-threaded: the processes already fill the cores.
+  blob per chunk and is unpickled once per worker; the rows go pickled once
+  (:func:`ftdata.cache.rows_blob`), and each worker runs its chunks on one thread of its own
+  (:func:`run_chunk_on_thread`). With at least as many workers as cores, each worker tokenizes
+  single-threaded: the processes already fill the cores. While the build writes its shards,
+  an idle worker can run a side job (:meth:`LocalEngine.side`).
 """
 
 from __future__ import annotations
@@ -160,7 +163,9 @@ class LocalEngine:
             return None
         return self._pool.submit(fn, *args)
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
+        """Stop the workers. ``wait=False``: return at once; idle workers exit now, a side job
+        still running finishes first (its future stays valid)."""
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool.shutdown(wait=wait, cancel_futures=wait)
             self._pool = None

@@ -121,7 +121,7 @@ class RayEngine:
     def side(self, fn, *args) -> None:
         return None  # the build's own process does it
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
         if self._started:
             import ray
 
