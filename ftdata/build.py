@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 
 from . import __version__
@@ -61,7 +60,6 @@ from .pack import write_packed
 from .progress import BuildProgress, RateMeter, count_rows
 from .recipe import Recipe, check_recipe, load_recipe, parse_recipe, recipe_hash, resolve_path
 from .renderplan import RenderPlan
-from .report import work_figures
 from .schema import check_row
 from .selection import Group, RowPlan, choose_ref, truncate_field
 from .sources import SourceRow, file_hash, guess_format, read_source
@@ -82,6 +80,8 @@ def _import_before_fork() -> None:
     """Imports that pyarrow makes lazily on its first array from NumPy (pandas, ~0.2 s): done in
     the build process before the workers are forked, so they inherit them instead of each
     importing them on its first chunk; the build process needs them in phase B anyway."""
+    import numpy as np
+
     pa.array(np.zeros(1, dtype=np.int32))
 
 
@@ -102,17 +102,6 @@ def _import_for_finalize() -> None:
             importlib.import_module(name)
         except ImportError:
             pass
-
-
-def _side_result(fut):
-    """The result of an engine's side job, or None when there was none or it failed (the build
-    then does that work itself)."""
-    if fut is None:
-        return None
-    try:
-        return fut.result()
-    except Exception:  # noqa: BLE001 - an optional speed-up: never fails the build
-        return None
 
 
 def _short(value, n: int = VALUE_CHARS) -> str:
@@ -517,6 +506,8 @@ class Build:
             files = []
             for src in self.r.sources:
                 files += self.map_chunks(src, work_dir, eng, prog, progress)
+            eng.close()
+            eng = None
             if self._importer is not None:
                 self._importer.join()
             prog.stage_seconds["phase A"] = round(time.perf_counter() - t_start, 3)
@@ -528,12 +519,6 @@ class Build:
                      templates=self.templates, base=self.base)
             for rec in p.rejects:
                 self.reject(rec)
-            # the report's per-example plots, drawn by an idle worker while the shards are written
-            figures = None if self.r.packing else eng.side(
-                work_figures, [str(f) for f in files], {n: p.order.get(n, np.zeros(0, dtype=np.int64))
-                                                        for n in p.split_names}, self.r.max_length)
-            eng.close(wait=False)  # the other workers exit now: their memory is not held through phase B
-            eng = None
             shards = (write_packed(work, p, self.out.tmp, self.r.shard_size, self.r.max_length) if self.r.packing
                       else write_splits(work, p, self.out.tmp, self.r.shard_size))
             p.info["audit"] = audit_section(work, p, rejects_by_code=self.rejects_by,
@@ -543,7 +528,6 @@ class Build:
             with_output, written = rows_with_output(work, p)
             del work
             close_work()
-            figures = _side_result(figures)  # before the work files go
             self.timings["finalize"] += time.perf_counter() - t0
             for name, c in self.counts.items():
                 c.examples_written = written.get(name, 0)
@@ -574,7 +558,7 @@ class Build:
             write_card(self.out.tmp, manifest, self.r, self.templates)
             from .report import write_report
 
-            write_report(self.out.tmp, manifest, figures=figures)  # report.html: plots of this build (ftdata/report.py)
+            write_report(self.out.tmp, manifest)  # report.html: plots of this build (ftdata/report.py)
             self.out.commit()
         except BaseException:
             if eng is not None:

@@ -79,16 +79,11 @@ def _segment_counts(labels: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
 def split_stats(table: pa.Table) -> dict[str, np.ndarray]:
     """Per example (per document in packed rows): token length, trained tokens, supervised fraction, task."""
+    packed = "seq_lengths" in table.column_names
+    parts: dict[str, list] = {"length": [], "lab_len": [], "trained": [], "task": []}
     # a bounded slice at a time: flattening whole columns would hold every label of the split
     # in memory (several bytes per token), which grows with the data
-    return _batch_stats(table.to_batches(max_chunksize=STATS_SLICE), "seq_lengths" in table.column_names,
-                        "task" in table.column_names, _release_pages)
-
-
-def _batch_stats(batches, packed: bool, has_task: bool, after_batch=None) -> dict[str, np.ndarray]:
-    """:func:`split_stats` over record batches (``after_batch()`` runs after each one)."""
-    parts: dict[str, list] = {"length": [], "lab_len": [], "trained": [], "task": []}
-    for batch in batches:
+    for batch in table.to_batches(max_chunksize=STATS_SLICE):
         labels = batch.column("labels")
         if packed:  # documents lie back to back in each row, so the flat arrays split at their lengths
             lengths = pc.list_flatten(batch.column("seq_lengths")).to_numpy(zero_copy_only=False).astype(np.int64)
@@ -100,45 +95,20 @@ def _batch_stats(batches, packed: bool, has_task: bool, after_batch=None) -> dic
         parts["trained"].append(_segment_counts(flat, lab_len))
         parts["length"].append(lengths)
         parts["lab_len"].append(lab_len)
-        if has_task:
+        if "task" in table.column_names:
             col = batch.column("task")
             parts["task"].append((pc.list_flatten(col) if packed else col).to_numpy(zero_copy_only=False))
         del labels, flat, batch
-        if after_batch is not None:
-            after_batch()
+        _release_pages()
     cat = {k: np.concatenate(v) if v else np.zeros(0, dtype=np.int64) for k, v in parts.items() if k != "task"}
     lengths, lab_len, trained = cat["length"], cat["lab_len"], cat["trained"]
     # causal: share of the sequence that is trained; seq2seq: of the labels (the decoder side)
     denom = np.where(lab_len == lengths, lengths, lab_len)
-    if not has_task:
+    if "task" not in table.column_names:
         tasks = np.array(["(all)"] * len(lengths), dtype=object)
     else:
         tasks = np.concatenate(parts["task"]) if parts["task"] else np.zeros(0, dtype=object)
     return {"length": lengths, "trained": trained, "fraction": trained / np.maximum(denom, 1), "task": tasks}
-
-
-def work_figures(files: list[str], orders: dict[str, np.ndarray], max_length: int | None) -> dict | None:
-    """The report's two per-example plots drawn before the shards exist, from phase A's files and
-    the plan: the rows each split will hold (``orders``, in their written order), so the figures
-    are those :func:`render_report` would draw from the shards. A build runs this on an idle
-    worker process while it writes the shards. Returns ``{"splits", "length", "fraction"}``
-    (``splits``: the splits drawn, in order), or None without matplotlib. Unpacked layouts only.
-    """
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        return None
-    from .finalize import close_work, open_work, work_batches
-
-    work = open_work([Path(f) for f in files])
-    try:
-        per = _batch_stats((b for _, b in work_batches(work, ["input_ids", "labels", "task"])), False, True)
-    finally:
-        del work
-        close_work()
-    stats = {name: {k: v[idx] for k, v in per.items()} for name, idx in orders.items() if len(idx)}
-    return {"splits": list(stats), "length": _length_plot(stats, max_length) if stats else None,
-            "fraction": _fraction_plot(stats) if stats else None}
 
 
 # -- plots --------------------------------------------------------------------------------
@@ -285,15 +255,8 @@ def _audit(audit, tok: dict, order: list[str]) -> list[str]:
              _table(["check", *splits, "meaning"], rows)] + ([_table(["setting", "value"], extra)] if extra else []))
 
 
-def _drawn_splits(manifest: dict) -> list[str]:
-    """The splits the per-example plots show: those with rows, in the manifest's order."""
-    return [s for s, shards in manifest.get("shards", {}).items() if sum(x.get("rows", 0) for x in shards)]
-
-
-def render_report(manifest: dict, tables: dict[str, pa.Table] | None, build_info: dict | None = None,
-                  figures: dict | None = None) -> str:
-    """The report's HTML for a manifest and its split tables (``input_ids``, ``labels``, ``task``),
-    or with the per-example plots already drawn (``figures``, from :func:`work_figures`)."""
+def render_report(manifest: dict, tables: dict[str, pa.Table], build_info: dict | None = None) -> str:
+    """The report's HTML for a manifest and its split tables (``input_ids``, ``labels``, ``task``)."""
     try:
         import matplotlib  # noqa: F401
 
@@ -301,16 +264,9 @@ def render_report(manifest: dict, tables: dict[str, pa.Table] | None, build_info
     except ImportError:
         plots = False
     m = manifest
-    if figures is not None:
-        stats = dict.fromkeys(figures["splits"])  # only which splits: the plots are drawn
-        length_png, fraction_png = figures["length"], figures["fraction"]
-    else:
-        stats = {s: split_stats(t) for s, t in tables.items() if t.num_rows}
-        length_png = _length_plot(stats, m.get("max_length")) if plots and stats else None
-        fraction_png = _fraction_plot(stats) if plots and stats else None
+    stats = {s: split_stats(t) for s, t in tables.items() if t.num_rows}
     # the build's split order (train, validation, test) rather than the manifest's sorted keys
-    named = list(tables) if tables is not None else [s for s, sh in manifest.get("shards", {}).items() if sh]
-    order = [s for s in named if s in manifest["tokens"]] + [s for s in manifest["tokens"] if s not in named]
+    order = [s for s in tables if s in manifest["tokens"]] + [s for s in manifest["tokens"] if s not in tables]
     counts = m["counts"]
     tok = m["tokens"]
     n_ex = sum(s["examples"] for s in counts["splits"].values())
@@ -332,7 +288,7 @@ def render_report(manifest: dict, tables: dict[str, pa.Table] | None, build_info
 
     parts.append("<h2>Token lengths per split and task</h2>")
     if plots and stats:
-        parts.append(_img(length_png, "token length histograms"))
+        parts.append(_img(_length_plot(stats, m.get("max_length")), "token length histograms"))
     parts.append(_table(["split", "examples", "tokens", "min", "p50", "p90", "p99", "max", "mean", "truncated"],
                         [[s, tok[s]["examples"], tok[s]["tokens"], *[(tok[s].get("length") or {}).get(k, "–") for k in
                           ("min", "p50", "p90", "p99", "max", "mean")], tok[s]["truncated"]] for s in order]))
@@ -347,7 +303,7 @@ def render_report(manifest: dict, tables: dict[str, pa.Table] | None, build_info
 
     parts.append("<h2>Supervised-token fraction</h2>")
     if plots and stats:
-        parts.append(_img(fraction_png, "supervised fraction histogram"))
+        parts.append(_img(_fraction_plot(stats), "supervised fraction histogram"))
     task_rows = [[split, task, tt["tokens"], tt["trained_tokens"], round(tt["trained_tokens"] / max(tt["tokens"], 1), 3)]
                  for split in order for task, tt in counts["splits"][split].get("task_tokens", {}).items()]
     parts.append(_table(["split", "task", "tokens", "trained tokens", "fraction"], task_rows))
@@ -402,23 +358,17 @@ def render_report(manifest: dict, tables: dict[str, pa.Table] | None, build_info
 
 
 def write_report(folder: str | Path, manifest: dict, tables: dict[str, pa.Table] | None = None,
-                 dest: str | Path | None = None, figures: dict | None = None) -> Path:
-    """Write ``report.html`` (into ``folder`` unless ``dest`` is given); tables default to its shards.
-
-    ``figures``: the per-example plots drawn already (:func:`work_figures`); used when they show
-    the splits this manifest has, else drawn here from the shards.
-    """
+                 dest: str | Path | None = None) -> Path:
+    """Write ``report.html`` (into ``folder`` unless ``dest`` is given); tables default to its shards."""
     folder = Path(folder)
-    if figures is not None and figures.get("splits") != _drawn_splits(manifest):
-        figures = None
-    if tables is None and figures is None:
+    if tables is None:
         tables = _shard_tables(folder, manifest)
     info_path = folder / BUILD_INFO
     info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.exists() else None
     out = Path(dest) if dest else folder / REPORT
     tmp = out.with_name(f".{out.name}.tmp")
     try:
-        tmp.write_text(render_report(manifest, tables, info, figures), encoding="utf-8")
+        tmp.write_text(render_report(manifest, tables, info), encoding="utf-8")
     finally:
         del tables
         _MAPS.clear()  # unmapped once no table refers to them

@@ -156,20 +156,3 @@ def test_trained_counts_per_segment(segs, trailing):
     flat = np.array([x for s in segs for x in s] + trailing, dtype=np.int32)
     got = _segment_counts(flat, np.array([len(s) for s in segs], dtype=np.int64))
     assert got.tolist() == [sum(x != IGNORE_INDEX for x in s) for s in segs]
-
-
-def test_plots_drawn_by_a_worker_during_phase_b_equal_those_from_the_shards(two_tasks, tmp_path, monkeypatch):
-    # num_proc=2: an idle worker draws the per-example plots from phase A's files and the plan
-    # while the shards are written; num_proc=1 draws them from the shards: pixel for pixel equal
-    recipe = two_tasks.parent / "recipe.yaml"
-    one = _images((compile_recipe(recipe, output=tmp_path / "p1", num_proc=1).output / REPORT).read_text())
-    out = compile_recipe(recipe, output=tmp_path / "p2", num_proc=2).output
-    assert _images((out / REPORT).read_text()) == one and len(one) == 4
-    # figures that do not show the manifest's splits are not used: drawn again from the shards
-    m = load_compiled(out).manifest
-    page = write_report(out, m, dest=tmp_path / "x.html", figures={"splits": ["nope"], "length": "", "fraction": ""})
-    assert len(_images(page.read_text())) == 4
-    # a side job that fails leaves the plots to the build itself
-    monkeypatch.setattr("ftdata.build.work_figures", lambda *a: 1 / 0)
-    out = compile_recipe(recipe, output=tmp_path / "p2b", num_proc=2).output
-    assert _images((out / REPORT).read_text()) == one

@@ -47,12 +47,8 @@ class Engine(Protocol):
 
         ``store`` (engines with ``stores_results``): the chunk cache, consulted by the workers."""
 
-    def side(self, fn, *args):
-        """Run ``fn(*args)`` on an idle worker while this process goes on; a future of its
-        result, or None when the engine has no worker it can spare."""
-
-    def close(self, wait: bool = True) -> None:
-        """Release workers (``wait=False``: without waiting for a side job to end)."""
+    def close(self) -> None:
+        """Release workers."""
 
 
 def make_engine(name: str = "local", *, num_proc: int = 1, address: str | None = None) -> Engine:

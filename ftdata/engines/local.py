@@ -13,8 +13,7 @@ order (see :mod:`ftdata.engines`), so output is byte-identical whatever the mode
   blob per chunk and is unpickled once per worker; the rows go pickled once
   (:func:`ftdata.cache.rows_blob`), and each worker runs its chunks on one thread of its own
   (:func:`run_chunk_on_thread`). With at least as many workers as cores, each worker tokenizes
-  single-threaded: the processes already fill the cores. While the build writes its shards,
-  an idle worker can run a side job (:meth:`LocalEngine.side`).
+  single-threaded: the processes already fill the cores.
 """
 
 from __future__ import annotations
@@ -156,16 +155,7 @@ class LocalEngine:
             job.rows = []  # the rows are not needed any more: keep memory flat
         return job, job.result
 
-    def side(self, fn, *args) -> Future | None:
-        """``fn(*args)`` in a worker process (phase B runs meanwhile); None in thread mode, where
-        it would compete with the build for the GIL."""
-        if self.num_proc == 1 or self._pool is None:
-            return None
-        return self._pool.submit(fn, *args)
-
-    def close(self, wait: bool = True) -> None:
-        """Stop the workers. ``wait=False``: return at once; idle workers exit now, a side job
-        still running finishes first (its future stays valid)."""
+    def close(self) -> None:
         if self._pool is not None:
-            self._pool.shutdown(wait=wait, cancel_futures=wait)
+            self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None

@@ -118,10 +118,7 @@ class RayEngine:
         for j in batch:
             yield j, j.result
 
-    def side(self, fn, *args) -> None:
-        return None  # the build's own process does it
-
-    def close(self, wait: bool = True) -> None:
+    def close(self) -> None:
         if self._started:
             import ray
 
