@@ -52,16 +52,22 @@ class _TrailingHash:
         self.h = hashlib.sha256()
         self.fh = None
         self.pos = 0
+        self.failed = False  # a read went wrong: finish hashes the whole file again
 
     def advance(self, upto: int | None = None) -> None:
-        if self.fh is None:
-            self.fh = open(self.path, "rb")  # noqa: SIM115 - closed by finish
-        while upto is None or self.pos < upto:
-            block = self.fh.read(self.BLOCK if upto is None else min(self.BLOCK, upto - self.pos))
-            if not block:
-                break
-            self.h.update(block)
-            self.pos += len(block)
+        if self.failed:
+            return
+        try:
+            if self.fh is None:
+                self.fh = open(self.path, "rb")  # noqa: SIM115 - closed by finish
+            while upto is None or self.pos < upto:
+                block = self.fh.read(self.BLOCK if upto is None else min(self.BLOCK, upto - self.pos))
+                if not block:
+                    break
+                self.h.update(block)
+                self.pos += len(block)
+        except OSError:
+            self.failed = True
 
     def finish(self) -> str:
         try:
@@ -69,7 +75,7 @@ class _TrailingHash:
         finally:
             if self.fh is not None:
                 self.fh.close()
-        return self.h.hexdigest()
+        return sha256_file(self.path) if self.failed else self.h.hexdigest()
 
 
 def write_json(path: Path, obj) -> None:

@@ -188,3 +188,44 @@ def test_shard_hash_taken_while_writing_equals_the_files_hash(tmp_path, monkeypa
     assert [s["rows"] for s in shards] == [700, 700, 56]
     for s in shards:
         assert s["sha256"] == sha256_file(tmp_path / s["file"])
+
+
+def test_a_shard_hash_whose_read_back_failed_is_taken_again_from_the_file(tmp_path, monkeypatch):
+    from ftdata import writer
+    from ftdata.writer import SplitWriter, sha256_file
+
+    real_open = open
+    failed = []
+
+    class Flaky:  # the first read-back handle fails on its second read, after hashing some bytes
+        def __init__(self, fh):
+            self.fh, self.reads = fh, 0
+
+        def read(self, n=-1):
+            self.reads += 1
+            if self.reads == 2 and not failed:  # the bytes are consumed, then the read fails
+                failed.append(self.fh.read(n))
+                raise OSError("read back failed")
+            return self.fh.read(n)
+
+        def close(self):
+            self.fh.close()
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.close()
+
+    def flaky_open(path, mode="r", *a, **k):
+        fh = real_open(path, mode, *a, **k)
+        return Flaky(fh) if mode == "rb" and str(path).endswith(".arrow") else fh
+
+    monkeypatch.setattr(writer, "open", flaky_open, raising=False)
+    monkeypatch.setattr(writer._TrailingHash, "BLOCK", 64)
+    schema = pa.schema([("task", pa.string()), ("x", pa.int32())])
+    w = SplitWriter(tmp_path / "train", schema, shard_size=100)
+    for start in range(0, 60, 6):
+        w.write(pa.table({"task": ["t"] * 6, "x": list(range(start, start + 6))}, schema=schema))
+    [shard] = w.close("train")
+    assert failed and shard["sha256"] == sha256_file(tmp_path / shard["file"])

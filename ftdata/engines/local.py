@@ -80,11 +80,12 @@ _CHUNK_THREAD: list[ThreadPoolExecutor] = []  # in a worker process: the thread 
 def run_chunk_on_thread(digest: str, blob: bytes, rows: list | bytes, store: tuple | None = None):
     """Process-pool entry point: :func:`run_chunk` on one long-lived thread of the worker.
 
-    Measured (2 forked workers, ``encode_batch_fast`` on DialogSum): the tokenizer runs 10%
-    faster on a thread of the worker than on its main thread, 20% when the build process had a
-    large heap when it forked. The likely reason is glibc's allocator: the main thread allocates
-    from the main arena, which the worker inherits, fragmented, with everything the build process
-    ever allocated; another thread gets an arena of its own.
+    Measured on 100k DialogSum examples with 2 workers: forked from a process that had read the
+    rows into Python objects (a notebook, the benchmark), the workers spent 33.1 CPU-seconds with
+    chunks on their main thread and 27.4 on a thread of their own; forked from a lean build
+    process, 27.7 either way. The likely reason is glibc's allocator: the main thread allocates
+    from the main arena, which the worker inherits, fragmented by everything the parent
+    allocated; another thread gets an arena of its own.
     """
     if not _CHUNK_THREAD:
         _CHUNK_THREAD.append(ThreadPoolExecutor(1, thread_name_prefix="ftdata-chunk"))
