@@ -371,17 +371,14 @@ class Build:
             # engine.map, driven by jobs(), and are counted under their own names)
             main_now = self.timings["read"] + self.timings["cache"]
             self.timings["render+tokenize"] += time.perf_counter() - t_wait - (main_now - main_before)
-            if store is not None:
-                if isinstance(res, CachedChunk):
-                    self.cache.note(res)
-                else:  # computed, but its rejects could not be stored: kept for this build only
-                    self.cache.used.add(res.key)
-                    self.cache.misses += 1
+            hit = isinstance(res, CachedChunk) and res.hit
+            if store is not None:  # a result the worker could not store is kept for this build only
+                self.cache.note(res.key, hit)
             files.append(self.save_chunk(res, work_dir / f"{src.name}-{job.index:06d}.arrow", src.name,
                                          None if store is not None else job.key))
             prog.rows += self._rows_in_flight.popleft()
             prog.chunks += 1
-            prog.cached_chunks += isinstance(res, CachedChunk) and res.hit
+            prog.cached_chunks += hit
             if self._importer is None:  # a first result: the engine's workers are running
                 import threading
 

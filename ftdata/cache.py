@@ -226,10 +226,10 @@ class ChunkCache:
                 tmp.unlink()
         return CachedChunk(p, list(res.rejects), res.candidates, *table_counts(res.table), key=key)
 
-    def note(self, chunk: CachedChunk) -> None:
-        """Count an entry that a worker looked up or stored (see :func:`cached_process`)."""
-        self.used.add(chunk.key)
-        if chunk.hit:
+    def note(self, key: str, hit: bool) -> None:
+        """Count an entry a worker looked up (``hit``) or computed (see :func:`cached_process`)."""
+        self.used.add(key)
+        if hit:
             self.hits += 1
         else:
             self.misses += 1

@@ -147,10 +147,8 @@ def close_work() -> None:
     _FIRST_ROWS.clear()
 
 
-def assign_splits(work: pa.Table, ratios: dict[str, float]) -> np.ndarray:
-    """Split name per work row (object array)."""
-    fixed = column_numpy(work, "_split")
-    u = column_numpy(work, "_u")
+def assign_splits(fixed: np.ndarray, u: np.ndarray, ratios: dict[str, float]) -> np.ndarray:
+    """Split name per work row (object array), from its fixed split (``_split``) or unit hash (``_u``)."""
     names = [n for n, r in ratios.items() if r > 0]
     bounds = np.cumsum([ratios[n] for n in names])
     idx = np.minimum(np.searchsorted(bounds, u, side="right"), len(names) - 1)
@@ -163,15 +161,15 @@ def pd_isnull(a: np.ndarray) -> np.ndarray:
     return np.asarray(np.asarray(a, dtype=object) == None, dtype=bool)  # noqa: E711
 
 
-def dedup_rows(work: pa.Table, splits: np.ndarray) -> tuple[np.ndarray, list[tuple]]:
-    """Keep-mask after exact dedup across all splits, and (removed, kept, code, note) per copy."""
+def dedup_rows(work: pa.Table, splits: np.ndarray, sort: np.ndarray) -> tuple[np.ndarray, list[tuple]]:
+    """Keep-mask after exact dedup across all splits, and (removed, kept, code, note) per copy
+    (``sort``: the ``_sort`` column)."""
     n = work.num_rows
     keep = np.ones(n, dtype=bool)
     if n == 0:
         return keep, []
     hv = column_numpy(work, "_dedup").view(np.dtype([("a", "<u8"), ("b", "<u8")]))
     prio = np.fromiter((SPLIT_PRIORITY.get(s, 5) for s in splits), dtype=np.int16, count=n)
-    sort = column_numpy(work, "_sort")
     order = np.lexsort((np.arange(n), sort, prio, hv["b"], hv["a"]))
     hs = hv[order]
     first = np.ones(n, dtype=bool)
@@ -185,7 +183,7 @@ def dedup_rows(work: pa.Table, splits: np.ndarray) -> tuple[np.ndarray, list[tup
     return keep, [(d, s, "duplicate", "exact duplicate") for d, s in zip(dups.tolist(), survivor.tolist())]
 
 
-def near_dedup(work: pa.Table, splits: np.ndarray, keep: np.ndarray, threshold: float,
+def near_dedup(work: pa.Table, splits: np.ndarray, keep: np.ndarray, sort: np.ndarray, threshold: float,
                num_perm: int) -> tuple[np.ndarray, list[tuple]]:
     """Remove near-duplicates among the kept rows (same task and template only).
 
@@ -213,7 +211,7 @@ def near_dedup(work: pa.Table, splits: np.ndarray, keep: np.ndarray, threshold: 
     _, scope = np.unique(scope_names.to_numpy(zero_copy_only=False), return_inverse=True)
     prio = np.fromiter((SPLIT_PRIORITY.get(x, 5) for x in splits), dtype=np.int64, count=n)
     rank = np.empty(n, dtype=np.int64)
-    rank[np.lexsort((np.arange(n), column_numpy(work, "_sort"), prio))] = np.arange(n)
+    rank[np.lexsort((np.arange(n), sort, prio))] = np.arange(n)
     from .neardup import near_duplicates
 
     dup, surv, sim = near_duplicates(sigs, valid, scope.astype(np.int64), rank, threshold)
@@ -294,18 +292,19 @@ def plan(work: pa.Table, split, dedup, *, mixture=None, contamination=None,
     """
     ratios = split.ratios
     stratify = getattr(split, "mode", None) == "stratify"
-    splits = assign_splits(work, ratios)
+    # each internal column read once (a pass over every chunk file)
+    fixed, u, sort = (column_numpy(work, c) for c in ("_split", "_u", "_sort"))
+    splits = assign_splits(fixed, u, ratios)
     if stratify:
-        fixed = column_numpy(work, "_split")
         splits = np.where(pd_isnull(fixed), None, splits)
     exact = dedup if isinstance(dedup, bool) else dedup.exact
     keep = np.ones(work.num_rows, dtype=bool)
     removed: list[tuple] = []
     if exact:
-        keep, rem = dedup_rows(work, splits)
+        keep, rem = dedup_rows(work, splits, sort)
         removed += rem
     if not isinstance(dedup, bool) and dedup.near:
-        keep, rem = near_dedup(work, splits, keep, dedup.threshold, dedup.num_perm)
+        keep, rem = near_dedup(work, splits, keep, sort, dedup.threshold, dedup.num_perm)
         removed += rem
     if stratify:
         names_pos = [n for n, r in ratios.items() if r > 0]
@@ -313,13 +312,11 @@ def plan(work: pa.Table, split, dedup, *, mixture=None, contamination=None,
         if todo.size:
             from .split import stratified_splits
 
-            u = column_numpy(work, "_u")[todo]
             strata = work.column("_stratum").take(pa.array(todo)).to_numpy(zero_copy_only=False)
-            splits[todo] = np.asarray(names_pos, dtype=object)[stratified_splits(u, strata, ratios)]
+            splits[todo] = np.asarray(names_pos, dtype=object)[stratified_splits(u[todo], strata, ratios)]
     names = list(dict.fromkeys(list(ratios) + sorted({s for s in splits[keep] if s is not None})))
     p = Plan(names)
     p.rejects += dedup_rejects(work, splits, removed)
-    sort = column_numpy(work, "_sort")
     for name in names:
         idx = np.nonzero((splits == name) & keep)[0]
         p.order[name] = idx[np.argsort(sort[idx], kind="stable")]

@@ -19,8 +19,8 @@ Writing a whole split that way still visits every chunk once per slice: slices x
 takes, each faulting its pages back in, which grows faster than the input. :func:`gather_slices`
 copies many slices at once instead: one pass over the chunks, in file order, sends each chunk's
 rows (one ``take``) to small spill files, one per slice; then each slice is read back whole and
-put in order (one ``take``). Every chunk is read once, sequentially, and memory holds one chunk
-and one slice.
+put in order (one ``take``). Every chunk is read once, sequentially, and memory holds a few
+chunks (:data:`AHEAD` copied out ahead of the one being spilled) and two slices.
 """
 
 from __future__ import annotations

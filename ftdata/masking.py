@@ -620,9 +620,10 @@ def _causal_fast(backend, prompts, completions, separator, eos_id, max_length, o
     # each example is [pre][its tokens][post][EOS]: masks over the output from run lengths
     runs = np.empty(3 * n_ex, dtype=np.int64)
     runs[0::3], runs[1::3], runs[2::3] = len(pre), n, after
+    middle = np.tile(np.array([False, True, False]), n_ex)  # the second run of each example
     if len(pre) or after:
         ids = np.empty(int(off[-1]), dtype=np.int32)
-        own = np.repeat(np.tile(np.array([False, True, False]), n_ex), runs)
+        own = np.repeat(middle, runs)
         ids[own] = flat
         ids[~own] = np.tile(np.array(pre + post + ([eos_id] if append_eos else []), dtype=np.int32), n_ex)
         del own
@@ -630,8 +631,7 @@ def _causal_fast(backend, prompts, completions, separator, eos_id, max_length, o
         ids = flat
     runs[0::3] += k  # trained: the example's tokens after its first k
     runs[1::3] -= k
-    labels = np.where(np.repeat(np.tile(np.array([False, True, False]), n_ex), runs), ids,
-                      np.int32(IGNORE_INDEX)).astype(np.int32, copy=False)
+    labels = np.where(np.repeat(middle, runs), ids, np.int32(IGNORE_INDEX)).astype(np.int32, copy=False)
     if eos_id is not None:
         labels[off[1:] - 1] = eos_id
     n_trained = (n - k + (eos_id is not None)).astype(np.int32)

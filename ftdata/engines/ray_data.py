@@ -53,7 +53,6 @@ class RayEngine:
 
     stores_results = False  # its workers may not share the build's disk: the driver keeps the cache
 
-
     def __init__(self, num_proc: int = 1, address: str | None = None):
         try:
             import ray  # noqa: F401
