@@ -90,3 +90,21 @@ def reviews_packed_out(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("reviews-packed") / "out"
     compile_recipe(recipe, base=ROOT / "examples" / "reviews", output=out)
     return out
+
+
+def reviews_three_tasks(folder: Path, **extra) -> Path:
+    """Amazon Fine Food reviews as three sources over one file, one task each (rating, headline,
+    review writing), keyed by ``Id``: the recipe of issue 15. ``extra`` adds recipe fields."""
+    path = shared("amazon_fine_food", "Reviews.csv")
+    tasks = {"rating": ("Review: {{Text}}\nHow many stars (1-5)?", "{{Score}}"),
+             "headline": ("Write a short headline for this review:\n\n{{Text}}", "{{Summary}}"),
+             "review": ('Write a product review titled "{{Summary}}".', "{{Text}}")}
+    sources = []
+    for task, (prompt, completion) in tasks.items():
+        tpl = write_native_templates(folder / f"{task}.yaml", [{"name": task, "prompt": prompt, "completion": completion}])
+        sources.append({"name": task, "task": task, "path": str(path), "key": "Id",
+                        "columns": {"Score": {"type": "int", "min": 1, "max": 5},
+                                    "Summary": {"type": "str", "required": False}},
+                        "templates": [{"file": str(tpl)}]})
+    return write_recipe(folder, {"name": "food3", "output": "out", "seed": 11, "sources": sources,
+                                 "max_length": 1024, **extra})

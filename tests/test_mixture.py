@@ -14,7 +14,7 @@ from ftdata.errors import ConfigError
 from ftdata.mixture import quotas, report, task_rates
 from ftdata.summary import summary_text
 
-from .conftest import shared, write_jsonl, write_native_templates, write_recipe
+from .conftest import reviews_three_tasks, shared, write_jsonl, write_native_templates, write_recipe
 
 SMS_CSV = {"delimiter": "\t", "quoting": "none", "header": False, "columns": ["label", "text"]}
 
@@ -26,6 +26,10 @@ def test_proportional_with_cap_takes_min_n_cap():
     assert quotas(rates, avail) == {"a": 500, "b": 120, "c": 500}
     # without a cap every example is taken
     assert quotas(task_rates("proportional", avail), avail) == avail
+    # every task above the cap: each still takes exactly the cap (not the largest total at
+    # equal shares, which would take every example of the smallest task)
+    over = {"a": 5000, "c": 800}
+    assert quotas(task_rates("proportional", over, cap=500), over, cap=500) == {"a": 500, "c": 500}
 
 
 def test_weights_take_the_largest_mixture_without_repeats():
@@ -128,3 +132,25 @@ def test_two_task_mixture_with_cap_realizes_the_formula_exactly(tmp_path):
     for split, shards in mixed.manifest["shards"].items():
         tasks = {t for s in shards for t in s["tasks"]}
         assert tasks == set(dd_mixed[split]["task"]) == {"summarization", "spam_classification"}
+
+
+@pytest.mark.slow
+def test_cap_holds_when_every_task_is_above_it(tmp_path):
+    """Three tasks over the Amazon reviews, each with more train examples than the cap: each
+    takes exactly the cap, the rest are rejects, held-out splits stay whole."""
+    cap = 3000
+    split = {"ratios": {"train": 0.8, "validation": 0.1, "test": 0.1}, "group_by": "ProductId"}
+    res = compile_recipe(reviews_three_tasks(tmp_path, split=split,
+                                             mixture={"method": "proportional", "cap": cap}))
+    rep = res.manifest["mixture"]["splits"]["train"]["tasks"]
+    available = {t: v["available"] for t, v in rep.items()}
+    assert len(available) == 3 and min(available.values()) > cap  # the cap binds for every task
+    assert res.manifest["counts"]["splits"]["train"]["tasks"] == {t: min(n, cap) for t, n in available.items()}
+    assert {t: v["examples"] for t, v in rep.items()} == {t: min(n, cap) for t, n in available.items()}
+    dd = datasets.load_from_disk(str(res.output))
+    assert sorted(set(dd["train"]["task"])) == sorted(available)
+    assert all(dd["train"]["task"].count(t) == min(n, cap) for t, n in available.items())
+    rejects = [json.loads(x) for x in (res.output / "rejects.jsonl").read_text().splitlines()]
+    left_out = [r for r in rejects if r["code"] == "not_sampled"]
+    assert len(left_out) == sum(n - min(n, cap) for n in available.values())
+    assert accounting_ok(res.manifest) == []

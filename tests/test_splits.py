@@ -10,12 +10,12 @@ import datasets
 import numpy as np
 import pytest
 
-from ftdata.build import accounting_ok, compile_recipe
+from ftdata.build import Build, accounting_ok, compile_recipe
 from ftdata.errors import ConfigError
-from ftdata.recipe import parse_recipe
+from ftdata.recipe import load_recipe, parse_recipe
 from ftdata.split import stratified_splits
 
-from .conftest import shared, write_jsonl, write_native_templates, write_recipe
+from .conftest import reviews_three_tasks, shared, write_jsonl, write_native_templates, write_recipe
 
 SMS_CSV = {"delimiter": "\t", "quoting": "none", "header": False, "columns": ["label", "text"]}
 RATIOS = {"train": 0.8, "validation": 0.1, "test": 0.1}
@@ -85,6 +85,33 @@ def test_amazon_fine_food_grouped_by_product(tmp_path):
     assert len(where) > 700 and sum(n > 1 for n in per_product.values()) > 300
     assert all(len(s) == 1 for s in where.values()), "a product appears in two splits"
     assert {len(dd[s]) > 0 for s in dd} == {True}
+    assert accounting_ok(res.manifest) == []
+
+
+@pytest.mark.slow
+def test_group_split_holds_across_sources_and_exemplar_pools(tmp_path):
+    """Three tasks over one file, grouped by product: a product is in one split in the whole
+    recipe, whichever source rendered it, and no few-shot pool holds a held-out product."""
+    recipe = reviews_three_tasks(tmp_path, split={"ratios": RATIOS, "group_by": "ProductId"})
+    res = compile_recipe(recipe)
+    path = shared("amazon_fine_food", "Reviews.csv")
+    with open(path, encoding="utf-8", newline="") as fh:
+        product = {r["Id"]: r["ProductId"] for r in csv.DictReader(fh)}
+    dd = datasets.load_from_disk(str(res.output))
+    where: dict[str, set] = {}
+    for split in dd:
+        for key, task in zip(dd[split]["row_key"], dd[split]["task"]):
+            where.setdefault(product[key], set()).add((split, task))
+    # the check bites: most products are written by all three tasks
+    assert sum(len({t for _, t in s}) == 3 for s in where.values()) > len(where) / 2
+    leaks = sorted(p for p, s in where.items() if len({sp for sp, _ in s}) > 1)
+    assert not leaks, f"{len(leaks)} of {len(where)} products in more than one split, e.g. {sorted(where[leaks[0]])}"
+    held_out = {p for p, s in where.items() if {sp for sp, _ in s} != {"train"}}
+    r, base = load_recipe(recipe)
+    b = Build(r, base, None)
+    for src in r.sources:
+        pool = {row["ProductId"] for _, row in b.exemplar_pool(src).rows()}
+        assert pool and not pool & held_out, f"{src.name}: {len(pool & held_out)} held-out products in the pool"
     assert accounting_ok(res.manifest) == []
 
 
