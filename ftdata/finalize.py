@@ -254,7 +254,7 @@ def sample_mixture(work: pa.Table, p: Plan, mix) -> None:
         tasks = work.column("task").take(pa.array(order)).to_numpy(zero_copy_only=False) if len(order) else np.zeros(0, object)
         available = {t: int((tasks == t).sum()) for t in all_tasks}
         rates = task_rates(mix.method, available, weights=mix.weights, cap=mix.cap, temperature=mix.temperature)
-        taken = quotas(rates, available, mix.size)
+        taken = quotas(rates, available, mix.size, cap=mix.cap)
         chosen = np.zeros(len(order), dtype=bool)
         for t in all_tasks:
             pos = np.nonzero(tasks == t)[0]  # already in output (seeded) order

@@ -8,9 +8,10 @@ Rates follow FLAN / seqio:
 
 The requested share of a task is its rate over the sum of rates. The split is then realized
 by sampling **without replacement**: no example is repeated. Unless ``size`` is given, the
-split takes the largest total that keeps every share exactly, ``N = min_t n_t / share_t``
-over tasks with examples, and a task takes ``floor(N * share_t)`` examples -- so for
-``proportional`` with a cap each task takes exactly ``min(n, cap)``. With ``size``, a task
+split takes the largest total that keeps every share exactly with no task past the cap,
+``N = min_t min(n_t, cap) / share_t`` over tasks with examples, and a task takes
+``floor(N * share_t)`` examples -- so for ``proportional`` with a cap each task takes exactly
+``min(n, cap)``, also when every task has more than ``cap``. With ``size``, a task
 takes ``floor(size * share_t)`` (the remainders go to the largest fractions, ties by task
 name, until the total is ``size``); a task that runs out gives all its examples, is marked
 ``exhausted``, and the others are not raised to fill the gap (their realized shares grow).
@@ -43,18 +44,29 @@ def task_rates(method: str, available: dict[str, int], *, weights: dict[str, flo
     return rates
 
 
-def quotas(rates: dict[str, Fraction], available: dict[str, int], size: int | None = None) -> dict[str, int]:
-    """Examples each task takes (see the module docstring for the rule)."""
+def quotas(rates: dict[str, Fraction], available: dict[str, int], size: int | None = None, *,
+           cap: int | None = None) -> dict[str, int]:
+    """Examples each task takes (see the module docstring for the rule).
+
+    Args:
+        rates: mixing rate per task (:func:`task_rates`).
+        available: examples per task in the split.
+        size: examples wanted in the split; None: the largest total that keeps the shares.
+        cap: with no ``size``, no task takes more than ``cap`` examples.
+    """
     total = sum(rates.values())
     if total == 0:
         return dict.fromkeys(rates, 0)
     share = {t: r / total for t, r in rates.items()}
     if size is None:
-        limits = [available[t] / share[t] for t in rates if share[t] > 0 and available[t] > 0]
+        # a task gives at most the cap: with only n_t as the limit, tasks all above the cap
+        # kept equal shares but each took as many as the scarcest of them had
+        supply = {t: available[t] if cap is None else min(available[t], cap) for t in rates}
+        limits = [supply[t] / share[t] for t in rates if share[t] > 0 and supply[t] > 0]
         if not limits:
             return dict.fromkeys(rates, 0)
         n_total = min(limits)
-        return {t: min(available[t], math.floor(n_total * share[t])) for t in rates}
+        return {t: min(supply[t], math.floor(n_total * share[t])) for t in rates}
     want = {t: math.floor(size * share[t]) for t in rates}
     left = size - sum(want.values())
     by_remainder = sorted(rates, key=lambda t: (-(size * share[t] - want[t]), t))
