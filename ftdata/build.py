@@ -45,7 +45,7 @@ from .chunk import (
 from .constants import BUILD_INFO, IGNORE_INDEX, LABEL_CONVENTION, MANIFEST, REJECTS
 from .engines import Job, check_engine, make_engine
 from .errors import BuildError, ConfigError
-from .fewshot import ExemplarPool, split_of
+from .fewshot import ExemplarPool
 from .finalize import (
     close_work,
     open_work,
@@ -63,7 +63,7 @@ from .renderplan import RenderPlan
 from .schema import check_row
 from .selection import Group, RowPlan, choose_ref, truncate_field
 from .sources import SourceRow, file_hash, guess_format, read_source
-from .split import unit_hash
+from .split import assign_splits, split_unit
 from .templates import Template, load_templates
 from .tokenizer import load_tokenizer, tokenizer_hash
 from .writer import OutputDir, RejectsWriter, write_json
@@ -262,8 +262,10 @@ class Build:
         sp = specials_for(self.tok.backend_tokenizer)
         pool = ExemplarPool(self.r.seed)
         for batch in self.checked_rows(src, record=False):
-            for row in batch:
-                if split_of(row.split, row.u, self.r.split.ratios) == "train" and not sp.escape(row.data)[1]:
+            # the build's own split rule (phase B calls the same function on the same columns)
+            splits = assign_splits([row.split for row in batch], [row.u for row in batch], self.r.split.ratios)
+            for row, split in zip(batch, splits):
+                if split == "train" and not sp.escape(row.data)[1]:
                     pool.offer(row.key, row.data)
         return pool
 
@@ -301,7 +303,7 @@ class Build:
         # the same for every row of the source
         keep_own = src.key is None or self.r.split.mode == "source"
         hub_split = src.hub.split.split("[")[0] if src.hub is not None and self.r.split.mode == "source" else None
-        strat, seed, prefix = self.r.split.stratify_by, self.r.seed, f"{src.name}\x00"
+        strat, seed = self.r.split.stratify_by, self.r.seed
         it = read_source(src, self.base, self.r.batch_size)
         while True:
             t0 = time.perf_counter()
@@ -338,7 +340,7 @@ class Build:
                 own = row.split or hub_split
                 split = src.split or (own if keep_own and own else None)
                 out.append(CheckedRow(key, row.line, data, split=split,
-                                      u=unit_hash(seed, f"{prefix}{gval}" if group else f"{prefix}{key}"),
+                                      u=split_unit(seed, src.name, key, group, gval),
                                       group=gval, stratum=None if strat is None or data.get(strat) is None
                                       else str(data.get(strat)), index=index if want_index else None))
                 index += 1

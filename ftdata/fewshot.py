@@ -11,9 +11,11 @@ row's prompt, joined by ``shot_separator``::
 
 The build draws exemplars from the **train split only** of the same source and renders them
 with the same template, so an exemplar looks exactly like a training example; a row never
-serves as its own exemplar, and validation or test rows never appear in any prompt. The draw
-is seeded by (recipe seed, row key, template id), so builds repeat. Exemplars that would push
-the example past ``max_length`` are dropped (the row's own prompt and completion come first).
+serves as its own exemplar, and validation or test rows never appear in any prompt (the
+split is the build's own, :func:`ftdata.split.assign_splits`: with ``group_by``, a group held
+out by any source of the recipe is never an exemplar). The draw is seeded by (recipe seed,
+row key, template id), so builds repeat. Exemplars that would push the example past
+``max_length`` are dropped (the row's own prompt and completion come first).
 
 The evaluation stage builds its zero/one/few-shot baselines with :func:`kshot_prompt` and
 :func:`fit_exemplars` from (prompt, completion) pairs it already has.
@@ -69,14 +71,6 @@ def fit_exemplars(prompt: str, completion: str, exemplars: Sequence[Pair], *,
         else:
             dropped.append(ex)
     return kept, dropped
-
-
-def split_of(fixed: str | None, u: float, ratios: dict[str, float]) -> str | None:
-    """The split a row lands in, known before rendering: its fixed split, else where its unit
-    hash ``u`` falls in the cumulative ``ratios`` (the rule of :func:`ftdata.split.assign_split`)."""
-    from .split import split_for_unit
-
-    return fixed if fixed is not None else split_for_unit(u, ratios)
 
 
 class ExemplarPool:

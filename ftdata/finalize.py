@@ -37,6 +37,7 @@ import pyarrow.compute as pc
 
 from .chunk import Reject, output_schema
 from .gather import gather_slices
+from .split import assign_splits
 from .writer import SplitWriter
 
 #: Survivor priority for duplicates across splits (lower wins).
@@ -145,15 +146,6 @@ def close_work() -> None:
     """Forget the maps of the last build (they are unmapped once no table refers to them)."""
     _MAPS.clear()
     _FIRST_ROWS.clear()
-
-
-def assign_splits(fixed: np.ndarray, u: np.ndarray, ratios: dict[str, float]) -> np.ndarray:
-    """Split name per work row (object array), from its fixed split (``_split``) or unit hash (``_u``)."""
-    names = [n for n, r in ratios.items() if r > 0]
-    bounds = np.cumsum([ratios[n] for n in names])
-    idx = np.minimum(np.searchsorted(bounds, u, side="right"), len(names) - 1)
-    hashed = np.asarray(names, dtype=object)[idx] if names else np.full(len(u), None, dtype=object)
-    return np.where(pd_isnull(fixed), hashed, fixed)
 
 
 def pd_isnull(a: np.ndarray) -> np.ndarray:

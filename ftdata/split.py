@@ -1,9 +1,15 @@
-"""Split assignment by a seeded hash of a stable key.
+"""Split assignment by a seeded hash of a stable key: the one split rule of a build.
 
-A row's split depends only on (seed, key) -- never on row order, batch size or process count.
-With ``group_by`` the key is the group's value, so every row of a group lands in one split.
-Stratified splits (:func:`stratified_splits`) rank the rows of each label value by the same
-hash, so each value gets the ratios exactly; they need every row at once (phase B).
+A row's split depends only on (seed, split key) -- never on row order, batch size, process
+count, or (with ``group_by``) the source that read the row. :func:`split_unit` says what the
+split key of a row is and hashes it; :func:`assign_splits` turns those hashes into split
+names. The build (phase A and :mod:`ftdata.finalize`), the few-shot exemplar pools and the
+tests all call these two, so the rule is written once.
+
+With ``group_by`` the key is the group's value alone, so every row of a group lands in one
+split across the whole recipe, whatever source or template produced it. Stratified splits
+(:func:`stratified_splits`) rank the rows of each label value by the same hash, so each value
+gets the ratios exactly; they need every row at once (phase B).
 """
 
 from __future__ import annotations
@@ -19,29 +25,52 @@ def unit_hash(seed: int, key: str) -> float:
     return int.from_bytes(d, "big") / 2**64
 
 
-def assign_split(seed: int, key: str, ratios: dict[str, float]) -> str:
-    """The split a key falls in; ratios are taken in their given order."""
-    return split_for_unit(unit_hash(seed, key), ratios)
+def split_unit(seed: int, source: str, row_key: str, group_by: str | None = None,
+               group: str | None = None) -> float:
+    """Unit hash of a row's split key; rows with the same unit hash share a split.
+
+    Args:
+        seed: the recipe's seed.
+        source: the source the row was read from.
+        row_key: the row's key within its source.
+        group_by: the recipe's ``split.group_by`` column, or None.
+        group: the row's value in that column (None: missing).
+
+    Returns:
+        With ``group_by``: the hash of the group value alone -- not of the source -- so rows that
+        share it land in one split across the whole recipe; rows without a value (missing or
+        empty) are one group. Otherwise the hash of the row key within its source (a key names a
+        row of its own source only: line 5 of two files are different rows).
+    """
+    if group_by is not None:
+        return unit_hash(seed, group or "")
+    return unit_hash(seed, f"{source}\x00{row_key}")
 
 
-def split_for_unit(u: float, ratios: dict[str, float]) -> str:
-    """Where a unit hash ``u`` falls in the cumulative ``ratios`` (taken in their given order)."""
-    acc = 0.0
-    last = None
-    for name, r in ratios.items():
-        if r <= 0:
-            continue
-        acc += r
-        last = name
-        if u < acc:
-            return name
-    return last  # rounding: u lies in the final sliver
+def assign_splits(fixed: np.ndarray, u: np.ndarray, ratios: dict[str, float]) -> np.ndarray:
+    """Split name per row (object array): its fixed split, else where its unit hash falls.
+
+    Args:
+        fixed: split fixed before hashing (a source's own split) per row, or None.
+        u: unit hash per row (:func:`split_unit`).
+        ratios: split name -> fraction, taken in their given order; splits with a fraction of
+            0 get no hashed rows, and a hash in the rounding sliver past the last cumulative
+            bound goes to the last split.
+    """
+    names = [n for n, r in ratios.items() if r > 0]
+    bounds = np.cumsum([ratios[n] for n in names])
+    u = np.asarray(u, dtype=np.float64)
+    idx = np.minimum(np.searchsorted(bounds, u, side="right"), len(names) - 1)
+    hashed = np.asarray(names, dtype=object)[idx] if names else np.full(len(u), None, dtype=object)
+    fixed = np.asarray(fixed, dtype=object)
+    return np.where(fixed == None, hashed, fixed)  # noqa: E711 (elementwise, not identity)
 
 
 def stratified_splits(u: np.ndarray, strata: np.ndarray, ratios: dict[str, float]) -> np.ndarray:
     """Split index per row so that every stratum gets the ratios exactly (to within one unit).
 
-    Rows with the same ``u`` (the hash of their row key) form one unit and share a split.
+    Rows with the same ``u`` (the hash of their split key, :func:`split_unit`) form one unit
+    and share a split.
     Within a stratum, units are ranked by ``u``; the first ``round(r1 * m)`` go to the first
     split, the next up to ``round((r1 + r2) * m)`` to the second, and so on. The ranking
     depends only on the keys and the seed, never on input order or batch size.

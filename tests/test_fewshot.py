@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from ftdata.fewshot import ExemplarPool, draw_exemplars, fit_exemplars, kshot_prompt, split_of
-from ftdata.split import assign_split, unit_hash
+from ftdata.fewshot import ExemplarPool, draw_exemplars, fit_exemplars, kshot_prompt
 from ftdata.templates import from_strings
 from ftdata.tokenizer import load_tokenizer
 from ftdata.truncation import fit_field, tokenizer_functions
@@ -27,14 +26,6 @@ def test_fit_exemplars_drops_what_does_not_fit_and_keeps_order():
     assert kept == [("a b c", "d"), ("e", "f")] and dropped == [("a " * 20, "z")]
     kept, _ = fit_exemplars("q", "answer", ex, count_tokens=words, max_length=2)
     assert kept == []
-
-
-def test_split_of_agrees_with_the_build_split():
-    ratios = {"train": 0.8, "validation": 0.1, "test": 0.1}
-    for i in range(500):
-        key = f"row{i}"
-        assert split_of(None, unit_hash(7, key), ratios) == assign_split(7, key, ratios)
-    assert split_of("test", 0.0, ratios) == "test"
 
 
 def test_pool_is_bounded_and_order_independent():

@@ -13,7 +13,7 @@ import pytest
 from ftdata.build import Build, accounting_ok, compile_recipe
 from ftdata.errors import ConfigError
 from ftdata.recipe import load_recipe, parse_recipe
-from ftdata.split import stratified_splits
+from ftdata.split import assign_splits, split_unit, stratified_splits
 
 from .conftest import reviews_three_tasks, shared, write_jsonl, write_native_templates, write_recipe
 
@@ -106,8 +106,12 @@ def test_group_split_holds_across_sources_and_exemplar_pools(tmp_path):
     assert sum(len({t for _, t in s}) == 3 for s in where.values()) > len(where) / 2
     leaks = sorted(p for p, s in where.items() if len({sp for sp, _ in s}) > 1)
     assert not leaks, f"{len(leaks)} of {len(where)} products in more than one split, e.g. {sorted(where[leaks[0]])}"
-    held_out = {p for p, s in where.items() if {sp for sp, _ in s} != {"train"}}
+    # every row is where the one split function puts it
     r, base = load_recipe(recipe)
+    for split in dd:
+        u = [split_unit(r.seed, s, k, "ProductId", product[k]) for s, k in zip(dd[split]["source"], dd[split]["row_key"])]
+        assert set(assign_splits([None] * len(u), u, RATIOS)) == {split}
+    held_out = {p for p, s in where.items() if {sp for sp, _ in s} != {"train"}}
     b = Build(r, base, None)
     for src in r.sources:
         pool = {row["ProductId"] for _, row in b.exemplar_pool(src).rows()}
