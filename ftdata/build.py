@@ -263,7 +263,8 @@ class Build:
         pool = ExemplarPool(self.r.seed)
         for batch in self.checked_rows(src, record=False):
             # the build's own split rule (phase B calls the same function on the same columns)
-            splits = assign_splits([row.split for row in batch], [row.u for row in batch], self.r.split.ratios)
+            splits = assign_splits([row.split for row in batch], [row.u for row in batch],
+                                   self.r.split.ratios)
             for row, split in zip(batch, splits):
                 if split == "train" and not sp.escape(row.data)[1]:
                     pool.offer(row.key, row.data)

@@ -101,7 +101,8 @@ def reviews_three_tasks(folder: Path, **extra) -> Path:
              "review": ('Write a product review titled "{{Summary}}".', "{{Text}}")}
     sources = []
     for task, (prompt, completion) in tasks.items():
-        tpl = write_native_templates(folder / f"{task}.yaml", [{"name": task, "prompt": prompt, "completion": completion}])
+        tpl = write_native_templates(folder / f"{task}.yaml",
+                                     [{"name": task, "prompt": prompt, "completion": completion}])
         sources.append({"name": task, "task": task, "path": str(path), "key": "Id",
                         "columns": {"Score": {"type": "int", "min": 1, "max": 5},
                                     "Summary": {"type": "str", "required": False}},

@@ -105,17 +105,20 @@ def test_group_split_holds_across_sources_and_exemplar_pools(tmp_path):
     # the check bites: most products are written by all three tasks
     assert sum(len({t for _, t in s}) == 3 for s in where.values()) > len(where) / 2
     leaks = sorted(p for p, s in where.items() if len({sp for sp, _ in s}) > 1)
-    assert not leaks, f"{len(leaks)} of {len(where)} products in more than one split, e.g. {sorted(where[leaks[0]])}"
+    assert not leaks, (f"{len(leaks)} of {len(where)} products in more than one split, "
+                       f"e.g. {sorted(where[leaks[0]])}")
     # every row is where the one split function puts it
     r, base = load_recipe(recipe)
     for split in dd:
-        u = [split_unit(r.seed, s, k, "ProductId", product[k]) for s, k in zip(dd[split]["source"], dd[split]["row_key"])]
+        u = [split_unit(r.seed, s, k, "ProductId", product[k])
+             for s, k in zip(dd[split]["source"], dd[split]["row_key"])]
         assert set(assign_splits([None] * len(u), u, RATIOS)) == {split}
     held_out = {p for p, s in where.items() if {sp for sp, _ in s} != {"train"}}
     b = Build(r, base, None)
     for src in r.sources:
         pool = {row["ProductId"] for _, row in b.exemplar_pool(src).rows()}
-        assert pool and not pool & held_out, f"{src.name}: {len(pool & held_out)} held-out products in the pool"
+        leaked = pool & held_out
+        assert pool and not leaked, f"{src.name}: {len(leaked)} held-out products in its pool"
     assert accounting_ok(res.manifest) == []
 
 
