@@ -10,8 +10,9 @@ it has copied from it, so the resident set holds about one chunk file, not all o
 Decisions made here, all deterministic and independent of input order:
 
 * split: a fixed split from phase A (source split), else the seeded unit hash of the row key
-  (or group value) against the cumulative ratios; in ``stratify`` mode the remaining rows
-  are ranked by that hash within each label value after dedup (:mod:`ftdata.split`);
+  (or group value, whatever the source) against the cumulative ratios; in ``stratify`` mode
+  the remaining rows are ranked by that hash within each label value after dedup (all three
+  rules in :mod:`ftdata.split`, which phase A and the few-shot pools call too);
 * exact dedup on normalised (prompt, completion): one copy survives, chosen by split
   priority (test, then validation, then train -- so a test example never also appears in
   train) and then by sort key; every removed copy goes to rejects naming the survivor;

@@ -30,6 +30,8 @@ def test_proportional_with_cap_takes_min_n_cap():
     # equal shares, which would take every example of the smallest task)
     over = {"a": 5000, "c": 800}
     assert quotas(task_rates("proportional", over, cap=500), over, cap=500) == {"a": 500, "c": 500}
+    flat = task_rates("temperature", over, cap=500, temperature=2.0)
+    assert quotas(flat, over, cap=500) == {"a": 500, "c": 500}
 
 
 def test_weights_take_the_largest_mixture_without_repeats():
