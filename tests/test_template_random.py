@@ -3,7 +3,16 @@
 
 from __future__ import annotations
 
-from ftdata.templates import from_jinja
+import json
+
+import datasets
+import pytest
+
+from ftdata.build import compile_recipe
+from ftdata.templates import from_jinja, load_templates
+
+from .conftest import shared, write_jsonl, write_native_templates
+from .test_cache import output_bytes
 
 ROW = {"items": [f"item{i}" for i in range(12)], "text": "hello"}
 
@@ -58,3 +67,79 @@ def test_randomness_does_not_leak_between_renders():
     for i in range(3):
         _outputs(other, seed=i, row_key="y")
     assert _outputs(t, seed=5, row_key="x") == a
+
+
+def test_random_filters_on_literal_lists_draw_per_render():
+    """``random``, ``choice`` and ``shuffle`` applied to a literal list draw at render time, per
+    (seed, row key, template): Jinja must not fold them into one compile-time draw."""
+    src = ("{{ ['a', 'b', 'c', 'd', 'e', 'f'] | random }} {{ ['g', 'h', 'i', 'j', 'k'] | choice }} "
+           "{{ ['l', 'm', 'n', 'o'] | shuffle | join('') }} ||| {{ text }}")
+    t = from_jinja(src, id="tpl-literal")
+    by_key = {k: _outputs(t, seed=2, row_key=k) for k in (f"r{i}" for i in range(20))}
+    for part in range(3):
+        assert len({out.split()[part] for out in by_key.values()}) > 1
+    # compiling in another order, after other templates drew, gives each row the same draw
+    for _ in range(3):
+        _outputs(_shuffle(), seed=9, row_key="z")
+    again = from_jinja(src, id="tpl-literal")
+    assert {k: _outputs(again, seed=2, row_key=k) for k in by_key} == by_key
+
+
+#: templates that draw in every way a template can: helpers and filters, on literal lists
+#: (which Jinja would fold at compile time) and on the row's own values
+RANDOM_TEMPLATES = [
+    {"name": "literal",
+     "prompt": "{{ ['Summarize', 'Sum up', 'Condense', 'Shorten'] | random }} the dialogue "
+               "({{ ['briefly', 'in one line', 'plainly'] | choice }}, "
+               "{{ ['a', 'b', 'c', 'd'] | shuffle | join('') }}):\n{{ dialogue }}",
+     "completion": "{{ summary }}"},
+    {"name": "rows",
+     "prompt": "{{ choice(['Topic?', 'What is it about?']) }} {{ dialogue.split() | random }}\n"
+               "{{ dialogue.split('\\n') | shuffle | join('\\n') }}",
+     "completion": "{{ topic }}"},
+]
+
+
+@pytest.mark.slow
+def test_random_templates_build_byte_identical_whatever_the_batching_workers_and_cache(tmp_path):
+    """Issue 15 item 3: every output file is the same bytes under batch_size 37 and 1000,
+    num_proc 1 and 2, cache cold and warm, and each row's draw is the one a lone render of
+    (seed, row key, template) gives -- never one that depends on chunk, worker or call order."""
+    rows = [json.loads(x) for x in shared("dialogsum", "dialogsum.dev.jsonl").read_text().splitlines()][:300]
+    write_jsonl(tmp_path / "dialogsum.jsonl", rows)
+    tpl = write_native_templates(tmp_path / "random.yaml", RANDOM_TEMPLATES)
+
+    def build(name, batch_size, **kw):
+        # a dict recipe: a recipe file would differ in its batch_size line, and the manifest hashes it
+        recipe = {"name": "rnd", "output": name, "seed": 11, "batch_size": batch_size, "max_length": 4096,
+                  "sources": [{"name": "dialogsum", "path": "dialogsum.jsonl", "key": "fname",
+                               "templates": [{"file": tpl.name}]}]}
+        return compile_recipe(recipe, base=tmp_path, output=tmp_path / name, **kw)
+
+    ref = build("ref", 37, cache=False)
+    first = output_bytes(ref.output)
+    others = [build("b1000", 1000, cache=False), build("np2", 37, num_proc=2, cache=False),
+              build("np2_b1000", 1000, num_proc=2, cache=False)]
+    cold = build("cached", 37, cache=True)
+    warm = build("cached", 37, cache=True, overwrite=True)
+    warm2 = build("cached2", 1000, num_proc=2, cache=True)
+    warm2 = build("cached2", 1000, num_proc=2, cache=True, overwrite=True)
+    assert cold.build_info["cache"]["chunks_reused"] == 0
+    assert warm.build_info["cache"]["chunks_computed"] == 0 < warm.build_info["cache"]["chunks_reused"]
+    assert warm2.build_info["cache"]["chunks_computed"] == 0 < warm2.build_info["cache"]["chunks_reused"]
+    for res in [*others, cold, warm, warm2]:
+        got = output_bytes(res.output)
+        assert sorted(got) == sorted(first)
+        assert [f for f in first if got[f] != first[f]] == [], res.output.name
+
+    # each example holds the draw of its own (seed, row key, template), and the draws vary
+    by_key = {r["fname"]: r for r in rows}
+    templates = {t.name: t for t in load_templates(tpl)}
+    dd = datasets.load_from_disk(str(ref.output))
+    written = [ex for split in dd.values() for ex in split.select_columns(["row_key", "template", "prompt"])]
+    assert len(written) > len(rows)
+    for ex in written:
+        alone = templates[ex["template"]].render(by_key[ex["row_key"]], seed=11, row_key=ex["row_key"])
+        assert ex["prompt"] == alone[0]
+    openings = {ex["prompt"].split(" the dialogue")[0] for ex in written if ex["template"] == "literal"}
+    assert len(openings) > 1
