@@ -98,6 +98,30 @@ RANDOM_TEMPLATES = [
                "{{ dialogue.split('\\n') | shuffle | join('\\n') }}",
      "completion": "{{ topic }}"},
 ]
+#: DialogSum's test split has three reference summaries: a template picks one per row
+REFERENCE_TEMPLATES = [
+    {"name": "one_reference", "prompt": "{{ ['Summarize', 'Sum up'] | random }}:\n{{ dialogue }}",
+     "completion": "{{ [summary1, summary2, summary3] | random }}"},
+]
+SEED = 11
+
+
+def random_recipe(folder, batch_size: int) -> dict:
+    """A recipe over real DialogSum rows (dev and test) whose templates all draw at random.
+
+    A dict, not a file: a recipe file would differ in its ``batch_size`` line, and the manifest
+    holds the recipe file's hash.
+    """
+    for split, n in (("dev", 300), ("test", 200)):
+        if not (folder / f"{split}.jsonl").exists():
+            lines = shared("dialogsum", f"dialogsum.{split}.jsonl").read_text(encoding="utf-8").splitlines()
+            write_jsonl(folder / f"{split}.jsonl", [json.loads(x) for x in lines[:n]])
+    write_native_templates(folder / "random.yaml", RANDOM_TEMPLATES)
+    write_native_templates(folder / "references.yaml", REFERENCE_TEMPLATES)
+    return {"name": "rnd", "output": "out", "seed": SEED, "batch_size": batch_size, "max_length": 4096,
+            "sources": [{"name": "dev", "path": "dev.jsonl", "key": "fname", "templates": [{"file": "random.yaml"}]},
+                        {"name": "test", "path": "test.jsonl", "key": "fname",
+                         "templates": [{"file": "references.yaml"}]}]}
 
 
 @pytest.mark.slow
@@ -105,41 +129,34 @@ def test_random_templates_build_byte_identical_whatever_the_batching_workers_and
     """Issue 15 item 3: every output file is the same bytes under batch_size 37 and 1000,
     num_proc 1 and 2, cache cold and warm, and each row's draw is the one a lone render of
     (seed, row key, template) gives -- never one that depends on chunk, worker or call order."""
-    rows = [json.loads(x) for x in shared("dialogsum", "dialogsum.dev.jsonl").read_text().splitlines()][:300]
-    write_jsonl(tmp_path / "dialogsum.jsonl", rows)
-    tpl = write_native_templates(tmp_path / "random.yaml", RANDOM_TEMPLATES)
 
     def build(name, batch_size, **kw):
-        # a dict recipe: a recipe file would differ in its batch_size line, and the manifest hashes it
-        recipe = {"name": "rnd", "output": name, "seed": 11, "batch_size": batch_size, "max_length": 4096,
-                  "sources": [{"name": "dialogsum", "path": "dialogsum.jsonl", "key": "fname",
-                               "templates": [{"file": tpl.name}]}]}
-        return compile_recipe(recipe, base=tmp_path, output=tmp_path / name, **kw)
+        return compile_recipe(random_recipe(tmp_path, batch_size), base=tmp_path, output=tmp_path / name, **kw)
 
     ref = build("ref", 37, cache=False)
     first = output_bytes(ref.output)
     others = [build("b1000", 1000, cache=False), build("np2", 37, num_proc=2, cache=False),
               build("np2_b1000", 1000, num_proc=2, cache=False)]
-    cold = build("cached", 37, cache=True)
-    warm = build("cached", 37, cache=True, overwrite=True)
-    warm2 = build("cached2", 1000, num_proc=2, cache=True)
-    warm2 = build("cached2", 1000, num_proc=2, cache=True, overwrite=True)
-    assert cold.build_info["cache"]["chunks_reused"] == 0
-    assert warm.build_info["cache"]["chunks_computed"] == 0 < warm.build_info["cache"]["chunks_reused"]
-    assert warm2.build_info["cache"]["chunks_computed"] == 0 < warm2.build_info["cache"]["chunks_reused"]
-    for res in [*others, cold, warm, warm2]:
+    cold = [build("cached", 37, cache=True), build("cached2", 1000, num_proc=2, cache=True)]
+    warm = [build("cached", 37, cache=True, overwrite=True), build("cached2", 1000, num_proc=2, cache=True, overwrite=True)]
+    assert [r.build_info["cache"]["chunks_reused"] for r in cold] == [0, 0]
+    for res in warm:
+        assert res.build_info["cache"]["chunks_computed"] == 0 < res.build_info["cache"]["chunks_reused"]
+    for res in [*others, *cold, *warm]:
         got = output_bytes(res.output)
         assert sorted(got) == sorted(first)
         assert [f for f in first if got[f] != first[f]] == [], res.output.name
 
     # each example holds the draw of its own (seed, row key, template), and the draws vary
-    by_key = {r["fname"]: r for r in rows}
-    templates = {t.name: t for t in load_templates(tpl)}
+    rows = {(src, r["fname"]): r for src in ("dev", "test")
+            for r in map(json.loads, (tmp_path / f"{src}.jsonl").read_text(encoding="utf-8").splitlines())}
+    templates = {t.name: t for f in ("random.yaml", "references.yaml") for t in load_templates(tmp_path / f)}
     dd = datasets.load_from_disk(str(ref.output))
-    written = [ex for split in dd.values() for ex in split.select_columns(["row_key", "template", "prompt"])]
+    cols = ["source", "row_key", "template", "prompt", "completion"]
+    written = [ex for split in dd.values() for ex in split.select_columns(cols)]
     assert len(written) > len(rows)
     for ex in written:
-        alone = templates[ex["template"]].render(by_key[ex["row_key"]], seed=11, row_key=ex["row_key"])
-        assert ex["prompt"] == alone[0]
-    openings = {ex["prompt"].split(" the dialogue")[0] for ex in written if ex["template"] == "literal"}
-    assert len(openings) > 1
+        alone = templates[ex["template"]].render(rows[ex["source"], ex["row_key"]], seed=SEED, row_key=ex["row_key"])
+        assert (ex["prompt"], ex["completion"]) == alone[:2]
+    for name, opening in (("literal", " the dialogue"), ("one_reference", ":")):
+        assert len({ex["prompt"].split(opening)[0] for ex in written if ex["template"] == name}) > 1
