@@ -53,8 +53,9 @@ def _rng() -> random.Random:
     """The generator of the render in progress."""
     rng = _RNG.get()
     if rng is None:
-        raise RuntimeError("template randomness drawn outside a render: only Template.render seeds the "
-                           "generator (from recipe seed, row key and template id)")
+        raise RuntimeError("choice, shuffle, random or lipsum drew outside a render, where no generator is "
+                           "seeded; render through Template.render, which seeds one from (recipe seed, row key, "
+                           "template id)")
     return rng
 
 

@@ -85,6 +85,15 @@ def test_random_filters_on_literal_lists_draw_per_render():
     assert {k: _outputs(again, seed=2, row_key=k) for k in by_key} == by_key
 
 
+def test_a_draw_outside_a_render_is_an_error():
+    """No shared fallback generator: its draws would depend on whatever drew before."""
+    from ftdata.sandbox import choice, lipsum, shuffle
+
+    for draw in (lambda: choice([1, 2]), lambda: shuffle([1, 2]), lambda: lipsum(1)):
+        with pytest.raises(RuntimeError, match="outside a render"):
+            draw()
+
+
 #: templates that draw in every way a template can: helpers and filters, on literal lists
 #: (which Jinja would fold at compile time) and on the row's own values
 RANDOM_TEMPLATES = [
