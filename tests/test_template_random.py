@@ -107,10 +107,13 @@ RANDOM_TEMPLATES = [
                "{{ dialogue.split('\\n') | shuffle | join('\\n') }}",
      "completion": "{{ topic }}"},
 ]
-#: DialogSum's test split has three reference summaries: a template picks one per row
+#: DialogSum's test split has three reference summaries and topics: a template picks one per row
+#: (and the recipe picks one template per row at random)
 REFERENCE_TEMPLATES = [
     {"name": "one_reference", "prompt": "{{ ['Summarize', 'Sum up'] | random }}:\n{{ dialogue }}",
      "completion": "{{ [summary1, summary2, summary3] | random }}"},
+    {"name": "one_topic", "prompt": "{{ ['Topic', 'Subject'] | random }}:\n{{ dialogue }}",
+     "completion": "{{ [topic1, topic2, topic3] | shuffle | first }}"},
 ]
 SEED = 11
 
@@ -121,7 +124,7 @@ def random_recipe(folder, batch_size: int) -> dict:
     A dict, not a file: a recipe file would differ in its ``batch_size`` line, and the manifest
     holds the recipe file's hash.
     """
-    for split, n in (("dev", 300), ("test", 200)):
+    for split, n in (("dev", 200), ("test", 100)):
         if not (folder / f"{split}.jsonl").exists():
             lines = shared("dialogsum", f"dialogsum.{split}.jsonl").read_text(encoding="utf-8").splitlines()
             write_jsonl(folder / f"{split}.jsonl", [json.loads(x) for x in lines[:n]])
@@ -130,7 +133,7 @@ def random_recipe(folder, batch_size: int) -> dict:
     return {"name": "rnd", "output": "out", "seed": SEED, "batch_size": batch_size, "max_length": 4096,
             "sources": [{"name": "dev", "path": "dev.jsonl", "key": "fname", "templates": [{"file": "random.yaml"}]},
                         {"name": "test", "path": "test.jsonl", "key": "fname",
-                         "templates": [{"file": "references.yaml"}]}]}
+                         "templates": [{"file": "references.yaml", "mode": "random"}]}]}
 
 
 @pytest.mark.slow
@@ -167,5 +170,5 @@ def test_random_templates_build_byte_identical_whatever_the_batching_workers_and
     for ex in written:
         alone = templates[ex["template"]].render(rows[ex["source"], ex["row_key"]], seed=SEED, row_key=ex["row_key"])
         assert (ex["prompt"], ex["completion"]) == alone[:2]
-    for name, opening in (("literal", " the dialogue"), ("one_reference", ":")):
+    for name, opening in (("literal", " the dialogue"), ("one_reference", ":"), ("one_topic", ":")):
         assert len({ex["prompt"].split(opening)[0] for ex in written if ex["template"] == name}) > 1
