@@ -6,7 +6,7 @@ Templates may come from strangers, so they render in jinja2's ``SandboxedEnviron
 sandbox is used, not the immutable one, because real promptsource templates build lists
 with ``.append``; each render gets its own copy of the row so nothing leaks between renders.
 
-Randomness inside a template (``choice``, the ``random``, ``choice`` and ``shuffle`` filters,
+Randomness inside a template (the ``choice`` function; the ``random``, ``choice`` and ``shuffle`` filters;
 ``lipsum``) draws from a generator that the caller seeds per render from (recipe seed, row key,
 template id), so builds repeat. Nothing draws outside a seeded render: Jinja would evaluate a
 filter on constant arguments once, at compile time (``['a', 'b'] | random``), so the random
