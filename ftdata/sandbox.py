@@ -6,11 +6,12 @@ Templates may come from strangers, so they render in jinja2's ``SandboxedEnviron
 sandbox is used, not the immutable one, because real promptsource templates build lists
 with ``.append``; each render gets its own copy of the row so nothing leaks between renders.
 
-Randomness inside a template (the ``choice`` function; the ``random``, ``choice`` and ``shuffle`` filters;
-``lipsum``) draws from a generator that the caller seeds per render from (recipe seed, row key,
-template id), so builds repeat. Nothing draws outside a seeded render: Jinja would evaluate a
-filter on constant arguments once, at compile time (``['a', 'b'] | random``), so the random
-filters take the render context, which keeps them out of that folding.
+Randomness inside a template (the ``choice`` function; the ``random``, ``choice`` and
+``shuffle`` filters; ``lipsum``) draws from a generator that the caller seeds per render from
+(recipe seed, row key, template id), so builds repeat. Nothing draws outside a seeded render:
+Jinja would evaluate a filter on constant arguments once, at compile time
+(``['a', 'b'] | random``), so the random filters take the render context, which keeps them out
+of that folding.
 """
 
 from __future__ import annotations
@@ -53,9 +54,9 @@ def _rng() -> random.Random:
     """The generator of the render in progress."""
     rng = _RNG.get()
     if rng is None:
-        raise RuntimeError("choice, shuffle, random or lipsum drew outside a render, where no generator is "
-                           "seeded; render through Template.render, which seeds one from (recipe seed, row key, "
-                           "template id)")
+        raise RuntimeError("choice, shuffle, random or lipsum drew outside a render, where no "
+                           "generator is seeded; render through Template.render, which seeds one "
+                           "from (recipe seed, row key, template id)")
     return rng
 
 

@@ -41,8 +41,9 @@ def test_ray_engine_output_is_identical_to_local(tmp_path, local_ray):
 @pytest.mark.slow
 def test_random_templates_on_ray_give_the_local_bytes(tmp_path, local_ray):
     """Template randomness on Ray workers draws what the local engine draws (issue 15 item 3)."""
-    local = compile_recipe(random_recipe(tmp_path, 125), base=tmp_path, output=tmp_path / "local")
-    on_ray = compile_recipe(random_recipe(tmp_path, 125), base=tmp_path, output=tmp_path / "ray", engine="ray")
+    recipe = random_recipe(tmp_path, 125)
+    local = compile_recipe(recipe, base=tmp_path, output=tmp_path / "local")
+    on_ray = compile_recipe(recipe, base=tmp_path, output=tmp_path / "ray", engine="ray")
     assert output_bytes(on_ray.output) == output_bytes(local.output)
 
 

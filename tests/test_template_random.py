@@ -126,12 +126,14 @@ def random_recipe(folder, batch_size: int) -> dict:
     """
     for split, n in (("dev", 200), ("test", 100)):
         if not (folder / f"{split}.jsonl").exists():
-            lines = shared("dialogsum", f"dialogsum.{split}.jsonl").read_text(encoding="utf-8").splitlines()
-            write_jsonl(folder / f"{split}.jsonl", [json.loads(x) for x in lines[:n]])
+            lines = shared("dialogsum", f"dialogsum.{split}.jsonl").read_text(encoding="utf-8")
+            write_jsonl(folder / f"{split}.jsonl", [json.loads(x) for x in lines.splitlines()[:n]])
     write_native_templates(folder / "random.yaml", RANDOM_TEMPLATES)
     write_native_templates(folder / "references.yaml", REFERENCE_TEMPLATES)
-    return {"name": "rnd", "output": "out", "seed": SEED, "batch_size": batch_size, "max_length": 4096,
-            "sources": [{"name": "dev", "path": "dev.jsonl", "key": "fname", "templates": [{"file": "random.yaml"}]},
+    return {"name": "rnd", "output": "out", "seed": SEED, "batch_size": batch_size,
+            "max_length": 4096,
+            "sources": [{"name": "dev", "path": "dev.jsonl", "key": "fname",
+                         "templates": [{"file": "random.yaml"}]},
                         {"name": "test", "path": "test.jsonl", "key": "fname",
                          "templates": [{"file": "references.yaml", "mode": "random"}]}]}
 
@@ -143,17 +145,20 @@ def test_random_templates_build_byte_identical_whatever_the_batching_workers_and
     (seed, row key, template) gives -- never one that depends on chunk, worker or call order."""
 
     def build(name, batch_size, **kw):
-        return compile_recipe(random_recipe(tmp_path, batch_size), base=tmp_path, output=tmp_path / name, **kw)
+        recipe = random_recipe(tmp_path, batch_size)
+        return compile_recipe(recipe, base=tmp_path, output=tmp_path / name, **kw)
 
     ref = build("ref", 37, cache=False)
     first = output_bytes(ref.output)
     others = [build("b1000", 1000, cache=False), build("np2", 37, num_proc=2, cache=False),
               build("np2_b1000", 1000, num_proc=2, cache=False)]
     cold = [build("cached", 37, cache=True), build("cached2", 1000, num_proc=2, cache=True)]
-    warm = [build("cached", 37, cache=True, overwrite=True), build("cached2", 1000, num_proc=2, cache=True, overwrite=True)]
+    warm = [build("cached", 37, cache=True, overwrite=True),
+            build("cached2", 1000, num_proc=2, cache=True, overwrite=True)]
     assert [r.build_info["cache"]["chunks_reused"] for r in cold] == [0, 0]
     for res in warm:
-        assert res.build_info["cache"]["chunks_computed"] == 0 < res.build_info["cache"]["chunks_reused"]
+        info = res.build_info["cache"]
+        assert info["chunks_computed"] == 0 < info["chunks_reused"]
     for res in [*others, *cold, *warm]:
         got = output_bytes(res.output)
         assert sorted(got) == sorted(first)
@@ -161,14 +166,16 @@ def test_random_templates_build_byte_identical_whatever_the_batching_workers_and
 
     # each example holds the draw of its own (seed, row key, template), and the draws vary
     rows = {(src, r["fname"]): r for src in ("dev", "test")
-            for r in map(json.loads, (tmp_path / f"{src}.jsonl").read_text(encoding="utf-8").splitlines())}
-    templates = {t.name: t for f in ("random.yaml", "references.yaml") for t in load_templates(tmp_path / f)}
+            for r in map(json.loads, (tmp_path / f"{src}.jsonl").read_text().splitlines())}
+    templates = {t.name: t for f in ("random.yaml", "references.yaml")
+                 for t in load_templates(tmp_path / f)}
     dd = datasets.load_from_disk(str(ref.output))
     cols = ["source", "row_key", "template", "prompt", "completion"]
     written = [ex for split in dd.values() for ex in split.select_columns(cols)]
     assert len(written) > len(rows)
     for ex in written:
-        alone = templates[ex["template"]].render(rows[ex["source"], ex["row_key"]], seed=SEED, row_key=ex["row_key"])
+        row = rows[ex["source"], ex["row_key"]]
+        alone = templates[ex["template"]].render(row, seed=SEED, row_key=ex["row_key"])
         assert (ex["prompt"], ex["completion"]) == alone[:2]
     for name, opening in (("literal", " the dialogue"), ("one_reference", ":"), ("one_topic", ":")):
         assert len({ex["prompt"].split(opening)[0] for ex in written if ex["template"] == name}) > 1
