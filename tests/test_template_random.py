@@ -4,14 +4,16 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import datasets
 import pytest
 
 from ftdata.build import compile_recipe
+from ftdata.errors import ConfigError
 from ftdata.templates import from_jinja, load_templates
 
-from .conftest import shared, write_jsonl, write_native_templates
+from .conftest import shared, write_jsonl, write_native_templates, write_recipe
 from .test_cache import output_bytes
 
 ROW = {"items": [f"item{i}" for i in range(12)], "text": "hello"}
@@ -179,3 +181,59 @@ def test_random_templates_build_byte_identical_whatever_the_batching_workers_and
         assert (ex["prompt"], ex["completion"]) == alone[:2]
     for name, opening in (("literal", " the dialogue"), ("one_reference", ":"), ("one_topic", ":")):
         assert len({ex["prompt"].split(opening)[0] for ex in written if ex["template"] == name}) > 1
+
+
+def test_the_same_project_in_two_folders_builds_the_same_bytes(tmp_path, monkeypatch):
+    """A template without an ``id`` is named by its file's base name and its own name, never the
+    file's absolute path: the same project on a laptop and in a CI clone draws the same rows and
+    writes the same bytes. Every file is compared; the manifest records no absolute path (only
+    template file base names and recipe-relative references), so nothing is left out but the
+    timings."""
+    builds = []
+    for where in ("laptop/project", "ci/runner/checkout"):
+        folder = tmp_path / where
+        folder.mkdir(parents=True)
+        builds.append(compile_recipe(write_recipe(folder, random_recipe(folder, 37)), cache=False))
+    first, second = (output_bytes(b.output) for b in builds)
+    assert sorted(first) == sorted(second)
+    assert [f for f in first if first[f] != second[f]] == []
+    # a lone load, by a relative path from another working folder (as ``ftdata templates render``,
+    # preview, lint and the studio load), names each template as the build did
+    monkeypatch.chdir(tmp_path / "ci")
+    alone = {t.name: t.id for f in ("random.yaml", "references.yaml")
+             for t in load_templates(Path("runner/checkout") / f)}
+    written = {t["name"]: t["id"] for ts in builds[0].manifest["templates"].values() for t in ts}
+    assert alone == written
+
+
+def test_two_templates_with_one_id_are_refused(tmp_path):
+    """Two different templates under one id would share every per-template cache (exemplar
+    renders, field truncation) and draw alike: the recipe is refused, naming both files."""
+    lines = shared("dialogsum", "dialogsum.dev.jsonl").read_text(encoding="utf-8").splitlines()
+    rows = [json.loads(x) for x in lines[:20]]
+    write_jsonl(tmp_path / "dev.jsonl", rows)
+    for folder, prompt in (("short", "Summarize:\n{{ dialogue }}"),
+                           ("long", "Sum up:\n{{ dialogue }}")):
+        (tmp_path / folder).mkdir()
+        write_native_templates(tmp_path / folder / "templates.yaml", [
+            {"name": "summarize", "prompt": prompt, "completion": "{{ summary }}"}])
+    recipe = {"name": "clash", "output": "out", "seed": SEED, "max_length": 4096,
+              "sources": [{"name": "a", "path": "dev.jsonl", "key": "fname",
+                           "templates": [{"file": "short/templates.yaml"}]},
+                          {"name": "b", "path": "dev.jsonl", "key": "fname",
+                           "templates": [{"file": "short/templates.yaml"},
+                                         {"file": "long/templates.yaml"}]}]}
+    with pytest.raises(ConfigError) as err:
+        compile_recipe(write_recipe(tmp_path, recipe))
+    (problem,) = err.value.problems
+    assert "sources[1].templates[1]" in problem
+    assert str(tmp_path / "short" / "templates.yaml") in problem
+    assert str(tmp_path / "long" / "templates.yaml") in problem
+    assert "id:" in problem
+    assert not (tmp_path / "out").exists()
+    # the fix the message gives: an explicit id on one of them
+    write_native_templates(tmp_path / "long" / "templates.yaml", [
+        {"name": "summarize", "id": "summarize-long", "prompt": "Sum up:\n{{ dialogue }}",
+         "completion": "{{ summary }}"}])
+    res = compile_recipe(write_recipe(tmp_path, recipe))
+    assert [t["id"] for t in res.manifest["templates"]["b"]][1] == "summarize-long"
