@@ -366,8 +366,8 @@ def check_recipe(recipe: Recipe, base: Path, file: str) -> list[str]:
                     problems.append(
                         f"{where}.templates[{j}]: template '{t.name}' in {tp} has the id '{t.id}' "
                         f"of template '{name}' in {first} ({first_at}); templates of one build "
-                        "need distinct ids (one without `id:` gets it from its file's base name and "
-                        "its name): give one of the two its own `id:`")
+                        "need distinct ids (one without `id:` gets it from its file's base name "
+                        "and its name): give one of the two its own `id:`")
             if columns is not None:
                 cols = [src.rename.get(c, c) for c in columns]
                 for t in chosen:
