@@ -331,6 +331,9 @@ def check_recipe(recipe: Recipe, base: Path, file: str) -> list[str]:
                         f"{', '.join(recipe.split.ratios)}")
     seen_columns: set[str] = set()
     all_known = True
+    # one id, one template: ids seed the random draws and key per-template caches and settings
+    # (exemplar renders, field truncation), so two templates sharing one would mix silently
+    by_id: dict[str, tuple[Path, str, str]] = {}
     for i, src in enumerate(recipe.sources):
         where = f"{file}: sources[{i}]"
         columns: list[str] | None = None
@@ -356,6 +359,15 @@ def check_recipe(recipe: Recipe, base: Path, file: str) -> list[str]:
             except TemplateError as exc:
                 problems.append(f"{where}.templates[{j}]: {exc}")
                 continue
+            for t in chosen:
+                at = f"sources[{i}].templates[{j}]"
+                first, name, first_at = by_id.setdefault(t.id, (tp.resolve(), t.name, at))
+                if first != tp.resolve():
+                    problems.append(
+                        f"{where}.templates[{j}]: template '{t.name}' in {tp} has the id '{t.id}' "
+                        f"of template '{name}' in {first} ({first_at}); templates of one build "
+                        "need distinct ids (one without `id:` gets it from its file's base name "
+                        "and its name): give one of the two its own `id:`")
             if columns is not None:
                 cols = [src.rename.get(c, c) for c in columns]
                 for t in chosen:

@@ -6,8 +6,12 @@ Templates may come from strangers, so they render in jinja2's ``SandboxedEnviron
 sandbox is used, not the immutable one, because real promptsource templates build lists
 with ``.append``; each render gets its own copy of the row so nothing leaks between renders.
 
-Randomness inside a template (``choice``, the ``shuffle`` filter) draws from a generator that
-the caller seeds per render from (recipe seed, row key, template id), so builds repeat.
+Randomness inside a template (the ``choice`` function; the ``random``, ``choice`` and
+``shuffle`` filters; ``lipsum``) draws from a generator that the caller seeds per render from
+(recipe seed, row key, template id), so builds repeat. Nothing draws outside a seeded render:
+Jinja would evaluate a filter on constant arguments once, at compile time
+(``['a', 'b'] | random``), so the random filters take the render context, which keeps them out
+of that folding.
 """
 
 from __future__ import annotations
@@ -21,16 +25,17 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from jinja2 import StrictUndefined, nodes
+from jinja2 import StrictUndefined, nodes, pass_context
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.constants import LOREM_IPSUM_WORDS
 from jinja2.sandbox import SandboxedEnvironment
 
 from .limits import DEFAULT_LIMITS, LimitExceeded, RenderLimits, current_budget, current_limits
 
-_RNG: contextvars.ContextVar[random.Random] = contextvars.ContextVar(
-    "ftdata_template_rng", default=random.Random(0)
-)
+# no default generator: one shared by every draw outside a seeded render would make the draw
+# depend on what drew before (compile order, thread, worker); such a draw is an error instead
+_RNG: contextvars.ContextVar[random.Random | None] = contextvars.ContextVar("ftdata_template_rng",
+                                                                           default=None)
 
 _LOREM = LOREM_IPSUM_WORDS.split()
 
@@ -43,6 +48,16 @@ def seeded_rng(seed: int, row_key: str, template_id: str) -> random.Random:
     """A generator seeded from (seed, row key, template id), stable across processes."""
     digest = hashlib.blake2b(f"{seed}\x00{row_key}\x00{template_id}".encode(), digest_size=8)
     return random.Random(int.from_bytes(digest.digest(), "little"))
+
+
+def _rng() -> random.Random:
+    """The generator of the render in progress."""
+    rng = _RNG.get()
+    if rng is None:
+        raise RuntimeError("choice, shuffle, random or lipsum drew outside a render, where no "
+                           "generator is seeded; render through Template.render, which seeds one "
+                           "from (recipe seed, row key, template id)")
+    return rng
 
 
 def set_rng(rng: random.Random) -> contextvars.Token:
@@ -58,7 +73,7 @@ def choice(seq: Sequence):
     seq = list(seq)
     if not seq:
         raise ValueError("choice() of an empty sequence")
-    return _RNG.get().choice(seq)
+    return _rng().choice(seq)
 
 
 def most_frequent(items: Sequence) -> list:
@@ -78,7 +93,7 @@ def most_frequent(items: Sequence) -> list:
 def shuffle(seq: Sequence) -> list:
     """Filter: a shuffled copy, drawn from the per-render seeded generator."""
     out = list(seq)
-    _RNG.get().shuffle(out)
+    _rng().shuffle(out)
     return out
 
 
@@ -234,7 +249,7 @@ def lipsum(n: int = 5, html: bool = False, min: int = 20, max: int = 100) -> str
     _check_width(n * max * 12, "lipsum()")
     if min < 1 or max < min:
         raise ValueError("lipsum() needs 1 <= min <= max")
-    rng = _RNG.get()
+    rng = _rng()
     paras = []
     for _ in range(n):
         words = [rng.choice(_LOREM) for _ in range(rng.randrange(min, max + 1))]
@@ -242,9 +257,19 @@ def lipsum(n: int = 5, html: bool = False, min: int = 20, max: int = 100) -> str
     return "\n".join(f"<p>{p}</p>" for p in paras) if html else "\n\n".join(paras)
 
 
-def _random_filter(seq: Sequence):
-    """The ``random`` filter, drawn from the per-render seeded generator (builds repeat)."""
+# The filters take the render context (unused) because Jinja never folds such a filter into a
+# constant at compile time: ``['a', 'b'] | random`` would otherwise draw once, when compiling,
+# for every row (Jinja's own ``random`` filter takes the context for the same reason).
+@pass_context
+def _random_filter(_context, seq: Sequence):
+    """The ``random`` and ``choice`` filters, drawn from the per-render seeded generator."""
     return choice(seq)
+
+
+@pass_context
+def _shuffle_filter(_context, seq: Sequence) -> list:
+    """The ``shuffle`` filter, drawn from the per-render seeded generator."""
+    return shuffle(seq)
 
 
 class _CodeGenerator(CodeGenerator):
@@ -316,8 +341,8 @@ def make_environment() -> HardenedEnvironment:
     env.globals.update({"choice": choice, "most_frequent": most_frequent, "zip": zip, "lipsum": lipsum})
     for name in ("center", "indent", "format", "replace", "batch", "slice", "join"):
         env.filters[name] = _limited_filter(name, env.filters[name])
-    env.filters.update({"choice": choice, "shuffle": shuffle, "most_frequent": most_frequent,
-                        "random": _random_filter})
+    env.filters.update({"choice": _random_filter, "shuffle": _shuffle_filter,
+                        "most_frequent": most_frequent, "random": _random_filter})
     return env
 
 

@@ -21,6 +21,9 @@ Two file forms are read:
           completion: "{{summary}}"
           metrics: [ROUGE]
 
+  A native template may give an ``id``; without one it gets :func:`default_id`, which
+  depends on the file's base name and the template's name only (never on the folder).
+
 Rendering follows promptsource: ``answer_choices`` is rendered with the row and split on
 ``|||`` (each stripped) and made available to the template as ``answer_choices``; the
 rendered text is split on ``|||`` and each part stripped; ``|||`` inside the row's own
@@ -396,6 +399,18 @@ def _meta_list(value: Any) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else [str(value)]
 
 
+def default_id(file: str | Path, name: str) -> str:
+    """The id of a template that gives none: from its file's base name and its own name.
+
+    Not from the file's full path: the id seeds the template's random draws and is written
+    into the manifest, so the same project in another folder (a CI clone, a colleague's
+    checkout) must give the same ids, and so must a lone render of the file from any working
+    folder. Two templates with the same file base name and name in different folders share
+    the id; :func:`ftdata.recipe.check_recipe` refuses such a recipe.
+    """
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{Path(file).name}#{name}"))
+
+
 def templates_from_data(data: Any, file: str) -> list[Template]:
     """Build templates from parsed YAML (either form); raise ConfigError with all problems."""
     problems: list[str] = []
@@ -427,7 +442,7 @@ def templates_from_data(data: Any, file: str) -> list[Template]:
                 problems.append(f"{where}: missing string field(s) {', '.join(missing)} (native form needs prompt and completion)")
                 continue
         name = str(e.get("name") or key or f"template_{i}")
-        tid = str(e.get("id") or key or uuid.uuid5(uuid.NAMESPACE_URL, f"{file}#{name}"))
+        tid = str(e.get("id") or key or default_id(file, name))
         known = {"__tag__", "name", "id", "jinja", "prompt", "completion", "answer_choices",
                  "metadata", "metrics", "reference", "original_task", "choices_in_prompt", "languages"}
         t = Template(

@@ -7,6 +7,7 @@ import pytest
 from ftdata.build import compile_recipe
 
 from .test_cache import output_bytes, two_source_recipe
+from .test_template_random import random_recipe
 
 ray = pytest.importorskip("ray", reason="the ray extra is part of the test extra")
 
@@ -35,6 +36,15 @@ def test_ray_engine_output_is_identical_to_local(tmp_path, local_ray):
     again = compile_recipe(recipe, output=tmp_path / "mixed", overwrite=True, cache=True)
     assert first.build_info["cache"]["chunks_computed"] == again.build_info["cache"]["chunks_reused"] > 0
     assert output_bytes(again.output) == output_bytes(local.output)
+
+
+@pytest.mark.slow
+def test_random_templates_on_ray_give_the_local_bytes(tmp_path, local_ray):
+    """Template randomness on Ray workers draws what the local engine draws (issue 15 item 3)."""
+    recipe = random_recipe(tmp_path, 125)
+    local = compile_recipe(recipe, base=tmp_path, output=tmp_path / "local")
+    on_ray = compile_recipe(recipe, base=tmp_path, output=tmp_path / "ray", engine="ray")
+    assert output_bytes(on_ray.output) == output_bytes(local.output)
 
 
 @pytest.mark.slow

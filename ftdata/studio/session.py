@@ -29,7 +29,7 @@ from ..recipe import Recipe, SourceSpec, load_recipe, resolve_path
 from ..schema import check_row
 from ..selection import Group, RowPlan, truncate_field
 from ..sources import read_source
-from ..templates import Template, load_templates, load_templates_text
+from ..templates import Template, default_id, load_templates, load_templates_text
 from ..tokenizer import load_tokenizer
 from ..yamlwrite import Edit, fields, new_id, write_templates
 
@@ -264,7 +264,7 @@ class Studio:
                          original_task=False, choices_in_prompt=bool(scaffold.answer_choices), languages=["en"],
                          **common)
         else:
-            t = Template(id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.path}#{name}")), prompt=scaffold.prompt,
+            t = Template(id=default_id(self.path, name), prompt=scaffold.prompt,
                          completion=scaffold.completion, extra=dict(scaffold.extra), **common)
         d = Draft(f"t{uuid.uuid4().hex[:8]}", t, None, None)
         self.drafts.append(d)
