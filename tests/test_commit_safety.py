@@ -1,0 +1,316 @@
+"""Replacing an output: only ftdata's own folders, never losing the previous good build.
+
+* ``--overwrite`` replaces only a folder an earlier build wrote (its manifest says so); an
+  ordinary folder, or a file, at the output path is refused and left as it was.
+* The commit is killed (SIGKILL) after each of its filesystem operations, and in the middle of
+  each folder deletion: afterwards the output is a complete build that verifies (the old one
+  or the new one), or ``ftdata verify`` and the next build put the old one back -- also when
+  that next build is itself killed after each step of its repair.
+* A full disk (a file-size limit, ``RLIMIT_FSIZE``) ends the build with ``error: ...``,
+  leaves nothing half-written, and keeps the previous build.
+
+Builds that are killed run in forked children of the test process (no interpreter start-up
+per run); the fault injection replaces the ``os`` and ``shutil`` the writer module sees.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ftdata.build import compile_recipe
+from ftdata.cli import main
+from ftdata.constants import COMPLETED, MANIFEST
+from ftdata.errors import FtdataError
+from ftdata.sources import file_hash
+from ftdata.verify import check_output
+
+from .conftest import ROOT, shared, write_native_templates, write_recipe
+from .test_verify import small_recipe
+
+CTX = mp.get_context("fork")
+
+
+# -- item 4: --overwrite replaces only ftdata's own folders ------------------------------------
+
+def _listing(folder: Path) -> dict:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_overwrite_refuses_a_folder_ftdata_did_not_write(tmp_path, word_tokenizer):
+    recipe = small_recipe(tmp_path, word_tokenizer)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("my notes\n")
+    res = CliRunner().invoke(main, ["build", str(recipe), "-o", str(mine), "--overwrite", "-q"])
+    assert res.exit_code == 2, res.output
+    assert res.output.startswith("error:") and str(mine) in res.output and "not an ftdata output" in res.output
+    assert "--overwrite" not in res.output.split("not an ftdata output")[1]  # no advice to do what was refused
+    assert _listing(mine) == {"notes.txt": b"my notes\n"}
+    # without --overwrite the message does not send the user to --overwrite either
+    res = CliRunner().invoke(main, ["build", str(recipe), "-o", str(mine), "-q"])
+    assert res.exit_code == 2 and "not an ftdata output" in res.output and "pass --overwrite" not in res.output
+    # a manifest.json that is not ftdata's (a web app's) does not make the folder an ftdata output
+    (mine / MANIFEST).write_text('{"name": "my app", "start_url": "/"}\n')
+    with pytest.raises(FtdataError, match="not an ftdata output"):
+        compile_recipe(recipe, output=mine, overwrite=True)
+    assert sorted(_listing(mine)) == [MANIFEST, "notes.txt"]
+    # a file at the output path
+    a_file = tmp_path / "a_file"
+    a_file.write_text("keep me\n")
+    with pytest.raises(FtdataError, match="not an ftdata output"):
+        compile_recipe(recipe, output=a_file, overwrite=True)
+    assert a_file.read_text() == "keep me\n"
+    assert not [p.name for p in tmp_path.iterdir() if ".tmp-" in p.name or ".old-" in p.name]
+
+
+def test_overwrite_still_replaces_ftdata_outputs(tmp_path, word_tokenizer):
+    a = small_recipe(tmp_path, word_tokenizer, tag="a")
+    b = small_recipe(tmp_path, word_tokenizer, n=70, tag="b")
+    out = tmp_path / "out"
+    compile_recipe(a, output=out)
+    (out / "stray.txt").write_text("x")  # a file added to an ftdata output goes with it
+    compile_recipe(b, output=out, overwrite=True)
+    assert _source_hash(out) == file_hash(tmp_path / "rowsb.jsonl") and not (out / "stray.txt").exists()
+    # a stale output (no COMPLETED) is replaced even without --overwrite, as before
+    (out / COMPLETED).unlink()
+    compile_recipe(a, output=out)
+    assert check_output(out).ok and _source_hash(out) == file_hash(tmp_path / "rowsa.jsonl")
+    # an empty folder holds nothing to lose
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    compile_recipe(a, output=empty, overwrite=True)
+    assert check_output(empty).ok
+
+
+# -- item 5: the commit, killed after each filesystem step ---------------------------------------
+
+def _source_hash(out: Path) -> str:
+    return json.loads((out / MANIFEST).read_text())["hashes"]["sources"]["s"]
+
+
+class _Killer:
+    """The writer's view of ``os`` and ``shutil``: counts filesystem steps while the output folder
+    is being set up (the repair of a killed build) or committed, and SIGKILLs the process after
+    step ``kill_at`` -- or, for a folder deletion, also half-way through it (one file deleted,
+    the rest, ``COMPLETED`` included, still there)."""
+
+    STEPS = {"rename", "replace", "unlink", "remove", "rmdir", "fsync", "open", "write", "close", "mkdir"}
+
+    def __init__(self, kill_at: int):
+        self.kill_at = kill_at
+        self.count = 0
+        self.active = False
+        self.trail: list[str] = []
+
+    def _step(self, what: str) -> None:
+        if not self.active:
+            return
+        self.count += 1
+        self.trail.append(what)
+        if self.count == self.kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    def os_proxy(self):
+        killer = self
+
+        class _OS:
+            def __getattr__(self, name):
+                real = getattr(os, name)
+                if name not in _Killer.STEPS or not callable(real):
+                    return real
+
+                def step(*a, **kw):
+                    r = real(*a, **kw)
+                    killer._step(f"os.{name}")
+                    return r
+
+                return step
+
+        return _OS()
+
+    def shutil_proxy(self):
+        killer = self
+
+        class _Shutil:
+            def __getattr__(self, name):
+                return getattr(shutil, name)
+
+            @staticmethod
+            def rmtree(path, *a, **kw):
+                files = [p for p in sorted(Path(path).rglob("*.arrow")) if p.is_file()] if Path(path).is_dir() else []
+                if files:
+                    files[0].unlink()  # a deletion cut short: one shard gone, the rest still there
+                killer._step("shutil.rmtree (half-way)")
+                r = shutil.rmtree(path, *a, **kw)
+                killer._step("shutil.rmtree")
+                return r
+
+        return _Shutil()
+
+
+def _child(recipe: str, out: str, overwrite: bool, kill_at: int, conn) -> None:
+    try:
+        import ftdata.writer as writer
+
+        killer = _Killer(kill_at)
+        writer.os, writer.shutil = killer.os_proxy(), killer.shutil_proxy()
+        cls = writer.OutputDir
+        for name in ("__init__", "commit"):  # only the steps of setting up and committing count
+            real = getattr(cls, name)
+
+            def counted(self, *a, _real=real, **kw):
+                killer.active = True
+                try:
+                    return _real(self, *a, **kw)
+                finally:
+                    killer.active = False
+
+            setattr(cls, name, counted)
+        try:
+            compile_recipe(recipe, output=out, overwrite=overwrite)
+            conn.send(("ok", "", killer.trail))
+        except FtdataError as exc:
+            conn.send(("error", str(exc), killer.trail))
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, not lost in the child
+        conn.send(("crash", f"{type(exc).__name__}: {exc}", []))
+    finally:
+        os._exit(0)
+
+
+def _run(recipe, out, overwrite=True, kill_at=0) -> tuple[str, str, list]:
+    parent, child = CTX.Pipe(duplex=False)
+    p = CTX.Process(target=_child, args=(str(recipe), str(out), overwrite, kill_at, child))
+    p.start()
+    child.close()
+    p.join(120)
+    try:
+        return parent.recv() if parent.poll() else ("killed", "", [])
+    except EOFError:
+        return ("killed", "", [])
+
+
+def _no_partial_looks_complete(folder: Path, out: Path) -> None:
+    """Every folder of this output, hidden ones included, that holds COMPLETED verifies."""
+    for d in [out] + [p for p in folder.iterdir() if p.name.startswith(f".{out.name}.")]:
+        if d.is_dir() and (d / COMPLETED).exists():
+            rep = check_output(d)
+            assert rep.ok, (d.name, rep.problems)
+
+
+def _reset(pristine: Path, out: Path) -> None:
+    """The output holds the old good build; nothing else of this output is left around."""
+    for p in [out] + [p for p in out.parent.iterdir() if p.name.startswith(f".{out.name}.") and p.is_dir()]:
+        if p.exists():
+            shutil.rmtree(p)
+    shutil.copytree(pristine, out)
+
+
+@pytest.mark.slow
+def test_the_previous_build_survives_a_kill_after_every_step_of_the_commit(tmp_path, word_tokenizer):
+    a = small_recipe(tmp_path, word_tokenizer, n=24, shard_size=64, tag="a")
+    b = small_recipe(tmp_path, word_tokenizer, n=20, shard_size=64, tag="b")
+    old, new = file_hash(tmp_path / "rowsa.jsonl"), file_hash(tmp_path / "rowsb.jsonl")
+    pristine = compile_recipe(a, output=tmp_path / "pristine").output  # also imports everything before forking
+    out = tmp_path / "out"
+    _reset(pristine, out)
+    kind, msg, trail = _run(b, out)  # an uninterrupted replacement: how many steps it takes
+    assert kind == "ok", msg
+    assert _source_hash(out) == new and len(trail) >= 3, trail
+    seen = {"old kept": 0, "new in place": 0, "restored by verify": 0, "restored by the next build": 0}
+    for k in range(1, len(trail) + 1):
+        where = f"killed after step {k} ({trail[k - 1]})"
+        _reset(pristine, out)
+        assert _run(b, out, kill_at=k)[0] == "killed", where
+        _no_partial_looks_complete(tmp_path, out)
+        if (out / COMPLETED).exists():
+            assert check_output(out).ok, where
+            seen["old kept" if _source_hash(out) == old else "new in place"] += 1
+            left = _source_hash(out)
+        else:  # the old build is aside: `ftdata verify` puts it back
+            left = old
+        res = CliRunner().invoke(main, ["verify", str(out)])
+        assert res.exit_code == 0, (where, res.output)
+        assert _source_hash(out) == left, where
+        seen["restored by verify"] += left == old and "restored" in res.output
+        # the same kill, then the next build -- killed after each step of its repair, then run to the end
+        for j in range(1, 20):
+            _reset(pristine, out)
+            assert _run(b, out, kill_at=k)[0] == "killed", where
+            kind, msg, _ = _run(a, out, overwrite=False, kill_at=j)
+            _no_partial_looks_complete(tmp_path, out)
+            if kind == "killed":  # killed while repairing: verify still finds a good build
+                res = CliRunner().invoke(main, ["verify", str(out)])
+                assert res.exit_code == 0 and _source_hash(out) == left, (where, j, res.output)
+                continue
+            # not killed: it repaired and then refused to overwrite without --overwrite
+            assert kind == "error" and "already exists" in msg, (where, j, kind, msg)
+            assert check_output(out).ok and _source_hash(out) == left, (where, j)
+            seen["restored by the next build"] += left == old and j == 1
+            break
+        else:
+            pytest.fail(f"{where}: the next build's repair never ended")
+    print(f"commit of {len(trail)} steps: {' / '.join(trail)}; after a kill at each: {seen}")
+    assert seen["old kept"] and seen["new in place"] and seen["restored by verify"]
+    # and the next build with --overwrite leaves the new build and nothing else
+    kind, msg, _ = _run(b, out)
+    assert kind == "ok" and _source_hash(out) == new and check_output(out).ok, msg
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.") and p.is_dir()]
+
+
+# -- item 8: a full disk --------------------------------------------------------------------------
+
+def _dialogsum_recipe(folder: Path, shard_size: int, batch_size: int) -> Path:
+    tpl = write_native_templates(folder / "dialogsum.yaml", [{
+        "name": "summarize", "prompt": "Summarize the following conversation.\n\n{{dialogue}}\n\nSummary:",
+        "completion": "{{summary}}"}])
+    return write_recipe(folder, {
+        "name": "dialogsum", "output": "out", "seed": 7, "tokenizer": "ftdata:tiny-bpe", "max_length": 2048,
+        "shard_size": shard_size, "batch_size": batch_size,
+        "sources": [{"name": "dialogsum", "path": str(shared("dialogsum", "dialogsum.dev.jsonl")), "key": "fname",
+                     "templates": [{"file": str(tpl)}]}]})
+
+
+def _ftdata(args: list[str], fsize: int | None = None) -> subprocess.CompletedProcess:
+    def limit():  # in the child only: files may not grow past ``fsize`` bytes (ulimit -f)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.run([sys.executable, "-m", "ftdata", *args], capture_output=True, text=True, env=env,
+                          preexec_fn=limit if fsize else None, timeout=300)
+
+
+@pytest.mark.parametrize("where", ["chunk files", "shards"])
+def test_a_file_size_limit_ends_in_an_error_and_keeps_the_previous_build(tmp_path, where):
+    # small chunks and big shards, so a limit between their sizes is hit only by a shard
+    recipe = _dialogsum_recipe(tmp_path, shard_size=400, batch_size=25)
+    out = tmp_path / "out"
+    first = _ftdata(["build", str(recipe), "-q"])
+    assert first.returncode == 0, first.stderr
+    before = _listing(out)
+    shards = [len(v) for k, v in before.items() if k.endswith(".arrow")]
+    others = [len(v) for k, v in before.items() if not k.endswith(".arrow")]
+    chunks = [p.stat().st_size for p in (tmp_path / ".out.cache").rglob("*.arrow")]
+    assert chunks and max(shards) > max(chunks + others), (shards, chunks, others)
+    fsize = (max(chunks + others) + max(shards)) // 2 if where == "shards" else max(chunks) // 2
+    res = _ftdata(["build", str(recipe), "--overwrite", "--force"], fsize=fsize)
+    assert res.returncode == 2, (res.returncode, res.stderr[-3000:])
+    err = res.stderr.strip().splitlines()
+    assert err and err[-1].startswith("error:") and "Traceback" not in res.stderr, res.stderr[-3000:]
+    assert "Exception ignored" not in res.stderr, res.stderr[-3000:]
+    msg = err[-1]
+    assert "file-size limit" in msg and f"{fsize:,} bytes" in msg and str(out) in msg, msg
+    # the previous build, byte for byte; nothing of the failed one beside it or in the cache
+    assert _listing(out) == before and check_output(out).ok
+    assert not [p.name for p in tmp_path.iterdir() if ".tmp-" in p.name or ".old-" in p.name]
+    assert not [p for p in (tmp_path / ".out.cache").rglob("*") if p.name.endswith(".tmp")]
