@@ -11,6 +11,8 @@ COMPLETED = "COMPLETED"
 MANIFEST = "manifest.json"
 REJECTS = "rejects.jsonl"
 BUILD_INFO = "build_info.json"
+#: ``format`` of a compiled directory's manifest; a folder whose manifest has another is not ours.
+OUTPUT_FORMAT = "ftdata-compiled/1"
 
 #: Label convention written into every manifest so consumers know how to read ``labels``.
 LABEL_CONVENTION = "unshifted; -100 = not trained; labels[i] is the target for input_ids[i] after the model shifts"

@@ -23,7 +23,12 @@ def verify(output, quick, as_json):
       ftdata verify out/reviews
     """
     from ftdata.verify import VerifyError, check_output
+    from ftdata.writer import restore_previous
 
+    restored = restore_previous(output)  # a build killed while replacing OUTPUT left the old one aside
+    if restored is not None:
+        click.echo(f"restored: {output} had no complete build (a build was killed while replacing it); "
+                   f"the previous build was put back from {restored.name}", err=True)
     rep = check_output(output, "quick" if quick else "full")
     if as_json:
         click.echo(json.dumps(rep.as_dict(), indent=2))
