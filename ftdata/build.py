@@ -66,7 +66,7 @@ from .sources import SourceRow, file_hash, guess_format, read_source
 from .split import unit_hash
 from .templates import Template, load_templates
 from .tokenizer import load_tokenizer, tokenizer_hash
-from .writer import OutputDir, RejectsWriter, no_space_error, write_json
+from .writer import OutputDir, RejectsWriter, no_space_error, restore_previous, write_json
 
 VALUE_CHARS = 200
 
@@ -484,6 +484,7 @@ class Build:
         source_hashes = self.source_hashes()
         fp = self.fingerprint(source_hashes)
         if skip_unchanged and overwrite and not force:
+            restore_previous(target)  # a killed build may have left the previous output aside
             done = self.up_to_date(target, fp)
             if done is not None:
                 return done

@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -223,6 +224,7 @@ class OutputDir:
                 raise BuildError(f"output {self.target} already exists; pass --overwrite to replace it")
         self.tmp = self.target.parent / f".{self.target.name}.tmp-{uuid.uuid4().hex[:12]}"
         self.tmp.mkdir()
+        self.started = time.time()  # files of this build in a shared folder (the cache) are newer
 
     def _check_replaceable(self) -> None:
         """Raise unless ``target`` is absent, an empty folder, or a folder an earlier build wrote."""
@@ -286,57 +288,61 @@ def _size(n: int) -> str:
     return f"{n:,} bytes ({n / 2**20:.1f} MiB)"
 
 
-def _files(folder: Path | None) -> list[tuple[int, Path]]:
-    """(size, path) of every file under ``folder`` (files that vanish meanwhile are skipped)."""
-    out = []
+def _written(folder: Path | None, since: float = 0.0) -> int:
+    """Bytes in the files under ``folder`` last written at ``since`` or later (vanished files skipped)."""
+    total = 0
     for root, _, names in os.walk(folder) if folder is not None else ():
         for name in names:
             try:
-                out.append((os.stat(os.path.join(root, name)).st_size, Path(root) / name))
+                st = os.stat(os.path.join(root, name))
             except OSError:
-                pass
-    return out
+                continue
+            if st.st_mtime >= since:
+                total += st.st_size
+    return total
 
 
 def no_space_error(exc: BaseException, out: OutputDir, cache_dir: Path | None = None) -> BuildError | None:
     """The error to show for a write that failed for lack of room (None for any other error).
 
     It says what ran out (the disk or quota, or the file-size limit: ``ulimit -f``), where (the
-    folders this build writes), and how much room the build needed, from what it had written.
-    Call it before :meth:`OutputDir.abort` deletes the temporary folder it measures. Python
-    ignores SIGXFSZ, so a file-size limit makes the write fail with EFBIG (here) instead of
+    folders this build writes: its temporary folder and the chunk cache), and how much room
+    the build needed: more than it had written when the write failed (and, on a full disk, the
+    previous build's size besides, as that is kept until the new one is complete). Call it
+    before :meth:`OutputDir.abort` deletes the temporary folder it measures.
+
+    Python ignores SIGXFSZ, so a file-size limit makes the write fail with EFBIG instead of
     killing the process; a program that embeds ftdata and restores SIGXFSZ is killed instead.
     """
     if not isinstance(exc, OSError) or exc.errno not in NO_SPACE:
         return None
-    ours = _files(out.tmp)
-    cached = _files(cache_dir)
-    written = sum(n for n, _ in ours) + sum(n for n, _ in cached)
-    where = f"{_size(sum(n for n, _ in ours))} in {out.tmp}" + (
-        f" and {_size(sum(n for n, _ in cached))} in the chunk cache {cache_dir}" if cached else "")
+    ours = _written(out.tmp)
+    cached = _written(cache_dir, out.started - 1.0)  # margin: the file system's clock may lag ours
+    where = f"{_size(ours)} in {out.tmp}" + (f" and {_size(cached)} in the chunk cache {cache_dir}"
+                                            if cache_dir is not None else "")
+    if exc.filename:
+        where += f" (the write that failed: {exc.filename})"
     previous = out.target / COMPLETED
     kept = (f"The previous build at {out.target} is unchanged" if previous.exists()
             else f"Nothing was written to {out.target}") + "; nothing of this build was kept."
-    reason = f"[Errno {exc.errno}] {exc.strerror or os.strerror(exc.errno)}"
+    reason = f"[Errno {exc.errno}] {os.strerror(exc.errno)}"
     if exc.errno == errno.EFBIG:
         import resource
 
         soft = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
         limit = f"{soft:,} bytes" if soft != resource.RLIM_INFINITY else "the largest file the file system holds"
-        biggest = max(ours + cached, default=None, key=lambda f: f[0])
         return BuildError(
-            f"a file of the build of {out.target} grew past the file-size limit ({limit}; see ulimit -f) and "
-            f"could not be written ({reason}). The build needs larger files than that"
-            + (f": the largest it had written, {biggest[1]}, held {_size(biggest[0])} when it stopped" if biggest else "")
-            + f". Raise the limit (ulimit -f unlimited), or write smaller files (shard_size: rows per shard; "
+            f"a file of the build of {out.target} reached the file-size limit ({reason}): no file may grow "
+            f"past {limit} (ulimit -f), and this build needs a larger one; it had written {where}. Raise "
+            f"the limit (ulimit -f unlimited), or write smaller files (shard_size: rows per shard; "
             f"batch_size: rows per chunk). {kept}")
     usage = shutil.disk_usage(out.target.parent)
-    old = sum(n for n, _ in _files(out.target)) if previous.exists() else 0
+    old = _written(out.target) if previous.exists() else 0
     return BuildError(
-        f"no room left to write the build of {out.target} ({reason}): the build had written {where} when a "
-        f"write failed, with {_size(usage.free)} of {_size(usage.total)} free on the file system of "
-        f"{out.target.parent}. It needs more than {_size(written)} there"
-        + (f", beside the previous build's {_size(old)}, which is kept until the new one is complete"
+        f"no room left to write the build of {out.target} ({reason}): it had written {where} when a "
+        f"write failed, and {_size(usage.free)} of {_size(usage.total)} are free on the file system of "
+        f"{out.target.parent}. The build needs more than {_size(ours + cached)} there"
+        + (f", besides the previous build's {_size(old)}, which is kept until the new one is complete"
            if old else "")
         + f". Free some space, or build elsewhere (-o). {kept}")
 

@@ -210,7 +210,9 @@ def _no_partial_looks_complete(folder: Path, out: Path) -> None:
 
 
 def _hidden_dirs(out: Path) -> list[Path]:
-    return sorted(p for p in out.parent.iterdir() if p.name.startswith(f".{out.name}.") and p.is_dir())
+    """The hidden folders of builds of ``out``: being written (``.tmp-``) or set aside (``.old-``)."""
+    return sorted(p for p in out.parent.iterdir() if p.is_dir()
+                  and (p.name.startswith(f".{out.name}.tmp-") or p.name.startswith(f".{out.name}.old-")))
 
 
 def _save(out: Path, dest: Path) -> None:
@@ -301,6 +303,19 @@ def test_the_previous_build_survives_a_kill_after_every_step_of_the_commit(tmp_p
     kind, msg, _ = _run(b, out)
     assert kind == "ok" and _source_hash(out) == new and check_output(out).ok, msg
     assert not _hidden_dirs(out)
+
+
+def test_an_unchanged_rebuild_puts_the_previous_build_back_and_keeps_it(tmp_path, word_tokenizer):
+    # the state a kill between the commit's two renames leaves: no target, the old build aside
+    recipe = small_recipe(tmp_path, word_tokenizer)
+    out = tmp_path / "out"
+    res = CliRunner().invoke(main, ["build", str(recipe), "-q"])
+    assert res.exit_code == 0, res.output
+    before = _listing(out)
+    os.rename(out, tmp_path / ".out.old-0123456789ab")
+    res = CliRunner().invoke(main, ["build", str(recipe), "--overwrite", "-q"])
+    assert res.exit_code == 0 and res.output.startswith("up to date:"), res.output
+    assert _listing(out) == before and not _hidden_dirs(out)
 
 
 # -- item 8: a full disk --------------------------------------------------------------------------

@@ -16,7 +16,9 @@ from ftdata.cli import main
 def verify(output, quick, as_json):
     """Check OUTPUT: COMPLETED marker, every shard's sha256, size and row count.
 
-    Exits 0 when the folder verifies, 2 (with every problem listed) when it does not.
+    Exits 0 when the folder verifies, 2 (with every problem listed) when it does not. If a build
+    was killed while replacing OUTPUT and left the previous build aside, that build is put back
+    first (and a line on stderr says so).
 
     \b
     Example:
