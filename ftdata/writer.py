@@ -223,8 +223,16 @@ class OutputDir:
                 self._release()
                 raise BuildError(f"output {self.target} already exists; pass --overwrite to replace it")
         self.tmp = self.target.parent / f".{self.target.name}.tmp-{uuid.uuid4().hex[:12]}"
-        self.tmp.mkdir()
         self.started = time.time()  # files of this build in a shared folder (the cache) are newer
+        self.free_at_start = _free(self.target.parent)  # for the error on a full disk
+        try:
+            self.tmp.mkdir()
+        except BaseException as exc:
+            full = no_space_error(exc, self)
+            self._release()
+            if full is not None:
+                raise full from exc
+            raise
 
     def _check_replaceable(self) -> None:
         """Raise unless ``target`` is absent, an empty folder, or a folder an earlier build wrote."""
@@ -285,7 +293,10 @@ NO_SPACE = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
 
 
 def _size(n: int) -> str:
-    return f"{n:,} bytes ({n / 2**20:.1f} MiB)"
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            return f"{n:,} bytes ({n / scale:.1f} {unit})"
+    return f"{n:,} bytes"
 
 
 def _written(folder: Path | None, since: float = 0.0) -> int:
@@ -307,9 +318,10 @@ def no_space_error(exc: BaseException, out: OutputDir, cache_dir: Path | None = 
 
     It says what ran out (the disk or quota, or the file-size limit: ``ulimit -f``), where (the
     folders this build writes: its temporary folder and the chunk cache), and how much room
-    the build needed: more than it had written when the write failed (and, on a full disk, the
-    previous build's size besides, as that is kept until the new one is complete). Call it
-    before :meth:`OutputDir.abort` deletes the temporary folder it measures.
+    the build needed: on a full disk, more than was free when it started (the previous build's
+    size besides, as that is kept until the new one is complete); under a file-size limit, a
+    file larger than the limit. It also says what the build had written when the write failed:
+    call it before :meth:`OutputDir.abort` deletes the temporary folder it measures.
 
     Python ignores SIGXFSZ, so a file-size limit makes the write fail with EFBIG instead of
     killing the process; a program that embeds ftdata and restores SIGXFSZ is killed instead.
@@ -336,15 +348,32 @@ def no_space_error(exc: BaseException, out: OutputDir, cache_dir: Path | None = 
             f"past {limit} (ulimit -f), and this build needs a larger one; it had written {where}. Raise "
             f"the limit (ulimit -f unlimited), or write smaller files (shard_size: rows per shard; "
             f"batch_size: rows per chunk). {kept}")
-    usage = shutil.disk_usage(out.target.parent)
     old = _written(out.target) if previous.exists() else 0
-    return BuildError(
-        f"no room left to write the build of {out.target} ({reason}): it had written {where} when a "
-        f"write failed, and {_size(usage.free)} of {_size(usage.total)} are free on the file system of "
-        f"{out.target.parent}. The build needs more than {_size(ours + cached)} there"
-        + (f", besides the previous build's {_size(old)}, which is kept until the new one is complete"
-           if old else "")
-        + f". Free some space, or build elsewhere (-o). {kept}")
+    if exc.errno == errno.ENOSPC:
+        room = (f"{_size(out.free_at_start)} were free on the file system of {out.target.parent} when the "
+                f"build started, and it needs more than that")
+    else:  # EDQUOT: the quota, not the disk, is full
+        room = f"the build needs more than the quota leaves on the file system of {out.target.parent}"
+    if old:
+        room += f" (the previous build, {_size(old)}, stays until the new one is complete: both must fit)"
+    if cache_dir is not None and cache_dir.is_dir() and _dev(cache_dir) != _dev(out.target.parent):
+        room += f"; the chunk cache is on another file system, with {_size(_free(cache_dir))} free now"
+    return BuildError(f"no room left to write the build of {out.target} ({reason}): {room}; it had written "
+                      f"{where} when a write failed. Free some space, or build elsewhere (-o). {kept}")
+
+
+def _free(folder: Path) -> int:
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return 0
+
+
+def _dev(folder: Path) -> int | None:
+    try:
+        return os.stat(folder).st_dev
+    except OSError:
+        return None
 
 
 class SplitWriter:

@@ -364,3 +364,33 @@ def test_a_file_size_limit_ends_in_an_error_and_keeps_the_previous_build(tmp_pat
     assert _listing(out) == before and check_output(out).ok
     assert not [p.name for p in tmp_path.iterdir() if ".tmp-" in p.name or ".old-" in p.name]
     assert not [p for p in (tmp_path / ".out.cache").rglob("*") if p.name.endswith(".tmp")]
+
+
+def test_a_full_disk_ends_in_an_error_that_says_how_much_room_and_keeps_the_previous_build(
+        tmp_path, word_tokenizer, monkeypatch):
+    # a real full disk needs a small file system (a tmpfs mount), which a test cannot count on;
+    # the shard writer's second write fails as a full disk's would (ENOSPC)
+    import errno
+
+    import ftdata.writer as writer
+
+    recipe = small_recipe(tmp_path, word_tokenizer, shard_size=8)
+    out = compile_recipe(recipe).output
+    before = _listing(out)
+    real, calls = writer.SplitWriter.write, [0]
+
+    def write(self, table):
+        calls[0] += 1
+        if calls[0] == 2:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(self, table)
+
+    monkeypatch.setattr(writer.SplitWriter, "write", write)
+    with pytest.raises(FtdataError) as info:
+        compile_recipe(recipe, overwrite=True)
+    msg = str(info.value)
+    assert msg.startswith(f"no room left to write the build of {out} ([Errno {errno.ENOSPC}]"), msg
+    assert "were free on the file system" in msg and "when the build started" in msg, msg
+    assert f"the previous build, {sum(map(len, before.values())):,} bytes" in msg, msg
+    assert f"The previous build at {out} is unchanged" in msg, msg
+    assert _listing(out) == before and check_output(out).ok and not _hidden_dirs(out)
