@@ -320,14 +320,16 @@ def test_an_unchanged_rebuild_puts_the_previous_build_back_and_keeps_it(tmp_path
 
 # -- item 8: a full disk --------------------------------------------------------------------------
 
-def _dialogsum_recipe(folder: Path, shard_size: int, batch_size: int) -> Path:
+def _dialogsum_recipe(folder: Path, shard_size: int, batch_size: int, rows: int = 500) -> Path:
+    lines = shared("dialogsum", "dialogsum.dev.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
+    (folder / "dialogsum.jsonl").write_text("".join(lines[:rows]), encoding="utf-8")
     tpl = write_native_templates(folder / "dialogsum.yaml", [{
         "name": "summarize", "prompt": "Summarize the following conversation.\n\n{{dialogue}}\n\nSummary:",
         "completion": "{{summary}}"}])
     return write_recipe(folder, {
         "name": "dialogsum", "output": "out", "seed": 7, "tokenizer": "ftdata:tiny-bpe", "max_length": 2048,
         "shard_size": shard_size, "batch_size": batch_size,
-        "sources": [{"name": "dialogsum", "path": str(shared("dialogsum", "dialogsum.dev.jsonl")), "key": "fname",
+        "sources": [{"name": "dialogsum", "path": "dialogsum.jsonl", "key": "fname",
                      "templates": [{"file": str(tpl)}]}]})
 
 
@@ -342,11 +344,10 @@ def _ftdata(args: list[str], fsize: int | None = None) -> subprocess.CompletedPr
 
 @pytest.mark.parametrize("where", ["chunk files", "shards"])
 def test_a_file_size_limit_ends_in_an_error_and_keeps_the_previous_build(tmp_path, where):
-    # small chunks and big shards, so a limit between their sizes is hit only by a shard
-    recipe = _dialogsum_recipe(tmp_path, shard_size=400, batch_size=25)
-    out = tmp_path / "out"
-    first = _ftdata(["build", str(recipe), "-q"])
-    assert first.returncode == 0, first.stderr
+    # small chunks and big shards, so a limit between their sizes is hit only in phase B (a shard or
+    # its spill file), and a limit below the chunk size in phase A (the chunk cache)
+    recipe = _dialogsum_recipe(tmp_path, shard_size=150, batch_size=10, rows=200)
+    out = compile_recipe(recipe, cache=True).output  # as `ftdata build` does: chunks in .out.cache
     before = _listing(out)
     shards = [len(v) for k, v in before.items() if k.endswith(".arrow")]
     others = [len(v) for k, v in before.items() if not k.endswith(".arrow")]
