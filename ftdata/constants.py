@@ -13,6 +13,11 @@ REJECTS = "rejects.jsonl"
 BUILD_INFO = "build_info.json"
 #: ``format`` of a compiled directory's manifest; a folder whose manifest has another is not ours.
 OUTPUT_FORMAT = "ftdata-compiled/1"
+#: Marker file in a folder ftdata makes for an export or a training run, written when the folder
+#: is made; its ``format`` says which. ``--overwrite`` replaces only a folder that holds it.
+OWNER_FILE = ".ftdata.json"
+EXPORT_FORMAT = "ftdata-export/1"
+RUN_FORMAT = "ftdata-run/1"
 
 #: Label convention written into every manifest so consumers know how to read ``labels``.
 LABEL_CONVENTION = "unshifted; -100 = not trained; labels[i] is the target for input_ids[i] after the model shifts"

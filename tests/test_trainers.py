@@ -144,6 +144,47 @@ def test_bad_option_names_the_option(sms, tiny_llama, tmp_path):
         train_full(sms, str(tiny_llama), tmp_path / "run", lr=-1)
 
 
+# -- the run folder: replaced only when an earlier run made it ----------------------------
+def test_overwrite_refuses_a_folder_no_run_made(sms, tiny_llama, tmp_path):
+    from trainers._run import prepare_run_dir
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("my notes\n")
+    res = CliRunner().invoke(main, ["train", str(sms), "--model", str(tiny_llama), "-o", str(mine), "--overwrite",
+                                    "--max-steps", "1"])
+    assert res.exit_code == 2, res.output
+    assert res.output.startswith("error:") and str(mine) in res.output and "not an ftdata run folder" in res.output
+    assert "pass --overwrite" not in res.output
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"]
+    for overwrite in (True, False):
+        with pytest.raises(FtdataError, match="not an ftdata run folder"):
+            prepare_run_dir(mine, overwrite)
+    a_file = tmp_path / "a_file"
+    a_file.write_text("keep me\n")
+    with pytest.raises(FtdataError, match="not an ftdata run folder"):
+        prepare_run_dir(a_file, True)
+    assert (mine / "notes.txt").read_text() == "my notes\n" and a_file.read_text() == "keep me\n"
+
+
+def test_overwrite_replaces_an_earlier_run(sms, tiny_llama, tmp_path):
+    from trainers._run import prepare_run_dir
+
+    run = prepare_run_dir(tmp_path / "run", False)  # what a run killed before its first save leaves
+    assert prepare_run_dir(run, False) == run  # nothing in it yet: no --overwrite needed
+    opts = ["--max-steps", "1", "--max-rows", "8", "--batch-size", "4"]
+    res = CliRunner().invoke(main, ["train", str(sms), "--model", str(tiny_llama), "-o", str(run), *opts])
+    assert res.exit_code == 0, res.output
+    (run / "summary.json").write_text("{}")  # to see it replaced
+    res = CliRunner().invoke(main, ["train", str(sms), "--model", str(tiny_llama), "-o", str(run), *opts])
+    assert res.exit_code == 2 and "pass --overwrite" in res.output
+    res = CliRunner().invoke(main, ["train", str(sms), "--model", str(tiny_llama), "-o", str(run), "--method", "lora",
+                                    "--overwrite", *opts])
+    assert res.exit_code == 0, res.output
+    assert (run / "adapter").is_dir() and not (run / "model").exists() and (run / COMPLETED).exists()
+    assert json.loads((run / "summary.json").read_text())["method"] == "lora"
+
+
 # -- end to end --------------------------------------------------------------------------
 # Chosen so a 2-layer, 64-wide llama separates spam from ham on 2 CPU cores in well under a minute.
 # Random (not length-grouped) batches: spam messages are long, so length-sorted batches are
