@@ -32,7 +32,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute  # noqa: F401 - pa.compute
 
-from .constants import COMPLETED, MANIFEST, OUTPUT_FORMAT
+from .constants import COMPLETED, EXPORT_FORMAT, MANIFEST, OUTPUT_FORMAT, OWNER_FILE, RUN_FORMAT
 from .errors import BuildError
 
 
@@ -89,19 +89,51 @@ def write_json(path: Path, obj) -> None:
     path.write_text(json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def is_output(path: Path) -> bool:
-    """Whether ``path`` is a folder an ftdata build wrote, complete or not: its manifest says so.
+#: How ftdata knows a folder is its own, per kind: the JSON file that says so, the format it names,
+#: and what such a folder is called. A compiled directory is known by its manifest (written
+#: before the folder gets its name); an export or a run folder by :data:`OWNER_FILE`, written by
+#: :func:`mark_output` when the folder is made.
+_OWNED = {"build": (MANIFEST, OUTPUT_FORMAT, "ftdata output"),
+          "export": (OWNER_FILE, EXPORT_FORMAT, "ftdata export"),
+          "run": (OWNER_FILE, RUN_FORMAT, "ftdata run folder")}
 
-    A build writes its manifest before the folder gets its name, so every folder a build ever
-    put at a target has one. A folder without it, or with another program's ``manifest.json``,
-    is not ours, and no build replaces it.
+
+def is_output(path: Path, kind: str = "build") -> bool:
+    """Whether ``path`` is a folder ftdata wrote as ``kind`` (``build``, ``export``, ``run``), complete or not.
+
+    Every such folder says so in its marker file (see ``_OWNED``). A folder without it, or with
+    another program's file of that name, is not ours, and ftdata never replaces it.
     """
+    name, fmt, _ = _OWNED[kind]
     try:
-        with open(Path(path) / MANIFEST, encoding="utf-8") as fh:
+        with open(Path(path) / name, encoding="utf-8") as fh:
             m = json.load(fh)
     except (OSError, ValueError):
         return False
-    return isinstance(m, dict) and str(m.get("format", "")).startswith(OUTPUT_FORMAT.rsplit("/", 1)[0] + "/")
+    return isinstance(m, dict) and str(m.get("format", "")).startswith(fmt.rsplit("/", 1)[0] + "/")
+
+
+def mark_output(folder: Path, kind: str) -> None:
+    """Make the new folder ``folder`` ftdata's ``kind`` (``export``, ``run``): written when it is made."""
+    name, fmt, _ = _OWNED[kind]
+    write_json(Path(folder) / name, {"format": fmt})
+
+
+def not_replaceable(path: Path, kind: str = "build") -> str | None:
+    """What stands at ``path`` that ftdata must not replace, or None where it may.
+
+    ftdata replaces only nothing, an empty folder, or a folder it wrote as ``kind``
+    (:func:`is_output`); anything else is the user's, and no ``--overwrite`` deletes it.
+
+    Returns:
+        None, or what is there, for the caller's error (e.g. ``a folder that is not an ftdata
+        export (no .ftdata.json of format ftdata-export/1)``).
+    """
+    path = Path(path)
+    if not (path.exists() or path.is_symlink()) or is_output(path, kind) or (path.is_dir() and not any(path.iterdir())):
+        return None
+    name, fmt, label = _OWNED[kind]
+    return f"{'a folder' if path.is_dir() else 'a file'} that is not an {label} (no {name} of format {fmt})"
 
 
 def _hidden(target: Path, kind: str) -> list[Path]:
@@ -236,14 +268,11 @@ class OutputDir:
 
     def _check_replaceable(self) -> None:
         """Raise unless ``target`` is absent, an empty folder, or a folder an earlier build wrote."""
-        t = self.target
-        if not (t.exists() or t.is_symlink()) or is_output(t) or (t.is_dir() and not any(t.iterdir())):
-            return
-        what = "a folder" if t.is_dir() else "a file"
-        raise BuildError(f"output {t} is {what} that is not an ftdata output (no {MANIFEST} of format "
-                         f"{OUTPUT_FORMAT}): a build replaces only a folder an earlier build wrote, so that "
-                         "nothing else is ever deleted; choose another output folder (-o, or output: in the "
-                         "recipe) or move it away yourself")
+        what = not_replaceable(self.target)
+        if what:
+            raise BuildError(f"output {self.target} is {what}: a build replaces only a folder an earlier build "
+                             "wrote, so that nothing else is ever deleted; choose another output folder (-o, or "
+                             "output: in the recipe) or move it away yourself")
 
     def _release(self) -> None:
         try:

@@ -17,7 +17,7 @@ from ftdata.api import load_compiled
 from ftdata.build import compile_recipe
 from ftdata.cli import main
 from ftdata.constants import IGNORE_INDEX
-from ftdata.report import REPORT, split_stats, write_report
+from ftdata.report import REPORT, is_report, split_stats, write_report
 
 from .conftest import ROOT, write_recipe
 
@@ -110,10 +110,13 @@ def test_report_replaces_only_an_earlier_report(reviews_out, tmp_path):
     r = CliRunner().invoke(main, ["report", str(reviews_out), "-o", str(rep)])
     assert r.exit_code == 2 and rep.read_text() == "<html>stale</html>"
     rep.unlink()
-    for _ in range(2):  # an earlier report is replaced
+    inodes = []
+    for _ in range(2):  # an earlier report is replaced (by a new file: a new inode)
         r = CliRunner().invoke(main, ["report", str(reviews_out), "-o", str(rep)])
         assert r.exit_code == 0, r.output
-    assert rep.read_text() == (reviews_out / "report.html").read_text()
+        inodes.append(rep.stat().st_ino)
+    assert inodes[0] != inodes[1] and is_report(rep) and not is_report(notes)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "rep.html"]
 
 
 @pytest.mark.slow
