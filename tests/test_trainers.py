@@ -165,6 +165,13 @@ def test_overwrite_refuses_a_folder_no_run_made(sms, tiny_llama, tmp_path):
     with pytest.raises(FtdataError, match="not an ftdata run folder"):
         prepare_run_dir(a_file, True)
     assert (mine / "notes.txt").read_text() == "my notes\n" and a_file.read_text() == "keep me\n"
+    # compare trains into OUT/runs/<method>: a folder of the user's there is refused before any work
+    (tmp_path / "cmp" / "runs").mkdir(parents=True)
+    mine.rename(tmp_path / "cmp" / "runs" / "lora")
+    res = CliRunner().invoke(main, ["compare", str(sms), "--model", str(tiny_llama), "-o", str(tmp_path / "cmp"),
+                                    "--overwrite", "--max-steps", "1"])
+    assert res.exit_code == 2 and "not an ftdata run folder" in res.output, res.output
+    assert [p.name for p in (tmp_path / "cmp" / "runs" / "lora").iterdir()] == ["notes.txt"]
 
 
 def test_overwrite_replaces_an_earlier_run(sms, tiny_llama, tmp_path):

@@ -35,6 +35,14 @@ def is_main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
+def check_run_dir(out: Path) -> None:
+    """Raise unless ``out`` is absent, an empty folder or a run folder ftdata made."""
+    what = not_replaceable(out, "run")
+    if what:
+        raise FtdataError(f"{out} is {what}: a training run replaces only a run folder ftdata made, so that "
+                          "nothing else is ever deleted; choose another output folder (-o) or move it away yourself")
+
+
 def prepare_run_dir(output: str | Path, overwrite: bool) -> Path:
     """Make the run folder, marked as one (main process only); with ``overwrite``, an earlier run's is cleared.
 
@@ -45,10 +53,7 @@ def prepare_run_dir(output: str | Path, overwrite: bool) -> Path:
     out = Path(output)
     if not is_main_process():
         return out
-    what = not_replaceable(out, "run")
-    if what:
-        raise FtdataError(f"{out} is {what}: a training run replaces only a run folder ftdata made, so that "
-                          "nothing else is ever deleted; choose another output folder (-o) or move it away yourself")
+    check_run_dir(out)
     if out.exists() and any(p.name != OWNER_FILE for p in out.iterdir()):
         if not overwrite:
             raise FtdataError(f"{out}: output folder exists and is not empty (pass --overwrite to replace it)")
