@@ -32,7 +32,15 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute  # noqa: F401 - pa.compute
 
-from .constants import COMPLETED, EXPORT_FORMAT, MANIFEST, OUTPUT_FORMAT, OWNER_FILE, RUN_FORMAT
+from .constants import (
+    COMPLETED,
+    EXPORT_FORMAT,
+    MANIFEST,
+    OUTPUT_FORMAT,
+    OWNER_FILE,
+    RUN_FORMAT,
+    TINY_MODEL_FORMAT,
+)
 from .errors import BuildError
 
 
@@ -91,15 +99,16 @@ def write_json(path: Path, obj) -> None:
 
 #: How ftdata knows a folder is its own, per kind: the JSON file that says so, the format it names,
 #: and what such a folder is called. A compiled directory is known by its manifest (written
-#: before the folder gets its name); an export or a run folder by :data:`OWNER_FILE`, written by
+#: before the folder gets its name); an export, a run folder or a tiny model by :data:`OWNER_FILE`, written by
 #: :func:`mark_output` when the folder is made.
 _OWNED = {"build": (MANIFEST, OUTPUT_FORMAT, "ftdata output"),
           "export": (OWNER_FILE, EXPORT_FORMAT, "ftdata export"),
-          "run": (OWNER_FILE, RUN_FORMAT, "ftdata run folder")}
+          "run": (OWNER_FILE, RUN_FORMAT, "ftdata run folder"),
+          "model": (OWNER_FILE, TINY_MODEL_FORMAT, "ftdata tiny model")}
 
 
 def is_output(path: Path, kind: str = "build") -> bool:
-    """Whether ``path`` is a folder ftdata wrote as ``kind`` (``build``, ``export``, ``run``), complete or not.
+    """Whether ``path`` is a folder ftdata wrote as ``kind`` (a key of ``_OWNED``), complete or not.
 
     Every such folder says so in its marker file (see ``_OWNED``). A folder without it, or with
     another program's file of that name, is not ours, and ftdata never replaces it.
@@ -114,7 +123,7 @@ def is_output(path: Path, kind: str = "build") -> bool:
 
 
 def mark_output(folder: Path, kind: str) -> None:
-    """Make the new folder ``folder`` ftdata's ``kind`` (``export``, ``run``): written when it is made."""
+    """Make the new folder ``folder`` ftdata's ``kind`` (``export``, ``run``, ``model``): done when it is made."""
     name, fmt, _ = _OWNED[kind]
     write_json(Path(folder) / name, {"format": fmt})
 

@@ -299,3 +299,19 @@ def test_tiny_model_cli(tmp_path):
     res = CliRunner().invoke(main, ["tiny-model", "gpt2", str(tmp_path / "g")])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "g" / "tokenizer.json").exists() and "parameters" in res.output
+
+
+def test_tiny_model_replaces_only_a_tiny_model(tmp_path):
+    mine = tmp_path / "my-model"
+    mine.mkdir()
+    (mine / "config.json").write_text('{"mine": true}\n')  # a model of the user's: same file names
+    res = CliRunner().invoke(main, ["tiny-model", "llama", str(mine)])
+    assert res.exit_code == 2, res.output
+    assert res.output.startswith("error:") and str(mine) in res.output and "not an ftdata tiny model" in res.output
+    assert [p.name for p in mine.iterdir()] == ["config.json"] and (mine / "config.json").read_text() == '{"mine": true}\n'
+    tiny, fresh = tmp_path / "tiny", tmp_path / "fresh"
+    for arch, out in (("t5", tiny), ("gpt2", tiny), ("gpt2", fresh)):  # an earlier tiny model is replaced
+        res = CliRunner().invoke(main, ["tiny-model", arch, str(out)])
+        assert res.exit_code == 0, res.output
+    assert json.loads((tiny / "config.json").read_text())["model_type"] == "gpt2"
+    assert sorted(p.name for p in tiny.iterdir()) == sorted(p.name for p in fresh.iterdir())  # nothing of t5 left
