@@ -17,7 +17,7 @@ from ftdata.api import load_compiled
 from ftdata.build import compile_recipe
 from ftdata.cli import main
 from ftdata.constants import IGNORE_INDEX
-from ftdata.report import REPORT, is_report, split_stats, write_report
+from ftdata.report import REPORT, split_stats, write_report
 
 from .conftest import ROOT, write_recipe
 
@@ -109,6 +109,8 @@ def test_report_replaces_only_an_earlier_report(reviews_out, tmp_path):
     rep.write_text("<html>stale</html>")  # an earlier report, edited: no longer ftdata's
     r = CliRunner().invoke(main, ["report", str(reviews_out), "-o", str(rep)])
     assert r.exit_code == 2 and rep.read_text() == "<html>stale</html>"
+    from ftdata.report import is_report
+
     rep.unlink()
     inodes = []
     for _ in range(2):  # an earlier report is replaced (by a new file: a new inode)
