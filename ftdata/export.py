@@ -182,16 +182,17 @@ def _readme(target: Target, manifest: dict, dest: Path, rows: dict, columns: lis
 
 
 def _check_replaceable(dest: Path) -> None:
-    """Raise unless ``dest`` is absent, an empty folder, or an earlier export (``writer.is_output``)."""
+    """Raise unless ``dest`` is absent, an empty folder or an earlier export (``is_output``)."""
     what = not_replaceable(dest, "export")
     if what:
-        raise FtdataError(f"destination {dest} already exists and is not empty: it is {what}. ftdata replaces "
-                          "only a folder it wrote itself (an earlier export, with --overwrite), so that nothing "
-                          "else is ever deleted; choose another destination or move it away yourself")
+        raise FtdataError(f"destination {dest} already exists and is not empty: it is {what}. "
+                          "ftdata replaces only a folder it wrote itself (an earlier export, with "
+                          "--overwrite), so that nothing else is ever deleted; choose another "
+                          "destination or move it away yourself")
 
 
 def prepare_dest(dest: Path, source: Path, overwrite: bool) -> Path:
-    """Check ``dest`` (not inside ``source``; absent, empty, or an earlier export and ``overwrite``).
+    """Check ``dest``: not inside ``source``; absent, empty, or an earlier export and ``overwrite``.
 
     Returns:
         A new hidden temporary folder beside ``dest`` to write into.
@@ -203,7 +204,8 @@ def prepare_dest(dest: Path, source: Path, overwrite: bool) -> Path:
         raise FtdataError(f"destination {dest} is inside the compiled directory {src}; pick another folder")
     _check_replaceable(given)
     if dest.exists() and any(dest.iterdir()) and not overwrite:
-        raise FtdataError(f"destination {dest} holds an earlier export; pass --overwrite to replace it")
+        raise FtdataError(f"destination {dest} holds an earlier export; pass --overwrite to "
+                          "replace it")
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.parent / f".{dest.name}.tmp-{uuid.uuid4().hex[:12]}"
     tmp.mkdir()
@@ -248,7 +250,7 @@ def export(path: str | Path, to: str, dest: str | Path, *, splits: list[str] | N
     Args:
         path: compiled directory (must hold ``COMPLETED``).
         to: one of :data:`FORMATS`.
-        dest: folder to write; replaced only with ``overwrite``, and only if an earlier export wrote it.
+        dest: folder to write; replaced only with ``overwrite`` and only if an export wrote it.
         splits: splits to export (default every split; ``llamafactory`` keeps train and validation).
         overwrite: replace an earlier export at ``dest``.
 

@@ -401,9 +401,9 @@ def _check_replaceable(out: Path) -> None:
     """Raise unless ``out`` is absent or a report ftdata wrote: nothing else is ever replaced."""
     if (out.exists() or out.is_symlink()) and not is_report(out):
         what = "a folder" if out.is_dir() else "a file"
-        raise FtdataError(f"{out} is {what} that is not an ftdata build report: ftdata replaces only a report "
-                          "it wrote, so that nothing else is ever deleted; choose another file (-o) or move it "
-                          "away yourself")
+        raise FtdataError(f"{out} is {what} that is not an ftdata build report: ftdata replaces "
+                          "only a report it wrote, so that nothing else is ever deleted; choose "
+                          "another file (-o) or move it away yourself")
 
 
 def report(path: str | Path, dest: str | Path | None = None) -> Path:

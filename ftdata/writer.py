@@ -97,10 +97,10 @@ def write_json(path: Path, obj) -> None:
     path.write_text(json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-#: How ftdata knows a folder is its own, per kind: the JSON file that says so, the format it names,
-#: and what such a folder is called. A compiled directory is known by its manifest (written
-#: before the folder gets its name); an export, a run folder or a tiny model by :data:`OWNER_FILE`, written by
-#: :func:`mark_output` when the folder is made.
+#: How ftdata knows a folder is its own, per kind: the JSON file that says so, the format it
+#: names, and what such a folder is called. A compiled directory is known by its manifest
+#: (written before the folder gets its name); an export, a run folder or a tiny model by
+#: :data:`OWNER_FILE`, written by :func:`mark_output` when the folder is made.
 _OWNED = {"build": (MANIFEST, OUTPUT_FORMAT, "ftdata output"),
           "export": (OWNER_FILE, EXPORT_FORMAT, "ftdata export"),
           "run": (OWNER_FILE, RUN_FORMAT, "ftdata run folder"),
@@ -123,7 +123,7 @@ def is_output(path: Path, kind: str = "build") -> bool:
 
 
 def mark_output(folder: Path, kind: str) -> None:
-    """Make the new folder ``folder`` ftdata's ``kind`` (``export``, ``run``, ``model``): done when it is made."""
+    """Mark the new folder ``folder`` as ftdata's ``kind`` (``export``, ``run``, ``model``)."""
     name, fmt, _ = _OWNED[kind]
     write_json(Path(folder) / name, {"format": fmt})
 
@@ -139,10 +139,13 @@ def not_replaceable(path: Path, kind: str = "build") -> str | None:
         export (no .ftdata.json of format ftdata-export/1)``).
     """
     path = Path(path)
-    if not (path.exists() or path.is_symlink()) or is_output(path, kind) or (path.is_dir() and not any(path.iterdir())):
+    if not (path.exists() or path.is_symlink()) or is_output(path, kind):
+        return None
+    if path.is_dir() and not any(path.iterdir()):
         return None
     name, fmt, label = _OWNED[kind]
-    return f"{'a folder' if path.is_dir() else 'a file'} that is not an {label} (no {name} of format {fmt})"
+    what = "a folder" if path.is_dir() else "a file"
+    return f"{what} that is not an {label} (no {name} of format {fmt})"
 
 
 def _hidden(target: Path, kind: str) -> list[Path]:
@@ -279,9 +282,10 @@ class OutputDir:
         """Raise unless ``target`` is absent, an empty folder, or a folder an earlier build wrote."""
         what = not_replaceable(self.target)
         if what:
-            raise BuildError(f"output {self.target} is {what}: a build replaces only a folder an earlier build "
-                             "wrote, so that nothing else is ever deleted; choose another output folder (-o, or "
-                             "output: in the recipe) or move it away yourself")
+            raise BuildError(f"output {self.target} is {what}: a build replaces only a folder "
+                             "an earlier build wrote, so that nothing else is ever deleted; choose "
+                             "another output folder (-o, or output: in the recipe) or move it away "
+                             "yourself")
 
     def _release(self) -> None:
         try:

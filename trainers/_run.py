@@ -39,12 +39,13 @@ def check_run_dir(out: Path) -> None:
     """Raise unless ``out`` is absent, an empty folder or a run folder ftdata made."""
     what = not_replaceable(out, "run")
     if what:
-        raise FtdataError(f"{out} is {what}: a training run replaces only a run folder ftdata made, so that "
-                          "nothing else is ever deleted; choose another output folder (-o) or move it away yourself")
+        raise FtdataError(f"{out} is {what}: a training run replaces only a run folder "
+                          "ftdata made, so that nothing else is ever deleted; choose another "
+                          "output folder (-o) or move it away yourself")
 
 
 def prepare_run_dir(output: str | Path, overwrite: bool) -> Path:
-    """Make the run folder, marked as one (main process only); with ``overwrite``, an earlier run's is cleared.
+    """Make the run folder and mark it (main process only); ``overwrite`` clears an earlier run.
 
     Only a folder an earlier run made (its :data:`OWNER_FILE`, see ``ftdata.writer.is_output``)
     or an empty one is used: anything else is the user's and is refused, ``overwrite`` or not.

@@ -84,11 +84,13 @@ def save_tiny_model(arch: str, output: str | Path, tokenizer: str = "ftdata:tiny
     out = Path(output)
     what = not_replaceable(out, "model")
     if what:
-        raise FtdataError(f"{out} is {what}: ftdata replaces only a tiny model it saved, so that nothing else "
-                          "is ever overwritten; choose another folder or move it away yourself")
+        raise FtdataError(f"{out} is {what}: ftdata replaces only a tiny model it saved, so that "
+                          "nothing else is ever overwritten; choose another folder or move it away "
+                          "yourself")
     model, tok = build_tiny_model(arch, tokenizer, seed=seed, **sizes)
     if out.exists() and any(p.name != OWNER_FILE for p in out.iterdir()):
-        out.unlink() if out.is_symlink() else shutil.rmtree(out)  # an earlier tiny model: nothing of it stays
+        # an earlier tiny model: nothing of it stays
+        out.unlink() if out.is_symlink() else shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
     mark_output(out, "model")
     model.save_pretrained(out)
