@@ -42,7 +42,7 @@ from .chunk import (
     output_schema,
     work_schema,
 )
-from .constants import BUILD_INFO, IGNORE_INDEX, LABEL_CONVENTION, MANIFEST, REJECTS
+from .constants import BUILD_INFO, IGNORE_INDEX, LABEL_CONVENTION, MANIFEST, OUTPUT_FORMAT, REJECTS
 from .engines import Job, check_engine, make_engine
 from .errors import BuildError, ConfigError
 from .fewshot import ExemplarPool
@@ -66,7 +66,7 @@ from .sources import SourceRow, file_hash, guess_format, read_source
 from .split import assign_splits, split_unit
 from .templates import Template, load_templates
 from .tokenizer import load_tokenizer, tokenizer_hash
-from .writer import OutputDir, RejectsWriter, write_json
+from .writer import OutputDir, RejectsWriter, no_space_error, restore_previous, write_json
 
 VALUE_CHARS = 200
 
@@ -487,6 +487,7 @@ class Build:
         source_hashes = self.source_hashes()
         fp = self.fingerprint(source_hashes)
         if skip_unchanged and overwrite and not force:
+            restore_previous(target)  # a killed build may have left the previous output aside
             done = self.up_to_date(target, fp)
             if done is not None:
                 return done
@@ -560,10 +561,13 @@ class Build:
 
             write_report(self.out.tmp, manifest)  # report.html: plots of this build (ftdata/report.py)
             self.out.commit()
-        except BaseException:
+        except BaseException as exc:
             if eng is not None:
                 eng.close()
+            full = no_space_error(exc, self.out, getattr(getattr(self, "cache", None), "root", None))
             self.out.abort()
+            if full is not None:  # a full disk or a file-size limit: said plainly, not as a traceback
+                raise full from exc
             raise
         if self.cache is not None and own_cache:
             try:
@@ -593,7 +597,7 @@ class Build:
     def manifest(self, shards: dict, source_hashes: dict, split_counts: dict, token_stats: dict, extra: dict) -> dict:
         tok = self.tok
         m = {
-            "format": "ftdata-compiled/1",
+            "format": OUTPUT_FORMAT,
             "ftdata_version": __version__,
             "name": self.r.name,
             "layout": self.r.layout,

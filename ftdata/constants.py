@@ -11,6 +11,14 @@ COMPLETED = "COMPLETED"
 MANIFEST = "manifest.json"
 REJECTS = "rejects.jsonl"
 BUILD_INFO = "build_info.json"
+#: ``format`` of a compiled directory's manifest; a folder whose manifest has another is not ours.
+OUTPUT_FORMAT = "ftdata-compiled/1"
+#: Marker file in a folder ftdata makes for an export, a training run or a tiny model, written
+#: when the folder is made; its ``format`` says which. ftdata replaces only a folder holding it.
+OWNER_FILE = ".ftdata.json"
+EXPORT_FORMAT = "ftdata-export/1"
+RUN_FORMAT = "ftdata-run/1"
+TINY_MODEL_FORMAT = "ftdata-tiny-model/1"
 
 #: Label convention written into every manifest so consumers know how to read ``labels``.
 LABEL_CONVENTION = "unshifted; -100 = not trained; labels[i] is the target for input_ids[i] after the model shifts"

@@ -21,7 +21,8 @@ the data on" for the sources):
 ========================  =====================================================================
 
 Each export is written to a hidden folder beside ``dest`` and renamed into place, so ``dest``
-is complete or absent; a README.md inside names the contract and the source manifest.
+is complete or absent; a README.md inside names the contract and the source manifest, and a
+hidden ``.ftdata.json`` marks it as an export: ``--overwrite`` replaces only such a folder.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from pathlib import Path
 from .api import load_compiled
 from .constants import IGNORE_INDEX
 from .errors import FtdataError, did_you_mean
+from .writer import mark_output, not_replaceable
 
 #: Column that marks packed rows (see the packing stage): lengths of the documents in a row.
 PACKED_COLUMN = "seq_lengths"
@@ -179,14 +181,31 @@ def _readme(target: Target, manifest: dict, dest: Path, rows: dict, columns: lis
     ])
 
 
+def _check_replaceable(dest: Path) -> None:
+    """Raise unless ``dest`` is absent, an empty folder or an earlier export (``is_output``)."""
+    what = not_replaceable(dest, "export")
+    if what:
+        raise FtdataError(f"destination {dest} already exists and is not empty: it is {what}. "
+                          "ftdata replaces only a folder it wrote itself (an earlier export, with "
+                          "--overwrite), so that nothing else is ever deleted; choose another "
+                          "destination or move it away yourself")
+
+
 def prepare_dest(dest: Path, source: Path, overwrite: bool) -> Path:
-    """Check ``dest`` (not inside ``source``; empty unless ``overwrite``); return a hidden temp folder beside it."""
+    """Check ``dest``: not inside ``source``; absent, empty, or an earlier export and ``overwrite``.
+
+    Returns:
+        A new hidden temporary folder beside ``dest`` to write into.
+    """
+    given = dest
     dest = dest.resolve()
     src = source.resolve()
     if dest == src or src in dest.parents:
         raise FtdataError(f"destination {dest} is inside the compiled directory {src}; pick another folder")
-    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())) and not overwrite:
-        raise FtdataError(f"destination {dest} already exists and is not empty; pass --overwrite to replace it")
+    _check_replaceable(given)
+    if dest.exists() and any(dest.iterdir()) and not overwrite:
+        raise FtdataError(f"destination {dest} holds an earlier export; pass --overwrite to "
+                          "replace it")
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.parent / f".{dest.name}.tmp-{uuid.uuid4().hex[:12]}"
     tmp.mkdir()
@@ -231,16 +250,16 @@ def export(path: str | Path, to: str, dest: str | Path, *, splits: list[str] | N
     Args:
         path: compiled directory (must hold ``COMPLETED``).
         to: one of :data:`FORMATS`.
-        dest: folder to write; replaced only with ``overwrite``.
+        dest: folder to write; replaced only with ``overwrite`` and only if an export wrote it.
         splits: splits to export (default every split; ``llamafactory`` keeps train and validation).
-        overwrite: replace an existing, non-empty ``dest``.
+        overwrite: replace an earlier export at ``dest``.
 
     Returns:
         ExportResult listing the files, rows per split and columns written.
 
     Raises:
         FtdataError: unknown format, a layout or packing the consumer cannot take, a bad split name,
-            or a destination that exists.
+            a destination that holds an earlier export (without ``overwrite``) or anything else.
     """
     if to not in TARGETS:
         raise FtdataError(f"unknown export format '{to}'{did_you_mean(to, FORMATS)}; expected one of {', '.join(FORMATS)}")
@@ -269,8 +288,10 @@ def export(path: str | Path, to: str, dest: str | Path, *, splits: list[str] | N
             rows, files, columns = _write(target, dd, chosen, tmp)
         (tmp / "README.md").write_text(_readme(target, manifest, dest.resolve(), rows, columns), encoding="utf-8")
         files.append("README.md")
-        if dest.exists():
-            shutil.rmtree(dest) if dest.is_dir() else dest.unlink()
+        mark_output(tmp, "export")  # what lets a later --overwrite replace it
+        _check_replaceable(dest)  # nothing else appeared there while we wrote
+        if dest.exists() or dest.is_symlink():
+            dest.unlink() if dest.is_symlink() else shutil.rmtree(dest)
         tmp.rename(dest)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -26,8 +26,13 @@ import pyarrow.compute as pc
 
 from .card import mixture_method, mixture_rows
 from .constants import BUILD_INFO, IGNORE_INDEX
+from .errors import FtdataError
 
 REPORT = "report.html"
+#: How every report begins and how its title ends: what tells a report ftdata wrote (which
+#: ``ftdata report -o FILE`` may replace) from any other file.
+_HEAD = "<!doctype html><html lang=en><head><meta charset=utf-8><title>"
+_TITLE_END = " — ftdata build report</title>"
 #: Rows per slice when computing per-example statistics (bounds memory on large splits).
 STATS_SLICE = 8192
 #: Columns the report reads from each split.
@@ -352,8 +357,7 @@ def render_report(manifest: dict, tables: dict[str, pa.Table], build_info: dict 
         parts.append(_table(["split", "examples", "contaminated", "share"],
                             [[s, c.get("examples"), c.get("contaminated"), c.get("share")]
                              for s, c in cont["splits"].items()]))
-    return ("<!doctype html><html lang=en><head><meta charset=utf-8>"
-            f"<title>{_e(m['name'])} — ftdata build report</title><style>{_CSS}</style></head><body>"
+    return (f"{_HEAD}{_e(m['name'])}{_TITLE_END}<style>{_CSS}</style></head><body>"
             + "\n".join(parts) + "</body></html>\n")
 
 
@@ -366,14 +370,40 @@ def write_report(folder: str | Path, manifest: dict, tables: dict[str, pa.Table]
     info_path = folder / BUILD_INFO
     info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.exists() else None
     out = Path(dest) if dest else folder / REPORT
+    if dest is not None:
+        _check_replaceable(out)
     tmp = out.with_name(f".{out.name}.tmp")
     try:
         tmp.write_text(render_report(manifest, tables, info), encoding="utf-8")
+        if dest is not None:
+            _check_replaceable(out)  # nothing else appeared there meanwhile
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     finally:
         del tables
         _MAPS.clear()  # unmapped once no table refers to them
     os.replace(tmp, out)
     return out
+
+
+def is_report(path: str | Path) -> bool:
+    """Whether ``path`` is a file holding a build report ftdata wrote (it begins as one)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1 << 16).decode("utf-8", "replace")
+    except OSError:
+        return False
+    return head.startswith(_HEAD) and _TITLE_END in head.partition("</title>")[0] + "</title>"
+
+
+def _check_replaceable(out: Path) -> None:
+    """Raise unless ``out`` is absent or a report ftdata wrote: nothing else is ever replaced."""
+    if (out.exists() or out.is_symlink()) and not is_report(out):
+        what = "a folder" if out.is_dir() else "a file"
+        raise FtdataError(f"{out} is {what} that is not an ftdata build report: ftdata replaces "
+                          "only a report it wrote, so that nothing else is ever deleted; choose "
+                          "another file (-o) or move it away yourself")
 
 
 def report(path: str | Path, dest: str | Path | None = None) -> Path:

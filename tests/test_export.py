@@ -9,7 +9,7 @@ import datasets
 import pytest
 
 from ftdata.api import load_compiled
-from ftdata.constants import IGNORE_INDEX
+from ftdata.constants import IGNORE_INDEX, OWNER_FILE
 from ftdata.errors import FtdataError
 from ftdata.export import FORMATS, export
 
@@ -93,13 +93,52 @@ def test_refusals(reviews_out, tmp_path):
         export(reviews_out, "trl", tmp_path / "x", splits=["tset"])
     with pytest.raises(FtdataError, match="inside the compiled directory"):
         export(reviews_out, "trl", reviews_out / "exp")
-    (tmp_path / "busy").mkdir()
-    (tmp_path / "busy" / "f").write_text("x")
+    export(reviews_out, "parquet", tmp_path / "busy")
     with pytest.raises(FtdataError, match="--overwrite"):
         export(reviews_out, "jsonl", tmp_path / "busy")
     export(reviews_out, "jsonl", tmp_path / "busy", overwrite=True, splits=["test"])
-    assert sorted(p.name for p in (tmp_path / "busy").iterdir()) == ["README.md", "test.jsonl"]
+    assert sorted(p.name for p in (tmp_path / "busy").iterdir()) == [OWNER_FILE, "README.md", "test.jsonl"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folder left
+
+
+def _files(folder):
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_overwrite_replaces_only_an_earlier_export(reviews_out, tmp_path):
+    """--overwrite never deletes a folder or a file that ftdata did not write as an export."""
+    from click.testing import CliRunner
+
+    from ftdata.cli import main
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("my notes\n")
+    for flags in (["--overwrite"], []):
+        r = CliRunner().invoke(main, ["export", str(reviews_out), "--to", "jsonl", str(mine), *flags])
+        assert r.exit_code == 2, r.output
+        assert r.output.startswith("error:") and str(mine) in r.output and "not an ftdata export" in r.output
+        assert "pass --overwrite" not in r.output  # no advice to do what is refused
+        assert _files(mine) == {"notes.txt": b"my notes\n"}
+    # a file at the destination, and a folder whose marker names another format
+    a_file = tmp_path / "a_file"
+    a_file.write_text("keep me\n")
+    with pytest.raises(FtdataError, match="not an ftdata export"):
+        export(reviews_out, "jsonl", a_file, overwrite=True)
+    assert a_file.read_text() == "keep me\n"
+    (mine / OWNER_FILE).write_text('{"format": "someone-else/1"}\n')
+    with pytest.raises(FtdataError, match="not an ftdata export"):
+        export(reviews_out, "jsonl", mine, overwrite=True)
+    assert sorted(_files(mine)) == [OWNER_FILE, "notes.txt"]
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folder left
+    # an earlier export is replaced, whatever format it had, and nothing of it is left
+    exp = tmp_path / "exp"
+    export(reviews_out, "trl", exp)
+    r = CliRunner().invoke(main, ["export", str(reviews_out), "--to", "jsonl", str(exp), "--split", "test",
+                                  "--overwrite"])
+    assert r.exit_code == 0, r.output
+    assert sorted(_files(exp)) == [OWNER_FILE, "README.md", "test.jsonl"]
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
 def test_seq2seq_layout_refused_for_token_targets(reviews_out, tmp_path):

@@ -97,6 +97,30 @@ def test_report_command_and_json(reviews_out, tmp_path):
     assert r.exit_code == 2 and "error:" in r.output
 
 
+def test_report_replaces_only_an_earlier_report(reviews_out, tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\n")
+    r = CliRunner().invoke(main, ["report", str(reviews_out), "-o", str(notes)])
+    assert r.exit_code == 2, r.output
+    assert r.output.startswith("error:") and str(notes) in r.output and "not an ftdata build report" in r.output
+    assert notes.read_text() == "my notes\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]  # no temporary file left
+    rep = tmp_path / "rep.html"
+    rep.write_text("<html>stale</html>")  # an earlier report, edited: no longer ftdata's
+    r = CliRunner().invoke(main, ["report", str(reviews_out), "-o", str(rep)])
+    assert r.exit_code == 2 and rep.read_text() == "<html>stale</html>"
+    from ftdata.report import is_report
+
+    rep.unlink()
+    inodes = []
+    for _ in range(2):  # an earlier report is replaced (by a new file: a new inode)
+        r = CliRunner().invoke(main, ["report", str(reviews_out), "-o", str(rep)])
+        assert r.exit_code == 0, r.output
+        inodes.append(rep.stat().st_ino)
+    assert inodes[0] != inodes[1] and is_report(rep) and not is_report(notes)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "rep.html"]
+
+
 @pytest.mark.slow
 def test_report_renders_in_headless_chromium(two_tasks, tmp_path):
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -144,6 +144,54 @@ def test_bad_option_names_the_option(sms, tiny_llama, tmp_path):
         train_full(sms, str(tiny_llama), tmp_path / "run", lr=-1)
 
 
+# -- the run folder: replaced only when an earlier run made it ----------------------------
+def test_overwrite_refuses_a_folder_no_run_made(sms, tiny_llama, tmp_path):
+    from trainers._run import prepare_run_dir
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("my notes\n")
+    res = CliRunner().invoke(main, ["train", str(sms), "--model", str(tiny_llama), "-o", str(mine), "--overwrite",
+                                    "--max-steps", "1"])
+    assert res.exit_code == 2, res.output
+    assert res.output.startswith("error:") and str(mine) in res.output and "not an ftdata run folder" in res.output
+    assert "pass --overwrite" not in res.output
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"]
+    for overwrite in (True, False):
+        with pytest.raises(FtdataError, match="not an ftdata run folder"):
+            prepare_run_dir(mine, overwrite)
+    a_file = tmp_path / "a_file"
+    a_file.write_text("keep me\n")
+    with pytest.raises(FtdataError, match="not an ftdata run folder"):
+        prepare_run_dir(a_file, True)
+    assert (mine / "notes.txt").read_text() == "my notes\n" and a_file.read_text() == "keep me\n"
+    # compare trains into OUT/runs/<method>: a folder of the user's there is refused before any work
+    (tmp_path / "cmp" / "runs").mkdir(parents=True)
+    mine.rename(tmp_path / "cmp" / "runs" / "lora")
+    res = CliRunner().invoke(main, ["compare", str(sms), "--model", str(tiny_llama), "-o", str(tmp_path / "cmp"),
+                                    "--overwrite", "--max-steps", "1"])
+    assert res.exit_code == 2 and "not an ftdata run folder" in res.output, res.output
+    assert [p.name for p in (tmp_path / "cmp" / "runs" / "lora").iterdir()] == ["notes.txt"]
+
+
+def test_overwrite_replaces_an_earlier_run(sms, tiny_llama, tmp_path):
+    from trainers._run import prepare_run_dir
+
+    run = prepare_run_dir(tmp_path / "run", False)  # what a run killed before its first save leaves
+    assert prepare_run_dir(run, False) == run  # nothing in it yet: no --overwrite needed
+    opts = ["--max-steps", "1", "--max-rows", "8", "--batch-size", "4"]
+    res = CliRunner().invoke(main, ["train", str(sms), "--model", str(tiny_llama), "-o", str(run), *opts])
+    assert res.exit_code == 0, res.output
+    (run / "summary.json").write_text("{}")  # to see it replaced
+    res = CliRunner().invoke(main, ["train", str(sms), "--model", str(tiny_llama), "-o", str(run), *opts])
+    assert res.exit_code == 2 and "pass --overwrite" in res.output
+    res = CliRunner().invoke(main, ["train", str(sms), "--model", str(tiny_llama), "-o", str(run), "--method", "lora",
+                                    "--overwrite", *opts])
+    assert res.exit_code == 0, res.output
+    assert (run / "adapter").is_dir() and not (run / "model").exists() and (run / COMPLETED).exists()
+    assert json.loads((run / "summary.json").read_text())["method"] == "lora"
+
+
 # -- end to end --------------------------------------------------------------------------
 # Chosen so a 2-layer, 64-wide llama separates spam from ham on 2 CPU cores in well under a minute.
 # Random (not length-grouped) batches: spam messages are long, so length-sorted batches are
@@ -251,3 +299,19 @@ def test_tiny_model_cli(tmp_path):
     res = CliRunner().invoke(main, ["tiny-model", "gpt2", str(tmp_path / "g")])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "g" / "tokenizer.json").exists() and "parameters" in res.output
+
+
+def test_tiny_model_replaces_only_a_tiny_model(tmp_path):
+    mine = tmp_path / "my-model"
+    mine.mkdir()
+    (mine / "config.json").write_text('{"mine": true}\n')  # a model of the user's: same file names
+    res = CliRunner().invoke(main, ["tiny-model", "llama", str(mine)])
+    assert res.exit_code == 2, res.output
+    assert res.output.startswith("error:") and str(mine) in res.output and "not an ftdata tiny model" in res.output
+    assert [p.name for p in mine.iterdir()] == ["config.json"] and (mine / "config.json").read_text() == '{"mine": true}\n'
+    tiny, fresh = tmp_path / "tiny", tmp_path / "fresh"
+    for arch, out in (("t5", tiny), ("gpt2", tiny), ("gpt2", fresh)):  # an earlier tiny model is replaced
+        res = CliRunner().invoke(main, ["tiny-model", arch, str(out)])
+        assert res.exit_code == 0, res.output
+    assert json.loads((tiny / "config.json").read_text())["model_type"] == "gpt2"
+    assert sorted(p.name for p in tiny.iterdir()) == sorted(p.name for p in fresh.iterdir())  # nothing of t5 left

@@ -8,6 +8,7 @@ A *run directory* (what ``ftdata train`` writes)::
       train_log.jsonl      the Trainer's log history (loss, learning rate, ...)
       loss.png             the training loss curve
       summary.json         method, base model, data, parameters, wall time, peak memory, tokens/s
+      .ftdata.json         written first: marks the folder as a run (only such a folder is replaced)
       COMPLETED            written last; readers refuse a run without it
 """
 
@@ -20,7 +21,9 @@ import threading
 import time
 from pathlib import Path
 
+from ftdata.constants import OWNER_FILE
 from ftdata.errors import FtdataError
+from ftdata.writer import mark_output, not_replaceable
 
 from .data import check_tokenizer
 
@@ -32,13 +35,32 @@ def is_main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
+def check_run_dir(out: Path) -> None:
+    """Raise unless ``out`` is absent, an empty folder or a run folder ftdata made."""
+    what = not_replaceable(out, "run")
+    if what:
+        raise FtdataError(f"{out} is {what}: a training run replaces only a run folder "
+                          "ftdata made, so that nothing else is ever deleted; choose another "
+                          "output folder (-o) or move it away yourself")
+
+
 def prepare_run_dir(output: str | Path, overwrite: bool) -> Path:
-    """Refuse a non-empty run folder unless ``overwrite``; in that case clear it (main process only)."""
+    """Make the run folder and mark it (main process only); ``overwrite`` clears an earlier run.
+
+    Only a folder an earlier run made (its :data:`OWNER_FILE`, see ``ftdata.writer.is_output``)
+    or an empty one is used: anything else is the user's and is refused, ``overwrite`` or not.
+    The marker is written first, so a run killed before it saved anything is known as ours too.
+    """
     out = Path(output)
-    if is_main_process() and out.exists() and any(out.iterdir()):
+    if not is_main_process():
+        return out
+    check_run_dir(out)
+    if out.exists() and any(p.name != OWNER_FILE for p in out.iterdir()):
         if not overwrite:
             raise FtdataError(f"{out}: output folder exists and is not empty (pass --overwrite to replace it)")
-        shutil.rmtree(out)
+        out.unlink() if out.is_symlink() else shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    mark_output(out, "run")
     return out
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ftdata.errors import FtdataError
 
-from ._run import PeakMemory
+from ._run import PeakMemory, check_run_dir
 from .evaluate import evaluate_model
 from .full import train_full
 from .lora import train_lora
@@ -80,6 +80,8 @@ def compare(data: str | Path, model: str, output: str | Path, *, methods: tuple[
     out = Path(output)
     if out.exists() and (out / "compare.json").exists() and not overwrite:
         raise FtdataError(f"{out}: holds a comparison already (pass --overwrite to replace it)")
+    for method in methods:  # refused now, not after the base model's evaluations
+        check_run_dir(out / "runs" / method)
     out.mkdir(parents=True, exist_ok=True)
     ev = {k: v for k, v in (eval_options or {}).items() if k != "shots"}
     total = _base_params(model)

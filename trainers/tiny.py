@@ -9,10 +9,13 @@ Architectures: ``llama`` and ``gpt2`` (causal), ``t5`` (seq2seq).
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
+from ftdata.constants import OWNER_FILE
 from ftdata.errors import FtdataError
 from ftdata.tokenizer import load_tokenizer
+from ftdata.writer import mark_output, not_replaceable
 
 ARCHITECTURES = ("llama", "gpt2", "t5")
 
@@ -73,10 +76,23 @@ def build_tiny_model(arch: str, tokenizer: str = "ftdata:tiny-bpe", *, seed: int
 
 def save_tiny_model(arch: str, output: str | Path, tokenizer: str = "ftdata:tiny-bpe", *, seed: int = 0,
                     **sizes) -> Path:
-    """Build a tiny model and save it with its tokenizer to ``output``; returns the folder."""
-    model, tok = build_tiny_model(arch, tokenizer, seed=seed, **sizes)
+    """Build a tiny model and save it with its tokenizer to ``output``; returns the folder.
+
+    ``output`` must be absent, empty, or a tiny model saved here before (it is replaced):
+    another model's weights there are never overwritten (``ftdata.writer.not_replaceable``).
+    """
     out = Path(output)
+    what = not_replaceable(out, "model")
+    if what:
+        raise FtdataError(f"{out} is {what}: ftdata replaces only a tiny model it saved, so that "
+                          "nothing else is ever overwritten; choose another folder or move it away "
+                          "yourself")
+    model, tok = build_tiny_model(arch, tokenizer, seed=seed, **sizes)
+    if out.exists() and any(p.name != OWNER_FILE for p in out.iterdir()):
+        # an earlier tiny model: nothing of it stays
+        out.unlink() if out.is_symlink() else shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
+    mark_output(out, "model")
     model.save_pretrained(out)
     tok.save_pretrained(out)
     return out
