@@ -52,6 +52,12 @@ class RenderLimits(BaseModel):
 
 DEFAULT_LIMITS = RenderLimits()
 
+#: Longest template part (prompt, completion, jinja or answer_choices) that is parsed, in
+#: characters: 35 times the longest part in promptsource (2,849). Checked before parsing,
+#: because parsing and code generation grow with the source (about 3 s per 100,000 characters
+#: of ``{{ a }}``); the compile deadline bounds what a part under the cap can still cost.
+MAX_TEMPLATE_CHARS = 100_000
+
 
 class RenderTimeout(BaseException):  # noqa: N818 - delivered asynchronously, must not be swallowed
     """Raised inside the rendering thread when its deadline passes.

@@ -24,7 +24,8 @@ from typing import Any
 from jinja2 import StrictUndefined, nodes
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.constants import LOREM_IPSUM_WORDS
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import SandboxedEnvironment, SandboxedEscapeFormatter, SandboxedFormatter
+from markupsafe import Markup
 
 from .limits import DEFAULT_LIMITS, LimitExceeded, RenderLimits, current_budget, current_limits
 
@@ -120,7 +121,8 @@ def _number(digits: str) -> int:
 
 
 def _check_percent_format(fmt: str, args: Any) -> None:
-    """Bound ``fmt % args`` before it runs: widths, precisions and ``*`` arguments."""
+    """Bound ``fmt % args`` before it runs: widths, precisions and ``*`` arguments, then the
+    size of the whole result (see :func:`_check_percent_size`)."""
     star = False
     for m in _PCT_SPEC.finditer(fmt):
         for n in m.groups():
@@ -131,6 +133,34 @@ def _check_percent_format(fmt: str, args: Any) -> None:
     if star:
         for a in args if isinstance(args, tuple) else (args,):
             _check_width(a, "a '%*' format width")
+    _check_percent_size(fmt, args)
+
+
+def _check_percent_size(fmt: str, args: Any) -> None:
+    """Refuse ``fmt % args`` whose result would pass the output limit, before it is built.
+
+    ``('%s' * 1000) % ((x,) * 1000)`` is one C call that builds 1,000 copies of ``x``; here each
+    conversion is formatted on its own instead (each is small: widths were checked and values
+    are bounded) and the sizes are added up, stopping at the limit. Where the arguments do not
+    fit the format this gives up: the real operation then raises Python's own error.
+    """
+    limit = current_limits().max_output_chars
+    positional = iter(args if isinstance(args, tuple) else (args,))
+    specs = [m.group(0) for m in _PCT_SPEC.finditer(fmt)]
+    size = len(fmt) - sum(map(len, specs))  # the literal text
+    for spec in specs:
+        try:
+            if spec[-1] == "%":
+                piece = "%"
+            elif spec[1] == "(":
+                piece = spec % args
+            else:
+                piece = spec % tuple(next(positional) for _ in range(spec.count("*") + 1))
+        except (TypeError, ValueError, KeyError, OverflowError, RuntimeError):
+            return  # StopIteration inside the generator surfaces as RuntimeError
+        size += len(piece)
+        if size > limit:
+            raise _too_big("a '%' format", size, limit)
 
 
 def _check_format_spec(fmt: str) -> None:
@@ -146,6 +176,40 @@ def _check_format_spec(fmt: str) -> None:
             raise LimitExceeded("nested replacement fields in a format spec are not allowed in templates")
         for n in _FMT_NUMBERS.findall(spec):
             _check_width(_number(n), "a format width")
+
+
+class _Sizing:
+    """A sandboxed formatter that builds nothing: it adds up the length each replacement field
+    would have and stops as soon as the total passes the output limit.
+
+    ``('{0}' * 40000).format('x' * 40000)`` would otherwise build 1.6 GB in one join that no
+    deadline can interrupt. Fields are resolved by the sandbox's own ``get_field`` (so the same
+    attribute rules apply) and each is formatted on its own, which is small: widths were checked
+    and values are bounded.
+    """
+
+    def __init__(self, env: SandboxedEnvironment, limit: int, **kwargs: Any):
+        super().__init__(env, **kwargs)
+        self.limit, self.size = limit, 0
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        self.size += len(super().format_field(value, format_spec))
+        if self.size > self.limit:
+            raise _too_big("the result of str.format()", self.size, self.limit)
+        return ""
+
+    def check(self, fmt: str, args: tuple, kwargs: Any) -> None:
+        literal = self.vformat(fmt, args, kwargs)  # only the literal text is joined
+        if self.size + len(literal) > self.limit:
+            raise _too_big("the result of str.format()", self.size + len(literal), self.limit)
+
+
+class _SizingFormatter(_Sizing, SandboxedFormatter):
+    pass
+
+
+class _SizingEscapeFormatter(_Sizing, SandboxedEscapeFormatter):
+    """For ``Markup`` format strings, whose fields are escaped (and so grow)."""
 
 
 def _check_int_op(op: str, left: Any, right: Any) -> None:
@@ -213,7 +277,7 @@ def _limited_filter(name: str, func):
             if isinstance(width, int) and not isinstance(width, bool):
                 _check_width(width * lines, f"the {name} filter")
         elif name == "format":
-            _check_percent_format(str(value), tuple(args))
+            _check_percent_format(str(value), kwargs or tuple(args))
         elif name == "replace" and len(args) >= 2:
             _check_replace(str(value), str(args[0]), str(args[1]))
         elif name in ("batch", "slice") and args:
@@ -285,9 +349,15 @@ class HardenedEnvironment(SandboxedEnvironment):
         if wrapped is None:
             return None
         fmt = value.__self__
+        is_map = value.__name__ == "format_map"
 
         def checked(*args, **kwargs):
             _check_format_spec(fmt)
+            if not is_map or (len(args) == 1 and not kwargs):  # else format_map raises TypeError itself
+                limit = current_limits().max_output_chars
+                sizer = (_SizingEscapeFormatter(self, limit, escape=fmt.escape) if isinstance(fmt, Markup)
+                         else _SizingFormatter(self, limit))
+                sizer.check(fmt, *(((), args[0]) if is_map else (args, kwargs)))
             return _check_len(wrapped(*args, **kwargs), "the result of str.format()")
 
         return checked

@@ -19,6 +19,8 @@ import yaml
 from .errors import ConfigError
 
 MAX_ALIASES = 500
+MAX_YAML_BYTES = 4 * 2**20
+MAX_YAML_NODES = 200_000
 #: Largest number of nodes a document may have with every alias expanded.
 MAX_EXPANDED_NODES = 1_000_000
 
