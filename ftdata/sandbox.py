@@ -25,6 +25,7 @@ from jinja2 import StrictUndefined, nodes
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.constants import LOREM_IPSUM_WORDS
 from jinja2.sandbox import SandboxedEnvironment, SandboxedEscapeFormatter, SandboxedFormatter
+from jinja2.utils import Namespace
 from markupsafe import Markup
 
 from .limits import DEFAULT_LIMITS, LimitExceeded, RenderLimits, current_budget, current_limits
@@ -115,6 +116,64 @@ def _check_width(width: Any, what: str) -> None:
             raise _too_big(what, width, limit)
 
 
+#: types whose ``str()`` holds the text of everything in them: ``[x] * 1000`` is 1,000 items,
+#: its text is 1,000 copies of ``x``, built in one C call wherever it is turned into text
+_TEXT_CONTAINERS = (list, tuple, dict, set, frozenset, Namespace)
+
+
+def _text_size(value: Any, limit: int) -> int:
+    """``len(str(value))`` for a container, computed without building the text.
+
+    Counting stops soon after ``limit`` is passed; each distinct string or scalar is measured
+    once (``repr`` of one item is small: values are bounded), however often it is referenced.
+    """
+    measured: dict[int, int] = {}
+    open_: set[int] = set()  # containers being measured: Python prints a cycle as [...] or {...}
+
+    def size(v: Any) -> int:  # len(repr(v))
+        if not isinstance(v, _TEXT_CONTAINERS):
+            n = measured.get(id(v))
+            if n is None:
+                n = measured[id(v)] = len(repr(v))
+            return n
+        if isinstance(v, Namespace):
+            return len("<Namespace >") + size(v._Namespace__attrs)  # noqa: SLF001 - what its repr prints
+        if id(v) in open_:
+            return 5
+        n = len(v)
+        if isinstance(v, (set, frozenset)) and not n:
+            total = len(repr(v))
+        else:
+            total = 2 + 2 * max(0, n - 1) + (len("frozenset()") if isinstance(v, frozenset) else 0) \
+                + (1 if isinstance(v, tuple) and n == 1 else 0)
+        open_.add(id(v))
+        try:
+            for item in (v.items() if isinstance(v, dict) else v):
+                total += size(item[0]) + 2 + size(item[1]) if isinstance(v, dict) else size(item)
+                if total > limit:
+                    break
+        finally:
+            open_.discard(id(v))
+        return total
+
+    return size(value)
+
+
+def _check_text(value: Any, what: str) -> None:
+    """Refuse turning a container into text that would pass the output limit, before it is built."""
+    if isinstance(value, _TEXT_CONTAINERS):
+        limit = current_limits().max_output_chars
+        size = _text_size(value, limit)
+        if size > limit:
+            raise _too_big(f"the text of {what}", size, limit)
+
+
+def _check_output(value: Any) -> Any:
+    """The environment's ``finalize``: every ``{{ ... }}`` value passes here before ``str()``."""
+    _check_text(value, f"a {type(value).__name__} in the output")
+    return value
+
+
 def _number(digits: str) -> int:
     # int() of thousands of digits is itself slow (and refused past 4300): cap the length first
     return int(digits) if len(digits) < 19 else 10**19
@@ -153,10 +212,14 @@ def _check_percent_size(fmt: str, args: Any) -> None:
             if spec[-1] == "%":
                 piece = "%"
             elif spec[1] == "(":
+                _check_text(args[spec[2:spec.index(")")]], "a '%' format argument")
                 piece = spec % args
             else:
-                piece = spec % tuple(next(positional) for _ in range(spec.count("*") + 1))
-        except (TypeError, ValueError, KeyError, OverflowError, RuntimeError):
+                values = tuple(next(positional) for _ in range(spec.count("*") + 1))
+                for v in values:
+                    _check_text(v, "a '%' format argument")
+                piece = spec % values
+        except (TypeError, ValueError, KeyError, IndexError, OverflowError, RuntimeError):
             return  # StopIteration inside the generator surfaces as RuntimeError
         size += len(piece)
         if size > limit:
@@ -191,6 +254,11 @@ class _Sizing:
     def __init__(self, env: SandboxedEnvironment, limit: int, **kwargs: Any):
         super().__init__(env, **kwargs)
         self.limit, self.size = limit, 0
+
+    def get_field(self, field_name: str, args: Any, kwargs: Any) -> tuple[Any, str]:
+        obj, first = super().get_field(field_name, args, kwargs)
+        _check_text(obj, "a str.format() field")  # before !r/!s or the spec turn it into text
+        return obj, first
 
     def format_field(self, value: Any, format_spec: str) -> str:
         self.size += len(super().format_field(value, format_spec))
@@ -250,9 +318,24 @@ def _check_str_method(name: str, s: str, args: tuple, kwargs: dict) -> None:
     elif name == "replace" and len(args) >= 2 and isinstance(args[0], str) and isinstance(args[1], str):
         _check_replace(s, args[0], args[1])
     elif name == "join" and args and hasattr(args[0], "__len__"):
-        size = len(s) * max(0, len(args[0]) - 1)
+        _check_joined(s, args[0], "str.join()")
+
+
+def _check_joined(sep: str, items: Any, what: str) -> None:
+    """Refuse ``sep.join(items)`` (items as text) whose result would pass the output limit."""
+    limit = current_limits().max_output_chars
+    size = len(sep) * max(0, len(items) - 1)
+    measured: dict[int, int] = {}
+    for item in items if size <= limit else ():
+        n = measured.get(id(item))
+        if n is None:
+            n = measured[id(item)] = len(item) if isinstance(item, str) else (
+                _text_size(item, limit) if isinstance(item, _TEXT_CONTAINERS) else len(str(item)))
+        size += n
         if size > limit:
-            raise _too_big("str.join()", size, limit)
+            break
+    if size > limit:
+        raise _too_big(what, size, limit)
 
 
 def _check_replace(s: str, old: str, new: str) -> None:
@@ -263,6 +346,12 @@ def _check_replace(s: str, old: str, new: str) -> None:
         raise _too_big("replace()", size, limit)
 
 
+#: builtin filters that turn their value into text (``soft_str``, ``repr``, JSON) first
+_TEXT_FILTERS = frozenset({"capitalize", "center", "e", "escape", "forceescape", "format", "indent", "lower",
+                           "pprint", "replace", "safe", "string", "striptags", "title", "tojson", "trim",
+                           "truncate", "upper", "urlencode", "urlize", "wordcount", "wordwrap"})
+
+
 def _limited_filter(name: str, func):
     """Wrap a width-taking builtin filter with a size check that runs first."""
 
@@ -271,6 +360,8 @@ def _limited_filter(name: str, func):
 
     def wrapper(*all_args, **kwargs):
         lead, (value, *args) = (all_args[:1], all_args[1:]) if passes else ((), all_args)
+        if name in _TEXT_FILTERS:
+            _check_text(value, f"the value of the {name} filter")
         if name in ("center", "indent"):
             width = kwargs.get("width", args[0] if args else 0)
             lines = str(value).count("\n") + 1 if name == "indent" else 1
@@ -284,7 +375,10 @@ def _limited_filter(name: str, func):
             _check_width(args[0], f"the {name} filter")
         elif name == "join" and hasattr(value, "__len__"):
             sep = args[0] if args else kwargs.get("d", "")
-            _check_width(len(str(sep)) * len(value), "the join filter")
+            if len(args) > 1 or "attribute" in kwargs:  # items are attributes of the values
+                _check_width(len(str(sep)) * len(value), "the join filter")
+            else:
+                _check_joined(str(sep), value, "the join filter")
         return _check_len(func(*lead, value, *args, **kwargs), f"the result of the {name} filter")
 
     wrapper.__name__ = f"limited_{name}"
@@ -334,6 +428,8 @@ class HardenedEnvironment(SandboxedEnvironment):
         return super().call_binop(context, operator, left, right)
 
     def ftdata_concat(self, parts: tuple) -> str:
+        for p in parts:
+            _check_text(p, "a '~' operand")
         strs = [p if isinstance(p, str) else str(p) for p in parts]
         total = sum(map(len, strs))
         limit = current_limits().max_output_chars
@@ -382,9 +478,10 @@ def make_environment() -> HardenedEnvironment:
     static check in :func:`static_problems` were bypassed. ``optimized=False`` keeps Jinja's
     optimizer from evaluating expressions at compile time.
     """
-    env = HardenedEnvironment(undefined=StrictUndefined, autoescape=False, optimized=False, loader=None)
+    env = HardenedEnvironment(undefined=StrictUndefined, autoescape=False, optimized=False, loader=None,
+                              finalize=_check_output)
     env.globals.update({"choice": choice, "most_frequent": most_frequent, "zip": zip, "lipsum": lipsum})
-    for name in ("center", "indent", "format", "replace", "batch", "slice", "join"):
+    for name in sorted(_TEXT_FILTERS | {"batch", "slice", "join"}):
         env.filters[name] = _limited_filter(name, env.filters[name])
     env.filters.update({"choice": choice, "shuffle": shuffle, "most_frequent": most_frequent,
                         "random": _random_filter})

@@ -38,6 +38,23 @@ BOMBS = {
     "percent_tuple": "{{ ('%s' * 1000) % ((x,) * 1000) }}",
     "percent_mapping": "{{ ('%(a)s' * 1000) % {'a': x} }}",
     "format_filter": "{{ ('%s' * 1000)|format(*((x,) * 1000)) }}",
+    # str() of a container holds str() of each item: a list of 1,000 references to x is small,
+    # its text is not, wherever it is turned into text
+    "output_list": "{{ [x] * 1000 }}",
+    "output_nested": "{{ [[x] * 100] * 100 }}",
+    "output_dict": "{{ dict(a=[x] * 1000) }}",
+    "output_namespace": "{% set ns = namespace(l=[x] * 1000) %}{{ ns }}",
+    "concat_list": "{{ ([x] * 1000) ~ '' }}",
+    "join_filter": "{{ ([x] * 1000)|join }}",
+    "join_method": "{{ ''.join([x] * 1000) }}",
+    "string_filter": "{{ ([x] * 1000)|string }}",
+    "upper_filter": "{{ ([x] * 1000)|upper }}",
+    "indent_filter": "{{ ([x] * 1000)|indent }}",
+    "tojson_filter": "{{ ([x] * 1000)|tojson }}",
+    "pprint_filter": "{{ ([x] * 1000)|pprint }}",
+    "percent_list": "{{ '%s' % ([x] * 1000,) }}",
+    "format_list": "{{ '{}'.format([x] * 1000) }}",
+    "format_repr": "{{ '{!r}'.format([x] * 1000) }}",
 }
 
 
@@ -84,6 +101,32 @@ def test_format_results_count_exactly(src, row):
     limit equal to it passes and one character less is refused."""
     t = from_strings(src, "ok", name="fmt")
     expected = t.render(row)[0]  # default limits: far from any bound
+    assert t.render(row, limits=RenderLimits(max_output_chars=len(expected)))[0] == expected
+    with pytest.raises(TemplateError, match="max_output_chars"):
+        t.render(row, limits=RenderLimits(max_output_chars=len(expected) - 1))
+
+
+TEXTS = {
+    "list": "[x, 1, 2.5, none, true, 'it''s', '\\n\u00e9\u0001']",
+    "tuple1": "(x,)",
+    "tuple": "(x, (), [], {})",
+    "dict": "{'a': [x, {'b': (1, 2)}], 3: none}",
+    "set": "[x, 'y']|unique|list",
+    "namespace": "namespace(a=[x], b={'k': x})",
+    "markup": "[x|safe, x|e]",
+    "recursive": "self_list",
+}
+
+
+@pytest.mark.parametrize("expr", list(TEXTS.values()), ids=list(TEXTS))
+def test_text_of_containers_counts_exactly(expr):
+    """Containers are measured as text without building it; the measure is the length of the
+    text, so a limit equal to the output passes and one character less is refused."""
+    src = ("{% set self_list = [x] %}{% if self_list.append(self_list) %}{% endif %}"
+           "{{ '<' }}{{ " + expr + " }}{{ '>' }}")
+    t = from_strings(src, "ok", name="txt")
+    row = {"x": "a'b\"c" * 10}
+    expected = t.render(row)[0]
     assert t.render(row, limits=RenderLimits(max_output_chars=len(expected)))[0] == expected
     with pytest.raises(TemplateError, match="max_output_chars"):
         t.render(row, limits=RenderLimits(max_output_chars=len(expected) - 1))
