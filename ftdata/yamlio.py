@@ -24,10 +24,11 @@ MAX_ALIASES = 500
 #: promptsource file (16,918 bytes). A file is measured before it is read.
 MAX_YAML_BYTES = 4 * 2**20
 #: Most nodes a document may have before aliases are expanded. Each node costs Python time
-#: and memory whatever the scanner, so a document of tiny nodes (``[1,1,1,...]``) under the
-#: byte cap would still take many seconds and hundreds of MB; real template files have one
-#: node per 17 to 100 bytes (a 4 MB file of promptsource templates has about 40,000).
-MAX_YAML_NODES = 200_000
+#: (10-20 us) and memory (about 350 bytes) whatever the scanner, so a document of tiny nodes
+#: (``[1,1,1,...]``: 2 million in 4 MiB) would take over half a minute and 700 MB under the byte
+#: cap alone. Real template files have one node per 17 to 100 bytes: the largest promptsource
+#: file about 500, a 4 MB file of promptsource templates about 40,000.
+MAX_YAML_NODES = 100_000
 #: Largest number of nodes a document may have with every alias expanded.
 MAX_EXPANDED_NODES = 1_000_000
 
