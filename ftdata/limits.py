@@ -13,8 +13,10 @@ one render (one template applied to one row, all of its parts):
   signals) and costs two lock round-trips per render; the exception is raised between Python
   bytecodes, which is why the size checks above must keep single C-level operations small.
 
-The same deadline guards compilation, because Jinja evaluates constant expressions while it
-compiles (``{{ 'x'|center(9) }}`` is computed once, at compile time).
+The same deadline guards compilation, parsing and the static check included, because Jinja
+evaluates constant expressions while it compiles (``{{ 'x'|center(9) }}`` is computed once, at
+compile time) and parsing grows with the source; the source itself is capped first
+(:data:`MAX_TEMPLATE_CHARS`).
 """
 
 from __future__ import annotations

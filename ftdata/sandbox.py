@@ -199,8 +199,9 @@ def _check_percent_size(fmt: str, args: Any) -> None:
     """Refuse ``fmt % args`` whose result would pass the output limit, before it is built.
 
     ``('%s' * 1000) % ((x,) * 1000)`` is one C call that builds 1,000 copies of ``x``; here each
-    conversion is formatted on its own instead (each is small: widths were checked and values
-    are bounded) and the sizes are added up, stopping at the limit. Where the arguments do not
+    conversion is formatted on its own instead (each is small: widths were checked, values are
+    bounded and a container's text is measured first) and the sizes are added up, stopping at
+    the limit. Where the arguments do not
     fit the format this gives up: the real operation then raises Python's own error.
     """
     limit = current_limits().max_output_chars
@@ -247,8 +248,8 @@ class _Sizing:
 
     ``('{0}' * 40000).format('x' * 40000)`` would otherwise build 1.6 GB in one join that no
     deadline can interrupt. Fields are resolved by the sandbox's own ``get_field`` (so the same
-    attribute rules apply) and each is formatted on its own, which is small: widths were checked
-    and values are bounded.
+    attribute rules apply) and each is formatted on its own, which is small: widths were checked,
+    values are bounded and a container's text is measured before it is built.
     """
 
     def __init__(self, env: SandboxedEnvironment, limit: int, **kwargs: Any):

@@ -7,6 +7,11 @@ fast instead of exploding later when the structure is walked: both the number of
 and the size the document would have with every alias expanded are bounded. (PyYAML shares
 aliased objects, so a bomb loads in microseconds; it explodes later, when pydantic, ``json``
 or ``deepcopy`` walk it.)
+
+Size is bounded too: a file over :data:`MAX_YAML_BYTES` is refused before it is read, and a
+document over :data:`MAX_YAML_NODES` nodes while it is composed. Text is scanned and parsed by
+libyaml where PyYAML has it (:class:`_CLoader`), with the same composer, constructors and
+checks as the pure-Python loader.
 """
 
 from __future__ import annotations
