@@ -350,7 +350,7 @@ def _check_replace(s: str, old: str, new: str) -> None:
 #: builtin filters that turn their value into text (``soft_str``, ``repr``, JSON) first
 _TEXT_FILTERS = frozenset({"capitalize", "center", "e", "escape", "forceescape", "format", "indent", "lower",
                            "pprint", "replace", "safe", "string", "striptags", "title", "tojson", "trim",
-                           "truncate", "upper", "urlencode", "urlize", "wordcount", "wordwrap"})
+                           "truncate", "upper", "urlencode", "urlize", "wordcount", "wordwrap", "xmlattr"})
 
 
 def _limited_filter(name: str, func):

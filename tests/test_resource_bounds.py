@@ -52,6 +52,7 @@ BOMBS = {
     "indent_filter": "{{ ([x] * 1000)|indent }}",
     "tojson_filter": "{{ ([x] * 1000)|tojson }}",
     "pprint_filter": "{{ ([x] * 1000)|pprint }}",
+    "xmlattr_filter": "{{ {'a': [x] * 1000}|xmlattr }}",
     "percent_list": "{{ '%s' % ([x] * 1000,) }}",
     "format_list": "{{ '{}'.format([x] * 1000) }}",
     "format_repr": "{{ '{!r}'.format([x] * 1000) }}",
