@@ -170,7 +170,8 @@ def _check_text(value: Any, what: str) -> None:
 
 def _check_output(value: Any) -> Any:
     """The environment's ``finalize``: every ``{{ ... }}`` value passes here before ``str()``."""
-    _check_text(value, f"a {type(value).__name__} in the output")
+    if isinstance(value, _TEXT_CONTAINERS):  # the common case (a string) pays one isinstance
+        _check_text(value, f"a {type(value).__name__} in the output")
     return value
 
 
@@ -201,8 +202,8 @@ def _check_percent_size(fmt: str, args: Any) -> None:
     ``('%s' * 1000) % ((x,) * 1000)`` is one C call that builds 1,000 copies of ``x``; here each
     conversion is formatted on its own instead (each is small: widths were checked, values are
     bounded and a container's text is measured first) and the sizes are added up, stopping at
-    the limit. Where the arguments do not
-    fit the format this gives up: the real operation then raises Python's own error.
+    the limit. Where the arguments do not fit the format this gives up: the real operation then
+    raises Python's own error.
     """
     limit = current_limits().max_output_chars
     positional = iter(args if isinstance(args, tuple) else (args,))
@@ -354,14 +355,15 @@ _TEXT_FILTERS = frozenset({"capitalize", "center", "e", "escape", "forceescape",
 
 
 def _limited_filter(name: str, func):
-    """Wrap a width-taking builtin filter with a size check that runs first."""
+    """Wrap a builtin filter that can build large text (from a width, or from its value as
+    text) with a size check that runs first."""
 
     # filters such as join take Jinja's eval context first; keep that calling convention
     passes = getattr(func, "jinja_pass_arg", None) is not None
 
     def wrapper(*all_args, **kwargs):
         lead, (value, *args) = (all_args[:1], all_args[1:]) if passes else ((), all_args)
-        if name in _TEXT_FILTERS:
+        if name in _TEXT_FILTERS and isinstance(value, _TEXT_CONTAINERS):
             _check_text(value, f"the value of the {name} filter")
         if name in ("center", "indent"):
             width = kwargs.get("width", args[0] if args else 0)
