@@ -164,7 +164,7 @@ def load_yaml_text(text: str, source: str = "<string>") -> Any:
     if len(text) > MAX_YAML_BYTES:
         raise _too_large(source, f"{len(text):,} characters")
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader derives from SafeLoader
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - both loaders derive from a safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
