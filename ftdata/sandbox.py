@@ -24,6 +24,7 @@ from typing import Any
 from jinja2 import StrictUndefined, nodes
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.constants import LOREM_IPSUM_WORDS
+from jinja2.filters import make_attrgetter
 from jinja2.sandbox import SandboxedEnvironment, SandboxedEscapeFormatter, SandboxedFormatter
 from jinja2.utils import Namespace
 from markupsafe import Markup
@@ -348,6 +349,26 @@ def _check_replace(s: str, old: str, new: str) -> None:
         raise _too_big("replace()", size, limit)
 
 
+def _sum_sequences(items: Any, start: list | tuple) -> list | tuple:
+    """``sum(items, start)`` for a list or tuple ``start``, in linear time.
+
+    The builtin copies the partial result at every step: ``([[1]] * 10**6)|sum(start=[])`` is
+    one C call of about 5 * 10**11 copies that no deadline can interrupt. This extends one list
+    instead (a Python loop, so the deadline applies) and stops once it passes the output limit;
+    from the first item of another type on, the builtin goes on (same result, same error).
+    """
+    kind, limit = type(start), current_limits().max_output_chars
+    out = list(start)
+    rest = iter(items)
+    for item in rest:
+        if not isinstance(item, kind):
+            return sum(rest, kind(out) + item)
+        out.extend(item)
+        if len(out) > limit:
+            raise _too_big("the sum filter", len(out), limit)
+    return out if kind is list else tuple(out)
+
+
 #: builtin filters that turn their value into text (``soft_str``, ``repr``, JSON) first
 _TEXT_FILTERS = frozenset({"capitalize", "center", "e", "escape", "forceescape", "format", "indent", "lower",
                            "pprint", "replace", "safe", "string", "striptags", "title", "tojson", "trim",
@@ -376,6 +397,12 @@ def _limited_filter(name: str, func):
             _check_replace(str(value), str(args[0]), str(args[1]))
         elif name in ("batch", "slice") and args:
             _check_width(args[0], f"the {name} filter")
+        elif name == "sum":
+            attribute = kwargs.get("attribute", args[0] if args else None)
+            start = kwargs.get("start", args[1] if len(args) > 1 else 0)
+            if type(start) in (list, tuple):
+                items = value if attribute is None else map(make_attrgetter(lead[0], attribute), value)
+                return _check_len(_sum_sequences(items, start), "the result of the sum filter")
         elif name == "join" and hasattr(value, "__len__"):
             sep = args[0] if args else kwargs.get("d", "")
             if len(args) > 1 or "attribute" in kwargs:  # items are attributes of the values
@@ -484,7 +511,7 @@ def make_environment() -> HardenedEnvironment:
     env = HardenedEnvironment(undefined=StrictUndefined, autoescape=False, optimized=False, loader=None,
                               finalize=_check_output)
     env.globals.update({"choice": choice, "most_frequent": most_frequent, "zip": zip, "lipsum": lipsum})
-    for name in sorted(_TEXT_FILTERS | {"batch", "slice", "join"}):
+    for name in sorted(_TEXT_FILTERS | {"batch", "slice", "join", "sum"}):
         env.filters[name] = _limited_filter(name, env.filters[name])
     env.filters.update({"choice": choice, "shuffle": shuffle, "most_frequent": most_frequent,
                         "random": _random_filter})
