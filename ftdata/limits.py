@@ -13,8 +13,10 @@ one render (one template applied to one row, all of its parts):
   signals) and costs two lock round-trips per render; the exception is raised between Python
   bytecodes, which is why the size checks above must keep single C-level operations small.
 
-The same deadline guards compilation, because Jinja evaluates constant expressions while it
-compiles (``{{ 'x'|center(9) }}`` is computed once, at compile time).
+The same deadline guards compilation, parsing and the static check included, because Jinja
+evaluates constant expressions while it compiles (``{{ 'x'|center(9) }}`` is computed once, at
+compile time) and parsing grows with the source; the source itself is capped first
+(:data:`MAX_TEMPLATE_CHARS`).
 """
 
 from __future__ import annotations
@@ -51,6 +53,12 @@ class RenderLimits(BaseModel):
 
 
 DEFAULT_LIMITS = RenderLimits()
+
+#: Longest template part (prompt, completion, jinja or answer_choices) that is parsed, in
+#: characters: 35 times the longest part in promptsource (2,849). Checked before parsing,
+#: because parsing and code generation grow with the source (about 3 s per 100,000 characters
+#: of ``{{ a }}``); the compile deadline bounds what a part under the cap can still cost.
+MAX_TEMPLATE_CHARS = 100_000
 
 
 class RenderTimeout(BaseException):  # noqa: N818 - delivered asynchronously, must not be swallowed

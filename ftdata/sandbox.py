@@ -28,7 +28,10 @@ from typing import Any
 from jinja2 import StrictUndefined, nodes, pass_context
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.constants import LOREM_IPSUM_WORDS
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.filters import make_attrgetter
+from jinja2.sandbox import SandboxedEnvironment, SandboxedEscapeFormatter, SandboxedFormatter
+from jinja2.utils import Namespace
+from markupsafe import Markup
 
 from .limits import DEFAULT_LIMITS, LimitExceeded, RenderLimits, current_budget, current_limits
 
@@ -129,13 +132,73 @@ def _check_width(width: Any, what: str) -> None:
             raise _too_big(what, width, limit)
 
 
+#: types whose ``str()`` holds the text of everything in them: ``[x] * 1000`` is 1,000 items,
+#: its text is 1,000 copies of ``x``, built in one C call wherever it is turned into text
+_TEXT_CONTAINERS = (list, tuple, dict, set, frozenset, Namespace)
+
+
+def _text_size(value: Any, limit: int) -> int:
+    """``len(str(value))`` for a container, computed without building the text.
+
+    Counting stops soon after ``limit`` is passed; each distinct string or scalar is measured
+    once (``repr`` of one item is small: values are bounded), however often it is referenced.
+    """
+    measured: dict[int, int] = {}
+    open_: set[int] = set()  # containers being measured: Python prints a cycle as [...] or {...}
+
+    def size(v: Any) -> int:  # len(repr(v))
+        if not isinstance(v, _TEXT_CONTAINERS):
+            n = measured.get(id(v))
+            if n is None:
+                n = measured[id(v)] = len(repr(v))
+            return n
+        if isinstance(v, Namespace):
+            return len("<Namespace >") + size(v._Namespace__attrs)  # noqa: SLF001 - what its repr prints
+        if id(v) in open_:
+            return 5
+        n = len(v)
+        if isinstance(v, (set, frozenset)) and not n:
+            total = len(repr(v))
+        else:
+            total = 2 + 2 * max(0, n - 1) + (len("frozenset()") if isinstance(v, frozenset) else 0) \
+                + (1 if isinstance(v, tuple) and n == 1 else 0)
+        open_.add(id(v))
+        try:
+            for item in (v.items() if isinstance(v, dict) else v):
+                total += size(item[0]) + 2 + size(item[1]) if isinstance(v, dict) else size(item)
+                if total > limit:
+                    break
+        finally:
+            open_.discard(id(v))
+        return total
+
+    return size(value)
+
+
+def _check_text(value: Any, what: str) -> None:
+    """Refuse turning a container into text that would pass the output limit, before it is built."""
+    if isinstance(value, _TEXT_CONTAINERS):
+        limit = current_limits().max_output_chars
+        size = _text_size(value, limit)
+        if size > limit:
+            raise _too_big(f"the text of {what}", size, limit)
+
+
+def _check_output(value: Any) -> Any:
+    """The environment's ``finalize``: every ``{{ ... }}`` value passes here before ``str()``."""
+    if isinstance(value, _TEXT_CONTAINERS):  # the common case (a string) pays one isinstance
+        _check_text(value, f"a {type(value).__name__} in the output")
+    return value
+
+
 def _number(digits: str) -> int:
     # int() of thousands of digits is itself slow (and refused past 4300): cap the length first
     return int(digits) if len(digits) < 19 else 10**19
 
 
 def _check_percent_format(fmt: str, args: Any) -> None:
-    """Bound ``fmt % args`` before it runs: widths, precisions and ``*`` arguments."""
+    """Bound ``fmt % args`` before it runs: widths, precisions and ``*`` arguments, then the
+    size of the whole result (see :func:`_check_percent_size`)."""
     star = False
     for m in _PCT_SPEC.finditer(fmt):
         for n in m.groups():
@@ -146,6 +209,39 @@ def _check_percent_format(fmt: str, args: Any) -> None:
     if star:
         for a in args if isinstance(args, tuple) else (args,):
             _check_width(a, "a '%*' format width")
+    _check_percent_size(fmt, args)
+
+
+def _check_percent_size(fmt: str, args: Any) -> None:
+    """Refuse ``fmt % args`` whose result would pass the output limit, before it is built.
+
+    ``('%s' * 1000) % ((x,) * 1000)`` is one C call that builds 1,000 copies of ``x``; here each
+    conversion is formatted on its own instead (each is small: widths were checked, values are
+    bounded and a container's text is measured first) and the sizes are added up, stopping at
+    the limit. Where the arguments do not fit the format this gives up: the real operation then
+    raises Python's own error.
+    """
+    limit = current_limits().max_output_chars
+    positional = iter(args if isinstance(args, tuple) else (args,))
+    specs = [m.group(0) for m in _PCT_SPEC.finditer(fmt)]
+    size = len(fmt) - sum(map(len, specs))  # the literal text
+    for spec in specs:
+        try:
+            if spec[-1] == "%":
+                piece = "%"
+            elif spec[1] == "(":
+                _check_text(args[spec[2:spec.index(")")]], "a '%' format argument")
+                piece = spec % args
+            else:
+                values = tuple(next(positional) for _ in range(spec.count("*") + 1))
+                for v in values:
+                    _check_text(v, "a '%' format argument")
+                piece = spec % values
+        except (TypeError, ValueError, KeyError, IndexError, OverflowError, RuntimeError):
+            return  # StopIteration inside the generator surfaces as RuntimeError
+        size += len(piece)
+        if size > limit:
+            raise _too_big("a '%' format", size, limit)
 
 
 def _check_format_spec(fmt: str) -> None:
@@ -161,6 +257,45 @@ def _check_format_spec(fmt: str) -> None:
             raise LimitExceeded("nested replacement fields in a format spec are not allowed in templates")
         for n in _FMT_NUMBERS.findall(spec):
             _check_width(_number(n), "a format width")
+
+
+class _Sizing:
+    """A sandboxed formatter that builds nothing: it adds up the length each replacement field
+    would have and stops as soon as the total passes the output limit.
+
+    ``('{0}' * 40000).format('x' * 40000)`` would otherwise build 1.6 GB in one join that no
+    deadline can interrupt. Fields are resolved by the sandbox's own ``get_field`` (so the same
+    attribute rules apply) and each is formatted on its own, which is small: widths were checked,
+    values are bounded and a container's text is measured before it is built.
+    """
+
+    def __init__(self, env: SandboxedEnvironment, limit: int, **kwargs: Any):
+        super().__init__(env, **kwargs)
+        self.limit, self.size = limit, 0
+
+    def get_field(self, field_name: str, args: Any, kwargs: Any) -> tuple[Any, str]:
+        obj, first = super().get_field(field_name, args, kwargs)
+        _check_text(obj, "a str.format() field")  # before !r/!s or the spec turn it into text
+        return obj, first
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        self.size += len(super().format_field(value, format_spec))
+        if self.size > self.limit:
+            raise _too_big("the result of str.format()", self.size, self.limit)
+        return ""
+
+    def check(self, fmt: str, args: tuple, kwargs: Any) -> None:
+        literal = self.vformat(fmt, args, kwargs)  # only the literal text is joined
+        if self.size + len(literal) > self.limit:
+            raise _too_big("the result of str.format()", self.size + len(literal), self.limit)
+
+
+class _SizingFormatter(_Sizing, SandboxedFormatter):
+    pass
+
+
+class _SizingEscapeFormatter(_Sizing, SandboxedEscapeFormatter):
+    """For ``Markup`` format strings, whose fields are escaped (and so grow)."""
 
 
 def _check_int_op(op: str, left: Any, right: Any) -> None:
@@ -201,9 +336,24 @@ def _check_str_method(name: str, s: str, args: tuple, kwargs: dict) -> None:
     elif name == "replace" and len(args) >= 2 and isinstance(args[0], str) and isinstance(args[1], str):
         _check_replace(s, args[0], args[1])
     elif name == "join" and args and hasattr(args[0], "__len__"):
-        size = len(s) * max(0, len(args[0]) - 1)
+        _check_joined(s, args[0], "str.join()")
+
+
+def _check_joined(sep: str, items: Any, what: str) -> None:
+    """Refuse ``sep.join(items)`` (items as text) whose result would pass the output limit."""
+    limit = current_limits().max_output_chars
+    size = len(sep) * max(0, len(items) - 1)
+    measured: dict[int, int] = {}
+    for item in items if size <= limit else ():
+        n = measured.get(id(item))
+        if n is None:
+            n = measured[id(item)] = len(item) if isinstance(item, str) else (
+                _text_size(item, limit) if isinstance(item, _TEXT_CONTAINERS) else len(str(item)))
+        size += n
         if size > limit:
-            raise _too_big("str.join()", size, limit)
+            break
+    if size > limit:
+        raise _too_big(what, size, limit)
 
 
 def _check_replace(s: str, old: str, new: str) -> None:
@@ -214,28 +364,66 @@ def _check_replace(s: str, old: str, new: str) -> None:
         raise _too_big("replace()", size, limit)
 
 
+def _sum_sequences(items: Any, start: list | tuple) -> list | tuple:
+    """``sum(items, start)`` for a list or tuple ``start``, in linear time.
+
+    The builtin copies the partial result at every step: ``([[1]] * 10**6)|sum(start=[])`` is
+    one C call of about 5 * 10**11 copies that no deadline can interrupt. This extends one list
+    instead (a Python loop, so the deadline applies) and stops once it passes the output limit;
+    from the first item of another type on, the builtin goes on (same result, same error).
+    """
+    kind, limit = type(start), current_limits().max_output_chars
+    out = list(start)
+    rest = iter(items)
+    for item in rest:
+        if not isinstance(item, kind):
+            return sum(rest, kind(out) + item)
+        out.extend(item)
+        if len(out) > limit:
+            raise _too_big("the sum filter", len(out), limit)
+    return out if kind is list else tuple(out)
+
+
+#: builtin filters that turn their value into text (``soft_str``, ``repr``, JSON) first
+_TEXT_FILTERS = frozenset({"capitalize", "center", "e", "escape", "forceescape", "format", "indent", "lower",
+                           "pprint", "replace", "safe", "string", "striptags", "title", "tojson", "trim",
+                           "truncate", "upper", "urlencode", "urlize", "wordcount", "wordwrap", "xmlattr"})
+
+
 def _limited_filter(name: str, func):
-    """Wrap a width-taking builtin filter with a size check that runs first."""
+    """Wrap a builtin filter that can build large text (from a width, or from its value as
+    text) with a size check that runs first."""
 
     # filters such as join take Jinja's eval context first; keep that calling convention
     passes = getattr(func, "jinja_pass_arg", None) is not None
 
     def wrapper(*all_args, **kwargs):
         lead, (value, *args) = (all_args[:1], all_args[1:]) if passes else ((), all_args)
+        if name in _TEXT_FILTERS and isinstance(value, _TEXT_CONTAINERS):
+            _check_text(value, f"the value of the {name} filter")
         if name in ("center", "indent"):
             width = kwargs.get("width", args[0] if args else 0)
             lines = str(value).count("\n") + 1 if name == "indent" else 1
             if isinstance(width, int) and not isinstance(width, bool):
                 _check_width(width * lines, f"the {name} filter")
         elif name == "format":
-            _check_percent_format(str(value), tuple(args))
+            _check_percent_format(str(value), kwargs or tuple(args))
         elif name == "replace" and len(args) >= 2:
             _check_replace(str(value), str(args[0]), str(args[1]))
         elif name in ("batch", "slice") and args:
             _check_width(args[0], f"the {name} filter")
+        elif name == "sum":
+            attribute = kwargs.get("attribute", args[0] if args else None)
+            start = kwargs.get("start", args[1] if len(args) > 1 else 0)
+            if type(start) in (list, tuple):
+                items = value if attribute is None else map(make_attrgetter(lead[0], attribute), value)
+                return _check_len(_sum_sequences(items, start), "the result of the sum filter")
         elif name == "join" and hasattr(value, "__len__"):
             sep = args[0] if args else kwargs.get("d", "")
-            _check_width(len(str(sep)) * len(value), "the join filter")
+            if len(args) > 1 or "attribute" in kwargs:  # items are attributes of the values
+                _check_width(len(str(sep)) * len(value), "the join filter")
+            else:
+                _check_joined(str(sep), value, "the join filter")
         return _check_len(func(*lead, value, *args, **kwargs), f"the result of the {name} filter")
 
     wrapper.__name__ = f"limited_{name}"
@@ -295,6 +483,8 @@ class HardenedEnvironment(SandboxedEnvironment):
         return super().call_binop(context, operator, left, right)
 
     def ftdata_concat(self, parts: tuple) -> str:
+        for p in parts:
+            _check_text(p, "a '~' operand")
         strs = [p if isinstance(p, str) else str(p) for p in parts]
         total = sum(map(len, strs))
         limit = current_limits().max_output_chars
@@ -310,9 +500,15 @@ class HardenedEnvironment(SandboxedEnvironment):
         if wrapped is None:
             return None
         fmt = value.__self__
+        is_map = value.__name__ == "format_map"
 
         def checked(*args, **kwargs):
             _check_format_spec(fmt)
+            if not is_map or (len(args) == 1 and not kwargs):  # else format_map raises TypeError itself
+                limit = current_limits().max_output_chars
+                sizer = (_SizingEscapeFormatter(self, limit, escape=fmt.escape) if isinstance(fmt, Markup)
+                         else _SizingFormatter(self, limit))
+                sizer.check(fmt, *(((), args[0]) if is_map else (args, kwargs)))
             return _check_len(wrapped(*args, **kwargs), "the result of str.format()")
 
         return checked
@@ -337,9 +533,10 @@ def make_environment() -> HardenedEnvironment:
     static check in :func:`static_problems` were bypassed. ``optimized=False`` keeps Jinja's
     optimizer from evaluating expressions at compile time.
     """
-    env = HardenedEnvironment(undefined=StrictUndefined, autoescape=False, optimized=False, loader=None)
+    env = HardenedEnvironment(undefined=StrictUndefined, autoescape=False, optimized=False, loader=None,
+                              finalize=_check_output)
     env.globals.update({"choice": choice, "most_frequent": most_frequent, "zip": zip, "lipsum": lipsum})
-    for name in ("center", "indent", "format", "replace", "batch", "slice", "join"):
+    for name in sorted(_TEXT_FILTERS | {"batch", "slice", "join", "sum"}):
         env.filters[name] = _limited_filter(name, env.filters[name])
     env.filters.update({"choice": _random_filter, "shuffle": _shuffle_filter,
                         "most_frequent": most_frequent, "random": _random_filter})

@@ -37,6 +37,7 @@ import copy
 import hashlib
 import re
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,7 @@ from jinja2 import TemplateSyntaxError, UndefinedError, meta, nodes
 from .errors import ConfigError, TemplateError, did_you_mean
 from .limits import (
     DEFAULT_LIMITS,
+    MAX_TEMPLATE_CHARS,
     LimitExceeded,
     RenderLimitError,
     RenderLimits,
@@ -143,12 +145,8 @@ class Template:
         """Undeclared variables (the row columns it reads) -> first line where used."""
         out: dict[str, int] = {}
         for part, src in self.sources().items():
-            try:
-                ast = _ENV.parse(src)
-            except TemplateSyntaxError as exc:
-                raise TemplateError(
-                    f"{self.where}: syntax error in {part} line {exc.lineno}: {exc.message}"
-                ) from None
+            with _compile_deadline(part, self.where):
+                ast, _problems = _parse(src, part, self.where)
             names = meta.find_undeclared_variables(ast)
             for node in ast.find_all(nodes.Name):
                 if node.name in names and node.name not in out:
@@ -312,34 +310,54 @@ def _render_plain(pieces: tuple[tuple[bool, str], ...], ctx: dict, limit: int) -
     return "".join(out)
 
 
-def _compile_part(src: str, part: str, where: str):
-    """Parse, check statically, then compile one part, under the compile deadline.
+@contextmanager
+def _compile_deadline(part: str, where: str):
+    """Run a block under the compile deadline; a timeout becomes a :class:`TemplateError`."""
+    try:
+        with limited(DEFAULT_LIMITS, seconds=DEFAULT_LIMITS.compile_seconds):
+            yield
+    except RenderTimeout:
+        raise TemplateError(f"{where}: {part}: compiling took longer than {DEFAULT_LIMITS.compile_seconds:g} s") from None
 
-    The static check runs first so that nothing a hostile template asks for is evaluated,
-    not even by Jinja's compile-time constant folding. Returns the compiled template and
-    its :func:`_plain_pieces`.
+
+def _parse(src: str, part: str, where: str) -> tuple[nodes.Template, list[tuple[int, str]]]:
+    """Parse one part and check it statically: ``(ast, problems)``; call under the compile deadline.
+
+    A source over :data:`~ftdata.limits.MAX_TEMPLATE_CHARS` is refused before parsing starts.
     """
+    if len(src) > MAX_TEMPLATE_CHARS:
+        raise TemplateError(f"{where}: {part}: the template source has {len(src):,} characters, over the limit of "
+                            f"{MAX_TEMPLATE_CHARS:,} (ftdata.limits.MAX_TEMPLATE_CHARS); shorten it, or put long "
+                            "text in a data column and reference it")
     try:
         ast = _ENV.parse(src)
-        problems = static_problems(ast)
+        return ast, static_problems(ast)
     except TemplateSyntaxError as exc:
         raise TemplateError(f"{where}: syntax error in {part} line {exc.lineno}: {exc.message}") from None
     except RecursionError:
         raise TemplateError(f"{where}: {part}: nested too deeply to parse") from None
     except Exception as exc:  # noqa: BLE001 - e.g. an integer literal of thousands of digits
         raise TemplateError(f"{where}: {part}: cannot parse: {type(exc).__name__}: {exc}") from None
-    if problems:
-        raise TemplateError(f"{where}: refused: " + "; ".join(f"{part} line {ln}: {msg}" for ln, msg in problems))
-    try:
-        with limited(DEFAULT_LIMITS, seconds=DEFAULT_LIMITS.compile_seconds):
+
+
+def _compile_part(src: str, part: str, where: str):
+    """Parse, check statically, then compile one part, all under one compile deadline.
+
+    The static check runs before compiling so that nothing a hostile template asks for is
+    evaluated, not even by Jinja's compile-time constant folding. Returns the compiled template
+    and its :func:`_plain_pieces`.
+    """
+    with _compile_deadline(part, where):
+        ast, problems = _parse(src, part, where)
+        if problems:
+            raise TemplateError(f"{where}: refused: " + "; ".join(f"{part} line {ln}: {msg}" for ln, msg in problems))
+        try:
             # from_string without a name: template names never reach generated code (CVE-2024-56201)
             return _ENV.from_string(ast), _plain_pieces(ast)
-    except RenderTimeout:
-        raise TemplateError(f"{where}: {part}: compiling took longer than {DEFAULT_LIMITS.compile_seconds:g} s") from None
-    except TemplateSyntaxError as exc:
-        raise TemplateError(f"{where}: syntax error in {part} line {exc.lineno}: {exc.message}") from None
-    except Exception as exc:  # noqa: BLE001 - anything Jinja raises while compiling is the template's
-        raise TemplateError(f"{where}: {part}: cannot compile: {type(exc).__name__}: {exc}") from None
+        except TemplateSyntaxError as exc:
+            raise TemplateError(f"{where}: syntax error in {part} line {exc.lineno}: {exc.message}") from None
+        except Exception as exc:  # noqa: BLE001 - anything Jinja raises while compiling is the template's
+            raise TemplateError(f"{where}: {part}: cannot compile: {type(exc).__name__}: {exc}") from None
 
 
 def _stream(tmpl, ctx: dict, part: str) -> str:
