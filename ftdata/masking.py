@@ -342,7 +342,7 @@ def _prefix_check(backend, encs_ok: list[tuple[int, Encoded, object]], prompts: 
         if e.truncated or k <= n_lead:  # n_lead: the post-processor's leading specials (BOS)
             continue
         p = prompts[i]
-        j = _cut_token(lambda t: enc.token_to_chars(t)[0], n_lead, k, lambda c: _space_edge(p, c))
+        j = _cut_token(lambda t, enc=enc: enc.token_to_chars(t)[0], n_lead, k, lambda c, p=p: _space_edge(p, c))
         tail = p[enc.token_to_chars(j)[0]:] if j > n_lead else None
         checks.append(PrefixCheck(p, tail, e.input_ids, n_lead, j, k, escaped is not None and escaped[i]))
         targets.append(e)
@@ -359,9 +359,10 @@ def _is_space(ch: str) -> bool:
 def _space_edge(text: str, c: int) -> bool:
     """Whether character ``c`` of ``text`` starts or follows a space that borders non-whitespace.
 
-    The space itself (U+0020), not any whitespace: it is what Metaspace and ``add_prefix_space``
-    tokenizers mark a word start with, so a tail cut there reads as a word start in the middle
-    of the text does (a tail cut after a newline would get a marker the joint text lacks).
+    Where the reference path may cut a prompt for the prefix check. The space itself (U+0020),
+    not any whitespace: it is what Metaspace and ``add_prefix_space`` tokenizers mark a word
+    start with, so a tail cut there reads as a word start in the middle of the text does (a
+    tail cut after a newline would get a marker that the joint text lacks there).
     """
     if not 0 < c < len(text):
         return False
@@ -370,12 +371,24 @@ def _space_edge(text: str, c: int) -> bool:
 
 
 def _space_edge_bytes(data: bytes, b: int) -> bool:
-    """:func:`_space_edge` at byte ``b`` of UTF-8 ``data`` (False inside a character)."""
-    if not 0 < b < len(data) or data[b] & 0xC0 == 0x80:
+    """Whether UTF-8 ``data`` turns from whitespace to non-whitespace, or back, at byte ``b``.
+
+    Where the byte-level path may cut a prompt for the prefix check: its tokenizers add no
+    word-start marker, so any whitespace edge will do, and the blank line before a template's
+    last words (``"\\n\\nSummary:"``) lets most prompts of a template share one tail.
+    """
+    if not 0 < b < len(data):
+        return False
+    x, y = data[b - 1], data[b]
+    if x < 0x80 and y < 0x80:  # two ASCII characters: no decoding (most cuts)
+        return (x in _ASCII_SPACE) != (y in _ASCII_SPACE)
+    if y & 0xC0 == 0x80:  # inside a character
         return False
     before = data[_char_start(data, b - 1):b].decode("utf-8")
-    at = data[b:b + 4].decode("utf-8", "ignore")[:1]
-    return (at == " " and not _is_space(before)) or (before == " " and not _is_space(at))
+    return _is_space(before) != _is_space(data[b:b + 4].decode("utf-8", "ignore")[:1])
+
+
+_ASCII_SPACE = frozenset(b"\t\n\x0b\x0c\r ")  # the ASCII characters _is_space takes
 
 
 def _cut_token(start, lo: int, k: int, edge) -> int:
@@ -385,20 +398,25 @@ def _cut_token(start, lo: int, k: int, edge) -> int:
         start: ``start(t)``, where token ``t`` starts in the text.
         lo, k: the prompt's tokens are ``lo`` (after the post-processor's leading tokens) to
             ``k`` (the first trained token).
-        edge: ``edge(pos)``, whether the text may be cut at ``pos`` (:func:`_space_edge`).
+        edge: ``edge(pos)``, whether the text may be cut at ``pos``.
 
     Returns:
-        The last token at least :data:`PREFIX_WINDOW` before ``k`` (and at most
-        :data:`PREFIX_REACH` further back) that is the first token starting at an edge;
-        ``lo`` (the whole prompt) when there is none.
+        The first token starting at an edge (and not sharing its start with the token before,
+        as the bytes of one character may) among the prompt's last :data:`PREFIX_WINDOW`, or
+        else the last such token up to :data:`PREFIX_REACH` further back; ``lo`` (the whole
+        prompt) when there is none.
     """
-    j = max(k - PREFIX_WINDOW, lo)
-    stop = max(j - PREFIX_REACH, lo)
-    while j > stop:
+    first = max(k - PREFIX_WINDOW, lo + 1)
+    for j in range(first, k):
         s = start(j)
         if start(j - 1) < s and edge(s):
             return j
-        j -= 1
+    j, s = first - 1, start(first - 1) if first - 1 > lo else 0
+    while j > max(first - 1 - PREFIX_REACH, lo):
+        before = start(j - 1)
+        if before < s and edge(s):
+            return j
+        j, s = j - 1, before
     return lo
 
 

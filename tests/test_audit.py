@@ -14,7 +14,13 @@ from transformers import AutoTokenizer
 from ftdata.audit import DUP_BOS, EOS_UNTRAINED, PROMPT_NOT_PREFIX, SPECIAL_IN_DATA, STRADDLE
 from ftdata.build import accounting_ok, compile_recipe
 from ftdata.constants import IGNORE_INDEX as X
-from ftdata.masking import encode_causal, encode_causal_columns, encode_seq2seq, encode_spans, specials_for
+from ftdata.masking import (
+    encode_causal,
+    encode_causal_columns,
+    encode_seq2seq,
+    encode_spans,
+    specials_for,
+)
 from ftdata.tokenizer import ASSET_DIR, load_tokenizer
 
 from .conftest import shared, write_jsonl, write_native_templates, write_recipe
@@ -186,7 +192,16 @@ def _train_family(family: str, folder):
     Returns the folder and the ids its post-processor puts before a text (what the recount expects
     before the prompt's own ids).
     """
-    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from tokenizers import (
+        Regex,
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        processors,
+        trainers,
+    )
     from transformers import PreTrainedTokenizerFast
 
     rows = _dialogsum_rows(500)
