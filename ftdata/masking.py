@@ -819,17 +819,63 @@ def _prefix_check_columns(backend, cols: Columns, n_prompt: np.ndarray, prompts:
     todo = np.flatnonzero(ok & ~cols.straddle & (n_prompt > n_lead))
     if not todo.size:
         return
+    cut, cut_byte = _window_cuts(n_prompt[todo], toff[todo] - n_lead, cum, [pbytes[i] for i in todo.tolist()], n_lead)
     checks = []
-    for i, t0, a, k in zip(todo.tolist(), (toff[todo] - n_lead).tolist(), cols.offsets[todo].tolist(),
-                           n_prompt[todo].tolist()):
-        pb, b0 = pbytes[i], int(cum[t0 + n_lead])
+    for i, t0, a, k, j, b in zip(todo.tolist(), (toff[todo] - n_lead).tolist(), cols.offsets[todo].tolist(),
+                                 n_prompt[todo].tolist(), cut.tolist(), cut_byte.tolist()):
+        pb = pbytes[i]
+        if j < 0:  # no whitespace edge in the window, or one the vectorised test cannot tell
+            b0 = int(cum[t0 + n_lead])
 
-        def start(t, t0=t0, b0=b0):  # byte where the example's token t starts, from its text's start
-            return int(cum[t0 + t]) - b0
+            def start(t, t0=t0, b0=b0):  # byte where the example's token t starts, from its text's start
+                return int(cum[t0 + t]) - b0
 
-        j = _cut_token(start, n_lead, k, lambda b, pb=pb: _space_edge_bytes(pb, b))
-        tail = pb[start(j):].decode("utf-8") if j > n_lead else None
+            j = _cut_token(start, n_lead, k, lambda b, pb=pb: _space_edge_bytes(pb, b))
+            b = start(j)
+        tail = pb[b:].decode("utf-8") if j > n_lead else None
         checks.append(PrefixCheck(prompts[i], tail, cols.ids, a + n_lead, a + j, a + k, False))
     for i, bad in zip(todo.tolist(), _prefix_verdicts(backend, checks)):
         if bad:
             cols.flags[i] |= PROMPT_NOT_PREFIX
+
+
+_SPACE_BYTE = np.zeros(256, dtype=bool)
+_SPACE_BYTE[list(_ASCII_SPACE)] = True
+
+
+def _window_cuts(k: np.ndarray, t0: np.ndarray, cum: np.ndarray, pbytes: list[bytes],
+                 n_lead: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_cut_token`'s forward search over the window, for many examples at once.
+
+    Args:
+        k: per example, its first trained token.
+        t0: per example, the chunk-wide index of its token 0 (``cum[t0 + t]``: where its token
+            ``t`` starts, for ``t >= n_lead``).
+        cum, n_lead: see :func:`_prefix_check_columns`.
+        pbytes: per example, its prompt's UTF-8 bytes.
+
+    Returns:
+        Per example the cut token and the byte where it starts, or -1 where the Python search
+        must decide: no edge in the window, or a non-ASCII character before the first edge
+        (:func:`_space_edge_bytes` decodes those).
+    """
+    m = len(pbytes)
+    plen = np.fromiter(map(len, pbytes), dtype=np.int64, count=m)
+    buf = np.frombuffer(b"".join(pbytes), dtype=np.uint8)
+    pofs = np.zeros(m, dtype=np.int64)
+    np.cumsum(plen[:-1], out=pofs[1:])
+    j = np.maximum(k[:, None] + np.arange(-PREFIX_WINDOW, 0), n_lead + 1)  # the window, forward
+    inside = j < k[:, None]
+    j = np.minimum(j, k[:, None] - 1)  # within the example (a clamped candidate is not inside)
+    base = cum[t0 + n_lead][:, None]
+    s, before = cum[t0[:, None] + j] - base, cum[t0[:, None] + j - 1] - base
+    inside &= (before < s) & (s > 0) & (s < plen[:, None])
+    at = np.minimum(pofs[:, None] + np.maximum(s, 1), buf.size - 1)  # clamped: read only where inside
+    x, y = buf[at - 1], buf[at]
+    ascii_pair = (x < 0x80) & (y < 0x80)
+    edge = inside & ascii_pair & (_SPACE_BYTE[x] != _SPACE_BYTE[y])
+    hit = edge | (inside & ~ascii_pair)
+    rows = np.arange(m)
+    first = hit.argmax(axis=1)
+    found = edge[rows, first]  # the first candidate that may be an edge is one
+    return np.where(found, j[rows, first], -1), np.where(found, s[rows, first], -1)
