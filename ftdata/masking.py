@@ -57,7 +57,7 @@ from .constants import IGNORE_INDEX
 
 #: First private-use code point used to stand for a special-token string found in data.
 SENTINEL_BASE = 0xF0000
-#: Fewest prompt tokens the prefix check re-encodes alone (see :func:`_prefix_verdicts`).
+#: The prompt's last tokens, where the prefix check first looks for a cut (:func:`_cut_token`).
 PREFIX_WINDOW = 4
 #: Tokens further back the prefix check looks for a cut before it re-encodes the whole prompt.
 PREFIX_REACH = 64
@@ -860,8 +860,10 @@ def _window_cuts(k: np.ndarray, t0: np.ndarray, cum: np.ndarray, pbytes: list[by
         (:func:`_space_edge_bytes` decodes those).
     """
     m = len(pbytes)
-    plen = np.fromiter(map(len, pbytes), dtype=np.int64, count=m)
     buf = np.frombuffer(b"".join(pbytes), dtype=np.uint8)
+    if not buf.size:  # only empty prompts (zero-length tokens before the completion)
+        return np.full(m, -1), np.full(m, -1)
+    plen = np.fromiter(map(len, pbytes), dtype=np.int64, count=m)
     pofs = np.zeros(m, dtype=np.int64)
     np.cumsum(plen[:-1], out=pofs[1:])
     j = np.maximum(k[:, None] + np.arange(-PREFIX_WINDOW, 0), n_lead + 1)  # the window, forward
