@@ -182,6 +182,7 @@ CHATML = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }
 
 
 def _dialogsum_rows(n: int = 200) -> list[dict]:
+    """The first ``n`` rows of DialogSum's dev split."""
     lines = shared("dialogsum", "dialogsum.dev.jsonl").read_text(encoding="utf-8").splitlines()[:n]
     return [json.loads(line) for line in lines]
 
