@@ -12,7 +12,14 @@ manifest's ``audit`` section. The bits:
   model never learns to stop (``add_eos: false``, or a chat template without one).
 * ``prompt_not_prefix``: the prompt tokenized alone is not a prefix of the joint
   tokenization, so tools that mask by prompt length, and inference on the bare prompt, see
-  other tokens than training did.
+  other tokens than training did. Exactly: the prompt's ids, tokenized alone without the
+  post-processor's tokens, differ from the joint ids between the post-processor's leading
+  tokens (BOS) and the first trained token; a token straddling the boundary always makes them
+  differ. No false positive (a re-encoded tail that differs is settled by the whole prompt),
+  and no false negative where the tokenizer splits words at whitespace, as byte-level BPE,
+  Metaspace (SentencePiece-style) BPE and Unigram, WordPiece and Llama 2's ``Prepend`` layout
+  do (tested against a recount, also in the chat layout); see
+  :func:`ftdata.masking._prefix_verdicts`. A truncated example is not checked.
 * ``special_tokens_in_data``: the raw data held special-token strings (``<|im_end|>``); with
   ``special_tokens_in_data: text`` (default) they were encoded as plain text.
 

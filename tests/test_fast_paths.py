@@ -12,6 +12,7 @@ import copy
 import csv
 import json
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -110,6 +111,34 @@ def test_random_unicode_matches_the_reference(pairs, separator, name, eos, fit, 
     # straddling tokens (also in cut examples), empty completions, emoji split into bytes, lone whitespace
     _assert_same(BACKENDS[name], [p for p, _ in pairs], [c for _, c in pairs], monkeypatch, separator=separator,
                  eos_id=eos, max_length=fit[0], overflow=fit[1], bos_id=BOS)
+
+
+def _prefix_checks(prompts, completions, monkeypatch, vectorised: bool) -> list:
+    """The checks the byte-level path hands to the prefix verdicts (its cuts), with the vectorised
+    window search or with the per-example one alone."""
+    seen = []
+    with monkeypatch.context() as m:
+        m.setattr(masking, "_prefix_verdicts", lambda backend, checks: seen.extend(checks) or [False] * len(checks))
+        if not vectorised:
+            m.setattr(masking, "_window_cuts", lambda k, *a: (np.full(len(k), -1), np.full(len(k), -1)))
+        _fast(BACKENDS["bos"], prompts, completions, monkeypatch, separator="", eos_id=EOS, max_length=10_000,
+              overflow="drop", bos_id=BOS)
+    return [(c.prompt, c.tail, c.lo, c.j, c.k) for c in seen]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(pairs=st.lists(st.tuples(EDGY, EDGY), min_size=1, max_size=6))
+def test_vectorised_prefix_cuts_are_the_per_example_ones(pairs, monkeypatch):
+    prompts, completions = [p for p, _ in pairs], [c for _, c in pairs]
+    assert (_prefix_checks(prompts, completions, monkeypatch, True)
+            == _prefix_checks(prompts, completions, monkeypatch, False))
+
+
+def test_vectorised_prefix_cuts_on_real_data(monkeypatch):
+    prompts, completions = _real_pairs()
+    vec = _prefix_checks(prompts, completions, monkeypatch, True)
+    assert vec == _prefix_checks(prompts, completions, monkeypatch, False)
+    assert sum(c[1] is not None for c in vec) > 0.9 * len(vec)  # nearly every prompt is cut, not re-encoded whole
 
 
 def test_a_cut_straddling_example_is_flagged_as_the_reference_does(monkeypatch):
