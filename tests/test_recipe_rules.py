@@ -1,0 +1,88 @@
+"""Cross-field recipe rules: `validate` and `build` report the same full list of problems at once."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from ftdata.build import Build, compile_recipe
+from ftdata.cli import main
+from ftdata.errors import ConfigError
+from ftdata.recipe import load_recipe, parse_recipe
+
+from .conftest import shared, write_recipe
+
+
+def _dialogsum_recipe(tmp_path, dialogsum_template, **extra) -> dict:
+    return {"name": "ds", "output": "out", "tokenizer": "ftdata:tiny-bpe", "max_length": 512,
+            "sources": [{"name": "dialogsum", "path": str(shared("dialogsum", "dialogsum.dev.jsonl")),
+                         "key": "fname", "templates": [{"file": str(dialogsum_template)}]}], **extra}
+
+
+def _problems(output: str) -> list[str]:
+    return [line[4:] for line in output.splitlines() if line.startswith("  - ")]
+
+
+def _both(recipe_path) -> tuple[list[str], list[str]]:
+    """Problem lists printed by `ftdata validate` and `ftdata build` (each must exit 2, build with no output)."""
+    runner = CliRunner()
+    val = runner.invoke(main, ["validate", str(recipe_path)])
+    bld = runner.invoke(main, ["build", "--quiet", str(recipe_path)])
+    assert val.exit_code == 2, val.output
+    assert bld.exit_code == 2, bld.output
+    assert "Traceback" not in val.output + bld.output
+    assert not (recipe_path.parent / "out").exists()
+    return _problems(val.output), _problems(bld.output)
+
+
+def test_validate_and_build_report_every_cross_field_problem(tmp_path, dialogsum_template):
+    # seq2seq + packing + chat: three problems (two layout conflicts, and tiny-bpe has no chat template)
+    path = write_recipe(tmp_path, _dialogsum_recipe(tmp_path, dialogsum_template, layout="seq2seq",
+                                                    packing=True, chat={"enabled": True}))
+    val, bld = _both(path)
+    assert val == bld
+    assert len(val) == 3, val
+    packing, chat_layout, chat_template = val
+    assert "recipe.yaml: packing:" in packing and "layout: causal" in packing and "seq2seq" in packing
+    assert "recipe.yaml: chat:" in chat_layout and "layout: causal" in chat_layout and "seq2seq" in chat_layout
+    assert "recipe.yaml: chat.template:" in chat_template and "no chat template" in chat_template
+
+
+def test_unknown_split_name_in_ratios_suggests_the_known_one(tmp_path, dialogsum_template):
+    path = write_recipe(tmp_path, _dialogsum_recipe(tmp_path, dialogsum_template,
+                                                    split={"ratios": {"train": 0.8, "tets": 0.2}}))
+    val, bld = _both(path)
+    assert val == bld
+    assert len(val) == 1 and "split.ratios.tets:" in val[0] and "did you mean 'test'?" in val[0], val
+
+
+def test_field_errors_do_not_hide_cross_field_problems(tmp_path, dialogsum_template):
+    # a wrong field (ratios) and an unrelated conflict (packing with seq2seq) come out together
+    data = _dialogsum_recipe(tmp_path, dialogsum_template, layout="seq2seq", packing=True,
+                             split={"ratios": {"train": 0.8, "tets": 0.1}})
+    with pytest.raises(ConfigError) as exc:
+        parse_recipe(data, "r.yaml")
+    got = exc.value.problems
+    assert [p.split(":")[1].strip() for p in got] == ["split.ratios.tets", "split.ratios", "packing"], got
+    assert "sum to 1" in got[1]
+    # a rule touching a field that failed is not judged on that field's default
+    data = _dialogsum_recipe(tmp_path, dialogsum_template, layout="decoder", packing=True)
+    with pytest.raises(ConfigError) as exc:
+        parse_recipe(data, "r.yaml")
+    assert [p.split(":")[1].strip() for p in exc.value.problems] == ["layout"], exc.value.problems
+
+
+def test_library_build_and_the_build_object_apply_the_same_rules(tmp_path, dialogsum_template):
+    data = _dialogsum_recipe(tmp_path, dialogsum_template, chat={"system": "s"})
+    path = write_recipe(tmp_path, data)
+    with pytest.raises(ConfigError) as by_path:
+        compile_recipe(path)
+    with pytest.raises(ConfigError) as by_dict:
+        compile_recipe(data, base=tmp_path)
+    assert [p.split(": ", 1)[1] for p in by_path.value.problems] == \
+        [p.split(": ", 1)[1] for p in by_dict.value.problems]
+    assert len(by_dict.value.problems) == 1 and "no chat template" in by_dict.value.problems[0]
+    # a Build made without load_recipe (as the studio does) refuses the same recipe
+    recipe, base = load_recipe(path, check_files=False)
+    with pytest.raises(ConfigError, match="no chat template"):
+        Build(recipe, base, None)
