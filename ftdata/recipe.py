@@ -76,6 +76,27 @@ class CsvOptions(_Model):
     header: bool = Field(True, description="First line holds column names.")
     columns: list[str] | None = Field(None, description="Column names when there is no header.")
 
+    @model_validator(mode="after")
+    def _named(self):
+        errors = []
+        if not self.header and not self.columns:
+            errors.append(_rule(("columns",), "header: false needs columns: [name, ...] to name the columns, found "
+                                              "none; set csv.columns (or header: true)", self.columns))
+        dups = sorted({c for c in self.columns or [] if self.columns.count(c) > 1})
+        if dups:
+            errors.append(_rule(("columns",), f"names column(s) {', '.join(repr(d) for d in dups)} more than once; "
+                                              "give each column its own name", self.columns))
+        _raise("CsvOptions", errors)
+        return self
+
+
+def _hf_needs_hub(fmt: str | None, path: str | None) -> list[InitErrorDetails]:
+    """format 'hf' is read with datasets.load_dataset from the Hub; a local path has another format."""
+    if fmt == "hf" and path is not None:
+        return [_rule(("format",), f"format 'hf' reads a Hub dataset and needs 'hub', found path {path!r}; "
+                                   "remove format (it is guessed from the extension) or name the file's format", fmt)]
+    return []
+
 
 class HubSource(_Model):
     """A Hugging Face Hub dataset, read with datasets.load_dataset (needs network)."""
@@ -124,6 +145,7 @@ class SourceSpec(_Model):
     def _one_origin(self):
         if (self.path is None) == (self.hub is None):
             raise ValueError("give exactly one of 'path' or 'hub'")
+        _raise("SourceSpec", _hf_needs_hub(self.format, self.path))
         return self
 
     @property
@@ -226,6 +248,11 @@ class EvalSetSpec(_Model):
     format: Literal["jsonl", "json", "csv", "tsv", "parquet", "arrow", "hf"] | None = Field(None, description="Input format; guessed from the extension.")
     csv: CsvOptions = Field(default_factory=CsvOptions, description="CSV/TSV parsing options.")
     columns: list[str] = Field(min_length=1, description="Text columns to check (each counts as one text).")
+
+    @model_validator(mode="after")
+    def _local(self):
+        _raise("EvalSetSpec", _hf_needs_hub(self.format, self.path))
+        return self
 
 
 class ContaminationSpec(_Model):

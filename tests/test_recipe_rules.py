@@ -10,7 +10,7 @@ from ftdata.cli import main
 from ftdata.errors import ConfigError
 from ftdata.recipe import load_recipe, parse_recipe
 
-from .conftest import shared, write_recipe
+from .conftest import shared, write_native_templates, write_recipe
 
 
 def _dialogsum_recipe(tmp_path, dialogsum_template, **extra) -> dict:
@@ -86,3 +86,18 @@ def test_library_build_and_the_build_object_apply_the_same_rules(tmp_path, dialo
     recipe, base = load_recipe(path, check_files=False)
     with pytest.raises(ConfigError, match="no chat template"):
         Build(recipe, base, None)
+
+
+def test_source_option_conflicts_are_named_where_they_are(tmp_path, dialogsum_template):
+    # SMS spam is a headerless TSV: header: false without csv.columns leaves its columns unnamed, and
+    # format: hf reads a hub dataset, not a path; both were reported as unknown variables / "cannot read"
+    sms_tpl = write_native_templates(tmp_path / "sms.yaml", [{"name": "cls", "prompt": "Spam? {{text}}",
+                                                              "completion": "{{label}}"}])
+    data = _dialogsum_recipe(tmp_path, dialogsum_template)
+    data["sources"][0]["format"] = "hf"
+    data["sources"].append({"name": "sms", "path": str(shared("sms_spam", "SMSSpamCollection")), "format": "tsv",
+                            "csv": {"header": False, "quoting": "none"}, "templates": [{"file": str(sms_tpl)}]})
+    val, bld = _both(write_recipe(tmp_path, data))
+    assert val == bld
+    assert [p.split(":")[1].strip() for p in val] == ["sources[0].format", "sources[1].csv.columns"], val
+    assert "needs 'hub'" in val[0] and "header: false needs columns" in val[1]
