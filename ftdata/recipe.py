@@ -563,8 +563,11 @@ def check_recipe(recipe: Recipe, base: Path, file: str) -> list[str]:
     except BuildError as exc:
         problems.append(f"{file}: tokenizer: {exc}")
     for i, src in clean:  # a template failing on every sampled row (needs readable sources and templates)
-        problems += [f"{file}: sources[{i}].templates: {p}"
-                     for p in preflight(recipe.model_copy(update={"sources": [src]}), base)]
+        try:
+            problems += [f"{file}: sources[{i}].templates: {p}"
+                         for p in preflight(recipe.model_copy(update={"sources": [src]}), base)]
+        except BuildError as exc:  # rows the column peek did not read (e.g. a header naming a column twice)
+            problems.append(f"{file}: sources[{i}].path: {exc}")
     return problems
 
 

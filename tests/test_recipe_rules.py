@@ -101,3 +101,14 @@ def test_source_option_conflicts_are_named_where_they_are(tmp_path, dialogsum_te
     assert val == bld
     assert [p.split(":")[1].strip() for p in val] == ["sources[0].format", "sources[1].csv.columns"], val
     assert "needs 'hub'" in val[0] and "header: false needs columns" in val[1]
+
+
+def test_a_source_only_the_build_could_not_read_is_a_listed_problem(tmp_path, dialogsum_template):
+    # a CSV header naming a column twice passes the column peek; reading rows refuses it
+    (tmp_path / "dup.csv").write_text("text,text,label\nhello,there,ham\n", encoding="utf-8")
+    tpl = write_native_templates(tmp_path / "c.yaml", [{"name": "c", "prompt": "{{text}}", "completion": "{{label}}"}])
+    data = _dialogsum_recipe(tmp_path, dialogsum_template)
+    data["sources"].append({"name": "dup", "path": "dup.csv", "templates": [{"file": str(tpl)}]})
+    val, bld = _both(write_recipe(tmp_path, data))
+    assert val == bld
+    assert len(val) == 1 and "sources[1].path:" in val[0] and "'text' more than once" in val[0], val
