@@ -45,9 +45,9 @@ _DEFER = "defer_rules"
 
 
 def _rule(loc: tuple, text: str, found: Any, fields: tuple[str, ...] = ()) -> InitErrorDetails:
-    """One problem of a rule at ``loc`` (relative to the model); ``fields``: the Recipe fields it reads."""
-    return InitErrorDetails(type=PydanticCustomError(RULE, "{problem}", {"problem": text, "fields": list(fields)}),
-                            loc=loc, input=found)
+    """A rule's problem at ``loc`` (relative to the model); ``fields``: Recipe fields it reads."""
+    ctx = {"problem": text, "fields": list(fields)}
+    return InitErrorDetails(type=PydanticCustomError(RULE, "{problem}", ctx), loc=loc, input=found)
 
 
 def _raise(model: str, errors: list[InitErrorDetails]) -> None:
@@ -78,23 +78,25 @@ class CsvOptions(_Model):
 
     @model_validator(mode="after")
     def _named(self):
-        errors = []
-        if not self.header and not self.columns:
-            errors.append(_rule(("columns",), "header: false needs columns: [name, ...] to name the columns, found "
-                                              "none; set csv.columns (or header: true)", self.columns))
-        dups = sorted({c for c in self.columns or [] if self.columns.count(c) > 1})
+        errors, cols = [], self.columns
+        if not self.header and not cols:
+            errors.append(_rule(("columns",), "header: false needs columns: [name, ...] to name "
+                                "the columns, found none; set csv.columns (or header: true)", cols))
+        dups = sorted({c for c in cols or [] if cols.count(c) > 1})
         if dups:
-            errors.append(_rule(("columns",), f"names column(s) {', '.join(repr(d) for d in dups)} more than once; "
-                                              "give each column its own name", self.columns))
+            names = ", ".join(repr(d) for d in dups)
+            errors.append(_rule(("columns",), f"names column(s) {names} more than once; give each "
+                                "column its own name", cols))
         _raise("CsvOptions", errors)
         return self
 
 
 def _hf_needs_hub(fmt: str | None, path: str | None) -> list[InitErrorDetails]:
-    """format 'hf' is read with datasets.load_dataset from the Hub; a local path has another format."""
+    """format 'hf' is read with datasets.load_dataset from the Hub; a local path has another one."""
     if fmt == "hf" and path is not None:
-        return [_rule(("format",), f"format 'hf' reads a Hub dataset and needs 'hub', found path {path!r}; "
-                                   "remove format (it is guessed from the extension) or name the file's format", fmt)]
+        return [_rule(("format",), f"format 'hf' reads a Hub dataset and needs 'hub', found path "
+                      f"{path!r}; remove format (it is guessed from the extension) or name the "
+                      "file's format", fmt)]
     return []
 
 
@@ -170,19 +172,20 @@ class SplitSpec(_Model):
     def _mode(self):
         if self.mode is None:
             self.mode = "stratify" if self.stratify_by else "group" if self.group_by else "ratio"
-        errors = []
-        if self.mode == "group" and not self.group_by:
-            errors.append(_rule(("group_by",), "mode 'group' needs group_by (the column that keeps rows "
-                                               "together); set group_by or another mode", None))
-        if self.mode == "stratify" and not self.stratify_by:
-            errors.append(_rule(("stratify_by",), "mode 'stratify' needs stratify_by (the label column); "
-                                                  "set stratify_by or another mode", None))
-        if self.group_by and self.mode not in ("group",):
-            errors.append(_rule(("group_by",), f"group_by is only used with mode 'group', found mode "
-                                               f"'{self.mode}'; remove group_by or set mode: group", self.group_by))
-        if self.stratify_by and self.mode != "stratify":
-            errors.append(_rule(("stratify_by",), f"stratify_by is only used with mode 'stratify', found mode "
-                                                  f"'{self.mode}'; remove stratify_by or set mode: stratify",
+        errors, mode = [], self.mode
+        if mode == "group" and not self.group_by:
+            errors.append(_rule(("group_by",), "mode 'group' needs group_by (the column that keeps "
+                                "rows together); set group_by or another mode", None))
+        if mode == "stratify" and not self.stratify_by:
+            errors.append(_rule(("stratify_by",), "mode 'stratify' needs stratify_by (the label "
+                                "column); set stratify_by or another mode", None))
+        if self.group_by and mode not in ("group",):
+            errors.append(_rule(("group_by",), "group_by is only used with mode 'group', found "
+                                f"mode '{mode}'; remove group_by or set mode: group",
+                                self.group_by))
+        if self.stratify_by and mode != "stratify":
+            errors.append(_rule(("stratify_by",), "stratify_by is only used with mode 'stratify', "
+                                f"found mode '{mode}'; remove stratify_by or set mode: stratify",
                                 self.stratify_by))
         _raise("SplitSpec", errors)
         return self
@@ -192,13 +195,15 @@ class SplitSpec(_Model):
     def _sum_to_one(cls, v: dict[str, float]):
         if not v:
             raise ValueError("at least one split is needed")
-        errors = [_rule((name,), f"unknown split name '{name}'{did_you_mean(name, SPLIT_PRIORITY)}; expected one "
-                                 f"of {', '.join(SPLIT_PRIORITY)}", r)
-                  for name, r in v.items() if name not in SPLIT_PRIORITY]
+        known = SPLIT_PRIORITY  # the split names a build gives a meaning to
+        errors = [_rule((name,), f"unknown split name '{name}'{did_you_mean(name, known)}; "
+                        f"expected one of {', '.join(known)}", r)
+                  for name, r in v.items() if name not in known]
         if any(r < 0 for r in v.values()):
             errors.append(_rule((), f"ratios must be >= 0, found {v}", v))
         if abs(sum(v.values()) - 1.0) > 1e-6:
-            errors.append(_rule((), f"ratios must sum to 1, found sum {sum(v.values()):g} in {v}", v))
+            errors.append(_rule((), f"ratios must sum to 1, found sum {sum(v.values()):g} in {v}",
+                                v))
         _raise("SplitSpec", errors)
         return v
 
@@ -228,14 +233,16 @@ class MixtureSpec(_Model):
 
     @model_validator(mode="after")
     def _check(self):
-        errors = []
-        if self.method == "weights" and not self.weights:
-            errors.append(_rule(("weights",), "method 'weights' needs weights: {task: weight, ...}", self.weights))
-        if any(w < 0 for w in self.weights.values()):
-            errors.append(_rule(("weights",), f"weights must be >= 0, found {self.weights}", self.weights))
-        if self.weights and self.method != "weights":
-            errors.append(_rule(("weights",), f"weights are only used with method 'weights', found method "
-                                              f"'{self.method}'; remove weights or set method: weights", self.weights))
+        errors, w = [], self.weights
+        if self.method == "weights" and not w:
+            errors.append(_rule(("weights",), "method 'weights' needs weights: {task: weight, ...}",
+                                w))
+        if any(x < 0 for x in w.values()):
+            errors.append(_rule(("weights",), f"weights must be >= 0, found {w}", w))
+        if w and self.method != "weights":
+            errors.append(_rule(("weights",), "weights are only used with method 'weights', found "
+                                f"method '{self.method}'; remove weights or set method: weights",
+                                w))
         _raise("MixtureSpec", errors)
         return self
 
@@ -319,7 +326,7 @@ class Recipe(_Model):
 
     @model_validator(mode="after")
     def _rules(self, info: ValidationInfo):
-        """Rules between fields, all problems at once (deferred into the context's list when it has one)."""
+        """Rules between fields, all problems at once (into the context's list when it has one)."""
         errors = _cross_field(self)
         deferred = (info.context or {}).get(_DEFER)
         if deferred is not None:
@@ -336,40 +343,44 @@ def _cross_field(r: Recipe) -> list[InitErrorDetails]:
     """Problems between the fields of a recipe whose fields are each valid, in a fixed order."""
     errors = []
     if r.packing and r.layout != "causal":
-        errors.append(_rule(("packing",), "packed rows concatenate input_ids and labels of one sequence and need "
-                                          f"layout: causal, found layout: {r.layout}; set layout: causal or "
-                                          "packing: false", r.packing, ("packing", "layout")))
+        errors.append(_rule(("packing",), "packed rows concatenate input_ids and labels of one "
+                            "sequence and need layout: causal, found layout: "
+                            f"{r.layout}; set layout: causal or packing: false", r.packing,
+                            ("packing", "layout")))
     if r.chat and r.chat.enabled and r.layout != "causal":
-        errors.append(_rule(("chat",), "the chat layout renders one sequence and needs layout: causal, found "
-                                       f"layout: {r.layout}; set layout: causal or chat.enabled: false",
-                            r.chat.model_dump(exclude_defaults=True), ("chat", "layout")))
+        errors.append(_rule(("chat",), "the chat layout renders one sequence and needs layout: "
+                            f"causal, found layout: {r.layout}; set layout: causal or "
+                            "chat.enabled: false", r.chat.model_dump(exclude_defaults=True),
+                            ("chat", "layout")))
     if r.shots and r.split.mode == "stratify":
-        errors.append(_rule(("shots",), "few-shot exemplars come from train rows known before rendering; "
-                                        "split mode 'stratify' decides splits over all rows at once: use mode "
-                                        "ratio or group, or shots: 0", r.shots, ("shots", "split")))
+        errors.append(_rule(("shots",), "few-shot exemplars come from train rows known before "
+                            "rendering; split mode 'stratify' decides splits over all rows at "
+                            "once: use mode ratio or group, or shots: 0", r.shots,
+                            ("shots", "split")))
     if r.shots and "train" not in r.split.ratios:
         errors.append(_rule(("shots",), "exemplars come from the split named 'train', found splits "
-                                        f"{', '.join(r.split.ratios)}; add train to split.ratios or set shots: 0",
-                            r.shots, ("shots", "split")))
+                            f"{', '.join(r.split.ratios)}; add train to split.ratios or set "
+                            "shots: 0", r.shots, ("shots", "split")))
     first: dict[str, int] = {}
     for i, src in enumerate(r.sources):
         if src.name in first:
-            errors.append(_rule(("sources", i, "name"), f"duplicate source name '{src.name}' (first at "
-                                                        f"sources[{first[src.name]}]); give each source its own name",
-                                src.name, ("sources",)))
+            errors.append(_rule(("sources", i, "name"), f"duplicate source name '{src.name}' "
+                                f"(first at sources[{first[src.name]}]); give each source its own "
+                                "name", src.name, ("sources",)))
         first.setdefault(src.name, i)
     mix = r.mixture
     if mix is not None and mix.method == "weights":
         tasks = sorted({s.task_name for s in r.sources})
+        reads = ("mixture", "sources")
         for t, w in mix.weights.items():
             if t not in tasks:
-                errors.append(_rule(("mixture", "weights", t), f"unknown task '{t}'{did_you_mean(t, tasks)}; "
-                                                               f"tasks: {', '.join(tasks)}", w,
-                                    ("mixture", "sources")))
+                errors.append(_rule(("mixture", "weights", t), f"unknown task '{t}'"
+                                    f"{did_you_mean(t, tasks)}; tasks: {', '.join(tasks)}", w,
+                                    reads))
         for t in tasks:
             if t not in mix.weights:
-                errors.append(_rule(("mixture", "weights"), f"no weight for task '{t}' (give 0 to leave it out "
-                                                            "of the mixture)", mix.weights, ("mixture", "sources")))
+                errors.append(_rule(("mixture", "weights"), f"no weight for task '{t}' (give 0 to "
+                                    "leave it out of the mixture)", mix.weights, reads))
     return errors
 
 
@@ -426,8 +437,9 @@ def _validate(data: Any, file: str) -> tuple[Recipe | None, list[str]]:
     except ValidationError as exc:
         errors = exc.errors()
         failed = {e["loc"][0] for e in errors if e["loc"]}
+        rest = {k: v for k, v in data.items() if k not in failed}
         try:
-            Recipe.model_validate({k: v for k, v in data.items() if k not in failed}, context={_DEFER: rules})
+            Recipe.model_validate(rest, context={_DEFER: rules})
         except ValidationError:
             pass  # a required field failed: no recipe to judge the rules on
         errors += [e for e in _rule_errors(rules) if not failed & set(e["ctx"]["fields"])]
@@ -440,7 +452,7 @@ def _rule_errors(rules: list[InitErrorDetails]) -> list[dict]:
 
 
 def parse_recipe(data: Any, file: str = "<recipe>") -> Recipe:
-    """Validate parsed YAML into a Recipe, reporting every schema and cross-field problem at once."""
+    """Validate parsed YAML into a Recipe, reporting every schema and cross-field problem."""
     recipe, problems = _validate(data, file)
     if problems:
         raise ConfigError(problems, file)
@@ -459,7 +471,8 @@ def load_recipe(path: str | Path, *, check_files: bool = True) -> tuple[Recipe, 
     return validate_recipe(load_yaml(path), base, str(path), check_files=check_files), base
 
 
-def validate_recipe(data: Any, base: Path, file: str = "<recipe>", *, check_files: bool = True) -> Recipe:
+def validate_recipe(data: Any, base: Path, file: str = "<recipe>", *,
+                    check_files: bool = True) -> Recipe:
     """Validate parsed YAML (or a Recipe) and check it against the file system and its tokenizer.
 
     The one gate of ``ftdata validate`` and ``ftdata build``: raises a single
@@ -478,14 +491,14 @@ def validate_recipe(data: Any, base: Path, file: str = "<recipe>", *, check_file
 
 
 def check_tokenizer(recipe: Recipe, tok, file: str) -> list[str]:
-    """Rules between the recipe and its tokenizer: an EOS token to append, a chat template to use."""
-    problems = []
+    """Rules between the recipe and its tokenizer: an EOS token to append, a chat template."""
+    problems, chat = [], recipe.chat
     if recipe.add_eos and tok.eos_token_id is None:
-        problems.append(f"{file}: add_eos: tokenizer '{recipe.tokenizer}' has no EOS token; set add_eos: false "
-                        "or pick another tokenizer")
-    if recipe.chat and recipe.chat.enabled and not recipe.chat.template and not getattr(tok, "chat_template", None):
-        problems.append(f"{file}: chat.template: tokenizer '{recipe.tokenizer}' has no chat template; set "
-                        "chat.template or pick a tokenizer that has one")
+        problems.append(f"{file}: add_eos: tokenizer '{recipe.tokenizer}' has no EOS token; set "
+                        "add_eos: false or pick another tokenizer")
+    if chat and chat.enabled and not chat.template and not getattr(tok, "chat_template", None):
+        problems.append(f"{file}: chat.template: tokenizer '{recipe.tokenizer}' has no chat "
+                        "template; set chat.template or pick a tokenizer that has one")
     return problems
 
 
@@ -562,11 +575,11 @@ def check_recipe(recipe: Recipe, base: Path, file: str) -> list[str]:
         problems += check_tokenizer(recipe, load_tokenizer(recipe.tokenizer, base), file)
     except BuildError as exc:
         problems.append(f"{file}: tokenizer: {exc}")
-    for i, src in clean:  # a template failing on every sampled row (needs readable sources and templates)
+    for i, src in clean:  # a template failing on every sampled row (needs readable sources)
         try:
             problems += [f"{file}: sources[{i}].templates: {p}"
                          for p in preflight(recipe.model_copy(update={"sources": [src]}), base)]
-        except BuildError as exc:  # rows the column peek did not read (e.g. a header naming a column twice)
+        except BuildError as exc:  # rows past the column peek (e.g. a header naming a column twice)
             problems.append(f"{file}: sources[{i}].path: {exc}")
     return problems
 
