@@ -58,7 +58,7 @@ from .finalize import (
 from .keys import KeySet
 from .pack import write_packed
 from .progress import BuildProgress, RateMeter, count_rows
-from .recipe import Recipe, check_recipe, load_recipe, parse_recipe, recipe_hash, resolve_path
+from .recipe import Recipe, check_tokenizer, load_recipe, recipe_hash, resolve_path, validate_recipe
 from .renderplan import RenderPlan
 from .schema import check_row
 from .selection import Group, RowPlan, choose_ref, truncate_field
@@ -166,19 +166,11 @@ def compile_recipe(recipe: str | Path | Recipe | dict, *, overwrite: bool = Fals
     recipe_file_hash = None
     if isinstance(recipe, (str, Path)):
         rpath = Path(recipe)
-        recipe_obj, base = load_recipe(rpath)
+        recipe_obj, base = load_recipe(rpath)  # every problem `ftdata validate` reports stops here
         recipe_file_hash = file_hash(rpath)
     else:
-        recipe_obj = recipe if isinstance(recipe, Recipe) else parse_recipe(recipe)
         base = Path(base or Path.cwd()).resolve()
-        problems = check_recipe(recipe_obj, base, "<recipe>")
-        if problems:
-            raise ConfigError(problems, "<recipe>")
-    from .lint import preflight
-
-    problems = preflight(recipe_obj, base)  # a template failing on every sampled row stops here
-    if problems:
-        raise ConfigError(problems, str(recipe) if isinstance(recipe, (str, Path)) else "<recipe>")
+        recipe_obj = validate_recipe(recipe, base)
     target = Path(output).resolve() if output else recipe_obj.output_dir(base)
     b = Build(recipe_obj, base, recipe_file_hash)
     return b.run(target, overwrite, progress, num_proc=num_proc, engine=engine, ray_address=ray_address,
@@ -193,17 +185,11 @@ class Build:
         self.base = base
         self.recipe_file_hash = recipe_file_hash
         self.tok = load_tokenizer(recipe.tokenizer, base)
-        if recipe.add_eos and self.tok.eos_token_id is None:
-            raise BuildError(f"tokenizer '{recipe.tokenizer}' has no EOS token; set add_eos: false or pick another tokenizer")
-        if recipe.packing and recipe.layout != "causal":
-            raise BuildError("packing: packed rows concatenate input_ids and labels of one sequence and need "
-                             f"layout: causal, found {recipe.layout}")
-        if recipe.chat and recipe.chat.enabled:
-            if recipe.layout != "causal":
-                raise BuildError(f"chat: the chat layout renders one sequence and needs layout: causal, found {recipe.layout}")
-            if not recipe.chat.template and not getattr(self.tok, "chat_template", None):
-                raise BuildError(f"chat: tokenizer '{recipe.tokenizer}' has no chat template; set chat.template "
-                                 "or pick a tokenizer that has one")
+        # rules between fields held when the Recipe was made; those with the tokenizer are checked
+        # here too, for a Build made without load_recipe (the studio)
+        problems = check_tokenizer(recipe, self.tok, "<recipe>")
+        if problems:
+            raise ConfigError(problems, "<recipe>")
         self.templates: dict[str, list[Template]] = {}
         self.template_hashes: dict[str, str] = {}
         self.row_plans: dict[str, RowPlan] = {}

@@ -25,3 +25,8 @@ LABEL_CONVENTION = "unshifted; -100 = not trained; labels[i] is the target for i
 
 #: Shipped tokenizer, addressable from a recipe as ``tokenizer: ftdata:tiny-bpe``.
 BUILTIN_TOKENIZER = "ftdata:tiny-bpe"
+
+#: Split names a build gives a meaning to, each with its survivor priority when an example is in
+#: several splits (lower wins): few-shot exemplars and mixtures draw on ``train``, and exact and
+#: near dedup keep the held-out copy. ``split.ratios`` may name only these.
+SPLIT_PRIORITY = {"test": 0, "validation": 1, "valid": 1, "dev": 1, "train": 9}

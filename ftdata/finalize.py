@@ -37,12 +37,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .chunk import Reject, output_schema
+from .constants import SPLIT_PRIORITY
 from .gather import gather_slices
 from .split import assign_splits
 from .writer import SplitWriter
 
-#: Survivor priority for duplicates across splits (lower wins).
-SPLIT_PRIORITY = {"test": 0, "validation": 1, "valid": 1, "dev": 1, "train": 9}
 WRITE_SLICE = 4096
 
 

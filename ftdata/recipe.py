@@ -1,9 +1,10 @@
 """The recipe: one YAML file that says what to compile, validated once by pydantic.
 
-``load_recipe`` gathers every problem at once (pydantic's errors plus checks that need the
-file system: missing sources, unknown templates, unknown template variables) and raises a
-single :class:`~ftdata.errors.ConfigError` whose lines name the YAML path, what was expected
-and what was found.
+``load_recipe`` gathers every problem at once (pydantic's errors, the rules between fields,
+which live in the models' validators, and checks that need the file system or the tokenizer:
+missing sources, unknown templates, unknown template variables, a missing EOS or chat template)
+and raises a single :class:`~ftdata.errors.ConfigError` whose lines name the YAML path, what was
+expected and what was found. ``ftdata validate`` and ``ftdata build`` both go through it.
 """
 
 from __future__ import annotations
@@ -13,9 +14,19 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from .errors import ConfigError, TemplateError, did_you_mean
+from .constants import SPLIT_PRIORITY
+from .errors import BuildError, ConfigError, TemplateError, did_you_mean
 from .limits import RenderLimits
 from .yamlio import load_yaml
 
@@ -24,6 +35,25 @@ FORMATS = ("jsonl", "json", "csv", "tsv", "parquet", "arrow", "hf")
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+#: pydantic error type of a rule's problem; its text already says what was expected and found.
+RULE = "recipe_rule"
+#: Validation context key: a list that collects the Recipe's cross-field problems instead of
+#: raising them, so that checks needing the file system and the tokenizer still run.
+_DEFER = "defer_rules"
+
+
+def _rule(loc: tuple, text: str, found: Any, fields: tuple[str, ...] = ()) -> InitErrorDetails:
+    """A rule's problem at ``loc`` (relative to the model); ``fields``: Recipe fields it reads."""
+    ctx = {"problem": text, "fields": list(fields)}
+    return InitErrorDetails(type=PydanticCustomError(RULE, "{problem}", ctx), loc=loc, input=found)
+
+
+def _raise(model: str, errors: list[InitErrorDetails]) -> None:
+    """Raise every problem of a validator at once (pydantic adds the field's path to each loc)."""
+    if errors:
+        raise ValidationError.from_exception_data(model, errors)
 
 
 class ColumnSpec(_Model):
@@ -45,6 +75,29 @@ class CsvOptions(_Model):
     quoting: Literal["minimal", "none"] = Field("minimal", description="'none' for files with stray quotes (e.g. SMS spam).")
     header: bool = Field(True, description="First line holds column names.")
     columns: list[str] | None = Field(None, description="Column names when there is no header.")
+
+    @model_validator(mode="after")
+    def _named(self):
+        errors, cols = [], self.columns
+        if not self.header and not cols:
+            errors.append(_rule(("columns",), "header: false needs columns: [name, ...] to name "
+                                "the columns, found none; set csv.columns (or header: true)", cols))
+        dups = sorted({c for c in cols or [] if cols.count(c) > 1})
+        if dups:
+            names = ", ".join(repr(d) for d in dups)
+            errors.append(_rule(("columns",), f"names column(s) {names} more than once; give each "
+                                "column its own name", cols))
+        _raise("CsvOptions", errors)
+        return self
+
+
+def _hf_needs_hub(fmt: str | None, path: str | None) -> list[InitErrorDetails]:
+    """format 'hf' is read with datasets.load_dataset from the Hub; a local path has another one."""
+    if fmt == "hf" and path is not None:
+        return [_rule(("format",), f"format 'hf' reads a Hub dataset and needs 'hub', found path "
+                      f"{path!r}; remove format (it is guessed from the extension) or name the "
+                      "file's format", fmt)]
+    return []
 
 
 class HubSource(_Model):
@@ -94,6 +147,7 @@ class SourceSpec(_Model):
     def _one_origin(self):
         if (self.path is None) == (self.hub is None):
             raise ValueError("give exactly one of 'path' or 'hub'")
+        _raise("SourceSpec", _hf_needs_hub(self.format, self.path))
         return self
 
     @property
@@ -118,14 +172,22 @@ class SplitSpec(_Model):
     def _mode(self):
         if self.mode is None:
             self.mode = "stratify" if self.stratify_by else "group" if self.group_by else "ratio"
-        if self.mode == "group" and not self.group_by:
-            raise ValueError("mode 'group' needs group_by (the column that keeps rows together)")
-        if self.mode == "stratify" and not self.stratify_by:
-            raise ValueError("mode 'stratify' needs stratify_by (the label column)")
-        if self.group_by and self.mode not in ("group",):
-            raise ValueError(f"group_by is only used with mode 'group', found mode '{self.mode}'")
-        if self.stratify_by and self.mode != "stratify":
-            raise ValueError(f"stratify_by is only used with mode 'stratify', found mode '{self.mode}'")
+        errors, mode = [], self.mode
+        if mode == "group" and not self.group_by:
+            errors.append(_rule(("group_by",), "mode 'group' needs group_by (the column that keeps "
+                                "rows together); set group_by or another mode", None))
+        if mode == "stratify" and not self.stratify_by:
+            errors.append(_rule(("stratify_by",), "mode 'stratify' needs stratify_by (the label "
+                                "column); set stratify_by or another mode", None))
+        if self.group_by and mode not in ("group",):
+            errors.append(_rule(("group_by",), "group_by is only used with mode 'group', found "
+                                f"mode '{mode}'; remove group_by or set mode: group",
+                                self.group_by))
+        if self.stratify_by and mode != "stratify":
+            errors.append(_rule(("stratify_by",), "stratify_by is only used with mode 'stratify', "
+                                f"found mode '{mode}'; remove stratify_by or set mode: stratify",
+                                self.stratify_by))
+        _raise("SplitSpec", errors)
         return self
 
     @field_validator("ratios")
@@ -133,10 +195,16 @@ class SplitSpec(_Model):
     def _sum_to_one(cls, v: dict[str, float]):
         if not v:
             raise ValueError("at least one split is needed")
+        known = SPLIT_PRIORITY  # the split names a build gives a meaning to
+        errors = [_rule((name,), f"unknown split name '{name}'{did_you_mean(name, known)}; "
+                        f"expected one of {', '.join(known)}", r)
+                  for name, r in v.items() if name not in known]
         if any(r < 0 for r in v.values()):
-            raise ValueError(f"ratios must be >= 0, found {v}")
+            errors.append(_rule((), f"ratios must be >= 0, found {v}", v))
         if abs(sum(v.values()) - 1.0) > 1e-6:
-            raise ValueError(f"ratios must sum to 1, found sum {sum(v.values()):g}")
+            errors.append(_rule((), f"ratios must sum to 1, found sum {sum(v.values()):g} in {v}",
+                                v))
+        _raise("SplitSpec", errors)
         return v
 
 
@@ -165,12 +233,17 @@ class MixtureSpec(_Model):
 
     @model_validator(mode="after")
     def _check(self):
-        if self.method == "weights" and not self.weights:
-            raise ValueError("method 'weights' needs weights: {task: weight, ...}")
-        if any(w < 0 for w in self.weights.values()):
-            raise ValueError(f"weights must be >= 0, found {self.weights}")
-        if self.weights and self.method != "weights":
-            raise ValueError(f"weights are only used with method 'weights', found method '{self.method}'")
+        errors, w = [], self.weights
+        if self.method == "weights" and not w:
+            errors.append(_rule(("weights",), "method 'weights' needs weights: {task: weight, ...}",
+                                w))
+        if any(x < 0 for x in w.values()):
+            errors.append(_rule(("weights",), f"weights must be >= 0, found {w}", w))
+        if w and self.method != "weights":
+            errors.append(_rule(("weights",), "weights are only used with method 'weights', found "
+                                f"method '{self.method}'; remove weights or set method: weights",
+                                w))
+        _raise("MixtureSpec", errors)
         return self
 
 
@@ -182,6 +255,11 @@ class EvalSetSpec(_Model):
     format: Literal["jsonl", "json", "csv", "tsv", "parquet", "arrow", "hf"] | None = Field(None, description="Input format; guessed from the extension.")
     csv: CsvOptions = Field(default_factory=CsvOptions, description="CSV/TSV parsing options.")
     columns: list[str] = Field(min_length=1, description="Text columns to check (each counts as one text).")
+
+    @model_validator(mode="after")
+    def _local(self):
+        _raise("EvalSetSpec", _hf_needs_hub(self.format, self.path))
+        return self
 
 
 class ContaminationSpec(_Model):
@@ -246,8 +324,64 @@ class Recipe(_Model):
     packing: bool = Field(False, description="Pack examples into max_length rows (best-fit decreasing) with "
                                              "position_ids restarting per document and seq_lengths.")
 
+    @model_validator(mode="after")
+    def _rules(self, info: ValidationInfo):
+        """Rules between fields, all problems at once (into the context's list when it has one)."""
+        errors = _cross_field(self)
+        deferred = (info.context or {}).get(_DEFER)
+        if deferred is not None:
+            deferred.extend(errors)
+        else:
+            _raise("Recipe", errors)
+        return self
+
     def output_dir(self, base: Path) -> Path:
         return (base / (self.output or f"out/{self.name}")).resolve()
+
+
+def _cross_field(r: Recipe) -> list[InitErrorDetails]:
+    """Problems between the fields of a recipe whose fields are each valid, in a fixed order."""
+    errors = []
+    if r.packing and r.layout != "causal":
+        errors.append(_rule(("packing",), "packed rows concatenate input_ids and labels of one "
+                            "sequence and need layout: causal, found layout: "
+                            f"{r.layout}; set layout: causal or packing: false", r.packing,
+                            ("packing", "layout")))
+    if r.chat and r.chat.enabled and r.layout != "causal":
+        errors.append(_rule(("chat",), "the chat layout renders one sequence and needs layout: "
+                            f"causal, found layout: {r.layout}; set layout: causal or "
+                            "chat.enabled: false", r.chat.model_dump(exclude_defaults=True),
+                            ("chat", "layout")))
+    if r.shots and r.split.mode == "stratify":
+        errors.append(_rule(("shots",), "few-shot exemplars come from train rows known before "
+                            "rendering; split mode 'stratify' decides splits over all rows at "
+                            "once: use mode ratio or group, or shots: 0", r.shots,
+                            ("shots", "split")))
+    if r.shots and "train" not in r.split.ratios:
+        errors.append(_rule(("shots",), "exemplars come from the split named 'train', found splits "
+                            f"{', '.join(r.split.ratios)}; add train to split.ratios or set "
+                            "shots: 0", r.shots, ("shots", "split")))
+    first: dict[str, int] = {}
+    for i, src in enumerate(r.sources):
+        if src.name in first:
+            errors.append(_rule(("sources", i, "name"), f"duplicate source name '{src.name}' "
+                                f"(first at sources[{first[src.name]}]); give each source its own "
+                                "name", src.name, ("sources",)))
+        first.setdefault(src.name, i)
+    mix = r.mixture
+    if mix is not None and mix.method == "weights":
+        tasks = sorted({s.task_name for s in r.sources})
+        reads = ("mixture", "sources")
+        for t, w in mix.weights.items():
+            if t not in tasks:
+                errors.append(_rule(("mixture", "weights", t), f"unknown task '{t}'"
+                                    f"{did_you_mean(t, tasks)}; tasks: {', '.join(tasks)}", w,
+                                    reads))
+        for t in tasks:
+            if t not in mix.weights:
+                errors.append(_rule(("mixture", "weights"), f"no weight for task '{t}' (give 0 to "
+                                    "leave it out of the mixture)", mix.weights, reads))
+    return errors
 
 
 def _format_loc(loc: tuple) -> str:
@@ -257,10 +391,13 @@ def _format_loc(loc: tuple) -> str:
     return out or "(top level)"
 
 
-def _pydantic_problems(exc: ValidationError, file: str) -> list[str]:
+def _pydantic_problems(errors: list[dict], file: str) -> list[str]:
     problems = []
-    for err in exc.errors():
+    for err in errors:
         loc = _format_loc(err["loc"])
+        if err["type"] == RULE:  # the rule's text says what was expected and found, and the fix
+            problems.append(f"{file}: {loc}: {err['msg']}")
+            continue
         found = err.get("input")
         found_s = json.dumps(found, default=str)[:80] if err["type"] != "missing" else "nothing"
         msg = err["msg"]
@@ -286,14 +423,40 @@ def _suggest_fields(data: Any, problems: list[str]) -> list[str]:
     return out
 
 
-def parse_recipe(data: Any, file: str = "<recipe>") -> Recipe:
-    """Validate parsed YAML into a Recipe, reporting every schema problem at once."""
+def _validate(data: Any, file: str) -> tuple[Recipe | None, list[str]]:
+    """The Recipe (None when a field is invalid) and every problem of the schema and its rules.
+
+    A field that fails hides no rule between other fields: those are judged on the recipe
+    without the failed fields (which take their defaults), leaving out rules that read one.
+    """
     if not isinstance(data, dict):
-        raise ConfigError([f"{file}: expected a mapping at the top level, found {type(data).__name__}"], file)
+        return None, [f"{file}: expected a mapping at the top level, found {type(data).__name__}"]
+    rules: list[InitErrorDetails] = []
     try:
-        return Recipe.model_validate(data)
+        recipe = Recipe.model_validate(data, context={_DEFER: rules})
     except ValidationError as exc:
-        raise ConfigError(_suggest_fields(data, _pydantic_problems(exc, file)), file) from None
+        errors = exc.errors()
+        failed = {e["loc"][0] for e in errors if e["loc"]}
+        rest = {k: v for k, v in data.items() if k not in failed}
+        try:
+            Recipe.model_validate(rest, context={_DEFER: rules})
+        except ValidationError:
+            pass  # a required field failed: no recipe to judge the rules on
+        errors += [e for e in _rule_errors(rules) if not failed & set(e["ctx"]["fields"])]
+        return None, _suggest_fields(data, _pydantic_problems(errors, file))
+    return recipe, _pydantic_problems(_rule_errors(rules), file)
+
+
+def _rule_errors(rules: list[InitErrorDetails]) -> list[dict]:
+    return ValidationError.from_exception_data("Recipe", rules).errors() if rules else []
+
+
+def parse_recipe(data: Any, file: str = "<recipe>") -> Recipe:
+    """Validate parsed YAML into a Recipe, reporting every schema and cross-field problem."""
+    recipe, problems = _validate(data, file)
+    if problems:
+        raise ConfigError(problems, file)
+    return recipe
 
 
 def resolve_path(base: Path, p: str) -> Path:
@@ -304,38 +467,61 @@ def resolve_path(base: Path, p: str) -> Path:
 def load_recipe(path: str | Path, *, check_files: bool = True) -> tuple[Recipe, Path]:
     """Load, validate and cross-check a recipe file. Returns (recipe, base directory)."""
     path = Path(path)
-    recipe = parse_recipe(load_yaml(path), str(path))
     base = path.resolve().parent
-    if check_files:
-        problems = check_recipe(recipe, base, str(path))
-        if problems:
-            raise ConfigError(problems, str(path))
-    return recipe, base
+    return validate_recipe(load_yaml(path), base, str(path), check_files=check_files), base
+
+
+def validate_recipe(data: Any, base: Path, file: str = "<recipe>", *,
+                    check_files: bool = True) -> Recipe:
+    """Validate parsed YAML (or a Recipe) and check it against the file system and its tokenizer.
+
+    The one gate of ``ftdata validate`` and ``ftdata build``: raises a single
+    :class:`~ftdata.errors.ConfigError` listing every problem, in a stable order (schema
+    and rules between fields, then :func:`check_recipe`), or returns the Recipe.
+    """
+    if isinstance(data, Recipe):
+        recipe, problems = data, []  # its rules held when it was made
+    else:
+        recipe, problems = _validate(data, file)
+    if recipe is not None and check_files:
+        problems += check_recipe(recipe, base, file)
+    if problems:
+        raise ConfigError(problems, file)
+    return recipe
+
+
+def check_tokenizer(recipe: Recipe, tok, file: str) -> list[str]:
+    """Rules between the recipe and its tokenizer: an EOS token to append, a chat template."""
+    problems, chat = [], recipe.chat
+    if recipe.add_eos and tok.eos_token_id is None:
+        problems.append(f"{file}: add_eos: tokenizer '{recipe.tokenizer}' has no EOS token; set "
+                        "add_eos: false or pick another tokenizer")
+    if chat and chat.enabled and not chat.template and not getattr(tok, "chat_template", None):
+        problems.append(f"{file}: chat.template: tokenizer '{recipe.tokenizer}' has no chat "
+                        "template; set chat.template or pick a tokenizer that has one")
+    return problems
 
 
 def check_recipe(recipe: Recipe, base: Path, file: str) -> list[str]:
-    """Problems that need the file system: sources, templates and their variables."""
+    """Problems that need the file system or the tokenizer: sources, templates and their
+    variables, evaluation sets, the tokenizer (:func:`check_tokenizer`), and templates that
+    fail on every sampled row (:func:`ftdata.lint.preflight`, for sources with no other problem)."""
+    from .lint import preflight
     from .selection import choose_ref
     from .sources import guess_format, peek_columns
     from .templates import load_templates
+    from .tokenizer import load_tokenizer
 
     problems: list[str] = []
-    names = [s.name for s in recipe.sources]
-    for dup in {n for n in names if names.count(n) > 1}:
-        problems.append(f"{file}: sources: duplicate source name '{dup}'")
-    if recipe.shots and recipe.split.mode == "stratify":
-        problems.append(f"{file}: shots: few-shot exemplars come from train rows known before rendering; "
-                        "split mode 'stratify' decides splits over all rows at once: use mode ratio or group")
-    if recipe.shots and "train" not in recipe.split.ratios:
-        problems.append(f"{file}: shots: exemplars come from the split named 'train', found splits "
-                        f"{', '.join(recipe.split.ratios)}")
     seen_columns: set[str] = set()
     all_known = True
     # one id, one template: ids seed the random draws and key per-template caches and settings
     # (exemplar renders, field truncation), so two templates sharing one would mix silently
     by_id: dict[str, tuple[Path, str, str]] = {}
+    clean = []  # sources with no problem, whose templates are tried on sample rows
     for i, src in enumerate(recipe.sources):
         where = f"{file}: sources[{i}]"
+        before = len(problems)
         columns: list[str] | None = None
         if src.path is not None:
             p = resolve_path(base, src.path)
@@ -390,28 +576,31 @@ def check_recipe(recipe: Recipe, base: Path, file: str) -> list[str]:
             seen_columns.update(src.rename.get(c, c) for c in columns)
         elif recipe.split.stratify_by:
             all_known = False
+        if len(problems) == before:
+            clean.append((i, src))
     strat = recipe.split.stratify_by
     # a source without the label column is one stratum of its own; no source having it is a mistake
     if strat and all_known and strat not in seen_columns:
         problems.append(f"{file}: split.stratify_by: column '{strat}' is in no source{did_you_mean(strat, sorted(seen_columns))}")
     problems += _check_mix_and_eval(recipe, base, file)
+    try:
+        problems += check_tokenizer(recipe, load_tokenizer(recipe.tokenizer, base), file)
+    except BuildError as exc:
+        problems.append(f"{file}: tokenizer: {exc}")
+    for i, src in clean:  # a template failing on every sampled row (needs readable sources)
+        try:
+            problems += [f"{file}: sources[{i}].templates: {p}"
+                         for p in preflight(recipe.model_copy(update={"sources": [src]}), base)]
+        except BuildError as exc:  # rows past the column peek (e.g. a header naming a column twice)
+            problems.append(f"{file}: sources[{i}].path: {exc}")
     return problems
 
 
 def _check_mix_and_eval(recipe: Recipe, base: Path, file: str) -> list[str]:
-    """Mixture weights must name known tasks; evaluation sets must exist and hold their columns."""
+    """Evaluation sets must exist and hold their columns (mixture weights: :func:`_cross_field`)."""
     from .sources import guess_format, peek_columns
 
     problems = []
-    tasks = sorted({s.task_name for s in recipe.sources})
-    mix = recipe.mixture
-    if mix is not None and mix.method == "weights":
-        for t in mix.weights:
-            if t not in tasks:
-                problems.append(f"{file}: mixture.weights: unknown task '{t}'{did_you_mean(t, tasks)}; tasks: {', '.join(tasks)}")
-        for t in tasks:
-            if t not in mix.weights:
-                problems.append(f"{file}: mixture.weights: no weight for task '{t}' (give 0 to leave it out of the mixture)")
     for i, ev in enumerate(recipe.contamination.eval_sets if recipe.contamination else []):
         p = resolve_path(base, ev.path)
         if not p.exists():

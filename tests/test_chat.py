@@ -218,12 +218,12 @@ def test_chat_truncation_cuts_context_only(tmp_path):
 
 
 def test_chat_needs_a_template(tmp_path):
-    from ftdata.errors import BuildError
+    from ftdata.errors import ConfigError
 
     write_jsonl(tmp_path / "rows.jsonl", [{"id": "1", "q": "x", "a": "y"}])
     write_native_templates(tmp_path / "t.yaml", [{"name": "qa", "prompt": "{{q}}", "completion": "{{a}}"}])
     r = {"name": "c", "output": "out", "sources": [{"name": "qa", "path": "rows.jsonl", "key": "id",
                                                      "templates": [{"file": "t.yaml"}]}],
          "tokenizer": "ftdata:tiny-bpe", "chat": {"system": "s"}}
-    with pytest.raises(BuildError, match="no chat template"):
+    with pytest.raises(ConfigError, match="chat.template: tokenizer 'ftdata:tiny-bpe' has no chat template"):
         compile_recipe(write_recipe(tmp_path, r))
