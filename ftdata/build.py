@@ -46,6 +46,7 @@ from .constants import BUILD_INFO, IGNORE_INDEX, LABEL_CONVENTION, MANIFEST, REJ
 from .engines import Job, check_engine, make_engine
 from .errors import BuildError, ConfigError
 from .fewshot import ExemplarPool, split_of
+from .gate import failed_dir, keep_failed, outcome_problems
 from .finalize import (
     close_work,
     open_work,
@@ -228,6 +229,10 @@ class Build:
                                             fanout=per_row or self.row_plans[s.name].fanout) for s in recipe.sources}
         self.rejects_by: Counter = Counter()
         self.rejects_by_stage: Counter = Counter()
+        # per source: reject code -> records, and the first record of each code (ftdata.gate)
+        self.rejects_by_source: dict[str, Counter] = {s.name: Counter() for s in recipe.sources}
+        self.reject_samples: dict[str, dict[str, Reject]] = {s.name: {} for s in recipe.sources}
+        self.hashed_rows = 0  # rows whose split comes from the ratios
         self._importer = None  # the thread of _import_for_finalize, once started
         self.timings: Counter = Counter()
 
@@ -274,6 +279,8 @@ class Build:
         self.rejects.write(d)
         self.rejects_by[rec.code] += 1
         self.rejects_by_stage[rec.stage] += 1
+        self.rejects_by_source[rec.source][rec.code] += 1
+        self.reject_samples[rec.source].setdefault(rec.code, rec)
         if rec.stage not in ("read", "schema", "key"):
             self.counts[rec.source].examples_rejected += 1
 
@@ -342,6 +349,8 @@ class Build:
                                       group=gval, stratum=None if strat is None or data.get(strat) is None
                                       else str(data.get(strat)), index=index if want_index else None))
                 index += 1
+            if record:
+                self.hashed_rows += sum(r.split is None for r in out)
             self.timings["read"] += time.perf_counter() - t0
             yield out
 
@@ -451,7 +460,8 @@ class Build:
 
         walk(self.r.model_dump(mode="json", exclude={"output"}))
         blob = json.dumps({"code": code_hash(), "recipe": recipe_hash(self.r), "sources": source_hashes,
-                           "templates": self.template_hashes, "tokenizer": self._tok_hash, "files": files},
+                           "templates": self.template_hashes, "tokenizer": self._tok_hash, "files": files,
+                           "max_reject_share": self.r.max_reject_share},
                           sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -516,6 +526,7 @@ class Build:
                      templates=self.templates, base=self.base)
             for rec in p.rejects:
                 self.reject(rec)
+            self.check_outcome(p, target)
             shards = (write_packed(work, p, self.out.tmp, self.r.shard_size, self.r.max_length) if self.r.packing
                       else write_splits(work, p, self.out.tmp, self.r.shard_size))
             p.info["audit"] = audit_section(work, p, rejects_by_code=self.rejects_by,
@@ -557,6 +568,7 @@ class Build:
 
             write_report(self.out.tmp, manifest)  # report.html: plots of this build (ftdata/report.py)
             self.out.commit()
+            shutil.rmtree(failed_dir(target), ignore_errors=True)  # the rejects of an earlier failed build
         except BaseException:
             if eng is not None:
                 eng.close()
@@ -571,6 +583,21 @@ class Build:
         prog.stage_seconds["finalize"] = round(time.perf_counter() - t_start - phase_a, 3)
         self._report(prog, progress)
         return BuildResult(target, manifest, info)
+
+    def check_outcome(self, p, target: Path) -> None:
+        """Fail the build, keeping its rejects beside the output, when the output would be garbage
+        (:mod:`ftdata.gate`: a source with no usable row or too many rejects, an empty split or output)."""
+        sizes = {name: len(p.order.get(name, ())) for name in p.split_names}
+        problems = outcome_problems(self.r, self.counts, self.rejects_by_source, self.reject_samples, sizes,
+                                    self.hashed_rows, self.base)
+        if not problems:
+            return
+        self.rejects.close()
+        kept = keep_failed(target, self.out.tmp, problems, {
+            "sources": {k: v.as_dict() for k, v in self.counts.items()}, "splits": sizes,
+            "rejects": sum(self.rejects_by.values()), "rejects_by_code": dict(sorted(self.rejects_by.items()))})
+        raise BuildError(f"build of '{self.r.name}' failed, no output written ({target} is left as it was); "
+                         f"the rejects are in {kept / REJECTS}:\n" + "\n".join(f"  - {x}" for x in problems))
 
     def _count_rows(self) -> int | None:
         total = 0

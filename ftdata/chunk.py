@@ -156,6 +156,12 @@ def render_rows(ctx: ChunkContext, rows: list[CheckedRow], backend=None):
             except TemplateError as exc:
                 rejects.append(Reject(ctx.source, row.key, row.line, "render", "render_error", str(exc), t.name, row.split))
                 continue
+            if choices and completion not in choices:  # a label the template cannot score: misread or unmapped data
+                rejects.append(Reject(ctx.source, row.key, row.line, "render", "not_an_answer_choice",
+                                      f"completion is not one of the template's answer_choices "
+                                      f"{', '.join(map(repr, choices[:10]))}{', ...' if len(choices) > 10 else ''}",
+                                      t.name, row.split, value=completion))
+                continue
             kept.append((row, t, prompt, completion, choices))
     return kept, rejects, n
 

@@ -94,25 +94,26 @@ def test_completion_outside_answer_choices_is_a_reject(tmp_path):
     two_fields = [f for f in _csv_fields(tmp_path / "sms.txt") if len(f) == 2]
     assert two_fields and all(f[0] not in ("ham", "spam") for f in two_fields)
     wrong = [r for r in recs if r["code"] == "not_an_answer_choice"]
-    assert len(wrong) == len(two_fields)
+    assert len(wrong) == len({tuple(f) for f in two_fields})  # a repeated row is a duplicate_key reject
     assert all(r["stage"] == "render" and "'ham', 'spam'" in r["reason"] and "\t" in r["value"] for r in wrong)
     # read correctly, every completion is one of its answer choices and nothing is rejected for it
     res = compile_recipe(_sms_recipe(tmp_path, "tsv"), output=tmp_path / "ok")
     assert "not_an_answer_choice" not in res.manifest["counts"]["rejects_by_code"]
 
 
-def _dialogsum_recipe(tmp_path: Path, max_length: int, **extra) -> Path:
+def _dialogsum_recipe(tmp_path: Path, template: Path, max_length: int, **extra) -> Path:
+    """DialogSum dev with a template that names no field to shorten: a long example is a reject."""
     return write_recipe(tmp_path, {
         "name": "ds", "output": "out", "tokenizer": "ftdata:tiny-bpe", "max_length": max_length,
         "sources": [{"name": "dialogsum", "path": str(shared("dialogsum", "dialogsum.dev.jsonl")), "key": "fname",
-                     "templates": [{"file": DS_TEMPLATES, "names": ["summarize"]}]}], **extra})
+                     "templates": [{"file": str(template)}]}], **extra})
 
 
-def test_every_example_too_long_fails_even_when_rejects_are_allowed(tmp_path):
+def test_every_example_too_long_fails_even_when_rejects_are_allowed(tmp_path, dialogsum_template):
     n = len(shared("dialogsum", "dialogsum.dev.jsonl").read_text(encoding="utf-8").splitlines())
     for share in (0.5, 1.0):
         with pytest.raises(BuildError) as err:
-            compile_recipe(_dialogsum_recipe(tmp_path, 16, max_reject_share=share), overwrite=True)
+            compile_recipe(_dialogsum_recipe(tmp_path, dialogsum_template, 16, max_reject_share=share), overwrite=True)
         msg = str(err.value)
         assert "source 'dialogsum'" in msg and f"too_long: {n} examples (100.0%)" in msg
         assert "raise max_length" in msg and "output is empty" in msg
@@ -120,15 +121,15 @@ def test_every_example_too_long_fails_even_when_rejects_are_allowed(tmp_path):
         assert len(_rejects(tmp_path / "out.failed" / "rejects.jsonl")) == n
 
 
-def test_max_reject_share_is_the_line(tmp_path):
-    measured = compile_recipe(_dialogsum_recipe(tmp_path, 320, max_reject_share=1.0), output=tmp_path / "m")
+def test_max_reject_share_is_the_line(tmp_path, dialogsum_template):
+    measured = compile_recipe(_dialogsum_recipe(tmp_path, dialogsum_template, 320, max_reject_share=1.0), output=tmp_path / "m")
     c = measured.manifest["counts"]["sources"]["dialogsum"]
     share = c["examples_rejected"] / c["examples_candidates"]
     assert 0 < share < 1
-    ok = compile_recipe(_dialogsum_recipe(tmp_path, 320, max_reject_share=round(share + 0.01, 2)))
+    ok = compile_recipe(_dialogsum_recipe(tmp_path, dialogsum_template, 320, max_reject_share=round(share + 0.01, 2)))
     assert (ok.output / COMPLETED).exists()
     with pytest.raises(BuildError) as err:
-        compile_recipe(_dialogsum_recipe(tmp_path, 320, max_reject_share=round(share - 0.01, 2)), overwrite=True)
+        compile_recipe(_dialogsum_recipe(tmp_path, dialogsum_template, 320, max_reject_share=round(share - 0.01, 2)), overwrite=True)
     assert f"{share:.1%} rejected" in str(err.value) and "too_long" in str(err.value)
     assert (ok.output / COMPLETED).exists()  # the previous output stays
 
