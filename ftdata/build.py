@@ -49,6 +49,7 @@ from .fewshot import ExemplarPool, split_of
 from .gate import failed_dir, keep_failed, outcome_problems
 from .finalize import (
     close_work,
+    field_cut_stats,
     open_work,
     plan,
     release_pages,
@@ -533,6 +534,9 @@ class Build:
                                             special_tokens_mode=self.r.special_tokens_in_data)
             release_pages()
             split_counts, token_stats = split_stats(work, p)
+            if any(self.truncate.values()):  # only then: outputs without field truncation stay as they were
+                for name, cut in field_cut_stats(work, p).items():
+                    token_stats[name]["field_truncated"] = cut
             with_output, written = rows_with_output(work, p)
             del work
             close_work()

@@ -64,11 +64,13 @@ def test_field_truncation_is_counted_per_split_task_and_template(tmp_path):
         got = m["tokens"][split]["field_truncated"]
         want = [sum(v[i] for (s, _), v in expected.items() if s == split) for i in range(3)]
         assert [got["examples"], got["tokens_removed"], got["chars_removed"]] == want
+        task = got["tasks"].get("summarization", {"examples": 0, "tokens_removed": 0, "chars_removed": 0,
+                                                  "templates": {}})
+        assert [task["examples"], task["tokens_removed"], task["chars_removed"]] == want
         for name in NAMES:
             v = expected.get((split, name), [0, 0, 0])
-            g = got["templates"].get(name, {"examples": 0, "tokens_removed": 0, "chars_removed": 0})
+            g = task["templates"].get(name, {"examples": 0, "tokens_removed": 0, "chars_removed": 0})
             assert [g["examples"], g["tokens_removed"], g["chars_removed"]] == v
-        assert got["tasks"].get("summarization", {"examples": 0})["examples"] == want[0]
     total = sum(v[0] for v in expected.values())
     removed = sum(v[1] for v in expected.values())
     summary = summary_text(m, res.output)
