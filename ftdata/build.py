@@ -46,7 +46,6 @@ from .constants import BUILD_INFO, IGNORE_INDEX, LABEL_CONVENTION, MANIFEST, REJ
 from .engines import Job, check_engine, make_engine
 from .errors import BuildError, ConfigError
 from .fewshot import ExemplarPool, split_of
-from .gate import failed_dir, keep_failed, outcome_problems
 from .finalize import (
     close_work,
     field_cut_stats,
@@ -57,6 +56,7 @@ from .finalize import (
     split_stats,
     write_splits,
 )
+from .gate import failed_dir, keep_failed, outcome_problems
 from .keys import KeySet
 from .pack import write_packed
 from .progress import BuildProgress, RateMeter, count_rows
