@@ -22,6 +22,8 @@ from collections import Counter
 from pathlib import Path
 
 from .constants import REJECTS
+from .errors import BuildError
+from .sources import guess_format
 from .writer import write_json
 
 #: Reject codes that are a decision of the recipe, not a problem with the data.
@@ -37,7 +39,10 @@ def failed_dir(target: Path) -> Path:
 
 def _fix(code: str, sample, src, recipe) -> str:
     """The likely fix for a source whose most common reject is ``code`` (``sample``: one of them)."""
-    fmt = src.format or (Path(src.path).suffix.lstrip(".").lower() if src.path else None)
+    try:
+        fmt = src.format or (guess_format(Path(src.path)) if src.path else None)
+    except BuildError:
+        fmt = None
     value = (sample.value or "") if sample is not None else ""
     if fmt == "csv" and "\t" in value and code in ("unreadable", "not_an_answer_choice", "schema"):
         return "the file looks tab-separated: set format: tsv (or csv.delimiter: \"\\t\")"
