@@ -6,7 +6,8 @@ instead, one line per problem naming the source, the share rejected, the most co
 reason with its count and share, and the likely fix. The build fails on any of:
 
 * a source that reads no rows, or whose rows yield no usable example (every example
-  rejected; examples the mixture leaves out are not rejects here);
+  rejected; duplicates removed by dedup and examples the mixture leaves out are the recipe's
+  choice and do not count as rejects here);
 * a source that loses more than ``max_reject_share`` of its examples to rejects, a row
   rejected when read counting for every example it would have made (``fanout``);
 * an empty output, or an empty split that rows were hashed into (ratio > 0) or pinned to.
@@ -26,8 +27,9 @@ from .errors import BuildError
 from .sources import guess_format
 from .writer import write_json
 
-#: Reject codes that are a decision of the recipe, not a problem with the data.
-NOT_A_PROBLEM = ("not_sampled",)
+#: Reject codes that are a decision of the recipe (dedup, the mixture's sampling), not a problem
+#: with the data: a removed duplicate's content is in the output as its kept copy.
+NOT_A_PROBLEM = ("not_sampled", "duplicate", "near_duplicate")
 #: Stages whose rejects stand for a whole row (every example it would have made).
 ROW_STAGES = ("read", "schema", "key")
 
@@ -48,7 +50,9 @@ def _fix(code: str, sample, src, recipe) -> str:
         return "the file looks tab-separated: set format: tsv (or csv.delimiter: \"\\t\")"
     fixes = {
         "unreadable": "check format and the csv options (delimiter, quoting: none for stray quotes, header, "
-                      "columns); each JSON Lines line must be one JSON object",
+                      "columns)" if fmt in ("csv", "tsv") else
+                      f"check that the file is {fmt or 'in the format set'} (set format: otherwise); JSON Lines "
+                      "holds one JSON object a line",
         "schema": "check sources[].columns against the data, or map column names with rename",
         "duplicate_key": f"the key column '{src.key}' is not unique: pick a unique column, '@line', or leave key "
                          "out (a hash of the row)",
@@ -61,9 +65,6 @@ def _fix(code: str, sample, src, recipe) -> str:
         "too_long": f"raise max_length (now {recipe.max_length}), set overflow: truncate_prompt, or name a field to "
                     "shorten with truncate:",
         "no_trained_token": "the completion leaves no token to train: check the template's completion and separator",
-        "duplicate": "most examples are exact copies: check that the data is not read twice, or set dedup: false "
-                     "if the copies are meant",
-        "near_duplicate": "most examples are near copies: raise dedup.threshold or set dedup.near: false",
         "bad_messages": "check the messages column: a list of {role, content}",
     }
     return fixes.get(code, "see the reasons in rejects.jsonl")
@@ -142,7 +143,9 @@ def outcome_problems(recipe, counts: dict, codes: dict[str, Counter], samples: d
         if split_sizes.get(name, 0):
             continue
         if name not in sp.ratios or not hashed_rows:
-            problems.append(f"split '{name}' is empty: every example of the sources pinned to it was rejected")
+            pinned = ", ".join(f"'{s.name}'" for s in recipe.sources if s.split == name)
+            problems.append(f"split '{name}' is empty: every example of the sources pinned to it ({pinned or 'none'}) "
+                            "was rejected or removed as a duplicate; see rejects.jsonl")
             continue
         by = (f"a hash of split.group_by '{sp.group_by}', so every group landed in another split"
               if sp.mode == "group" else

@@ -248,9 +248,9 @@ class Recipe(_Model):
     max_reject_share: float = Field(
         0.5, ge=0, le=1,
         description="Fail the build when a source loses more than this share of its examples to rejects (a row "
-                    "rejected when read counts for every example it would have made; the mixture's sampling does "
-                    "not count). 1 allows any share; a source with no usable row, an empty split or an empty "
-                    "output fails whatever this is.")
+                    "rejected when read counts for every example it would have made; duplicates removed by dedup "
+                    "and the mixture's sampling do not count). 1 allows any share; a source with no usable row, "
+                    "an empty split or an empty output fails whatever this is.")
 
     def output_dir(self, base: Path) -> Path:
         return (base / (self.output or f"out/{self.name}")).resolve()
