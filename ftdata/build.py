@@ -56,7 +56,7 @@ from .finalize import (
     split_stats,
     write_splits,
 )
-from .gate import failed_dir, keep_failed, outcome_problems
+from .gate import ROW_STAGES, failed_dir, keep_failed, outcome_problems
 from .keys import KeySet
 from .pack import write_packed
 from .progress import BuildProgress, RateMeter, count_rows
@@ -282,7 +282,7 @@ class Build:
         self.rejects_by_stage[rec.stage] += 1
         self.rejects_by_source[rec.source][rec.code] += 1
         self.reject_samples[rec.source].setdefault(rec.code, rec)
-        if rec.stage not in ("read", "schema", "key"):
+        if rec.stage not in ROW_STAGES:
             self.counts[rec.source].examples_rejected += 1
 
     def row_key(self, src, row: SourceRow, data: dict) -> str:
