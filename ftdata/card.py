@@ -166,9 +166,9 @@ def _splits(m: dict) -> list[str]:
     cut = field_cut_rows(m)
     if cut is not None:
         lines += ["", f"**Field truncation** (a template's `truncate` field shortened by tokens so the example "
-                  f"fits max_length; the completion is never cut): {field_cut_total(cut)}.", ""]
+                  f"fits max_length; the completion is never cut): {field_cut_total(cut)}."]
         if cut:
-            lines += ["| " + " | ".join(FIELD_CUT_HEAD) + " |", "|---|---|---|---:|---:|---:|"]
+            lines += ["", "| " + " | ".join(FIELD_CUT_HEAD) + " |", "|---|---|---|---:|---:|---:|"]
             lines += ["| " + " | ".join(str(x) for x in r) + " |" for r in cut]
     lines += ["", f"**Split method**: {split_method(m)}", ""]
     mix = m.get("mixture")
