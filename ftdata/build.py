@@ -597,8 +597,12 @@ class Build:
         if not problems:
             return
         self.rejects.close()
+        sources = {}
+        for k, v in self.counts.items():  # rows with output are not counted yet: left out, not shown as 0
+            d = v.as_dict() | {"examples_written": v.examples_candidates - v.examples_rejected}
+            sources[k] = {x: n for x, n in d.items() if x not in ("rows_with_output", "rows_without_output")}
         kept = keep_failed(target, self.out.tmp, problems, {
-            "sources": {k: v.as_dict() for k, v in self.counts.items()}, "splits": sizes,
+            "sources": sources, "splits": sizes,
             "rejects": sum(self.rejects_by.values()), "rejects_by_code": dict(sorted(self.rejects_by.items()))})
         raise BuildError(f"build of '{self.r.name}' failed, no output written ({target} is left as it was); "
                          f"the rejects are in {kept / REJECTS}:\n" + "\n".join(f"  - {x}" for x in problems))
