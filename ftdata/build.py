@@ -48,6 +48,7 @@ from .errors import BuildError, ConfigError
 from .fewshot import ExemplarPool
 from .finalize import (
     close_work,
+    field_cut_stats,
     open_work,
     plan,
     release_pages,
@@ -55,6 +56,7 @@ from .finalize import (
     split_stats,
     write_splits,
 )
+from .gate import ROW_STAGES, failed_dir, keep_failed, outcome_problems
 from .keys import KeySet
 from .pack import write_packed
 from .progress import BuildProgress, RateMeter, count_rows
@@ -214,6 +216,10 @@ class Build:
                                             fanout=per_row or self.row_plans[s.name].fanout) for s in recipe.sources}
         self.rejects_by: Counter = Counter()
         self.rejects_by_stage: Counter = Counter()
+        # per source: reject code -> records, and the first record of each code (ftdata.gate)
+        self.rejects_by_source: dict[str, Counter] = {s.name: Counter() for s in recipe.sources}
+        self.reject_samples: dict[str, dict[str, Reject]] = {s.name: {} for s in recipe.sources}
+        self.hashed_rows = 0  # rows whose split comes from the ratios
         self._importer = None  # the thread of _import_for_finalize, once started
         self.timings: Counter = Counter()
 
@@ -263,7 +269,9 @@ class Build:
         self.rejects.write(d)
         self.rejects_by[rec.code] += 1
         self.rejects_by_stage[rec.stage] += 1
-        if rec.stage not in ("read", "schema", "key"):
+        self.rejects_by_source[rec.source][rec.code] += 1
+        self.reject_samples[rec.source].setdefault(rec.code, rec)
+        if rec.stage not in ROW_STAGES:
             self.counts[rec.source].examples_rejected += 1
 
     def row_key(self, src, row: SourceRow, data: dict) -> str:
@@ -331,6 +339,8 @@ class Build:
                                       group=gval, stratum=None if strat is None or data.get(strat) is None
                                       else str(data.get(strat)), index=index if want_index else None))
                 index += 1
+            if record:
+                self.hashed_rows += sum(r.split is None for r in out)
             self.timings["read"] += time.perf_counter() - t0
             yield out
 
@@ -440,7 +450,8 @@ class Build:
 
         walk(self.r.model_dump(mode="json", exclude={"output"}))
         blob = json.dumps({"code": code_hash(), "recipe": recipe_hash(self.r), "sources": source_hashes,
-                           "templates": self.template_hashes, "tokenizer": self._tok_hash, "files": files},
+                           "templates": self.template_hashes, "tokenizer": self._tok_hash, "files": files,
+                           "max_reject_share": self.r.max_reject_share},
                           sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -506,12 +517,16 @@ class Build:
                      templates=self.templates, base=self.base)
             for rec in p.rejects:
                 self.reject(rec)
+            self.check_outcome(p, target)
             shards = (write_packed(work, p, self.out.tmp, self.r.shard_size, self.r.max_length) if self.r.packing
                       else write_splits(work, p, self.out.tmp, self.r.shard_size))
             p.info["audit"] = audit_section(work, p, rejects_by_code=self.rejects_by,
                                             special_tokens_mode=self.r.special_tokens_in_data)
             release_pages()
             split_counts, token_stats = split_stats(work, p)
+            if any(self.truncate.values()):  # only then: outputs without field truncation stay as they were
+                for name, cut in field_cut_stats(work, p).items():
+                    token_stats[name]["field_truncated"] = cut
             with_output, written = rows_with_output(work, p)
             del work
             close_work()
@@ -547,6 +562,7 @@ class Build:
 
             write_report(self.out.tmp, manifest)  # report.html: plots of this build (ftdata/report.py)
             self.out.commit()
+            shutil.rmtree(failed_dir(target), ignore_errors=True)  # the rejects of an earlier failed build
         except BaseException as exc:
             if eng is not None:
                 eng.close()
@@ -564,6 +580,25 @@ class Build:
         prog.stage_seconds["finalize"] = round(time.perf_counter() - t_start - phase_a, 3)
         self._report(prog, progress)
         return BuildResult(target, manifest, info)
+
+    def check_outcome(self, p, target: Path) -> None:
+        """Fail the build, keeping its rejects beside the output, when the output would be garbage
+        (:mod:`ftdata.gate`: a source with no usable row or too many rejects, an empty split or output)."""
+        sizes = {name: len(p.order.get(name, ())) for name in p.split_names}
+        problems = outcome_problems(self.r, self.counts, self.rejects_by_source, self.reject_samples, sizes,
+                                    self.hashed_rows, self.base)
+        if not problems:
+            return
+        self.rejects.close()
+        sources = {}
+        for k, v in self.counts.items():  # rows with output are not counted yet: left out, not shown as 0
+            d = v.as_dict() | {"examples_written": v.examples_candidates - v.examples_rejected}
+            sources[k] = {x: n for x, n in d.items() if x not in ("rows_with_output", "rows_without_output")}
+        kept = keep_failed(target, self.out.tmp, problems, {
+            "sources": sources, "splits": sizes,
+            "rejects": sum(self.rejects_by.values()), "rejects_by_code": dict(sorted(self.rejects_by.items()))})
+        raise BuildError(f"build of '{self.r.name}' failed, no output written ({target} is left as it was); "
+                         f"the rejects are in {kept / REJECTS}:\n" + "\n".join(f"  - {x}" for x in problems))
 
     def _count_rows(self) -> int | None:
         total = 0

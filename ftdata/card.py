@@ -46,6 +46,27 @@ def _number(v):
     return None
 
 
+FIELD_CUT_HEAD = ["split", "task", "template", "examples shortened", "tokens removed", "characters removed"]
+
+
+def field_cut_rows(m: dict) -> list[list] | None:
+    """Per split, task and template: examples whose ``truncate`` field was shortened, and the field's
+    tokens and characters removed (the manifest's ``tokens.<split>.field_truncated``); None when
+    the recipe names no field to shorten."""
+    if not any("field_truncated" in t for t in m["tokens"].values()):
+        return None
+    return [[split, task, tpl, c["examples"], c["tokens_removed"], c["chars_removed"]]
+            for split, t in m["tokens"].items()
+            for task, tc in t.get("field_truncated", {}).get("tasks", {}).items()
+            for tpl, c in tc["templates"].items()]
+
+
+def field_cut_total(rows: list[list]) -> str:
+    """One line over :func:`field_cut_rows`: examples shortened, tokens and characters removed."""
+    return (f"{sum(r[3] for r in rows)} examples shortened, {sum(r[4] for r in rows)} tokens / "
+            f"{sum(r[5] for r in rows)} characters removed")
+
+
 def mixture_rows(mixture) -> list[dict]:
     """Per split and task: requested and realized share, examples taken and available.
 
@@ -142,6 +163,13 @@ def _splits(m: dict) -> list[str]:
         for task, n in s["tasks"].items():
             tt = s.get("task_tokens", {}).get(task, {})
             lines.append(f"| {split} | {task} | {n} | {_fmt(tt.get('tokens'))} | {_fmt(tt.get('trained_tokens'))} |")
+    cut = field_cut_rows(m)
+    if cut is not None:
+        lines += ["", f"**Field truncation** (a template's `truncate` field shortened by tokens so the example "
+                  f"fits max_length; the completion is never cut): {field_cut_total(cut)}."]
+        if cut:
+            lines += ["", "| " + " | ".join(FIELD_CUT_HEAD) + " |", "|---|---|---|---:|---:|---:|"]
+            lines += ["| " + " | ".join(str(x) for x in r) + " |" for r in cut]
     lines += ["", f"**Split method**: {split_method(m)}", ""]
     mix = m.get("mixture")
     rows = mixture_rows(mix)

@@ -41,6 +41,8 @@ INTERNAL = pa.schema([
     ("_straddle", pa.bool_()),
     ("_audit", pa.uint8()),       # boundary-audit bits (ftdata.audit)
     ("_minhash", pa.binary()),    # MinHash signature for near-dup detection, or null (off / no text)
+    ("_cut_tokens", pa.int32()),  # tokens removed from the template's truncate field (0: not shortened)
+    ("_cut_chars", pa.int32()),   # characters removed from that field
 ])
 
 
@@ -136,10 +138,11 @@ def sort_key(seed: int, source: str, row_key: str, template: str) -> int:
     return int.from_bytes(d, "big")
 
 
-def render_rows(ctx: ChunkContext, rows: list[CheckedRow], backend=None):
+def render_rows(ctx: ChunkContext, rows: list[CheckedRow], backend=None, cuts: dict | None = None):
     """Render the templates each row meets (every template, unless ``ctx.render_plan`` picks
     one per row; it may also shorten a field and add few-shot exemplars, using ``backend``).
-    Returns (kept [(row, template, p, c, choices)], rejects, n)."""
+    Returns (kept [(row, template, p, c, choices)], rejects, n); ``cuts``, when given, gets
+    ``(row key, template id) -> (tokens, characters)`` removed from each shortened field."""
     kept, rejects, n = [], [], 0
     rp = ctx.render_plan
     for row in rows:
@@ -148,13 +151,21 @@ def render_rows(ctx: ChunkContext, rows: list[CheckedRow], backend=None):
             try:
                 prompt, completion, choices = t.render(row.data, seed=ctx.seed, row_key=row.key)
                 if rp is not None:
-                    prompt, completion, choices = rp.finish(t, row.data, row.key, (prompt, completion, choices),
-                                                            backend)
+                    prompt, completion, choices, cut = rp.finish(t, row.data, row.key,
+                                                                 (prompt, completion, choices), backend)
+                    if cut is not None and cuts is not None:
+                        cuts[(row.key, t.id)] = cut
             except DoesNotApply as exc:
                 rejects.append(Reject(ctx.source, row.key, row.line, "render", "does_not_apply", str(exc), t.name, row.split))
                 continue
             except TemplateError as exc:
                 rejects.append(Reject(ctx.source, row.key, row.line, "render", "render_error", str(exc), t.name, row.split))
+                continue
+            if choices and completion not in choices:  # a label the template cannot score: misread or unmapped data
+                rejects.append(Reject(ctx.source, row.key, row.line, "render", "not_an_answer_choice",
+                                      f"completion is not one of the template's answer_choices "
+                                      f"{', '.join(map(repr, choices[:10]))}{', ...' if len(choices) > 10 else ''}",
+                                      t.name, row.split, value=completion))
                 continue
             kept.append((row, t, prompt, completion, choices))
     return kept, rejects, n
@@ -267,10 +278,11 @@ def process_chunk(ctx: ChunkContext, rows: list[CheckedRow]) -> ChunkResult:
     """Render and tokenize a chunk; see the module docstring."""
     tok = load_tokenizer(ctx.tokenizer, None if ctx.tokenizer_base is None else __import__("pathlib").Path(ctx.tokenizer_base))
     rows, hits = escape_rows(ctx, specials_for(tok.backend_tokenizer), rows)
+    cuts: dict[tuple[str, str], tuple[int, int]] = {}
     if ctx.chat and ctx.chat.get("messages_column"):
         kept, rejects, n = messages_rows(ctx, rows)
     else:
-        kept, rejects, n = render_rows(ctx, rows, tok.backend_tokenizer)
+        kept, rejects, n = render_rows(ctx, rows, tok.backend_tokenizer, cuts)
     items, cols, tok_rejects = tokenize_kept(ctx, tok, kept, hits)
     rejects += tok_rejects
     rws, tpls, prompts, completions, choices = (list(c) for c in zip(*items)) if items else ([],) * 5
@@ -303,8 +315,18 @@ def process_chunk(ctx: ChunkContext, rows: list[CheckedRow]) -> ChunkResult:
         "_straddle": pa.array(cols.straddle),
         "_audit": pa.array(cols.flags),
         "_minhash": pa.array(_minhashes(ctx, list(zip(tpls, prompts, completions))), pa.binary()),
+        **_cut_columns(cuts, keys, [t.id for t in tpls]),
     }, schema=work_schema())
     return ChunkResult(table, rejects, n)
+
+
+def _cut_columns(cuts: dict, keys: list[str], ids: list[str]) -> dict[str, pa.Array]:
+    """``_cut_tokens`` and ``_cut_chars`` per example (zeros where no field was shortened)."""
+    cut = np.zeros((len(keys), 2), dtype=np.int32)
+    if cuts:
+        for i, k in enumerate(zip(keys, ids)):
+            cut[i] = cuts.get(k, (0, 0))
+    return {"_cut_tokens": pa.array(cut[:, 0]), "_cut_chars": pa.array(cut[:, 1])}
 
 
 def _minhashes(ctx: ChunkContext, items: list[tuple[Template, str, str]]) -> list[bytes | None]:

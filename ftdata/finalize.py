@@ -431,3 +431,43 @@ def rows_with_output(work: pa.Table, p: Plan) -> tuple[Counter, Counter]:
         for v in pc.value_counts(uniq.column("source").combine_chunks()):
             rows[v["values"].as_py()] += v["counts"].as_py()
     return rows, examples
+
+
+def field_cut_stats(work: pa.Table, p: Plan) -> dict[str, dict]:
+    """Per split: examples whose template's ``truncate`` field was shortened, with the tokens and
+    characters removed (``_cut_tokens``, ``_cut_chars``): in all, per task, and per template
+    within each task.
+
+    Counted over the rows written, in one pass over the work table a chunk at a time.
+    """
+    which = np.full(work.num_rows, -1, dtype=np.int32)  # split number per work row, -1: not written
+    for k, name in enumerate(p.split_names):
+        which[p.order.get(name, np.zeros(0, dtype=np.int64))] = k
+    acc: list[dict] = [{} for _ in p.split_names]  # (task, template) -> [examples, tokens, chars]
+    for start, batch in work_batches(work, ["task", "template", "_cut_tokens", "_cut_chars"]):
+        k = which[start:start + batch.num_rows]
+        tokens = batch.column("_cut_tokens").to_numpy(zero_copy_only=False)
+        rows = np.nonzero((k >= 0) & (tokens > 0))[0]
+        if rows.size == 0:
+            continue
+        chars = batch.column("_cut_chars").to_numpy(zero_copy_only=False)
+        tasks = batch.column("task").take(pa.array(rows)).to_pylist()
+        tpls = batch.column("template").take(pa.array(rows)).to_pylist()
+        for i, task, tpl in zip(rows.tolist(), tasks, tpls):
+            c = acc[k[i]].setdefault((task, tpl), [0, 0, 0])
+            c[0] += 1
+            c[1] += int(tokens[i])
+            c[2] += int(chars[i])
+
+    def figures(cs: list[list[int]]) -> dict:
+        return {"examples": sum(c[0] for c in cs), "tokens_removed": sum(c[1] for c in cs),
+                "chars_removed": sum(c[2] for c in cs)}
+
+    out = {}
+    for name, a in zip(p.split_names, acc):
+        tasks = sorted({t for t, _ in a})
+        out[name] = figures(list(a.values())) | {"tasks": {
+            t: figures([c for (t2, _), c in a.items() if t2 == t])
+            | {"templates": {tpl: figures([c]) for (t2, tpl), c in sorted(a.items()) if t2 == t}}
+            for t in tasks}}
+    return out

@@ -323,6 +323,12 @@ class Recipe(_Model):
         "text", description="Special-token strings (e.g. '<|im_end|>') inside raw data: encode as plain text, or as control tokens.")
     packing: bool = Field(False, description="Pack examples into max_length rows (best-fit decreasing) with "
                                              "position_ids restarting per document and seq_lengths.")
+    max_reject_share: float = Field(
+        0.5, ge=0, le=1,
+        description="Fail the build when a source loses more than this share of its examples to rejects (a row "
+                    "rejected when read counts for every example it would have made; duplicates removed by dedup "
+                    "and the mixture's sampling do not count). 1 allows any share; a source with no usable row, "
+                    "an empty split or an empty output fails whatever this is.")
 
     @model_validator(mode="after")
     def _rules(self, info: ValidationInfo):
@@ -620,6 +626,8 @@ def _check_mix_and_eval(recipe: Recipe, base: Path, file: str) -> list[str]:
 def recipe_hash(recipe: Recipe) -> str:
     """Content hash of the validated recipe (normalised, so comments and order do not count)."""
     # the output location, the batch size and the cache folder do not change the content, so they are not part
-    # of the hash (builds with different batch sizes are byte-identical)
-    blob = json.dumps(recipe.model_dump(mode="json", exclude={"output", "batch_size", "cache_dir"}), sort_keys=True).encode()
+    # of the hash (builds with different batch sizes are byte-identical); nor does max_reject_share, which only
+    # decides whether the build fails
+    blob = json.dumps(recipe.model_dump(mode="json", exclude={"output", "batch_size", "cache_dir", "max_reject_share"}),
+                      sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()

@@ -76,12 +76,18 @@ class RenderPlan:
         return n <= self.max_length
 
     def finish(self, t: Template, data: dict, row_key: str, rendered: tuple[str, str, list[str] | None],
-               backend) -> tuple[str, str, list[str] | None]:
-        """Apply field truncation and few-shot exemplars to one rendered example."""
+               backend) -> tuple[str, str, list[str] | None, tuple[int, int] | None]:
+        """Apply field truncation and few-shot exemplars to one rendered example.
+
+        Returns:
+            ``(prompt, completion, choices, cut)``: ``cut`` is ``(tokens, characters)`` removed from
+            the named field when it was shortened, else None (counted in the manifest).
+        """
         if not self.active:
-            return rendered
+            return (*rendered, None)
         count, ends = self._tokens(backend)
         prompt, completion, choices = rendered
+        cut = None
         fld = self.truncate.get(t.id)
         if fld and not self._fits_surely(prompt, completion):
             def render(row):
@@ -94,13 +100,14 @@ class RenderPlan:
                 fit = None
             if fit is not None and fit.error is None:
                 prompt, completion, choices = fit.prompt, fit.completion, fit.choices
+                cut = (fit.cut_tokens, fit.cut_chars) if fit.cut_tokens else None
         if self.shots > 0 and self.pool is not None and len(self.pool):
             exemplars = draw_exemplars(self.pool, self.shots, seed=self.seed, row_key=row_key, template_id=t.id,
                                        render=lambda key, row: self._exemplar(t, key, row))
             kept, _ = fit_exemplars(prompt, completion, exemplars, count_tokens=count, max_length=self.max_length,
                                     separator=self.separator, shot_separator=self.shot_separator)
             prompt = kshot_prompt(prompt, kept, separator=self.separator, shot_separator=self.shot_separator)
-        return prompt, completion, choices
+        return prompt, completion, choices, cut
 
     def _exemplar(self, t: Template, key: str, row: dict) -> tuple[str, str] | None:
         ck = (t.id, key)

@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .card import mixture_method, mixture_rows
+from .card import FIELD_CUT_HEAD, field_cut_rows, field_cut_total, mixture_method, mixture_rows
 from .constants import BUILD_INFO, IGNORE_INDEX
 from .errors import FtdataError
 
@@ -297,6 +297,13 @@ def render_report(manifest: dict, tables: dict[str, pa.Table], build_info: dict 
     parts.append(_table(["split", "examples", "tokens", "min", "p50", "p90", "p99", "max", "mean", "truncated"],
                         [[s, tok[s]["examples"], tok[s]["tokens"], *[(tok[s].get("length") or {}).get(k, "–") for k in
                           ("min", "p50", "p90", "p99", "max", "mean")], tok[s]["truncated"]] for s in order]))
+
+    cut = field_cut_rows(m)
+    if cut is not None:
+        parts.append(f"<h2>Field truncation</h2><p>A template's <code>truncate</code> field shortened by tokens so "
+                     f"the example fits max_length (the completion is never cut): {_e(field_cut_total(cut))}.</p>")
+        if cut:
+            parts.append(_table(FIELD_CUT_HEAD, cut))
 
     pk = m.get("packing")
     if isinstance(pk, dict) and isinstance(pk.get("splits"), dict):

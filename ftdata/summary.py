@@ -32,8 +32,23 @@ def summary_text(manifest: dict, output: Path, seconds: float | None = None) -> 
     trunc = sum(t["truncated"] for t in m["tokens"].values())
     strad = sum(t["straddling_boundary"] for t in m["tokens"].values())
     lines.append(f"truncated: {trunc}   tokens straddling the prompt/completion boundary: {strad}")
+    lines += field_cut_lines(m)
     lines += mixture_lines(m.get("mixture")) + contamination_lines(m.get("contamination"))
     return "\n".join(lines)
+
+
+def field_cut_lines(m: dict) -> list[str]:
+    """Examples whose template's truncate field was shortened, per split, task and template."""
+    from .card import field_cut_rows, field_cut_total
+
+    rows = field_cut_rows(m)
+    if rows is None:
+        return []
+    lines = [f"field truncation: {field_cut_total(rows)}"]
+    if rows:
+        lines.append(f"  {'split':<12}{'task':<22}{'template':<24}{'examples':>10}{'tokens':>10}{'chars':>10}")
+        lines += [f"  {s:<12}{t:<22}{tpl:<24}{n:>10}{tok:>10}{ch:>10}" for s, t, tpl, n, tok, ch in rows]
+    return lines
 
 
 def mixture_lines(mix: dict | None) -> list[str]:

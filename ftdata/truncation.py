@@ -32,6 +32,7 @@ class FieldFit:
     completion: str | None = None
     choices: list[str] | None = None
     cut_tokens: int = 0  # tokens removed from the field (0: it fitted as it was)
+    cut_chars: int = 0  # characters removed from the end of the field
     error: str | None = None
 
 
@@ -81,7 +82,7 @@ def fit_field(row: dict[str, Any], field: str, *, render: Callable[[dict], tuple
             return FieldFit(error=f"field '{field}' is used by the completion; completions are never shortened")
         n = count_tokens(p2, c2)
         if n <= max_length:
-            return FieldFit(p2, c2, ch2, cut_tokens=len(ends) - keep)
+            return FieldFit(p2, c2, ch2, cut_tokens=len(ends) - keep, cut_chars=len(text) - ends[keep - 1])
     return FieldFit(error=f"example still {n} tokens > max_length {max_length} after shortening field '{field}'")
 
 

@@ -29,8 +29,9 @@ def _build(tmp_path, tokenizer, data_name: str, data: bytes, columns=None, csv=N
         src["csv"] = csv
     if key:
         src["key"] = key
+    # most rows are bad by design: any share of rejects is allowed
     recipe = write_recipe(tmp_path, {"name": "x", "output": "out", "tokenizer": str(tokenizer), "dedup": False,
-                                     "split": {"ratios": {"train": 1.0}}, "sources": [src],
+                                     "max_reject_share": 1.0, "split": {"ratios": {"train": 1.0}}, "sources": [src],
                                      "render_limits": {"max_output_chars": 100_000}})
     return recipe
 

@@ -95,7 +95,8 @@ def test_wrong_types_go_to_rejects(tmp_path):
     tpl = write_native_templates(tmp_path / "t.yaml", [{"name": "t", "prompt": "{{t}}", "completion": "{{n}}"}])
     recipe = write_recipe(tmp_path, {"name": "x", "output": "out", "sources": [{
         "name": "s", "path": "rows.jsonl", "key": "id", "columns": {"n": {"type": "int", "min": 1, "max": 5}},
-        "templates": [{"file": str(tpl)}]}], "split": {"ratios": {"train": 1.0}}})
+        "templates": [{"file": str(tpl)}]}], "split": {"ratios": {"train": 1.0}},
+        "max_reject_share": 1.0})  # 3 of 4 rows are bad by design
     res = compile_recipe(recipe)
     rej = [json.loads(line) for line in (res.output / "rejects.jsonl").read_text().splitlines()]
     reasons = {r["line"]: r["reason"] for r in rej}

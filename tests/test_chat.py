@@ -198,7 +198,8 @@ def test_unlocatable_and_empty_turns_are_rejected(tmp_path):
             {"id": "2", "messages": [{"role": "user", "content": "q"}]},
             {"id": "3", "messages": "not a list"},
             {"id": "4", "messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "fine"}]}]
-    _, res, train = _build(tmp_path / "b", CHATML, rows, {"messages_column": "messages"}, templates=False)
+    _, res, train = _build(tmp_path / "b", CHATML, rows, {"messages_column": "messages"}, templates=False,
+                           max_reject_share=1.0)  # 3 of 4 rows are bad by design
     assert train["row_key"] == ["4"]
     assert res.manifest["counts"]["rejects_by_code"] == {"bad_messages": 2, "no_trained_token": 1}
     assert res.manifest["audit"]["rejected_no_trained_token"] == 1

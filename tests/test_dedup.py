@@ -134,7 +134,9 @@ def test_near_and_exact_duplicates_across_pinned_splits(tmp_path):
 
 
 def test_exact_duplicate_keeps_the_test_copy(tmp_path):
-    write_jsonl(tmp_path / "a.jsonl", [{"id": "a1", "q": "What is  two plus two", "a": "four"}])
+    # a2 keeps the train split from coming out empty (a build fails on an empty split)
+    write_jsonl(tmp_path / "a.jsonl", [{"id": "a1", "q": "What is  two plus two", "a": "four"},
+                                       {"id": "a2", "q": "say hi", "a": "hello"}])
     write_jsonl(tmp_path / "b.jsonl", [{"id": "b1", "q": "what is two plus two", "a": "Four"}])
     tpl = write_native_templates(tmp_path / "t.yaml", [{"name": "qa", "prompt": "{{q}}", "completion": "{{a}}"}])
     res = compile_recipe(write_recipe(tmp_path, {

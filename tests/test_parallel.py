@@ -109,6 +109,7 @@ def test_duplicate_keys_across_chunks_are_rejected_in_row_order(tmp_path):
     write_jsonl(tmp_path / "rows.jsonl", rows)
     tpl = write_native_templates(tmp_path / "t.yaml", [{"name": "t", "prompt": "{{q}}", "completion": "{{a}}"}])
     recipe = write_recipe(tmp_path, {"name": "k", "output": "out", "batch_size": 3, "split": {"ratios": {"train": 1.0}},
+                                     "max_reject_share": 1.0,  # 13 of 20 keys repeat by design
                                      "sources": [{"name": "s", "path": "rows.jsonl", "key": "id",
                                                   "templates": [{"file": str(tpl)}]}]})
     res = compile_recipe(recipe)

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from ftdata.build import accounting_ok, compile_recipe
 from ftdata.constants import IGNORE_INDEX
-from ftdata.errors import TemplateError
+from ftdata.errors import BuildError, TemplateError
 from ftdata.masking import encode_causal
 from ftdata.templates import DoesNotApply, from_strings
 from ftdata.tokenizer import load_tokenizer
@@ -123,9 +123,23 @@ def test_accounting_always_adds_up(build_dir, rows, prompt, completion, junk, de
     tpl = write_native_templates(folder / "t.yaml", [
         {"name": "fixed", "prompt": "Q: {{ q }}", "completion": "{{ a }}"},
         {"name": "random", "prompt": prompt + "{{ q }}", "completion": completion + "{{ a }}"}])
+    # garbage is the point here: any share of rejects is allowed, and one split cannot come out empty
     recipe = write_recipe(folder, {"name": "p", "output": "out", "dedup": dedup, "max_length": max_length,
+                                   "max_reject_share": 1.0, "split": {"ratios": {"train": 1.0}},
                                    "sources": [{"name": "s", "path": "rows.jsonl", "templates": [{"file": str(tpl)}]}]})
-    res = compile_recipe(recipe)
+    try:
+        res = compile_recipe(recipe)
+    except BuildError as exc:  # no usable row at all: the build fails, and keeps its rejects beside the output
+        assert "no usable rows" in str(exc)
+        info = json.loads((folder / "out.failed" / "failure.json").read_text(encoding="utf-8"))
+        rejects = (folder / "out.failed" / "rejects.jsonl").read_text(encoding="utf-8").splitlines()
+        c = info["counts"]["sources"]["s"]
+        assert len(rejects) == info["counts"]["rejects"] == c["rows_rejected"] + c["examples_rejected"]
+        assert c["examples_candidates"] == c["examples_rejected"] == c["rows_rendered"] * c["fanout"]
+        assert c["rows_read"] == len([x for x in lines if x.strip()]) + 1
+        assert not (folder / "out").exists()
+        shutil.rmtree(folder, ignore_errors=True)
+        return
     assert accounting_ok(res.manifest) == []
     c = res.manifest["counts"]["sources"]["s"]
     rejects = (res.output / "rejects.jsonl").read_text(encoding="utf-8").splitlines()
