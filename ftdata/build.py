@@ -56,7 +56,7 @@ from .finalize import (
     split_stats,
     write_splits,
 )
-from .gate import ROW_STAGES, failed_dir, keep_failed, outcome_problems
+from .gate import ROW_STAGES, drop_failed, failed_dir, keep_failed, outcome_problems
 from .keys import KeySet
 from .pack import write_packed
 from .progress import BuildProgress, RateMeter, count_rows
@@ -562,7 +562,7 @@ class Build:
 
             write_report(self.out.tmp, manifest)  # report.html: plots of this build (ftdata/report.py)
             self.out.commit()
-            shutil.rmtree(failed_dir(target), ignore_errors=True)  # the rejects of an earlier failed build
+            drop_failed(target)  # the rejects of an earlier failed build
         except BaseException as exc:
             if eng is not None:
                 eng.close()
@@ -597,8 +597,10 @@ class Build:
         kept = keep_failed(target, self.out.tmp, problems, {
             "sources": sources, "splits": sizes,
             "rejects": sum(self.rejects_by.values()), "rejects_by_code": dict(sorted(self.rejects_by.items()))})
+        where = (f"the rejects are in {kept / REJECTS}" if kept is not None else
+                 f"the rejects were not kept: {failed_dir(target)} is not a folder ftdata made")
         raise BuildError(f"build of '{self.r.name}' failed, no output written ({target} is left as it was); "
-                         f"the rejects are in {kept / REJECTS}:\n" + "\n".join(f"  - {x}" for x in problems))
+                         f"{where}:\n" + "\n".join(f"  - {x}" for x in problems))
 
     def _count_rows(self) -> int | None:
         total = 0

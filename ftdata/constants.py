@@ -19,6 +19,7 @@ OWNER_FILE = ".ftdata.json"
 EXPORT_FORMAT = "ftdata-export/1"
 RUN_FORMAT = "ftdata-run/1"
 TINY_MODEL_FORMAT = "ftdata-tiny-model/1"
+FAILED_FORMAT = "ftdata-failed/1"
 
 #: Label convention written into every manifest so consumers know how to read ``labels``.
 LABEL_CONVENTION = "unshifted; -100 = not trained; labels[i] is the target for input_ids[i] after the model shifts"

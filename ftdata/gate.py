@@ -25,7 +25,7 @@ from pathlib import Path
 from .constants import REJECTS
 from .errors import BuildError
 from .sources import guess_format
-from .writer import write_json
+from .writer import mark_output, not_replaceable, write_json
 
 #: Reject codes that are a decision of the recipe (dedup, the mixture's sampling), not a problem
 #: with the data: a removed duplicate's content is in the output as its kept copy.
@@ -157,8 +157,18 @@ def outcome_problems(recipe, counts: dict, codes: dict[str, Counter], samples: d
     return problems
 
 
-def keep_failed(target: Path, tmp: Path, problems: list[str], manifest_counts: dict) -> Path:
+def drop_failed(target: Path) -> None:
+    """Remove the ``<target>.failed`` folder of an earlier failed build, if ftdata made it."""
+    out = failed_dir(target)
+    if out.exists() and not_replaceable(out, "failed") is None:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def keep_failed(target: Path, tmp: Path, problems: list[str], manifest_counts: dict) -> Path | None:
     """Keep the rejects of a failed build in ``<target>.failed`` (replacing an older one).
+
+    A folder of that name that ftdata did not make is the user's: it is left alone and the
+    rejects are not kept (returns None; the caller says so).
 
     Args:
         target: the output folder the build would have written.
@@ -168,8 +178,11 @@ def keep_failed(target: Path, tmp: Path, problems: list[str], manifest_counts: d
         manifest_counts: the ``counts`` section the manifest would have had.
     """
     out = failed_dir(target)
+    if not_replaceable(out, "failed") is not None:
+        return None
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
+    mark_output(out, "failed")
     shutil.move(str(tmp / REJECTS), str(out / REJECTS))
     write_json(out / "failure.json", {"output": str(target), "problems": problems, "counts": manifest_counts})
     return out

@@ -35,6 +35,7 @@ import pyarrow.compute  # noqa: F401 - pa.compute
 from .constants import (
     COMPLETED,
     EXPORT_FORMAT,
+    FAILED_FORMAT,
     MANIFEST,
     OUTPUT_FORMAT,
     OWNER_FILE,
@@ -104,7 +105,8 @@ def write_json(path: Path, obj) -> None:
 _OWNED = {"build": (MANIFEST, OUTPUT_FORMAT, "ftdata output"),
           "export": (OWNER_FILE, EXPORT_FORMAT, "ftdata export"),
           "run": (OWNER_FILE, RUN_FORMAT, "ftdata run folder"),
-          "model": (OWNER_FILE, TINY_MODEL_FORMAT, "ftdata tiny model")}
+          "model": (OWNER_FILE, TINY_MODEL_FORMAT, "ftdata tiny model"),
+          "failed": (OWNER_FILE, FAILED_FORMAT, "ftdata failed-build folder")}
 
 
 def is_output(path: Path, kind: str = "build") -> bool:

@@ -159,3 +159,23 @@ def test_max_reject_share_is_validated(value):
                                                                           "templates": [{"file": "t.yaml"}]}]})
     assert "max_reject_share" in str(err.value)
     assert "reject" in Recipe.model_fields["max_reject_share"].description
+
+
+def test_a_users_folder_named_like_the_failed_folder_is_never_touched(tmp_path):
+    """``<output>.failed`` is replaced or removed only when ftdata made it (a user's files stay)."""
+    mine = tmp_path / "out.failed"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(BuildError) as err:  # a failed build does not put its rejects there ...
+        compile_recipe(_sms_recipe(tmp_path, "csv"))
+    assert "not a folder ftdata made" in str(err.value)
+    compile_recipe(_sms_recipe(tmp_path, "tsv"))  # ... and a good one does not clean it away
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
+    assert (mine / "notes.txt").read_text(encoding="utf-8") == "mine"
+    mine_gone = tmp_path / "other"  # ftdata's own failed folder is replaced, then removed
+    (tmp_path / "out.failed").rename(mine_gone)
+    with pytest.raises(BuildError):
+        compile_recipe(_sms_recipe(tmp_path, "csv"), overwrite=True)
+    assert (tmp_path / "out.failed" / "rejects.jsonl").exists()
+    compile_recipe(_sms_recipe(tmp_path, "tsv"), overwrite=True)
+    assert not (tmp_path / "out.failed").exists()
