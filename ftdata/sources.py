@@ -6,7 +6,8 @@ a ``SourceRow`` with ``error`` set and its line number, and the build writes it 
 A file that cannot be opened at all raises :class:`~ftdata.errors.BuildError`.
 
 Row-level problems that become rejects (each with its line number): malformed JSON or CSV,
-invalid UTF-8, NUL bytes, NaN or infinite numbers, duplicate keys in one JSON object,
+invalid UTF-8, NUL bytes, NaN or infinite numbers, duplicate keys in one JSON object, a lone
+UTF-16 surrogate from a JSON ``\\ud800`` escape,
 nesting too deep or integers too long to parse, a CSV line with the wrong number of fields.
 File-level problems that stop the build: an empty file, a CSV header naming a column twice,
 a file that is not in its format at all. A UTF-8 byte-order mark is skipped; CSV fields may be
@@ -19,6 +20,7 @@ import csv
 import io
 import json
 import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,6 +112,27 @@ def parse_json_object(text: str) -> tuple[Any, str | None]:
         return None, f"malformed JSON: {exc}"
 
 
+#: Where a JSON text can spell a surrogate (only a ``\\u`` escape can: UTF-8 bytes cannot encode one).
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def lone_surrogate(obj: Any) -> str | None:
+    """Why a parsed JSON value holds no valid Unicode text, or None.
+
+    ``"\\ud800"`` with no partner decodes to a lone UTF-16 surrogate: a Python string that no
+    UTF-8 writer accepts (row key, tokenizer, Arrow, rejects), so the row is rejected at read.
+    A proper pair (``"\\ud83d\\ude00"``) decodes to one character and passes.
+    """
+    try:  # one C-speed pass over every key and string; raises at the first surrogate
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return (f"lone UTF-16 surrogate \\u{ord(exc.object[exc.start]):04x} in a string (a \\u escape of "
+                "half a pair, not a Unicode character); fix the file's writer or remove the escape")
+    except RecursionError:
+        return "JSON nested too deeply"
+    return None
+
+
 def _finite(obj: Any) -> bool:
     if isinstance(obj, float):
         return math.isfinite(obj)
@@ -137,6 +160,8 @@ def read_jsonl(path: Path) -> Iterator[SourceRow]:
             obj, err = parse_json_object(text)
             if err is None and not isinstance(obj, dict):
                 err = f"expected a JSON object, found {type(obj).__name__}"
+            if err is None and _SURROGATE_ESCAPE.search(text):  # rare: walk only rows that may hold one
+                err = lone_surrogate(obj)
             if err is not None:
                 yield SourceRow(i, None, err, raw=text[:200])
                 continue
@@ -232,6 +257,8 @@ def _json_objects(objs) -> Iterator[SourceRow]:
             yield SourceRow(i, None, f"expected a JSON object, found {type(obj).__name__}")
         elif not _finite(obj):
             yield SourceRow(i, None, "NaN or infinite number")
+        elif err := lone_surrogate(obj):
+            yield SourceRow(i, None, err)
         else:
             yield SourceRow(i, obj)
 
