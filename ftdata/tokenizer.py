@@ -13,9 +13,12 @@ from functools import lru_cache
 from pathlib import Path
 
 from .constants import BUILTIN_TOKENIZER
-from .errors import BuildError
+from .errors import BuildError, did_you_mean
 
 ASSET_DIR = Path(__file__).parent / "assets" / "tokenizer"
+
+#: Seconds the Hub has to accept a connection before this machine is taken to be offline.
+HUB_PROBE_TIMEOUT = 3.0
 
 
 def resolve_tokenizer_name(name: str, base: Path | None = None) -> str:
@@ -27,14 +30,67 @@ def resolve_tokenizer_name(name: str, base: Path | None = None) -> str:
     return str(p) if p.exists() else name
 
 
+def hub_unreachable(timeout: float = HUB_PROBE_TIMEOUT) -> str | None:
+    """Why the Hugging Face Hub cannot be reached from here, or None when it takes a connection.
+
+    Offline mode (``HF_HUB_OFFLINE``) answers at once; otherwise one TCP connect to the Hub's
+    endpoint (``HF_ENDPOINT``), or to the proxy the environment names for it. Without this, a
+    download on an offline machine retries for about a minute before it fails. The connect
+    runs on a daemon thread that is given up after ``timeout``: a name lookup has no timeout.
+    """
+    import socket
+    import threading
+    from urllib.parse import urlsplit
+    from urllib.request import getproxies, proxy_bypass
+
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return "HF_HUB_OFFLINE is set"
+    url = urlsplit(constants.ENDPOINT)
+    host, port = url.hostname, url.port or (443 if url.scheme == "https" else 80)
+    proxy = getproxies().get(url.scheme)
+    if proxy and host and not proxy_bypass(host):
+        p = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+        host, port = p.hostname, p.port or (443 if p.scheme == "https" else 80)
+    where = f"{host}:{port}" + (" (the proxy)" if proxy and url.hostname != host else "")
+    failed: list[str | None] = []
+
+    def connect():
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            failed.append(None)
+        except OSError as exc:
+            failed.append(f"{exc.strerror or exc}")
+
+    t = threading.Thread(target=connect, name="ftdata-hub-probe", daemon=True)
+    t.start()
+    t.join(timeout)
+    if not failed:
+        return f"{where} did not answer within {timeout:g} s"
+    return failed[0] and f"cannot connect to {where}: {failed[0]}"
+
+
 @lru_cache(maxsize=8)
 def _load(resolved: str):
+    local = Path(resolved).exists()
+    if not local and resolved.startswith("ftdata:"):
+        raise BuildError(f"unknown built-in tokenizer '{resolved}'{did_you_mean(resolved, [BUILTIN_TOKENIZER])}: "
+                         f"ftdata ships only '{BUILTIN_TOKENIZER}'")
     from transformers import AutoTokenizer
 
+    offline = None if local else hub_unreachable()
     try:
-        tok = AutoTokenizer.from_pretrained(resolved)
+        # offline, a copy in the Hugging Face cache still loads; nothing else is tried
+        tok = AutoTokenizer.from_pretrained(resolved, **({"local_files_only": True} if offline else {}))
     except Exception as exc:  # noqa: BLE001
-        raise BuildError(f"cannot load tokenizer '{resolved}': {exc}") from None
+        if offline:
+            raise BuildError(
+                f"cannot load tokenizer '{resolved}': no local folder has that name, the Hugging Face cache "
+                f"has no copy, and the Hub cannot be reached: {offline}. Name a local folder (one saved with "
+                f"save_pretrained), use '{BUILTIN_TOKENIZER}' (ships with ftdata), or rerun with network access"
+                + did_you_mean(resolved, [BUILTIN_TOKENIZER])) from None
+        raise BuildError(f"cannot load tokenizer '{resolved}': {exc}{did_you_mean(resolved, [BUILTIN_TOKENIZER])}") from None
     if not getattr(tok, "is_fast", False):
         raise BuildError(f"tokenizer '{resolved}' has no fast (Rust) version; ftdata needs character offsets")
     return tok

@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from .conftest import shared, write_native_templates, write_recipe
 
 
@@ -119,3 +121,128 @@ def test_parent_watch_ends_a_process_whose_parent_died():
         middle.kill()
         if child is not None and _alive(child):
             os.kill(child, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("num_proc,to_group", [(2, True), (1, False)], ids=["workers-ctrl-c", "threads-sigint"])
+def test_interrupted_build_exits_130_promptly_and_rerunning_resumes(tmp_path, num_proc, to_group):
+    """Ctrl-C signals the whole process group (workers too); ``kill -INT`` the build alone."""
+    from ftdata.cache import resolve_cache_dir
+
+    recipe = _dialogsum_recipe(tmp_path)
+    cache = resolve_cache_dir(tmp_path / "out", None, tmp_path)[0]
+    p = _ftdata("build", str(recipe), "-q", "--num-proc", str(num_proc), cwd=tmp_path, start_new_session=True)
+    workers = _workers_started(p, num_proc) if num_proc > 1 else []
+    try:
+        t0 = time.monotonic()
+        while not any(cache.rglob("*.arrow")) and p.poll() is None and time.monotonic() - t0 < 60:
+            time.sleep(0.02)
+        assert p.poll() is None, "the build ended before it could be interrupted"
+        (os.killpg if to_group else os.kill)(p.pid, signal.SIGINT)
+        t0 = time.monotonic()
+        try:
+            out, err = p.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, err = p.communicate()
+        took = time.monotonic() - t0
+        assert p.returncode == 130, (p.returncode, err[-2000:])
+        assert took < 3, f"exit took {took:.1f} s after SIGINT"
+        assert "Traceback" not in err and err.startswith("interrupted:") and "resume" in err, err
+        assert not any(_alive(w) for w in workers)
+        assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out.tmp-*"))
+    finally:
+        for w in workers:
+            if _alive(w):
+                os.kill(w, signal.SIGKILL)
+    from ftdata.build import compile_recipe
+
+    res = compile_recipe(recipe, cache=True)  # what the message promises: a rerun reuses finished chunks
+    assert res.build_info["cache"]["chunks_reused"] > 0
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("env", ["unreachable", "offline"])
+def test_hub_tokenizer_without_network_fails_fast_with_a_way_out(tmp_path, env):
+    """No network: a hub name not in the cache fails in seconds (not after a minute of retries),
+    with ``error:``, exit 2, and the ways out: a local folder or ftdata:tiny-bpe."""
+    recipe = _dialogsum_recipe(tmp_path)
+    recipe.write_text(recipe.read_text() + "tokenizer: no-such-org/no-such-tokenizer\n")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "TRANSFORMERS_"))}
+    environ["HF_HOME"] = str(tmp_path / "hf")  # an empty cache
+    if env == "offline":
+        environ["HF_HUB_OFFLINE"] = "1"
+    else:  # a Hub nobody answers at: the machine is offline
+        environ["HF_ENDPOINT"] = f"http://127.0.0.1:{_closed_port()}"
+    script = ("import sys, time\n"
+              "import transformers.models.auto.tokenization_auto\n"
+              "from ftdata.cli import main\n"
+              "t0 = time.perf_counter()\n"
+              "try:\n"
+              "    main(sys.argv[1:])\n"
+              "finally:\n"
+              "    print(f'seconds {time.perf_counter() - t0:.2f}')\n")
+    r = subprocess.run([sys.executable, "-c", script, "build", str(recipe), "-q"], capture_output=True, text=True,
+                       env=environ, cwd=tmp_path, timeout=200)
+    assert r.returncode == 2, r.stderr[-3000:]
+    seconds = float(r.stdout.split("seconds ")[1])
+    assert seconds < 5, f"failed after {seconds} s"
+    assert r.stderr.startswith("error:") and "Traceback" not in r.stderr, r.stderr[-3000:]
+    for needle in ("no-such-org/no-such-tokenizer", "ftdata:tiny-bpe", "local folder"):
+        assert needle in r.stderr, r.stderr
+
+
+def test_builtin_tokenizer_typo_gets_a_did_you_mean():
+    from ftdata.errors import BuildError
+    from ftdata.tokenizer import load_tokenizer
+
+    t0 = time.monotonic()
+    with pytest.raises(BuildError, match="did you mean 'ftdata:tiny-bpe'"):
+        load_tokenizer("ftdata:tiny-bp")
+    assert time.monotonic() - t0 < 5
+
+
+def test_studio_without_its_extra_is_an_error_not_a_traceback(tmp_path):
+    """Without Starlette (the studio extra), ``ftdata studio`` says how to install it: exit 2."""
+    script = ("import runpy, sys\n"
+              "sys.modules['starlette'] = None  # as if the studio extra were not installed\n"
+              "sys.argv = ['ftdata'] + sys.argv[1:]\n"
+              "runpy.run_module('ftdata', run_name='__main__')\n")
+    src = shared("dialogsum", "dialogsum.dev.jsonl")
+    r = subprocess.run([sys.executable, "-c", script, "studio", str(tmp_path / "t.yaml"), "--source", str(src),
+                        "--port", "0"], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert r.returncode == 2, (r.returncode, r.stderr[-3000:])
+    assert r.stderr.startswith("error:") and "Traceback" not in r.stderr, r.stderr[-3000:]
+    assert "pip install 'ftdata[studio]'" in r.stderr, r.stderr
+
+
+def test_hub_tokenizer_in_the_cache_loads_without_network(tmp_path):
+    """Offline, a hub tokenizer the Hugging Face cache holds still loads, at once."""
+    import shutil
+
+    from ftdata.tokenizer import ASSET_DIR
+
+    snap = tmp_path / "hf" / "hub" / "models--acme--tiny" / "snapshots" / ("0" * 40)
+    shutil.copytree(ASSET_DIR, snap)
+    (snap.parents[1] / "refs").mkdir()
+    (snap.parents[1] / "refs" / "main").write_text("0" * 40)
+    (snap.parents[1] / ".no_exist" / snap.name).mkdir(parents=True)  # as a download records a
+    (snap.parents[1] / ".no_exist" / snap.name / "config.json").touch()  # repo with no config.json
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "TRANSFORMERS_"))}
+    environ |= {"HF_HOME": str(tmp_path / "hf"), "HF_ENDPOINT": f"http://127.0.0.1:{_closed_port()}"}
+    script = ("import time\n"
+              "import transformers.models.auto.tokenization_auto\n"
+              "from ftdata.tokenizer import ASSET_DIR, load_tokenizer, tokenizer_hash\n"
+              "t0 = time.perf_counter()\n"
+              "same = tokenizer_hash(load_tokenizer('acme/tiny')) == tokenizer_hash(load_tokenizer(str(ASSET_DIR)))\n"
+              "print(same, f'{time.perf_counter() - t0:.2f}')\n")
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=environ, timeout=200)
+    assert r.returncode == 0, r.stderr[-3000:]
+    same, seconds = r.stdout.split()
+    assert same == "True" and float(seconds) < 5, r.stdout
