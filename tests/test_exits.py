@@ -208,10 +208,11 @@ def test_builtin_tokenizer_typo_gets_a_did_you_mean():
     assert time.monotonic() - t0 < 5
 
 
-def test_studio_without_its_extra_is_an_error_not_a_traceback(tmp_path):
-    """Without Starlette (the studio extra), ``ftdata studio`` says how to install it: exit 2."""
+@pytest.mark.parametrize("missing", ["starlette", "uvicorn"])
+def test_studio_without_its_extra_is_an_error_not_a_traceback(tmp_path, missing):
+    """Without Starlette or uvicorn (the studio extra), ``ftdata studio`` says how to install it: exit 2."""
     script = ("import runpy, sys\n"
-              "sys.modules['starlette'] = None  # as if the studio extra were not installed\n"
+              f"sys.modules[{missing!r}] = None  # as if the studio extra were not installed\n"
               "sys.argv = ['ftdata'] + sys.argv[1:]\n"
               "runpy.run_module('ftdata', run_name='__main__')\n")
     src = shared("dialogsum", "dialogsum.dev.jsonl")
