@@ -559,7 +559,7 @@ class Build:
             self.out.commit()
         except BaseException:
             if eng is not None:
-                eng.close()
+                eng.close(wait=False)  # no chunk still running is of use now (Ctrl-C: exit promptly)
             self.out.abort()
             raise
         if self.cache is not None and own_cache:

@@ -132,6 +132,9 @@ def watch_parent(parent: int, every: float = PARENT_POLL) -> None:
 
 def _worker_init(tokenizer_threads: bool, parent: int) -> None:
     exit_with_parent(parent)
+    # Ctrl-C signals the whole process group: the build process alone decides what happens
+    # (it ends the workers, see LocalEngine.close), so a worker never dies half-way on its own
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # with as many workers as cores, the tokenizer's own thread pool only adds contention
     # (its threads spin while they wait); fewer workers than cores leave it on
     if not tokenizer_threads:
@@ -195,7 +198,18 @@ class LocalEngine:
             job.rows = []  # the rows are not needed any more: keep memory flat
         return job, job.result
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
+        """Release the workers. ``wait=False`` (a build that failed or was interrupted): chunks
+        not started are dropped and worker processes are killed rather than let finish theirs
+        (a chunk takes seconds; nothing would use it; the cache stores whole files by rename).
+        Worker threads cannot be killed: each finishes the one chunk it runs."""
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+            pool, self._pool = self._pool, None
+            if not wait and isinstance(pool, ProcessPoolExecutor):
+                procs = list((getattr(pool, "_processes", None) or {}).values())  # no public handle before 3.14
+                pool.shutdown(wait=False, cancel_futures=True)
+                for proc in procs:
+                    proc.kill()
+                for proc in procs:
+                    proc.join()
+            pool.shutdown(wait=wait, cancel_futures=True)
