@@ -54,21 +54,21 @@ def hub_unreachable(timeout: float = HUB_PROBE_TIMEOUT) -> str | None:
         p = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
         host, port = p.hostname, p.port or (443 if p.scheme == "https" else 80)
     where = f"{host}:{port}" + (" (the proxy)" if proxy and url.hostname != host else "")
-    failed: list[str | None] = []
+    outcome: list[str | None] = []  # the connect's error, or None when it connected
 
     def connect():
         try:
             socket.create_connection((host, port), timeout=timeout).close()
-            failed.append(None)
+            outcome.append(None)
         except OSError as exc:
-            failed.append(f"{exc.strerror or exc}")
+            outcome.append(f"{exc.strerror or exc}")
 
     t = threading.Thread(target=connect, name="ftdata-hub-probe", daemon=True)
     t.start()
     t.join(timeout)
-    if not failed:
+    if not outcome:
         return f"{where} did not answer within {timeout:g} s"
-    return failed[0] and f"cannot connect to {where}: {failed[0]}"
+    return outcome[0] and f"cannot connect to {where}: {outcome[0]}"
 
 
 @lru_cache(maxsize=8)

@@ -205,11 +205,10 @@ class LocalEngine:
         Worker threads cannot be killed: each finishes the one chunk it runs."""
         if self._pool is not None:
             pool, self._pool = self._pool, None
-            if not wait and isinstance(pool, ProcessPoolExecutor):
-                procs = list((getattr(pool, "_processes", None) or {}).values())  # no public handle before 3.14
-                pool.shutdown(wait=False, cancel_futures=True)
-                for proc in procs:
-                    proc.kill()
-                for proc in procs:
-                    proc.join()
+            # worker processes (no public handle to them before Python 3.14); threads have none
+            procs = [] if wait else list((getattr(pool, "_processes", None) or {}).values())
             pool.shutdown(wait=wait, cancel_futures=True)
+            for proc in procs:
+                proc.kill()
+            for proc in procs:
+                proc.join()
