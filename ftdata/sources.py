@@ -114,6 +114,7 @@ def parse_json_object(text: str) -> tuple[Any, str | None]:
 
 #: Where a JSON text can spell a surrogate (only a ``\\u`` escape can: UTF-8 bytes cannot encode one).
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def lone_surrogate(obj: Any) -> str | None:
@@ -123,13 +124,18 @@ def lone_surrogate(obj: Any) -> str | None:
     UTF-8 writer accepts (row key, tokenizer, Arrow, rejects), so the row is rejected at read.
     A proper pair (``"\\ud83d\\ude00"``) decodes to one character and passes.
     """
-    try:  # one C-speed pass over every key and string; raises at the first surrogate
-        json.dumps(obj, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError as exc:
-        return (f"lone UTF-16 surrogate \\u{ord(exc.object[exc.start]):04x} in a string (a \\u escape of "
-                "half a pair, not a Unicode character); fix the file's writer or remove the escape")
-    except RecursionError:
-        return "JSON nested too deeply"
+    stack = [obj]  # no recursion: a value nested as deep as the parser allows is still walked
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            if not v.isascii() and (m := _SURROGATE.search(v)):
+                return (f"lone UTF-16 surrogate \\u{ord(m.group()):04x} in a string (a \\u escape of half a "
+                        "pair, not a Unicode character); fix the file's writer or remove the escape")
+        elif isinstance(v, dict):
+            stack += v
+            stack += v.values()
+        elif isinstance(v, list):
+            stack += v
     return None
 
 
