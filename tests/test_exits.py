@@ -85,6 +85,9 @@ def test_workers_exit_when_a_num_proc_build_is_killed(tmp_path):
             time.sleep(0.02)
         left = [w for w in workers if _alive(w)]
         assert not left, f"workers {left} outlived the killed build by {time.monotonic() - t0:.1f} s"
+        from ftdata.writer import OutputDir
+
+        OutputDir(tmp_path / "out").abort()  # the output's lock is free: a rerun can start at once
     finally:
         for w in workers:  # a failing run must not leave its orphans on the machine
             if _alive(w):
