@@ -109,8 +109,9 @@ def test_parent_watch_ends_a_process_whose_parent_died():
     child = None
     try:
         t0 = time.monotonic()
-        while not (kids := _children(middle.pid)) and time.monotonic() - t0 < 30:
+        while not (kids := _children(middle.pid)) and middle.poll() is None and time.monotonic() - t0 < 30:
             time.sleep(0.02)
+        assert kids, f"no process started: {middle.poll()}"
         child = kids[0]
         time.sleep(0.2)
         assert _alive(child)  # its parent lives: it waits
