@@ -380,14 +380,10 @@ def read_arrow(path: Path, batch_size: int) -> Iterator[SourceRow]:
             yield SourceRow(n, row)
 
 
-def read_hub(spec) -> Iterator[SourceRow]:
-    import datasets
+def read_hub(spec, where: str) -> Iterator[SourceRow]:
+    from .hub import load_hub_dataset
 
-    try:
-        ds = datasets.load_dataset(spec.path, spec.name, split=spec.split, revision=spec.revision, streaming=True)
-    except Exception as exc:  # noqa: BLE001
-        raise BuildError(f"cannot load hub dataset '{spec.path}': {exc}") from None
-    for n, row in enumerate(ds, start=1):
+    for n, row in enumerate(load_hub_dataset(spec, where), start=1):
         yield SourceRow(n, row, split=None)
 
 
@@ -396,7 +392,7 @@ def read_source(src, base: Path, batch_size: int = 1000) -> Iterator[SourceRow]:
     from .recipe import resolve_path
 
     if src.hub is not None:
-        yield from read_hub(src.hub)
+        yield from read_hub(src.hub, f"source '{src.name}'")
         return
     path = resolve_path(base, src.path)
     if not path.exists():

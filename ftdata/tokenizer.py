@@ -14,11 +14,9 @@ from pathlib import Path
 
 from .constants import BUILTIN_TOKENIZER
 from .errors import BuildError, did_you_mean
+from .hub import hub_unreachable
 
 ASSET_DIR = Path(__file__).parent / "assets" / "tokenizer"
-
-#: Seconds the Hub has to accept a connection before this machine is taken to be offline.
-HUB_PROBE_TIMEOUT = 3.0
 
 
 def resolve_tokenizer_name(name: str, base: Path | None = None) -> str:
@@ -28,47 +26,6 @@ def resolve_tokenizer_name(name: str, base: Path | None = None) -> str:
     if not p.is_absolute() and base is not None and (base / p).exists():
         return str((base / p).resolve())
     return str(p) if p.exists() else name
-
-
-def hub_unreachable(timeout: float = HUB_PROBE_TIMEOUT) -> str | None:
-    """Why the Hugging Face Hub cannot be reached from here, or None when it takes a connection.
-
-    Offline mode (``HF_HUB_OFFLINE``) answers at once; otherwise one TCP connect to the Hub's
-    endpoint (``HF_ENDPOINT``), or to the proxy the environment names for it. Without this, a
-    download on an offline machine retries for about a minute before it fails. The connect
-    runs on a daemon thread that is given up after ``timeout``: a name lookup has no timeout.
-    """
-    import socket
-    import threading
-    from urllib.parse import urlsplit
-    from urllib.request import getproxies, proxy_bypass
-
-    from huggingface_hub import constants
-
-    if constants.HF_HUB_OFFLINE:
-        return "HF_HUB_OFFLINE is set"
-    url = urlsplit(constants.ENDPOINT)
-    host, port = url.hostname, url.port or (443 if url.scheme == "https" else 80)
-    proxy = getproxies().get(url.scheme)
-    if proxy and host and not proxy_bypass(host):
-        p = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
-        host, port = p.hostname, p.port or (443 if p.scheme == "https" else 80)
-    where = f"{host}:{port}" + (" (the proxy)" if proxy and url.hostname != host else "")
-    outcome: list[str | None] = []  # the connect's error, or None when it connected
-
-    def connect():
-        try:
-            socket.create_connection((host, port), timeout=timeout).close()
-            outcome.append(None)
-        except OSError as exc:
-            outcome.append(f"{exc.strerror or exc}")
-
-    t = threading.Thread(target=connect, name="ftdata-hub-probe", daemon=True)
-    t.start()
-    t.join(timeout)
-    if not outcome:
-        return f"{where} did not answer within {timeout:g} s"
-    return outcome[0] and f"cannot connect to {where}: {outcome[0]}"
 
 
 @lru_cache(maxsize=8)

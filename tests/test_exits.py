@@ -280,3 +280,53 @@ def test_hub_probe_tells_a_listening_hub_or_proxy_from_none(monkeypatch):
     assert "(the proxy)" in hub_unreachable()
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     assert hub_unreachable() == "HF_HUB_OFFLINE is set"
+
+
+def _hub_source_recipe(tmp_path: Path, dataset: str) -> Path:
+    tpl = write_native_templates(tmp_path / "t.yaml", [
+        {"name": "sum", "prompt": "Summarize:\n{{ dialogue }}\nSummary:", "completion": "{{ summary }}"}])
+    return write_recipe(tmp_path, {
+        "name": "hubsrc", "output": "out", "split": {"ratios": {"train": 1.0}},
+        "sources": [{"name": "dlg", "hub": {"path": dataset}, "templates": [{"file": str(tpl)}]}]})
+
+
+def _offline_env(tmp_path: Path, env: str) -> dict:
+    """The environment of a machine without network, its Hugging Face caches under tmp_path."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "TRANSFORMERS_"))}
+    environ |= {"HF_HOME": str(tmp_path / "hf"), "HF_DATASETS_CACHE": str(tmp_path / "hf" / "datasets")}
+    if env == "offline":
+        environ["HF_HUB_OFFLINE"] = "1"
+    else:  # a Hub nobody answers at: the machine is offline
+        environ["HF_ENDPOINT"] = f"http://127.0.0.1:{_closed_port()}"
+    return environ
+
+
+def _timed_cli(args: list[str], environ: dict, cwd: Path) -> tuple[subprocess.CompletedProcess, float]:
+    """Run the CLI in a subprocess; the seconds it took, not counting the import of datasets."""
+    script = ("import sys, time\n"
+              "import datasets\n"
+              "from ftdata.cli import main\n"
+              "t0 = time.perf_counter()\n"
+              "try:\n"
+              "    main(sys.argv[1:])\n"
+              "finally:\n"
+              "    print(f'seconds {time.perf_counter() - t0:.2f}')\n")
+    r = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, env=environ,
+                       cwd=cwd, timeout=200)
+    return r, float(r.stdout.split("seconds ")[1]) if "seconds " in r.stdout else float("nan")
+
+
+@pytest.mark.parametrize("command", ["build", "validate"])
+@pytest.mark.parametrize("env", ["unreachable", "offline"])
+def test_hub_dataset_without_network_fails_fast_with_a_way_out(tmp_path, env, command):
+    """No network: a hub source the datasets cache does not hold fails in seconds (not after a
+    minute of retries), with ``error:``, exit 2, where it is, and the ways out."""
+    recipe = _hub_source_recipe(tmp_path, "no-such-org/no-such-dataset")
+    r, seconds = _timed_cli([command, str(recipe)] + (["-q"] if command == "build" else []),
+                            _offline_env(tmp_path, env), tmp_path)
+    assert r.returncode == 2, (r.returncode, r.stderr[-3000:])
+    assert seconds < 5, f"failed after {seconds} s"
+    assert r.stderr.startswith("error:") and "Traceback" not in r.stderr, r.stderr[-3000:]
+    for needle in ("sources[0]", "'dlg'", "no-such-org/no-such-dataset", "path:", "network access"):
+        assert needle in r.stderr, (needle, r.stderr)
+    assert not (tmp_path / "out").exists()
