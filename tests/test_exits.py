@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from .conftest import shared, write_native_templates, write_recipe
 
@@ -330,3 +331,42 @@ def test_hub_dataset_without_network_fails_fast_with_a_way_out(tmp_path, env, co
     for needle in ("sources[0]", "'dlg'", "no-such-org/no-such-dataset", "path:", "network access"):
         assert needle in r.stderr, (needle, r.stderr)
     assert not (tmp_path / "out").exists()
+
+
+def _fake_hub_cache(datasets_cache: Path, repo_id: str, rows: Path) -> None:
+    """Lay out ``rows`` in ``datasets_cache`` as an earlier ``load_dataset(repo_id)`` leaves it."""
+    import shutil
+
+    import datasets
+
+    prepared = Path(datasets.load_dataset("json", data_files=str(rows), split="train",
+                                          cache_dir=str(tmp := datasets_cache.parent / "prep")).cache_files[0]["filename"])
+    owner, name = repo_id.split("/")
+    dest = datasets_cache / f"{owner}___{name}" / "default" / "0.0.0" / prepared.parent.name
+    shutil.copytree(prepared.parent, dest)
+    (dest / prepared.name).rename(dest / f"{name}-train.arrow")
+    shutil.rmtree(tmp)
+
+
+@pytest.mark.parametrize("env", ["unreachable", "offline"])
+def test_hub_dataset_in_the_cache_builds_without_network(tmp_path, env):
+    """Offline, a hub source the datasets cache holds still builds: the same examples as the
+    same rows read from a local file."""
+    import datasets
+
+    from ftdata.build import compile_recipe
+
+    rows = tmp_path / "rows.jsonl"
+    with open(shared("dialogsum", "dialogsum.dev.jsonl"), encoding="utf-8") as fh:
+        rows.write_text("".join(next(fh) for _ in range(200)), encoding="utf-8")
+    environ = _offline_env(tmp_path, env)
+    _fake_hub_cache(Path(environ["HF_DATASETS_CACHE"]), "acme/dialogsum", rows)
+    recipe = _hub_source_recipe(tmp_path, "acme/dialogsum")
+    r, _ = _timed_cli(["build", str(recipe), "-q"], environ, tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    local = yaml.safe_load(recipe.read_text())
+    local["sources"][0] = {"name": "dlg", "path": str(rows), "templates": local["sources"][0]["templates"]}
+    compile_recipe(write_recipe(tmp_path, local | {"output": "out_local"}, "local.yaml"))
+    got, want = (datasets.load_from_disk(str(tmp_path / o / "train")) for o in ("out", "out_local"))
+    assert len(got) == 200
+    assert got["input_ids"] == want["input_ids"] and got["labels"] == want["labels"]
