@@ -565,7 +565,7 @@ class Build:
             drop_failed(target)  # the rejects of an earlier failed build
         except BaseException as exc:
             if eng is not None:
-                eng.close()
+                eng.close(wait=False)  # no chunk still running is of use now (Ctrl-C: exit promptly)
             full = no_space_error(exc, self.out, getattr(getattr(self, "cache", None), "root", None))
             self.out.abort()
             if full is not None:  # a full disk or a file-size limit: said plainly, not as a traceback

@@ -19,14 +19,30 @@ def _fail(exc: Exception, debug: bool):
     sys.exit(2)
 
 
+#: Exit status after Ctrl-C (128 + SIGINT), as shells report a command that SIGINT ended.
+EXIT_INTERRUPTED = 130
+
+
+def _interrupted(message: str = "interrupted") -> None:
+    click.echo(message, err=True)
+    # the interpreter's last garbage collection over every object torch and transformers made
+    # took 2.6-3.2 s of exit (0.15-0.5 s frozen, measured on 2 busy cores): Ctrl-C should be prompt
+    import gc
+
+    gc.freeze()
+    sys.exit(EXIT_INTERRUPTED)
+
+
 class _Group(click.Group):
-    """Turns FtdataError into a clean message (tracebacks only with --debug)."""
+    """Turns FtdataError into a clean message (tracebacks only with --debug), Ctrl-C into exit 130."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except FtdataError as exc:
             _fail(exc, ctx.params.get("debug", False) or ctx.obj and ctx.obj.get("debug"))
+        except KeyboardInterrupt:  # click would print "Aborted!" and exit 1
+            _interrupted()
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -118,6 +134,15 @@ def build(recipe, overwrite, output, as_json, quiet, num_proc, engine, ray_addre
         result = compile_recipe(recipe, overwrite=overwrite, progress=progress, output=output, num_proc=num_proc,
                                 engine=engine, ray_address=ray_address, cache=not no_cache, force=force,
                                 skip_unchanged=True)
+    except KeyboardInterrupt:
+        if bar is not None:
+            bar.close()
+            bar = None
+        # the build has removed its temporary folder and ended its workers (Build.run)
+        _interrupted("interrupted: the build stopped (an output folder is only ever complete or absent). "
+                     + ("With --no-cache no chunk was kept: running it again starts over."
+                        if no_cache else "Chunks finished so far are kept in the chunk cache: running the same "
+                        "command again" + (" without --force" if force else "") + " resumes from them."))
     finally:
         if bar is not None:
             bar.close()

@@ -539,6 +539,12 @@ def check_recipe(recipe: Recipe, base: Path, file: str) -> list[str]:
                     columns = peek_columns(p, fmt, src)
                 except Exception as exc:  # noqa: BLE001 - reported as a problem
                     problems.append(f"{where}.path: cannot read {p}: {exc}")
+        else:
+            from .hub import hub_source_problem
+
+            problem = hub_source_problem(src.hub, f"{where}.hub (source '{src.name}')")
+            if problem:
+                problems.append(problem)
         if src.split is not None and src.split not in recipe.split.ratios and recipe.split.ratios:
             pass  # a source-pinned split may name any split
         for j, ref in enumerate(src.templates):

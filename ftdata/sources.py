@@ -6,7 +6,8 @@ a ``SourceRow`` with ``error`` set and its line number, and the build writes it 
 A file that cannot be opened at all raises :class:`~ftdata.errors.BuildError`.
 
 Row-level problems that become rejects (each with its line number): malformed JSON or CSV,
-invalid UTF-8, NUL bytes, NaN or infinite numbers, duplicate keys in one JSON object,
+invalid UTF-8, NUL bytes, NaN or infinite numbers, duplicate keys in one JSON object, a lone
+UTF-16 surrogate from a JSON ``\\ud800`` escape,
 nesting too deep or integers too long to parse, a CSV line with the wrong number of fields.
 File-level problems that stop the build: an empty file, a CSV header naming a column twice,
 a file that is not in its format at all. A UTF-8 byte-order mark is skipped; CSV fields may be
@@ -19,6 +20,7 @@ import csv
 import io
 import json
 import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,6 +112,33 @@ def parse_json_object(text: str) -> tuple[Any, str | None]:
         return None, f"malformed JSON: {exc}"
 
 
+#: Where a JSON text can spell a surrogate (only a ``\\u`` escape can: UTF-8 bytes cannot encode one).
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def lone_surrogate(obj: Any) -> str | None:
+    """Why a parsed JSON value holds no valid Unicode text, or None.
+
+    ``"\\ud800"`` with no partner decodes to a lone UTF-16 surrogate: a Python string that no
+    UTF-8 writer accepts (row key, tokenizer, Arrow, rejects), so the row is rejected at read.
+    A proper pair (``"\\ud83d\\ude00"``) decodes to one character and passes.
+    """
+    stack = [obj]  # no recursion: a value nested as deep as the parser allows is still walked
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            if not v.isascii() and (m := _SURROGATE.search(v)):
+                return (f"lone UTF-16 surrogate \\u{ord(m.group()):04x} in a string (a \\u escape of half a "
+                        "pair, not a Unicode character); fix the file's writer or remove the escape")
+        elif isinstance(v, dict):
+            stack += v
+            stack += v.values()
+        elif isinstance(v, list):
+            stack += v
+    return None
+
+
 def _finite(obj: Any) -> bool:
     if isinstance(obj, float):
         return math.isfinite(obj)
@@ -137,6 +166,8 @@ def read_jsonl(path: Path) -> Iterator[SourceRow]:
             obj, err = parse_json_object(text)
             if err is None and not isinstance(obj, dict):
                 err = f"expected a JSON object, found {type(obj).__name__}"
+            if err is None and _SURROGATE_ESCAPE.search(text):  # rare: walk only rows that may hold one
+                err = lone_surrogate(obj)
             if err is not None:
                 yield SourceRow(i, None, err, raw=text[:200])
                 continue
@@ -232,6 +263,8 @@ def _json_objects(objs) -> Iterator[SourceRow]:
             yield SourceRow(i, None, f"expected a JSON object, found {type(obj).__name__}")
         elif not _finite(obj):
             yield SourceRow(i, None, "NaN or infinite number")
+        elif err := lone_surrogate(obj):
+            yield SourceRow(i, None, err)
         else:
             yield SourceRow(i, obj)
 
@@ -347,14 +380,10 @@ def read_arrow(path: Path, batch_size: int) -> Iterator[SourceRow]:
             yield SourceRow(n, row)
 
 
-def read_hub(spec) -> Iterator[SourceRow]:
-    import datasets
+def read_hub(spec, where: str) -> Iterator[SourceRow]:
+    from .hub import load_hub_dataset
 
-    try:
-        ds = datasets.load_dataset(spec.path, spec.name, split=spec.split, revision=spec.revision, streaming=True)
-    except Exception as exc:  # noqa: BLE001
-        raise BuildError(f"cannot load hub dataset '{spec.path}': {exc}") from None
-    for n, row in enumerate(ds, start=1):
+    for n, row in enumerate(load_hub_dataset(spec, where), start=1):
         yield SourceRow(n, row, split=None)
 
 
@@ -363,7 +392,7 @@ def read_source(src, base: Path, batch_size: int = 1000) -> Iterator[SourceRow]:
     from .recipe import resolve_path
 
     if src.hub is not None:
-        yield from read_hub(src.hub)
+        yield from read_hub(src.hub, f"source '{src.name}'")
         return
     path = resolve_path(base, src.path)
     if not path.exists():

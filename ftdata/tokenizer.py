@@ -13,7 +13,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from .constants import BUILTIN_TOKENIZER
-from .errors import BuildError
+from .errors import BuildError, did_you_mean
+from .hub import hub_unreachable
 
 ASSET_DIR = Path(__file__).parent / "assets" / "tokenizer"
 
@@ -29,12 +30,24 @@ def resolve_tokenizer_name(name: str, base: Path | None = None) -> str:
 
 @lru_cache(maxsize=8)
 def _load(resolved: str):
+    local = Path(resolved).exists()
+    if not local and resolved.startswith("ftdata:"):
+        raise BuildError(f"unknown built-in tokenizer '{resolved}'{did_you_mean(resolved, [BUILTIN_TOKENIZER])}: "
+                         f"ftdata ships only '{BUILTIN_TOKENIZER}'")
     from transformers import AutoTokenizer
 
+    offline = None if local else hub_unreachable()
     try:
-        tok = AutoTokenizer.from_pretrained(resolved)
+        # offline, a copy in the Hugging Face cache still loads; nothing else is tried
+        tok = AutoTokenizer.from_pretrained(resolved, **({"local_files_only": True} if offline else {}))
     except Exception as exc:  # noqa: BLE001
-        raise BuildError(f"cannot load tokenizer '{resolved}': {exc}") from None
+        if offline:
+            raise BuildError(
+                f"cannot load tokenizer '{resolved}': no local folder has that name, the Hugging Face cache "
+                f"has no copy, and the Hub cannot be reached: {offline}. Name a local folder (one saved with "
+                f"save_pretrained), use '{BUILTIN_TOKENIZER}' (ships with ftdata), or rerun with network access"
+                + did_you_mean(resolved, [BUILTIN_TOKENIZER])) from None
+        raise BuildError(f"cannot load tokenizer '{resolved}': {exc}{did_you_mean(resolved, [BUILTIN_TOKENIZER])}") from None
     if not getattr(tok, "is_fast", False):
         raise BuildError(f"tokenizer '{resolved}' has no fast (Rust) version; ftdata needs character offsets")
     return tok

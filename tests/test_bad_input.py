@@ -189,3 +189,35 @@ def test_yaml_parser_bombs_are_clean_errors(text, needle):
     with pytest.raises(ConfigError, match=needle):
         load_yaml_text(text, "deep.yaml")
 
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "json"])
+@pytest.mark.parametrize("key", [None, "fname"])
+def test_lone_surrogate_in_real_rows_is_a_reject(tmp_path, dialogsum_template, fmt, key):
+    """A ``\\ud800`` escape with no partner decodes to a string no UTF-8 writer accepts (row key,
+    tokenizer, Arrow): it is a read reject naming the line, and every other row is built."""
+    from .conftest import shared
+
+    lines = shared("dialogsum", "dialogsum.dev.jsonl").read_text(encoding="utf-8").splitlines()[:30]
+    assert "\\u" not in lines[4] + lines[9] + lines[14]
+    lines[4] = lines[4].replace('"summary": "', '"summary": "half \\ud800 pair ', 1)       # lone high
+    lines[9] = lines[9].replace('"dialogue": "', '"dialogue": "\\uDC00 ', 1)              # lone low, upper case
+    lines[14] = lines[14].replace('"summary": "', '"summary": "\\ud83d\\ude00 \\\\ud800 ', 1)  # a pair; an escaped backslash
+    assert all(a != b for a, b in zip(lines[4:15:5], shared("dialogsum", "dialogsum.dev.jsonl")
+                                      .read_text(encoding="utf-8").splitlines()[4:15:5]))
+    data = "\n".join(lines) + "\n" if fmt == "jsonl" else "[\n" + ",\n".join(lines) + "\n]\n"
+    (tmp_path / f"rows.{fmt}").write_text(data, encoding="utf-8")
+    src = {"name": "d", "path": f"rows.{fmt}", "templates": [{"file": str(dialogsum_template)}]}
+    if key:
+        src["key"] = key
+    recipe = write_recipe(tmp_path, {"name": "x", "output": "out", "dedup": False, "max_length": 4096,
+                                     "split": {"ratios": {"train": 1.0}}, "sources": [src]})
+    res = compile_recipe(recipe)
+    rej = _rejects(res)
+    assert sorted(rej) == [5, 10], rej
+    for line, code in ((5, "\\ud800"), (10, "\\udc00")):
+        assert rej[line]["stage"] == "read" and "surrogate" in rej[line]["reason"], rej[line]
+        assert code in rej[line]["reason"], rej[line]
+    c = res.manifest["counts"]["sources"]["d"]
+    assert c["rows_read"] == 30 and c["rows_rejected"] == 2 and c["examples_written"] == 28
+    assert not accounting_ok(res.manifest)

@@ -5,6 +5,17 @@ from __future__ import annotations
 import click
 
 from ..cli import main
+from ..errors import FtdataError
+
+
+def _need_studio() -> None:
+    """The studio's web stack is an extra; without it the command says how to get it (exit 2)."""
+    try:
+        import starlette.applications  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as exc:
+        raise FtdataError(f"ftdata studio needs the studio extra (Starlette and uvicorn): "
+                          f"pip install 'ftdata[studio]' ({exc})") from None
 
 
 @main.command()
@@ -28,6 +39,7 @@ def studio(templates, source, recipe, key, port, host, max_rows):
       ftdata studio templates/dialogsum.yaml --source ../shared/data/dialogsum/dialogsum.dev.jsonl --key fname
       ftdata studio --recipe examples/reviews/recipe.yaml
     """
+    _need_studio()
     from ..studio.app import StudioServer
     from ..studio.session import Studio
 

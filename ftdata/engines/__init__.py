@@ -47,8 +47,9 @@ class Engine(Protocol):
 
         ``store`` (engines with ``stores_results``): the chunk cache, consulted by the workers."""
 
-    def close(self) -> None:
-        """Release workers."""
+    def close(self, wait: bool = True) -> None:
+        """Release workers; ``wait=False`` (the build failed or was interrupted): without
+        letting them finish the chunks they are running."""
 
 
 def make_engine(name: str = "local", *, num_proc: int = 1, address: str | None = None) -> Engine:

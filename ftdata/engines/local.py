@@ -22,8 +22,10 @@ import hashlib
 import multiprocessing as mp
 import os
 import pickle
+import signal
 import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -92,7 +94,47 @@ def run_chunk_on_thread(digest: str, blob: bytes, rows: list | bytes, store: tup
     return _CHUNK_THREAD[0].submit(run_chunk, digest, blob, rows, store).result()
 
 
-def _worker_init(tokenizer_threads: bool) -> None:
+#: Seconds between checks of :func:`watch_parent` where the kernel cannot signal a parent's death.
+PARENT_POLL = 0.5
+
+
+def exit_with_parent(parent: int) -> None:
+    """End this worker process as soon as the build process ``parent`` dies, however it dies.
+
+    A worker blocked on the pool's call queue never sees the queue close when its parent is
+    SIGKILLed (it holds a copy of every pipe end, forked from the parent), so it would live on,
+    holding the output's lock. On Linux the kernel sends SIGKILL at the parent's death
+    (``prctl(PR_SET_PDEATHSIG)``; "parent" is the thread that forked the worker: the build's
+    thread, which closes the pool before it ends). Elsewhere :func:`watch_parent` polls. A
+    worker keeps nothing that needs cleaning: the cache stores chunks by rename.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.prctl(1, signal.SIGKILL, 0, 0, 0) == 0:  # 1: PR_SET_PDEATHSIG
+                if os.getppid() != parent:  # the parent died before the prctl call
+                    os._exit(1)
+                return
+        except (OSError, AttributeError):  # no usable libc: poll instead
+            pass
+    threading.Thread(target=watch_parent, args=(parent,), name="ftdata-parent-watch", daemon=True).start()
+
+
+def watch_parent(parent: int, every: float = PARENT_POLL) -> None:
+    """Exit this process once its parent is no longer ``parent`` (it died; the process was
+    handed to another). Runs on a daemon thread: at most ``every`` seconds late."""
+    while os.getppid() == parent:
+        time.sleep(every)
+    os._exit(1)
+
+
+def _worker_init(tokenizer_threads: bool, parent: int) -> None:
+    exit_with_parent(parent)
+    # Ctrl-C signals the whole process group: the build process alone decides what happens
+    # (it ends the workers, see LocalEngine.close), so a worker never dies half-way on its own
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # with as many workers as cores, the tokenizer's own thread pool only adds contention
     # (its threads spin while they wait); fewer workers than cores leave it on
     if not tokenizer_threads:
@@ -128,7 +170,7 @@ class LocalEngine:
                 self._pool = ThreadPoolExecutor(THREADS, thread_name_prefix="ftdata-chunk")
             else:
                 self._pool = ProcessPoolExecutor(self.num_proc, mp_context=_mp_context(), initializer=_worker_init,
-                                                 initargs=(self.num_proc < (os.cpu_count() or 1),))
+                                                 initargs=(self.num_proc < (os.cpu_count() or 1), os.getpid()))
         return self._pool
 
     def map(self, ctx, jobs: Iterable[Job], store: tuple | None = None) -> Iterator[tuple[Job, object]]:
@@ -156,7 +198,17 @@ class LocalEngine:
             job.rows = []  # the rows are not needed any more: keep memory flat
         return job, job.result
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
+        """Release the workers. ``wait=False`` (a build that failed or was interrupted): chunks
+        not started are dropped and worker processes are killed rather than let finish theirs
+        (a chunk takes seconds; nothing would use it; the cache stores whole files by rename).
+        Worker threads cannot be killed: each finishes the one chunk it runs."""
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+            pool, self._pool = self._pool, None
+            # worker processes (no public handle to them before Python 3.14); threads have none
+            procs = [] if wait else list((getattr(pool, "_processes", None) or {}).values())
+            pool.shutdown(wait=wait, cancel_futures=True)
+            for proc in procs:
+                proc.kill()
+            for proc in procs:
+                proc.join()

@@ -117,7 +117,7 @@ class RayEngine:
         for j in batch:
             yield j, j.result
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:  # noqa: ARG002 - Ray ends its own tasks either way
         if self._started:
             import ray
 
