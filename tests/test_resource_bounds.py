@@ -27,6 +27,7 @@ from ftdata.templates import from_jinja, from_strings, load_templates
 from ftdata.yamlio import load_yaml, load_yaml_text
 
 from .conftest import shared
+from .test_bad_input import _laughs
 
 # -- format bombs ----------------------------------------------------------------------------
 
@@ -258,15 +259,6 @@ def loader(request, monkeypatch):
     """Run a test with each loader: the safety rules must not depend on which one reads."""
     monkeypatch.setattr(yamlio, "_Loader", yamlio._CLoader if request.param == "C" else yamlio._PyLoader)
     return request.param
-
-
-def _laughs(levels: int = 9) -> str:
-    out = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
-    prev = "a"
-    for c in "bcdefghijk"[: levels - 1]:
-        out.append(f"{c}: &{c} [" + ",".join([f"*{prev}"] * 9) + "]")
-        prev = c
-    return "\n".join(out) + "\n"
 
 
 @pytest.mark.parametrize("text,needle", [
