@@ -30,6 +30,14 @@ def _dialogsum_recipe(tmp_path: Path) -> Path:
                      "templates": [{"file": str(tpl)}]}]})
 
 
+# What "fails fast" and "promptly" mean here. The old code took 26-145 s to give up on an
+# unreachable Hub and 18 s to stop on Ctrl-C; done right, these take about a second on an idle
+# machine. The bounds leave room for a machine busy with other work (CI, parallel test runs),
+# and still fail on the old behaviour: these tests check that nothing hangs, not speed.
+HANG = 15
+PROMPT = 8
+
+
 def _ftdata(*args: str, **kw) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "ftdata", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, **kw)
@@ -95,7 +103,7 @@ def test_workers_exit_when_a_num_proc_build_is_killed(tmp_path):
         p.kill()
         p.wait()
         t0 = time.monotonic()
-        while _group(p.pid) and time.monotonic() - t0 < 3:
+        while _group(p.pid) and time.monotonic() - t0 < PROMPT:
             time.sleep(0.02)
         left = _group(p.pid)
         assert not left, f"processes {left} outlived the killed build by {time.monotonic() - t0:.1f} s"
@@ -165,7 +173,7 @@ def test_interrupted_build_exits_130_promptly_and_rerunning_resumes(tmp_path, nu
             out, err = p.communicate()
         took = time.monotonic() - t0
         assert p.returncode == 130, (p.returncode, err[-2000:])
-        assert took < 3, f"exit took {took:.1f} s after SIGINT"
+        assert took < PROMPT, f"exit took {took:.1f} s after SIGINT"
         assert "Traceback" not in err and err.startswith("interrupted:") and "resume" in err, err
         assert not any(_alive(w) for w in workers)
         assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out.tmp-*"))
@@ -202,7 +210,7 @@ def test_hub_tokenizer_without_network_fails_fast_with_a_way_out(tmp_path, env):
     r, seconds = _timed_cli(["build", str(recipe), "-q"], environ, tmp_path,
                             preload="transformers.models.auto.tokenization_auto")
     assert r.returncode == 2, r.stderr[-3000:]
-    assert seconds < 5, f"failed after {seconds} s"
+    assert seconds < HANG, f"failed after {seconds} s"
     assert r.stderr.startswith("error:") and "Traceback" not in r.stderr, r.stderr[-3000:]
     for needle in ("no-such-org/no-such-tokenizer", "ftdata:tiny-bpe", "local folder"):
         assert needle in r.stderr, r.stderr
@@ -215,7 +223,7 @@ def test_builtin_tokenizer_typo_gets_a_did_you_mean():
     t0 = time.monotonic()
     with pytest.raises(BuildError, match="did you mean 'ftdata:tiny-bpe'"):
         load_tokenizer("ftdata:tiny-bp")
-    assert time.monotonic() - t0 < 5
+    assert time.monotonic() - t0 < HANG
 
 
 @pytest.mark.parametrize("missing", ["starlette", "uvicorn"])
@@ -256,7 +264,7 @@ def test_hub_tokenizer_in_the_cache_loads_without_network(tmp_path):
     r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=environ, timeout=200)
     assert r.returncode == 0, r.stderr[-3000:]
     same, seconds = r.stdout.split()
-    assert same == "True" and float(seconds) < 5, r.stdout
+    assert same == "True" and float(seconds) < HANG, r.stdout
 
 
 def test_hub_probe_tells_a_listening_hub_or_proxy_from_none(monkeypatch):
@@ -333,7 +341,7 @@ def test_hub_dataset_without_network_fails_fast_with_a_way_out(tmp_path, env, co
     r, seconds = _timed_cli([command, str(recipe)] + (["-q"] if command == "build" else []),
                             _offline_env(tmp_path, env), tmp_path)
     assert r.returncode == 2, (r.returncode, r.stderr[-3000:])
-    assert seconds < 5, f"failed after {seconds} s"
+    assert seconds < HANG, f"failed after {seconds} s"
     assert r.stderr.startswith("error:") and "Traceback" not in r.stderr, r.stderr[-3000:]
     for needle in ("sources[0]", "'dlg'", "no-such-org/no-such-dataset", "path:", "network access"):
         assert needle in r.stderr, (needle, r.stderr)
