@@ -23,9 +23,7 @@ Columns of a compiled split (causal layout):
 Seq2seq layout: ``input_ids`` is the prompt alone and ``labels`` the completion plus EOS.
 """
 
-__version__ = "0.1.0"
-
-import os as _os  # noqa: E402
+import os as _os
 
 # The compiler needs only transformers' tokenizers; without torch installed, transformers
 # prints an advisory at import that would look like a problem in every build's output.
@@ -42,7 +40,7 @@ if "TRANSFORMERS_VERBOSITY" not in _os.environ:
 import sys as _sys  # noqa: E402
 import types as _types  # noqa: E402
 
-from .constants import IGNORE_INDEX  # noqa: E402
+from .constants import IGNORE_INDEX, __version__  # noqa: E402
 
 #: API functions that share their name with a submodule (ftdata/preview.py, export.py, ...).
 _SHADOWED = frozenset({"preview", "export", "push", "report"})

@@ -23,7 +23,6 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from . import __version__
 from .audit import audit_section
 from .cache import (
     CachedChunk,
@@ -42,7 +41,15 @@ from .chunk import (
     output_schema,
     work_schema,
 )
-from .constants import BUILD_INFO, IGNORE_INDEX, LABEL_CONVENTION, MANIFEST, OUTPUT_FORMAT, REJECTS
+from .constants import (
+    BUILD_INFO,
+    IGNORE_INDEX,
+    LABEL_CONVENTION,
+    MANIFEST,
+    OUTPUT_FORMAT,
+    REJECTS,
+    __version__,
+)
 from .engines import Job, check_engine, make_engine
 from .errors import BuildError, ConfigError
 from .fewshot import ExemplarPool

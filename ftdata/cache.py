@@ -37,7 +37,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute  # noqa: F401 - pa.compute
 
-from . import __version__
+from .constants import __version__
 
 ENV_VAR = "FTDATA_CACHE_DIR"
 _REJECTS = b"ftdata.rejects"

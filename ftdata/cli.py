@@ -8,7 +8,7 @@ import time
 
 import click
 
-from . import __version__
+from .constants import __version__
 from .errors import FtdataError
 
 

@@ -52,7 +52,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .audit import DUP_BOS, EOS_UNTRAINED, PROMPT_NOT_PREFIX, SPECIAL_IN_DATA, STRADDLE
+from .auditbits import DUP_BOS, EOS_UNTRAINED, PROMPT_NOT_PREFIX, SPECIAL_IN_DATA, STRADDLE
 from .constants import IGNORE_INDEX
 
 #: First private-use code point used to stand for a special-token string found in data.

@@ -28,6 +28,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from .constants import SPLIT_PRIORITY
 from .errors import BuildError, ConfigError, TemplateError, did_you_mean
 from .limits import RenderLimits
+from .paths import resolve_path
 from .yamlio import load_yaml
 
 FORMATS = ("jsonl", "json", "csv", "tsv", "parquet", "arrow", "hf")
@@ -465,11 +466,6 @@ def parse_recipe(data: Any, file: str = "<recipe>") -> Recipe:
     return recipe
 
 
-def resolve_path(base: Path, p: str) -> Path:
-    path = Path(p).expanduser()
-    return path if path.is_absolute() else (base / path)
-
-
 def load_recipe(path: str | Path, *, check_files: bool = True) -> tuple[Recipe, Path]:
     """Load, validate and cross-check a recipe file. Returns (recipe, base directory)."""
     path = Path(path)
@@ -512,7 +508,7 @@ def check_recipe(recipe: Recipe, base: Path, file: str) -> list[str]:
     """Problems that need the file system or the tokenizer: sources, templates and their
     variables, evaluation sets, the tokenizer (:func:`check_tokenizer`), and templates that
     fail on every sampled row (:func:`ftdata.lint.preflight`, for sources with no other problem)."""
-    from .lint import preflight
+    from .preflight import preflight
     from .selection import choose_ref
     from .sources import guess_format, peek_columns
     from .templates import load_templates

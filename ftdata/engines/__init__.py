@@ -21,22 +21,12 @@ Every engine holds a bounded number of chunks in flight, so memory does not grow
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..errors import BuildError, did_you_mean
+from .job import Job
 
 ENGINES = ("local", "ray")
-
-
-@dataclass
-class Job:
-    """One chunk of work: its rows, or its result when already known (cache hit)."""
-
-    index: int
-    rows: list
-    result: Any = None
-    key: str | None = None  # cache key of the chunk, when the build caches
 
 
 class Engine(Protocol):
