@@ -98,7 +98,7 @@ def _chat(folder: Path) -> tuple[Path, list[str]]:
     from transformers import AutoTokenizer
 
     # the bundled tokenizer by path, so the script runs unchanged across package layouts
-    tok = AutoTokenizer.from_pretrained(str(ROOT / "ftdata" / "assets" / "tokenizer"))
+    tok = AutoTokenizer.from_pretrained(str(ROOT / "ftdata" / "tokenize" / "assets" / "tokenizer"))
     tok.chat_template = CHATML
     tok.save_pretrained(folder / "tok")
     tpl = _write_yaml(folder / "t.yaml", {"templates": [

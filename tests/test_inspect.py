@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 
 from click.testing import CliRunner
+from ftdata.conftest import write_jsonl, write_native_templates, write_recipe
 
-from ftdata.build import compile_recipe
-from ftdata.cli import main
-from ftdata.display import GREEN
-
-from .conftest import write_jsonl, write_native_templates, write_recipe
+from ftdata.build.orchestrate import compile_recipe
+from ftdata.cli.app import main
+from ftdata.inspect.display import GREEN
 
 
 def _compile(tmp_path, word_tokenizer, **kw):

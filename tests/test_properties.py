@@ -11,17 +11,16 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from ftdata.conftest import write_native_templates, write_recipe
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from ftdata.build import accounting_ok, compile_recipe
+from ftdata.build.orchestrate import accounting_ok, compile_recipe
 from ftdata.constants import IGNORE_INDEX
 from ftdata.errors import BuildError, TemplateError
-from ftdata.masking import encode_causal
-from ftdata.templates import DoesNotApply, from_strings
-from ftdata.tokenizer import load_tokenizer
-
-from .conftest import write_native_templates, write_recipe
+from ftdata.templating.templates import DoesNotApply, from_strings
+from ftdata.tokenize.masking import encode_causal
+from ftdata.tokenize.tokenizer import load_tokenizer
 
 TOK = load_tokenizer("ftdata:tiny-bpe")
 EOS = TOK.eos_token_id

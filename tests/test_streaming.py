@@ -10,16 +10,15 @@ import tracemalloc
 import numpy as np
 import pyarrow as pa
 import pytest
+from ftdata.conftest import write_native_templates, write_recipe
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ftdata.build import compile_recipe
+from ftdata.build.orchestrate import compile_recipe
 from ftdata.errors import BuildError
-from ftdata import gather
-from ftdata.gather import gather_slices, take_rows
-from ftdata.sources import _json_array, read_json
-
-from .conftest import write_native_templates, write_recipe
+from ftdata.read.sources import _json_array, read_json
+from ftdata.write import gather
+from ftdata.write.gather import gather_slices, take_rows
 
 
 def test_json_array_is_streamed_element_by_element(tmp_path):
@@ -135,7 +134,7 @@ def _chunk_files(folder, sizes):
 
 
 def test_phase_b_releases_the_files_of_the_rows_it_read(tmp_path, monkeypatch):
-    from ftdata import finalize
+    from ftdata.plan import finalize
 
     work = finalize.open_work(_chunk_files(tmp_path, [3, 0, 3, 3]))
     try:
@@ -160,7 +159,7 @@ def _rss_file_kb() -> int:
 def test_gathering_rows_across_all_chunk_files_keeps_few_pages_resident(tmp_path):
     # rows in a hashed order touch every chunk file in every slice; each file's pages must be
     # handed back once copied from, or resident memory grows with the number of files
-    from ftdata import finalize
+    from ftdata.plan import finalize
 
     work = finalize.open_work(_chunk_files(tmp_path, [2000] * 40))  # 40 files of about 0.5 MB
     try:
@@ -174,8 +173,8 @@ def test_gathering_rows_across_all_chunk_files_keeps_few_pages_resident(tmp_path
 
 
 def test_shard_hash_taken_while_writing_equals_the_files_hash(tmp_path, monkeypatch):
-    from ftdata import writer
-    from ftdata.writer import SplitWriter, sha256_file
+    from ftdata.write import writer
+    from ftdata.write.writer import SplitWriter, sha256_file
 
     monkeypatch.setattr(writer._TrailingHash, "BLOCK", 4096)  # many reads per write, and partial ones
     schema = pa.schema([("task", pa.string()), ("x", pa.list_(pa.int32()))])
@@ -191,8 +190,8 @@ def test_shard_hash_taken_while_writing_equals_the_files_hash(tmp_path, monkeypa
 
 
 def test_a_shard_hash_whose_read_back_failed_is_taken_again_from_the_file(tmp_path, monkeypatch):
-    from ftdata import writer
-    from ftdata.writer import SplitWriter, sha256_file
+    from ftdata.write import writer
+    from ftdata.write.writer import SplitWriter, sha256_file
 
     real_open = open
     failed = []

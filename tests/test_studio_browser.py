@@ -13,12 +13,11 @@ from itertools import islice
 from pathlib import Path
 
 import pytest
+from ftdata.conftest import shared
 
 from ftdata.studio.app import StudioServer
 from ftdata.studio.session import Studio
-from ftdata.templates import load_templates
-
-from .conftest import shared
+from ftdata.templating.templates import load_templates
 
 pytestmark = pytest.mark.slow
 

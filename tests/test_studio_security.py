@@ -9,12 +9,11 @@ from urllib.parse import urlparse
 
 import pytest
 from click.testing import CliRunner
+from ftdata.conftest import shared
 
-from ftdata.cli import main
+from ftdata.cli.app import main
 from ftdata.studio.app import StudioServer
 from ftdata.studio.session import Studio
-
-from .conftest import shared
 
 
 @pytest.fixture(scope="module")

@@ -6,11 +6,9 @@ import dataclasses
 import difflib
 
 import pytest
+from ftdata.conftest import shared
 
-from ftdata.errors import FtdataError
-from ftdata.templates import load_templates, load_templates_text
-from ftdata.yamlio import load_yaml_text
-from ftdata.yamlwrite import (
+from ftdata.authoring.yamlwrite import (
     Edit,
     _dump_entry,
     _layout,
@@ -20,8 +18,9 @@ from ftdata.yamlwrite import (
     update_text,
     write_templates,
 )
-
-from .conftest import shared
+from ftdata.config.yamlio import load_yaml_text
+from ftdata.errors import FtdataError
+from ftdata.templating.templates import load_templates, load_templates_text
 
 REAL = ["ag_news", "samsum", "super_glue/rte", "xsum", "squad_v2"]
 

@@ -15,9 +15,7 @@ import shutil
 import time
 from pathlib import Path
 
-from ftdata.errors import FtdataError
-
-from ._run import (
+from ftdata._run import (
     PeakMemory,
     load_model,
     peft_compat,
@@ -25,9 +23,11 @@ from ._run import (
     training_arguments,
     write_run,
 )
-from .config import TrainConfig, parse_config
-from .data import Collator, open_for_training, with_lengths
-from .tiny import count_parameters
+from ftdata.data import Collator, open_for_training, with_lengths
+from ftdata.tiny import count_parameters
+
+from ftdata.config import TrainConfig, parse_config
+from ftdata.errors import FtdataError
 
 _LLAMA_LIKE = ["q_proj", "k_proj", "v_proj", "o_proj"]
 
