@@ -245,7 +245,7 @@ def _stub_report(folder, manifest) -> None:
 
 @pytest.mark.slow
 def test_the_previous_build_survives_a_kill_after_every_step_of_the_commit(tmp_path, word_tokenizer, monkeypatch):
-    monkeypatch.setattr(sys.modules["ftdata.report"], "write_report", _stub_report)  # 85% of a small build; children inherit it
+    monkeypatch.setattr(sys.modules["ftdata.write.report"], "write_report", _stub_report)  # 85% of a small build; children inherit it
     a = small_recipe(tmp_path, word_tokenizer, n=24, shard_size=64, tag="a")
     b = small_recipe(tmp_path, word_tokenizer, n=20, shard_size=64, tag="b")
     old, new = file_hash(tmp_path / "rowsa.jsonl"), file_hash(tmp_path / "rowsb.jsonl")

@@ -99,7 +99,7 @@ def test_parent_watch_ends_a_process_whose_parent_died():
     running :func:`~ftdata.engines.local.watch_parent` exits once its parent is killed."""
     middle = subprocess.Popen([sys.executable, "-c", (
         "import os, sys, time, threading\n"
-        "from ftdata.engines.local import watch_parent\n"
+        "from ftdata.build.engines.local import watch_parent\n"
         "parent = os.getpid()\n"
         "if os.fork() == 0:\n"
         "    threading.Thread(target=watch_parent, args=(parent, 0.05), daemon=True).start()\n"
@@ -234,7 +234,7 @@ def test_hub_tokenizer_in_the_cache_loads_without_network(tmp_path):
     environ |= {"HF_HOME": str(tmp_path / "hf"), "HF_ENDPOINT": f"http://127.0.0.1:{_closed_port()}"}
     script = ("import time\n"
               "import transformers.models.auto.tokenization_auto\n"
-              "from ftdata.tokenizer import ASSET_DIR, load_tokenizer, tokenizer_hash\n"
+              "from ftdata.tokenize.tokenizer import ASSET_DIR, load_tokenizer, tokenizer_hash\n"
               "t0 = time.perf_counter()\n"
               "same = tokenizer_hash(load_tokenizer('acme/tiny')) == tokenizer_hash(load_tokenizer(str(ASSET_DIR)))\n"
               "print(same, f'{time.perf_counter() - t0:.2f}')\n")

@@ -10,7 +10,8 @@ that phase B uses to split, deduplicate and order) and the example-level rejects
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -95,9 +96,7 @@ class ChunkContext:
     overflow: str
     add_eos: bool
     seed: int
-    normalize_dedup: bool = True
     near_dup: tuple[int, int] | None = None  # (shingle size, num_perm) when near-dup detection is on
-    extra: dict = field(default_factory=dict)
     chat: dict | None = None  # ChatSpec as a dict when the chat layout is on
     special_tokens_in_data: str = "text"  # text | control
     render_plan: object | None = None  # ftdata.renderplan.RenderPlan: templates per row, field cut, few-shot
@@ -276,7 +275,7 @@ def tokenize_kept(ctx: ChunkContext, tok, kept: list, hits: set[str]):
 
 def process_chunk(ctx: ChunkContext, rows: list[CheckedRow]) -> ChunkResult:
     """Render and tokenize a chunk; see the module docstring."""
-    tok = load_tokenizer(ctx.tokenizer, None if ctx.tokenizer_base is None else __import__("pathlib").Path(ctx.tokenizer_base))
+    tok = load_tokenizer(ctx.tokenizer, None if ctx.tokenizer_base is None else Path(ctx.tokenizer_base))
     rows, hits = escape_rows(ctx, specials_for(tok.backend_tokenizer), rows)
     cuts: dict[tuple[str, str], tuple[int, int]] = {}
     if ctx.chat and ctx.chat.get("messages_column"):

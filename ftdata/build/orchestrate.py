@@ -67,11 +67,6 @@ from .progress import BuildProgress, RateMeter, count_rows
 VALUE_CHARS = 200
 
 
-def schema_for(layout: str) -> pa.Schema:
-    """Arrow schema of a compiled split (same columns for both layouts)."""
-    return output_schema()
-
-
 def _import_before_fork() -> None:
     """Imports that pyarrow makes lazily on its first array from NumPy (pandas, ~0.2 s): done in
     the build process before the workers are forked, so they inherit them instead of each

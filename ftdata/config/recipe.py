@@ -541,8 +541,6 @@ def check_recipe(recipe: Recipe, base: Path, file: str) -> list[str]:
             problem = hub_source_problem(src.hub, f"{where}.hub (source '{src.name}')")
             if problem:
                 problems.append(problem)
-        if src.split is not None and src.split not in recipe.split.ratios and recipe.split.ratios:
-            pass  # a source-pinned split may name any split
         for j, ref in enumerate(src.templates):
             tp = resolve_path(base, ref.file)
             try:
