@@ -18,7 +18,8 @@ into the repository):
   near-duplicate removal.
 * ``chat``: a chat recipe with a ChatML template on the bundled tokenizer.
 
-Every build runs ``ftdata build --no-cache`` in a subprocess. ``build_info.json`` (timings) and
+Every build runs ``python -m ftdata build --no-cache`` in a subprocess, in one fixed folder
+(``--work``; the manifest and the card name the generated recipe files by absolute path). ``build_info.json`` (timings) and
 ``report.html`` are left out of the hashes; every other file counts.
 """
 
@@ -29,6 +30,7 @@ import csv
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -37,7 +39,9 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data"
+#: ../shared/data beside the checkout; FTDATA_SHARED_DATA names another place (the same data must
+#: be read from the same path in compared runs: the manifest records source paths)
+SHARED = Path(os.environ.get("FTDATA_SHARED_DATA", ROOT.parent / "shared" / "data")).resolve()
 SKIPPED = {"build_info.json", "report.html"}
 
 CHATML = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
@@ -57,7 +61,9 @@ def _write_yaml(path: Path, data: dict) -> Path:
 
 def _dialogsum(folder: Path) -> tuple[Path, list[str]]:
     """DialogSum dev + test as two sources over the project's DialogSum templates."""
-    tpl = str(ROOT / "templates" / "dialogsum" / "templates.yaml")
+    # a copy in the build folder, so the recorded template path is the same from any checkout
+    tpl = str(folder / "templates.yaml")
+    shutil.copyfile(ROOT / "templates" / "dialogsum" / "templates.yaml", tpl)
     sources = [{"name": f"dialogsum_{part}", "task": "summarize", "key": "fname",
                 "path": str(SHARED / "dialogsum" / f"dialogsum.{part}.jsonl"),
                 "templates": [{"file": tpl}]} for part in ("dev", "test")]
@@ -97,8 +103,10 @@ def _chat(folder: Path) -> tuple[Path, list[str]]:
     """A chat recipe: ChatML on the bundled tokenizer, a system prompt, DialogSum dev rows."""
     from transformers import AutoTokenizer
 
-    # the bundled tokenizer by path, so the script runs unchanged across package layouts
-    tok = AutoTokenizer.from_pretrained(str(ROOT / "ftdata" / "tokenize" / "assets" / "tokenizer"))
+    # the bundled tokenizer by path, so the script runs unchanged on the layout before the move
+    asset = next(p for p in (ROOT / "ftdata" / "tokenize" / "assets" / "tokenizer",
+                             ROOT / "ftdata" / "assets" / "tokenizer") if p.is_dir())
+    tok = AutoTokenizer.from_pretrained(str(asset))
     tok.chat_template = CHATML
     tok.save_pretrained(folder / "tok")
     tpl = _write_yaml(folder / "t.yaml", {"templates": [
@@ -165,10 +173,20 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", type=Path, help="Also write the hashes to this file.")
     ap.add_argument("--compare", type=Path, help="Hashes from an earlier run; exit 1 on a difference.")
+    ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "ftdata-output-hashes",
+                    help="Folder the recipes are built in (emptied first; absolute paths in the "
+                         "manifest depend on it, so keep it the same across compared runs).")
     ap.add_argument("--only", nargs="*", choices=sorted(BUILDS), help="Build only these recipes.")
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory(prefix="ftdata-hashes-") as tmp:
-        hashes = build_all(Path(tmp), args.only)
+    # one fixed folder: the manifest and the card name the recipe's files by absolute path, so
+    # builds compared across runs must read them from the same place
+    work = args.work
+    if work.exists():
+        shutil.rmtree(work)
+    try:
+        hashes = build_all(work, args.only)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     text = json.dumps(hashes, indent=2, sort_keys=True)
     print(text)
     if args.json:
