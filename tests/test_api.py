@@ -6,10 +6,11 @@ import json
 
 import datasets
 import pytest
-from ftdata.conftest import ROOT
 
 import ftdata
 from ftdata.errors import FtdataError
+
+from .conftest import ROOT
 
 
 def test_compile_then_load_carries_the_manifest(tmp_path):

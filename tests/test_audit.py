@@ -7,7 +7,6 @@ import shutil
 
 import datasets
 import pytest
-from ftdata.conftest import shared, write_jsonl, write_native_templates, write_recipe
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from transformers import AutoTokenizer
@@ -29,6 +28,8 @@ from ftdata.tokenize.masking import (
     specials_for,
 )
 from ftdata.tokenize.tokenizer import ASSET_DIR, load_tokenizer
+
+from .conftest import shared, write_jsonl, write_native_templates, write_recipe
 
 
 def _build(tmp_path, tokenizer, rows, prompt="{{q}}", completion="{{a}}", **kw):

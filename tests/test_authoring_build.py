@@ -8,10 +8,11 @@ from collections import Counter
 
 import datasets
 import pytest
-from ftdata.conftest import ROOT, shared, write_jsonl, write_native_templates, write_recipe
 
 from ftdata.build.orchestrate import accounting_ok, compile_recipe
 from ftdata.errors import ConfigError
+
+from .conftest import ROOT, shared, write_jsonl, write_native_templates, write_recipe
 
 REVIEWS_TPL = ROOT / "templates" / "reviews" / "templates.yaml"
 REVIEWS_DATA = ROOT / "examples" / "reviews" / "reviews.jsonl"

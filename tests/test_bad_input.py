@@ -10,12 +10,13 @@ import time
 
 import pytest
 from click.testing import CliRunner
-from ftdata.conftest import write_native_templates, write_recipe
 
 from ftdata.build.orchestrate import accounting_ok, compile_recipe
 from ftdata.cli.app import main
 from ftdata.config.yamlio import load_yaml_text
 from ftdata.errors import ConfigError, FtdataError
+
+from .conftest import write_native_templates, write_recipe
 
 
 def _build(tmp_path, tokenizer, data_name: str, data: bytes, columns=None, csv=None, key=None, prompt="{{ q }}"):
@@ -195,7 +196,7 @@ def test_yaml_parser_bombs_are_clean_errors(text, needle):
 def test_lone_surrogate_in_real_rows_is_a_reject(tmp_path, dialogsum_template, fmt, key):
     """A ``\\ud800`` escape with no partner decodes to a string no UTF-8 writer accepts (row key,
     tokenizer, Arrow): it is a read reject naming the line, and every other row is built."""
-    from ftdata.conftest import shared
+    from .conftest import shared
 
     lines = shared("dialogsum", "dialogsum.dev.jsonl").read_text(encoding="utf-8").splitlines()[:30]
     assert "\\u" not in lines[4] + lines[9] + lines[14]

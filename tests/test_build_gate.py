@@ -14,13 +14,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from ftdata.conftest import ROOT, shared, write_recipe
 
 from ftdata.build.orchestrate import compile_recipe
 from ftdata.cli.app import main
 from ftdata.config.recipe import Recipe, parse_recipe
 from ftdata.constants import COMPLETED, MANIFEST
 from ftdata.errors import BuildError, ConfigError
+
+from .conftest import ROOT, shared, write_recipe
 
 SMS_TEMPLATES = str(ROOT / "templates" / "sms_spam" / "templates.yaml")
 DS_TEMPLATES = str(ROOT / "templates" / "dialogsum" / "templates.yaml")

@@ -11,11 +11,12 @@ import time
 
 import pytest
 from click.testing import CliRunner
-from ftdata.conftest import ROOT, shared, write_jsonl, write_native_templates, write_recipe
 
 from ftdata.build.orchestrate import compile_recipe
 from ftdata.cli.app import main
 from ftdata.errors import BuildError, ConfigError
+
+from .conftest import ROOT, shared, write_jsonl, write_native_templates, write_recipe
 
 
 def _dialogsum_recipe(tmp_path, tpl, seed=1, out="out", **kw):

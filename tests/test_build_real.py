@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 
 import datasets
-from ftdata.conftest import shared, write_native_templates, write_recipe
 
 from ftdata.build.orchestrate import accounting_ok, compile_recipe
 from ftdata.constants import IGNORE_INDEX
 from ftdata.tokenize.tokenizer import load_tokenizer
+
+from .conftest import shared, write_native_templates, write_recipe
 
 
 def _trained_text(tok, ids, labels):

@@ -11,11 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
-from ftdata.conftest import ROOT, shared, write_jsonl, write_native_templates, write_recipe
 
 from ftdata.build.cache import chunk_key, context_fingerprint, default_cache_dir
 from ftdata.build.chunk import CheckedRow, ChunkContext
 from ftdata.build.orchestrate import compile_recipe as _compile
+
+from .conftest import ROOT, shared, write_jsonl, write_native_templates, write_recipe
 
 #: Files that hold the build's timings, so differ between any two builds by design.
 TIMED = ("build_info.json", "report.html")
@@ -204,7 +205,7 @@ def test_worker_processes_look_up_and_store_chunks_themselves(tmp_path, monkeypa
     # a chunk whose rejects cannot be stored is still built, just not kept
     import ftdata.build.cache
 
-    monkeypatch.setattr(ftdata.cache.ChunkCache, "put", lambda self, key, res, schema: None)
+    monkeypatch.setattr(ftdata.build.cache.ChunkCache, "put", lambda self, key, res, schema: None)
     forced = compile_recipe(recipe, overwrite=True, force=True)
     assert forced.build_info["cache"]["chunks_computed"] == 10
     assert output_bytes(forced.output) == output_bytes(cold.output)

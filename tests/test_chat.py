@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datasets
 import pytest
-from ftdata.conftest import write_jsonl, write_native_templates, write_recipe
 from transformers import AutoTokenizer
 
 from ftdata.build.orchestrate import accounting_ok, compile_recipe
@@ -12,6 +11,8 @@ from ftdata.constants import IGNORE_INDEX as X
 from ftdata.templating.chat import ChatError, render_chat
 from ftdata.tokenize.masking import specials_for
 from ftdata.tokenize.tokenizer import ASSET_DIR
+
+from .conftest import write_jsonl, write_native_templates, write_recipe
 
 CHATML = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
           "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")

@@ -27,8 +27,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from ftdata.conftest import ROOT, shared, write_native_templates, write_recipe
-from ftdata.test_verify import small_recipe
 
 from ftdata.build.orchestrate import compile_recipe
 from ftdata.cli.app import main
@@ -37,6 +35,9 @@ from ftdata.errors import FtdataError
 from ftdata.inspect.verify import check_output
 from ftdata.read.sources import file_hash
 from ftdata.write.report import write_report  # noqa: F401 - loaded, so the test can stub it
+
+from .conftest import ROOT, shared, write_native_templates, write_recipe
+from .test_verify import small_recipe
 
 CTX = mp.get_context("fork")
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import random
 
 import pytest
-from ftdata.conftest import shared, write_jsonl, write_native_templates, write_recipe
 
 from ftdata.build.orchestrate import accounting_ok, compile_recipe
 from ftdata.errors import BuildError, ConfigError
 from ftdata.inspect.summary import summary_text
+
+from .conftest import shared, write_jsonl, write_native_templates, write_recipe
 
 PROMPT = "You are a careful assistant. Please read the passage below and answer the question about it: {{text}} Answer:"
 

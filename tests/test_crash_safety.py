@@ -16,12 +16,13 @@ import time
 from pathlib import Path
 
 import pytest
-from ftdata.test_verify import small_recipe
 
 from ftdata.build.orchestrate import compile_recipe
 from ftdata.constants import COMPLETED
 from ftdata.errors import FtdataError
 from ftdata.inspect.verify import check_output
+
+from .test_verify import small_recipe
 
 CTX = mp.get_context("fork")
 

@@ -7,7 +7,6 @@ import random
 
 import numpy as np
 import pytest
-from ftdata.conftest import write_jsonl, write_native_templates, write_recipe
 
 from ftdata.build.orchestrate import accounting_ok, compile_recipe
 from ftdata.plan.neardup import (
@@ -22,6 +21,8 @@ from ftdata.plan.neardup import (
     text_shingles,
     words,
 )
+
+from .conftest import write_jsonl, write_native_templates, write_recipe
 
 
 def _sig(text: str, k: int = 3, num_perm: int = 128) -> np.ndarray:

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from ftdata.conftest import shared, write_native_templates, write_recipe
+
+from .conftest import shared, write_native_templates, write_recipe
 
 
 def _dialogsum_recipe(tmp_path: Path) -> Path:

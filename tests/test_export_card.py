@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import yaml
-from ftdata.conftest import ROOT, write_recipe
 
 from ftdata.build.orchestrate import compile_recipe
 from ftdata.inspect.load import load_compiled
 from ftdata.write.card import mixture_rows, render_card, size_category
+
+from .conftest import ROOT, write_recipe
 
 REVIEWS = ROOT / "examples" / "reviews"
 TEMPLATES = ROOT / "templates" / "reviews" / "templates.yaml"

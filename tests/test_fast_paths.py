@@ -14,7 +14,6 @@ import json
 
 import numpy as np
 import pytest
-from ftdata.conftest import shared
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tokenizers import processors
@@ -25,6 +24,8 @@ from ftdata.templating.templates import DoesNotApply, from_jinja, from_strings
 from ftdata.tokenize import masking
 from ftdata.tokenize.masking import Columns, byte_lengths, encode_causal, encode_causal_columns
 from ftdata.tokenize.tokenizer import load_tokenizer
+
+from .conftest import shared
 
 TOK = load_tokenizer("ftdata:tiny-bpe")
 EOS = TOK.eos_token_id

@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 
 import datasets
-from ftdata.conftest import ROOT, shared, write_recipe
 
 from ftdata.build.orchestrate import accounting_ok, compile_recipe
 from ftdata.inspect.summary import summary_text
 from ftdata.templating.templates import load_templates
 from ftdata.tokenize.tokenizer import load_tokenizer
+
+from .conftest import ROOT, shared, write_recipe
 
 TEMPLATES = ROOT / "templates" / "dialogsum" / "templates.yaml"
 NAMES = ["summarize", "main_points"]

@@ -12,13 +12,14 @@ import time
 
 import pytest
 from click.testing import CliRunner
-from ftdata.conftest import write_jsonl, write_native_templates, write_recipe
 
 from ftdata.build.orchestrate import accounting_ok, compile_recipe
 from ftdata.cli.app import main
 from ftdata.errors import BuildError, ConfigError, TemplateError
 from ftdata.templating.limits import RenderLimits
 from ftdata.templating.templates import from_jinja, from_strings, load_templates_text
+
+from .conftest import write_jsonl, write_native_templates, write_recipe
 
 SECRET = "ftdata-test-secret-3141"
 FAST = RenderLimits(max_seconds=0.5)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 
 from click.testing import CliRunner
-from ftdata.conftest import write_jsonl, write_native_templates, write_recipe
 
 from ftdata.build.orchestrate import compile_recipe
 from ftdata.cli.app import main
 from ftdata.inspect.display import GREEN
+
+from .conftest import write_jsonl, write_native_templates, write_recipe
 
 
 def _compile(tmp_path, word_tokenizer, **kw):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datasets
 import numpy as np
-from ftdata.conftest import write_jsonl, write_native_templates, write_recipe
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -12,6 +11,8 @@ from ftdata.build.orchestrate import accounting_ok, compile_recipe
 from ftdata.constants import IGNORE_INDEX as X
 from ftdata.inspect.load import load_compiled
 from ftdata.write.pack import best_fit_decreasing
+
+from .conftest import write_jsonl, write_native_templates, write_recipe
 
 
 def test_best_fit_decreasing_by_hand():

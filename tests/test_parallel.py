@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from ftdata.conftest import write_jsonl, write_native_templates, write_recipe
-from ftdata.test_cache import output_bytes, two_source_recipe
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,6 +14,9 @@ from ftdata.build.engines.local import LocalEngine
 from ftdata.build.orchestrate import compile_recipe
 from ftdata.errors import BuildError
 from ftdata.read.keys import KeySet
+
+from .conftest import write_jsonl, write_native_templates, write_recipe
+from .test_cache import output_bytes, two_source_recipe
 
 
 def test_one_thread_pool_and_process_pool_give_identical_output(tmp_path):

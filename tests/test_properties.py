@@ -11,7 +11,6 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from ftdata.conftest import write_native_templates, write_recipe
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -21,6 +20,8 @@ from ftdata.errors import BuildError, TemplateError
 from ftdata.templating.templates import DoesNotApply, from_strings
 from ftdata.tokenize.masking import encode_causal
 from ftdata.tokenize.tokenizer import load_tokenizer
+
+from .conftest import write_native_templates, write_recipe
 
 TOK = load_tokenizer("ftdata:tiny-bpe")
 EOS = TOK.eos_token_id

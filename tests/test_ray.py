@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from ftdata.test_cache import output_bytes, two_source_recipe
-from ftdata.test_template_random import random_recipe
 
 from ftdata.build.orchestrate import compile_recipe
+
+from .test_cache import output_bytes, two_source_recipe
+from .test_template_random import random_recipe
 
 ray = pytest.importorskip("ray", reason="the ray extra is part of the test extra")
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
-from ftdata.conftest import shared, write_native_templates, write_recipe
 
 from ftdata.build.orchestrate import Build, compile_recipe
 from ftdata.cli.app import main
 from ftdata.config.recipe import load_recipe, parse_recipe
 from ftdata.errors import ConfigError
+
+from .conftest import shared, write_native_templates, write_recipe
 
 
 def _dialogsum_recipe(template, **extra) -> dict:

@@ -10,7 +10,6 @@ import subprocess
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from ftdata.conftest import ROOT, write_recipe
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,6 +18,8 @@ from ftdata.cli.app import main
 from ftdata.constants import IGNORE_INDEX
 from ftdata.inspect.load import load_compiled
 from ftdata.write.report import REPORT, split_stats, write_report
+
+from .conftest import ROOT, write_recipe
 
 REVIEWS = ROOT / "examples" / "reviews"
 TEMPLATES = ROOT / "templates" / "reviews" / "templates.yaml"

@@ -18,8 +18,6 @@ import tracemalloc
 
 import pytest
 import yaml
-from ftdata.conftest import shared
-from ftdata.test_bad_input import _laughs
 
 from ftdata.config import yamlio
 from ftdata.config.yamlio import load_yaml, load_yaml_text
@@ -27,6 +25,9 @@ from ftdata.errors import ConfigError, TemplateError
 from ftdata.templating import templates as templates_mod
 from ftdata.templating.limits import MAX_TEMPLATE_CHARS, RenderLimits
 from ftdata.templating.templates import from_jinja, from_strings, load_templates
+
+from .conftest import shared
+from .test_bad_input import _laughs
 
 # -- format bombs ----------------------------------------------------------------------------
 

@@ -10,7 +10,6 @@ import tracemalloc
 import numpy as np
 import pyarrow as pa
 import pytest
-from ftdata.conftest import write_native_templates, write_recipe
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,6 +18,8 @@ from ftdata.errors import BuildError
 from ftdata.read.sources import _json_array, read_json
 from ftdata.write import gather
 from ftdata.write.gather import gather_slices, take_rows
+
+from .conftest import write_native_templates, write_recipe
 
 
 def test_json_array_is_streamed_element_by_element(tmp_path):
@@ -134,19 +135,19 @@ def _chunk_files(folder, sizes):
 
 
 def test_phase_b_releases_the_files_of_the_rows_it_read(tmp_path, monkeypatch):
-    from ftdata.plan import finalize
+    from ftdata.plan import worktable
 
-    work = finalize.open_work(_chunk_files(tmp_path, [3, 0, 3, 3]))
+    work = worktable.open_work(_chunk_files(tmp_path, [3, 0, 3, 3]))
     try:
         dropped = []
-        monkeypatch.setattr(finalize, "_drop", lambda mm: dropped.append(finalize._MAPS.index(mm)))
-        finalize.release_pages(3, 6)  # rows 3-5: the third file (the second holds none)
+        monkeypatch.setattr(worktable, "_drop", lambda mm: dropped.append(worktable._MAPS.index(mm)))
+        worktable.release_pages(3, 6)  # rows 3-5: the third file (the second holds none)
         assert dropped == [2]
         dropped.clear()
-        assert finalize.column_numpy(work, "x").tolist() == [0, 1, 2, 2000, 2001, 2002, 3000, 3001, 3002]
+        assert worktable.column_numpy(work, "x").tolist() == [0, 1, 2, 2000, 2001, 2002, 3000, 3001, 3002]
         assert sorted(set(dropped)) == [0, 2, 3]
     finally:
-        finalize.close_work()
+        worktable.close_work()
 
 
 def _rss_file_kb() -> int:
@@ -159,17 +160,17 @@ def _rss_file_kb() -> int:
 def test_gathering_rows_across_all_chunk_files_keeps_few_pages_resident(tmp_path):
     # rows in a hashed order touch every chunk file in every slice; each file's pages must be
     # handed back once copied from, or resident memory grows with the number of files
-    from ftdata.plan import finalize
+    from ftdata.plan import worktable
 
-    work = finalize.open_work(_chunk_files(tmp_path, [2000] * 40))  # 40 files of about 0.5 MB
+    work = worktable.open_work(_chunk_files(tmp_path, [2000] * 40))  # 40 files of about 0.5 MB
     try:
         order = np.random.default_rng(0).permutation(work.num_rows)
         before = _rss_file_kb()
         for start in range(0, work.num_rows, 4096):
-            take_rows(work, order[start:start + 4096], finalize.release_pages)
+            take_rows(work, order[start:start + 4096], worktable.release_pages)
         assert _rss_file_kb() - before < 4096  # all 40 files would be about 20 MB
     finally:
-        finalize.close_work()
+        worktable.close_work()
 
 
 def test_shard_hash_taken_while_writing_equals_the_files_hash(tmp_path, monkeypatch):

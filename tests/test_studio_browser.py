@@ -13,11 +13,12 @@ from itertools import islice
 from pathlib import Path
 
 import pytest
-from ftdata.conftest import shared
 
 from ftdata.studio.app import StudioServer
 from ftdata.studio.session import Studio
 from ftdata.templating.templates import load_templates
+
+from .conftest import shared
 
 pytestmark = pytest.mark.slow
 

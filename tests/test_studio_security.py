@@ -9,11 +9,12 @@ from urllib.parse import urlparse
 
 import pytest
 from click.testing import CliRunner
-from ftdata.conftest import shared
 
 from ftdata.cli.app import main
 from ftdata.studio.app import StudioServer
 from ftdata.studio.session import Studio
+
+from .conftest import shared
 
 
 @pytest.fixture(scope="module")

@@ -6,13 +6,14 @@ import json
 from itertools import islice
 
 import pytest
-from ftdata.conftest import shared, write_recipe
 
 from ftdata.build.orchestrate import compile_recipe
 from ftdata.errors import FtdataError
 from ftdata.inspect.load import load_compiled
 from ftdata.studio.session import Studio
 from ftdata.templating.templates import load_templates
+
+from .conftest import shared, write_recipe
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import dataclasses
 import difflib
 
 import pytest
-from ftdata.conftest import shared
 
 from ftdata.authoring.yamlwrite import (
     Edit,
@@ -21,6 +20,8 @@ from ftdata.authoring.yamlwrite import (
 from ftdata.config.yamlio import load_yaml_text
 from ftdata.errors import FtdataError
 from ftdata.templating.templates import load_templates, load_templates_text
+
+from .conftest import shared
 
 REAL = ["ag_news", "samsum", "super_glue/rte", "xsum", "squad_v2"]
 

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import datasets
 import pytest
-from ftdata.conftest import shared, write_jsonl, write_native_templates, write_recipe
-from ftdata.test_cache import output_bytes
 
 from ftdata.build.orchestrate import compile_recipe
 from ftdata.errors import ConfigError
 from ftdata.templating.templates import from_jinja, load_templates
+
+from .conftest import shared, write_jsonl, write_native_templates, write_recipe
+from .test_cache import output_bytes
 
 ROW = {"items": [f"item{i}" for i in range(12)], "text": "hello"}
 

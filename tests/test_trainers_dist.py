@@ -13,9 +13,9 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("peft")
 
-from ftdata.test_trainers import compile_sms  # noqa: E402
-
 from trainers.tiny import save_tiny_model  # noqa: E402
+
+from .test_trainers import compile_sms  # noqa: E402
 
 
 @pytest.mark.slow

@@ -7,7 +7,6 @@ import shutil
 
 import pytest
 from click.testing import CliRunner
-from ftdata.conftest import write_jsonl, write_native_templates, write_recipe
 
 import ftdata
 from ftdata.build.orchestrate import compile_recipe
@@ -16,6 +15,8 @@ from ftdata.config.recipe import load_recipe
 from ftdata.errors import FtdataError
 from ftdata.inspect.load import load_compiled, read_manifest
 from ftdata.inspect.verify import VerifyError, check_output
+
+from .conftest import write_jsonl, write_native_templates, write_recipe
 
 
 def small_recipe(folder, tokenizer, n: int = 60, output: str = "out", shard_size: int = 16, tag: str = "") -> object:

@@ -22,18 +22,18 @@ __all__ = ["train_full", "train_lora", "evaluate_model", "compare", "save_tiny_m
 
 def __getattr__(name):  # lazy: importing the package must not import torch
     if name == "train_full":
-        from ftdata.full import train_full
+        from .full import train_full
         return train_full
     if name == "train_lora":
-        from ftdata.lora import train_lora
+        from .lora import train_lora
         return train_lora
     if name == "evaluate_model":
-        from ftdata.evaluate import evaluate_model
+        from .evaluate import evaluate_model
         return evaluate_model
     if name == "compare":
-        from ftdata.compare import compare
+        from .compare import compare
         return compare
     if name == "save_tiny_model":
-        from ftdata.tiny import save_tiny_model
+        from .tiny import save_tiny_model
         return save_tiny_model
     raise AttributeError(name)

@@ -21,11 +21,11 @@ import threading
 import time
 from pathlib import Path
 
-from ftdata.data import check_tokenizer
-
 from ftdata.constants import OWNER_FILE
 from ftdata.errors import FtdataError
 from ftdata.write.writer import mark_output, not_replaceable
+
+from .data import check_tokenizer
 
 COMPLETED = "COMPLETED"
 SUMMARY = "summary.json"

@@ -19,13 +19,13 @@ import json
 import time
 from pathlib import Path
 
-from ftdata._run import PeakMemory, check_run_dir
-from ftdata.evaluate import evaluate_model
-from ftdata.full import train_full
-from ftdata.lora import train_lora
-from ftdata.tiny import count_parameters
-
 from ftdata.errors import FtdataError
+
+from ._run import PeakMemory, check_run_dir
+from .evaluate import evaluate_model
+from .full import train_full
+from .lora import train_lora
+from .tiny import count_parameters
 
 TRAINERS = {"full": train_full, "lora": train_lora}
 _HEADLINE = ("macro_f1", "rougeL", "bleu", "exact_match", "accuracy")

@@ -24,14 +24,14 @@ import random
 from collections import defaultdict
 from pathlib import Path
 
-from ftdata._run import load_model, peft_compat, read_run
-
-from ftdata import metrics as M
-from ftdata.config import EvalConfig, parse_config
 from ftdata.constants import IGNORE_INDEX
 from ftdata.errors import FtdataError
 from ftdata.inspect.load import load_compiled
 from ftdata.tokenize.masking import encode_causal, encode_seq2seq
+
+from . import metrics as M
+from ._run import load_model, peft_compat, read_run
+from .config import EvalConfig, parse_config
 
 
 def resolve_model(model: str, adapter: str | None) -> tuple[str, str | None, str]:

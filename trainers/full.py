@@ -11,11 +11,10 @@ import shutil
 import time
 from pathlib import Path
 
-from ftdata._run import PeakMemory, load_model, prepare_run_dir, training_arguments, write_run
-from ftdata.data import Collator, open_for_training, with_lengths
-from ftdata.tiny import count_parameters
-
-from ftdata.config import TrainConfig, parse_config
+from ._run import PeakMemory, load_model, prepare_run_dir, training_arguments, write_run
+from .config import TrainConfig, parse_config
+from .data import Collator, open_for_training, with_lengths
+from .tiny import count_parameters
 
 
 def train_full(data: str | Path, model: str, output: str | Path, *, overwrite: bool = False, **options) -> dict:

@@ -15,7 +15,9 @@ import shutil
 import time
 from pathlib import Path
 
-from ftdata._run import (
+from ftdata.errors import FtdataError
+
+from ._run import (
     PeakMemory,
     load_model,
     peft_compat,
@@ -23,11 +25,9 @@ from ftdata._run import (
     training_arguments,
     write_run,
 )
-from ftdata.data import Collator, open_for_training, with_lengths
-from ftdata.tiny import count_parameters
-
-from ftdata.config import TrainConfig, parse_config
-from ftdata.errors import FtdataError
+from .config import TrainConfig, parse_config
+from .data import Collator, open_for_training, with_lengths
+from .tiny import count_parameters
 
 _LLAMA_LIKE = ["q_proj", "k_proj", "v_proj", "o_proj"]
 

@@ -57,7 +57,7 @@ class _Rules:
             if self._nodes > MAX_YAML_NODES:
                 mark = self.peek_event().start_mark
                 raise yaml.composer.ComposerError(
-                    None, None, f"more than {MAX_YAML_NODES:,} YAML nodes (ftdata.yamlio.MAX_YAML_NODES); "
+                    None, None, f"more than {MAX_YAML_NODES:,} YAML nodes (ftdata.config.yamlio.MAX_YAML_NODES); "
                     "split the file", mark)
         return super().compose_node(parent, index)
 
@@ -196,5 +196,5 @@ def load_yaml(path: str | Path) -> Any:
 
 
 def _too_large(source: str, found: str) -> ConfigError:
-    return ConfigError([f"{source}: {found}, over the limit of {MAX_YAML_BYTES:,} (ftdata.yamlio.MAX_YAML_BYTES); "
+    return ConfigError([f"{source}: {found}, over the limit of {MAX_YAML_BYTES:,} (ftdata.config.yamlio.MAX_YAML_BYTES); "
                         "split it into smaller files"], source)

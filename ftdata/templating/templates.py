@@ -327,7 +327,7 @@ def _parse(src: str, part: str, where: str) -> tuple[nodes.Template, list[tuple[
     """
     if len(src) > MAX_TEMPLATE_CHARS:
         raise TemplateError(f"{where}: {part}: the template source has {len(src):,} characters, over the limit of "
-                            f"{MAX_TEMPLATE_CHARS:,} (ftdata.limits.MAX_TEMPLATE_CHARS); shorten it, or put long "
+                            f"{MAX_TEMPLATE_CHARS:,} (ftdata.templating.limits.MAX_TEMPLATE_CHARS); shorten it, or put long "
                             "text in a data column and reference it")
     try:
         ast = _ENV.parse(src)
