@@ -106,3 +106,42 @@ def test_package_has_no_import_cycle():
     assert len(graph) > 40, "the package was not found"
     cycle = find_cycle(graph)
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+#: Stages in data-flow order; a module may import its own stage and the stages before it.
+STAGE_ORDER = {"constants": -1, "errors": -1, "config": 0, "read": 1, "templating": 2,
+               "tokenize": 3, "plan": 4, "write": 5, "build": 6, "inspect": 7, "consume": 7,
+               "authoring": 8, "studio": 8, "cli": 9}
+
+#: Imports against the data flow that are still there (module -> stage module). This list only
+#: shrinks: each entry names a piece that belongs in a later stage (see docs/ARCHITECTURE.md).
+KNOWN_UPWARD = {
+    ("config.recipe", "read.hub"), ("config.recipe", "read.sources"),
+    ("config.recipe", "templating.limits"), ("config.recipe", "templating.preflight"),
+    ("config.recipe", "templating.selection"), ("config.recipe", "templating.templates"),
+    ("config.recipe", "tokenize.tokenizer"),
+    ("plan.contamination", "write.gather"), ("plan.finalize", "build.chunk"),
+    ("plan.finalize", "write.gather"), ("plan.finalize", "write.writer"),
+    ("plan.gate", "write.writer"), ("plan.worktable", "build.chunk"),
+    ("tokenize.audit", "inspect.display"), ("tokenize.audit", "inspect.load"),
+    ("tokenize.audit", "plan.worktable"), ("write.report", "inspect.load"),
+}
+
+
+def _stage(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def test_imports_follow_the_data_flow():
+    upward = set()
+    for mod, targets in import_graph().items():
+        for t in targets:
+            a, b = _stage(mod), _stage(t)
+            if a in STAGE_ORDER and b in STAGE_ORDER and STAGE_ORDER[b] > STAGE_ORDER[a]:
+                upward.add((mod.removeprefix("ftdata."), t.removeprefix("ftdata.")))
+    new = sorted(upward - KNOWN_UPWARD)
+    assert not new, ("imports against the data flow (a stage may import only earlier stages; "
+                     "move the shared piece down): " + ", ".join(f"{a} -> {b}" for a, b in new))
+    gone = sorted(KNOWN_UPWARD - upward)
+    assert not gone, "no longer imported, remove from KNOWN_UPWARD: " + ", ".join(map(str, gone))
