@@ -37,8 +37,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import write_recipe, write_repeated  # noqa: E402
 
-from ftdata.build import compile_recipe  # noqa: E402
-from ftdata.tokenizer import load_tokenizer  # noqa: E402
+from ftdata.build.orchestrate import compile_recipe  # noqa: E402
+from ftdata.tokenize.tokenizer import load_tokenizer  # noqa: E402
 
 
 def bare(texts: list[str], batch: int, fast: bool = False) -> float:

@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import SHARED, dialogsum_rows, write_repeated  # noqa: E402
 
-from ftdata.build import compile_recipe  # noqa: E402
+from ftdata.build.orchestrate import compile_recipe  # noqa: E402
 
 
 def _jsonl(path: Path, rows: list[dict]) -> Path:

@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import write_recipe, write_repeated  # noqa: E402
 
-from ftdata.build import compile_recipe  # noqa: E402
+from ftdata.build.orchestrate import compile_recipe  # noqa: E402
 
 
 def main() -> None:
@@ -33,9 +33,9 @@ def main() -> None:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from ftdata.api import load_compiled
-    from ftdata.finalize import Plan
-    from ftdata.pack import write_packed
+    from ftdata.inspect.load import load_compiled
+    from ftdata.plan.finalize import Plan
+    from ftdata.write.pack import write_packed
 
     with tempfile.TemporaryDirectory() as d:
         folder = Path(d)

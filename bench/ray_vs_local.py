@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import write_recipe, write_repeated  # noqa: E402
 from rebuild import files  # noqa: E402
 
-from ftdata.build import compile_recipe  # noqa: E402
+from ftdata.build.orchestrate import compile_recipe  # noqa: E402
 
 
 def main() -> None:

@@ -31,7 +31,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import PROMPT, write_repeated  # noqa: E402
 
-from ftdata.build import compile_recipe  # noqa: E402
+from ftdata.build.orchestrate import compile_recipe  # noqa: E402
 
 TIMED = ("build_info.json", "report.html")
 

@@ -28,8 +28,21 @@ from common import PROMPT, ROOT, dialogsum_rows  # noqa: E402
 from jinja2 import StrictUndefined  # noqa: E402
 from jinja2.sandbox import SandboxedEnvironment  # noqa: E402
 
-from ftdata.sandbox import choice, most_frequent, reset_rng, seeded_rng, set_rng, shuffle  # noqa: E402
-from ftdata.templates import SEP, _escape_row, _unescape, from_strings, load_templates  # noqa: E402
+from ftdata.templating.sandbox import (  # noqa: E402
+    choice,
+    most_frequent,
+    reset_rng,
+    seeded_rng,
+    set_rng,
+    shuffle,
+)
+from ftdata.templating.templates import (  # noqa: E402
+    SEP,
+    _escape_row,
+    _unescape,
+    from_strings,
+    load_templates,
+)
 
 
 def stock_environment() -> SandboxedEnvironment:

@@ -21,10 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import SHARED  # noqa: E402
 
-from ftdata import yamlio  # noqa: E402
+from ftdata.config import yamlio  # noqa: E402
+from ftdata.config.yamlio import load_yaml, load_yaml_text  # noqa: E402
 from ftdata.errors import ConfigError, TemplateError  # noqa: E402
-from ftdata.templates import from_jinja, from_strings  # noqa: E402
-from ftdata.yamlio import load_yaml, load_yaml_text  # noqa: E402
+from ftdata.templating.templates import from_jinja, from_strings  # noqa: E402
 
 
 def run(label: str, fn, trace: bool = True) -> None:

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared" / "data"
 
-from ftdata.build import compile_recipe  # noqa: E402
+from ftdata.build.orchestrate import compile_recipe  # noqa: E402
 
 PROMPT = "Summarize the following conversation.\n\n{{dialogue}}\n\nSummary:"
 
@@ -81,7 +81,7 @@ def run_trl(data: Path, model: Path, out: Path, steps: int, batch_size: int, max
     import transformers as tf
     from trl import SFTConfig, SFTTrainer
 
-    from ftdata.api import load_compiled
+    from ftdata.inspect.load import load_compiled
 
     src = load_compiled(data)["train"].select_columns(["prompt", "completion"])
     # TRL joins prompt and completion itself; give it ftdata's separator so the texts match

@@ -45,7 +45,7 @@ def ftdata_pairs(folder: Path, name: str, limit: int | None, max_length: int) ->
     import datasets
     import yaml
 
-    from ftdata.build import compile_recipe
+    from ftdata.build.orchestrate import compile_recipe
 
     prompt, sep = TEMPLATES[name]
     completion = "e gist: {{summary}}" if name == "mid_word" else "{{summary}}"
@@ -78,7 +78,7 @@ def trl_labels(pairs: list[dict], folder: Path, max_length: int) -> dict[str, di
     from transformers import GPT2Config, GPT2LMHeadModel
     from trl import SFTConfig, SFTTrainer
 
-    from ftdata.tokenizer import load_tokenizer
+    from ftdata.tokenize.tokenizer import load_tokenizer
 
     tok = load_tokenizer("ftdata:tiny-bpe")
     model = GPT2LMHeadModel(GPT2Config(vocab_size=len(tok), n_positions=4096, n_embd=16, n_layer=2, n_head=2))
@@ -117,7 +117,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None, help="first N rows (default all 1,000)")
     ap.add_argument("--max-length", type=int, default=4096, help="max_length for both (ftdata: overflow drop)")
     args = ap.parse_args()
-    from ftdata.tokenizer import load_tokenizer
+    from ftdata.tokenize.tokenizer import load_tokenizer
 
     tok = load_tokenizer("ftdata:tiny-bpe")
     report = {}

@@ -23,9 +23,7 @@ Columns of a compiled split (causal layout):
 Seq2seq layout: ``input_ids`` is the prompt alone and ``labels`` the completion plus EOS.
 """
 
-__version__ = "0.1.0"
-
-import os as _os  # noqa: E402
+import os as _os
 
 # The compiler needs only transformers' tokenizers; without torch installed, transformers
 # prints an advisory at import that would look like a problem in every build's output.
@@ -39,38 +37,14 @@ if "TRANSFORMERS_VERBOSITY" not in _os.environ:
     except (ImportError, ValueError):
         pass
 
-import sys as _sys  # noqa: E402
-import types as _types  # noqa: E402
-
-from .constants import IGNORE_INDEX  # noqa: E402
-
-#: API functions that share their name with a submodule (ftdata/preview.py, export.py, ...).
-_SHADOWED = frozenset({"preview", "export", "push", "report"})
-
-
-class _Package(_types.ModuleType):
-    """The ``ftdata`` module object; keeps ``ftdata.preview/export/push/report`` callable.
-
-    Importing a submodule sets an attribute of that name on its package, so the first
-    ``from .export import ...`` would replace the function ``ftdata.export`` with the module.
-    ``from ftdata.export import X`` still works (it reads ``sys.modules``); write that rather
-    than ``import ftdata.export as m``.
-    """
-
-    def __setattr__(self, name, value):
-        if name in _SHADOWED and isinstance(value, _types.ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-_sys.modules[__name__].__class__ = _Package
+from .constants import IGNORE_INDEX, __version__  # noqa: E402
 
 __all__ = ["IGNORE_INDEX", "__version__", "compile", "load", "render", "preview", "export", "push", "report"]
 
 
 def compile(recipe, **kwargs):  # noqa: A001 - mirrors the CLI verb
     """Compile a recipe (path, dict or Recipe). See :func:`ftdata.build.compile_recipe`."""
-    from .build import compile_recipe
+    from .build.orchestrate import compile_recipe
 
     return compile_recipe(recipe, **kwargs)
 
@@ -80,14 +54,14 @@ def load(path):
 
     Refuses a directory without ``COMPLETED``.
     """
-    from .api import load_compiled
+    from .inspect.load import load_compiled
 
     return load_compiled(path)
 
 
 def render(template, row: dict, *, seed: int = 0, row_key: str = ""):
     """Render one row with a Template (or a ``"prompt ||| completion"`` Jinja string)."""
-    from .templates import Template, from_jinja
+    from .templating.templates import Template, from_jinja
 
     t = template if isinstance(template, Template) else from_jinja(template)
     return t.render(row, seed=seed, row_key=row_key)
@@ -95,7 +69,7 @@ def render(template, row: dict, *, seed: int = 0, row_key: str = ""):
 
 def preview(recipe, n: int = 3):
     """Render and tokenize the first ``n`` rows of each source; see :mod:`ftdata.preview`."""
-    from .preview import preview_recipe
+    from .authoring.preview import preview_recipe
 
     return preview_recipe(recipe, n=n)
 
@@ -103,7 +77,7 @@ def preview(recipe, n: int = 3):
 def export(out, to: str, dest, **kwargs):
     """Export a compiled directory for a training stack (``trl``, ``axolotl``, ``llamafactory``,
     ``torchtune``, ``openai-jsonl``, ``parquet``, ``jsonl``). See :func:`ftdata.export.export`."""
-    from .export import export as _export
+    from .consume.export import export as _export
 
     return _export(out, to, dest, **kwargs)
 
@@ -111,13 +85,13 @@ def export(out, to: str, dest, **kwargs):
 def push(out, repo_id: str, **kwargs):
     """Push a compiled directory to the Hugging Face Hub (``dry_run=DIR`` writes it locally).
     See :func:`ftdata.push.push`."""
-    from .push import push as _push
+    from .consume.push import push as _push
 
     return _push(out, repo_id, **kwargs)
 
 
 def report(out, dest=None):
     """Write ``report.html`` (plots and tables) for a compiled directory; returns its path."""
-    from .report import report as _report
+    from .write.report import report as _report
 
     return _report(out, dest)

@@ -4,6 +4,9 @@
 transformers, TRL, axolotl) skip. It lives here and nowhere else.
 """
 
+#: The package version (``ftdata.__version__``); part of every cache key.
+__version__ = "0.1.0"
+
 IGNORE_INDEX = -100
 
 #: Name of the marker file written last into a compiled directory.

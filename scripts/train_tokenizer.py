@@ -1,4 +1,4 @@
-"""Train the small byte-level BPE tokenizer shipped in ``ftdata/assets/tokenizer/``.
+"""Train the small byte-level BPE tokenizer shipped in ``ftdata/tokenize/assets/tokenizer/``.
 
 Usage (from the repository root)::
 
@@ -27,7 +27,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, 
 
 ROOT = Path(__file__).resolve().parents[1]
 REVIEWS_DIR = ROOT / "examples" / "reviews"
-DEFAULT_OUT = ROOT / "ftdata" / "assets" / "tokenizer"
+DEFAULT_OUT = ROOT / "ftdata" / "tokenize" / "assets" / "tokenizer"
 VOCAB_SIZE = 4096
 MIN_FREQUENCY = 2
 SPECIAL_TOKENS = [

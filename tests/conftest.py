@@ -73,7 +73,7 @@ def dialogsum_template(tmp_path) -> Path:
 @pytest.fixture(scope="session")
 def reviews_out(tmp_path_factory) -> Path:
     """The bundled reviews example compiled once per test session (read-only: copy before changing)."""
-    from ftdata.build import compile_recipe
+    from ftdata.build.orchestrate import compile_recipe
 
     out = tmp_path_factory.mktemp("reviews") / "out"
     compile_recipe(ROOT / "examples" / "reviews" / "recipe.yaml", output=out)
@@ -83,7 +83,7 @@ def reviews_out(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def reviews_packed_out(tmp_path_factory) -> Path:
     """The reviews example compiled with ``packing: true`` (read-only)."""
-    from ftdata.build import compile_recipe
+    from ftdata.build.orchestrate import compile_recipe
 
     recipe = yaml.safe_load((ROOT / "examples" / "reviews" / "recipe.yaml").read_text())
     recipe["packing"] = True

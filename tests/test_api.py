@@ -44,9 +44,11 @@ def test_preview_twice_still_a_function():
 
 
 def test_export_push_report_from_python(reviews_out, tmp_path):
-    from ftdata.export import FORMATS  # importing the submodules keeps the functions callable
-    from ftdata.push import PushResult  # noqa: F401
-    from ftdata.report import REPORT  # noqa: F401
+    from ftdata.consume.export import (
+        FORMATS,  # importing the submodules keeps the functions callable
+    )
+    from ftdata.consume.push import PushResult  # noqa: F401
+    from ftdata.write.report import REPORT  # noqa: F401
 
     assert callable(ftdata.export) and callable(ftdata.push) and callable(ftdata.report)
     res = ftdata.export(reviews_out, "trl", tmp_path / "trl")

@@ -11,17 +11,23 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from transformers import AutoTokenizer
 
-from ftdata.audit import DUP_BOS, EOS_UNTRAINED, PROMPT_NOT_PREFIX, SPECIAL_IN_DATA, STRADDLE
-from ftdata.build import accounting_ok, compile_recipe
+from ftdata.build.orchestrate import accounting_ok, compile_recipe
 from ftdata.constants import IGNORE_INDEX as X
-from ftdata.masking import (
+from ftdata.tokenize.auditbits import (
+    DUP_BOS,
+    EOS_UNTRAINED,
+    PROMPT_NOT_PREFIX,
+    SPECIAL_IN_DATA,
+    STRADDLE,
+)
+from ftdata.tokenize.masking import (
     encode_causal,
     encode_causal_columns,
     encode_seq2seq,
     encode_spans,
     specials_for,
 )
-from ftdata.tokenizer import ASSET_DIR, load_tokenizer
+from ftdata.tokenize.tokenizer import ASSET_DIR, load_tokenizer
 
 from .conftest import shared, write_jsonl, write_native_templates, write_recipe
 
@@ -314,7 +320,7 @@ def _pairs(rows: list[dict]) -> tuple[list[str], list[str]]:
     separator or a caller of the masking functions, and is where a byte-level tokenizer's
     look-ahead makes the prompt alone end in other tokens with nothing straddling.
     """
-    from ftdata.templates import from_strings
+    from ftdata.templating.templates import from_strings
 
     prompts, completions = [], []
     for t in PREFIX_TEMPLATES:
@@ -369,7 +375,7 @@ def test_prefix_audit_example_by_example(trained, family):
 
 
 def test_prefix_audit_chat_example_by_example(trained):
-    from ftdata.chat import messages_from_pair, render_chat
+    from ftdata.templating.chat import messages_from_pair, render_chat
 
     folder, _ = trained("chat")
     tok = load_tokenizer(str(folder))

@@ -9,7 +9,7 @@ from collections import Counter
 import datasets
 import pytest
 
-from ftdata.build import accounting_ok, compile_recipe
+from ftdata.build.orchestrate import accounting_ok, compile_recipe
 from ftdata.errors import ConfigError
 
 from .conftest import ROOT, shared, write_jsonl, write_native_templates, write_recipe

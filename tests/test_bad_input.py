@@ -11,10 +11,10 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from ftdata.build import accounting_ok, compile_recipe
-from ftdata.cli import main
+from ftdata.build.orchestrate import accounting_ok, compile_recipe
+from ftdata.cli.app import main
+from ftdata.config.yamlio import load_yaml_text
 from ftdata.errors import ConfigError, FtdataError
-from ftdata.yamlio import load_yaml_text
 
 from .conftest import write_native_templates, write_recipe
 

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ftdata.build import compile_recipe
-from ftdata.cli import main
+from ftdata.build.orchestrate import compile_recipe
+from ftdata.cli.app import main
+from ftdata.config.recipe import Recipe, parse_recipe
 from ftdata.constants import COMPLETED, MANIFEST
 from ftdata.errors import BuildError, ConfigError
-from ftdata.recipe import Recipe, parse_recipe
 
 from .conftest import ROOT, shared, write_recipe
 

@@ -12,8 +12,8 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from ftdata.build import compile_recipe
-from ftdata.cli import main
+from ftdata.build.orchestrate import compile_recipe
+from ftdata.cli.app import main
 from ftdata.errors import BuildError, ConfigError
 
 from .conftest import ROOT, shared, write_jsonl, write_native_templates, write_recipe

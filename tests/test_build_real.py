@@ -6,9 +6,9 @@ import json
 
 import datasets
 
-from ftdata.build import accounting_ok, compile_recipe
+from ftdata.build.orchestrate import accounting_ok, compile_recipe
 from ftdata.constants import IGNORE_INDEX
-from ftdata.tokenizer import load_tokenizer
+from ftdata.tokenize.tokenizer import load_tokenizer
 
 from .conftest import shared, write_native_templates, write_recipe
 

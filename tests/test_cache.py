@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from ftdata.build import compile_recipe as _compile
-from ftdata.cache import chunk_key, context_fingerprint, default_cache_dir
-from ftdata.chunk import CheckedRow, ChunkContext
+from ftdata.build.cache import chunk_key, context_fingerprint, default_cache_dir
+from ftdata.build.chunk import CheckedRow, ChunkContext
+from ftdata.build.orchestrate import compile_recipe as _compile
 
 from .conftest import ROOT, shared, write_jsonl, write_native_templates, write_recipe
 
@@ -89,7 +89,7 @@ def test_changing_one_template_recomputes_only_the_chunks_it_touches(tmp_path):
 
 
 def test_a_failed_build_resumes_from_its_finished_chunks(tmp_path, monkeypatch):
-    import ftdata.chunk as chunk
+    import ftdata.build.chunk as chunk
 
     recipe = two_source_recipe(tmp_path, batch_size=10)
     real, calls = chunk.process_chunk, [0]
@@ -153,7 +153,7 @@ def test_cache_dir_from_recipe_and_environment(tmp_path, monkeypatch):
 
 
 def _ctx(**kw) -> ChunkContext:
-    from ftdata.templates import from_strings
+    from ftdata.templating.templates import from_strings
 
     base = dict(source="s", task="s", templates=[from_strings("Q: {{q}}", "{{a}}", name="t")], tokenizer="ftdata:tiny-bpe",
                 tokenizer_base=None, layout="causal", separator=" ", max_length=64, overflow="drop", add_eos=True, seed=0)
@@ -166,7 +166,7 @@ def test_chunk_key_covers_rows_settings_templates_and_tokenizer():
     fp = context_fingerprint(_ctx(), "tok1")
     key = chunk_key(fp, rows)
     assert key == chunk_key(context_fingerprint(_ctx(), "tok1"), [CheckedRow(**r.__dict__) for r in rows])
-    from ftdata.templates import from_strings
+    from ftdata.templating.templates import from_strings
 
     variants = [
         chunk_key(fp, [rows[0], CheckedRow("k2", 2, {"q": "c", "a": "D"}, u=0.5)]),  # a value
@@ -181,11 +181,11 @@ def test_chunk_key_covers_rows_settings_templates_and_tokenizer():
 
 
 def test_context_fingerprint_does_not_depend_on_set_order():
-    a = context_fingerprint(_ctx(extra={"names": {"x", "y", "z", "w"}}), "t")
-    b = context_fingerprint(_ctx(extra={"names": {"w", "z", "y", "x"}}), "t")
+    a = context_fingerprint(_ctx(chat={"names": {"x", "y", "z", "w"}}), "t")
+    b = context_fingerprint(_ctx(chat={"names": {"w", "z", "y", "x"}}), "t")
     assert a == b
-    code = ("from ftdata.cache import context_fingerprint; from tests.test_cache import _ctx; "
-            "print(context_fingerprint(_ctx(extra={'names': {'x', 'y', 'z', 'w'}}), 't'))")
+    code = ("from ftdata.build.cache import context_fingerprint; from tests.test_cache import _ctx; "
+            "print(context_fingerprint(_ctx(chat={'names': {'x', 'y', 'z', 'w'}}), 't'))")
     other = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                            env=dict(os.environ, PYTHONHASHSEED="123"), check=True).stdout.strip()
     assert other == a
@@ -203,9 +203,9 @@ def test_worker_processes_look_up_and_store_chunks_themselves(tmp_path, monkeypa
         assert (again.build_info["cache"]["chunks_computed"], again.build_info["cache"]["chunks_reused"]) == (0, 10)
         assert output_bytes(again.output) == output_bytes(cold.output)
     # a chunk whose rejects cannot be stored is still built, just not kept
-    import ftdata.cache
+    import ftdata.build.cache
 
-    monkeypatch.setattr(ftdata.cache.ChunkCache, "put", lambda self, key, res, schema: None)
+    monkeypatch.setattr(ftdata.build.cache.ChunkCache, "put", lambda self, key, res, schema: None)
     forced = compile_recipe(recipe, overwrite=True, force=True)
     assert forced.build_info["cache"]["chunks_computed"] == 10
     assert output_bytes(forced.output) == output_bytes(cold.output)

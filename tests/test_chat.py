@@ -6,11 +6,11 @@ import datasets
 import pytest
 from transformers import AutoTokenizer
 
-from ftdata.build import accounting_ok, compile_recipe
-from ftdata.chat import ChatError, render_chat
+from ftdata.build.orchestrate import accounting_ok, compile_recipe
 from ftdata.constants import IGNORE_INDEX as X
-from ftdata.masking import specials_for
-from ftdata.tokenizer import ASSET_DIR
+from ftdata.templating.chat import ChatError, render_chat
+from ftdata.tokenize.masking import specials_for
+from ftdata.tokenize.tokenizer import ASSET_DIR
 
 from .conftest import write_jsonl, write_native_templates, write_recipe
 

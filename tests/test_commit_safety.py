@@ -28,13 +28,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ftdata.build import compile_recipe
-from ftdata.cli import main
+from ftdata.build.orchestrate import compile_recipe
+from ftdata.cli.app import main
 from ftdata.constants import COMPLETED, MANIFEST
 from ftdata.errors import FtdataError
-from ftdata.report import write_report  # noqa: F401 - loaded, so the test can stub it
-from ftdata.sources import file_hash
-from ftdata.verify import check_output
+from ftdata.inspect.verify import check_output
+from ftdata.read.sources import file_hash
+from ftdata.write.report import write_report  # noqa: F401 - loaded, so the test can stub it
 
 from .conftest import ROOT, shared, write_native_templates, write_recipe
 from .test_verify import small_recipe
@@ -162,7 +162,7 @@ class _Killer:
 
 def _child(recipe: str, out: str, overwrite: bool, kill_at: int, conn) -> None:
     try:
-        import ftdata.writer as writer
+        import ftdata.write.writer as writer
 
         killer = _Killer(kill_at)
         writer.os, writer.shutil = killer.os_proxy(), killer.shutil_proxy()
@@ -246,7 +246,7 @@ def _stub_report(folder, manifest) -> None:
 
 @pytest.mark.slow
 def test_the_previous_build_survives_a_kill_after_every_step_of_the_commit(tmp_path, word_tokenizer, monkeypatch):
-    monkeypatch.setattr(sys.modules["ftdata.report"], "write_report", _stub_report)  # 85% of a small build; children inherit it
+    monkeypatch.setattr(sys.modules["ftdata.write.report"], "write_report", _stub_report)  # 85% of a small build; children inherit it
     a = small_recipe(tmp_path, word_tokenizer, n=24, shard_size=64, tag="a")
     b = small_recipe(tmp_path, word_tokenizer, n=20, shard_size=64, tag="b")
     old, new = file_hash(tmp_path / "rowsa.jsonl"), file_hash(tmp_path / "rowsb.jsonl")
@@ -373,7 +373,7 @@ def test_a_full_disk_ends_in_an_error_that_says_how_much_room_and_keeps_the_prev
     # the shard writer's second write fails as a full disk's would (ENOSPC)
     import errno
 
-    import ftdata.writer as writer
+    import ftdata.write.writer as writer
 
     recipe = small_recipe(tmp_path, word_tokenizer, shard_size=8)
     out = compile_recipe(recipe).output

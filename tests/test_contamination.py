@@ -6,9 +6,9 @@ import random
 
 import pytest
 
-from ftdata.build import accounting_ok, compile_recipe
+from ftdata.build.orchestrate import accounting_ok, compile_recipe
 from ftdata.errors import BuildError, ConfigError
-from ftdata.summary import summary_text
+from ftdata.inspect.summary import summary_text
 
 from .conftest import shared, write_jsonl, write_native_templates, write_recipe
 

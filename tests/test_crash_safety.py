@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from ftdata.build import compile_recipe
+from ftdata.build.orchestrate import compile_recipe
 from ftdata.constants import COMPLETED
 from ftdata.errors import FtdataError
-from ftdata.verify import check_output
+from ftdata.inspect.verify import check_output
 
 from .test_verify import small_recipe
 
@@ -31,7 +31,7 @@ def _child_build(recipe: str, out: str, overwrite: bool, kill_after_rename: int,
     """Run one build in a forked child; optionally SIGKILL itself after the n-th rename."""
     try:
         if kill_after_rename:
-            import ftdata.writer as writer
+            import ftdata.write.writer as writer
 
             real_rename, count = os.rename, [0]
 
@@ -97,7 +97,7 @@ def _warm_up(recipe, out) -> None:
 
 def _rename_count(recipe, out) -> int:
     """How many renames one uninterrupted build makes (shards, then the folder)."""
-    import ftdata.writer as writer
+    import ftdata.write.writer as writer
 
     real, n = os.rename, [0]
 
@@ -184,11 +184,11 @@ def test_two_builds_of_one_output_one_wins(tmp_path, word_tokenizer):
     loser_msg = next(m for k, m in results.values() if k == "error")
     assert "another build is writing" in loser_msg and str(out) in loser_msg
     assert check_output(out).ok
-    from ftdata.api import read_manifest
+    from ftdata.inspect.load import read_manifest
 
     m = read_manifest(out, verify="full")
     assert list(m["hashes"]["sources"]) == ["s"]
     rows = (tmp_path / f"rows{winner}.jsonl")
-    from ftdata.sources import file_hash
+    from ftdata.read.sources import file_hash
 
     assert m["hashes"]["sources"]["s"] == file_hash(rows)  # the winner's data, nothing of the other

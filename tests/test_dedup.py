@@ -8,8 +8,8 @@ import random
 import numpy as np
 import pytest
 
-from ftdata.build import accounting_ok, compile_recipe
-from ftdata.neardup import (
+from ftdata.build.orchestrate import accounting_ok, compile_recipe
+from ftdata.plan.neardup import (
     WordHasher,
     lsh_params,
     near_duplicates,
@@ -151,7 +151,7 @@ def test_exact_duplicate_keeps_the_test_copy(tmp_path):
 
 @pytest.mark.parametrize("value", [True, False])
 def test_dedup_accepts_a_bool(tmp_path, value):
-    from ftdata.recipe import parse_recipe
+    from ftdata.config.recipe import parse_recipe
 
     r = parse_recipe({"name": "x", "dedup": value, "sources": [{"name": "s", "path": "p", "templates": []}]})
     assert r.dedup.exact is value and r.dedup.near is False

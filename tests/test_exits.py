@@ -108,7 +108,7 @@ def test_workers_exit_when_a_num_proc_build_is_killed(tmp_path):
         left = _group(p.pid)
         assert not left, f"processes {left} outlived the killed build by {time.monotonic() - t0:.1f} s"
         workers = sorted(set(workers) | set(left))
-        from ftdata.writer import OutputDir
+        from ftdata.write.writer import OutputDir
 
         OutputDir(tmp_path / "out").abort()  # the output's lock is free: a rerun can start at once
     finally:
@@ -122,7 +122,7 @@ def test_parent_watch_ends_a_process_whose_parent_died():
     running :func:`~ftdata.engines.local.watch_parent` exits once its parent is killed."""
     middle = subprocess.Popen([sys.executable, "-c", (
         "import os, sys, time, threading\n"
-        "from ftdata.engines.local import watch_parent\n"
+        "from ftdata.build.engines.local import watch_parent\n"
         "parent = os.getpid()\n"
         "if os.fork() == 0:\n"
         "    threading.Thread(target=watch_parent, args=(parent, 0.05), daemon=True).start()\n"
@@ -153,7 +153,7 @@ def test_parent_watch_ends_a_process_whose_parent_died():
 @pytest.mark.parametrize("num_proc,to_group", [(2, True), (1, False)], ids=["workers-ctrl-c", "threads-sigint"])
 def test_interrupted_build_exits_130_promptly_and_rerunning_resumes(tmp_path, num_proc, to_group):
     """Ctrl-C signals the whole process group (workers too); ``kill -INT`` the build alone."""
-    from ftdata.cache import resolve_cache_dir
+    from ftdata.build.cache import resolve_cache_dir
 
     recipe = _dialogsum_recipe(tmp_path)
     cache = resolve_cache_dir(tmp_path / "out", None, tmp_path)[0]
@@ -181,7 +181,7 @@ def test_interrupted_build_exits_130_promptly_and_rerunning_resumes(tmp_path, nu
         for w in workers:
             if _alive(w):
                 os.kill(w, signal.SIGKILL)
-    from ftdata.build import compile_recipe
+    from ftdata.build.orchestrate import compile_recipe
 
     res = compile_recipe(recipe, cache=True)  # what the message promises: a rerun reuses finished chunks
     assert res.build_info["cache"]["chunks_reused"] > 0
@@ -218,7 +218,7 @@ def test_hub_tokenizer_without_network_fails_fast_with_a_way_out(tmp_path, env):
 
 def test_builtin_tokenizer_typo_gets_a_did_you_mean():
     from ftdata.errors import BuildError
-    from ftdata.tokenizer import load_tokenizer
+    from ftdata.tokenize.tokenizer import load_tokenizer
 
     t0 = time.monotonic()
     with pytest.raises(BuildError, match="did you mean 'ftdata:tiny-bpe'"):
@@ -245,7 +245,7 @@ def test_hub_tokenizer_in_the_cache_loads_without_network(tmp_path):
     """Offline, a hub tokenizer the Hugging Face cache holds still loads, at once."""
     import shutil
 
-    from ftdata.tokenizer import ASSET_DIR
+    from ftdata.tokenize.tokenizer import ASSET_DIR
 
     snap = tmp_path / "hf" / "hub" / "models--acme--tiny" / "snapshots" / ("0" * 40)
     shutil.copytree(ASSET_DIR, snap)
@@ -257,7 +257,7 @@ def test_hub_tokenizer_in_the_cache_loads_without_network(tmp_path):
     environ |= {"HF_HOME": str(tmp_path / "hf"), "HF_ENDPOINT": f"http://127.0.0.1:{_closed_port()}"}
     script = ("import time\n"
               "import transformers.models.auto.tokenization_auto\n"
-              "from ftdata.tokenizer import ASSET_DIR, load_tokenizer, tokenizer_hash\n"
+              "from ftdata.tokenize.tokenizer import ASSET_DIR, load_tokenizer, tokenizer_hash\n"
               "t0 = time.perf_counter()\n"
               "same = tokenizer_hash(load_tokenizer('acme/tiny')) == tokenizer_hash(load_tokenizer(str(ASSET_DIR)))\n"
               "print(same, f'{time.perf_counter() - t0:.2f}')\n")
@@ -274,7 +274,7 @@ def test_hub_probe_tells_a_listening_hub_or_proxy_from_none(monkeypatch):
 
     from huggingface_hub import constants
 
-    from ftdata.tokenizer import hub_unreachable
+    from ftdata.tokenize.tokenizer import hub_unreachable
 
     for var in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"):
         monkeypatch.delenv(var, raising=False)
@@ -369,7 +369,7 @@ def test_hub_dataset_in_the_cache_builds_without_network(tmp_path, env):
     same rows read from a local file."""
     import datasets
 
-    from ftdata.build import compile_recipe
+    from ftdata.build.orchestrate import compile_recipe
 
     rows = tmp_path / "rows.jsonl"
     with open(shared("dialogsum", "dialogsum.dev.jsonl"), encoding="utf-8") as fh:

@@ -8,10 +8,10 @@ import shutil
 import datasets
 import pytest
 
-from ftdata.api import load_compiled
 from ftdata.constants import IGNORE_INDEX, OWNER_FILE
+from ftdata.consume.export import FORMATS, export
 from ftdata.errors import FtdataError
-from ftdata.export import FORMATS, export
+from ftdata.inspect.load import load_compiled
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +109,7 @@ def test_overwrite_replaces_only_an_earlier_export(reviews_out, tmp_path):
     """--overwrite never deletes a folder or a file that ftdata did not write as an export."""
     from click.testing import CliRunner
 
-    from ftdata.cli import main
+    from ftdata.cli.app import main
 
     mine = tmp_path / "mine"
     mine.mkdir()
@@ -176,7 +176,7 @@ def test_every_format_listed():
 def test_cli_export_json_and_clean_errors(reviews_out, tmp_path):
     from click.testing import CliRunner
 
-    from ftdata.cli import main
+    from ftdata.cli.app import main
 
     r = CliRunner().invoke(main, ["export", str(reviews_out), "--to", "torchtune", str(tmp_path / "tt"), "--json"])
     assert r.exit_code == 0, r.output
@@ -193,7 +193,7 @@ def test_seq2seq_collator_keeps_labels(reviews_out, tmp_path, fmt):
     """axolotl's and LLaMA-Factory's SFT collators extend transformers' DataCollatorForSeq2Seq."""
     from transformers import DataCollatorForSeq2Seq
 
-    from ftdata.tokenizer import load_tokenizer
+    from ftdata.tokenize.tokenizer import load_tokenizer
 
     export(reviews_out, fmt, tmp_path / fmt)
     if fmt == "axolotl":

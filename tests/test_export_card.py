@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import yaml
 
-from ftdata.api import load_compiled
-from ftdata.build import compile_recipe
-from ftdata.card import mixture_rows, render_card, size_category
+from ftdata.build.orchestrate import compile_recipe
+from ftdata.inspect.load import load_compiled
+from ftdata.write.card import mixture_rows, render_card, size_category
 
 from .conftest import ROOT, write_recipe
 

@@ -6,10 +6,10 @@ import datasets
 import pytest
 import torch
 
-from ftdata.api import load_compiled
 from ftdata.constants import IGNORE_INDEX
-from ftdata.export import export
-from ftdata.tokenizer import load_tokenizer
+from ftdata.consume.export import export
+from ftdata.inspect.load import load_compiled
+from ftdata.tokenize.tokenizer import load_tokenizer
 
 pytestmark = pytest.mark.slow
 

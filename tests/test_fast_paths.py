@@ -18,12 +18,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tokenizers import processors
 
-from ftdata import masking
 from ftdata.errors import TemplateError
-from ftdata.limits import RenderLimits
-from ftdata.masking import Columns, byte_lengths, encode_causal, encode_causal_columns
-from ftdata.templates import DoesNotApply, from_jinja, from_strings
-from ftdata.tokenizer import load_tokenizer
+from ftdata.templating.limits import RenderLimits
+from ftdata.templating.templates import DoesNotApply, from_jinja, from_strings
+from ftdata.tokenize import masking
+from ftdata.tokenize.masking import Columns, byte_lengths, encode_causal, encode_causal_columns
+from ftdata.tokenize.tokenizer import load_tokenizer
 
 from .conftest import shared
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ftdata.fewshot import ExemplarPool, draw_exemplars, fit_exemplars, kshot_prompt
-from ftdata.templates import from_strings
-from ftdata.tokenizer import load_tokenizer
-from ftdata.truncation import fit_field, tokenizer_functions
+from ftdata.templating.fewshot import ExemplarPool, draw_exemplars, fit_exemplars, kshot_prompt
+from ftdata.templating.templates import from_strings
+from ftdata.templating.truncation import fit_field, tokenizer_functions
+from ftdata.tokenize.tokenizer import load_tokenizer
 
 
 def words(prompt: str, completion: str) -> int:

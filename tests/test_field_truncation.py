@@ -10,10 +10,10 @@ import json
 
 import datasets
 
-from ftdata.build import accounting_ok, compile_recipe
-from ftdata.summary import summary_text
-from ftdata.templates import load_templates
-from ftdata.tokenizer import load_tokenizer
+from ftdata.build.orchestrate import accounting_ok, compile_recipe
+from ftdata.inspect.summary import summary_text
+from ftdata.templating.templates import load_templates
+from ftdata.tokenize.tokenizer import load_tokenizer
 
 from .conftest import ROOT, shared, write_recipe
 

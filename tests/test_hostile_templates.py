@@ -13,11 +13,11 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from ftdata.build import accounting_ok, compile_recipe
-from ftdata.cli import main
+from ftdata.build.orchestrate import accounting_ok, compile_recipe
+from ftdata.cli.app import main
 from ftdata.errors import BuildError, ConfigError, TemplateError
-from ftdata.limits import RenderLimits
-from ftdata.templates import from_jinja, from_strings, load_templates_text
+from ftdata.templating.limits import RenderLimits
+from ftdata.templating.templates import from_jinja, from_strings, load_templates_text
 
 from .conftest import write_jsonl, write_native_templates, write_recipe
 

@@ -6,9 +6,9 @@ import json
 
 from click.testing import CliRunner
 
-from ftdata.build import compile_recipe
-from ftdata.cli import main
-from ftdata.display import GREEN
+from ftdata.build.orchestrate import compile_recipe
+from ftdata.cli.app import main
+from ftdata.inspect.display import GREEN
 
 from .conftest import write_jsonl, write_native_templates, write_recipe
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ftdata.lint import lint_paths, sample_rows
+from ftdata.authoring.lint import lint_paths, sample_rows
 from tests.conftest import ROOT, shared
 
 TEMPLATES = ROOT / "templates"
@@ -155,7 +155,7 @@ def test_shipped_templates_lint_clean_on_real_rows(name):
     assert r.templates >= 3
     assert r.errors == [], "\n".join(map(str, r.errors))
     assert all(f.code in {"leak", "does_not_apply"} for f in r.warnings), "\n".join(map(str, r.warnings))
-    from ftdata.templates import load_templates
+    from ftdata.templating.templates import load_templates
 
     for t in load_templates(TEMPLATES / name / "templates.yaml"):
         assert t.metrics, f"{t.name} names no metric"

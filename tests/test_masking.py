@@ -5,10 +5,10 @@ from __future__ import annotations
 import datasets
 import pytest
 
-from ftdata.build import compile_recipe
+from ftdata.build.orchestrate import compile_recipe
 from ftdata.constants import IGNORE_INDEX as X
-from ftdata.masking import encode_causal
-from ftdata.tokenizer import load_tokenizer
+from ftdata.tokenize.masking import encode_causal
+from ftdata.tokenize.tokenizer import load_tokenizer
 
 from .conftest import write_jsonl, write_native_templates, write_recipe
 

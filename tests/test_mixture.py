@@ -9,12 +9,18 @@ from fractions import Fraction
 import datasets
 import pytest
 
-from ftdata.build import accounting_ok, compile_recipe
+from ftdata.build.orchestrate import accounting_ok, compile_recipe
 from ftdata.errors import ConfigError
-from ftdata.mixture import quotas, report, task_rates
-from ftdata.summary import summary_text
+from ftdata.inspect.summary import summary_text
+from ftdata.plan.mixture import quotas, report, task_rates
 
-from .conftest import reviews_three_tasks, shared, write_jsonl, write_native_templates, write_recipe
+from .conftest import (
+    reviews_three_tasks,
+    shared,
+    write_jsonl,
+    write_native_templates,
+    write_recipe,
+)
 
 SMS_CSV = {"delimiter": "\t", "quoting": "none", "header": False, "columns": ["label", "text"]}
 

@@ -7,10 +7,10 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ftdata.api import load_compiled
-from ftdata.build import accounting_ok, compile_recipe
+from ftdata.build.orchestrate import accounting_ok, compile_recipe
 from ftdata.constants import IGNORE_INDEX as X
-from ftdata.pack import best_fit_decreasing
+from ftdata.inspect.load import load_compiled
+from ftdata.write.pack import best_fit_decreasing
 
 from .conftest import write_jsonl, write_native_templates, write_recipe
 

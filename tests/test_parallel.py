@@ -8,11 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ftdata.build import compile_recipe
-from ftdata.engines import Job, make_engine
-from ftdata.engines.local import LocalEngine
+from ftdata.build.engines import make_engine
+from ftdata.build.engines.job import Job
+from ftdata.build.engines.local import LocalEngine
+from ftdata.build.orchestrate import compile_recipe
 from ftdata.errors import BuildError
-from ftdata.keys import KeySet
+from ftdata.read.keys import KeySet
 
 from .conftest import write_jsonl, write_native_templates, write_recipe
 from .test_cache import output_bytes, two_source_recipe
@@ -28,8 +29,8 @@ def test_one_thread_pool_and_process_pool_give_identical_output(tmp_path):
 
 
 def test_results_come_back_in_order_with_cache_hits_passing_through(tmp_path):
-    from ftdata.chunk import CheckedRow, ChunkContext
-    from ftdata.templates import from_strings
+    from ftdata.build.chunk import CheckedRow, ChunkContext
+    from ftdata.templating.templates import from_strings
 
     ctx = ChunkContext(source="s", task="s", templates=[from_strings("say {{q}}", "{{a}}", name="t")],
                        tokenizer="ftdata:tiny-bpe", tokenizer_base=None, layout="causal", separator=" ",
@@ -69,7 +70,7 @@ def test_engine_choice_errors():
 def test_cli_flags(tmp_path):
     from click.testing import CliRunner
 
-    from ftdata.cli import main
+    from ftdata.cli.app import main
 
     recipe = two_source_recipe(tmp_path, n=40, batch_size=10)
     r = CliRunner().invoke(main, ["build", str(recipe), "-q", "--num-proc", "2"])

@@ -14,12 +14,12 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from ftdata.build import accounting_ok, compile_recipe
+from ftdata.build.orchestrate import accounting_ok, compile_recipe
 from ftdata.constants import IGNORE_INDEX
 from ftdata.errors import BuildError, TemplateError
-from ftdata.masking import encode_causal
-from ftdata.templates import DoesNotApply, from_strings
-from ftdata.tokenizer import load_tokenizer
+from ftdata.templating.templates import DoesNotApply, from_strings
+from ftdata.tokenize.masking import encode_causal
+from ftdata.tokenize.tokenizer import load_tokenizer
 
 from .conftest import write_native_templates, write_recipe
 

@@ -7,10 +7,10 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from ftdata.api import load_compiled
-from ftdata.cli import main
+from ftdata.cli.app import main
+from ftdata.consume.push import push
 from ftdata.errors import FtdataError
-from ftdata.push import push
+from ftdata.inspect.load import load_compiled
 
 SECRET = "hf_notarealtokenbutlooksabitlikeone0123"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ftdata.build import compile_recipe
+from ftdata.build.orchestrate import compile_recipe
 
 from .test_cache import output_bytes, two_source_recipe
 from .test_template_random import random_recipe

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from ftdata.build import Build, compile_recipe
-from ftdata.cli import main
+from ftdata.build.orchestrate import Build, compile_recipe
+from ftdata.cli.app import main
+from ftdata.config.recipe import load_recipe, parse_recipe
 from ftdata.errors import ConfigError
-from ftdata.recipe import load_recipe, parse_recipe
 
 from .conftest import shared, write_native_templates, write_recipe
 

@@ -13,11 +13,11 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ftdata.api import load_compiled
-from ftdata.build import compile_recipe
-from ftdata.cli import main
+from ftdata.build.orchestrate import compile_recipe
+from ftdata.cli.app import main
 from ftdata.constants import IGNORE_INDEX
-from ftdata.report import REPORT, split_stats, write_report
+from ftdata.inspect.load import load_compiled
+from ftdata.write.report import REPORT, split_stats, write_report
 
 from .conftest import ROOT, write_recipe
 
@@ -109,7 +109,7 @@ def test_report_replaces_only_an_earlier_report(reviews_out, tmp_path):
     rep.write_text("<html>stale</html>")  # an earlier report, edited: no longer ftdata's
     r = CliRunner().invoke(main, ["report", str(reviews_out), "-o", str(rep)])
     assert r.exit_code == 2 and rep.read_text() == "<html>stale</html>"
-    from ftdata.report import is_report
+    from ftdata.write.report import is_report
 
     rep.unlink()
     inodes = []
@@ -175,7 +175,7 @@ def test_without_matplotlib_the_tables_remain(reviews_out, tmp_path, monkeypatch
 @given(segs=st.lists(st.lists(st.sampled_from([IGNORE_INDEX, 0, 5, 7]), max_size=6), max_size=8),
        trailing=st.lists(st.sampled_from([IGNORE_INDEX, 3]), max_size=3))
 def test_trained_counts_per_segment(segs, trailing):
-    from ftdata.report import _segment_counts
+    from ftdata.write.report import _segment_counts
 
     flat = np.array([x for s in segs for x in s] + trailing, dtype=np.int32)
     got = _segment_counts(flat, np.array([len(s) for s in segs], dtype=np.int64))

@@ -19,12 +19,12 @@ import tracemalloc
 import pytest
 import yaml
 
-from ftdata import templates as templates_mod
-from ftdata import yamlio
+from ftdata.config import yamlio
+from ftdata.config.yamlio import load_yaml, load_yaml_text
 from ftdata.errors import ConfigError, TemplateError
-from ftdata.limits import MAX_TEMPLATE_CHARS, RenderLimits
-from ftdata.templates import from_jinja, from_strings, load_templates
-from ftdata.yamlio import load_yaml, load_yaml_text
+from ftdata.templating import templates as templates_mod
+from ftdata.templating.limits import MAX_TEMPLATE_CHARS, RenderLimits
+from ftdata.templating.templates import from_jinja, from_strings, load_templates
 
 from .conftest import shared
 from .test_bad_input import _laughs

@@ -7,8 +7,8 @@ from collections import Counter
 import pytest
 
 from ftdata.errors import ConfigError
-from ftdata.selection import Group, RowPlan, choose
-from ftdata.templates import load_templates
+from ftdata.templating.selection import Group, RowPlan, choose
+from ftdata.templating.templates import load_templates
 from tests.conftest import ROOT, shared
 
 REVIEWS = load_templates(ROOT / "templates" / "reviews" / "templates.yaml")

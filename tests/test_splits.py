@@ -10,12 +10,18 @@ import datasets
 import numpy as np
 import pytest
 
-from ftdata.build import Build, accounting_ok, compile_recipe
+from ftdata.build.orchestrate import Build, accounting_ok, compile_recipe
+from ftdata.config.recipe import load_recipe, parse_recipe
 from ftdata.errors import ConfigError
-from ftdata.recipe import load_recipe, parse_recipe
-from ftdata.split import assign_splits, split_unit, stratified_splits
+from ftdata.plan.split import assign_splits, split_unit, stratified_splits
 
-from .conftest import reviews_three_tasks, shared, write_jsonl, write_native_templates, write_recipe
+from .conftest import (
+    reviews_three_tasks,
+    shared,
+    write_jsonl,
+    write_native_templates,
+    write_recipe,
+)
 
 SMS_CSV = {"delimiter": "\t", "quoting": "none", "header": False, "columns": ["label", "text"]}
 RATIOS = {"train": 0.8, "validation": 0.1, "test": 0.1}

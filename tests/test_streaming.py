@@ -13,11 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ftdata.build import compile_recipe
+from ftdata.build.orchestrate import compile_recipe
 from ftdata.errors import BuildError
-from ftdata import gather
-from ftdata.gather import gather_slices, take_rows
-from ftdata.sources import _json_array, read_json
+from ftdata.read.sources import _json_array, read_json
+from ftdata.write import gather
+from ftdata.write.gather import gather_slices, take_rows
 
 from .conftest import write_native_templates, write_recipe
 
@@ -135,19 +135,19 @@ def _chunk_files(folder, sizes):
 
 
 def test_phase_b_releases_the_files_of_the_rows_it_read(tmp_path, monkeypatch):
-    from ftdata import finalize
+    from ftdata.plan import worktable
 
-    work = finalize.open_work(_chunk_files(tmp_path, [3, 0, 3, 3]))
+    work = worktable.open_work(_chunk_files(tmp_path, [3, 0, 3, 3]))
     try:
         dropped = []
-        monkeypatch.setattr(finalize, "_drop", lambda mm: dropped.append(finalize._MAPS.index(mm)))
-        finalize.release_pages(3, 6)  # rows 3-5: the third file (the second holds none)
+        monkeypatch.setattr(worktable, "_drop", lambda mm: dropped.append(worktable._MAPS.index(mm)))
+        worktable.release_pages(3, 6)  # rows 3-5: the third file (the second holds none)
         assert dropped == [2]
         dropped.clear()
-        assert finalize.column_numpy(work, "x").tolist() == [0, 1, 2, 2000, 2001, 2002, 3000, 3001, 3002]
+        assert worktable.column_numpy(work, "x").tolist() == [0, 1, 2, 2000, 2001, 2002, 3000, 3001, 3002]
         assert sorted(set(dropped)) == [0, 2, 3]
     finally:
-        finalize.close_work()
+        worktable.close_work()
 
 
 def _rss_file_kb() -> int:
@@ -160,22 +160,22 @@ def _rss_file_kb() -> int:
 def test_gathering_rows_across_all_chunk_files_keeps_few_pages_resident(tmp_path):
     # rows in a hashed order touch every chunk file in every slice; each file's pages must be
     # handed back once copied from, or resident memory grows with the number of files
-    from ftdata import finalize
+    from ftdata.plan import worktable
 
-    work = finalize.open_work(_chunk_files(tmp_path, [2000] * 40))  # 40 files of about 0.5 MB
+    work = worktable.open_work(_chunk_files(tmp_path, [2000] * 40))  # 40 files of about 0.5 MB
     try:
         order = np.random.default_rng(0).permutation(work.num_rows)
         before = _rss_file_kb()
         for start in range(0, work.num_rows, 4096):
-            take_rows(work, order[start:start + 4096], finalize.release_pages)
+            take_rows(work, order[start:start + 4096], worktable.release_pages)
         assert _rss_file_kb() - before < 4096  # all 40 files would be about 20 MB
     finally:
-        finalize.close_work()
+        worktable.close_work()
 
 
 def test_shard_hash_taken_while_writing_equals_the_files_hash(tmp_path, monkeypatch):
-    from ftdata import writer
-    from ftdata.writer import SplitWriter, sha256_file
+    from ftdata.write import writer
+    from ftdata.write.writer import SplitWriter, sha256_file
 
     monkeypatch.setattr(writer._TrailingHash, "BLOCK", 4096)  # many reads per write, and partial ones
     schema = pa.schema([("task", pa.string()), ("x", pa.list_(pa.int32()))])
@@ -191,8 +191,8 @@ def test_shard_hash_taken_while_writing_equals_the_files_hash(tmp_path, monkeypa
 
 
 def test_a_shard_hash_whose_read_back_failed_is_taken_again_from_the_file(tmp_path, monkeypatch):
-    from ftdata import writer
-    from ftdata.writer import SplitWriter, sha256_file
+    from ftdata.write import writer
+    from ftdata.write.writer import SplitWriter, sha256_file
 
     real_open = open
     failed = []

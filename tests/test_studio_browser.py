@@ -16,7 +16,7 @@ import pytest
 
 from ftdata.studio.app import StudioServer
 from ftdata.studio.session import Studio
-from ftdata.templates import load_templates
+from ftdata.templating.templates import load_templates
 
 from .conftest import shared
 

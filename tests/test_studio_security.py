@@ -10,7 +10,7 @@ from urllib.parse import urlparse
 import pytest
 from click.testing import CliRunner
 
-from ftdata.cli import main
+from ftdata.cli.app import main
 from ftdata.studio.app import StudioServer
 from ftdata.studio.session import Studio
 

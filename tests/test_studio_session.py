@@ -7,11 +7,11 @@ from itertools import islice
 
 import pytest
 
-from ftdata.api import load_compiled
-from ftdata.build import compile_recipe
+from ftdata.build.orchestrate import compile_recipe
 from ftdata.errors import FtdataError
+from ftdata.inspect.load import load_compiled
 from ftdata.studio.session import Studio
-from ftdata.templates import load_templates
+from ftdata.templating.templates import load_templates
 
 from .conftest import shared, write_recipe
 

@@ -7,10 +7,7 @@ import difflib
 
 import pytest
 
-from ftdata.errors import FtdataError
-from ftdata.templates import load_templates, load_templates_text
-from ftdata.yamlio import load_yaml_text
-from ftdata.yamlwrite import (
+from ftdata.authoring.yamlwrite import (
     Edit,
     _dump_entry,
     _layout,
@@ -20,6 +17,9 @@ from ftdata.yamlwrite import (
     update_text,
     write_templates,
 )
+from ftdata.config.yamlio import load_yaml_text
+from ftdata.errors import FtdataError
+from ftdata.templating.templates import load_templates, load_templates_text
 
 from .conftest import shared
 

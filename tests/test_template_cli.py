@@ -8,7 +8,7 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from ftdata.cli import main
+from ftdata.cli.app import main
 from tests.conftest import ROOT, shared, write_jsonl
 
 REVIEWS = ROOT / "templates" / "reviews" / "templates.yaml"

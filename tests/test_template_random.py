@@ -9,9 +9,9 @@ from pathlib import Path
 import datasets
 import pytest
 
-from ftdata.build import compile_recipe
+from ftdata.build.orchestrate import compile_recipe
 from ftdata.errors import ConfigError
-from ftdata.templates import from_jinja, load_templates
+from ftdata.templating.templates import from_jinja, load_templates
 
 from .conftest import shared, write_jsonl, write_native_templates, write_recipe
 from .test_cache import output_bytes
@@ -89,7 +89,7 @@ def test_random_filters_on_literal_lists_draw_per_render():
 
 def test_a_draw_outside_a_render_is_an_error():
     """No shared fallback generator: its draws would depend on whatever drew before."""
-    from ftdata.sandbox import choice, lipsum, shuffle
+    from ftdata.templating.sandbox import choice, lipsum, shuffle
 
     for draw in (lambda: choice([1, 2]), lambda: shuffle([1, 2]), lambda: lipsum(1)):
         with pytest.raises(RuntimeError, match="outside a render"):

@@ -20,7 +20,7 @@ from pathlib import Path
 import jinja2
 import pytest
 
-from ftdata.templates import load_templates
+from ftdata.templating.templates import load_templates
 from tests.conftest import shared
 
 CORPUS_FILES = 279

@@ -13,15 +13,20 @@ pytest.importorskip("peft")
 
 from click.testing import CliRunner  # noqa: E402
 
-from ftdata.build import compile_recipe  # noqa: E402
-from ftdata.cli import main  # noqa: E402
+from ftdata.build.orchestrate import compile_recipe  # noqa: E402
+from ftdata.cli.app import main  # noqa: E402
 from ftdata.constants import COMPLETED, IGNORE_INDEX  # noqa: E402
 from ftdata.errors import FtdataError  # noqa: E402
 from trainers import metrics as M  # noqa: E402
 from trainers.data import Collator  # noqa: E402
 from trainers.tiny import build_tiny_model, save_tiny_model  # noqa: E402
 
-from .conftest import make_word_tokenizer, shared, write_native_templates, write_recipe  # noqa: E402
+from .conftest import (  # noqa: E402
+    make_word_tokenizer,
+    shared,
+    write_native_templates,
+    write_recipe,
+)
 
 SPAM_TEMPLATE = {
     "name": "is_spam",

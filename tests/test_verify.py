@@ -9,12 +9,12 @@ import pytest
 from click.testing import CliRunner
 
 import ftdata
-from ftdata.api import load_compiled, read_manifest
-from ftdata.build import compile_recipe
-from ftdata.cli import main
+from ftdata.build.orchestrate import compile_recipe
+from ftdata.cli.app import main
+from ftdata.config.recipe import load_recipe
 from ftdata.errors import FtdataError
-from ftdata.recipe import load_recipe
-from ftdata.verify import VerifyError, check_output
+from ftdata.inspect.load import load_compiled, read_manifest
+from ftdata.inspect.verify import VerifyError, check_output
 
 from .conftest import write_jsonl, write_native_templates, write_recipe
 
@@ -76,7 +76,7 @@ def test_a_flipped_byte_is_detected_and_refused(built):
 
     with pytest.raises(FtdataError, match="does not verify"):
         open_for_training(built)
-    from ftdata.export import FORMATS
+    from ftdata.consume.export import FORMATS
 
     res = CliRunner().invoke(main, ["export", str(built), "--to", FORMATS[0], str(built.parent / "exported")])
     assert res.exit_code == 2 and "does not verify" in res.output

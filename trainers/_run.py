@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ftdata.constants import OWNER_FILE
 from ftdata.errors import FtdataError
-from ftdata.writer import mark_output, not_replaceable
+from ftdata.write.writer import mark_output, not_replaceable
 
 from .data import check_tokenizer
 

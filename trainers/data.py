@@ -23,16 +23,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ftdata.api import load_compiled
 from ftdata.constants import IGNORE_INDEX
 from ftdata.errors import FtdataError
+from ftdata.inspect.load import load_compiled
 
 TOKEN_COLUMNS = ("input_ids", "attention_mask", "labels", "position_ids", "seq_lengths")
 
 
 def check_tokenizer(manifest: dict, tok, where: str, model_name: str) -> None:
     """Refuse a tokenizer whose hash differs from the manifest's ``hashes.tokenizer``."""
-    from ftdata.tokenizer import tokenizer_hash
+    from ftdata.tokenize.tokenizer import tokenizer_hash
 
     want = manifest.get("hashes", {}).get("tokenizer")
     got = tokenizer_hash(tok)

@@ -24,10 +24,10 @@ import random
 from collections import defaultdict
 from pathlib import Path
 
-from ftdata.api import load_compiled
 from ftdata.constants import IGNORE_INDEX
 from ftdata.errors import FtdataError
-from ftdata.masking import encode_causal, encode_seq2seq
+from ftdata.inspect.load import load_compiled
+from ftdata.tokenize.masking import encode_causal, encode_seq2seq
 
 from . import metrics as M
 from ._run import load_model, peft_compat, read_run
@@ -83,7 +83,7 @@ def fewshot_prompts(rows: list[dict], pool: list[dict], k: int, *, seed: int, se
     Prompts are written by :func:`ftdata.fewshot.kshot_prompt` (the same shape the compiler
     uses for ``shots: k``), exemplars kept by :func:`ftdata.fewshot.fit_exemplars`.
     """
-    from ftdata.fewshot import fit_exemplars, kshot_prompt
+    from ftdata.templating.fewshot import fit_exemplars, kshot_prompt
 
     if k == 0:
         return [r["prompt"] for r in rows]

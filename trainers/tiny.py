@@ -14,8 +14,8 @@ from pathlib import Path
 
 from ftdata.constants import OWNER_FILE
 from ftdata.errors import FtdataError
-from ftdata.tokenizer import load_tokenizer
-from ftdata.writer import mark_output, not_replaceable
+from ftdata.tokenize.tokenizer import load_tokenizer
+from ftdata.write.writer import mark_output, not_replaceable
 
 ARCHITECTURES = ("llama", "gpt2", "t5")
 

@@ -20,18 +20,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..build import Build
-from ..chunk import CheckedRow, ChunkContext, process_chunk, render_rows
+from ..authoring.lint import Finding, lint_rows, lint_static
+from ..authoring.yamlwrite import Edit, fields, new_id, write_templates
+from ..build.chunk import CheckedRow, ChunkContext, process_chunk, render_rows
+from ..build.orchestrate import Build
+from ..config.paths import resolve_path
+from ..config.recipe import Recipe, SourceSpec, load_recipe
 from ..constants import IGNORE_INDEX
 from ..errors import BuildError, ConfigError, FtdataError, TemplateError
-from ..lint import Finding, lint_rows, lint_static
-from ..recipe import Recipe, SourceSpec, load_recipe, resolve_path
-from ..schema import check_row
-from ..selection import Group, RowPlan, truncate_field
-from ..sources import read_source
-from ..templates import Template, default_id, load_templates, load_templates_text
-from ..tokenizer import load_tokenizer
-from ..yamlwrite import Edit, fields, new_id, write_templates
+from ..read.schema import check_row
+from ..read.sources import read_source
+from ..templating.selection import Group, RowPlan, truncate_field
+from ..templating.templates import Template, default_id, load_templates, load_templates_text
+from ..tokenize.tokenizer import load_tokenizer
 
 #: Rows kept in memory for browsing (the studio is for authoring, not for whole datasets).
 MAX_ROWS = 20_000
@@ -248,7 +249,7 @@ class Studio:
 
     def new_draft(self) -> Draft:
         """A template scaffolded from the source's columns, in the file's form."""
-        from ..scaffold import guess, template_yaml
+        from ..authoring.scaffold import guess, template_yaml
 
         g = guess(self.columns, [r.data for r in self.rows[:200]])
         stem = re.sub(r"\W+", "_", self.spec.name).strip("_") or "source"

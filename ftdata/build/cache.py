@@ -1,0 +1,274 @@
+"""Content-addressed cache of phase-A chunk results: incremental and resumable builds.
+
+A chunk's result (:class:`~ftdata.chunk.ChunkResult`: its Arrow table, its example-level
+rejects and its candidate count) depends on nothing but
+
+* the chunk's checked rows (content, keys, line numbers, fixed splits),
+* the chunk context: templates, layout, separator, max_length, overflow, seed, chat, render
+  plan ... (every field of :class:`~ftdata.chunk.ChunkContext`, hashed canonically),
+* the tokenizer's content (:func:`ftdata.tokenizer.tokenizer_hash`),
+* ftdata's version and the source code of the package (a code change never reuses results).
+
+The SHA-256 of all of these names one cache entry: an Arrow IPC file whose footer metadata
+holds the rejects (JSON) and the candidate count. Entries are written atomically (temporary
+file, then rename) as soon as their chunk is done, so a build that is killed half-way resumes
+from its finished chunks, and a rebuild re-renders only the chunks whose key changed -- a
+template edit touches the chunks of the sources that use that template, nothing else.
+Phase B memory-maps the entries directly; nothing is copied.
+
+Location: ``cache_dir`` in the recipe, else ``$FTDATA_CACHE_DIR``, else
+``.<output name>.cache/`` beside the output folder (like the build's lock and temporary
+folders). Only a cache beside the output is pruned after a build (entries that build did not
+use are removed), so it holds one build's worth of chunks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import pickle
+import uuid
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute  # noqa: F401 - pa.compute
+
+from ..constants import __version__
+
+ENV_VAR = "FTDATA_CACHE_DIR"
+_REJECTS = b"ftdata.rejects"
+_CANDIDATES = b"ftdata.candidates"
+
+
+@lru_cache(maxsize=1)
+def code_hash() -> str:
+    """SHA-256 of the package's Python sources, so edited code never reuses old results."""
+    root = Path(__file__).resolve().parents[1]  # the ftdata package, not only build/
+    h = hashlib.sha256(__version__.encode())
+    for p in sorted(root.rglob("*.py")):
+        h.update(str(p.relative_to(root)).encode() + b"\x00")
+        h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def _canon(obj, out: list, seen: set) -> None:
+    """Append a canonical, process-independent text form of ``obj`` to ``out``.
+
+    Sets are sorted (their iteration order changes with the per-process string hash seed),
+    dicts keep their order (insertion order is part of the content), objects contribute their
+    class name and their pickled state (``__getstate__``), pydantic models their dump.
+    """
+    if obj is None or isinstance(obj, (bool, int, float, str, bytes)):
+        out.append(f"{type(obj).__name__}:{obj!r}")
+        return
+    if id(obj) in seen:
+        out.append("<cycle>")
+        return
+    seen.add(id(obj))
+    try:
+        if isinstance(obj, dict):
+            out.append("{")
+            for k, v in obj.items():
+                _canon(k, out, seen)
+                _canon(v, out, seen)
+            out.append("}")
+        elif isinstance(obj, (list, tuple)):
+            out.append("[" if isinstance(obj, list) else "(")
+            for v in obj:
+                _canon(v, out, seen)
+            out.append("]")
+        elif isinstance(obj, (set, frozenset)):
+            parts = []
+            for v in obj:
+                sub: list = []
+                _canon(v, sub, seen)
+                parts.append("".join(sub))
+            out.append("set" + repr(sorted(parts)))
+        elif hasattr(obj, "model_dump"):
+            out.append(type(obj).__qualname__)
+            _canon(obj.model_dump(mode="python"), out, seen)
+        elif hasattr(obj, "tobytes") and hasattr(obj, "dtype"):  # numpy arrays and scalars
+            out.append(f"nd:{obj.dtype}:{getattr(obj, 'shape', ())}:{hashlib.sha256(obj.tobytes()).hexdigest()}")
+        else:
+            state = obj.__getstate__() if hasattr(obj, "__getstate__") else None
+            if state is None and dataclasses.is_dataclass(obj):
+                state = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+            if state is None:
+                state = pickle.dumps(obj, protocol=4)
+            out.append(type(obj).__module__ + "." + type(obj).__qualname__)
+            _canon(state, out, seen)
+    finally:
+        seen.discard(id(obj))
+
+
+def context_fingerprint(ctx, tokenizer_hash: str) -> str:
+    """Hash of everything besides the rows that decides a chunk's result."""
+    parts: list = []
+    _canon(ctx, parts, set())
+    h = hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass"))
+    h.update(tokenizer_hash.encode())
+    h.update(code_hash().encode())
+    return h.hexdigest()
+
+
+def rows_blob(rows: list) -> bytes:
+    """The rows as one pickle: what a worker process is sent, and what :func:`chunk_key` hashes."""
+    return pickle.dumps(rows, protocol=5)
+
+
+def chunk_key(fingerprint: str, rows: list | None = None, *, blob: bytes | None = None) -> str:
+    """Cache key of one chunk: the context fingerprint and the rows' full content.
+
+    Every field of every row (key, line, data, fixed split, unit hash, ...) in order, as
+    :func:`rows_blob` pickles them (deterministic for the plain values rows hold, and far faster
+    than JSON); ``blob`` is that pickle when the caller has it already.
+    """
+    h = hashlib.sha256(fingerprint.encode())
+    h.update(rows_blob(rows) if blob is None else blob)
+    return h.hexdigest()
+
+
+@dataclass
+class CachedChunk:
+    """A finished chunk on disk: its table file, rejects and candidate count."""
+
+    path: Path
+    rejects: list
+    candidates: int
+    rows: int  # examples in the table
+    tokens: int
+    key: str | None = None
+    hit: bool = False  # found in the cache (False: computed by this build and stored)
+
+
+def table_counts(table: pa.Table) -> tuple[int, int]:
+    """(examples, tokens) of a phase-A table."""
+    return table.num_rows, int(pa.compute.sum(table.column("_len")).as_py() or 0)
+
+
+def default_cache_dir(target: Path) -> Path:
+    return target.parent / f".{target.name}.cache"
+
+
+def resolve_cache_dir(target: Path, configured: str | None, base: Path | None) -> tuple[Path, bool]:
+    """``(cache folder, whether it belongs to this output alone)``; see the module docstring."""
+    if configured:
+        p = Path(configured).expanduser()
+        return (p if p.is_absolute() or base is None else base / p), False
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return Path(env).expanduser(), False
+    return default_cache_dir(target), True
+
+
+class ChunkCache:
+    """Cache entries in ``root/<key[:2]>/<key>.arrow``.
+
+    Args:
+        root: the cache folder (created on first write).
+        read: look entries up (False for ``--force``: recompute everything, still write).
+    """
+
+    def __init__(self, root: Path, *, read: bool = True):
+        self.root = Path(root)
+        self.read = read
+        self.used: set[str] = set()
+        self.hits = 0
+        self.misses = 0
+
+    def path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.arrow"
+
+    def get(self, key: str) -> CachedChunk | None:
+        """The entry for ``key``, or None (unreadable entries count as missing)."""
+        self.used.add(key)
+        p = self.path(key)
+        if not self.read or not p.exists():
+            self.misses += 1
+            return None
+        try:
+            with pa.memory_map(str(p)) as fh:
+                reader = pa.ipc.open_file(fh)
+                meta = reader.metadata or {}
+                rejects = json.loads(meta[_REJECTS])
+                candidates = int(meta[_CANDIDATES])
+                rows, tokens = table_counts(reader.read_all())
+        except (OSError, KeyError, ValueError, pa.ArrowInvalid):
+            self.misses += 1
+            return None
+        from .chunk import Reject
+
+        self.hits += 1
+        return CachedChunk(p, [Reject(**r) for r in rejects], candidates, rows, tokens, key=key, hit=True)
+
+    def put(self, key: str, res, schema: pa.Schema) -> CachedChunk | None:
+        """Store a fresh result atomically; None when its rejects cannot be stored as JSON."""
+        self.used.add(key)
+        try:
+            rejects = json.dumps([dataclasses.asdict(r) for r in res.rejects], ensure_ascii=False)
+        except (TypeError, ValueError):
+            return None
+        meta = {_REJECTS: rejects.encode(), _CANDIDATES: str(res.candidates).encode()}
+        p = self.path(key)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        tmp = p.with_name(f".{p.name}.{uuid.uuid4().hex[:8]}.tmp")
+        try:
+            # the footer's custom metadata, not the schema's: phase B concatenates the tables
+            with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, schema, metadata=meta) as w:
+                w.write_table(res.table)
+            os.replace(tmp, p)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+        return CachedChunk(p, list(res.rejects), res.candidates, *table_counts(res.table), key=key)
+
+    def note(self, key: str, hit: bool) -> None:
+        """Count an entry a worker looked up (``hit``) or computed (see :func:`cached_process`)."""
+        self.used.add(key)
+        if hit:
+            self.hits += 1
+        else:
+            self.misses += 1
+
+    def prune(self) -> int:
+        """Remove entries this build did not use (and stray temporary files); returns how many."""
+        n = 0
+        if not self.root.exists():
+            return 0
+        for p in self.root.glob("*/*"):
+            name = p.name
+            stale = name.endswith(".tmp") or (name.endswith(".arrow") and name[:-6] not in self.used)
+            if stale:
+                p.unlink(missing_ok=True)
+                n += 1
+        return n
+
+
+def cached_process(ctx, rows: list, store: tuple[str, bool, str], blob: bytes | None = None):
+    """Phase A for one chunk with the cache consulted where it runs (a worker).
+
+    ``store`` is ``(cache folder, read, context fingerprint)``. The worker hashes the rows,
+    returns the cached entry on a hit, and otherwise computes the chunk and stores it, so the
+    build process neither hashes rows nor writes tables. Returns a :class:`CachedChunk`, or
+    the :class:`~ftdata.chunk.ChunkResult` itself (with ``key`` attribute) when it cannot be
+    stored; :meth:`ChunkCache.note` does the bookkeeping in the build process. ``blob``: the
+    rows' :func:`rows_blob`, when they came as one.
+    """
+    from .chunk import process_chunk, work_schema
+
+    root, read, fingerprint = store
+    cache = ChunkCache(Path(root), read=read)
+    key = chunk_key(fingerprint, rows, blob=blob)
+    hit = cache.get(key)
+    if hit is not None:
+        return hit
+    res = process_chunk(ctx, rows)
+    stored = cache.put(key, res, work_schema())
+    if stored is None:
+        res.key = key
+        return res
+    return stored

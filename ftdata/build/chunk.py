@@ -1,0 +1,353 @@
+"""Phase A of a build: render and tokenize one chunk of checked rows.
+
+:func:`process_chunk` is a pure function of its inputs (a picklable :class:`ChunkContext`
+and a list of :class:`CheckedRow`), so the same code runs in the build process, in a process
+pool, or on a distributed engine, and its output can be cached by content. It returns an
+Arrow table of candidate examples (the output columns plus internal ``_``-prefixed columns
+that phase B uses to split, deduplicate and order) and the example-level rejects.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from ..templating.templates import DoesNotApply, Template, TemplateError
+from ..tokenize.masking import (
+    SPECIAL_IN_DATA,
+    Columns,
+    encode_causal_columns,
+    encode_seq2seq,
+    encode_spans,
+    specials_for,
+)
+from ..tokenize.tokenizer import load_tokenizer
+
+#: Internal columns carried from phase A to phase B (dropped before writing).
+INTERNAL = pa.schema([
+    ("_line", pa.int64()),        # source line of the row
+    ("_split", pa.string()),      # split fixed in phase A (source split or hashed ratio), or null
+    ("_u", pa.float64()),         # unit hash of the split key (row key or group value)
+    ("_stratum", pa.string()),    # value of the stratify column, or null
+    ("_group", pa.string()),      # value of the group column, or null
+    ("_dedup", pa.binary(16)),    # hash of normalised (prompt, completion)
+    ("_sort", pa.uint64()),       # order within a split: hash of (seed, source, row key, template)
+    ("_len", pa.int32()),
+    ("_trained", pa.int32()),
+    ("_truncated", pa.bool_()),
+    ("_straddle", pa.bool_()),
+    ("_audit", pa.uint8()),       # boundary-audit bits (ftdata.audit)
+    ("_minhash", pa.binary()),    # MinHash signature for near-dup detection, or null (off / no text)
+    ("_cut_tokens", pa.int32()),  # tokens removed from the template's truncate field (0: not shortened)
+    ("_cut_chars", pa.int32()),   # characters removed from that field
+])
+
+
+def output_schema() -> pa.Schema:
+    """Columns of a compiled split (both layouts; see the package docstring)."""
+    return pa.schema([
+        ("input_ids", pa.list_(pa.int32())),
+        ("attention_mask", pa.list_(pa.int8())),
+        ("labels", pa.list_(pa.int32())),
+        ("source", pa.string()),
+        ("task", pa.string()),
+        ("template", pa.string()),
+        ("row_key", pa.string()),
+        ("prompt", pa.string()),
+        ("completion", pa.string()),
+        ("answer_choices", pa.list_(pa.string())),
+    ])
+
+
+def work_schema() -> pa.Schema:
+    return pa.schema(list(output_schema()) + list(INTERNAL))
+
+
+@dataclass
+class CheckedRow:
+    """A row that passed reading and the schema check, with its stable key."""
+
+    key: str
+    line: int
+    data: dict
+    split: str | None = None      # fixed split, when known in phase A
+    u: float = 0.0
+    stratum: str | None = None
+    group: str | None = None
+    index: int | None = None      # position among the source's checked rows (round-robin templates only)
+
+
+@dataclass
+class ChunkContext:
+    """Everything phase A needs, picklable (templates recompile lazily in a worker)."""
+
+    source: str
+    task: str
+    templates: list[Template]
+    tokenizer: str
+    tokenizer_base: str | None
+    layout: str
+    separator: str
+    max_length: int
+    overflow: str
+    add_eos: bool
+    seed: int
+    near_dup: tuple[int, int] | None = None  # (shingle size, num_perm) when near-dup detection is on
+    chat: dict | None = None  # ChatSpec as a dict when the chat layout is on
+    special_tokens_in_data: str = "text"  # text | control
+    render_plan: object | None = None  # ftdata.renderplan.RenderPlan: templates per row, field cut, few-shot
+
+
+@dataclass
+class Reject:
+    source: str
+    row_key: str | None
+    line: int
+    stage: str
+    code: str
+    reason: str
+    template: str | None = None
+    split: str | None = None
+    value: str | None = None
+    duplicate_of: dict | None = None  # dedup: source, row_key, template and split of the kept copy
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if v is not None or k in ("row_key",)}
+
+
+@dataclass
+class ChunkResult:
+    table: pa.Table
+    rejects: list[Reject]
+    candidates: int
+    key: str | None = None  # cache key, when a worker computed it (ftdata.cache.cached_process)
+
+
+def dedup_text(prompt: str, completion: str) -> str:
+    """Normalised text for exact dedup: case-folded, whitespace collapsed."""
+    return " ".join(prompt.casefold().split()) + "\x00" + " ".join(completion.casefold().split())
+
+
+def sort_key(seed: int, source: str, row_key: str, template: str) -> int:
+    d = hashlib.blake2b(f"{seed}\x00{source}\x00{row_key}\x00{template}".encode(), digest_size=8).digest()
+    return int.from_bytes(d, "big")
+
+
+def render_rows(ctx: ChunkContext, rows: list[CheckedRow], backend=None, cuts: dict | None = None):
+    """Render the templates each row meets (every template, unless ``ctx.render_plan`` picks
+    one per row; it may also shorten a field and add few-shot exemplars, using ``backend``).
+    Returns (kept [(row, template, p, c, choices)], rejects, n); ``cuts``, when given, gets
+    ``(row key, template id) -> (tokens, characters)`` removed from each shortened field."""
+    kept, rejects, n = [], [], 0
+    rp = ctx.render_plan
+    for row in rows:
+        for t in ctx.templates if rp is None else rp.templates_for(row.index, row.key):
+            n += 1
+            try:
+                prompt, completion, choices = t.render(row.data, seed=ctx.seed, row_key=row.key)
+                if rp is not None:
+                    prompt, completion, choices, cut = rp.finish(t, row.data, row.key,
+                                                                 (prompt, completion, choices), backend)
+                    if cut is not None and cuts is not None:
+                        cuts[(row.key, t.id)] = cut
+            except DoesNotApply as exc:
+                rejects.append(Reject(ctx.source, row.key, row.line, "render", "does_not_apply", str(exc), t.name, row.split))
+                continue
+            except TemplateError as exc:
+                rejects.append(Reject(ctx.source, row.key, row.line, "render", "render_error", str(exc), t.name, row.split))
+                continue
+            if choices and completion not in choices:  # a label the template cannot score: misread or unmapped data
+                rejects.append(Reject(ctx.source, row.key, row.line, "render", "not_an_answer_choice",
+                                      f"completion is not one of the template's answer_choices "
+                                      f"{', '.join(map(repr, choices[:10]))}{', ...' if len(choices) > 10 else ''}",
+                                      t.name, row.split, value=completion))
+                continue
+            kept.append((row, t, prompt, completion, choices))
+    return kept, rejects, n
+
+
+def escape_rows(ctx: ChunkContext, sp, rows: list[CheckedRow]) -> tuple[list[CheckedRow], set[str]]:
+    """Rows with special-token strings in their data escaped (text mode), and which rows had any."""
+    import dataclasses
+
+    out, hits = [], set()
+    for row in rows:
+        data, hit = sp.escape(row.data)
+        if hit:
+            hits.add(row.key)
+            if ctx.special_tokens_in_data == "text":
+                row = dataclasses.replace(row, data=data)
+        out.append(row)
+    return out, hits
+
+
+_MESSAGES_TEMPLATE: list[Template] = []
+
+
+def messages_rows(ctx: ChunkContext, rows: list[CheckedRow]):
+    """Chat layout from a messages column: one example per row, template name ``messages``."""
+    from ..templating.chat import ChatError, messages_from_value
+    from ..templating.templates import from_jinja
+
+    if not _MESSAGES_TEMPLATE:
+        _MESSAGES_TEMPLATE.append(from_jinja("{{ messages }} ||| {{ messages }}", name="messages"))
+    t = _MESSAGES_TEMPLATE[0]
+    col, kept, rejects = ctx.chat["messages_column"], [], []
+    for row in rows:
+        try:
+            msgs = messages_from_value(row.data.get(col), col, ctx.chat.get("system"))
+        except ChatError as exc:
+            rejects.append(Reject(ctx.source, row.key, row.line, "render", "bad_messages", str(exc), t.name, row.split))
+            continue
+        kept.append((row, t, None, None, None, msgs))
+    return kept, rejects, len(rows)
+
+
+def tokenize_kept(ctx: ChunkContext, tok, kept: list, hits: set[str]):
+    """Tokenize and mask rendered examples; see :mod:`ftdata.masking`.
+
+    Returns ``(items, cols, rejects)``: the kept ``(row, template, prompt, completion,
+    choices)``, their tokens as :class:`~ftdata.masking.Columns` (aligned with ``items``), and
+    the rejects.
+    """
+    from ..templating.chat import ChatError, messages_from_pair, render_chat
+
+    backend = tok.backend_tokenizer
+    sp = specials_for(backend)
+    eos = tok.eos_token_id if ctx.add_eos else None
+    escaped = [k[0].key in hits for k in kept]
+    text_mode = ctx.special_tokens_in_data == "text"
+    rejects: list[Reject] = []
+    if ctx.chat:
+        ok, chats = [], []
+        for k, esc in zip(kept, escaped):
+            row, t = k[0], k[1]
+            msgs = k[5] if len(k) > 5 else messages_from_pair(k[2], k[3], ctx.chat.get("system"))
+            try:
+                ce = render_chat(tok, msgs, train_on=ctx.chat.get("train_on", "last"), specials=sp.strings,
+                                 add_eos=ctx.add_eos, template=ctx.chat.get("template"))
+            except ChatError as exc:
+                rejects.append(Reject(ctx.source, row.key, row.line, "tokenize", exc.code, str(exc), t.name, row.split))
+                continue
+            p, c = (k[2], k[3]) if len(k) == 5 else (ce.prompt, ce.completion)
+            ok.append((row, t, p, c, k[4], esc))
+            chats.append(ce)
+        kept = [o[:5] for o in ok]
+        escaped = [o[5] for o in ok]
+        cols = Columns.from_encoded(encode_spans(
+            backend, [ce.text for ce in chats], [ce.spans for ce in chats],
+            eos=[eos if ce.append_eos else None for ce in chats], untrained_end=[ce.untrained_end for ce in chats],
+            max_length=ctx.max_length, overflow=ctx.overflow, add_special_tokens=False, bos_id=tok.bos_token_id,
+            escaped=escaped if text_mode else None, prompts=[ce.text[:ce.spans[0][0]] for ce in chats]))
+    elif ctx.layout == "causal":
+        cols = encode_causal_columns(backend, [k[2] for k in kept], [k[3] for k in kept], separator=ctx.separator,
+                                     eos_id=eos, max_length=ctx.max_length, overflow=ctx.overflow,
+                                     bos_id=tok.bos_token_id, escaped=escaped if text_mode else None)
+    else:
+        cols = Columns.from_encoded(encode_seq2seq(
+            backend, [k[2] for k in kept], [k[3] for k in kept], eos_id=eos, max_length=ctx.max_length,
+            overflow=ctx.overflow, bos_id=tok.bos_token_id, escaped=escaped if text_mode else None))
+    items = []
+    for i, ((row, t, prompt, completion, choices), esc, why) in enumerate(zip(kept, escaped, cols.reject)):
+        if why is not None:
+            if why.startswith("ERROR:"):
+                from ..errors import BuildError
+
+                raise BuildError(f"source '{ctx.source}' line {row.line} (key {row.key}), template '{t.name}': "
+                                 f"{why[6:]} (overflow: error)")
+            code = "too_long" if "max_length" in why else "no_trained_token"
+            rejects.append(Reject(ctx.source, row.key, row.line, "tokenize", code, why, t.name, row.split))
+            continue
+        if esc:
+            cols.flags[i] |= SPECIAL_IN_DATA
+            prompt, completion = sp.restore(prompt), sp.restore(completion)
+            if choices:
+                choices = [sp.restore(x) for x in choices]
+        items.append((row, t, prompt, completion, choices))
+    if len(items) < len(cols):
+        cols = cols.take(np.fromiter((w is None for w in cols.reject), dtype=bool, count=len(cols)))
+    return items, cols, rejects
+
+
+def process_chunk(ctx: ChunkContext, rows: list[CheckedRow]) -> ChunkResult:
+    """Render and tokenize a chunk; see the module docstring."""
+    tok = load_tokenizer(ctx.tokenizer, None if ctx.tokenizer_base is None else Path(ctx.tokenizer_base))
+    rows, hits = escape_rows(ctx, specials_for(tok.backend_tokenizer), rows)
+    cuts: dict[tuple[str, str], tuple[int, int]] = {}
+    if ctx.chat and ctx.chat.get("messages_column"):
+        kept, rejects, n = messages_rows(ctx, rows)
+    else:
+        kept, rejects, n = render_rows(ctx, rows, tok.backend_tokenizer, cuts)
+    items, cols, tok_rejects = tokenize_kept(ctx, tok, kept, hits)
+    rejects += tok_rejects
+    rws, tpls, prompts, completions, choices = (list(c) for c in zip(*items)) if items else ([],) * 5
+    names = [t.name for t in tpls]
+    keys = [r.key for r in rws]
+    offsets = pa.array(cols.offsets.astype(np.int32))
+    table = pa.table({
+        "input_ids": pa.ListArray.from_arrays(offsets, pa.array(cols.ids)),
+        "attention_mask": pa.ListArray.from_arrays(offsets, pa.array(np.ones(cols.ids.size, dtype=np.int8))),
+        "labels": pa.ListArray.from_arrays(offsets if cols.label_offsets is None
+                                           else pa.array(cols.label_offsets.astype(np.int32)), pa.array(cols.labels)),
+        "source": pa.array([ctx.source] * len(items), pa.string()),
+        "task": pa.array([ctx.task] * len(items), pa.string()),
+        "template": pa.array(names, pa.string()),
+        "row_key": pa.array(keys, pa.string()),
+        "prompt": pa.array(prompts, pa.string()),
+        "completion": pa.array(completions, pa.string()),
+        "answer_choices": pa.array(choices, pa.list_(pa.string())),
+        "_line": pa.array([r.line for r in rws], pa.int64()),
+        "_split": pa.array([r.split for r in rws], pa.string()),
+        "_u": pa.array([r.u for r in rws], pa.float64()),
+        "_stratum": pa.array([r.stratum for r in rws], pa.string()),
+        "_group": pa.array([r.group for r in rws], pa.string()),
+        "_dedup": pa.array([hashlib.blake2b(dedup_text(p, c).encode(), digest_size=16).digest()
+                            for p, c in zip(prompts, completions)], pa.binary(16)),
+        "_sort": pa.array([sort_key(ctx.seed, ctx.source, k, t) for k, t in zip(keys, names)], pa.uint64()),
+        "_len": pa.array(cols.lengths.astype(np.int32)),
+        "_trained": pa.array(cols.n_trained),
+        "_truncated": pa.array(cols.truncated),
+        "_straddle": pa.array(cols.straddle),
+        "_audit": pa.array(cols.flags),
+        "_minhash": pa.array(_minhashes(ctx, list(zip(tpls, prompts, completions))), pa.binary()),
+        **_cut_columns(cuts, keys, [t.id for t in tpls]),
+    }, schema=work_schema())
+    return ChunkResult(table, rejects, n)
+
+
+def _cut_columns(cuts: dict, keys: list[str], ids: list[str]) -> dict[str, pa.Array]:
+    """``_cut_tokens`` and ``_cut_chars`` per example (zeros where no field was shortened)."""
+    cut = np.zeros((len(keys), 2), dtype=np.int32)
+    if cuts:
+        for i, k in enumerate(zip(keys, ids)):
+            cut[i] = cuts.get(k, (0, 0))
+    return {"_cut_tokens": pa.array(cut[:, 0]), "_cut_chars": pa.array(cut[:, 1])}
+
+
+def _minhashes(ctx: ChunkContext, items: list[tuple[Template, str, str]]) -> list[bytes | None]:
+    """Near-dup signatures of (template, prompt, completion), the template's literal text cut out."""
+    if ctx.near_dup is None:
+        return [None] * len(items)
+    from ..plan.neardup import (
+        WordHasher,
+        shingle_batch,
+        signatures,
+        strip_literals,
+        template_literals,
+    )
+
+    k, num_perm = ctx.near_dup
+    literals: dict[str, tuple[list[str], list[str]]] = {}
+    texts = []
+    for t, prompt, completion in items:
+        if t.name not in literals:
+            literals[t.name] = template_literals(t.sources())
+        lp, lc = literals[t.name]
+        texts += [strip_literals(prompt, lp), strip_literals(completion, lc)]
+    hashes, text_of = shingle_batch(texts, k, WordHasher())
+    order = np.argsort(text_of, kind="stable")  # group each example's two texts together
+    return signatures(hashes[order], text_of[order] // 2, len(items), num_perm)

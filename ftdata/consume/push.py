@@ -1,0 +1,129 @@
+"""Pushing a compiled directory to the Hugging Face Hub as a dataset repository.
+
+The repository holds Parquet shards per split under ``data/``, a README.md dataset card whose
+YAML ``configs`` block names them (so ``datasets.load_dataset(repo)`` finds the splits and
+nothing else), and the manifest beside them. ``--dry-run DIR`` writes exactly that folder
+locally and uploads nothing; a real push stages the same folder in a temporary directory and
+hands it to ``HfApi.upload_folder`` in one commit.
+
+The token comes from ``HF_TOKEN`` or ``hf auth login`` (huggingface_hub's own lookup); ftdata
+never prints or logs it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..constants import MANIFEST
+from ..errors import FtdataError
+from ..inspect.load import load_compiled
+from ..write.card import render_card
+from .export import prepare_dest, quiet_datasets
+
+
+@dataclass
+class PushResult:
+    """What a push (or a dry run) produced."""
+
+    repo_id: str
+    files: list[str]
+    rows: dict[str, int]
+    private: bool
+    dry_run: Path | None = None
+    url: str | None = None
+    commit: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"repo_id": self.repo_id, "files": self.files, "rows": self.rows, "private": self.private,
+                "dry_run": str(self.dry_run) if self.dry_run else None, "url": self.url, "commit": self.commit}
+
+
+def _check_repo_id(repo_id: str) -> None:
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as exc:
+        raise FtdataError(f"push: '{repo_id}' is not a valid repository id (expected 'owner/name'): {exc}") from None
+
+
+def stage(path: str | Path, folder: Path, repo_id: str | None = None) -> tuple[list[str], dict[str, int]]:
+    """Write the Hub layout of a compiled directory into ``folder`` (which must exist and be empty).
+
+    Returns:
+        (files written relative to ``folder``, rows per split).
+    """
+    dd = load_compiled(path)
+    manifest = dd.manifest
+    (folder / "data").mkdir()
+    files, rows, data_files = [], {}, {}
+    for split in dd:
+        ds = dd[split]
+        # one Parquet shard per compiled Arrow shard keeps file sizes what the build chose
+        n = max(1, len(manifest.get("shards", {}).get(split, [])))
+        for i in range(n):
+            name = f"data/{split}-{i:05d}-of-{n:05d}.parquet"
+            with quiet_datasets():
+                ds.shard(num_shards=n, index=i, contiguous=True).to_parquet(str(folder / name))
+            files.append(name)
+        rows[split] = ds.num_rows
+        data_files[split] = f"data/{split}-*"
+    (folder / "README.md").write_text(render_card(manifest, repo_id=repo_id, data_files=data_files), encoding="utf-8")
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return files + ["README.md", MANIFEST], rows
+
+
+def _upload(folder: Path, repo_id: str, private: bool, token: str | None, message: str) -> tuple[str, str | None]:
+    from huggingface_hub import HfApi, get_token
+    from huggingface_hub.errors import HfHubHTTPError
+
+    token = token or get_token()
+    if not token:
+        raise FtdataError("push: no Hugging Face token found; set HF_TOKEN or run `hf auth login` "
+                          "(or use --dry-run DIR to write the folder locally)")
+    api = HfApi(token=token)
+    try:
+        url = api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+        info = api.upload_folder(repo_id=repo_id, repo_type="dataset", folder_path=str(folder),
+                                 commit_message=message, delete_patterns=["data/*"])
+    except HfHubHTTPError as exc:
+        # the server's message names the repository and the reason; the token is never part of it
+        raise FtdataError(f"push to {repo_id} failed: {exc}") from None
+    return str(url), getattr(info, "oid", None)
+
+
+def push(path: str | Path, repo_id: str, *, private: bool = False, dry_run: str | Path | None = None,
+         token: str | None = None) -> PushResult:
+    """Push a compiled directory to the Hub (or, with ``dry_run``, write the folder that would be pushed).
+
+    Args:
+        path: compiled directory (must hold ``COMPLETED``).
+        repo_id: ``owner/name`` of the dataset repository; created if missing.
+        private: create the repository private (an existing repository keeps its visibility).
+        dry_run: write the Hub folder here and upload nothing.
+        token: Hub token; default huggingface_hub's lookup (``HF_TOKEN``, then the saved login).
+    """
+    _check_repo_id(repo_id)
+    if dry_run is not None:
+        dest = Path(dry_run)
+        tmp = prepare_dest(dest, Path(path), overwrite=False)
+        try:
+            files, rows = stage(path, tmp, repo_id)
+            if dest.exists():
+                dest.rmdir()  # prepare_dest allows only an empty one
+            tmp.rename(dest)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return PushResult(repo_id, files, rows, private, dry_run=dest.resolve())
+    with tempfile.TemporaryDirectory(prefix="ftdata-push-") as tmp:
+        files, rows = stage(path, Path(tmp), repo_id)
+        m = load_compiled(path).manifest
+        message = f"ftdata {m['ftdata_version']}: {m['name']} (recipe {m['hashes']['recipe'][:12]})"
+        url, commit = _upload(Path(tmp), repo_id, private, token, message)
+    return PushResult(repo_id, files, rows, private, url=url, commit=commit)

@@ -1,0 +1,18 @@
+"""Stage 3, templating: a checked row -> (prompt, completion, answer_choices) texts.
+
+In: a row (a dict) and the templates the recipe chose. Out: rendered texts per template, or
+a reason (``DoesNotApply``, a template error, a sandbox limit) that becomes a reject.
+Tokenizer ids are not produced here (only counted, for field truncation).
+
+Rule owned here: how a template renders -- sandboxed Jinja with resource limits, which
+templates meet which row, few-shot exemplars, token-aware field truncation, chat messages.
+
+* :mod:`~ftdata.templating.templates` -- native and promptsource templates;
+* :mod:`~ftdata.templating.sandbox`, :mod:`~ftdata.templating.limits` -- the Jinja sandbox and
+  its limits;
+* :mod:`~ftdata.templating.selection` -- choosing templates, and which of them each row meets;
+* :mod:`~ftdata.templating.renderplan` -- what a recipe asks of rendering per row;
+  :mod:`~ftdata.templating.fewshot`, :mod:`~ftdata.templating.truncation` -- its two steps;
+* :mod:`~ftdata.templating.chat` -- conversations rendered with a chat template;
+* :mod:`~ftdata.templating.preflight` -- templates tried on sample rows before a build.
+"""
