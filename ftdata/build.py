@@ -47,22 +47,21 @@ from .engines import Job, check_engine, make_engine
 from .errors import BuildError, ConfigError
 from .fewshot import ExemplarPool
 from .finalize import (
-    close_work,
     field_cut_stats,
     open_work,
     plan,
-    release_pages,
     rows_with_output,
     split_stats,
     write_splits,
 )
 from .gate import ROW_STAGES, drop_failed, failed_dir, keep_failed, outcome_problems
 from .keys import KeySet
+from .mapped import MappedFiles
 from .pack import write_packed
 from .progress import BuildProgress, RateMeter, count_rows
 from .recipe import Recipe, check_tokenizer, load_recipe, recipe_hash, resolve_path, validate_recipe
 from .renderplan import RenderPlan
-from .schema import check_row
+from .schema import check_source_row
 from .selection import Group, RowPlan, choose_ref, truncate_field
 from .sources import SourceRow, file_hash, guess_format, read_source
 from .split import assign_splits, split_unit
@@ -311,8 +310,7 @@ class Build:
                 if row.error is not None:
                     staged.append(Reject(src.name, None, row.line, "read", "unreadable", row.error, value=row.raw))
                     continue
-                data = {src.rename.get(k, k): v for k, v in row.data.items()} if src.rename else row.data
-                data, err = check_row(data, src.columns)
+                data, err = check_source_row(row.data, src)
                 if err:
                     staged.append(Reject(src.name, self.row_key(src, row, row.data), row.line, "schema", "schema",
                                          err, value=_short(row.data)))
@@ -490,6 +488,7 @@ class Build:
                 return done
         self.out = OutputDir(target, overwrite)
         eng = None
+        maps = MappedFiles()  # this build's mapped phase-A files: no other build sees them
         try:
             self.rejects = RejectsWriter(self.out.tmp / REJECTS)
             work_dir = self.out.tmp / "_work"
@@ -512,24 +511,25 @@ class Build:
             prog.stage = "finalize"
             self._report(prog, progress)
             t0 = time.perf_counter()
-            work = open_work(files)
+            work = open_work(files, maps)
+            release = maps.release
             p = plan(work, self.r.split, self.r.dedup, mixture=self.r.mixture, contamination=self.r.contamination,
-                     templates=self.templates, base=self.base)
+                     templates=self.templates, base=self.base, release=release)
             for rec in p.rejects:
                 self.reject(rec)
             self.check_outcome(p, target)
-            shards = (write_packed(work, p, self.out.tmp, self.r.shard_size, self.r.max_length) if self.r.packing
-                      else write_splits(work, p, self.out.tmp, self.r.shard_size))
+            shards = (write_packed(work, p, self.out.tmp, self.r.shard_size, self.r.max_length, release)
+                      if self.r.packing else write_splits(work, p, self.out.tmp, self.r.shard_size, release))
             p.info["audit"] = audit_section(work, p, rejects_by_code=self.rejects_by,
-                                            special_tokens_mode=self.r.special_tokens_in_data)
-            release_pages()
-            split_counts, token_stats = split_stats(work, p)
+                                            special_tokens_mode=self.r.special_tokens_in_data, release=release)
+            release()
+            split_counts, token_stats = split_stats(work, p, release)
             if any(self.truncate.values()):  # only then: outputs without field truncation stay as they were
-                for name, cut in field_cut_stats(work, p).items():
+                for name, cut in field_cut_stats(work, p, release).items():
                     token_stats[name]["field_truncated"] = cut
-            with_output, written = rows_with_output(work, p)
+            with_output, written = rows_with_output(work, p, release)
             del work
-            close_work()
+            maps.close()
             self.timings["finalize"] += time.perf_counter() - t0
             for name, c in self.counts.items():
                 c.examples_written = written.get(name, 0)
@@ -564,6 +564,7 @@ class Build:
             self.out.commit()
             drop_failed(target)  # the rejects of an earlier failed build
         except BaseException as exc:
+            maps.close()
             if eng is not None:
                 eng.close(wait=False)  # no chunk still running is of use now (Ctrl-C: exit promptly)
             full = no_space_error(exc, self.out, getattr(getattr(self, "cache", None), "root", None))

@@ -4,8 +4,9 @@ Phase A leaves one Arrow file per chunk (memory-mapped here, never loaded whole)
 works on the small internal columns as NumPy arrays -- split key, dedup hash, sort key,
 lengths -- and then copies the selected rows into the final shards in bounded slices, so
 memory stays flat as data grows. Every pass over the mapped files (:func:`work_batches`,
-:func:`column_numpy`, :func:`ftdata.gather.gather_slices`) hands each file's pages back as soon as
-it has copied from it, so the resident set holds about one chunk file, not all of them.
+:func:`column_numpy`, :func:`ftdata.gather.gather_slices`) is given the build's ``release``
+(:class:`ftdata.mapped.MappedFiles`, owned by that build) and hands each file's pages back as
+soon as it has copied from it, so the resident set holds about one chunk file, not all of them.
 
 Decisions made here, all deterministic and independent of input order:
 
@@ -25,8 +26,6 @@ Decisions made here, all deterministic and independent of input order:
 
 from __future__ import annotations
 
-import mmap
-from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ import pyarrow.compute as pc
 from .chunk import Reject, output_schema
 from .constants import SPLIT_PRIORITY
 from .gather import gather_slices
+from .mapped import MappedFiles, Release, drop_pages
 from .split import assign_splits
 from .writer import SplitWriter
 
@@ -55,73 +55,43 @@ class Plan:
     info: dict = field(default_factory=dict)  # extra manifest sections from plan steps
 
 
-_MAPS: list[mmap.mmap] = []
-_FIRST_ROWS: list[int] = []  # per map in _MAPS: the work-table row its rows start at
-
-
-def open_work(files: list[Path]) -> pa.Table:
+def open_work(files: list[Path], maps: MappedFiles) -> pa.Table:
     """Memory-map every phase-A file and concatenate them (zero-copy).
 
-    The maps are Python ``mmap`` objects (kept in ``_MAPS``, with the row each one starts at)
-    so :func:`release_pages` can hand their pages back to the kernel while rows are copied
-    out: without that, every page phase B ever touched stays in this process's resident set
-    and peak RSS grows with the input.
+    The maps are kept in ``maps`` (the build's own :class:`~ftdata.mapped.MappedFiles`, with
+    the row each file starts at), so ``maps.release`` can hand their pages back to the kernel
+    while rows are copied out: without that, every page phase B ever touched stays in this
+    process's resident set and peak RSS grows with the input.
     """
     tables = []
-    close_work()
     rows = 0
     for f in files:
-        with open(f, "rb") as fh:
-            mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-        _MAPS.append(mm)
-        _FIRST_ROWS.append(rows)
+        mm = maps.map(f, rows)
         tables.append(pa.ipc.open_file(pa.py_buffer(mm)).read_all())
         rows += tables[-1].num_rows
-        _drop(mm)  # the footer just read: no file stays resident here until its rows are read
+        drop_pages(mm)  # the footer just read: no file stays resident here until its rows are read
     from .chunk import work_schema
 
     return pa.concat_tables(tables) if tables else work_schema().empty_table()
 
 
-def release_pages(start: int = 0, stop: int | None = None) -> None:
-    """Drop the resident pages of the mapped phase-A files from this process.
-
-    Only the files holding work rows ``start`` to ``stop`` (all of them by default), so
-    :func:`ftdata.gather.take_rows` can hand back each chunk as soon as it has copied from it.
-    The files are mapped read-only and shared, so ``MADV_DONTNEED`` only unmaps the pages here;
-    the next access faults them back in from the page cache, unchanged.
-    """
-    first = max(bisect_right(_FIRST_ROWS, start) - 1, 0)
-    last = len(_MAPS) if stop is None else bisect_left(_FIRST_ROWS, stop)
-    for mm in _MAPS[first:last]:
-        _drop(mm)
-
-
-def _drop(mm: mmap.mmap) -> None:
-    """Unmap the resident pages of one map from this process (where ``MADV_DONTNEED`` exists)."""
-    advice = getattr(mmap, "MADV_DONTNEED", None)
-    if advice is None:
-        return
-    try:
-        mm.madvise(advice)
-    except (OSError, ValueError):
-        pass
-
-
-def work_batches(work: pa.Table, columns: list[str]) -> Iterator[tuple[int, pa.RecordBatch]]:
+def work_batches(work: pa.Table, columns: list[str],
+                 release: Release | None = None) -> Iterator[tuple[int, pa.RecordBatch]]:
     """``(first row, batch)`` for each chunk of the work table, ``columns`` only, in order.
 
-    Each chunk's mapped pages are handed back (:func:`release_pages`) when the next one is
-    asked for, so a pass over every row keeps about one chunk resident, not the whole table.
+    Each chunk's mapped pages are handed back (``release``, the build's
+    :meth:`~ftdata.mapped.MappedFiles.release`) when the next one is asked for, so a pass over
+    every row keeps about one chunk resident, not the whole table.
     """
     start = 0
     for batch in work.select(columns).to_batches():
         yield start, batch
-        release_pages(start, start + batch.num_rows)
+        if release is not None:
+            release(start, start + batch.num_rows)
         start += batch.num_rows
 
 
-def column_numpy(work: pa.Table, name: str) -> np.ndarray:
+def column_numpy(work: pa.Table, name: str, release: Release | None = None) -> np.ndarray:
     """Column ``name`` of the work table as one NumPy array, copied out a chunk at a time.
 
     Like ``work.column(name).to_numpy(zero_copy_only=False)`` (strings become objects), but each
@@ -129,7 +99,7 @@ def column_numpy(work: pa.Table, name: str) -> np.ndarray:
     binary column comes back as raw items (``V<width>``), to be viewed as the caller needs.
     """
     out = None
-    for start, batch in work_batches(work, [name]):
+    for start, batch in work_batches(work, [name], release):
         col = batch.column(0)
         if pa.types.is_fixed_size_binary(col.type):
             width = col.type.byte_width
@@ -142,25 +112,20 @@ def column_numpy(work: pa.Table, name: str) -> np.ndarray:
     return work.column(name).to_numpy(zero_copy_only=False) if out is None else out
 
 
-def close_work() -> None:
-    """Forget the maps of the last build (they are unmapped once no table refers to them)."""
-    _MAPS.clear()
-    _FIRST_ROWS.clear()
-
-
 def pd_isnull(a: np.ndarray) -> np.ndarray:
     """Elementwise ``is None`` over an object array (one C loop, not a Python generator)."""
     return np.asarray(np.asarray(a, dtype=object) == None, dtype=bool)  # noqa: E711
 
 
-def dedup_rows(work: pa.Table, splits: np.ndarray, sort: np.ndarray) -> tuple[np.ndarray, list[tuple]]:
+def dedup_rows(work: pa.Table, splits: np.ndarray, sort: np.ndarray,
+               release: Release | None = None) -> tuple[np.ndarray, list[tuple]]:
     """Keep-mask after exact dedup across all splits, and (removed, kept, code, note) per copy
     (``sort``: the ``_sort`` column)."""
     n = work.num_rows
     keep = np.ones(n, dtype=bool)
     if n == 0:
         return keep, []
-    hv = column_numpy(work, "_dedup").view(np.dtype([("a", "<u8"), ("b", "<u8")]))
+    hv = column_numpy(work, "_dedup", release).view(np.dtype([("a", "<u8"), ("b", "<u8")]))
     prio = np.fromiter((SPLIT_PRIORITY.get(s, 5) for s in splits), dtype=np.int16, count=n)
     order = np.lexsort((np.arange(n), sort, prio, hv["b"], hv["a"]))
     hs = hv[order]
@@ -176,7 +141,7 @@ def dedup_rows(work: pa.Table, splits: np.ndarray, sort: np.ndarray) -> tuple[np
 
 
 def near_dedup(work: pa.Table, splits: np.ndarray, keep: np.ndarray, sort: np.ndarray, threshold: float,
-               num_perm: int) -> tuple[np.ndarray, list[tuple]]:
+               num_perm: int, release: Release | None = None) -> tuple[np.ndarray, list[tuple]]:
     """Remove near-duplicates among the kept rows (same task and template only).
 
     Survivor rule as for exact duplicates: the copy in the higher-priority split (test, then
@@ -187,7 +152,7 @@ def near_dedup(work: pa.Table, splits: np.ndarray, keep: np.ndarray, sort: np.nd
     sigs = np.zeros((n, num_perm), dtype=np.uint32)
     valid = np.zeros(n, dtype=bool)
     width = np.arange(num_perm * 4)
-    for at, batch in work_batches(work, ["_minhash"]):  # per chunk: offsets are int32 within a chunk
+    for at, batch in work_batches(work, ["_minhash"], release):  # per chunk: offsets are int32 within a chunk
         ch = batch.column(0)
         loc = np.nonzero(~np.asarray(ch.is_null().to_numpy(zero_copy_only=False), dtype=bool))[0]
         if loc.size:
@@ -263,7 +228,7 @@ def sample_mixture(work: pa.Table, p: Plan, mix) -> None:
 
 
 def plan(work: pa.Table, split, dedup, *, mixture=None, contamination=None,
-         templates: dict | None = None, base: Path | None = None) -> Plan:
+         templates: dict | None = None, base: Path | None = None, release: Release | None = None) -> Plan:
     """Decide split membership and order, in this sequence (each step sees the previous).
 
     1. splits: fixed (source) splits, else the hashed ratios -- except in ``stratify`` mode,
@@ -281,11 +246,12 @@ def plan(work: pa.Table, split, dedup, *, mixture=None, contamination=None,
         contamination: :class:`ftdata.recipe.ContaminationSpec` or None.
         templates: source -> templates (their literal text is left out of n-grams).
         base: folder for relative paths (evaluation sets).
+        release: the build's :meth:`~ftdata.mapped.MappedFiles.release` (None: keep pages).
     """
     ratios = split.ratios
     stratify = getattr(split, "mode", None) == "stratify"
     # each internal column read once (a pass over every chunk file)
-    fixed, u, sort = (column_numpy(work, c) for c in ("_split", "_u", "_sort"))
+    fixed, u, sort = (column_numpy(work, c, release) for c in ("_split", "_u", "_sort"))
     splits = assign_splits(fixed, u, ratios)
     if stratify:
         splits = np.where(pd_isnull(fixed), None, splits)
@@ -293,10 +259,10 @@ def plan(work: pa.Table, split, dedup, *, mixture=None, contamination=None,
     keep = np.ones(work.num_rows, dtype=bool)
     removed: list[tuple] = []
     if exact:
-        keep, rem = dedup_rows(work, splits, sort)
+        keep, rem = dedup_rows(work, splits, sort, release)
         removed += rem
     if not isinstance(dedup, bool) and dedup.near:
-        keep, rem = near_dedup(work, splits, keep, sort, dedup.threshold, dedup.num_perm)
+        keep, rem = near_dedup(work, splits, keep, sort, dedup.threshold, dedup.num_perm, release)
         removed += rem
     if stratify:
         names_pos = [n for n, r in ratios.items() if r > 0]
@@ -319,11 +285,13 @@ def plan(work: pa.Table, split, dedup, *, mixture=None, contamination=None,
         from .neardup import template_literals
 
         literals = {(s, t.name): template_literals(t.sources()) for s, ts in (templates or {}).items() for t in ts}
-        p.info["contamination"] = contamination_report(work, p.order, contamination, literals, base or Path.cwd())
+        p.info["contamination"] = contamination_report(work, p.order, contamination, literals, base or Path.cwd(),
+                                                        release=release)
     return p
 
 
-def write_splits(work: pa.Table, p: Plan, folder: Path, shard_size: int) -> dict[str, list[dict]]:
+def write_splits(work: pa.Table, p: Plan, folder: Path, shard_size: int,
+                 release: Release | None = None) -> dict[str, list[dict]]:
     """Copy the planned rows into final shards, a bounded slice at a time.
 
     Every slice of every split is gathered in one pass over the chunk files
@@ -334,12 +302,12 @@ def write_splits(work: pa.Table, p: Plan, folder: Path, shard_size: int) -> dict
     orders = [p.order.get(name, np.zeros(0, dtype=np.int64)) for name in names]
     slices = [(k, o[start:start + WRITE_SLICE]) for k, o in enumerate(orders) for start in range(0, len(o), WRITE_SLICE)]
     writers = [SplitWriter(folder / name, output_schema(), shard_size) for name in names]
-    for (k, _), part in zip(slices, gather_slices(work.select(cols), [s for _, s in slices], folder, release_pages)):
+    for (k, _), part in zip(slices, gather_slices(work.select(cols), [s for _, s in slices], folder, release)):
         writers[k].write(part)
     return {name: w.close(name) for name, w in zip(names, writers)}
 
 
-def split_stats(work: pa.Table, p: Plan) -> tuple[dict, dict]:
+def split_stats(work: pa.Table, p: Plan, release: Release | None = None) -> tuple[dict, dict]:
     """(counts per split, token statistics per split) from the internal columns.
 
     One pass over the work table, a chunk at a time (see :func:`work_batches`), counting each
@@ -354,7 +322,8 @@ def split_stats(work: pa.Table, p: Plan) -> tuple[dict, dict]:
     by_task: list[dict[str, list[int]]] = [{} for _ in names]  # task -> [examples, tokens, trained tokens]
     by_template: list[Counter] = [Counter() for _ in names]
     flags = np.zeros((len(names), 2), dtype=np.int64)  # truncated, straddling the boundary
-    for start, batch in work_batches(work, ["task", "template", "_len", "_trained", "_truncated", "_straddle"]):
+    for start, batch in work_batches(work, ["task", "template", "_len", "_trained", "_truncated", "_straddle"],
+                                     release):
         k = which[start:start + batch.num_rows]
         rows = np.nonzero(k >= 0)[0]
         if rows.size == 0:
@@ -407,7 +376,7 @@ def _codes(values: pa.Array) -> tuple[np.ndarray, list]:
     return enc.indices.to_numpy(zero_copy_only=False), enc.dictionary.to_pylist()
 
 
-def rows_with_output(work: pa.Table, p: Plan) -> tuple[Counter, Counter]:
+def rows_with_output(work: pa.Table, p: Plan, release: Release | None = None) -> tuple[Counter, Counter]:
     """Per source: (distinct rows with at least one example in the output, examples written).
 
     Counted over the planned rows (one per document, packed or not), so the shards need not be
@@ -420,7 +389,7 @@ def rows_with_output(work: pa.Table, p: Plan) -> tuple[Counter, Counter]:
         written[idx] = True
     rows: Counter = Counter()
     examples: Counter = Counter()
-    for start, batch in work_batches(work, ["source", "row_key"]):
+    for start, batch in work_batches(work, ["source", "row_key"], release):
         sel = np.nonzero(written[start:start + batch.num_rows])[0]
         if sel.size == 0:
             continue
@@ -433,7 +402,7 @@ def rows_with_output(work: pa.Table, p: Plan) -> tuple[Counter, Counter]:
     return rows, examples
 
 
-def field_cut_stats(work: pa.Table, p: Plan) -> dict[str, dict]:
+def field_cut_stats(work: pa.Table, p: Plan, release: Release | None = None) -> dict[str, dict]:
     """Per split: examples whose template's ``truncate`` field was shortened, with the tokens and
     characters removed (``_cut_tokens``, ``_cut_chars``): in all, per task, and per template
     within each task.
@@ -444,7 +413,7 @@ def field_cut_stats(work: pa.Table, p: Plan) -> dict[str, dict]:
     for k, name in enumerate(p.split_names):
         which[p.order.get(name, np.zeros(0, dtype=np.int64))] = k
     acc: list[dict] = [{} for _ in p.split_names]  # (task, template) -> [examples, tokens, chars]
-    for start, batch in work_batches(work, ["task", "template", "_cut_tokens", "_cut_chars"]):
+    for start, batch in work_batches(work, ["task", "template", "_cut_tokens", "_cut_chars"], release):
         k = which[start:start + batch.num_rows]
         tokens = batch.column("_cut_tokens").to_numpy(zero_copy_only=False)
         rows = np.nonzero((k >= 0) & (tokens > 0))[0]

@@ -362,7 +362,7 @@ def preflight(recipe, base: Path, n: int = 20) -> list[str]:
     template failing on only some rows is left to the build, where each failure is a reject.
     """
     from .recipe import resolve_path
-    from .schema import check_row
+    from .schema import check_source_row
     from .selection import choose_ref
     from .sources import read_source
     from .templates import load_templates
@@ -384,8 +384,7 @@ def preflight(recipe, base: Path, n: int = 20) -> list[str]:
                 break
             if row.data is None:
                 continue
-            data = {src.rename.get(k, k): v for k, v in row.data.items()} if src.rename else row.data
-            data, err = check_row(data, src.columns)
+            data, err = check_source_row(row.data, src)
             if not err:
                 rows.append((str(row.line), data))
         if not rows:

@@ -26,7 +26,7 @@ from ..constants import IGNORE_INDEX
 from ..errors import BuildError, ConfigError, FtdataError, TemplateError
 from ..lint import Finding, lint_rows, lint_static
 from ..recipe import Recipe, SourceSpec, load_recipe, resolve_path
-from ..schema import check_row
+from ..schema import check_source_row
 from ..selection import Group, RowPlan, truncate_field
 from ..sources import read_source
 from ..templates import Template, default_id, load_templates, load_templates_text
@@ -189,8 +189,7 @@ class Studio:
             if row.error is not None:
                 self.unreadable += 1
                 continue
-            data = {self.spec.rename.get(k, k): v for k, v in row.data.items()} if self.spec.rename else row.data
-            data, err = check_row(data, self.spec.columns)
+            data, err = check_source_row(row.data, self.spec)
             if err:
                 self.unreadable += 1
                 continue
