@@ -112,8 +112,11 @@ def column_numpy(work: pa.Table, name: str, release: Release | None = None) -> n
     return work.column(name).to_numpy(zero_copy_only=False) if out is None else out
 
 
-def pd_isnull(a: np.ndarray) -> np.ndarray:
-    """Elementwise ``is None`` over an object array (one C loop, not a Python generator)."""
+def is_none(a: np.ndarray) -> np.ndarray:
+    """Elementwise ``is None`` over an object array (one C loop, not a Python generator).
+
+    NumPy only: unlike pandas' ``isnull``, NaN is a value here, not a missing one.
+    """
     return np.asarray(np.asarray(a, dtype=object) == None, dtype=bool)  # noqa: E711
 
 
@@ -254,7 +257,7 @@ def plan(work: pa.Table, split, dedup, *, mixture=None, contamination=None,
     fixed, u, sort = (column_numpy(work, c, release) for c in ("_split", "_u", "_sort"))
     splits = assign_splits(fixed, u, ratios)
     if stratify:
-        splits = np.where(pd_isnull(fixed), None, splits)
+        splits = np.where(is_none(fixed), None, splits)
     exact = dedup if isinstance(dedup, bool) else dedup.exact
     keep = np.ones(work.num_rows, dtype=bool)
     removed: list[tuple] = []
@@ -266,7 +269,7 @@ def plan(work: pa.Table, split, dedup, *, mixture=None, contamination=None,
         removed += rem
     if stratify:
         names_pos = [n for n, r in ratios.items() if r > 0]
-        todo = np.nonzero(pd_isnull(splits) & keep)[0]
+        todo = np.nonzero(is_none(splits) & keep)[0]
         if todo.size:
             from .split import stratified_splits
 

@@ -670,7 +670,10 @@ def _take_slices(flat: np.ndarray, offsets: np.ndarray, keep: np.ndarray) -> tup
 
 
 _BYTE_LENGTHS: dict[int, tuple[object, np.ndarray | None]] = {}
-_SLOW: set[int] = set()  # backends whose byte lengths once failed to add up: reference path only
+#: Backends whose byte lengths once failed to add up: reference path only. A pure per-tokenizer
+#: memo (id -> the backend itself, checked by identity as in :func:`_per_backend`, so a new
+#: tokenizer that reuses a freed one's id is not taken for it); it changes speed, never output.
+_SLOW: dict[int, object] = {}
 
 
 def byte_lengths(backend) -> np.ndarray | None:
@@ -726,7 +729,7 @@ def encode_causal_columns(backend, prompts: list[str], completions: list[str], *
 
 def _causal_fast(backend, prompts, completions, separator, eos_id, max_length, overflow, bos_id) -> Columns | None:
     """The byte-length path of :func:`encode_causal_columns`; None when it does not apply."""
-    blen_of = None if id(backend) in _SLOW else byte_lengths(backend)
+    blen_of = None if _SLOW.get(id(backend)) is backend else byte_lengths(backend)
     if blen_of is None:
         return None
     n_ex = len(prompts)
@@ -746,14 +749,14 @@ def _causal_fast(backend, prompts, completions, separator, eos_id, max_length, o
     try:
         blen = blen_of[flat]
     except IndexError:  # an id the vocabulary table does not cover
-        _SLOW.add(id(backend))
+        _SLOW[id(backend)] = backend
         return None
     cum = np.zeros(flat.size + 1, dtype=np.int64)  # cum[j]: bytes before token j, chunk-wide
     np.cumsum(blen, out=cum[1:])
     base = cum[toff[:-1]]  # where each example's first token starts
     if ((blen_of.min(initial=0) < 0 and (blen < 0).any())
             or not np.array_equal(cum[toff[1:]] - base, t_len)):
-        _SLOW.add(id(backend))  # this tokenizer's tokens are not plain byte strings of the text
+        _SLOW[id(backend)] = backend  # this tokenizer's tokens are not plain byte strings of the text
         return None
     del blen
     # a token is trained when it ends past the prompt (holds a byte of the separator or the

@@ -332,7 +332,7 @@ class Studio:
         elif rej.stage == "tokenize":
             kept, _, _ = render_rows(ctx, [row])
             if kept:
-                _, _, view.prompt, view.completion, view.choices = kept[0]
+                view.prompt, view.completion, view.choices = kept[0].prompt, kept[0].completion, kept[0].choices
             view.notice = f"a build would reject this row: {rej.reason}"
         else:
             view.notice = rej.reason
