@@ -260,8 +260,8 @@ def tokenize_kept(ctx: ChunkContext, tok, kept: list, hits: set[str]):
     """Tokenize and mask rendered examples; see :mod:`ftdata.masking`.
 
     Returns ``(items, cols, rejects)``: the kept :class:`Rendered` examples (prompt and
-    completion filled in, specials restored), their tokens as :class:`~ftdata.masking.Columns` (aligned with ``items``), and
-    the rejects.
+    completion filled in, specials restored), their tokens as :class:`~ftdata.masking.Columns`
+    (aligned with ``items``), and the rejects.
     """
     from .chat import ChatError, messages_from_pair, render_chat
 
@@ -295,9 +295,9 @@ def tokenize_kept(ctx: ChunkContext, tok, kept: list, hits: set[str]):
             escaped=escaped if text_mode else None, prompts=[ce.text[:ce.spans[0][0]] for ce in chats]))
     elif ctx.layout == "causal":
         cols = encode_causal_columns(backend, [k.prompt for k in kept], [k.completion for k in kept],
-                                     separator=ctx.separator,
-                                     eos_id=eos, max_length=ctx.max_length, overflow=ctx.overflow,
-                                     bos_id=tok.bos_token_id, escaped=escaped if text_mode else None)
+                                     separator=ctx.separator, eos_id=eos, max_length=ctx.max_length,
+                                     overflow=ctx.overflow, bos_id=tok.bos_token_id,
+                                     escaped=escaped if text_mode else None)
     else:
         cols = Columns.from_encoded(encode_seq2seq(
             backend, [k.prompt for k in kept], [k.completion for k in kept], eos_id=eos, max_length=ctx.max_length,
