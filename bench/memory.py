@@ -29,7 +29,7 @@ from common import write_recipe, write_repeated  # noqa: E402
 
 CHILD = """
 import json, resource, sys, time
-from ftdata.build import compile_recipe
+from ftdata.build.orchestrate import compile_recipe
 t0 = time.perf_counter()
 res = compile_recipe(sys.argv[1], num_proc=int(sys.argv[2]), cache=False)
 print(json.dumps({"seconds": round(time.perf_counter() - t0, 1),

@@ -136,18 +136,48 @@ def _chunk_files(folder, sizes):
 
 def test_phase_b_releases_the_files_of_the_rows_it_read(tmp_path, monkeypatch):
     from ftdata.plan import worktable
+    from ftdata.read import mapped
 
-    work = worktable.open_work(_chunk_files(tmp_path, [3, 0, 3, 3]))
+    maps = mapped.MappedFiles()
+    work = worktable.open_work(_chunk_files(tmp_path, [3, 0, 3, 3]), maps)
     try:
         dropped = []
-        monkeypatch.setattr(worktable, "_drop", lambda mm: dropped.append(worktable._MAPS.index(mm)))
-        worktable.release_pages(3, 6)  # rows 3-5: the third file (the second holds none)
+        monkeypatch.setattr(mapped, "drop_pages", lambda mm: dropped.append(maps.maps.index(mm)))
+        maps.release(3, 6)  # rows 3-5: the third file (the second holds none)
         assert dropped == [2]
         dropped.clear()
-        assert worktable.column_numpy(work, "x").tolist() == [0, 1, 2, 2000, 2001, 2002, 3000, 3001, 3002]
+        assert worktable.column_numpy(work, "x", maps.release).tolist() == [0, 1, 2, 2000, 2001, 2002, 3000, 3001, 3002]
         assert sorted(set(dropped)) == [0, 2, 3]
     finally:
-        worktable.close_work()
+        maps.close()
+
+
+def test_two_readers_own_their_maps(tmp_path, monkeypatch):
+    # the maps belong to one build: another build opening, releasing or closing its own files
+    # leaves them alone (they were one module-level list, which the second build cleared)
+    from ftdata.plan import worktable
+    from ftdata.read import mapped
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a, b = mapped.MappedFiles(), mapped.MappedFiles()
+    work_a = worktable.open_work(_chunk_files(tmp_path / "a", [3, 3]), a)
+    work_b = worktable.open_work(_chunk_files(tmp_path / "b", [2, 2, 2]), b)
+    try:
+        assert len(a.maps) == 2 and len(b.maps) == 3 and a.first_rows == [0, 3] and b.first_rows == [0, 2, 4]
+        dropped = []
+        monkeypatch.setattr(mapped, "drop_pages", dropped.append)
+        b.release()
+        assert dropped == b.maps
+        b.close()
+        assert len(a.maps) == 2 and a.first_rows == [0, 3]
+        dropped.clear()
+        assert worktable.column_numpy(work_a, "x", a.release).tolist() == [0, 1, 2, 1000, 1001, 1002]
+        assert dropped and all(any(m is d for m in a.maps) for d in dropped)
+        del work_b
+    finally:
+        a.close()
+        b.close()
 
 
 def _rss_file_kb() -> int:
@@ -161,16 +191,18 @@ def test_gathering_rows_across_all_chunk_files_keeps_few_pages_resident(tmp_path
     # rows in a hashed order touch every chunk file in every slice; each file's pages must be
     # handed back once copied from, or resident memory grows with the number of files
     from ftdata.plan import worktable
+    from ftdata.read.mapped import MappedFiles
 
-    work = worktable.open_work(_chunk_files(tmp_path, [2000] * 40))  # 40 files of about 0.5 MB
+    maps = MappedFiles()
+    work = worktable.open_work(_chunk_files(tmp_path, [2000] * 40), maps)  # 40 files of about 0.5 MB
     try:
         order = np.random.default_rng(0).permutation(work.num_rows)
         before = _rss_file_kb()
         for start in range(0, work.num_rows, 4096):
-            take_rows(work, order[start:start + 4096], worktable.release_pages)
+            take_rows(work, order[start:start + 4096], maps.release)
         assert _rss_file_kb() - before < 4096  # all 40 files would be about 20 MB
     finally:
-        worktable.close_work()
+        maps.close()
 
 
 def test_shard_hash_taken_while_writing_equals_the_files_hash(tmp_path, monkeypatch):

@@ -351,3 +351,4 @@ def sample_rows(path: str | Path, n: int, *, fmt: str | None = None, columns: li
     if rows and not cols:
         cols = list(rows[0][1])
     return cols, rows
+

@@ -5,10 +5,47 @@ and a list of :class:`CheckedRow`), so the same code runs in the build process, 
 pool, or on a distributed engine, and its output can be cached by content. It returns an
 Arrow table of candidate examples (the output columns plus internal ``_``-prefixed columns
 that phase B uses to split, deduplicate and order) and the example-level rejects.
+
+The work schema (:func:`work_schema`) is the output columns (:func:`output_schema`) plus these
+internal columns (:data:`INTERNAL`), which are dropped before the shards are written. Every
+internal column, what it holds, and which phase-B step reads it:
+
+=============== ========== ============================================ ========================
+column          type       holds                                        read by (phase B)
+=============== ========== ============================================ ========================
+``_line``       int64      the row's line (record number) in its source rejects (``_records``)
+``_split``      string     split fixed in phase A (source split), else  ``plan``: fixed splits
+                           null
+``_u``          float64    unit hash of the split key (row key or group ``plan``: ratio and
+                           value), in [0, 1)                            stratified splits
+``_stratum``    string     the row's ``split.stratify_by`` value / null ``plan``: stratify
+``_group``      string     the row's ``split.group_by`` value / null    nothing yet (``_u``
+                                                                        already hashes it)
+``_dedup``      binary(16) BLAKE2b of normalised (prompt, completion)   ``dedup_rows``
+``_sort``       uint64     seeded hash of (source, row key, template)   ``plan``: order in a
+                                                                        split, dedup survivor
+``_len``        int32      tokens in ``input_ids``                      ``split_stats``, pack,
+                                                                        cache
+``_trained``    int32      trained tokens (labels not ``IGNORE_INDEX``) ``split_stats``
+``_truncated``  bool       ``overflow: truncate_prompt`` cut the prompt ``split_stats``
+``_straddle``   bool       a trained token starts before the completion ``split_stats``
+``_audit``      uint8      boundary-audit bits (:mod:`ftdata.audit`)    ``audit_section``
+``_minhash``    binary     MinHash signature (near dedup on), or null   ``near_dedup``
+``_cut_tokens`` int32      tokens removed from the template's           ``field_cut_stats``
+                           ``truncate`` field (0: not shortened)
+``_cut_chars``  int32      characters removed from that field           ``field_cut_stats``
+=============== ========== ============================================ ========================
+
+(``plan``, ``dedup_rows``, ``near_dedup``, ``split_stats``, ``field_cut_stats`` and ``_records``
+are in :mod:`ftdata.finalize`; ``audit_section`` in :mod:`ftdata.audit`.)
+
+Nothing else in the package defines an internal column; a new one is added to
+:data:`INTERNAL` and to this table.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +53,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from ..templating.templates import DoesNotApply, Template, TemplateError
+from ..templating.templates import DoesNotApply, Template, TemplateError, from_jinja
 from ..tokenize.masking import (
     SPECIAL_IN_DATA,
     Columns,
@@ -120,6 +157,18 @@ class Reject:
 
 
 @dataclass
+class Rendered:
+    """One rendered example on its way from rendering to tokenizing (phase A)."""
+
+    row: CheckedRow
+    template: Template
+    prompt: str | None       # None for a messages-column row until the chat render gives it
+    completion: str | None   # likewise
+    choices: list[str] | None
+    messages: list[dict] | None = None  # the conversation of a messages-column row (chat layout)
+
+
+@dataclass
 class ChunkResult:
     table: pa.Table
     rejects: list[Reject]
@@ -140,7 +189,7 @@ def sort_key(seed: int, source: str, row_key: str, template: str) -> int:
 def render_rows(ctx: ChunkContext, rows: list[CheckedRow], backend=None, cuts: dict | None = None):
     """Render the templates each row meets (every template, unless ``ctx.render_plan`` picks
     one per row; it may also shorten a field and add few-shot exemplars, using ``backend``).
-    Returns (kept [(row, template, p, c, choices)], rejects, n); ``cuts``, when given, gets
+    Returns (kept [:class:`Rendered`], rejects, n); ``cuts``, when given, gets
     ``(row key, template id) -> (tokens, characters)`` removed from each shortened field."""
     kept, rejects, n = [], [], 0
     rp = ctx.render_plan
@@ -166,7 +215,7 @@ def render_rows(ctx: ChunkContext, rows: list[CheckedRow], backend=None, cuts: d
                                       f"{', '.join(map(repr, choices[:10]))}{', ...' if len(choices) > 10 else ''}",
                                       t.name, row.split, value=completion))
                 continue
-            kept.append((row, t, prompt, completion, choices))
+            kept.append(Rendered(row, t, prompt, completion, choices))
     return kept, rejects, n
 
 
@@ -185,17 +234,16 @@ def escape_rows(ctx: ChunkContext, sp, rows: list[CheckedRow]) -> tuple[list[Che
     return out, hits
 
 
-_MESSAGES_TEMPLATE: list[Template] = []
+@functools.cache
+def _messages_template() -> Template:
+    """The template standing for a messages column (compiled once; rendering never changes it)."""
+    return from_jinja("{{ messages }} ||| {{ messages }}", name="messages")
 
 
 def messages_rows(ctx: ChunkContext, rows: list[CheckedRow]):
     """Chat layout from a messages column: one example per row, template name ``messages``."""
     from ..templating.chat import ChatError, messages_from_value
-    from ..templating.templates import from_jinja
-
-    if not _MESSAGES_TEMPLATE:
-        _MESSAGES_TEMPLATE.append(from_jinja("{{ messages }} ||| {{ messages }}", name="messages"))
-    t = _MESSAGES_TEMPLATE[0]
+    t = _messages_template()
     col, kept, rejects = ctx.chat["messages_column"], [], []
     for row in rows:
         try:
@@ -203,56 +251,59 @@ def messages_rows(ctx: ChunkContext, rows: list[CheckedRow]):
         except ChatError as exc:
             rejects.append(Reject(ctx.source, row.key, row.line, "render", "bad_messages", str(exc), t.name, row.split))
             continue
-        kept.append((row, t, None, None, None, msgs))
+        kept.append(Rendered(row, t, None, None, None, msgs))
     return kept, rejects, len(rows)
 
 
 def tokenize_kept(ctx: ChunkContext, tok, kept: list, hits: set[str]):
     """Tokenize and mask rendered examples; see :mod:`ftdata.masking`.
 
-    Returns ``(items, cols, rejects)``: the kept ``(row, template, prompt, completion,
-    choices)``, their tokens as :class:`~ftdata.masking.Columns` (aligned with ``items``), and
-    the rejects.
+    Returns ``(items, cols, rejects)``: the kept :class:`Rendered` examples (prompt and
+    completion filled in, specials restored), their tokens as :class:`~ftdata.masking.Columns`
+    (aligned with ``items``), and the rejects.
     """
     from ..templating.chat import ChatError, messages_from_pair, render_chat
 
     backend = tok.backend_tokenizer
     sp = specials_for(backend)
     eos = tok.eos_token_id if ctx.add_eos else None
-    escaped = [k[0].key in hits for k in kept]
+    escaped = [k.row.key in hits for k in kept]
     text_mode = ctx.special_tokens_in_data == "text"
     rejects: list[Reject] = []
     if ctx.chat:
         ok, chats = [], []
         for k, esc in zip(kept, escaped):
-            row, t = k[0], k[1]
-            msgs = k[5] if len(k) > 5 else messages_from_pair(k[2], k[3], ctx.chat.get("system"))
+            row, t = k.row, k.template
+            msgs = (k.messages if k.messages is not None
+                    else messages_from_pair(k.prompt, k.completion, ctx.chat.get("system")))
             try:
                 ce = render_chat(tok, msgs, train_on=ctx.chat.get("train_on", "last"), specials=sp.strings,
                                  add_eos=ctx.add_eos, template=ctx.chat.get("template"))
             except ChatError as exc:
                 rejects.append(Reject(ctx.source, row.key, row.line, "tokenize", exc.code, str(exc), t.name, row.split))
                 continue
-            p, c = (k[2], k[3]) if len(k) == 5 else (ce.prompt, ce.completion)
-            ok.append((row, t, p, c, k[4], esc))
+            p, c = (ce.prompt, ce.completion) if k.messages is not None else (k.prompt, k.completion)
+            ok.append((Rendered(row, t, p, c, k.choices), esc))
             chats.append(ce)
-        kept = [o[:5] for o in ok]
-        escaped = [o[5] for o in ok]
+        kept = [o[0] for o in ok]
+        escaped = [o[1] for o in ok]
         cols = Columns.from_encoded(encode_spans(
             backend, [ce.text for ce in chats], [ce.spans for ce in chats],
             eos=[eos if ce.append_eos else None for ce in chats], untrained_end=[ce.untrained_end for ce in chats],
             max_length=ctx.max_length, overflow=ctx.overflow, add_special_tokens=False, bos_id=tok.bos_token_id,
             escaped=escaped if text_mode else None, prompts=[ce.text[:ce.spans[0][0]] for ce in chats]))
     elif ctx.layout == "causal":
-        cols = encode_causal_columns(backend, [k[2] for k in kept], [k[3] for k in kept], separator=ctx.separator,
-                                     eos_id=eos, max_length=ctx.max_length, overflow=ctx.overflow,
-                                     bos_id=tok.bos_token_id, escaped=escaped if text_mode else None)
+        cols = encode_causal_columns(backend, [k.prompt for k in kept], [k.completion for k in kept],
+                                     separator=ctx.separator, eos_id=eos, max_length=ctx.max_length,
+                                     overflow=ctx.overflow, bos_id=tok.bos_token_id,
+                                     escaped=escaped if text_mode else None)
     else:
         cols = Columns.from_encoded(encode_seq2seq(
-            backend, [k[2] for k in kept], [k[3] for k in kept], eos_id=eos, max_length=ctx.max_length,
+            backend, [k.prompt for k in kept], [k.completion for k in kept], eos_id=eos, max_length=ctx.max_length,
             overflow=ctx.overflow, bos_id=tok.bos_token_id, escaped=escaped if text_mode else None))
     items = []
-    for i, ((row, t, prompt, completion, choices), esc, why) in enumerate(zip(kept, escaped, cols.reject)):
+    for i, (k, esc, why) in enumerate(zip(kept, escaped, cols.reject)):
+        row, t, prompt, completion, choices = k.row, k.template, k.prompt, k.completion, k.choices
         if why is not None:
             if why.startswith("ERROR:"):
                 from ..errors import BuildError
@@ -267,7 +318,7 @@ def tokenize_kept(ctx: ChunkContext, tok, kept: list, hits: set[str]):
             prompt, completion = sp.restore(prompt), sp.restore(completion)
             if choices:
                 choices = [sp.restore(x) for x in choices]
-        items.append((row, t, prompt, completion, choices))
+        items.append(Rendered(row, t, prompt, completion, choices))
     if len(items) < len(cols):
         cols = cols.take(np.fromiter((w is None for w in cols.reject), dtype=bool, count=len(cols)))
     return items, cols, rejects
@@ -284,7 +335,8 @@ def process_chunk(ctx: ChunkContext, rows: list[CheckedRow]) -> ChunkResult:
         kept, rejects, n = render_rows(ctx, rows, tok.backend_tokenizer, cuts)
     items, cols, tok_rejects = tokenize_kept(ctx, tok, kept, hits)
     rejects += tok_rejects
-    rws, tpls, prompts, completions, choices = (list(c) for c in zip(*items)) if items else ([],) * 5
+    rws, tpls = [x.row for x in items], [x.template for x in items]
+    prompts, completions, choices = [x.prompt for x in items], [x.completion for x in items], [x.choices for x in items]
     names = [t.name for t in tpls]
     keys = [r.key for r in rws]
     offsets = pa.array(cols.offsets.astype(np.int32))

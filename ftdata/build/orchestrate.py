@@ -38,9 +38,10 @@ from ..errors import BuildError, ConfigError
 from ..plan.finalize import field_cut_stats, plan, rows_with_output, split_stats, write_splits
 from ..plan.gate import ROW_STAGES, drop_failed, failed_dir, keep_failed, outcome_problems
 from ..plan.split import assign_splits, split_unit
-from ..plan.worktable import close_work, open_work, release_pages
+from ..plan.worktable import open_work
 from ..read.keys import KeySet
-from ..read.schema import check_row
+from ..read.mapped import MappedFiles
+from ..read.schema import check_source_row
 from ..read.sources import SourceRow, file_hash, guess_format, read_source
 from ..templating.fewshot import ExemplarPool
 from ..templating.renderplan import RenderPlan
@@ -172,7 +173,7 @@ class Build:
     """One build of one recipe. ``run`` is the whole life cycle."""
 
     def __init__(self, recipe: Recipe, base: Path, recipe_file_hash: str | None):
-        self.r = recipe
+        self.recipe = recipe
         self.base = base
         self.recipe_file_hash = recipe_file_hash
         self.tok = load_tokenizer(recipe.tokenizer, base)
@@ -214,7 +215,7 @@ class Build:
 
     # -- helpers ------------------------------------------------------------------------
     def context(self, src) -> ChunkContext:
-        r = self.r
+        r = self.recipe
         return ChunkContext(source=src.name, task=src.task_name, templates=self.templates[src.name],
                             tokenizer=r.tokenizer, tokenizer_base=str(self.base), layout=r.layout,
                             separator=r.separator, max_length=r.max_length, overflow=r.overflow,
@@ -225,7 +226,7 @@ class Build:
 
     def render_plan(self, src) -> RenderPlan | None:
         """Template choice per row, field truncation and few-shot for ``src``; None when all are off."""
-        r, rows = self.r, self.row_plans.get(src.name)
+        r, rows = self.recipe, self.row_plans.get(src.name)
         if rows is None or (all(g.mode == "all" for g in rows.groups) and not self.truncate.get(src.name)
                             and not r.shots):
             return None  # the plain path: every template on every row, nothing added
@@ -241,11 +242,11 @@ class Build:
         from ..tokenize.masking import specials_for
 
         sp = specials_for(self.tok.backend_tokenizer)
-        pool = ExemplarPool(self.r.seed)
+        pool = ExemplarPool(self.recipe.seed)
         for batch in self.checked_rows(src, record=False):
             # the build's own split rule (phase B calls the same function on the same columns)
             splits = assign_splits([row.split for row in batch], [row.u for row in batch],
-                                   self.r.split.ratios)
+                                   self.recipe.split.ratios)
             for row, split in zip(batch, splits):
                 if split == "train" and not sp.escape(row.data)[1]:
                     pool.offer(row.key, row.data)
@@ -283,15 +284,15 @@ class Build:
         want_index = src.name in self.row_plans and any(g.mode == "round_robin" for g in self.row_plans[src.name].groups)
         index = 0
         seen = KeySet()
-        group = self.r.split.group_by
+        group = self.recipe.split.group_by
         # the same for every row of the source
-        keep_own = src.key is None or self.r.split.mode == "source"
-        hub_split = src.hub.split.split("[")[0] if src.hub is not None and self.r.split.mode == "source" else None
-        strat, seed = self.r.split.stratify_by, self.r.seed
-        it = read_source(src, self.base, self.r.batch_size)
+        keep_own = src.key is None or self.recipe.split.mode == "source"
+        hub_split = src.hub.split.split("[")[0] if src.hub is not None and self.recipe.split.mode == "source" else None
+        strat, seed = self.recipe.split.stratify_by, self.recipe.seed
+        it = read_source(src, self.base, self.recipe.batch_size)
         while True:
             t0 = time.perf_counter()
-            raw = list(islice(it, self.r.batch_size))
+            raw = list(islice(it, self.recipe.batch_size))
             if not raw:
                 return
             staged: list = []  # per row: a Reject, or (row, data, key) still to check for duplicates
@@ -300,8 +301,7 @@ class Build:
                 if row.error is not None:
                     staged.append(Reject(src.name, None, row.line, "read", "unreadable", row.error, value=row.raw))
                     continue
-                data = {src.rename.get(k, k): v for k, v in row.data.items()} if src.rename else row.data
-                data, err = check_row(data, src.columns)
+                data, err = check_source_row(row.data, src)
                 if err:
                     staged.append(Reject(src.name, self.row_key(src, row, row.data), row.line, "schema", "schema",
                                          err, value=_short(row.data)))
@@ -403,7 +403,7 @@ class Build:
     # -- incremental builds ---------------------------------------------------------------
     def source_hashes(self) -> dict:
         out = {}
-        for src in self.r.sources:
+        for src in self.recipe.sources:
             if src.path is not None:
                 out[src.name] = file_hash(resolve_path(self.base, src.path))
             else:
@@ -417,10 +417,10 @@ class Build:
         Inputs: ftdata's code, the normalised recipe, source files, template files, the
         tokenizer, and every other file the recipe names (reference sets, chat templates, ...).
         """
-        if any(src.hub is not None for src in self.r.sources):
+        if any(src.hub is not None for src in self.recipe.sources):
             return None
         files = {}
-        known = {src.path for src in self.r.sources} | set(self.template_hashes)  # hashed already
+        known = {src.path for src in self.recipe.sources} | set(self.template_hashes)  # hashed already
 
         def walk(v):
             if isinstance(v, dict):
@@ -437,10 +437,10 @@ class Build:
                 except (OSError, ValueError):
                     pass
 
-        walk(self.r.model_dump(mode="json", exclude={"output"}))
-        blob = json.dumps({"code": code_hash(), "recipe": recipe_hash(self.r), "sources": source_hashes,
+        walk(self.recipe.model_dump(mode="json", exclude={"output"}))
+        blob = json.dumps({"code": code_hash(), "recipe": recipe_hash(self.recipe), "sources": source_hashes,
                            "templates": self.template_hashes, "tokenizer": self._tok_hash, "files": files,
-                           "max_reject_share": self.r.max_reject_share},
+                           "max_reject_share": self.recipe.max_reject_share},
                           sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -479,11 +479,12 @@ class Build:
                 return done
         self.out = OutputDir(target, overwrite)
         eng = None
+        maps = MappedFiles()  # this build's mapped phase-A files: no other build sees them
         try:
             self.rejects = RejectsWriter(self.out.tmp / REJECTS)
             work_dir = self.out.tmp / "_work"
             work_dir.mkdir()
-            cache_dir, own_cache = resolve_cache_dir(target, getattr(self.r, "cache_dir", None), self.base)
+            cache_dir, own_cache = resolve_cache_dir(target, getattr(self.recipe, "cache_dir", None), self.base)
             self.cache = ChunkCache(cache_dir, read=not force) if cache else None
             self._meter, self._rows_in_flight = RateMeter(), deque()
             prog = self._prog = BuildProgress("phase A", rows_total=self._count_rows())
@@ -491,7 +492,7 @@ class Build:
             _import_before_fork()
             eng = make_engine(engine, num_proc=num_proc, address=ray_address)
             files = []
-            for src in self.r.sources:
+            for src in self.recipe.sources:
                 files += self.map_chunks(src, work_dir, eng, prog, progress)
             eng.close()
             eng = None
@@ -501,24 +502,25 @@ class Build:
             prog.stage = "finalize"
             self._report(prog, progress)
             t0 = time.perf_counter()
-            work = open_work(files)
-            p = plan(work, self.r.split, self.r.dedup, mixture=self.r.mixture, contamination=self.r.contamination,
-                     templates=self.templates, base=self.base)
+            work = open_work(files, maps)
+            release = maps.release
+            p = plan(work, self.recipe.split, self.recipe.dedup, mixture=self.recipe.mixture, contamination=self.recipe.contamination,
+                     templates=self.templates, base=self.base, release=release)
             for rec in p.rejects:
                 self.reject(rec)
             self.check_outcome(p, target)
-            shards = (write_packed(work, p, self.out.tmp, self.r.shard_size, self.r.max_length) if self.r.packing
-                      else write_splits(work, p, self.out.tmp, self.r.shard_size))
+            shards = (write_packed(work, p, self.out.tmp, self.recipe.shard_size, self.recipe.max_length, release)
+                      if self.recipe.packing else write_splits(work, p, self.out.tmp, self.recipe.shard_size, release))
             p.info["audit"] = audit_section(work, p, rejects_by_code=self.rejects_by,
-                                            special_tokens_mode=self.r.special_tokens_in_data)
-            release_pages()
-            split_counts, token_stats = split_stats(work, p)
+                                            special_tokens_mode=self.recipe.special_tokens_in_data, release=release)
+            release()
+            split_counts, token_stats = split_stats(work, p, release)
             if any(self.truncate.values()):  # only then: outputs without field truncation stay as they were
-                for name, cut in field_cut_stats(work, p).items():
+                for name, cut in field_cut_stats(work, p, release).items():
                     token_stats[name]["field_truncated"] = cut
-            with_output, written = rows_with_output(work, p)
+            with_output, written = rows_with_output(work, p, release)
             del work
-            close_work()
+            maps.close()
             self.timings["finalize"] += time.perf_counter() - t0
             for name, c in self.counts.items():
                 c.examples_written = written.get(name, 0)
@@ -546,13 +548,14 @@ class Build:
             write_json(self.out.tmp / BUILD_INFO, info)
             from ..write.card import write_card
 
-            write_card(self.out.tmp, manifest, self.r, self.templates)
+            write_card(self.out.tmp, manifest, self.recipe, self.templates)
             from ..write.report import write_report
 
             write_report(self.out.tmp, manifest)  # report.html: plots of this build (ftdata/report.py)
             self.out.commit()
             drop_failed(target)  # the rejects of an earlier failed build
         except BaseException as exc:
+            maps.close()
             if eng is not None:
                 eng.close(wait=False)  # no chunk still running is of use now (Ctrl-C: exit promptly)
             full = no_space_error(exc, self.out, getattr(getattr(self, "cache", None), "root", None))
@@ -574,7 +577,7 @@ class Build:
         """Fail the build, keeping its rejects beside the output, when the output would be garbage
         (:mod:`ftdata.gate`: a source with no usable row or too many rejects, an empty split or output)."""
         sizes = {name: len(p.order.get(name, ())) for name in p.split_names}
-        problems = outcome_problems(self.r, self.counts, self.rejects_by_source, self.reject_samples, sizes,
+        problems = outcome_problems(self.recipe, self.counts, self.rejects_by_source, self.reject_samples, sizes,
                                     self.hashed_rows, self.base)
         if not problems:
             return
@@ -588,12 +591,12 @@ class Build:
             "rejects": sum(self.rejects_by.values()), "rejects_by_code": dict(sorted(self.rejects_by.items()))})
         where = (f"the rejects are in {kept / REJECTS}" if kept is not None else
                  f"the rejects were not kept: {failed_dir(target)} is not a folder ftdata made")
-        raise BuildError(f"build of '{self.r.name}' failed, no output written ({target} is left as it was); "
+        raise BuildError(f"build of '{self.recipe.name}' failed, no output written ({target} is left as it was); "
                          f"{where}:\n" + "\n".join(f"  - {x}" for x in problems))
 
     def _count_rows(self) -> int | None:
         total = 0
-        for src in self.r.sources:
+        for src in self.recipe.sources:
             if src.path is None:
                 return None
             p = resolve_path(self.base, src.path)
@@ -611,33 +614,33 @@ class Build:
         m = {
             "format": OUTPUT_FORMAT,
             "ftdata_version": __version__,
-            "name": self.r.name,
-            "layout": self.r.layout,
+            "name": self.recipe.name,
+            "layout": self.recipe.layout,
             "label_convention": LABEL_CONVENTION,
             "ignore_index": IGNORE_INDEX,
             "columns": [f.name for f in output_schema()],
-            "seed": self.r.seed,
-            "max_length": self.r.max_length,
-            "overflow": self.r.overflow,
-            "separator": self.r.separator,
-            "add_eos": self.r.add_eos,
-            "split": self.r.split.model_dump(mode="json"),
+            "seed": self.recipe.seed,
+            "max_length": self.recipe.max_length,
+            "overflow": self.recipe.overflow,
+            "separator": self.recipe.separator,
+            "add_eos": self.recipe.add_eos,
+            "split": self.recipe.split.model_dump(mode="json"),
             "hashes": {
-                "recipe": recipe_hash(self.r),
+                "recipe": recipe_hash(self.recipe),
                 "recipe_file": self.recipe_file_hash,
                 "sources": source_hashes,
                 "templates": self.template_hashes,
                 "tokenizer": tokenizer_hash(tok),
             },
-            "tokenizer": {"name": self.r.tokenizer, "eos_token": tok.eos_token, "eos_id": tok.eos_token_id,
+            "tokenizer": {"name": self.recipe.tokenizer, "eos_token": tok.eos_token, "eos_id": tok.eos_token_id,
                           "bos_token": tok.bos_token, "pad_token": tok.pad_token, "pad_id": tok.pad_token_id,
                           "vocab_size": len(tok)},
             "templates": {s: [{"name": t.name, "id": t.id, "metrics": t.metrics, "file": str(Path(t.file).name),
                                "answer_choices": t.answer_choices, "text_hash": t.text_hash(),
                                "jinja": t.jinja if t.jinja is not None else f"{t.prompt} ||| {t.completion}"}
                               for t in ts] for s, ts in self.templates.items()},
-            "license": self.r.license,
-            "licenses": {src.name: src.license for src in self.r.sources},
+            "license": self.recipe.license,
+            "licenses": {src.name: src.license for src in self.recipe.sources},
             "counts": {
                 "sources": {k: v.as_dict() for k, v in self.counts.items()},
                 "splits": split_counts,

@@ -26,9 +26,9 @@ import numpy as np
 import pyarrow as pa
 
 from ..errors import BuildError
+from ..read.mapped import Release
 from ..write.gather import take_rows
 from .neardup import WordHasher, shingle_batch, strip_literals
-from .worktable import release_pages
 
 SLICE = 4096
 
@@ -54,11 +54,11 @@ class _Shingler:
         return shingle_batch(texts, self.n, self.hasher, short_whole=False)
 
 
-def _slices(work: pa.Table, idx: np.ndarray) -> Iterable[list[dict]]:
+def _slices(work: pa.Table, idx: np.ndarray, release: Release | None) -> Iterable[list[dict]]:
     cols = work.select(["source", "template", "prompt", "completion"])
     for start in range(0, len(idx), SLICE):
         # no whole-column concat per slice; each chunk's mapped pages are handed back once copied from
-        yield take_rows(cols, idx[start:start + SLICE], release_pages).to_pylist()
+        yield take_rows(cols, idx[start:start + SLICE], release).to_pylist()
 
 
 def _overlap(flat: np.ndarray, doc: np.ndarray, n_docs: int, train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -79,18 +79,19 @@ def _counts(checked: np.ndarray, frac: np.ndarray, min_overlap: float) -> dict:
             "contaminated": int((frac >= min_overlap).sum())}
 
 
-def train_ngrams(work: pa.Table, idx: np.ndarray, sh: _Shingler) -> np.ndarray:
+def train_ngrams(work: pa.Table, idx: np.ndarray, sh: _Shingler, release: Release | None = None) -> np.ndarray:
     """Sorted unique n-grams of the train examples' prompts and completions."""
     parts = []
-    for rows in _slices(work, idx):
+    for rows in _slices(work, idx, release):
         parts += [np.unique(sh(rows, 0)[0]), np.unique(sh(rows, 1)[0])]
     return np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.uint64)
 
 
-def split_report(work: pa.Table, idx: np.ndarray, train: np.ndarray, sh: _Shingler, min_overlap: float) -> dict:
+def split_report(work: pa.Table, idx: np.ndarray, train: np.ndarray, sh: _Shingler, min_overlap: float,
+                 release: Release | None = None) -> dict:
     """Counts for one held-out split (see the module docstring)."""
     res = {0: ([], []), 1: ([], [])}
-    for rows in _slices(work, idx):
+    for rows in _slices(work, idx, release):
         for part in (0, 1):
             checked, frac = _overlap(*sh(rows, part), len(rows), train)
             res[part][0].append(checked)
@@ -125,7 +126,7 @@ def eval_set_texts(spec, base: Path) -> list[str]:
 
 def contamination_report(work: pa.Table, order: dict[str, np.ndarray], spec,
                          literals: dict[tuple[str, str], tuple[list[str], list[str]]],
-                         base: Path, train_split: str = "train") -> dict:
+                         base: Path, train_split: str = "train", release: Release | None = None) -> dict:
     """The manifest's ``contamination`` section; raises BuildError above ``spec.fail_above``.
 
     Args:
@@ -135,15 +136,16 @@ def contamination_report(work: pa.Table, order: dict[str, np.ndarray], spec,
         literals: (source, template name) -> (prompt, completion) literal segments of that template.
         base: folder that evaluation-set paths are relative to.
         train_split: the split the others are compared with.
+        release: the build's :meth:`~ftdata.mapped.MappedFiles.release` (None: keep pages).
     """
     sh = _Shingler(spec.ngram, literals)
     train_idx = order.get(train_split, np.zeros(0, dtype=np.int64))
-    train = train_ngrams(work, train_idx, sh)
+    train = train_ngrams(work, train_idx, sh, release)
     out = {"ngram": spec.ngram, "min_overlap": spec.min_overlap, "train_split": train_split,
            "train_ngrams": int(train.size), "fail_above": spec.fail_above, "splits": {}, "eval_sets": {}}
     for name, idx in order.items():
         if name != train_split:
-            out["splits"][name] = split_report(work, idx, train, sh, spec.min_overlap)
+            out["splits"][name] = split_report(work, idx, train, sh, spec.min_overlap, release)
     for ev in spec.eval_sets:
         texts = eval_set_texts(ev, base)
         checked, frac = _overlap(*sh.texts(texts), len(texts), train)

@@ -4,8 +4,9 @@ Phase A leaves one Arrow file per chunk (memory-mapped here, never loaded whole)
 works on the small internal columns as NumPy arrays -- split key, dedup hash, sort key,
 lengths -- and then copies the selected rows into the final shards in bounded slices, so
 memory stays flat as data grows. Every pass over the mapped files (:func:`work_batches`,
-:func:`column_numpy`, :func:`ftdata.gather.gather_slices`) hands each file's pages back as soon as
-it has copied from it, so the resident set holds about one chunk file, not all of them.
+:func:`column_numpy`, :func:`ftdata.gather.gather_slices`) is given the build's ``release``
+(:class:`ftdata.mapped.MappedFiles`, owned by that build) and hands each file's pages back as
+soon as it has copied from it, so the resident set holds about one chunk file, not all of them.
 
 Decisions made here, all deterministic and independent of input order:
 
@@ -35,10 +36,11 @@ import pyarrow.compute as pc
 
 from ..build.chunk import Reject, output_schema
 from ..constants import SPLIT_PRIORITY
+from ..read.mapped import Release
 from ..write.gather import gather_slices
 from ..write.writer import SplitWriter
 from .split import assign_splits
-from .worktable import column_numpy, release_pages, work_batches
+from .worktable import column_numpy, work_batches
 
 WRITE_SLICE = 4096
 
@@ -53,19 +55,23 @@ class Plan:
     info: dict = field(default_factory=dict)  # extra manifest sections from plan steps
 
 
-def pd_isnull(a: np.ndarray) -> np.ndarray:
-    """Elementwise ``is None`` over an object array (one C loop, not a Python generator)."""
+def is_none(a: np.ndarray) -> np.ndarray:
+    """Elementwise ``is None`` over an object array (one C loop, not a Python generator).
+
+    NumPy only: unlike pandas' ``isnull``, NaN is a value here, not a missing one.
+    """
     return np.asarray(np.asarray(a, dtype=object) == None, dtype=bool)  # noqa: E711
 
 
-def dedup_rows(work: pa.Table, splits: np.ndarray, sort: np.ndarray) -> tuple[np.ndarray, list[tuple]]:
+def dedup_rows(work: pa.Table, splits: np.ndarray, sort: np.ndarray,
+               release: Release | None = None) -> tuple[np.ndarray, list[tuple]]:
     """Keep-mask after exact dedup across all splits, and (removed, kept, code, note) per copy
     (``sort``: the ``_sort`` column)."""
     n = work.num_rows
     keep = np.ones(n, dtype=bool)
     if n == 0:
         return keep, []
-    hv = column_numpy(work, "_dedup").view(np.dtype([("a", "<u8"), ("b", "<u8")]))
+    hv = column_numpy(work, "_dedup", release).view(np.dtype([("a", "<u8"), ("b", "<u8")]))
     prio = np.fromiter((SPLIT_PRIORITY.get(s, 5) for s in splits), dtype=np.int16, count=n)
     order = np.lexsort((np.arange(n), sort, prio, hv["b"], hv["a"]))
     hs = hv[order]
@@ -81,7 +87,7 @@ def dedup_rows(work: pa.Table, splits: np.ndarray, sort: np.ndarray) -> tuple[np
 
 
 def near_dedup(work: pa.Table, splits: np.ndarray, keep: np.ndarray, sort: np.ndarray, threshold: float,
-               num_perm: int) -> tuple[np.ndarray, list[tuple]]:
+               num_perm: int, release: Release | None = None) -> tuple[np.ndarray, list[tuple]]:
     """Remove near-duplicates among the kept rows (same task and template only).
 
     Survivor rule as for exact duplicates: the copy in the higher-priority split (test, then
@@ -92,7 +98,7 @@ def near_dedup(work: pa.Table, splits: np.ndarray, keep: np.ndarray, sort: np.nd
     sigs = np.zeros((n, num_perm), dtype=np.uint32)
     valid = np.zeros(n, dtype=bool)
     width = np.arange(num_perm * 4)
-    for at, batch in work_batches(work, ["_minhash"]):  # per chunk: offsets are int32 within a chunk
+    for at, batch in work_batches(work, ["_minhash"], release):  # per chunk: offsets are int32 within a chunk
         ch = batch.column(0)
         loc = np.nonzero(~np.asarray(ch.is_null().to_numpy(zero_copy_only=False), dtype=bool))[0]
         if loc.size:
@@ -168,7 +174,7 @@ def sample_mixture(work: pa.Table, p: Plan, mix) -> None:
 
 
 def plan(work: pa.Table, split, dedup, *, mixture=None, contamination=None,
-         templates: dict | None = None, base: Path | None = None) -> Plan:
+         templates: dict | None = None, base: Path | None = None, release: Release | None = None) -> Plan:
     """Decide split membership and order, in this sequence (each step sees the previous).
 
     1. splits: fixed (source) splits, else the hashed ratios -- except in ``stratify`` mode,
@@ -186,26 +192,27 @@ def plan(work: pa.Table, split, dedup, *, mixture=None, contamination=None,
         contamination: :class:`ftdata.recipe.ContaminationSpec` or None.
         templates: source -> templates (their literal text is left out of n-grams).
         base: folder for relative paths (evaluation sets).
+        release: the build's :meth:`~ftdata.mapped.MappedFiles.release` (None: keep pages).
     """
     ratios = split.ratios
     stratify = getattr(split, "mode", None) == "stratify"
     # each internal column read once (a pass over every chunk file)
-    fixed, u, sort = (column_numpy(work, c) for c in ("_split", "_u", "_sort"))
+    fixed, u, sort = (column_numpy(work, c, release) for c in ("_split", "_u", "_sort"))
     splits = assign_splits(fixed, u, ratios)
     if stratify:
-        splits = np.where(pd_isnull(fixed), None, splits)
+        splits = np.where(is_none(fixed), None, splits)
     exact = dedup if isinstance(dedup, bool) else dedup.exact
     keep = np.ones(work.num_rows, dtype=bool)
     removed: list[tuple] = []
     if exact:
-        keep, rem = dedup_rows(work, splits, sort)
+        keep, rem = dedup_rows(work, splits, sort, release)
         removed += rem
     if not isinstance(dedup, bool) and dedup.near:
-        keep, rem = near_dedup(work, splits, keep, sort, dedup.threshold, dedup.num_perm)
+        keep, rem = near_dedup(work, splits, keep, sort, dedup.threshold, dedup.num_perm, release)
         removed += rem
     if stratify:
         names_pos = [n for n, r in ratios.items() if r > 0]
-        todo = np.nonzero(pd_isnull(splits) & keep)[0]
+        todo = np.nonzero(is_none(splits) & keep)[0]
         if todo.size:
             from .split import stratified_splits
 
@@ -224,11 +231,13 @@ def plan(work: pa.Table, split, dedup, *, mixture=None, contamination=None,
         from .neardup import template_literals
 
         literals = {(s, t.name): template_literals(t.sources()) for s, ts in (templates or {}).items() for t in ts}
-        p.info["contamination"] = contamination_report(work, p.order, contamination, literals, base or Path.cwd())
+        p.info["contamination"] = contamination_report(work, p.order, contamination, literals, base or Path.cwd(),
+                                                        release=release)
     return p
 
 
-def write_splits(work: pa.Table, p: Plan, folder: Path, shard_size: int) -> dict[str, list[dict]]:
+def write_splits(work: pa.Table, p: Plan, folder: Path, shard_size: int,
+                 release: Release | None = None) -> dict[str, list[dict]]:
     """Copy the planned rows into final shards, a bounded slice at a time.
 
     Every slice of every split is gathered in one pass over the chunk files
@@ -239,12 +248,12 @@ def write_splits(work: pa.Table, p: Plan, folder: Path, shard_size: int) -> dict
     orders = [p.order.get(name, np.zeros(0, dtype=np.int64)) for name in names]
     slices = [(k, o[start:start + WRITE_SLICE]) for k, o in enumerate(orders) for start in range(0, len(o), WRITE_SLICE)]
     writers = [SplitWriter(folder / name, output_schema(), shard_size) for name in names]
-    for (k, _), part in zip(slices, gather_slices(work.select(cols), [s for _, s in slices], folder, release_pages)):
+    for (k, _), part in zip(slices, gather_slices(work.select(cols), [s for _, s in slices], folder, release)):
         writers[k].write(part)
     return {name: w.close(name) for name, w in zip(names, writers)}
 
 
-def split_stats(work: pa.Table, p: Plan) -> tuple[dict, dict]:
+def split_stats(work: pa.Table, p: Plan, release: Release | None = None) -> tuple[dict, dict]:
     """(counts per split, token statistics per split) from the internal columns.
 
     One pass over the work table, a chunk at a time (see :func:`work_batches`), counting each
@@ -259,7 +268,8 @@ def split_stats(work: pa.Table, p: Plan) -> tuple[dict, dict]:
     by_task: list[dict[str, list[int]]] = [{} for _ in names]  # task -> [examples, tokens, trained tokens]
     by_template: list[Counter] = [Counter() for _ in names]
     flags = np.zeros((len(names), 2), dtype=np.int64)  # truncated, straddling the boundary
-    for start, batch in work_batches(work, ["task", "template", "_len", "_trained", "_truncated", "_straddle"]):
+    for start, batch in work_batches(work, ["task", "template", "_len", "_trained", "_truncated", "_straddle"],
+                                     release):
         k = which[start:start + batch.num_rows]
         rows = np.nonzero(k >= 0)[0]
         if rows.size == 0:
@@ -312,7 +322,7 @@ def _codes(values: pa.Array) -> tuple[np.ndarray, list]:
     return enc.indices.to_numpy(zero_copy_only=False), enc.dictionary.to_pylist()
 
 
-def rows_with_output(work: pa.Table, p: Plan) -> tuple[Counter, Counter]:
+def rows_with_output(work: pa.Table, p: Plan, release: Release | None = None) -> tuple[Counter, Counter]:
     """Per source: (distinct rows with at least one example in the output, examples written).
 
     Counted over the planned rows (one per document, packed or not), so the shards need not be
@@ -325,7 +335,7 @@ def rows_with_output(work: pa.Table, p: Plan) -> tuple[Counter, Counter]:
         written[idx] = True
     rows: Counter = Counter()
     examples: Counter = Counter()
-    for start, batch in work_batches(work, ["source", "row_key"]):
+    for start, batch in work_batches(work, ["source", "row_key"], release):
         sel = np.nonzero(written[start:start + batch.num_rows])[0]
         if sel.size == 0:
             continue
@@ -338,7 +348,7 @@ def rows_with_output(work: pa.Table, p: Plan) -> tuple[Counter, Counter]:
     return rows, examples
 
 
-def field_cut_stats(work: pa.Table, p: Plan) -> dict[str, dict]:
+def field_cut_stats(work: pa.Table, p: Plan, release: Release | None = None) -> dict[str, dict]:
     """Per split: examples whose template's ``truncate`` field was shortened, with the tokens and
     characters removed (``_cut_tokens``, ``_cut_chars``): in all, per task, and per template
     within each task.
@@ -349,7 +359,7 @@ def field_cut_stats(work: pa.Table, p: Plan) -> dict[str, dict]:
     for k, name in enumerate(p.split_names):
         which[p.order.get(name, np.zeros(0, dtype=np.int64))] = k
     acc: list[dict] = [{} for _ in p.split_names]  # (task, template) -> [examples, tokens, chars]
-    for start, batch in work_batches(work, ["task", "template", "_cut_tokens", "_cut_chars"]):
+    for start, batch in work_batches(work, ["task", "template", "_cut_tokens", "_cut_chars"], release):
         k = which[start:start + batch.num_rows]
         tokens = batch.column("_cut_tokens").to_numpy(zero_copy_only=False)
         rows = np.nonzero((k >= 0) & (tokens > 0))[0]

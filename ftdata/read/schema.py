@@ -1,7 +1,10 @@
 """Row schema check: convert and validate each column a recipe declares.
 
-``check_row`` returns the converted row or the reason it is rejected (naming the column,
-what was expected and what was found). Values from CSV arrive as strings and are converted.
+:func:`check_source_row` is the one row check: the source's ``rename`` and then its ``columns``
+(:func:`check_row`). The build, preview (through the build's reader), lint and the studio all
+call it, so a row the studio shows is a row the build keeps. It returns the converted row or the
+reason it is rejected (naming the column, what was expected and what was found). Values from
+CSV arrive as strings and are converted.
 """
 
 from __future__ import annotations
@@ -106,3 +109,18 @@ def check_row(row: dict[str, Any], columns: dict) -> tuple[dict[str, Any] | None
             return None, f"{name}: expected one of {spec.choices}, found {_short(value)}"
         out[name] = value
     return out, None
+
+
+def check_source_row(data: dict[str, Any], src) -> tuple[dict[str, Any] | None, str | None]:
+    """The row check of a source: rename its columns, then validate them (:func:`check_row`).
+
+    Args:
+        data: the row as read (column name -> value).
+        src: the source spec (:class:`ftdata.recipe.SourceSpec`): its ``rename`` and ``columns``.
+
+    Returns:
+        ``(converted_row, None)`` or ``(None, reason)``.
+    """
+    if src.rename:
+        data = {src.rename.get(k, k): v for k, v in data.items()}
+    return check_row(data, src.columns)

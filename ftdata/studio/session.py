@@ -28,7 +28,7 @@ from ..config.paths import resolve_path
 from ..config.recipe import Recipe, SourceSpec, load_recipe
 from ..constants import IGNORE_INDEX
 from ..errors import BuildError, ConfigError, FtdataError, TemplateError
-from ..read.schema import check_row
+from ..read.schema import check_source_row
 from ..read.sources import read_source
 from ..templating.selection import Group, RowPlan, truncate_field
 from ..templating.templates import Template, default_id, load_templates, load_templates_text
@@ -190,8 +190,7 @@ class Studio:
             if row.error is not None:
                 self.unreadable += 1
                 continue
-            data = {self.spec.rename.get(k, k): v for k, v in row.data.items()} if self.spec.rename else row.data
-            data, err = check_row(data, self.spec.columns)
+            data, err = check_source_row(row.data, self.spec)
             if err:
                 self.unreadable += 1
                 continue
@@ -334,7 +333,7 @@ class Studio:
         elif rej.stage == "tokenize":
             kept, _, _ = render_rows(ctx, [row])
             if kept:
-                _, _, view.prompt, view.completion, view.choices = kept[0]
+                view.prompt, view.completion, view.choices = kept[0].prompt, kept[0].completion, kept[0].choices
             view.notice = f"a build would reject this row: {rej.reason}"
         else:
             view.notice = rej.reason

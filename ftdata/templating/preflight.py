@@ -16,7 +16,7 @@ def preflight(recipe, base: Path, n: int = 20) -> list[str]:
     template failing on only some rows is left to the build, where each failure is a reject.
     """
     from ..config.paths import resolve_path
-    from ..read.schema import check_row
+    from ..read.schema import check_source_row
     from ..read.sources import read_source
     from .selection import choose_ref
     from .templates import load_templates
@@ -38,8 +38,7 @@ def preflight(recipe, base: Path, n: int = 20) -> list[str]:
                 break
             if row.data is None:
                 continue
-            data = {src.rename.get(k, k): v for k, v in row.data.items()} if src.rename else row.data
-            data, err = check_row(data, src.columns)
+            data, err = check_source_row(row.data, src)
             if not err:
                 rows.append((str(row.line), data))
         if not rows:

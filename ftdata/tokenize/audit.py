@@ -40,11 +40,15 @@ def count_flags(bits: np.ndarray) -> dict[str, int]:
     return {name: int(np.count_nonzero(bits & bit)) for name, bit in FLAGS.items()}
 
 
-def audit_section(work, plan, *, rejects_by_code: dict | None = None, special_tokens_mode: str = "text") -> dict:
-    """The manifest's ``audit`` section from the work table and the plan (written examples only)."""
+def audit_section(work, plan, *, rejects_by_code: dict | None = None, special_tokens_mode: str = "text",
+                  release=None) -> dict:
+    """The manifest's ``audit`` section from the work table and the plan (written examples only).
+
+    ``release``: the build's :meth:`~ftdata.mapped.MappedFiles.release` (None: keep pages).
+    """
     from ..plan.worktable import column_numpy
 
-    col = column_numpy(work, "_audit") if "_audit" in work.column_names else None  # a chunk at a time
+    col = column_numpy(work, "_audit", release) if "_audit" in work.column_names else None  # a chunk at a time
     splits = {}
     total = dict.fromkeys(FLAGS, 0)
     for name in plan.split_names:

@@ -273,15 +273,35 @@ def mask_spans(enc, spans: list[tuple[int, int]], ids: list[int] | None = None) 
     return labels, n_trained, straddle, first
 
 
-def _fit(ids: list[int], labels: list[int], k: int, max_length: int, overflow: str) -> Encoded:
-    """Apply the overflow policy; only context before the first trained token is ever cut."""
+def fit_to_length(ids: list[int], labels: list[int] | None, k: int, max_length: int, overflow: str,
+                  what: str = "") -> Encoded:
+    """The overflow policy (the recipe's ``overflow``), the one place it is written, for every layout.
+
+    A sequence longer than ``max_length`` is rejected (``drop``), fails the build (``error``),
+    or loses tokens from the middle of its context (``truncate_prompt``): the head (instruction,
+    system prompt) and the tail (the text right before the answer) are kept, half each. Only
+    context before the first trained token is ever cut; completions never are. The causal and
+    chat layouts (reference and vectorised paths) and the seq2seq encoder side all call this.
+
+    Args:
+        ids: the sequence's token ids.
+        labels: labels aligned with ``ids``, or None (the seq2seq encoder side has none).
+        k: index of the first trained token (``len(ids)`` when the whole sequence is context).
+        max_length: the recipe's ``max_length``.
+        overflow: ``drop``, ``error`` or ``truncate_prompt``.
+        what: words naming the measured part in a reject (``"prompt is "`` for seq2seq).
+
+    Returns:
+        The (possibly shortened) example, with ``n_prompt`` its untrained tokens before the
+        first trained one, or one with ``reject`` set.
+    """
     n = len(ids)
     if n <= max_length:
         return Encoded(ids, labels, n_prompt=k)
     if overflow == "drop":
-        return Encoded(reject=f"too long: {n} tokens > max_length {max_length}")
+        return Encoded(reject=f"too long: {what}{n} tokens > max_length {max_length}")
     if overflow == "error":
-        return Encoded(reject=f"ERROR:too long: {n} tokens > max_length {max_length}")
+        return Encoded(reject=f"ERROR:too long: {what}{n} tokens > max_length {max_length}")
     n_completion = n - k
     if n_completion >= max_length:
         return Encoded(reject=f"completion alone is {n_completion} tokens, no room in max_length {max_length} "
@@ -290,7 +310,8 @@ def _fit(ids: list[int], labels: list[int], k: int, max_length: int, overflow: s
     head = (keep + 1) // 2
     tail = keep - head
     # keep the head (instruction, system prompt) and the tail (text right before the answer)
-    return Encoded(ids[:head] + ids[k - tail:], labels[:head] + labels[k - tail:], truncated=True, n_prompt=keep)
+    return Encoded(ids[:head] + ids[k - tail:], None if labels is None else labels[:head] + labels[k - tail:],
+                   truncated=True, n_prompt=keep)
 
 
 def _dup_bos(ids: list[int], bos_id: int | None) -> bool:
@@ -309,7 +330,7 @@ def encode_spans(backend, texts: list[str], spans: list[list[tuple[int, int]]], 
         spans: per text, the trained character spans ``[(start, end), ...]``.
         eos: per text, the EOS id to append and train, or None.
         untrained_end: per text, whether a trained span ends without EOS / end-of-turn.
-        max_length, overflow: see :func:`_fit`.
+        max_length, overflow: see :func:`fit_to_length`.
         add_special_tokens: let the post-processor add its tokens (off for chat templates,
             which write their own BOS).
         bos_id: BOS id, for the duplicated-BOS check.
@@ -530,7 +551,7 @@ def _encode_one(enc, spans, eos_id, max_length, overflow, bos_id, escaped, untra
         n_trained += 1
     if _dup_bos(ids, bos_id):
         flags |= DUP_BOS
-    e = _fit(ids, labels, k, max_length, overflow)
+    e = fit_to_length(ids, labels, k, max_length, overflow)
     e.straddle, e.n_trained, e.flags = straddle, n_trained, flags
     return e
 
@@ -559,18 +580,12 @@ def encode_seq2seq(backend, prompts: list[str], completions: list[str], *, eos_i
             out.append(Encoded(reject=f"completion is {len(labels)} tokens > max_length {max_length} "
                                       "(completions are never cut)"))
             continue
-        truncated = False
-        if len(ids) > max_length:
-            if overflow == "drop":
-                out.append(Encoded(reject=f"too long: prompt is {len(ids)} tokens > max_length {max_length}"))
-                continue
-            if overflow == "error":
-                out.append(Encoded(reject=f"ERROR:too long: prompt is {len(ids)} tokens > max_length {max_length}"))
-                continue
-            head = (max_length + 1) // 2
-            ids = ids[:head] + ids[len(ids) - (max_length - head):]
-            truncated = True
-        out.append(Encoded(ids, labels, truncated=truncated, n_prompt=len(ids), n_trained=len(labels), flags=flags))
+        fit = fit_to_length(ids, None, len(ids), max_length, overflow, what="prompt is ")  # all context
+        if fit.reject is not None:
+            out.append(fit)
+            continue
+        out.append(Encoded(fit.input_ids, labels, truncated=fit.truncated, n_prompt=len(fit.input_ids),
+                           n_trained=len(labels), flags=flags))
     return out
 
 
@@ -655,7 +670,10 @@ def _take_slices(flat: np.ndarray, offsets: np.ndarray, keep: np.ndarray) -> tup
 
 
 _BYTE_LENGTHS: dict[int, tuple[object, np.ndarray | None]] = {}
-_SLOW: set[int] = set()  # backends whose byte lengths once failed to add up: reference path only
+#: Backends whose byte lengths once failed to add up: reference path only. A pure per-tokenizer
+#: memo (id -> the backend itself, checked by identity as in :func:`_per_backend`, so a new
+#: tokenizer that reuses a freed one's id is not taken for it); it changes speed, never output.
+_SLOW: dict[int, object] = {}
 
 
 def byte_lengths(backend) -> np.ndarray | None:
@@ -711,7 +729,7 @@ def encode_causal_columns(backend, prompts: list[str], completions: list[str], *
 
 def _causal_fast(backend, prompts, completions, separator, eos_id, max_length, overflow, bos_id) -> Columns | None:
     """The byte-length path of :func:`encode_causal_columns`; None when it does not apply."""
-    blen_of = None if id(backend) in _SLOW else byte_lengths(backend)
+    blen_of = None if _SLOW.get(id(backend)) is backend else byte_lengths(backend)
     if blen_of is None:
         return None
     n_ex = len(prompts)
@@ -731,14 +749,14 @@ def _causal_fast(backend, prompts, completions, separator, eos_id, max_length, o
     try:
         blen = blen_of[flat]
     except IndexError:  # an id the vocabulary table does not cover
-        _SLOW.add(id(backend))
+        _SLOW[id(backend)] = backend
         return None
     cum = np.zeros(flat.size + 1, dtype=np.int64)  # cum[j]: bytes before token j, chunk-wide
     np.cumsum(blen, out=cum[1:])
     base = cum[toff[:-1]]  # where each example's first token starts
     if ((blen_of.min(initial=0) < 0 and (blen < 0).any())
             or not np.array_equal(cum[toff[1:]] - base, t_len)):
-        _SLOW.add(id(backend))  # this tokenizer's tokens are not plain byte strings of the text
+        _SLOW[id(backend)] = backend  # this tokenizer's tokens are not plain byte strings of the text
         return None
     del blen
     # a token is trained when it ends past the prompt (holds a byte of the separator or the
@@ -798,11 +816,11 @@ def _causal_fast(backend, prompts, completions, separator, eos_id, max_length, o
 
 
 def _fit_columns(cols: Columns, long: np.ndarray, n_prompt: np.ndarray, max_length: int, overflow: str) -> Columns:
-    """Apply the overflow policy (:func:`_fit`) to the over-long examples ``long``; rebuild the arrays."""
+    """Apply the overflow policy (:func:`fit_to_length`) to the over-long examples ``long``; rebuild the arrays."""
     encs = [cols.example(i) for i in range(len(cols))]
     for i in long:
         e = encs[i]
-        fitted = _fit(e.input_ids, e.labels, int(n_prompt[i]), max_length, overflow)
+        fitted = fit_to_length(e.input_ids, e.labels, int(n_prompt[i]), max_length, overflow)
         if fitted.reject is None:
             fitted.straddle, fitted.n_trained, fitted.flags = e.straddle, e.n_trained, e.flags
         encs[i] = fitted

@@ -30,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..plan.worktable import release_pages
+from ..read.mapped import Release
 from .gather import gather_slices
 from .writer import SplitWriter
 
@@ -106,8 +106,11 @@ def packed_table(docs: pa.Table, doc_counts: np.ndarray) -> pa.Table:
     return pa.table(cols, schema=packed_schema())
 
 
-def write_packed(work: pa.Table, plan, folder: Path, shard_size: int, max_length: int) -> dict:
+def write_packed(work: pa.Table, plan, folder: Path, shard_size: int, max_length: int,
+                 release: Release | None = None) -> dict:
     """Pack and write every split of ``plan``; returns the shards per split.
+
+    ``release``: the build's :meth:`~ftdata.mapped.MappedFiles.release` (None: keep pages).
 
     Adds the manifest's ``packing`` section (and the packed ``columns``) to ``plan.info``.
     """
@@ -130,7 +133,7 @@ def write_packed(work: pa.Table, plan, folder: Path, shard_size: int, max_length
                   for part in parts]
         # every slice in one pass over the chunk files, each handed back once copied from
         for part, docs in zip(parts, gather_slices(work.select(["input_ids", "labels", *PROVENANCE]), slices,
-                                                   Path(folder), release_pages)):
+                                                   Path(folder), release)):
             w.write(packed_table(docs, np.fromiter((len(b) for b in part), dtype=np.int64, count=len(part))))
         shards[name] = w.close(name)
         tokens = int(lens.sum())

@@ -16,7 +16,6 @@ import base64
 import html
 import io
 import json
-import mmap
 import os
 from pathlib import Path
 
@@ -26,6 +25,7 @@ import pyarrow.compute as pc
 
 from ..constants import BUILD_INFO, IGNORE_INDEX
 from ..errors import FtdataError
+from ..read.mapped import MappedFiles, Release
 from .card import FIELD_CUT_HEAD, field_cut_rows, field_cut_total, mixture_method, mixture_rows
 
 REPORT = "report.html"
@@ -41,33 +41,22 @@ _COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
 
 
 # -- data ---------------------------------------------------------------------------------
-def _shard_tables(folder: Path, manifest: dict) -> dict[str, pa.Table]:
-    """Read the splits from the Arrow shards the manifest lists (used by the build, before COMPLETED)."""
+def _shard_tables(folder: Path, manifest: dict, maps: MappedFiles) -> dict[str, pa.Table]:
+    """Read the splits from the Arrow shards the manifest lists (used by the build, before COMPLETED).
+
+    The shards are mapped into ``maps``; their pages are handed back after each statistics slice
+    (flat RSS).
+    """
     out = {}
     for split, shards in manifest.get("shards", {}).items():
         parts = []
         for s in shards:
-            with open(folder / s["file"], "rb") as fh:
-                mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-            _MAPS.append(mm)  # pages are handed back after each statistics slice (flat RSS)
+            mm = maps.map(folder / s["file"])
             with pa.ipc.open_stream(pa.py_buffer(mm)) as reader:
                 parts.append(reader.read_all().select([c for c in _COLUMNS if c in reader.schema.names]))
         if parts:
             out[split] = pa.concat_tables(parts)
     return out
-
-
-_MAPS: list[mmap.mmap] = []
-
-
-def _release_pages() -> None:
-    """Unmap the resident pages of the shards read so far (they stay in the page cache)."""
-    advice = getattr(mmap, "MADV_DONTNEED", None)
-    for mm in _MAPS if advice is not None else []:
-        try:
-            mm.madvise(advice)
-        except (OSError, ValueError):
-            pass
 
 
 def _segment_counts(labels: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -82,8 +71,11 @@ def _segment_counts(labels: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return out
 
 
-def split_stats(table: pa.Table) -> dict[str, np.ndarray]:
-    """Per example (per document in packed rows): token length, trained tokens, supervised fraction, task."""
+def split_stats(table: pa.Table, release: Release | None = None) -> dict[str, np.ndarray]:
+    """Per example (per document in packed rows): token length, trained tokens, supervised fraction, task.
+
+    ``release``: called after each slice to hand back the mapped shards' pages (None: keep them).
+    """
     packed = "seq_lengths" in table.column_names
     parts: dict[str, list] = {"length": [], "lab_len": [], "trained": [], "task": []}
     # a bounded slice at a time: flattening whole columns would hold every label of the split
@@ -104,7 +96,8 @@ def split_stats(table: pa.Table) -> dict[str, np.ndarray]:
             col = batch.column("task")
             parts["task"].append((pc.list_flatten(col) if packed else col).to_numpy(zero_copy_only=False))
         del labels, flat, batch
-        _release_pages()
+        if release is not None:
+            release(0, None)
     cat = {k: np.concatenate(v) if v else np.zeros(0, dtype=np.int64) for k, v in parts.items() if k != "task"}
     lengths, lab_len, trained = cat["length"], cat["lab_len"], cat["trained"]
     # causal: share of the sequence that is trained; seq2seq: of the labels (the decoder side)
@@ -260,8 +253,12 @@ def _audit(audit, tok: dict, order: list[str]) -> list[str]:
              _table(["check", *splits, "meaning"], rows)] + ([_table(["setting", "value"], extra)] if extra else []))
 
 
-def render_report(manifest: dict, tables: dict[str, pa.Table], build_info: dict | None = None) -> str:
-    """The report's HTML for a manifest and its split tables (``input_ids``, ``labels``, ``task``)."""
+def render_report(manifest: dict, tables: dict[str, pa.Table], build_info: dict | None = None,
+                  release: Release | None = None) -> str:
+    """The report's HTML for a manifest and its split tables (``input_ids``, ``labels``, ``task``).
+
+    ``release``: hands back the pages of mapped tables after each statistics slice (None: keep).
+    """
     try:
         import matplotlib  # noqa: F401
 
@@ -269,7 +266,7 @@ def render_report(manifest: dict, tables: dict[str, pa.Table], build_info: dict 
     except ImportError:
         plots = False
     m = manifest
-    stats = {s: split_stats(t) for s, t in tables.items() if t.num_rows}
+    stats = {s: split_stats(t, release) for s, t in tables.items() if t.num_rows}
     # the build's split order (train, validation, test) rather than the manifest's sorted keys
     order = [s for s in tables if s in manifest["tokens"]] + [s for s in manifest["tokens"] if s not in tables]
     counts = m["counts"]
@@ -372,8 +369,9 @@ def write_report(folder: str | Path, manifest: dict, tables: dict[str, pa.Table]
                  dest: str | Path | None = None) -> Path:
     """Write ``report.html`` (into ``folder`` unless ``dest`` is given); tables default to its shards."""
     folder = Path(folder)
+    maps = MappedFiles()  # this report's own maps, closed below
     if tables is None:
-        tables = _shard_tables(folder, manifest)
+        tables = _shard_tables(folder, manifest, maps)
     info_path = folder / BUILD_INFO
     info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.exists() else None
     out = Path(dest) if dest else folder / REPORT
@@ -381,7 +379,7 @@ def write_report(folder: str | Path, manifest: dict, tables: dict[str, pa.Table]
         _check_replaceable(out)
     tmp = out.with_name(f".{out.name}.tmp")
     try:
-        tmp.write_text(render_report(manifest, tables, info), encoding="utf-8")
+        tmp.write_text(render_report(manifest, tables, info, maps.release), encoding="utf-8")
         if dest is not None:
             _check_replaceable(out)  # nothing else appeared there meanwhile
     except BaseException:
@@ -389,7 +387,7 @@ def write_report(folder: str | Path, manifest: dict, tables: dict[str, pa.Table]
         raise
     finally:
         del tables
-        _MAPS.clear()  # unmapped once no table refers to them
+        maps.close()  # unmapped once no table refers to them
     os.replace(tmp, out)
     return out
 
