@@ -46,6 +46,7 @@ from __future__ import annotations
 import bisect
 import copy
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import chain
 from typing import NamedTuple
@@ -54,6 +55,8 @@ import numpy as np
 
 from .audit import DUP_BOS, EOS_UNTRAINED, PROMPT_NOT_PREFIX, SPECIAL_IN_DATA, STRADDLE
 from .constants import IGNORE_INDEX
+from .errors import BuildError
+from .rejects import Code, Rejection
 
 #: First private-use code point used to stand for a special-token string found in data.
 SENTINEL_BASE = 0xF0000
@@ -63,13 +66,41 @@ PREFIX_WINDOW = 4
 PREFIX_REACH = 64
 
 
+#: Why an example whose completion tokenizes to nothing is rejected (every layout).
+NO_TRAINED_TOKEN = Rejection(Code.NO_TRAINED_TOKEN, "no trained token (empty completion after tokenization)")
+
+
+class TooLong(BuildError):
+    """An example over ``max_length`` with ``overflow: error``: the build stops.
+
+    Attributes:
+        message: what is too long, e.g. ``too long: 300 tokens > max_length 256``.
+        index: which example of the batch (set by the batch function; the caller, who knows
+            the example's source, line and template, names it in its own error).
+    """
+
+    def __init__(self, message: str, index: int | None = None):
+        super().__init__(message)
+        self.message, self.index = message, index
+
+
+@contextmanager
+def _example(i: int):
+    """Name example ``i`` of a batch in a :class:`TooLong` raised inside the block."""
+    try:
+        yield
+    except TooLong as exc:
+        exc.index = i
+        raise
+
+
 @dataclass
 class Encoded:
-    """One tokenized example, or why it was rejected."""
+    """One tokenized example, or why it was rejected (``reject``: its code and message)."""
 
     input_ids: list[int] | None = None
     labels: list[int] | None = None
-    reject: str | None = None
+    reject: Rejection | None = None
     truncated: bool = False
     straddle: bool = False
     n_prompt: int = 0  # untrained tokens before the first trained one
@@ -274,23 +305,32 @@ def mask_spans(enc, spans: list[tuple[int, int]], ids: list[int] | None = None) 
 
 
 def _fit(ids: list[int], labels: list[int], k: int, max_length: int, overflow: str) -> Encoded:
-    """Apply the overflow policy; only context before the first trained token is ever cut."""
+    """Apply the overflow policy; only context before the first trained token is ever cut.
+
+    Raises:
+        TooLong: the example is over ``max_length`` and ``overflow`` is ``error``.
+    """
     n = len(ids)
     if n <= max_length:
         return Encoded(ids, labels, n_prompt=k)
-    if overflow == "drop":
-        return Encoded(reject=f"too long: {n} tokens > max_length {max_length}")
-    if overflow == "error":
-        return Encoded(reject=f"ERROR:too long: {n} tokens > max_length {max_length}")
+    if overflow in ("drop", "error"):
+        return _too_long(f"too long: {n} tokens > max_length {max_length}", overflow)
     n_completion = n - k
     if n_completion >= max_length:
-        return Encoded(reject=f"completion alone is {n_completion} tokens, no room in max_length {max_length} "
-                              "(completions are never cut)")
+        return Encoded(reject=Rejection(Code.TOO_LONG, f"completion alone is {n_completion} tokens, no room in "
+                                                       f"max_length {max_length} (completions are never cut)"))
     keep = max_length - n_completion
     head = (keep + 1) // 2
     tail = keep - head
     # keep the head (instruction, system prompt) and the tail (text right before the answer)
     return Encoded(ids[:head] + ids[k - tail:], labels[:head] + labels[k - tail:], truncated=True, n_prompt=keep)
+
+
+def _too_long(message: str, overflow: str) -> Encoded:
+    """An over-long example under ``overflow: drop`` (a reject) or ``error`` (raises :class:`TooLong`)."""
+    if overflow == "error":
+        raise TooLong(message)
+    return Encoded(reject=Rejection(Code.TOO_LONG, message))
 
 
 def _dup_bos(ids: list[int], bos_id: int | None) -> bool:
@@ -317,8 +357,11 @@ def encode_spans(backend, texts: list[str], spans: list[list[tuple[int, int]]], 
         prompts: per text, the text before the first trained span, for the prefix audit.
     """
     encs = encode_texts(backend, texts, add_special_tokens=add_special_tokens, escaped=escaped)
-    out = [_encode_one(enc, spans[i], eos[i], max_length, overflow, bos_id, escaped is not None and escaped[i],
-                       untrained_end[i]) for i, enc in enumerate(encs)]
+    out = []
+    for i, enc in enumerate(encs):
+        with _example(i):
+            out.append(_encode_one(enc, spans[i], eos[i], max_length, overflow, bos_id,
+                                   escaped is not None and escaped[i], untrained_end[i]))
     if prompts is not None:
         _prefix_check(backend, [(i, e, enc) for i, (e, enc) in enumerate(zip(out, encs)) if e.reject is None],
                       prompts, escaped, len(specials_for(backend).affixes()[0]) if add_special_tokens else 0)
@@ -505,8 +548,9 @@ def encode_causal(backend, prompts: list[str], completions: list[str], *, separa
     encs = encode_texts(backend, texts, add_special_tokens=True, escaped=escaped)
     out, ok = [], []
     for i, enc in enumerate(encs):
-        e = _encode_one(enc, spans[i], eos_id, max_length, overflow, bos_id, escaped is not None and escaped[i],
-                        eos_id is None)
+        with _example(i):
+            e = _encode_one(enc, spans[i], eos_id, max_length, overflow, bos_id, escaped is not None and escaped[i],
+                            eos_id is None)
         out.append(e)
         if e.reject is None:
             ok.append((i, e, enc))
@@ -519,7 +563,7 @@ def _encode_one(enc, spans, eos_id, max_length, overflow, bos_id, escaped, untra
     ids = enc.ids  # a fresh list on every access: take it once
     labels, n_trained, straddle, k = mask_spans(enc, spans, ids)
     if k is None:
-        return Encoded(reject="no trained token (empty completion after tokenization)")
+        return Encoded(reject=NO_TRAINED_TOKEN)
     flags = (STRADDLE if straddle else 0) | (SPECIAL_IN_DATA if escaped else 0) | (EOS_UNTRAINED if untrained_end else 0)
     if eos_id is not None:
         if ids and ids[-1] == eos_id and enc.special_tokens_mask[-1]:
@@ -546,7 +590,7 @@ def encode_seq2seq(backend, prompts: list[str], completions: list[str], *, eos_i
         ids = list(ep.ids)
         labels = list(ec.ids)
         if not labels:
-            out.append(Encoded(reject="no trained token (empty completion after tokenization)"))
+            out.append(Encoded(reject=NO_TRAINED_TOKEN))
             continue
         flags = SPECIAL_IN_DATA if escaped is not None and escaped[i] else 0
         if eos_id is not None and labels[-1] != eos_id:
@@ -556,16 +600,15 @@ def encode_seq2seq(backend, prompts: list[str], completions: list[str], *, eos_i
         if _dup_bos(ids, bos_id):
             flags |= DUP_BOS
         if len(labels) > max_length:
-            out.append(Encoded(reject=f"completion is {len(labels)} tokens > max_length {max_length} "
-                                      "(completions are never cut)"))
+            out.append(Encoded(reject=Rejection(Code.TOO_LONG, f"completion is {len(labels)} tokens > max_length "
+                                                               f"{max_length} (completions are never cut)")))
             continue
         truncated = False
         if len(ids) > max_length:
-            if overflow == "drop":
-                out.append(Encoded(reject=f"too long: prompt is {len(ids)} tokens > max_length {max_length}"))
-                continue
-            if overflow == "error":
-                out.append(Encoded(reject=f"ERROR:too long: prompt is {len(ids)} tokens > max_length {max_length}"))
+            if overflow in ("drop", "error"):
+                with _example(i):
+                    out.append(_too_long(f"too long: prompt is {len(ids)} tokens > max_length {max_length}",
+                                         overflow))
                 continue
             head = (max_length + 1) // 2
             ids = ids[:head] + ids[len(ids) - (max_length - head):]
@@ -592,7 +635,7 @@ class Columns:
     straddle: np.ndarray   # bool
     truncated: np.ndarray  # bool
     flags: np.ndarray      # uint8, audit bits
-    reject: list          # str or None per example
+    reject: list          # per example: a Rejection (code, message), or None
     label_offsets: np.ndarray | None = None  # int64, n + 1; None: labels follow offsets
 
     def __len__(self) -> int:
@@ -789,7 +832,7 @@ def _causal_fast(backend, prompts, completions, separator, eos_id, max_length, o
                    [None] * n_ex)
     n_prompt = k + len(pre)
     for i in np.flatnonzero(none_trained):
-        cols.reject[i] = "no trained token (empty completion after tokenization)"
+        cols.reject[i] = NO_TRAINED_TOKEN
     long = np.flatnonzero(~none_trained & (out_n > max_length))
     if long.size:
         cols = _fit_columns(cols, long, n_prompt, max_length, overflow)
@@ -802,7 +845,8 @@ def _fit_columns(cols: Columns, long: np.ndarray, n_prompt: np.ndarray, max_leng
     encs = [cols.example(i) for i in range(len(cols))]
     for i in long:
         e = encs[i]
-        fitted = _fit(e.input_ids, e.labels, int(n_prompt[i]), max_length, overflow)
+        with _example(int(i)):
+            fitted = _fit(e.input_ids, e.labels, int(n_prompt[i]), max_length, overflow)
         if fitted.reject is None:
             fitted.straddle, fitted.n_trained, fitted.flags = e.straddle, e.n_trained, e.flags
         encs[i] = fitted

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from html import escape
 from pathlib import Path
 
 import pytest
@@ -143,3 +144,32 @@ def test_chat_zoo_rejects_and_shards_are_byte_identical(chat_zoo):
     assert Counter(r["code"] for r in _records(res.output)) == {
         "too_long": 137, "bad_messages": 12, "no_trained_token": 4, "unreadable": 4}
     assert digests(folder, res.output) == CHAT_ZOO
+
+
+@pytest.mark.parametrize("build", ["zoo", "chat_zoo", "reviews_out"])
+def test_every_code_a_build_writes_is_in_the_table(build, request):
+    from ftdata.rejects import Code
+
+    got = request.getfixturevalue(build)
+    out = got if isinstance(got, Path) else got[1].output
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    for r in _records(out):
+        assert r["code"] in Code._value2member_map_, r
+        assert Code(r["code"]).stage == r["stage"], r
+    assert set(manifest["counts"]["rejects_by_code"]) <= set(Code._value2member_map_)
+    by_stage = Counter()
+    for code, n in manifest["counts"]["rejects_by_code"].items():
+        by_stage[Code(code).stage.value] += n
+    assert by_stage == manifest["counts"]["rejects_by_stage"]
+
+
+def test_report_and_summary_show_each_code_with_its_meaning(zoo):
+    from ftdata.rejects import Code
+    from ftdata.summary import summary_text
+
+    _, res = zoo
+    text = summary_text(res.manifest, res.output)
+    html = (res.output / "report.html").read_text(encoding="utf-8")  # written by the build
+    for code in res.manifest["counts"]["rejects_by_code"]:
+        assert f"{Code(code).meaning}" in text.split(f"  {code} ", 1)[1].splitlines()[0]
+        assert f"<td class=t>{code}</td>" in html and f"<td class=t>{escape(Code(code).meaning)}</td>" in html

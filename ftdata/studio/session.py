@@ -26,6 +26,7 @@ from ..constants import IGNORE_INDEX
 from ..errors import BuildError, ConfigError, FtdataError, TemplateError
 from ..lint import Finding, lint_rows, lint_static
 from ..recipe import Recipe, SourceSpec, load_recipe, resolve_path
+from ..rejects import Code, Stage
 from ..schema import check_row
 from ..selection import Group, RowPlan, truncate_field
 from ..sources import read_source
@@ -328,9 +329,9 @@ class Studio:
             self._tokens(view, out["input_ids"], out["labels"])
             return view
         rej = res.rejects[0]
-        if rej.code == "render_error":
+        if rej.code == Code.RENDER_ERROR:
             view.errors = [problem_of(TemplateError(rej.reason))]
-        elif rej.stage == "tokenize":
+        elif rej.stage == Stage.TOKENIZE:
             kept, _, _ = render_rows(ctx, [row])
             if kept:
                 _, _, view.prompt, view.completion, view.choices = kept[0]
