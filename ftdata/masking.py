@@ -46,7 +46,6 @@ from __future__ import annotations
 import bisect
 import copy
 import re
-from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import chain
 from typing import NamedTuple
@@ -75,23 +74,14 @@ class TooLong(BuildError):
 
     Attributes:
         message: what is too long, e.g. ``too long: 300 tokens > max_length 256``.
-        index: which example of the batch (set by the batch function; the caller, who knows
-            the example's source, line and template, names it in its own error).
+        index: which example of the batch (set by the batch function, which catches it on its
+            way out; the caller, who knows the example's source, line and template, names it
+            in its own error).
     """
 
     def __init__(self, message: str, index: int | None = None):
         super().__init__(message)
         self.message, self.index = message, index
-
-
-@contextmanager
-def _example(i: int):
-    """Name example ``i`` of a batch in a :class:`TooLong` raised inside the block."""
-    try:
-        yield
-    except TooLong as exc:
-        exc.index = i
-        raise
 
 
 @dataclass
@@ -326,10 +316,10 @@ def _fit(ids: list[int], labels: list[int], k: int, max_length: int, overflow: s
     return Encoded(ids[:head] + ids[k - tail:], labels[:head] + labels[k - tail:], truncated=True, n_prompt=keep)
 
 
-def _too_long(message: str, overflow: str) -> Encoded:
+def _too_long(message: str, overflow: str, index: int | None = None) -> Encoded:
     """An over-long example under ``overflow: drop`` (a reject) or ``error`` (raises :class:`TooLong`)."""
     if overflow == "error":
-        raise TooLong(message)
+        raise TooLong(message, index)
     return Encoded(reject=Rejection(Code.TOO_LONG, message))
 
 
@@ -357,11 +347,14 @@ def encode_spans(backend, texts: list[str], spans: list[list[tuple[int, int]]], 
         prompts: per text, the text before the first trained span, for the prefix audit.
     """
     encs = encode_texts(backend, texts, add_special_tokens=add_special_tokens, escaped=escaped)
-    out = []
-    for i, enc in enumerate(encs):
-        with _example(i):
+    out: list[Encoded] = []
+    try:
+        for i, enc in enumerate(encs):
             out.append(_encode_one(enc, spans[i], eos[i], max_length, overflow, bos_id,
                                    escaped is not None and escaped[i], untrained_end[i]))
+    except TooLong as exc:
+        exc.index = len(out)
+        raise
     if prompts is not None:
         _prefix_check(backend, [(i, e, enc) for i, (e, enc) in enumerate(zip(out, encs)) if e.reject is None],
                       prompts, escaped, len(specials_for(backend).affixes()[0]) if add_special_tokens else 0)
@@ -547,13 +540,16 @@ def encode_causal(backend, prompts: list[str], completions: list[str], *, separa
     spans = [[(len(p), len(t))] for p, t in zip(prompts, texts)]
     encs = encode_texts(backend, texts, add_special_tokens=True, escaped=escaped)
     out, ok = [], []
-    for i, enc in enumerate(encs):
-        with _example(i):
+    try:
+        for i, enc in enumerate(encs):
             e = _encode_one(enc, spans[i], eos_id, max_length, overflow, bos_id, escaped is not None and escaped[i],
                             eos_id is None)
-        out.append(e)
-        if e.reject is None:
-            ok.append((i, e, enc))
+            out.append(e)
+            if e.reject is None:
+                ok.append((i, e, enc))
+    except TooLong as exc:
+        exc.index = len(out)
+        raise
     if audit_prefix:
         _prefix_check(backend, ok, prompts, escaped, len(specials_for(backend).affixes()[0]))
     return out
@@ -606,9 +602,8 @@ def encode_seq2seq(backend, prompts: list[str], completions: list[str], *, eos_i
         truncated = False
         if len(ids) > max_length:
             if overflow in ("drop", "error"):
-                with _example(i):
-                    out.append(_too_long(f"too long: prompt is {len(ids)} tokens > max_length {max_length}",
-                                         overflow))
+                out.append(_too_long(f"too long: prompt is {len(ids)} tokens > max_length {max_length}",
+                                     overflow, index=i))
                 continue
             head = (max_length + 1) // 2
             ids = ids[:head] + ids[len(ids) - (max_length - head):]
@@ -845,8 +840,11 @@ def _fit_columns(cols: Columns, long: np.ndarray, n_prompt: np.ndarray, max_leng
     encs = [cols.example(i) for i in range(len(cols))]
     for i in long:
         e = encs[i]
-        with _example(int(i)):
+        try:
             fitted = _fit(e.input_ids, e.labels, int(n_prompt[i]), max_length, overflow)
+        except TooLong as exc:
+            exc.index = int(i)
+            raise
         if fitted.reject is None:
             fitted.straddle, fitted.n_trained, fitted.flags = e.straddle, e.n_trained, e.flags
         encs[i] = fitted

@@ -173,3 +173,26 @@ def test_report_and_summary_show_each_code_with_its_meaning(zoo):
     for code in res.manifest["counts"]["rejects_by_code"]:
         assert f"{Code(code).meaning}" in text.split(f"  {code} ", 1)[1].splitlines()[0]
         assert f"<td class=t>{code}</td>" in html and f"<td class=t>{escape(Code(code).meaning)}</td>" in html
+
+
+@pytest.mark.parametrize("recipe, extra, message", [
+    (zoo_recipe, {}, "source 'rating' line 4 (key 3), template 'stars': too long: 228 tokens > max_length 160"),
+    (zoo_recipe, {"layout": "seq2seq", "max_length": 60},
+     "source 'rating' line 3 (key 2), template 'stars': too long: prompt is 102 tokens > max_length 60"),
+    # rows 11, 21 and 31 are rejected before it (bad messages, nothing to train): the error still
+    # names the right row of the chunk
+    (chat_zoo_recipe, {"max_length": 700},
+     "source 'dialogs' line 35 (key dev_34), template 'messages': too long: 707 tokens > max_length 700"),
+], ids=["causal", "seq2seq", "chat"])
+def test_overflow_error_names_the_first_example_over_max_length(tmp_path, recipe, extra, message):
+    """The same error as at d4f50a9, where it travelled as an 'ERROR:'-prefixed reject string."""
+    import yaml
+
+    from ftdata.errors import BuildError
+
+    path = recipe(tmp_path)
+    r = yaml.safe_load(path.read_text(encoding="utf-8")) | {"overflow": "error"} | extra
+    with pytest.raises(BuildError) as info:
+        compile_recipe(write_recipe(tmp_path, r))
+    assert str(info.value) == message + " (overflow: error)"
+    assert not (tmp_path / "out").exists()
