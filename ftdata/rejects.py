@@ -154,7 +154,8 @@ class Reject:
     duplicate_of: dict | None = None
 
     def __post_init__(self) -> None:
-        self.code = Code(self.code)  # a plain string (from the chunk cache's JSON) is checked here
+        if not isinstance(self.code, Code):  # a plain string (the chunk cache's JSON) is checked here
+            self.code = Code(self.code)
 
     @property
     def stage(self) -> Stage:
