@@ -109,9 +109,9 @@ def test_nothing_to_train_is_rejected(word_tokenizer):
     # the word tokenizer drops whitespace: a whitespace-only completion has no token
     for eos in (0, None):
         e = encode_causal(b, ["Q: hi A:"], ["   "], separator="", eos_id=eos, max_length=16, overflow="drop")[0]
-        assert e.reject and "no trained token" in e.reject
+        assert e.reject and e.reject.code == "no_trained_token" and "no trained token" in e.reject.message
         s = encode_seq2seq(b, ["Q: hi A:"], ["   "], eos_id=eos, max_length=16, overflow="drop")[0]
-        assert s.reject and "no trained token" in s.reject
+        assert s.reject and s.reject.code == "no_trained_token" and "no trained token" in s.reject.message
 
 
 def test_audit_flags_on_plain_examples_are_clear():

@@ -10,7 +10,8 @@ import pytest
 from ftdata.config.recipe import ColumnSpec
 from ftdata.constants import IGNORE_INDEX as X
 from ftdata.read.schema import check_source_row
-from ftdata.tokenize.masking import encode_causal, encode_seq2seq, fit_to_length
+from ftdata.rejects import Code
+from ftdata.tokenize.masking import TooLong, encode_causal, encode_seq2seq, fit_to_length
 from ftdata.tokenize.tokenizer import load_tokenizer
 
 # word tokenizer ids (tests/conftest.py WORDS): Q:=2 A:=3 what=4 is=5 two=6 plus=7 three=8
@@ -22,17 +23,18 @@ def test_overflow_policy_on_literal_ids():
     ids, labels = [2, 4, 5, 6, 7, 8, 3, 9, 0], [X] * 7 + [9, 0]
     fits = fit_to_length(ids, labels, 7, 9, "drop")
     assert (fits.input_ids, fits.labels, fits.truncated, fits.n_prompt) == (ids, labels, False, 7)
-    assert fit_to_length(ids, labels, 7, 6, "drop").reject == "too long: 9 tokens > max_length 6"
-    assert fit_to_length(ids, labels, 7, 6, "error").reject.startswith("ERROR:too long: 9 tokens")
+    assert fit_to_length(ids, labels, 7, 6, "drop").reject == (Code.TOO_LONG, "too long: 9 tokens > max_length 6")
+    with pytest.raises(TooLong, match="too long: 9 tokens > max_length 6"):
+        fit_to_length(ids, labels, 7, 6, "error")
     # 6 = 2 completion tokens + 4 of context: head 2 (Q: what) and tail 2 (three A:)
     cut = fit_to_length(ids, labels, 7, 6, "truncate_prompt")
     assert (cut.input_ids, cut.labels, cut.truncated, cut.n_prompt) == ([2, 4, 8, 3, 9, 0], [X, X, X, X, 9, 0], True, 4)
     # the completion is never cut: no room left for it is a reject
-    assert "completion alone is 2 tokens" in fit_to_length(ids, labels, 7, 2, "truncate_prompt").reject
+    assert "completion alone is 2 tokens" in fit_to_length(ids, labels, 7, 2, "truncate_prompt").reject.message
     # all context, no labels (the seq2seq encoder side)
     enc = fit_to_length([2, 4, 5, 6, 7, 8, 3], None, 7, 4, "truncate_prompt", what="prompt is ")
     assert (enc.input_ids, enc.labels, enc.truncated) == ([2, 4, 8, 3], None, True)
-    assert fit_to_length([2, 4, 5], None, 3, 2, "drop", what="prompt is ").reject == (
+    assert fit_to_length([2, 4, 5], None, 3, 2, "drop", what="prompt is ").reject.message == (
         "too long: prompt is 3 tokens > max_length 2")
 
 
@@ -42,8 +44,8 @@ def test_causal_and_seq2seq_apply_the_one_policy(word_tokenizer, overflow):
     causal = encode_causal(backend, [PROMPT], ["five"], separator=" ", eos_id=0, max_length=4, overflow=overflow)[0]
     s2s = encode_seq2seq(backend, [PROMPT], ["five"], eos_id=0, max_length=4, overflow=overflow)[0]
     if overflow == "drop":
-        assert causal.reject == "too long: 9 tokens > max_length 4"
-        assert s2s.reject == "too long: prompt is 7 tokens > max_length 4"
+        assert causal.reject.message == "too long: 9 tokens > max_length 4"
+        assert s2s.reject.message == "too long: prompt is 7 tokens > max_length 4"
         return
     # causal: 2 completion tokens (five <eos>) leave 2 of context, head 1 and tail 1
     assert (causal.input_ids, causal.labels, causal.truncated) == ([2, 3, 9, 0], [X, X, 9, 0], True)
@@ -78,7 +80,7 @@ def _calls(needle: str) -> dict[str, int]:
 def test_each_rule_is_written_in_one_module():
     # the overflow policy decides in one function; the row check and the page release are one
     # function each, and everything else calls them
-    assert _calls("overflow ==") == {"masking.py": 2}
+    assert _calls("overflow ==") == {"masking.py": 1}  # _too_long, called by fit_to_length only
     assert _calls("check_row(") == {"schema.py": 2}  # its definition and check_source_row's call
     assert _calls(".madvise(") == {"mapped.py": 1}
     assert _calls("mmap.mmap(") == {"mapped.py": 1}

@@ -38,6 +38,7 @@ import pyarrow as pa
 import pyarrow.compute  # noqa: F401 - pa.compute
 
 from ..constants import __version__
+from ..rejects import Reject
 
 ENV_VAR = "FTDATA_CACHE_DIR"
 _REJECTS = b"ftdata.rejects"
@@ -194,22 +195,20 @@ class ChunkCache:
             with pa.memory_map(str(p)) as fh:
                 reader = pa.ipc.open_file(fh)
                 meta = reader.metadata or {}
-                rejects = json.loads(meta[_REJECTS])
+                rejects = [Reject.from_dict(r) for r in json.loads(meta[_REJECTS])]
                 candidates = int(meta[_CANDIDATES])
                 rows, tokens = table_counts(reader.read_all())
-        except (OSError, KeyError, ValueError, pa.ArrowInvalid):
+        except (OSError, KeyError, TypeError, ValueError, pa.ArrowInvalid):  # TypeError: an unknown field
             self.misses += 1
             return None
-        from .chunk import Reject
-
         self.hits += 1
-        return CachedChunk(p, [Reject(**r) for r in rejects], candidates, rows, tokens, key=key, hit=True)
+        return CachedChunk(p, rejects, candidates, rows, tokens, key=key, hit=True)
 
     def put(self, key: str, res, schema: pa.Schema) -> CachedChunk | None:
         """Store a fresh result atomically; None when its rejects cannot be stored as JSON."""
         self.used.add(key)
         try:
-            rejects = json.dumps([dataclasses.asdict(r) for r in res.rejects], ensure_ascii=False)
+            rejects = json.dumps([r.as_dict() for r in res.rejects], ensure_ascii=False)
         except (TypeError, ValueError):
             return None
         meta = {_REJECTS: rejects.encode(), _CANDIDATES: str(res.candidates).encode()}

@@ -53,10 +53,13 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from ..errors import BuildError
+from ..rejects import Code, Reject
 from ..templating.templates import DoesNotApply, Template, TemplateError, from_jinja
 from ..tokenize.masking import (
     SPECIAL_IN_DATA,
     Columns,
+    TooLong,
     encode_causal_columns,
     encode_seq2seq,
     encode_spans,
@@ -140,23 +143,6 @@ class ChunkContext:
 
 
 @dataclass
-class Reject:
-    source: str
-    row_key: str | None
-    line: int
-    stage: str
-    code: str
-    reason: str
-    template: str | None = None
-    split: str | None = None
-    value: str | None = None
-    duplicate_of: dict | None = None  # dedup: source, row_key, template and split of the kept copy
-
-    def as_dict(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if v is not None or k in ("row_key",)}
-
-
-@dataclass
 class Rendered:
     """One rendered example on its way from rendering to tokenizing (phase A)."""
 
@@ -204,13 +190,13 @@ def render_rows(ctx: ChunkContext, rows: list[CheckedRow], backend=None, cuts: d
                     if cut is not None and cuts is not None:
                         cuts[(row.key, t.id)] = cut
             except DoesNotApply as exc:
-                rejects.append(Reject(ctx.source, row.key, row.line, "render", "does_not_apply", str(exc), t.name, row.split))
+                rejects.append(Reject(ctx.source, row.key, row.line, Code.DOES_NOT_APPLY, str(exc), t.name, row.split))
                 continue
             except TemplateError as exc:
-                rejects.append(Reject(ctx.source, row.key, row.line, "render", "render_error", str(exc), t.name, row.split))
+                rejects.append(Reject(ctx.source, row.key, row.line, Code.RENDER_ERROR, str(exc), t.name, row.split))
                 continue
             if choices and completion not in choices:  # a label the template cannot score: misread or unmapped data
-                rejects.append(Reject(ctx.source, row.key, row.line, "render", "not_an_answer_choice",
+                rejects.append(Reject(ctx.source, row.key, row.line, Code.NOT_AN_ANSWER_CHOICE,
                                       f"completion is not one of the template's answer_choices "
                                       f"{', '.join(map(repr, choices[:10]))}{', ...' if len(choices) > 10 else ''}",
                                       t.name, row.split, value=completion))
@@ -249,7 +235,7 @@ def messages_rows(ctx: ChunkContext, rows: list[CheckedRow]):
         try:
             msgs = messages_from_value(row.data.get(col), col, ctx.chat.get("system"))
         except ChatError as exc:
-            rejects.append(Reject(ctx.source, row.key, row.line, "render", "bad_messages", str(exc), t.name, row.split))
+            rejects.append(Reject(ctx.source, row.key, row.line, exc.code, str(exc), t.name, row.split))
             continue
         kept.append(Rendered(row, t, None, None, None, msgs))
     return kept, rejects, len(rows)
@@ -280,38 +266,39 @@ def tokenize_kept(ctx: ChunkContext, tok, kept: list, hits: set[str]):
                 ce = render_chat(tok, msgs, train_on=ctx.chat.get("train_on", "last"), specials=sp.strings,
                                  add_eos=ctx.add_eos, template=ctx.chat.get("template"))
             except ChatError as exc:
-                rejects.append(Reject(ctx.source, row.key, row.line, "tokenize", exc.code, str(exc), t.name, row.split))
+                rejects.append(Reject(ctx.source, row.key, row.line, exc.code, str(exc), t.name, row.split))
                 continue
             p, c = (ce.prompt, ce.completion) if k.messages is not None else (k.prompt, k.completion)
             ok.append((Rendered(row, t, p, c, k.choices), esc))
             chats.append(ce)
         kept = [o[0] for o in ok]
         escaped = [o[1] for o in ok]
-        cols = Columns.from_encoded(encode_spans(
-            backend, [ce.text for ce in chats], [ce.spans for ce in chats],
-            eos=[eos if ce.append_eos else None for ce in chats], untrained_end=[ce.untrained_end for ce in chats],
-            max_length=ctx.max_length, overflow=ctx.overflow, add_special_tokens=False, bos_id=tok.bos_token_id,
-            escaped=escaped if text_mode else None, prompts=[ce.text[:ce.spans[0][0]] for ce in chats]))
-    elif ctx.layout == "causal":
-        cols = encode_causal_columns(backend, [k.prompt for k in kept], [k.completion for k in kept],
-                                     separator=ctx.separator, eos_id=eos, max_length=ctx.max_length,
-                                     overflow=ctx.overflow, bos_id=tok.bos_token_id,
-                                     escaped=escaped if text_mode else None)
-    else:
-        cols = Columns.from_encoded(encode_seq2seq(
-            backend, [k.prompt for k in kept], [k.completion for k in kept], eos_id=eos, max_length=ctx.max_length,
-            overflow=ctx.overflow, bos_id=tok.bos_token_id, escaped=escaped if text_mode else None))
+    try:
+        if ctx.chat:
+            cols = Columns.from_encoded(encode_spans(
+                backend, [ce.text for ce in chats], [ce.spans for ce in chats],
+                eos=[eos if ce.append_eos else None for ce in chats], untrained_end=[ce.untrained_end for ce in chats],
+                max_length=ctx.max_length, overflow=ctx.overflow, add_special_tokens=False, bos_id=tok.bos_token_id,
+                escaped=escaped if text_mode else None, prompts=[ce.text[:ce.spans[0][0]] for ce in chats]))
+        elif ctx.layout == "causal":
+            cols = encode_causal_columns(backend, [k.prompt for k in kept], [k.completion for k in kept],
+                                         separator=ctx.separator, eos_id=eos, max_length=ctx.max_length,
+                                         overflow=ctx.overflow, bos_id=tok.bos_token_id,
+                                         escaped=escaped if text_mode else None)
+        else:
+            cols = Columns.from_encoded(encode_seq2seq(
+                backend, [k.prompt for k in kept], [k.completion for k in kept], eos_id=eos,
+                max_length=ctx.max_length, overflow=ctx.overflow, bos_id=tok.bos_token_id,
+                escaped=escaped if text_mode else None))
+    except TooLong as exc:  # overflow: error stops the build at the first example over max_length
+        row, t = kept[exc.index].row, kept[exc.index].template
+        raise BuildError(f"source '{ctx.source}' line {row.line} (key {row.key}), template '{t.name}': "
+                         f"{exc.message} (overflow: error)") from None
     items = []
     for i, (k, esc, why) in enumerate(zip(kept, escaped, cols.reject)):
         row, t, prompt, completion, choices = k.row, k.template, k.prompt, k.completion, k.choices
-        if why is not None:
-            if why.startswith("ERROR:"):
-                from ..errors import BuildError
-
-                raise BuildError(f"source '{ctx.source}' line {row.line} (key {row.key}), template '{t.name}': "
-                                 f"{why[6:]} (overflow: error)")
-            code = "too_long" if "max_length" in why else "no_trained_token"
-            rejects.append(Reject(ctx.source, row.key, row.line, "tokenize", code, why, t.name, row.split))
+        if why is not None:  # a Rejection: (code, message)
+            rejects.append(Reject(ctx.source, row.key, row.line, why.code, why.message, t.name, row.split))
             continue
         if esc:
             cols.flags[i] |= SPECIAL_IN_DATA

@@ -36,13 +36,14 @@ from ..constants import (
 )
 from ..errors import BuildError, ConfigError
 from ..plan.finalize import field_cut_stats, plan, rows_with_output, split_stats, write_splits
-from ..plan.gate import ROW_STAGES, drop_failed, failed_dir, keep_failed, outcome_problems
+from ..plan.gate import drop_failed, failed_dir, keep_failed, outcome_problems
 from ..plan.split import assign_splits, split_unit
 from ..plan.worktable import open_work
 from ..read.keys import KeySet
 from ..read.mapped import MappedFiles
 from ..read.schema import check_source_row
 from ..read.sources import SourceRow, file_hash, guess_format, read_source
+from ..rejects import Code, Reject, tally
 from ..templating.fewshot import ExemplarPool
 from ..templating.renderplan import RenderPlan
 from ..templating.selection import Group, RowPlan, choose_ref, truncate_field
@@ -60,7 +61,7 @@ from .cache import (
     resolve_cache_dir,
     table_counts,
 )
-from .chunk import CheckedRow, ChunkContext, ChunkResult, Reject, output_schema, work_schema
+from .chunk import CheckedRow, ChunkContext, ChunkResult, output_schema, work_schema
 from .engines import check_engine, make_engine
 from .engines.job import Job
 from .progress import BuildProgress, RateMeter, count_rows
@@ -261,7 +262,7 @@ class Build:
         self.rejects_by_stage[rec.stage] += 1
         self.rejects_by_source[rec.source][rec.code] += 1
         self.reject_samples[rec.source].setdefault(rec.code, rec)
-        if rec.stage not in ROW_STAGES:
+        if not rec.stage.whole_row:
             self.counts[rec.source].examples_rejected += 1
 
     def row_key(self, src, row: SourceRow, data: dict) -> str:
@@ -299,11 +300,11 @@ class Build:
             for row in raw:
                 counts.rows_read += 1
                 if row.error is not None:
-                    staged.append(Reject(src.name, None, row.line, "read", "unreadable", row.error, value=row.raw))
+                    staged.append(Reject(src.name, None, row.line, Code.UNREADABLE, row.error, value=row.raw))
                     continue
                 data, err = check_source_row(row.data, src)
                 if err:
-                    staged.append(Reject(src.name, self.row_key(src, row, row.data), row.line, "schema", "schema",
+                    staged.append(Reject(src.name, self.row_key(src, row, row.data), row.line, Code.SCHEMA,
                                          err, value=_short(row.data)))
                     continue
                 staged.append((row, data, self.row_key(src, row, data)))
@@ -316,8 +317,8 @@ class Build:
                     continue
                 row, data, key = x
                 if next(dup):
-                    reject(Reject(src.name, key, row.line, "key", "duplicate_key",
-                                       f"row key '{key}' already used by an earlier row"))
+                    reject(Reject(src.name, key, row.line, Code.DUPLICATE_KEY,
+                                  f"row key '{key}' already used by an earlier row"))
                     counts.rows_rejected += 1
                     continue
                 gval = None if group is None or data.get(group) is None else str(data.get(group))
@@ -588,7 +589,7 @@ class Build:
             sources[k] = {x: n for x, n in d.items() if x not in ("rows_with_output", "rows_without_output")}
         kept = keep_failed(target, self.out.tmp, problems, {
             "sources": sources, "splits": sizes,
-            "rejects": sum(self.rejects_by.values()), "rejects_by_code": dict(sorted(self.rejects_by.items()))})
+            "rejects": sum(self.rejects_by.values()), "rejects_by_code": tally(self.rejects_by)})
         where = (f"the rejects are in {kept / REJECTS}" if kept is not None else
                  f"the rejects were not kept: {failed_dir(target)} is not a folder ftdata made")
         raise BuildError(f"build of '{self.recipe.name}' failed, no output written ({target} is left as it was); "
@@ -645,8 +646,8 @@ class Build:
                 "sources": {k: v.as_dict() for k, v in self.counts.items()},
                 "splits": split_counts,
                 "rejects": sum(self.rejects_by.values()),
-                "rejects_by_code": dict(sorted(self.rejects_by.items())),
-                "rejects_by_stage": dict(sorted(self.rejects_by_stage.items())),
+                "rejects_by_code": tally(self.rejects_by),
+                "rejects_by_stage": tally(self.rejects_by_stage),
             },
             "tokens": token_stats,
             "shards": shards,

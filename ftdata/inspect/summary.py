@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..rejects import meaning
+
 
 def summary_text(manifest: dict, output: Path, seconds: float | None = None) -> str:
     m = manifest
@@ -26,7 +28,7 @@ def summary_text(manifest: dict, output: Path, seconds: float | None = None) -> 
     if rej:
         lines.append(f"rejects: {m['counts']['rejects']} (see {output}/rejects.jsonl)")
         for code, n in rej.items():
-            lines.append(f"  {code:<20}{n:>8}")
+            lines.append(f"  {code:<22}{n:>8}  {meaning(code)}")
     else:
         lines.append("rejects: 0")
     trunc = sum(t["truncated"] for t in m["tokens"].values())

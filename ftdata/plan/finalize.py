@@ -34,9 +34,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..build.chunk import Reject, output_schema
+from ..build.chunk import output_schema
 from ..constants import SPLIT_PRIORITY
 from ..read.mapped import Release
+from ..rejects import Code, Reject
 from ..write.gather import gather_slices
 from ..write.writer import SplitWriter
 from .split import assign_splits
@@ -83,7 +84,7 @@ def dedup_rows(work: pa.Table, splits: np.ndarray, sort: np.ndarray,
     keep[dups] = False
     group_start = np.maximum.accumulate(np.where(first, np.arange(n), 0))
     survivor = order[group_start[~first]]
-    return keep, [(d, s, "duplicate", "exact duplicate") for d, s in zip(dups.tolist(), survivor.tolist())]
+    return keep, [(d, s, Code.DUPLICATE, "exact duplicate") for d, s in zip(dups.tolist(), survivor.tolist())]
 
 
 def near_dedup(work: pa.Table, splits: np.ndarray, keep: np.ndarray, sort: np.ndarray, threshold: float,
@@ -120,7 +121,7 @@ def near_dedup(work: pa.Table, splits: np.ndarray, keep: np.ndarray, sort: np.nd
     dup, surv, sim = near_duplicates(sigs, valid, scope.astype(np.int64), rank, threshold)
     keep = keep.copy()
     keep[dup] = False
-    return keep, [(d, k, "near_duplicate", f"near duplicate (estimated Jaccard {j:.2f} >= {threshold})")
+    return keep, [(d, k, Code.NEAR_DUPLICATE, f"near duplicate (estimated Jaccard {j:.2f} >= {threshold})")
                   for d, k, j in zip(dup.tolist(), surv.tolist(), sim.tolist())]
 
 
@@ -139,7 +140,7 @@ def dedup_rejects(work: pa.Table, splits: np.ndarray, removed: list[tuple]) -> l
     out = []
     for (d, k, code, note), rd, rk in zip(removed, dups, kept):
         of = {"source": rk["source"], "row_key": rk["row_key"], "template": rk["template"], "split": splits[k]}
-        out.append(Reject(rd["source"], rd["row_key"], rd["_line"], "dedup", code,
+        out.append(Reject(rd["source"], rd["row_key"], rd["_line"], code,
                           f"{note} of {rk['source']}/{rk['row_key']}/{rk['template']} (kept in {splits[k]})",
                           rd["template"], splits[d], duplicate_of=of))
     return out
@@ -166,7 +167,7 @@ def sample_mixture(work: pa.Table, p: Plan, mix) -> None:
         p.order[name] = order[chosen]
         for r in _records(work, dropped):
             t = r["task"]
-            p.rejects.append(Reject(r["source"], r["row_key"], r["_line"], "mixture", "not_sampled",
+            p.rejects.append(Reject(r["source"], r["row_key"], r["_line"], Code.NOT_SAMPLED,
                                     f"task '{t}': the {name} mixture takes {taken[t]} of its {available[t]} examples",
                                     r["template"], name))
         info["splits"][name] = report(mix.method, rates, available, taken, mix.size)

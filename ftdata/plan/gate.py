@@ -7,7 +7,8 @@ reason with its count and share, and the likely fix. The build fails on any of:
 
 * a source that reads no rows, or whose rows yield no usable example (every example
   rejected; duplicates removed by dedup and examples the mixture leaves out are the recipe's
-  choice and do not count as rejects here);
+  choice -- ``deliberate`` in the reject table, :mod:`ftdata.rejects` -- and do not count as
+  rejects here);
 * a source that loses more than ``max_reject_share`` of its examples to rejects, a row
   rejected when read counting for every example it would have made (``fanout``);
 * an empty output, or an empty split that rows were hashed into (ratio > 0) or pinned to.
@@ -25,13 +26,12 @@ from pathlib import Path
 from ..constants import REJECTS
 from ..errors import BuildError
 from ..read.sources import guess_format
+from ..rejects import Code
 from ..write.writer import mark_output, not_replaceable, write_json
 
 #: Reject codes that are a decision of the recipe (dedup, the mixture's sampling), not a problem
 #: with the data: a removed duplicate's content is in the output as its kept copy.
-NOT_A_PROBLEM = ("not_sampled", "duplicate", "near_duplicate")
-#: Stages whose rejects stand for a whole row (every example it would have made).
-ROW_STAGES = ("read", "schema", "key")
+NOT_A_PROBLEM = tuple(c for c in Code if c.deliberate)
 
 
 def failed_dir(target: Path) -> Path:
@@ -39,33 +39,34 @@ def failed_dir(target: Path) -> Path:
     return target.parent / f"{target.name}.failed"
 
 
-def _fix(code: str, sample, src, recipe) -> str:
+def _fix(code: Code, sample, src, recipe) -> str:
     """The likely fix for a source whose most common reject is ``code`` (``sample``: one of them)."""
     try:
         fmt = src.format or (guess_format(Path(src.path)) if src.path else None)
     except BuildError:
         fmt = None
     value = (sample.value or "") if sample is not None else ""
-    if fmt == "csv" and "\t" in value and code in ("unreadable", "not_an_answer_choice", "schema"):
+    if fmt == "csv" and "\t" in value and code in (Code.UNREADABLE, Code.NOT_AN_ANSWER_CHOICE, Code.SCHEMA):
         return "the file looks tab-separated: set format: tsv (or csv.delimiter: \"\\t\")"
     fixes = {
-        "unreadable": "check format and the csv options (delimiter, quoting: none for stray quotes, header, "
-                      "columns)" if fmt in ("csv", "tsv") else
-                      f"check that the file is {fmt or 'in the format set'} (set format: otherwise); JSON Lines "
-                      "holds one JSON object a line",
-        "schema": "check sources[].columns against the data, or map column names with rename",
-        "duplicate_key": f"the key column '{src.key}' is not unique: pick a unique column, '@line', or leave key "
-                         "out (a hash of the row)",
-        "does_not_apply": "the templates do not apply to these rows (an empty prompt or completion, or the "
-                          "template skips them): check the columns and values they read",
-        "render_error": "fix the template or the data it reads (ftdata template preview shows one row)",
-        "not_an_answer_choice": "the label column does not hold the template's answer_choices: map the labels in "
-                                "the template (e.g. {{ answer_choices[label] }}) or check that the file is parsed "
-                                "right (format, csv options)",
-        "too_long": f"raise max_length (now {recipe.max_length}), set overflow: truncate_prompt, or name a field to "
-                    "shorten with truncate:",
-        "no_trained_token": "the completion leaves no token to train: check the template's completion and separator",
-        "bad_messages": "check the messages column: a list of {role, content}",
+        Code.UNREADABLE: "check format and the csv options (delimiter, quoting: none for stray quotes, header, "
+                         "columns)" if fmt in ("csv", "tsv") else
+                         f"check that the file is {fmt or 'in the format set'} (set format: otherwise); JSON Lines "
+                         "holds one JSON object a line",
+        Code.SCHEMA: "check sources[].columns against the data, or map column names with rename",
+        Code.DUPLICATE_KEY: f"the key column '{src.key}' is not unique: pick a unique column, '@line', or leave "
+                            "key out (a hash of the row)",
+        Code.DOES_NOT_APPLY: "the templates do not apply to these rows (an empty prompt or completion, or the "
+                             "template skips them): check the columns and values they read",
+        Code.RENDER_ERROR: "fix the template or the data it reads (ftdata template preview shows one row)",
+        Code.NOT_AN_ANSWER_CHOICE: "the label column does not hold the template's answer_choices: map the labels "
+                                   "in the template (e.g. {{ answer_choices[label] }}) or check that the file is "
+                                   "parsed right (format, csv options)",
+        Code.TOO_LONG: f"raise max_length (now {recipe.max_length}), set overflow: truncate_prompt, or name a field "
+                       "to shorten with truncate:",
+        Code.NO_TRAINED_TOKEN: "the completion leaves no token to train: check the template's completion and "
+                               "separator",
+        Code.BAD_MESSAGES: "check the messages column: a list of {role, content}",
     }
     return fixes.get(code, "see the reasons in rejects.jsonl")
 
@@ -88,14 +89,14 @@ def _source_problem(src, c, codes: Counter, samples: dict, threshold: float, rec
     line = (f"source '{src.name}' ({path}) yields no usable rows (a build fails on that whatever "
             f"max_reject_share allows): {detail}" if survived <= 0 else
             f"source '{src.name}' ({path}): {detail}, more than max_reject_share {threshold:g}")
-    weight = {k: n * (fanout if samples[k].stage in ROW_STAGES else 1) for k, n in codes.items()
+    weight = {k: n * (fanout if samples[k].stage.whole_row else 1) for k, n in codes.items()
               if k not in NOT_A_PROBLEM}
     ranked = sorted(weight, key=lambda k: (-weight[k], k))
     if not ranked:
         return line
     top = ranked[0]
     s = samples[top]
-    unit = "rows" if s.stage in ROW_STAGES else "examples"
+    unit = "rows" if s.stage.whole_row else "examples"
     where = f"line {s.line}" + (f", template '{s.template}'" if s.template else "")
     line += (f"\n      most common reason: {top}: {codes[top]} {unit} ({weight[top] / total:.1%}), e.g. {where}: "
              f"{s.reason}")
@@ -115,7 +116,7 @@ def outcome_problems(recipe, counts: dict, codes: dict[str, Counter], samples: d
         recipe: the :class:`~ftdata.recipe.Recipe`.
         counts: source name -> :class:`~ftdata.build.SourceCounts`, with every reject recorded.
         codes: source name -> reject code -> records in ``rejects.jsonl``.
-        samples: source name -> reject code -> the first such :class:`~ftdata.chunk.Reject`.
+        samples: source name -> reject code -> the first such :class:`~ftdata.rejects.Reject`.
         split_sizes: split name -> examples planned for it (after dedup and mixture).
         hashed_rows: rows whose split comes from the ratios (not pinned to a split).
         base: folder relative source paths are resolved against.

@@ -30,6 +30,7 @@ from ..constants import IGNORE_INDEX
 from ..errors import BuildError, ConfigError, FtdataError, TemplateError
 from ..read.schema import check_source_row
 from ..read.sources import read_source
+from ..rejects import Code, Stage
 from ..templating.selection import Group, RowPlan, truncate_field
 from ..templating.templates import Template, default_id, load_templates, load_templates_text
 from ..tokenize.tokenizer import load_tokenizer
@@ -328,9 +329,9 @@ class Studio:
             self._tokens(view, out["input_ids"], out["labels"])
             return view
         rej = res.rejects[0]
-        if rej.code == "render_error":
+        if rej.code == Code.RENDER_ERROR:
             view.errors = [problem_of(TemplateError(rej.reason))]
-        elif rej.stage == "tokenize":
+        elif rej.stage == Stage.TOKENIZE:
             kept, _, _ = render_rows(ctx, [row])
             if kept:
                 view.prompt, view.completion, view.choices = kept[0].prompt, kept[0].completion, kept[0].choices

@@ -30,15 +30,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..rejects import Code
+
 #: Stands for one assistant turn's content in the probe render.
 MARK = "\U0010fffd"
 ROLES = ("system", "user", "assistant", "tool")
 
 
 class ChatError(Exception):
-    """An example cannot be rendered or masked as a conversation (the message says why)."""
+    """An example cannot be rendered or masked as a conversation (the message says why; ``code``
+    is its reject code: a bad messages value, a failing chat template, or nothing to train)."""
 
-    def __init__(self, message: str, code: str = "chat_template"):
+    def __init__(self, message: str, code: Code = Code.CHAT_TEMPLATE):
         super().__init__(message)
         self.code = code
 
@@ -64,16 +67,19 @@ def messages_from_pair(prompt: str, completion: str, system: str | None) -> list
 def messages_from_value(value, column: str, system: str | None) -> list[dict]:
     """Check a ``messages`` column value: a list of ``{role, content}`` with an assistant turn."""
     if not isinstance(value, list) or not value:
-        raise ChatError(f"column '{column}': expected a non-empty list of {{role, content}}, found {type(value).__name__}")
+        raise ChatError(f"column '{column}': expected a non-empty list of {{role, content}}, found {type(value).__name__}",
+                        Code.BAD_MESSAGES)
     out = []
     for i, m in enumerate(value):
         if not isinstance(m, dict) or not isinstance(m.get("role"), str) or not isinstance(m.get("content"), str):
-            raise ChatError(f"column '{column}'[{i}]: expected {{role: str, content: str}}, found {str(m)[:80]}")
+            raise ChatError(f"column '{column}'[{i}]: expected {{role: str, content: str}}, found {str(m)[:80]}",
+                            Code.BAD_MESSAGES)
         if m["role"] not in ROLES:
-            raise ChatError(f"column '{column}'[{i}]: role '{m['role']}' is not one of {', '.join(ROLES)}")
+            raise ChatError(f"column '{column}'[{i}]: role '{m['role']}' is not one of {', '.join(ROLES)}",
+                            Code.BAD_MESSAGES)
         out.append({"role": m["role"], "content": m["content"]})
     if not any(m["role"] == "assistant" for m in out):
-        raise ChatError(f"column '{column}': no assistant turn to train")
+        raise ChatError(f"column '{column}': no assistant turn to train", Code.BAD_MESSAGES)
     if system and out[0]["role"] != "system":
         out.insert(0, {"role": "system", "content": system})
     return out
@@ -154,7 +160,7 @@ def render_chat(tok, messages: list[dict], *, train_on: str, specials: list[str]
         spans.append((a, eot if eot is not None else b))
         missing.append(eot is None)
     if all(a == b for a, b in contents):
-        raise ChatError("no trained token: the assistant turn(s) to train render no content", "no_trained_token")
+        raise ChatError("no trained token: the assistant turn(s) to train render no content", Code.NO_TRAINED_TOKEN)
     ends_text = not text[spans[-1][1]:].strip()
     append_eos = add_eos and missing[-1] and ends_text
     if append_eos:  # the model emits the trailing whitespace, then EOS: train both

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..rejects import Code
 from .auditbits import FLAGS
 
 
@@ -64,7 +65,7 @@ def audit_section(work, plan, *, rejects_by_code: dict | None = None, special_to
         "special_tokens_in_data_mode": special_tokens_mode,
         "totals": total,
         "splits": splits,
-        "rejected_no_trained_token": int(rej.get("no_trained_token", 0)),
+        "rejected_no_trained_token": int(rej.get(Code.NO_TRAINED_TOKEN, 0)),
         "notes": {k: v for k, v in NOTES.items()},
     }
 

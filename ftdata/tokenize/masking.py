@@ -53,6 +53,8 @@ from typing import NamedTuple
 import numpy as np
 
 from ..constants import IGNORE_INDEX
+from ..errors import BuildError
+from ..rejects import Code, Rejection
 from .auditbits import DUP_BOS, EOS_UNTRAINED, PROMPT_NOT_PREFIX, SPECIAL_IN_DATA, STRADDLE
 
 #: First private-use code point used to stand for a special-token string found in data.
@@ -63,13 +65,32 @@ PREFIX_WINDOW = 4
 PREFIX_REACH = 64
 
 
+#: Why an example whose completion tokenizes to nothing is rejected (every layout).
+NO_TRAINED_TOKEN = Rejection(Code.NO_TRAINED_TOKEN, "no trained token (empty completion after tokenization)")
+
+
+class TooLong(BuildError):
+    """An example over ``max_length`` with ``overflow: error``: the build stops.
+
+    Attributes:
+        message: what is too long, e.g. ``too long: 300 tokens > max_length 256``.
+        index: which example of the batch (set by the batch function, which catches it on its
+            way out; the caller, who knows the example's source, line and template, names it
+            in its own error).
+    """
+
+    def __init__(self, message: str, index: int | None = None):
+        super().__init__(message)
+        self.message, self.index = message, index
+
+
 @dataclass
 class Encoded:
-    """One tokenized example, or why it was rejected."""
+    """One tokenized example, or why it was rejected (``reject``: its code and message)."""
 
     input_ids: list[int] | None = None
     labels: list[int] | None = None
-    reject: str | None = None
+    reject: Rejection | None = None
     truncated: bool = False
     straddle: bool = False
     n_prompt: int = 0  # untrained tokens before the first trained one
@@ -274,7 +295,7 @@ def mask_spans(enc, spans: list[tuple[int, int]], ids: list[int] | None = None) 
 
 
 def fit_to_length(ids: list[int], labels: list[int] | None, k: int, max_length: int, overflow: str,
-                  what: str = "") -> Encoded:
+                  what: str = "", index: int | None = None) -> Encoded:
     """The overflow policy (the recipe's ``overflow``), the one place it is written, for every layout.
 
     A sequence longer than ``max_length`` is rejected (``drop``), fails the build (``error``),
@@ -290,28 +311,37 @@ def fit_to_length(ids: list[int], labels: list[int] | None, k: int, max_length: 
         max_length: the recipe's ``max_length``.
         overflow: ``drop``, ``error`` or ``truncate_prompt``.
         what: words naming the measured part in a reject (``"prompt is "`` for seq2seq).
+        index: which example of its batch (named by :class:`TooLong`), where the caller knows.
 
     Returns:
         The (possibly shortened) example, with ``n_prompt`` its untrained tokens before the
         first trained one, or one with ``reject`` set.
+
+    Raises:
+        TooLong: the example is over ``max_length`` and ``overflow`` is ``error``.
     """
     n = len(ids)
     if n <= max_length:
         return Encoded(ids, labels, n_prompt=k)
-    if overflow == "drop":
-        return Encoded(reject=f"too long: {what}{n} tokens > max_length {max_length}")
-    if overflow == "error":
-        return Encoded(reject=f"ERROR:too long: {what}{n} tokens > max_length {max_length}")
+    if overflow in ("drop", "error"):
+        return _too_long(f"too long: {what}{n} tokens > max_length {max_length}", overflow, index)
     n_completion = n - k
     if n_completion >= max_length:
-        return Encoded(reject=f"completion alone is {n_completion} tokens, no room in max_length {max_length} "
-                              "(completions are never cut)")
+        return Encoded(reject=Rejection(Code.TOO_LONG, f"completion alone is {n_completion} tokens, no room in "
+                                                       f"max_length {max_length} (completions are never cut)"))
     keep = max_length - n_completion
     head = (keep + 1) // 2
     tail = keep - head
     # keep the head (instruction, system prompt) and the tail (text right before the answer)
     return Encoded(ids[:head] + ids[k - tail:], None if labels is None else labels[:head] + labels[k - tail:],
                    truncated=True, n_prompt=keep)
+
+
+def _too_long(message: str, overflow: str, index: int | None = None) -> Encoded:
+    """An over-long example under ``overflow: drop`` (a reject) or ``error`` (raises :class:`TooLong`)."""
+    if overflow == "error":
+        raise TooLong(message, index)
+    return Encoded(reject=Rejection(Code.TOO_LONG, message))
 
 
 def _dup_bos(ids: list[int], bos_id: int | None) -> bool:
@@ -338,8 +368,14 @@ def encode_spans(backend, texts: list[str], spans: list[list[tuple[int, int]]], 
         prompts: per text, the text before the first trained span, for the prefix audit.
     """
     encs = encode_texts(backend, texts, add_special_tokens=add_special_tokens, escaped=escaped)
-    out = [_encode_one(enc, spans[i], eos[i], max_length, overflow, bos_id, escaped is not None and escaped[i],
-                       untrained_end[i]) for i, enc in enumerate(encs)]
+    out: list[Encoded] = []
+    try:
+        for i, enc in enumerate(encs):
+            out.append(_encode_one(enc, spans[i], eos[i], max_length, overflow, bos_id,
+                                   escaped is not None and escaped[i], untrained_end[i]))
+    except TooLong as exc:
+        exc.index = len(out)
+        raise
     if prompts is not None:
         _prefix_check(backend, [(i, e, enc) for i, (e, enc) in enumerate(zip(out, encs)) if e.reject is None],
                       prompts, escaped, len(specials_for(backend).affixes()[0]) if add_special_tokens else 0)
@@ -525,12 +561,16 @@ def encode_causal(backend, prompts: list[str], completions: list[str], *, separa
     spans = [[(len(p), len(t))] for p, t in zip(prompts, texts)]
     encs = encode_texts(backend, texts, add_special_tokens=True, escaped=escaped)
     out, ok = [], []
-    for i, enc in enumerate(encs):
-        e = _encode_one(enc, spans[i], eos_id, max_length, overflow, bos_id, escaped is not None and escaped[i],
-                        eos_id is None)
-        out.append(e)
-        if e.reject is None:
-            ok.append((i, e, enc))
+    try:
+        for i, enc in enumerate(encs):
+            e = _encode_one(enc, spans[i], eos_id, max_length, overflow, bos_id, escaped is not None and escaped[i],
+                            eos_id is None)
+            out.append(e)
+            if e.reject is None:
+                ok.append((i, e, enc))
+    except TooLong as exc:
+        exc.index = len(out)
+        raise
     if audit_prefix:
         _prefix_check(backend, ok, prompts, escaped, len(specials_for(backend).affixes()[0]))
     return out
@@ -540,7 +580,7 @@ def _encode_one(enc, spans, eos_id, max_length, overflow, bos_id, escaped, untra
     ids = enc.ids  # a fresh list on every access: take it once
     labels, n_trained, straddle, k = mask_spans(enc, spans, ids)
     if k is None:
-        return Encoded(reject="no trained token (empty completion after tokenization)")
+        return Encoded(reject=NO_TRAINED_TOKEN)
     flags = (STRADDLE if straddle else 0) | (SPECIAL_IN_DATA if escaped else 0) | (EOS_UNTRAINED if untrained_end else 0)
     if eos_id is not None:
         if ids and ids[-1] == eos_id and enc.special_tokens_mask[-1]:
@@ -567,7 +607,7 @@ def encode_seq2seq(backend, prompts: list[str], completions: list[str], *, eos_i
         ids = list(ep.ids)
         labels = list(ec.ids)
         if not labels:
-            out.append(Encoded(reject="no trained token (empty completion after tokenization)"))
+            out.append(Encoded(reject=NO_TRAINED_TOKEN))
             continue
         flags = SPECIAL_IN_DATA if escaped is not None and escaped[i] else 0
         if eos_id is not None and labels[-1] != eos_id:
@@ -577,10 +617,10 @@ def encode_seq2seq(backend, prompts: list[str], completions: list[str], *, eos_i
         if _dup_bos(ids, bos_id):
             flags |= DUP_BOS
         if len(labels) > max_length:
-            out.append(Encoded(reject=f"completion is {len(labels)} tokens > max_length {max_length} "
-                                      "(completions are never cut)"))
+            out.append(Encoded(reject=Rejection(Code.TOO_LONG, f"completion is {len(labels)} tokens > max_length "
+                                                               f"{max_length} (completions are never cut)")))
             continue
-        fit = fit_to_length(ids, None, len(ids), max_length, overflow, what="prompt is ")  # all context
+        fit = fit_to_length(ids, None, len(ids), max_length, overflow, what="prompt is ", index=i)
         if fit.reject is not None:
             out.append(fit)
             continue
@@ -607,7 +647,7 @@ class Columns:
     straddle: np.ndarray   # bool
     truncated: np.ndarray  # bool
     flags: np.ndarray      # uint8, audit bits
-    reject: list          # str or None per example
+    reject: list          # per example: a Rejection (code, message), or None
     label_offsets: np.ndarray | None = None  # int64, n + 1; None: labels follow offsets
 
     def __len__(self) -> int:
@@ -807,7 +847,7 @@ def _causal_fast(backend, prompts, completions, separator, eos_id, max_length, o
                    [None] * n_ex)
     n_prompt = k + len(pre)
     for i in np.flatnonzero(none_trained):
-        cols.reject[i] = "no trained token (empty completion after tokenization)"
+        cols.reject[i] = NO_TRAINED_TOKEN
     long = np.flatnonzero(~none_trained & (out_n > max_length))
     if long.size:
         cols = _fit_columns(cols, long, n_prompt, max_length, overflow)
@@ -820,7 +860,7 @@ def _fit_columns(cols: Columns, long: np.ndarray, n_prompt: np.ndarray, max_leng
     encs = [cols.example(i) for i in range(len(cols))]
     for i in long:
         e = encs[i]
-        fitted = fit_to_length(e.input_ids, e.labels, int(n_prompt[i]), max_length, overflow)
+        fitted = fit_to_length(e.input_ids, e.labels, int(n_prompt[i]), max_length, overflow, index=int(i))
         if fitted.reject is None:
             fitted.straddle, fitted.n_trained, fitted.flags = e.straddle, e.n_trained, e.flags
         encs[i] = fitted

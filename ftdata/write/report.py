@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 from ..constants import BUILD_INFO, IGNORE_INDEX
 from ..errors import FtdataError
 from ..read.mapped import MappedFiles, Release
+from ..rejects import meaning
 from .card import FIELD_CUT_HEAD, field_cut_rows, field_cut_total, mixture_method, mixture_rows
 
 REPORT = "report.html"
@@ -324,7 +325,7 @@ def render_report(manifest: dict, tables: dict[str, pa.Table], build_info: dict 
         if plots:
             parts.append(_img(_bar_plot({"rejects by reason": (codes, {"rejects": [by_code[c] for c in codes]})},
                                         "count"), "rejects by reason"))
-        parts.append(_table(["reason", "rejects"], [[c, by_code[c]] for c in codes]))
+        parts.append(_table(["reason", "rejects", "meaning"], [[c, by_code[c], meaning(c)] for c in codes]))
         parts.append(_table(["stage", "rejects"], sorted((counts.get("rejects_by_stage") or {}).items())))
     else:
         parts.append("<p>No rejects: every row read is in the output.</p>")
