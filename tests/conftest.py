@@ -1,12 +1,24 @@
-"""Shared fixtures: paths to ../shared/data, a hand-checkable word tokenizer, recipe writers."""
+"""Shared fixtures for tests/unit and tests/integration: paths to ../shared/data, builds.
+
+The word tokenizer and the recipe/template/rows writers live in ``ftdata.testing`` (public, so
+users can test their own tasks with them); they are re-exported here for the tests.
+"""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 import yaml
+
+from ftdata.testing import (  # noqa: F401  (re-exported: tests import them from here)
+    WORDS,
+    make_word_tokenizer,
+    word_ids,
+    write_jsonl,
+    write_native_templates,
+    write_recipe,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -19,45 +31,9 @@ def shared(*parts: str) -> Path:
     return p
 
 
-WORDS = ["<eos>", "<pad>", "Q:", "A:", "what", "is", "two", "plus", "three", "five", "six",
-         "say", "hi", "hello", "yes", "no", "[unk]"]
-
-
-def make_word_tokenizer(folder: Path) -> Path:
-    """A word-level tokenizer whose ids are predictable by hand: id = position in WORDS.
-
-    Whitespace separates tokens and is not itself a token, so offsets never cover spaces.
-    """
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    vocab = {w: i for i, w in enumerate(WORDS)}
-    tk = Tokenizer(models.WordLevel(vocab=vocab, unk_token="[unk]"))
-    tk.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    fast = PreTrainedTokenizerFast(tokenizer_object=tk, eos_token="<eos>", pad_token="<pad>", unk_token="[unk]")
-    fast.save_pretrained(folder)
-    return folder
-
-
 @pytest.fixture
 def word_tokenizer(tmp_path) -> Path:
     return make_word_tokenizer(tmp_path / "wordtok")
-
-
-def write_jsonl(path: Path, rows: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
-
-
-def write_recipe(folder: Path, recipe: dict, name: str = "recipe.yaml") -> Path:
-    p = folder / name
-    p.write_text(yaml.safe_dump(recipe, sort_keys=False), encoding="utf-8")
-    return p
-
-
-def write_native_templates(path: Path, templates: list[dict]) -> Path:
-    path.write_text(yaml.safe_dump({"templates": templates}, sort_keys=False), encoding="utf-8")
-    return path
 
 
 @pytest.fixture
