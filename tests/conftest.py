@@ -6,6 +6,7 @@ users can test their own tasks with them); they are re-exported here for the tes
 
 from __future__ import annotations
 
+from itertools import islice
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,39 @@ def shared(*parts: str) -> Path:
 @pytest.fixture
 def word_tokenizer(tmp_path) -> Path:
     return make_word_tokenizer(tmp_path / "wordtok")
+
+
+#: the secret the ``canary`` fixture puts in the environment (hostile-template tests)
+SECRET = "ftdata-test-secret-3141"
+
+
+@pytest.fixture
+def canary(tmp_path, monkeypatch):
+    """A path no attack may create, and a secret in the environment no attack may read."""
+    monkeypatch.setenv("FTDATA_TEST_SECRET", SECRET)
+    path = tmp_path / "CANARY"
+    yield path
+    assert not path.exists(), "a template executed a shell command"
+
+
+@pytest.fixture
+def dialogsum_rows(tmp_path):
+    """The first 40 DialogSum dev rows (a temporary copy, read like any source)."""
+    src = shared("dialogsum", "dialogsum.dev.jsonl")
+    out = tmp_path / "dev40.jsonl"
+    with open(src, encoding="utf-8") as fh:
+        out.write_text("".join(islice(fh, 40)), encoding="utf-8")
+    return out
+
+
+def _laughs(levels: int = 9) -> str:
+    """A "billion laughs" YAML document: ``levels`` anchors, each nine aliases of the last."""
+    out = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    prev = "a"
+    for c in "bcdefghijk"[: levels - 1]:
+        out.append(f"{c}: &{c} [" + ",".join([f"*{prev}"] * 9) + "]")
+        prev = c
+    return "\n".join(out) + "\n"
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 import ftdata
 from ftdata.errors import FtdataError
 
-from .conftest import ROOT
+from tests.conftest import ROOT
 
 
 def test_compile_then_load_carries_the_manifest(tmp_path):
@@ -25,22 +25,6 @@ def test_load_refuses_an_unfinished_folder(tmp_path):
     (tmp_path / "half").mkdir()
     with pytest.raises(FtdataError, match="COMPLETED|no such"):
         ftdata.load(tmp_path / "half")
-
-
-def test_render_a_jinja_string_and_rows():
-    prompt, completion, choices = ftdata.render("Q: {{q}} ||| {{a}}", {"q": "2+2?", "a": "4"})
-    assert (prompt, completion, choices) == ("Q: 2+2?", "4", None)
-
-
-def test_preview_twice_still_a_function():
-    # ftdata/preview.py shares the name; importing it must not replace the API function
-    for _ in range(2):
-        tok, items, recipe = ftdata.preview(str(ROOT / "examples" / "reviews" / "recipe.yaml"), n=1)
-        assert items and all(it.problem is None for it in items)
-        assert callable(ftdata.preview)
-    it = items[0]
-    trained = [i for i, lab in zip(it.input_ids, it.labels) if lab != -100]
-    assert tok.decode(trained) == recipe.separator + it.completion + tok.eos_token
 
 
 def test_export_push_report_from_python(reviews_out, tmp_path):

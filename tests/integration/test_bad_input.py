@@ -16,7 +16,7 @@ from ftdata.cli import main
 from ftdata.errors import ConfigError, FtdataError
 from ftdata.yamlio import load_yaml_text
 
-from .conftest import write_native_templates, write_recipe
+from tests.conftest import _laughs, write_native_templates, write_recipe
 
 
 def _build(tmp_path, tokenizer, data_name: str, data: bytes, columns=None, csv=None, key=None, prompt="{{ q }}"):
@@ -144,15 +144,6 @@ def test_file_level_problems_are_clear_errors(tmp_path, word_tokenizer, name, da
 
 # -- YAML ------------------------------------------------------------------------------------
 
-def _laughs(levels: int = 9) -> str:
-    out = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
-    prev = "a"
-    for c in "bcdefghijk"[: levels - 1]:
-        out.append(f"{c}: &{c} [" + ",".join([f"*{prev}"] * 9) + "]")
-        prev = c
-    return "\n".join(out) + "\n"
-
-
 def test_alias_bomb_is_refused_quickly(tmp_path):
     t0 = time.perf_counter()
     with pytest.raises(ConfigError, match="alias bomb") as ei:
@@ -167,36 +158,12 @@ def test_alias_bomb_is_refused_quickly(tmp_path):
     assert load_yaml_text("base: &b {x: 1}\nother: *b\n") == {"base": {"x": 1}, "other": {"x": 1}}
 
 
-@pytest.mark.parametrize("text,line", [
-    ("a: 1\nb: !!python/object/apply:os.system ['touch /tmp/ftdata-canary']\n", 2),
-    ("templates:\n  x: !Templat\n    jinja: hi\n", 2),
-    ("a: 1\n\n\nb: !<tag:example.com,2000:app/thing> 3\n", 4),
-    ("a: !!python/name:os.system\n", 1),
-])
-def test_unknown_tags_are_errors_with_file_and_line(text, line):
-    with pytest.raises(ConfigError) as ei:
-        load_yaml_text(text, "t.yaml")
-    msg = str(ei.value)
-    assert f"t.yaml:{line}:" in msg and ("unknown YAML tag" in msg or "constructor" in msg), msg
-
-
-@pytest.mark.parametrize("text,needle", [
-    ("a: " + "[" * 100_000 + "]" * 100_000, "nested too deeply"),
-    ("a: " + "{b: " * 5000 + "1" + "}" * 5000, "nested too deeply"),
-    ("a: 1" + "0" * 6000, "digits"),
-])
-def test_yaml_parser_bombs_are_clean_errors(text, needle):
-    with pytest.raises(ConfigError, match=needle):
-        load_yaml_text(text, "deep.yaml")
-
-
-
 @pytest.mark.parametrize("fmt", ["jsonl", "json"])
 @pytest.mark.parametrize("key", [None, "fname"])
 def test_lone_surrogate_in_real_rows_is_a_reject(tmp_path, dialogsum_template, fmt, key):
     """A ``\\ud800`` escape with no partner decodes to a string no UTF-8 writer accepts (row key,
     tokenizer, Arrow): it is a read reject naming the line, and every other row is built."""
-    from .conftest import shared
+    from tests.conftest import shared
 
     lines = shared("dialogsum", "dialogsum.dev.jsonl").read_text(encoding="utf-8").splitlines()[:30]
     assert "\\u" not in lines[4] + lines[9] + lines[14]

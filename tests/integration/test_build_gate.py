@@ -18,10 +18,9 @@ from click.testing import CliRunner
 from ftdata.build import compile_recipe
 from ftdata.cli import main
 from ftdata.constants import COMPLETED, MANIFEST
-from ftdata.errors import BuildError, ConfigError
-from ftdata.recipe import Recipe, parse_recipe
+from ftdata.errors import BuildError
 
-from .conftest import ROOT, shared, write_recipe
+from tests.conftest import ROOT, shared, write_recipe
 
 SMS_TEMPLATES = str(ROOT / "templates" / "sms_spam" / "templates.yaml")
 DS_TEMPLATES = str(ROOT / "templates" / "dialogsum" / "templates.yaml")
@@ -150,15 +149,6 @@ def test_empty_split_fails(tmp_path):
     assert "split 'train' is empty" in msg or "split 'test' is empty" in msg
     assert "group_by" in msg
     assert not (tmp_path / "out").exists()
-
-
-@pytest.mark.parametrize("value", [-0.1, 1.5, "half"])
-def test_max_reject_share_is_validated(value):
-    with pytest.raises(ConfigError) as err:
-        parse_recipe({"name": "x", "max_reject_share": value, "sources": [{"name": "s", "path": "d.jsonl",
-                                                                          "templates": [{"file": "t.yaml"}]}]})
-    assert "max_reject_share" in str(err.value)
-    assert "reject" in Recipe.model_fields["max_reject_share"].description
 
 
 def test_a_users_folder_named_like_the_failed_folder_is_never_touched(tmp_path):

@@ -16,7 +16,7 @@ from ftdata.build import compile_recipe
 from ftdata.cli import main
 from ftdata.errors import BuildError, ConfigError
 
-from .conftest import ROOT, shared, write_jsonl, write_native_templates, write_recipe
+from tests.conftest import ROOT, shared, write_jsonl, write_native_templates, write_recipe
 
 
 def _dialogsum_recipe(tmp_path, tpl, seed=1, out="out", **kw):

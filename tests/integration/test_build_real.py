@@ -10,7 +10,7 @@ from ftdata.build import accounting_ok, compile_recipe
 from ftdata.constants import IGNORE_INDEX
 from ftdata.tokenizer import load_tokenizer
 
-from .conftest import shared, write_native_templates, write_recipe
+from tests.conftest import shared, write_native_templates, write_recipe
 
 
 def _trained_text(tok, ids, labels):

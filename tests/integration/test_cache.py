@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from ftdata.build import compile_recipe as _compile
-from ftdata.cache import chunk_key, context_fingerprint, default_cache_dir
-from ftdata.chunk import CheckedRow, ChunkContext
+from ftdata.cache import context_fingerprint, default_cache_dir
 
-from .conftest import ROOT, shared, write_jsonl, write_native_templates, write_recipe
+from tests.conftest import ROOT, shared, write_jsonl, write_native_templates, write_recipe
+from tests.unit.build.test_cache import _ctx
 
 #: Files that hold the build's timings, so differ between any two builds by design.
 TIMED = ("build_info.json", "report.html")
@@ -150,34 +150,6 @@ def test_cache_dir_from_recipe_and_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("FTDATA_CACHE_DIR", str(tmp_path / "envcache"))
     res = compile_recipe(two_source_recipe(tmp_path), output=tmp_path / "o3")
     assert Path(res.build_info["cache"]["dir"]) == tmp_path / "envcache"
-
-
-def _ctx(**kw) -> ChunkContext:
-    from ftdata.templates import from_strings
-
-    base = dict(source="s", task="s", templates=[from_strings("Q: {{q}}", "{{a}}", name="t")], tokenizer="ftdata:tiny-bpe",
-                tokenizer_base=None, layout="causal", separator=" ", max_length=64, overflow="drop", add_eos=True, seed=0)
-    base.update(kw)
-    return ChunkContext(**base)
-
-
-def test_chunk_key_covers_rows_settings_templates_and_tokenizer():
-    rows = [CheckedRow("k1", 1, {"q": "a", "a": "b"}, u=0.25), CheckedRow("k2", 2, {"q": "c", "a": "d"}, u=0.5)]
-    fp = context_fingerprint(_ctx(), "tok1")
-    key = chunk_key(fp, rows)
-    assert key == chunk_key(context_fingerprint(_ctx(), "tok1"), [CheckedRow(**r.__dict__) for r in rows])
-    from ftdata.templates import from_strings
-
-    variants = [
-        chunk_key(fp, [rows[0], CheckedRow("k2", 2, {"q": "c", "a": "D"}, u=0.5)]),  # a value
-        chunk_key(fp, [rows[0], CheckedRow("k2", 3, {"q": "c", "a": "d"}, u=0.5)]),  # a line number
-        chunk_key(fp, rows[:1]),
-        chunk_key(context_fingerprint(_ctx(max_length=65), "tok1"), rows),
-        chunk_key(context_fingerprint(_ctx(separator="\n"), "tok1"), rows),
-        chunk_key(context_fingerprint(_ctx(templates=[from_strings("Q: {{q}}?", "{{a}}", name="t")]), "tok1"), rows),
-        chunk_key(context_fingerprint(_ctx(), "tok2"), rows),
-    ]
-    assert len({key, *variants}) == len(variants) + 1
 
 
 def test_context_fingerprint_does_not_depend_on_set_order():

@@ -12,7 +12,8 @@ from ftdata.constants import IGNORE_INDEX as X
 from ftdata.masking import specials_for
 from ftdata.tokenizer import ASSET_DIR
 
-from .conftest import write_jsonl, write_native_templates, write_recipe
+from tests.conftest import write_jsonl, write_native_templates, write_recipe
+from tests.unit.templating.test_chat import CONVO, chat_tokenizer
 
 CHATML = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
           "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
@@ -35,13 +36,6 @@ REWRITING = (
     "{%- endif -%}{%- endfor -%}")
 
 NO_EOT = "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
-
-
-def chat_tokenizer(folder, template: str):
-    tok = AutoTokenizer.from_pretrained(str(ASSET_DIR))
-    tok.chat_template = template
-    tok.save_pretrained(folder)
-    return AutoTokenizer.from_pretrained(str(folder))
 
 
 def trained_segments(tok, ids, labels) -> list[str]:
@@ -96,20 +90,6 @@ def test_llama3_style(tmp_path):
     # the template trims the content: the trained span is what it printed, plus <|eot_id|>
     assert trained_segments(tok, ex["input_ids"], ex["labels"]) == ["Blue<|eot_id|>"]
     assert ex["input_ids"][-1] == tok.convert_tokens_to_ids("<|eot_id|>")
-
-
-CONVO = [{"role": "system", "content": "You think first."},
-         {"role": "user", "content": "First question?"},
-         {"role": "assistant", "content": "<think>draft one</think> Answer one."},
-         {"role": "user", "content": "Second question?"},
-         {"role": "assistant", "content": "<think>draft two</think> Answer two."}]
-
-
-def test_rewriting_template_is_not_prefix_stable(tmp_path):
-    tok = chat_tokenizer(tmp_path / "tok", REWRITING)
-    full = tok.apply_chat_template(CONVO, tokenize=False)
-    part = tok.apply_chat_template(CONVO[:3], tokenize=False)
-    assert not full.startswith(part)  # what prefix-diffing tools rely on does not hold
 
 
 @pytest.mark.parametrize("train_on,expected", [

@@ -36,8 +36,8 @@ from ftdata.report import write_report  # noqa: F401 - loaded, so the test can s
 from ftdata.sources import file_hash
 from ftdata.verify import check_output
 
-from .conftest import ROOT, shared, write_native_templates, write_recipe
 from .test_verify import small_recipe
+from tests.conftest import ROOT, shared, write_native_templates, write_recipe
 
 CTX = mp.get_context("fork")
 

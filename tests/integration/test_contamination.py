@@ -10,7 +10,7 @@ from ftdata.build import accounting_ok, compile_recipe
 from ftdata.errors import BuildError, ConfigError
 from ftdata.summary import summary_text
 
-from .conftest import shared, write_jsonl, write_native_templates, write_recipe
+from tests.conftest import shared, write_jsonl, write_native_templates, write_recipe
 
 PROMPT = "You are a careful assistant. Please read the passage below and answer the question about it: {{text}} Answer:"
 

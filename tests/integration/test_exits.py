@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import shared, write_native_templates, write_recipe
+from tests.conftest import shared, write_native_templates, write_recipe
+from tests.unit.read.test_hub import _closed_port
 
 
 def _dialogsum_recipe(tmp_path: Path) -> Path:
@@ -165,14 +166,6 @@ def test_interrupted_build_exits_130_promptly_and_rerunning_resumes(tmp_path, nu
     assert res.build_info["cache"]["chunks_reused"] > 0
 
 
-def _closed_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.parametrize("env", ["unreachable", "offline"])
 def test_hub_tokenizer_without_network_fails_fast_with_a_way_out(tmp_path, env):
     """No network: a hub name not in the cache fails in seconds (not after a minute of retries),
@@ -192,16 +185,6 @@ def test_hub_tokenizer_without_network_fails_fast_with_a_way_out(tmp_path, env):
     assert r.stderr.startswith("error:") and "Traceback" not in r.stderr, r.stderr[-3000:]
     for needle in ("no-such-org/no-such-tokenizer", "ftdata:tiny-bpe", "local folder"):
         assert needle in r.stderr, r.stderr
-
-
-def test_builtin_tokenizer_typo_gets_a_did_you_mean():
-    from ftdata.errors import BuildError
-    from ftdata.tokenizer import load_tokenizer
-
-    t0 = time.monotonic()
-    with pytest.raises(BuildError, match="did you mean 'ftdata:tiny-bpe'"):
-        load_tokenizer("ftdata:tiny-bp")
-    assert time.monotonic() - t0 < 5
 
 
 @pytest.mark.parametrize("missing", ["starlette", "uvicorn"])
@@ -243,35 +226,6 @@ def test_hub_tokenizer_in_the_cache_loads_without_network(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     same, seconds = r.stdout.split()
     assert same == "True" and float(seconds) < 5, r.stdout
-
-
-def test_hub_probe_tells_a_listening_hub_or_proxy_from_none(monkeypatch):
-    """The probe behind the fast offline error: a port that takes connections is reachable
-    (the Hub itself, or the proxy the environment names for it); a closed one is not."""
-    import socket
-
-    from huggingface_hub import constants
-
-    from ftdata.tokenizer import hub_unreachable
-
-    for var in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    with socket.socket() as server:
-        server.bind(("127.0.0.1", 0))
-        server.listen()
-        port = server.getsockname()[1]
-        monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{port}")
-        assert hub_unreachable() is None
-        monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{_closed_port()}")
-        assert "cannot connect to 127.0.0.1:" in hub_unreachable()
-        monkeypatch.setattr(constants, "ENDPOINT", "https://hub.invalid")  # reached through the proxy only
-        monkeypatch.setenv("https_proxy", f"http://127.0.0.1:{port}")
-        assert hub_unreachable() is None
-    monkeypatch.setenv("https_proxy", f"http://127.0.0.1:{_closed_port()}")
-    assert "(the proxy)" in hub_unreachable()
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
-    assert hub_unreachable() == "HF_HUB_OFFLINE is set"
 
 
 def _hub_source_recipe(tmp_path: Path, dataset: str) -> Path:

@@ -11,7 +11,7 @@ import pytest
 from ftdata.api import load_compiled
 from ftdata.constants import IGNORE_INDEX, OWNER_FILE
 from ftdata.errors import FtdataError
-from ftdata.export import FORMATS, export
+from ftdata.export import export
 
 
 @pytest.fixture(scope="module")
@@ -166,11 +166,6 @@ def test_packed_rows_keep_seq_lengths_for_trl_only(reviews_packed_out, tmp_path)
     with pytest.raises(FtdataError, match="'prompt' and 'completion'"):
         export(reviews_packed_out, "openai-jsonl", tmp_path / "oa")
     export(reviews_packed_out, "parquet", tmp_path / "pq")  # plain exports keep every column
-
-
-def test_every_format_listed():
-    assert set(FORMATS) == {"trl", "axolotl", "llamafactory", "torchtune", "openai-jsonl", "parquet", "jsonl"}
-    assert IGNORE_INDEX == -100
 
 
 def test_cli_export_json_and_clean_errors(reviews_out, tmp_path):

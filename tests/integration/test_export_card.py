@@ -6,9 +6,9 @@ import yaml
 
 from ftdata.api import load_compiled
 from ftdata.build import compile_recipe
-from ftdata.card import mixture_rows, render_card, size_category
+from ftdata.card import mixture_rows, render_card
 
-from .conftest import ROOT, write_recipe
+from tests.conftest import ROOT, write_recipe
 
 REVIEWS = ROOT / "examples" / "reviews"
 TEMPLATES = ROOT / "templates" / "reviews" / "templates.yaml"
@@ -63,9 +63,3 @@ def test_pushed_card_has_configs_and_hub_loading(reviews_out):
     assert "load_dataset('org/x')" in card
 
 
-def test_loose_mixture_entries_and_sizes():
-    assert mixture_rows(None) == [] and mixture_rows({"method": "x"}) == []
-    rows = mixture_rows({"tasks": {"a": {"requested_rate": 0.6, "realized_rate": {"rate": 0.5}}}})
-    assert rows == [{"split": "train", "task": "a", "requested": 0.6, "realized": 0.5, "examples": None,
-                     "available": None}]
-    assert [size_category(n) for n in (5, 1_000, 99_999, 10**9)] == ["n<1K", "1K<n<10K", "10K<n<100K", "n>100M"]

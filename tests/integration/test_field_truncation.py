@@ -15,7 +15,7 @@ from ftdata.summary import summary_text
 from ftdata.templates import load_templates
 from ftdata.tokenizer import load_tokenizer
 
-from .conftest import ROOT, shared, write_recipe
+from tests.conftest import ROOT, shared, write_recipe
 
 TEMPLATES = ROOT / "templates" / "dialogsum" / "templates.yaml"
 NAMES = ["summarize", "main_points"]

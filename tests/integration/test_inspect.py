@@ -10,7 +10,7 @@ from ftdata.build import compile_recipe
 from ftdata.cli import main
 from ftdata.display import GREEN
 
-from .conftest import write_jsonl, write_native_templates, write_recipe
+from tests.conftest import write_jsonl, write_native_templates, write_recipe
 
 
 def _compile(tmp_path, word_tokenizer, **kw):

@@ -4,18 +4,10 @@ from __future__ import annotations
 
 import json
 
-import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from ftdata.build import compile_recipe
-from ftdata.engines import Job, make_engine
-from ftdata.engines.local import LocalEngine
-from ftdata.errors import BuildError
-from ftdata.keys import KeySet
 
-from .conftest import write_jsonl, write_native_templates, write_recipe
 from .test_cache import output_bytes, two_source_recipe
+from tests.conftest import write_jsonl, write_native_templates, write_recipe
 
 
 def test_one_thread_pool_and_process_pool_give_identical_output(tmp_path):
@@ -25,45 +17,6 @@ def test_one_thread_pool_and_process_pool_give_identical_output(tmp_path):
     assert all(output_bytes(o) == first for o in outs[1:])
     info = json.loads((outs[1] / "build_info.json").read_text())
     assert info["num_proc"] == 2 and info["engine"] == "local"
-
-
-def test_results_come_back_in_order_with_cache_hits_passing_through(tmp_path):
-    from ftdata.chunk import CheckedRow, ChunkContext
-    from ftdata.templates import from_strings
-
-    ctx = ChunkContext(source="s", task="s", templates=[from_strings("say {{q}}", "{{a}}", name="t")],
-                       tokenizer="ftdata:tiny-bpe", tokenizer_base=None, layout="causal", separator=" ",
-                       max_length=64, overflow="drop", add_eos=True, seed=0)
-    pulled = []
-
-    def jobs():
-        for i in range(12):
-            pulled.append(i)
-            rows = [CheckedRow(f"k{i}-{j}", j, {"q": f"row {i} {j}", "a": "x" * (i + 1)}) for j in range(5)]
-            yield Job(i, rows, result="cached" if i % 4 == 1 else None)
-
-    for eng in (LocalEngine(1), LocalEngine(2)):
-        seen = []
-        for job, res in eng.map(ctx, jobs()):
-            # bounded read-ahead: never more than 2 x workers chunks beyond the one handed out
-            assert len(pulled) - len(seen) <= 2 * eng.workers + 1
-            seen.append(job.index)
-            if job.index % 4 == 1:
-                assert res == "cached"
-            else:
-                assert res.candidates == 5 and res.table.column("completion")[0].as_py() == "x" * (job.index + 1)
-        eng.close()
-        pulled.clear()
-        assert seen == list(range(12))
-
-
-def test_engine_choice_errors():
-    with pytest.raises(BuildError, match="did you mean 'ray'"):
-        make_engine("rya")
-    with pytest.raises(BuildError, match="at least 1"):
-        make_engine("local", num_proc=0)
-    with pytest.raises(BuildError, match="--engine ray"):
-        make_engine("local", address="auto")
 
 
 def test_cli_flags(tmp_path):
@@ -80,28 +33,6 @@ def test_cli_flags(tmp_path):
     assert r.exit_code == 0 and json.loads(r.output)["counts"]["sources"]["a"]["rows_read"] == 40
     r = CliRunner().invoke(main, ["build", str(recipe), "-q", "--overwrite", "--ray-address", "auto"])
     assert r.exit_code == 2 and "error: --ray-address needs --engine ray" in r.output
-
-
-@settings(max_examples=40, deadline=None)
-@given(st.lists(st.lists(st.text(max_size=4), max_size=30), max_size=12))
-def test_keyset_agrees_with_a_python_set(batches):
-    ks, seen = KeySet(), set()
-    for keys in batches:
-        expected = []
-        for k in keys:
-            expected.append(k in seen)
-            seen.add(k)
-        assert ks.add_batch(keys).tolist() == expected
-    assert len(ks) == len(seen)
-
-
-def test_keyset_is_compact():
-    ks = KeySet()
-    for b in range(100):
-        ks.add_batch([f"row-{b}-{i}" for i in range(2000)])
-    assert len(ks) == 200_000
-    assert sum(r.nbytes for r in ks._runs) == 16 * 200_000  # vs ~100 bytes a key in a Python set
-    assert len(ks._runs) <= 18
 
 
 def test_duplicate_keys_across_chunks_are_rejected_in_row_order(tmp_path):

@@ -8,25 +8,14 @@ from click.testing import CliRunner
 from ftdata.build import Build, compile_recipe
 from ftdata.cli import main
 from ftdata.errors import ConfigError
-from ftdata.recipe import load_recipe, parse_recipe
+from ftdata.recipe import load_recipe
 
-from .conftest import shared, write_native_templates, write_recipe
-
-
-def _dialogsum_recipe(template, **extra) -> dict:
-    source = {"name": "dialogsum", "path": str(shared("dialogsum", "dialogsum.dev.jsonl")),
-              "key": "fname", "templates": [{"file": str(template)}]}
-    return {"name": "ds", "output": "out", "tokenizer": "ftdata:tiny-bpe", "max_length": 512,
-            "sources": [source], **extra}
+from tests.conftest import shared, write_native_templates, write_recipe
+from tests.unit.config.test_recipe_rules import _dialogsum_recipe, _where
 
 
 def _problems(output: str) -> list[str]:
     return [line[4:] for line in output.splitlines() if line.startswith("  - ")]
-
-
-def _where(problems: list[str]) -> list[str]:
-    """The YAML path each problem names (``file: path: text``)."""
-    return [p.split(":")[1].strip() for p in problems]
 
 
 def _both(recipe_path) -> tuple[list[str], list[str]]:
@@ -60,22 +49,6 @@ def test_unknown_split_name_in_ratios_suggests_the_known_one(tmp_path, dialogsum
     val, bld = _both(path)
     assert val == bld
     assert _where(val) == ["split.ratios.tets"] and "did you mean 'test'?" in val[0], val
-
-
-def test_field_errors_do_not_hide_cross_field_problems(dialogsum_template):
-    # a wrong field (ratios) and an unrelated conflict (packing with seq2seq) come out together
-    data = _dialogsum_recipe(dialogsum_template, layout="seq2seq", packing=True,
-                             split={"ratios": {"train": 0.8, "tets": 0.1}})
-    with pytest.raises(ConfigError) as exc:
-        parse_recipe(data, "r.yaml")
-    got = exc.value.problems
-    assert _where(got) == ["split.ratios.tets", "split.ratios", "packing"], got
-    assert "sum to 1" in got[1]
-    # a rule reading a field that failed is not judged on that field's default
-    data = _dialogsum_recipe(dialogsum_template, layout="decoder", packing=True)
-    with pytest.raises(ConfigError) as exc:
-        parse_recipe(data, "r.yaml")
-    assert _where(exc.value.problems) == ["layout"], exc.value.problems
 
 
 def test_library_build_and_the_build_object_apply_the_same_rules(tmp_path, dialogsum_template):

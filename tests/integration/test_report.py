@@ -7,19 +7,15 @@ import re
 import shutil
 import subprocess
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from ftdata.api import load_compiled
 from ftdata.build import compile_recipe
 from ftdata.cli import main
-from ftdata.constants import IGNORE_INDEX
 from ftdata.report import REPORT, split_stats, write_report
 
-from .conftest import ROOT, write_recipe
+from tests.conftest import ROOT, write_recipe
 
 REVIEWS = ROOT / "examples" / "reviews"
 TEMPLATES = ROOT / "templates" / "reviews" / "templates.yaml"
@@ -171,12 +167,3 @@ def test_without_matplotlib_the_tables_remain(reviews_out, tmp_path, monkeypatch
     assert f"<td>{m['tokens']['train']['tokens']}</td>" in page
 
 
-@settings(max_examples=200, deadline=None)
-@given(segs=st.lists(st.lists(st.sampled_from([IGNORE_INDEX, 0, 5, 7]), max_size=6), max_size=8),
-       trailing=st.lists(st.sampled_from([IGNORE_INDEX, 3]), max_size=3))
-def test_trained_counts_per_segment(segs, trailing):
-    from ftdata.report import _segment_counts
-
-    flat = np.array([x for s in segs for x in s] + trailing, dtype=np.int32)
-    got = _segment_counts(flat, np.array([len(s) for s in segs], dtype=np.int64))
-    assert got.tolist() == [sum(x != IGNORE_INDEX for x in s) for s in segs]

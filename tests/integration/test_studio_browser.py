@@ -18,7 +18,7 @@ from ftdata.studio.app import StudioServer
 from ftdata.studio.session import Studio
 from ftdata.templates import load_templates
 
-from .conftest import shared
+from tests.conftest import shared
 
 pytestmark = pytest.mark.slow
 

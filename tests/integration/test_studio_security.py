@@ -14,7 +14,7 @@ from ftdata.cli import main
 from ftdata.studio.app import StudioServer
 from ftdata.studio.session import Studio
 
-from .conftest import shared
+from tests.conftest import shared
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from ftdata.cli import main
+
 from tests.conftest import ROOT, shared, write_jsonl
 
 REVIEWS = ROOT / "templates" / "reviews" / "templates.yaml"

@@ -16,7 +16,7 @@ from ftdata.errors import FtdataError
 from ftdata.recipe import load_recipe
 from ftdata.verify import VerifyError, check_output
 
-from .conftest import write_jsonl, write_native_templates, write_recipe
+from tests.conftest import write_jsonl, write_native_templates, write_recipe
 
 
 def small_recipe(folder, tokenizer, n: int = 60, output: str = "out", shard_size: int = 16, tag: str = "") -> object:

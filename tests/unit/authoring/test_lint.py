@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from ftdata.lint import lint_paths, sample_rows
+
 from tests.conftest import ROOT, shared
 
 TEMPLATES = ROOT / "templates"

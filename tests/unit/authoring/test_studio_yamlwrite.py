@@ -21,7 +21,7 @@ from ftdata.yamlwrite import (
     write_templates,
 )
 
-from .conftest import shared
+from tests.conftest import shared
 
 REAL = ["ag_news", "samsum", "super_glue/rte", "xsum", "squad_v2"]
 

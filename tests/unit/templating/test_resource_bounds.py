@@ -26,8 +26,7 @@ from ftdata.limits import MAX_TEMPLATE_CHARS, RenderLimits
 from ftdata.templates import from_jinja, from_strings, load_templates
 from ftdata.yamlio import load_yaml, load_yaml_text
 
-from .conftest import shared
-from .test_bad_input import _laughs
+from tests.conftest import _laughs, shared
 
 # -- format bombs ----------------------------------------------------------------------------
 

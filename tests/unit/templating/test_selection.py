@@ -9,6 +9,7 @@ import pytest
 from ftdata.errors import ConfigError
 from ftdata.selection import Group, RowPlan, choose
 from ftdata.templates import load_templates
+
 from tests.conftest import ROOT, shared
 
 REVIEWS = load_templates(ROOT / "templates" / "reviews" / "templates.yaml")

@@ -21,6 +21,7 @@ import jinja2
 import pytest
 
 from ftdata.templates import load_templates
+
 from tests.conftest import shared
 
 CORPUS_FILES = 279

@@ -25,7 +25,7 @@ from ftdata.masking import Columns, byte_lengths, encode_causal, encode_causal_c
 from ftdata.templates import DoesNotApply, from_jinja, from_strings
 from ftdata.tokenizer import load_tokenizer
 
-from .conftest import shared
+from tests.conftest import shared
 
 TOK = load_tokenizer("ftdata:tiny-bpe")
 EOS = TOK.eos_token_id

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import mmap
 import os
-import tracemalloc
 
 import numpy as np
 import pyarrow as pa
@@ -13,56 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ftdata.build import compile_recipe
-from ftdata.errors import BuildError
 from ftdata import gather
 from ftdata.gather import gather_slices, take_rows
-from ftdata.sources import _json_array, read_json
-
-from .conftest import write_native_templates, write_recipe
-
-
-def test_json_array_is_streamed_element_by_element(tmp_path):
-    rows = [{"id": i, "t": "]}{[\",\\" * (i % 5), "nested": [{"a": "]"}, i], "pad": "x" * 500} for i in range(2000)]
-    p = tmp_path / "rows.json"
-    p.write_text("\ufeff \n[ " + " ,\n".join(json.dumps(r) for r in rows) + "\n]\n", encoding="utf-8")
-    assert [r.data for r in read_json(p)] == rows
-    assert list(_json_array(p, block=5)) == rows  # elements cut by every block boundary
-    # memory: decoding holds about one block, not the file
-    tracemalloc.start()
-    for _ in _json_array(p, block=1 << 12):
-        pass
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    assert p.stat().st_size > 1_000_000 and peak < 100_000
-
-
-def test_json_array_rows_and_errors(tmp_path):
-    p = tmp_path / "r.json"
-    p.write_text('[1, {"a": NaN}, {"b": 2}]')
-    assert [(r.line, r.data, r.error) for r in read_json(p)] == [
-        (1, None, "expected a JSON object, found int"), (2, None, "NaN or infinite number"), (3, {"b": 2}, None)]
-    p.write_text("[]")
-    assert list(read_json(p)) == []
-    p.write_text('{"data": [{"x": 1}]}')  # the wrapped form still works (read whole)
-    assert [r.data for r in read_json(p)] == [{"x": 1}]
-    for bad in ("[", '[{"a": 1}', '[{"a": 1},]', '[{"a": 1} {"b": 2}]'):
-        p.write_text(bad)
-        with pytest.raises(BuildError, match="not a JSON document"):
-            list(read_json(p))
-
-
-def test_a_json_array_source_builds_like_jsonl(tmp_path):
-    rows = [{"id": str(i), "q": f"question {i}", "a": f"answer {i}"} for i in range(50)]
-    (tmp_path / "r.json").write_text(json.dumps(rows, indent=1))
-    (tmp_path / "r.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    tpl = write_native_templates(tmp_path / "t.yaml", [{"name": "t", "prompt": "{{q}}", "completion": "{{a}}"}])
-    outs = []
-    for ext in ("json", "jsonl"):
-        recipe = write_recipe(tmp_path, {"name": "j", "output": f"out-{ext}", "sources": [
-            {"name": "s", "path": f"r.{ext}", "key": "id", "templates": [{"file": str(tpl)}]}]}, name=f"{ext}.yaml")
-        outs.append(compile_recipe(recipe))
-    assert outs[0].manifest["shards"] == outs[1].manifest["shards"]
 
 
 @settings(max_examples=60, deadline=None)
