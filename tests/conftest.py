@@ -1,5 +1,9 @@
 """Shared fixtures for tests/unit and tests/integration: paths to ../shared/data, builds.
 
+Layout: ``tests/unit/<stage>/`` holds fast tests that call one stage's functions directly on
+literal rows (no build); ``tests/integration/`` holds real builds on ../shared/data and is
+marked ``slow``. ``pytest`` runs both; ``pytest tests/unit`` (or ``-m "not slow"``) the fast ones.
+
 The word tokenizer and the recipe/template/rows writers live in ``ftdata.testing`` (public, so
 users can test their own tasks with them); they are re-exported here for the tests.
 """
@@ -23,6 +27,17 @@ from ftdata.testing import (  # noqa: F401  (re-exported: tests import them from
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
+
+
+INTEGRATION = Path(__file__).resolve().parent / "integration"
+
+
+def pytest_collection_modifyitems(items):
+    """Mark every test under tests/integration ``slow`` (real builds), so ``-m "not slow"``
+    selects the fast tests of every tree; the default run still runs them all."""
+    for item in items:
+        if INTEGRATION in Path(str(item.path)).parents:
+            item.add_marker(pytest.mark.slow)
 
 
 def shared(*parts: str) -> Path:
