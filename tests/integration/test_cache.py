@@ -156,7 +156,7 @@ def test_context_fingerprint_does_not_depend_on_set_order():
     a = context_fingerprint(_ctx(extra={"names": {"x", "y", "z", "w"}}), "t")
     b = context_fingerprint(_ctx(extra={"names": {"w", "z", "y", "x"}}), "t")
     assert a == b
-    code = ("from ftdata.cache import context_fingerprint; from tests.test_cache import _ctx; "
+    code = ("from ftdata.cache import context_fingerprint; from tests.unit.build.test_cache import _ctx; "
             "print(context_fingerprint(_ctx(extra={'names': {'x', 'y', 'z', 'w'}}), 't'))")
     other = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                            env=dict(os.environ, PYTHONHASHSEED="123"), check=True).stdout.strip()

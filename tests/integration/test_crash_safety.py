@@ -3,7 +3,7 @@ two builds of one output never mix.
 
 Builds run in forked children of the test process (no interpreter start-up per run), on small
 inputs, so many kills fit in a few seconds. Determinism across ``--num-proc`` values and
-engines is left to the tests of those features (see tests/test_verify.py for batch sizes).
+engines is left to the tests of those features (see tests/integration/test_verify.py for batch sizes).
 """
 
 from __future__ import annotations
