@@ -1,15 +1,43 @@
-"""Shared fixtures: paths to ../shared/data, a hand-checkable word tokenizer, recipe writers."""
+"""Shared fixtures for tests/unit and tests/integration: paths to ../shared/data, builds.
+
+Layout: ``tests/unit/<stage>/`` holds fast tests that call one stage's functions directly on
+literal rows (no build); ``tests/integration/`` holds real builds on ../shared/data and is
+marked ``slow``. ``pytest`` runs both; ``pytest tests/unit`` (or ``-m "not slow"``) the fast ones.
+
+The word tokenizer and the recipe/template/rows writers live in ``ftdata.testing`` (public, so
+users can test their own tasks with them); they are re-exported here for the tests.
+"""
 
 from __future__ import annotations
 
-import json
+from itertools import islice
 from pathlib import Path
 
 import pytest
 import yaml
 
+from ftdata.testing import (  # noqa: F401  (re-exported: tests import them from here)
+    WORDS,
+    make_word_tokenizer,
+    word_ids,
+    write_jsonl,
+    write_native_templates,
+    write_recipe,
+)
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
+
+
+INTEGRATION = Path(__file__).resolve().parent / "integration"
+
+
+def pytest_collection_modifyitems(items):
+    """Mark every test under tests/integration ``slow`` (real builds), so ``-m "not slow"``
+    selects the fast tests of every tree; the default run still runs them all."""
+    for item in items:
+        if INTEGRATION in Path(str(item.path)).parents:
+            item.add_marker(pytest.mark.slow)
 
 
 def shared(*parts: str) -> Path:
@@ -19,45 +47,42 @@ def shared(*parts: str) -> Path:
     return p
 
 
-WORDS = ["<eos>", "<pad>", "Q:", "A:", "what", "is", "two", "plus", "three", "five", "six",
-         "say", "hi", "hello", "yes", "no", "[unk]"]
-
-
-def make_word_tokenizer(folder: Path) -> Path:
-    """A word-level tokenizer whose ids are predictable by hand: id = position in WORDS.
-
-    Whitespace separates tokens and is not itself a token, so offsets never cover spaces.
-    """
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    vocab = {w: i for i, w in enumerate(WORDS)}
-    tk = Tokenizer(models.WordLevel(vocab=vocab, unk_token="[unk]"))
-    tk.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    fast = PreTrainedTokenizerFast(tokenizer_object=tk, eos_token="<eos>", pad_token="<pad>", unk_token="[unk]")
-    fast.save_pretrained(folder)
-    return folder
-
-
 @pytest.fixture
 def word_tokenizer(tmp_path) -> Path:
     return make_word_tokenizer(tmp_path / "wordtok")
 
 
-def write_jsonl(path: Path, rows: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
+#: the secret the ``canary`` fixture puts in the environment (hostile-template tests)
+SECRET = "ftdata-test-secret-3141"
 
 
-def write_recipe(folder: Path, recipe: dict, name: str = "recipe.yaml") -> Path:
-    p = folder / name
-    p.write_text(yaml.safe_dump(recipe, sort_keys=False), encoding="utf-8")
-    return p
+@pytest.fixture
+def canary(tmp_path, monkeypatch):
+    """A path no attack may create, and a secret in the environment no attack may read."""
+    monkeypatch.setenv("FTDATA_TEST_SECRET", SECRET)
+    path = tmp_path / "CANARY"
+    yield path
+    assert not path.exists(), "a template executed a shell command"
 
 
-def write_native_templates(path: Path, templates: list[dict]) -> Path:
-    path.write_text(yaml.safe_dump({"templates": templates}, sort_keys=False), encoding="utf-8")
-    return path
+@pytest.fixture
+def dialogsum_rows(tmp_path):
+    """The first 40 DialogSum dev rows (a temporary copy, read like any source)."""
+    src = shared("dialogsum", "dialogsum.dev.jsonl")
+    out = tmp_path / "dev40.jsonl"
+    with open(src, encoding="utf-8") as fh:
+        out.write_text("".join(islice(fh, 40)), encoding="utf-8")
+    return out
+
+
+def _laughs(levels: int = 9) -> str:
+    """A "billion laughs" YAML document: ``levels`` anchors, each nine aliases of the last."""
+    out = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    prev = "a"
+    for c in "bcdefghijk"[: levels - 1]:
+        out.append(f"{c}: &{c} [" + ",".join([f"*{prev}"] * 9) + "]")
+        prev = c
+    return "\n".join(out) + "\n"
 
 
 @pytest.fixture

@@ -1,0 +1,169 @@
+"""The build report: self-contained HTML, every section, and a look at it in headless Chromium."""
+
+from __future__ import annotations
+
+import base64
+import re
+import shutil
+import subprocess
+
+import pytest
+from click.testing import CliRunner
+
+from ftdata.build.orchestrate import compile_recipe
+from ftdata.cli.app import main
+from ftdata.inspect.load import load_compiled
+from ftdata.write.report import REPORT, split_stats, write_report
+
+from tests.conftest import ROOT, write_recipe
+
+REVIEWS = ROOT / "examples" / "reviews"
+TEMPLATES = ROOT / "templates" / "reviews" / "templates.yaml"
+
+
+@pytest.fixture(scope="module")
+def two_tasks(tmp_path_factory):
+    """Two tasks from the reviews rows; the second rejects 5-star rows so rejects show up."""
+    d = tmp_path_factory.mktemp("two")
+    recipe = write_recipe(d, {
+        "name": "reviews-two-tasks", "output": "out", "seed": 3, "license": "Apache-2.0",
+        "sources": [
+            {"name": "rating", "path": str(REVIEWS / "reviews.jsonl"), "key": "review_id",
+             "templates": [{"file": str(TEMPLATES), "names": ["predict_rating"]}]},
+            {"name": "writing", "path": str(REVIEWS / "reviews.jsonl"), "key": "review_id",
+             "columns": {"star_rating": {"type": "int", "max": 4}},
+             "templates": [{"file": str(TEMPLATES), "names": ["write_review"]}]},
+        ],
+        "split": {"ratios": {"train": 0.8, "validation": 0.1, "test": 0.1}, "group_by": "product_id"},
+        "tokenizer": "ftdata:tiny-bpe", "max_length": 120,
+        "mixture": {"method": "proportional", "cap": 200},
+    })
+    return compile_recipe(recipe).output
+
+
+def _images(page: str) -> list[bytes]:
+    return [base64.b64decode(b) for b in re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)]
+
+
+def test_build_writes_a_self_contained_report(two_tasks):
+    page = (two_tasks / REPORT).read_text()
+    assert "<script" not in page and not re.search(r'(src|href)="(https?:|//|file:)', page)
+    imgs = _images(page)
+    assert len(imgs) == 4 and all(i.startswith(b"\x89PNG") for i in imgs)  # lengths, fraction, rejects, mixture
+    for heading in ("Token lengths per split and task", "Supervised-token fraction", "Rejects by reason",
+                    "Mixture: requested versus realized", "Boundary audit"):
+        assert heading in page
+    m = load_compiled(two_tasks).manifest
+    assert f"<b>{m['counts']['rejects']}</b>rejects" in page and m["counts"]["rejects"] > 0
+    for code, n in m["counts"]["rejects_by_code"].items():  # schema (5-star rows), not_sampled (the cap)
+        assert f"<td class=t>{code}</td><td>{n}</td>" in page
+    for task, t in m["mixture"]["splits"]["train"]["tasks"].items():
+        assert f"<td class=t>train</td><td class=t>{task}</td><td>{t['requested_share']:.6g}</td>" in page
+    for check in (m.get("audit") or {}).get("notes", {}):
+        assert f"<td class=t>{check}</td>" in page
+
+
+def test_split_stats_count_trained_tokens_per_example(reviews_out):
+    dd = load_compiled(reviews_out)
+    s = split_stats(dd["train"].data.table)
+    ex = dd["train"][0]
+    assert s["length"][0] == len(ex["input_ids"])
+    assert s["trained"][0] == sum(lab != -100 for lab in ex["labels"])
+    assert s["trained"].sum() == dd.manifest["tokens"]["train"]["trained_tokens"]
+    assert set(s["task"]) == {"reviews"}
+
+
+def test_loose_mixture_and_audit_entries_still_render(two_tasks, tmp_path):
+    m = dict(load_compiled(two_tasks).manifest)
+    m["mixture"] = {"method": "examples-proportional", "tasks": {
+        "rating": {"requested_rate": 0.6, "realized_rate": 0.58},
+        "writing": {"requested_rate": 0.4, "realized_rate": 0.42}}}
+    m["audit"] = {"double_bos": 0, "untrained_eos": 0, "prompt_not_prefix": 2}
+    out = write_report(two_tasks, m, dest=tmp_path / "r.html")
+    page = out.read_text()
+    assert len(_images(page)) == 4
+    assert "<td>0.58</td>" in page and "<td class=t>prompt_not_prefix</td><td>2</td>" in page
+
+
+def test_report_command_and_json(reviews_out, tmp_path):
+    r = CliRunner().invoke(main, ["report", str(reviews_out), "-o", str(tmp_path / "rep.html"), "--json"])
+    assert r.exit_code == 0, r.output
+    assert '"report":' in r.output and (tmp_path / "rep.html").exists()
+    r = CliRunner().invoke(main, ["report", str(tmp_path / "nope")])
+    assert r.exit_code == 2 and "error:" in r.output
+
+
+def test_report_replaces_only_an_earlier_report(reviews_out, tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\n")
+    r = CliRunner().invoke(main, ["report", str(reviews_out), "-o", str(notes)])
+    assert r.exit_code == 2, r.output
+    assert r.output.startswith("error:") and str(notes) in r.output and "not an ftdata build report" in r.output
+    assert notes.read_text() == "my notes\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]  # no temporary file left
+    rep = tmp_path / "rep.html"
+    rep.write_text("<html>stale</html>")  # an earlier report, edited: no longer ftdata's
+    r = CliRunner().invoke(main, ["report", str(reviews_out), "-o", str(rep)])
+    assert r.exit_code == 2 and rep.read_text() == "<html>stale</html>"
+    from ftdata.write.report import is_report
+
+    rep.unlink()
+    inodes = []
+    for _ in range(2):  # an earlier report is replaced (by a new file: a new inode)
+        r = CliRunner().invoke(main, ["report", str(reviews_out), "-o", str(rep)])
+        assert r.exit_code == 0, r.output
+        inodes.append(rep.stat().st_ino)
+    assert inodes[0] != inodes[1] and is_report(rep) and not is_report(notes)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "rep.html"]
+
+
+@pytest.mark.slow
+def test_report_renders_in_headless_chromium(two_tasks, tmp_path):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("no chromium on PATH (scripts/test.sh installs Debian's chromium package)")
+    page = tmp_path / "report.html"
+    m = dict(load_compiled(two_tasks).manifest)
+    m["mixture"] = {"tasks": {"rating": {"requested_rate": 0.6, "realized_rate": 0.58},
+                              "writing": {"requested_rate": 0.4, "realized_rate": 0.42}}}
+    write_report(two_tasks, m, dest=page)
+    shot = tmp_path / "shot.png"
+    subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                    "--window-size=1280,3000", f"--screenshot={shot}", page.as_uri()],
+                   check=True, capture_output=True, timeout=120)
+    import numpy as np
+    from PIL import Image
+
+    px = np.asarray(Image.open(shot).convert("RGB"), dtype=np.int32)
+    assert px.shape == (3000, 1280, 3)
+
+    def count(ref):
+        return int((np.abs(px - np.array(ref)).sum(axis=2) < 40).sum())
+
+    # the embedded plots were decoded and drawn: many pixels of matplotlib's first two colours
+    blue, orange = count((31, 119, 180)), count((255, 127, 14))
+    assert blue > 8000 and orange > 2000, (blue, orange)
+    # and the page is not just images: the headings' dark text is there too
+    assert count((34, 34, 34)) > 5000
+
+
+def test_packed_build_is_reported_per_document(reviews_packed_out, tmp_path):
+    dd = load_compiled(reviews_packed_out)
+    s = split_stats(dd["train"].data.table)
+    assert len(s["length"]) == dd.manifest["counts"]["splits"]["train"]["examples"]  # documents, not rows
+    assert s["length"].sum() == dd.manifest["tokens"]["train"]["tokens"]
+    assert s["trained"].sum() == dd.manifest["tokens"]["train"]["trained_tokens"]
+    page = write_report(reviews_packed_out, dd.manifest, dest=tmp_path / "r.html").read_text()
+    assert "fill ratio" in page and len(_images(page)) == 2
+
+
+def test_without_matplotlib_the_tables_remain(reviews_out, tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
+    m = load_compiled(reviews_out).manifest
+    page = write_report(reviews_out, m, dest=tmp_path / "r.html").read_text()
+    assert not _images(page) and "matplotlib is not installed" in page
+    assert f"<td>{m['tokens']['train']['tokens']}</td>" in page
+
+
