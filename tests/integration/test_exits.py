@@ -70,14 +70,27 @@ def _group(pgid: int) -> list[int]:
     for d in os.listdir("/proc"):
         if d.isdigit():
             st = _stat(int(d))
-            if st and st[2] == str(pgid) and st[0] != "Z":
+            if st and st[2] == str(pgid) and _alive(int(d)):
                 out.append(int(d))
     return out
 
 
 def _alive(pid: int) -> bool:
-    st = _stat(pid)
-    return st is not None and st[0] != "Z"  # a zombie has exited; only its reaping is left
+    """Whether any thread of ``pid`` still runs. A process whose main thread has exited shows
+    as a zombie while its other threads are still exiting and still hold its files (the
+    output's lock among them), so every thread is looked at, not only the main one."""
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return False
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as fh:
+                if fh.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X"):
+                    return True
+        except OSError:
+            continue
+    return False
 
 
 def _workers_started(p: subprocess.Popen, n: int, timeout: float = 60) -> list[int]:
