@@ -240,10 +240,10 @@ def messages_rows(ctx: ChunkContext, rows: list[CheckedRow]):
 
 
 def tokenize_kept(ctx: ChunkContext, tok, kept: list, hits: set[str]):
-    """Tokenize and mask rendered examples; see :mod:`ftdata.masking`.
+    """Tokenize and mask rendered examples; see :mod:`ftdata.tokenize.spans`.
 
     Returns ``(items, cols, rejects)``: the kept :class:`Rendered` examples (prompt and
-    completion filled in, specials restored), their tokens as :class:`~ftdata.masking.Columns`
+    completion filled in, specials restored), their tokens as :class:`~ftdata.tokenize.encoded.Columns`
     (aligned with ``items``), and the rejects.
     """
     from ..templating.chat import ChatError, messages_from_pair, render_chat
