@@ -25,7 +25,7 @@ from .specials import _per_backend, specials_for
 
 _BYTE_LENGTHS: dict[int, tuple[object, np.ndarray | None]] = {}
 #: Backends whose byte lengths once failed to add up: reference path only. A pure per-tokenizer
-#: memo (id -> the backend itself, checked by identity as in :func:`_per_backend`, so a new
+#: memo (id -> the backend itself, checked by identity as in :func:`ftdata.tokenize.specials._per_backend`, so a new
 #: tokenizer that reuses a freed one's id is not taken for it); it changes speed, never output.
 _SLOW: dict[int, object] = {}
 
@@ -64,7 +64,7 @@ def _byte_lengths(backend) -> np.ndarray | None:
 def encode_causal_columns(backend, prompts: list[str], completions: list[str], *, separator: str,
                           eos_id: int | None, max_length: int, overflow: str, bos_id: int | None = None,
                           escaped: list[bool] | None = None) -> Columns:
-    """:func:`encode_causal` as :class:`Columns`, vectorised where the tokenizer allows it."""
+    """:func:`~ftdata.tokenize.spans.encode_causal` as :class:`Columns`, vectorised where the tokenizer allows it."""
     if escaped is None or not any(escaped):
         cols = _causal_fast(backend, prompts, completions, separator, eos_id, max_length, overflow, bos_id)
         if cols is not None:
@@ -196,7 +196,7 @@ def _assemble(flat: np.ndarray, n: np.ndarray, k: np.ndarray, straddle: np.ndarr
 
 
 def _fit_columns(cols: Columns, long: np.ndarray, n_prompt: np.ndarray, max_length: int, overflow: str) -> Columns:
-    """Apply the overflow policy (:func:`fit_to_length`) to the over-long examples ``long``; rebuild the arrays."""
+    """Apply the overflow policy (:func:`~ftdata.tokenize.overflow.fit_to_length`) to the over-long examples ``long``; rebuild the arrays."""
     encs = [cols.example(i) for i in range(len(cols))]
     for i in long:
         e = encs[i]

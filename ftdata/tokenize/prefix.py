@@ -124,7 +124,7 @@ def _cut_token(start, lo: int, k: int, edge) -> int:
 class PrefixCheck(NamedTuple):
     """One example for :func:`_prefix_verdicts`: the prompt's ids are ``ids[lo:k]`` (a list or an
     array); ``tail`` (None: no cut, the whole prompt) should encode to ``ids[j:k]``; ``escaped``:
-    the texts hold escaped special-token strings (:class:`Specials`)."""
+    the texts hold escaped special-token strings (:class:`~ftdata.tokenize.specials.Specials`)."""
 
     prompt: str
     tail: str | None

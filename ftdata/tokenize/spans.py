@@ -64,7 +64,7 @@ def mask_spans(enc, spans: list[tuple[int, int]], ids: list[int] | None = None) 
     """Labels for ``enc`` training exactly the tokens that hold characters of ``spans``.
 
     Args:
-        enc: a ``tokenizers.Encoding`` (or :class:`PieceEncoding`).
+        enc: a ``tokenizers.Encoding`` (or :class:`~ftdata.tokenize.specials.PieceEncoding`).
         spans: trained character spans.
         ids: ``enc.ids`` if the caller has it (each access builds a new list).
 
@@ -100,11 +100,11 @@ def encode_spans(backend, texts: list[str], spans: list[list[tuple[int, int]]], 
 
     Args:
         backend: a ``tokenizers.Tokenizer``.
-        texts: full texts (escaped, see :class:`Specials`).
+        texts: full texts (escaped, see :class:`~ftdata.tokenize.specials.Specials`).
         spans: per text, the trained character spans ``[(start, end), ...]``.
         eos: per text, the EOS id to append and train, or None.
         untrained_end: per text, whether a trained span ends without EOS / end-of-turn.
-        max_length, overflow: see :func:`fit_to_length`.
+        max_length, overflow: see :func:`~ftdata.tokenize.overflow.fit_to_length`.
         add_special_tokens: let the post-processor add its tokens (off for chat templates,
             which write their own BOS).
         bos_id: BOS id, for the duplicated-BOS check.
