@@ -7,7 +7,7 @@ Stage contract (one module per stage, each working on batches)::
     schema.py   typed row check and conversion (failures become rejects)
     templates.py / sandbox.py   sandboxed Jinja: row -> (prompt, completion, answer_choices)
     split.py    seeded hash of a stable key (or group) -> split name
-    masking.py  joint tokenization with offsets -> input_ids, labels
+    spans.py    joint tokenization with offsets -> input_ids, labels
     writer.py   Arrow shards in datasets' save_to_disk layout, atomically
     build.py    orchestration, manifest.json, rejects.jsonl, COMPLETED last
 

@@ -27,7 +27,8 @@ from pathlib import Path
 from ftdata.constants import IGNORE_INDEX
 from ftdata.errors import FtdataError
 from ftdata.inspect.load import load_compiled
-from ftdata.tokenize.masking import encode_causal, encode_seq2seq
+from ftdata.tokenize.seq2seq import encode_seq2seq
+from ftdata.tokenize.spans import encode_causal
 
 from . import metrics as M
 from ._run import load_model, peft_compat, read_run

@@ -269,7 +269,7 @@ def lint_rows(t: Template, rows: list[tuple[str, dict]], *, seed: int = 0, separ
 
 def _boundary(t: Template, rendered, separator: str, backend) -> list[Finding]:
     if backend is not None:
-        from ..tokenize.masking import encode_causal
+        from ..tokenize.spans import encode_causal
 
         encs = encode_causal(backend, [p for p, _, _ in rendered], [c for _, c, _ in rendered],
                              separator=separator, eos_id=None, max_length=10**9, overflow="drop")

@@ -56,15 +56,13 @@ import pyarrow as pa
 from ..errors import BuildError
 from ..rejects import Code, Reject
 from ..templating.templates import DoesNotApply, Template, TemplateError, from_jinja
-from ..tokenize.masking import (
-    SPECIAL_IN_DATA,
-    Columns,
-    TooLong,
-    encode_causal_columns,
-    encode_seq2seq,
-    encode_spans,
-    specials_for,
-)
+from ..tokenize.auditbits import SPECIAL_IN_DATA
+from ..tokenize.causal_fast import encode_causal_columns
+from ..tokenize.encoded import Columns
+from ..tokenize.overflow import TooLong
+from ..tokenize.seq2seq import encode_seq2seq
+from ..tokenize.spans import encode_spans
+from ..tokenize.specials import specials_for
 from ..tokenize.tokenizer import load_tokenizer
 
 #: Internal columns carried from phase A to phase B (dropped before writing).
@@ -242,10 +240,10 @@ def messages_rows(ctx: ChunkContext, rows: list[CheckedRow]):
 
 
 def tokenize_kept(ctx: ChunkContext, tok, kept: list, hits: set[str]):
-    """Tokenize and mask rendered examples; see :mod:`ftdata.masking`.
+    """Tokenize and mask rendered examples; see :mod:`ftdata.tokenize.spans`.
 
     Returns ``(items, cols, rejects)``: the kept :class:`Rendered` examples (prompt and
-    completion filled in, specials restored), their tokens as :class:`~ftdata.masking.Columns`
+    completion filled in, specials restored), their tokens as :class:`~ftdata.tokenize.encoded.Columns`
     (aligned with ``items``), and the rejects.
     """
     from ..templating.chat import ChatError, messages_from_pair, render_chat

@@ -240,7 +240,7 @@ class Build:
 
         Rows holding special-token strings are left out, so exemplars never carry them.
         """
-        from ..tokenize.masking import specials_for
+        from ..tokenize.specials import specials_for
 
         sp = specials_for(self.tok.backend_tokenizer)
         pool = ExemplarPool(self.recipe.seed)

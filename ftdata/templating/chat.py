@@ -4,7 +4,7 @@ An example becomes a list of messages (``system`` / ``user`` / ``assistant``): e
 template's prompt as the user turn and its completion as the assistant turn (plus an optional
 system message from the recipe), or a whole conversation from a ``messages`` column. The
 conversation is rendered **once** with ``tokenizer.apply_chat_template`` and tokenized once
-(:mod:`ftdata.masking`); the labels train the character spans of the chosen assistant turns.
+(:mod:`ftdata.tokenize.spans`); the labels train the character spans of the chosen assistant turns.
 
 How the spans are found (no ``{% generation %}`` markers, so stock templates work):
 
@@ -137,7 +137,7 @@ def render_chat(tok, messages: list[dict], *, train_on: str, specials: list[str]
 
     Args:
         tok: a transformers tokenizer with a chat template (or pass ``template``).
-        messages: the conversation (contents already escaped, see :class:`ftdata.masking.Specials`).
+        messages: the conversation (contents already escaped, see :class:`ftdata.tokenize.specials.Specials`).
         train_on: ``"last"`` (the last assistant turn) or ``"all"`` (every assistant turn).
         specials: special-token strings of the tokenizer, longest first.
         add_eos: append a trained EOS when the last trained turn has no end-of-turn token and

@@ -1,6 +1,6 @@
 """The boundary audit: what masking found in every example, counted into the manifest.
 
-Masking (:mod:`ftdata.masking`) sets a few bits per example in the internal ``_audit``
+Masking (:mod:`ftdata.tokenize.spans`) sets a few bits per example in the internal ``_audit``
 column; phase B counts them over the examples actually written, per split, into the
 manifest's ``audit`` section. The bits:
 
@@ -19,7 +19,7 @@ manifest's ``audit`` section. The bits:
   and no false negative where the tokenizer splits words at whitespace, as byte-level BPE,
   Metaspace (SentencePiece-style) BPE and Unigram, WordPiece and Llama 2's ``Prepend`` layout
   do (tested against a recount, also in the chat layout); see
-  :func:`ftdata.masking._prefix_verdicts`. A truncated example is not checked.
+  :func:`ftdata.tokenize.prefix._prefix_verdicts`. A truncated example is not checked.
 * ``special_tokens_in_data``: the raw data held special-token strings (``<|im_end|>``); with
   ``special_tokens_in_data: text`` (default) they were encoded as plain text.
 

@@ -16,12 +16,9 @@ from ftdata.tokenize.auditbits import (
     DUP_BOS,
     PROMPT_NOT_PREFIX,
 )
-from ftdata.tokenize.masking import (
-    encode_causal,
-    encode_causal_columns,
-    encode_spans,
-    specials_for,
-)
+from ftdata.tokenize.causal_fast import encode_causal_columns
+from ftdata.tokenize.spans import encode_causal, encode_spans
+from ftdata.tokenize.specials import specials_for
 from ftdata.tokenize.tokenizer import ASSET_DIR, load_tokenizer
 
 from tests.conftest import shared, write_jsonl, write_native_templates, write_recipe

@@ -9,7 +9,7 @@ from transformers import AutoTokenizer
 from ftdata.build.orchestrate import accounting_ok, compile_recipe
 from ftdata.constants import IGNORE_INDEX as X
 from ftdata.templating.chat import ChatError, render_chat
-from ftdata.tokenize.masking import specials_for
+from ftdata.tokenize.specials import specials_for
 from ftdata.tokenize.tokenizer import ASSET_DIR
 
 from tests.conftest import write_jsonl, write_native_templates, write_recipe

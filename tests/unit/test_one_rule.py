@@ -11,7 +11,9 @@ from ftdata.config.recipe import ColumnSpec
 from ftdata.constants import IGNORE_INDEX as X
 from ftdata.read.schema import check_source_row
 from ftdata.rejects import Code
-from ftdata.tokenize.masking import TooLong, encode_causal, encode_seq2seq, fit_to_length
+from ftdata.tokenize.overflow import TooLong, fit_to_length
+from ftdata.tokenize.seq2seq import encode_seq2seq
+from ftdata.tokenize.spans import encode_causal
 from ftdata.tokenize.tokenizer import load_tokenizer
 
 # word tokenizer ids (tests/conftest.py WORDS): Q:=2 A:=3 what=4 is=5 two=6 plus=7 three=8
@@ -80,7 +82,7 @@ def _calls(needle: str) -> dict[str, int]:
 def test_each_rule_is_written_in_one_module():
     # the overflow policy decides in one function; the row check and the page release are one
     # function each, and everything else calls them
-    assert _calls("overflow ==") == {"masking.py": 1}  # _too_long, called by fit_to_length only
+    assert _calls("overflow ==") == {"overflow.py": 1}  # _too_long, called by fit_to_length only
     assert _calls("check_row(") == {"schema.py": 2}  # its definition and check_source_row's call
     assert _calls(".madvise(") == {"mapped.py": 1}
     assert _calls("mmap.mmap(") == {"mapped.py": 1}

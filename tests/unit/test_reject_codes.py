@@ -11,14 +11,11 @@ import pytest
 
 import ftdata
 from ftdata.rejects import Code, Reject, Rejection, Stage, meaning, tally
-from ftdata.tokenize.masking import (
-    NO_TRAINED_TOKEN,
-    TooLong,
-    encode_causal,
-    encode_causal_columns,
-    encode_seq2seq,
-    encode_spans,
-)
+from ftdata.tokenize.causal_fast import encode_causal_columns
+from ftdata.tokenize.encoded import NO_TRAINED_TOKEN
+from ftdata.tokenize.overflow import TooLong
+from ftdata.tokenize.seq2seq import encode_seq2seq
+from ftdata.tokenize.spans import encode_causal, encode_spans
 from ftdata.tokenize.tokenizer import load_tokenizer
 
 PACKAGE = Path(ftdata.__file__).parent

@@ -16,7 +16,9 @@ from ftdata.tokenize.auditbits import (
     SPECIAL_IN_DATA,
     STRADDLE,
 )
-from ftdata.tokenize.masking import encode_causal, encode_seq2seq, specials_for
+from ftdata.tokenize.seq2seq import encode_seq2seq
+from ftdata.tokenize.spans import encode_causal
+from ftdata.tokenize.specials import specials_for
 from ftdata.tokenize.tokenizer import ASSET_DIR, load_tokenizer
 
 
@@ -65,7 +67,7 @@ def test_audit_flags_on_plain_examples_are_clear():
 SPECIAL_STRINGS = ["<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<pad>"]
 
 
-# private-use characters stand for escaped specials (ftdata.tokenize.masking.SENTINEL_BASE): not data
+# private-use characters stand for escaped specials (ftdata.tokenize.specials.SENTINEL_BASE): not data
 TEXT = st.characters(exclude_categories=("Co", "Cs"))
 
 

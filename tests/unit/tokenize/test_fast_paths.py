@@ -21,8 +21,10 @@ from tokenizers import processors
 from ftdata.errors import TemplateError
 from ftdata.templating.limits import RenderLimits
 from ftdata.templating.templates import DoesNotApply, from_jinja, from_strings
-from ftdata.tokenize import masking
-from ftdata.tokenize.masking import Columns, byte_lengths, encode_causal, encode_causal_columns
+from ftdata.tokenize import causal_fast, prefix
+from ftdata.tokenize.causal_fast import byte_lengths, encode_causal_columns
+from ftdata.tokenize.encoded import Columns
+from ftdata.tokenize.spans import encode_causal
 from ftdata.tokenize.tokenizer import load_tokenizer
 
 from tests.conftest import shared
@@ -48,7 +50,7 @@ BACKENDS = {"plain": TOK.backend_tokenizer, "bos": _with_affixes(True, False), "
 def _fast(backend, prompts, completions, monkeypatch, **kw) -> Columns:
     """encode_causal_columns, failing if it falls back to the reference path."""
     with monkeypatch.context() as m:
-        m.setattr(masking, "encode_causal", lambda *a, **k: pytest.fail("fell back to the reference path"))
+        m.setattr(causal_fast, "encode_causal", lambda *a, **k: pytest.fail("fell back to the reference path"))
         return encode_causal_columns(backend, prompts, completions, **kw)
 
 
@@ -118,9 +120,9 @@ def _prefix_checks(prompts, completions, monkeypatch, vectorised: bool) -> list:
     window search or with the per-example one alone."""
     seen = []
     with monkeypatch.context() as m:
-        m.setattr(masking, "_prefix_verdicts", lambda backend, checks: seen.extend(checks) or [False] * len(checks))
+        m.setattr(prefix, "_prefix_verdicts", lambda backend, checks: seen.extend(checks) or [False] * len(checks))
         if not vectorised:
-            m.setattr(masking, "_window_cuts", lambda k, *a: (np.full(len(k), -1), np.full(len(k), -1)))
+            m.setattr(prefix, "_window_cuts", lambda k, *a: (np.full(len(k), -1), np.full(len(k), -1)))
         _fast(BACKENDS["bos"], prompts, completions, monkeypatch, separator="", eos_id=EOS, max_length=10_000,
               overflow="drop", bos_id=BOS)
     return [(c.prompt, c.tail, c.lo, c.j, c.k) for c in seen]
@@ -182,7 +184,7 @@ def test_lengths_that_do_not_add_up_fall_back_for_good():
     backend.pre_tokenizer = ByteLevel(add_prefix_space=True)
     kw = dict(separator=" ", eos_id=EOS, max_length=64, overflow="drop")
     cols = encode_causal_columns(backend, ["Q: hi"], ["yes"], **kw)
-    assert id(backend) in masking._SLOW
+    assert id(backend) in causal_fast._SLOW
     assert cols.example(0) == Columns.from_encoded(encode_causal(backend, ["Q: hi"], ["yes"], **kw)).example(0)
 
 

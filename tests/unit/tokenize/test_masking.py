@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ftdata.constants import IGNORE_INDEX as X
-from ftdata.tokenize.masking import encode_causal
+from ftdata.tokenize.spans import encode_causal
 from ftdata.tokenize.tokenizer import load_tokenizer
 
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from ftdata.constants import IGNORE_INDEX
 from ftdata.errors import TemplateError
 from ftdata.templating.templates import DoesNotApply, from_strings
-from ftdata.tokenize.masking import encode_causal
+from ftdata.tokenize.spans import encode_causal
 from ftdata.tokenize.tokenizer import load_tokenizer
 
 TOK = load_tokenizer("ftdata:tiny-bpe")

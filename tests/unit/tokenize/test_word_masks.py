@@ -10,7 +10,8 @@ import pytest
 
 from ftdata.constants import IGNORE_INDEX as X
 from ftdata.testing import make_word_tokenizer, word_ids
-from ftdata.tokenize.masking import encode_causal, encode_seq2seq
+from ftdata.tokenize.seq2seq import encode_seq2seq
+from ftdata.tokenize.spans import encode_causal
 from ftdata.tokenize.tokenizer import load_tokenizer
 
 PROMPT, COMPLETION = "Q: what is two plus three A:", "five"
