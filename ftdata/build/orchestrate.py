@@ -23,8 +23,9 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from ..config.models import Recipe, recipe_hash
 from ..config.paths import resolve_path
-from ..config.recipe import Recipe, check_tokenizer, load_recipe, recipe_hash, validate_recipe
+from ..config.recipe import check_tokenizer, load_recipe, validate_recipe
 from ..constants import (
     BUILD_INFO,
     IGNORE_INDEX,
