@@ -166,7 +166,8 @@ class Build(PhaseA):
                           add_eos=r.add_eos, max_length=r.max_length, seed=r.seed)
 
     def exemplar_pool(self, src) -> ExemplarPool:
-        """The train rows of ``src`` few-shot exemplars are drawn from (:mod:`~ftdata.build.exemplars`)."""
+        """The train rows of ``src`` few-shot exemplars are drawn from
+        (:mod:`~ftdata.build.exemplars`)."""
         return exemplar_pool(self.checked_rows(src, record=False), self.recipe.split.ratios,
                              self.recipe.seed, self.tok)
 
@@ -193,8 +194,9 @@ class Build(PhaseA):
         reject = self.reject if record else (lambda rec: None)
         rows = self.row_plans.get(src.name)
         want_index = rows is not None and any(g.mode == "round_robin" for g in rows.groups)
-        for batch in row_stream.checked_rows(src, self.recipe, self.base, counts=counts, reject=reject,
-                                             want_index=want_index, timings=self.timings):
+        for batch in row_stream.checked_rows(src, self.recipe, self.base, counts=counts,
+                                             reject=reject, want_index=want_index,
+                                             timings=self.timings):
             if record:
                 self.hashed_rows += sum(r.split is None for r in batch)
             yield batch
@@ -242,7 +244,8 @@ class Build(PhaseA):
             self.cache = ChunkCache(cache_dir, read=not force) if cache else None
             prog = self.phase_a(work_dir, engine, num_proc, ray_address, progress)
             p, shards, split_counts, token_stats = self._phase_b(self._files, maps, target)
-            manifest = self._write_manifest(work_dir, p, shards, source_hashes, split_counts, token_stats)
+            manifest = self._write_manifest(work_dir, p, shards, source_hashes, split_counts,
+                                            token_stats)
             info = self._build_info(fp, engine, num_proc, force)
             write_json(self.out.tmp / BUILD_INFO, info)
             self._commit(target, manifest)
@@ -261,7 +264,8 @@ class Build(PhaseA):
             except OSError:  # a cache that cannot be tidied is not a failed build
                 pass
         prog.stage = "done"
-        prog.stage_seconds["finalize"] = round(time.perf_counter() - t_start - prog.stage_seconds["phase A"], 3)
+        phase_a = prog.stage_seconds["phase A"]
+        prog.stage_seconds["finalize"] = round(time.perf_counter() - t_start - phase_a, 3)
         self._report(prog, progress)
         return BuildResult(target, manifest, info)
 
@@ -281,10 +285,12 @@ class Build(PhaseA):
         shards = (write_packed(work, p, self.out.tmp, r.shard_size, r.max_length, release)
                   if r.packing else write_splits(work, p, self.out.tmp, r.shard_size, release))
         p.info["audit"] = audit_section(work, p, rejects_by_code=self.rejects_by,
-                                        special_tokens_mode=r.special_tokens_in_data, release=release)
+                                        special_tokens_mode=r.special_tokens_in_data,
+                                        release=release)
         release()
         split_counts, token_stats = split_stats(work, p, release)
-        if any(self.truncate.values()):  # only then: outputs without field truncation stay as they were
+        # only then: outputs without field truncation stay as they were
+        if any(self.truncate.values()):
             for name, cut in field_cut_stats(work, p, release).items():
                 token_stats[name]["field_truncated"] = cut
         with_output, written = rows_with_output(work, p, release)
@@ -297,8 +303,8 @@ class Build(PhaseA):
             c.rows_without_output = c.rows_read - c.rows_rejected - c.rows_with_output
         return p, shards, split_counts, token_stats
 
-    def _write_manifest(self, work_dir: Path, p, shards: dict, source_hashes: dict, split_counts: dict,
-                        token_stats: dict) -> dict:
+    def _write_manifest(self, work_dir: Path, p, shards: dict, source_hashes: dict,
+                        split_counts: dict, token_stats: dict) -> dict:
         """Close the rejects, drop the work folder, write dataset_dict.json and the manifest."""
         self.rejects.close()
         import shutil
@@ -317,13 +323,15 @@ class Build(PhaseA):
                 "cache": None if self.cache is None else {
                     "dir": str(self.cache.root), "chunks_reused": self.cache.hits,
                     "chunks_computed": self.cache.misses, "forced": force},
-                "rows": prog.rows, "examples_candidates": prog.examples, "tokens_candidates": prog.tokens,
+                "rows": prog.rows, "examples_candidates": prog.examples,
+                "tokens_candidates": prog.tokens,
                 "seconds": {k: round(v, 3) for k, v in self.timings.items()}
                 | {"total": round(time.perf_counter() - self._t_start, 3)}}
         phase_a = prog.stage_seconds["phase A"]
         info["rates"] = {"phase A rows/s": round(prog.rows / phase_a, 1) if phase_a else None,
                          "phase A tokens/s": round(prog.tokens / phase_a, 1) if phase_a else None,
-                         "overall examples/s": round(prog.examples / info["seconds"]["total"], 1)}
+                         "overall examples/s":
+                             round(prog.examples / info["seconds"]["total"], 1)}
         return info
 
     def _commit(self, target: Path, manifest: dict) -> None:

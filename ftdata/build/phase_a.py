@@ -1,4 +1,4 @@
-"""Phase A driven from the build process: every chunk of every source, from the cache or an engine.
+"""Phase A driven from the build process: every chunk of every source, from cache or engine.
 
 Rows are read and checked in input order (:meth:`checked_rows`), cut into chunks, and each
 chunk's result comes from the chunk cache or from the engine's workers; each result is

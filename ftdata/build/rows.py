@@ -107,5 +107,6 @@ def _checked_row(src: SourceSpec, recipe: Recipe, row: SourceRow, data: dict, ke
     own = row.split or hub_split
     split = src.split or (own if keep_own and own else None)
     stratum = None if strat is None or data.get(strat) is None else str(data.get(strat))
-    return CheckedRow(key, row.line, data, split=split, u=split_unit(seed, src.name, key, group, gval),
-                      group=gval, stratum=stratum, index=index)
+    return CheckedRow(key, row.line, data, split=split,
+                      u=split_unit(seed, src.name, key, group, gval), group=gval,
+                      stratum=stratum, index=index)

@@ -40,8 +40,8 @@ class SourceCounts:
 
 
 def manifest(recipe: Recipe, tok, *, columns: list[str], hashes: dict,
-             templates: dict[str, list[Template]], counts: dict[str, SourceCounts], rejects_by: Counter, rejects_by_stage: Counter,
-             split_counts: dict, token_stats: dict, shards: dict, extra: dict) -> dict:
+             templates: dict[str, list[Template]], counts: dict[str, SourceCounts],
+             rejects_by: Counter, rejects_by_stage: Counter, split_counts: dict, token_stats: dict, shards: dict, extra: dict) -> dict:
     """The manifest of a build of ``recipe``.
 
     Args:
