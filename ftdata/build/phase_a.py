@@ -55,8 +55,6 @@ def _import_for_finalize() -> None:
             pass
 
 
-
-
 class PhaseA:
     """Phase A of a :class:`~ftdata.build.orchestrate.Build` (see the module docstring)."""
 
