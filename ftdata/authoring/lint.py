@@ -335,7 +335,7 @@ def sample_rows(path: str | Path, n: int, *, fmt: str | None = None, columns: li
     ``columns`` names the columns of a CSV/TSV without a header. The row key is the ``key``
     column when given, else the line number (as ``key: '@line'`` in a recipe).
     """
-    from ..config.recipe import CsvOptions, SourceSpec
+    from ..config.models import CsvOptions, SourceSpec
     from ..read.sources import guess_format, peek_columns, read_source
 
     p = Path(path)

@@ -8,7 +8,11 @@ Rule owned here: the order of the stages and the accounting -- read and check ro
 order, phase A per chunk (:mod:`~ftdata.build.chunk`, a pure function, cached by content and
 run by an engine), phase B over all chunks (:mod:`ftdata.plan`), then write.
 
-* :mod:`~ftdata.build.orchestrate` -- ``compile_recipe`` and the ``Build``;
+* :mod:`~ftdata.build.orchestrate` -- ``compile_recipe`` and the ``Build``: its phase steps;
+* :mod:`~ftdata.build.rows` -- the row stream: a source read in order, each row checked, keyed;
+* :mod:`~ftdata.build.phase_a` -- phase A driven from the build: chunks from cache or engine;
+* :mod:`~ftdata.build.exemplars` -- the few-shot exemplar pool of a source (its train rows);
+* :mod:`~ftdata.build.fingerprint` -- the fingerprint of a build's inputs, the up-to-date check;
 * :mod:`~ftdata.build.chunk` -- phase A: render, tokenize and mask one chunk;
 * :mod:`~ftdata.build.cache` -- the content-addressed chunk cache;
 * :mod:`~ftdata.build.engines` -- where phase A runs (threads, processes, Ray);

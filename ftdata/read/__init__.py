@@ -1,6 +1,6 @@
 """Stage 2, read: sources -> checked rows.
 
-In: a :class:`~ftdata.config.recipe.SourceSpec` (a local file or a Hub dataset). Out:
+In: a :class:`~ftdata.config.models.SourceSpec` (a local file or a Hub dataset). Out:
 ``SourceRow`` batches in file order; a row that cannot be parsed, or fails its schema, carries
 its reason and becomes a reject (never a crash). No template or tokenizer is involved.
 

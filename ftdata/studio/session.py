@@ -24,8 +24,9 @@ from ..authoring.lint import Finding, lint_rows, lint_static
 from ..authoring.yamlwrite import Edit, fields, new_id, write_templates
 from ..build.chunk import CheckedRow, ChunkContext, process_chunk, render_rows
 from ..build.orchestrate import Build
+from ..config.models import Recipe, SourceSpec
 from ..config.paths import resolve_path
-from ..config.recipe import Recipe, SourceSpec, load_recipe
+from ..config.recipe import load_recipe
 from ..constants import IGNORE_INDEX
 from ..errors import BuildError, ConfigError, FtdataError, TemplateError
 from ..read.schema import check_source_row

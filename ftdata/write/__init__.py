@@ -9,6 +9,7 @@ folder ftdata did not make replaced (:mod:`~ftdata.write.writer`).
 
 * :mod:`~ftdata.write.writer` -- shards, atomic commit, recovery;
 * :mod:`~ftdata.write.gather` -- copying planned rows out of the mapped chunks in bounded slices;
+* :mod:`~ftdata.write.manifest` -- manifest.json, the per-source counts and ``accounting_ok``;
 * :mod:`~ftdata.write.pack` -- packed rows; :mod:`~ftdata.write.card` -- README.md;
   :mod:`~ftdata.write.report` -- report.html.
 """

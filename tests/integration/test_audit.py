@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from transformers import AutoTokenizer
 
-from ftdata.build.orchestrate import accounting_ok, compile_recipe
+from ftdata.build.orchestrate import compile_recipe
 from ftdata.constants import IGNORE_INDEX as X
 from ftdata.tokenize.auditbits import (
     DUP_BOS,
@@ -20,6 +20,7 @@ from ftdata.tokenize.causal_fast import encode_causal_columns
 from ftdata.tokenize.spans import encode_causal, encode_spans
 from ftdata.tokenize.specials import specials_for
 from ftdata.tokenize.tokenizer import ASSET_DIR, load_tokenizer
+from ftdata.write.manifest import accounting_ok
 
 from tests.conftest import shared, write_jsonl, write_native_templates, write_recipe
 

@@ -8,8 +8,9 @@ from collections import Counter
 import datasets
 import pytest
 
-from ftdata.build.orchestrate import accounting_ok, compile_recipe
+from ftdata.build.orchestrate import compile_recipe
 from ftdata.errors import ConfigError
+from ftdata.write.manifest import accounting_ok
 
 from tests.conftest import ROOT, shared, write_jsonl, write_native_templates, write_recipe
 

@@ -11,10 +11,11 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from ftdata.build.orchestrate import accounting_ok, compile_recipe
+from ftdata.build.orchestrate import compile_recipe
 from ftdata.cli.app import main
 from ftdata.config.yamlio import load_yaml_text
 from ftdata.errors import ConfigError, FtdataError
+from ftdata.write.manifest import accounting_ok
 
 from tests.conftest import _laughs, write_native_templates, write_recipe
 

@@ -6,9 +6,10 @@ import json
 
 import datasets
 
-from ftdata.build.orchestrate import accounting_ok, compile_recipe
+from ftdata.build.orchestrate import compile_recipe
 from ftdata.constants import IGNORE_INDEX
 from ftdata.tokenize.tokenizer import load_tokenizer
+from ftdata.write.manifest import accounting_ok
 
 from tests.conftest import shared, write_native_templates, write_recipe
 

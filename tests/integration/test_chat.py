@@ -6,11 +6,12 @@ import datasets
 import pytest
 from transformers import AutoTokenizer
 
-from ftdata.build.orchestrate import accounting_ok, compile_recipe
+from ftdata.build.orchestrate import compile_recipe
 from ftdata.constants import IGNORE_INDEX as X
 from ftdata.templating.chat import ChatError, render_chat
 from ftdata.tokenize.specials import specials_for
 from ftdata.tokenize.tokenizer import ASSET_DIR
+from ftdata.write.manifest import accounting_ok
 
 from tests.conftest import write_jsonl, write_native_templates, write_recipe
 from tests.unit.templating.test_chat import CONVO, chat_tokenizer

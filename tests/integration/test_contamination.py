@@ -6,9 +6,10 @@ import random
 
 import pytest
 
-from ftdata.build.orchestrate import accounting_ok, compile_recipe
+from ftdata.build.orchestrate import compile_recipe
 from ftdata.errors import BuildError, ConfigError
 from ftdata.inspect.summary import summary_text
+from ftdata.write.manifest import accounting_ok
 
 from tests.conftest import shared, write_jsonl, write_native_templates, write_recipe
 

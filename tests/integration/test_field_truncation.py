@@ -10,10 +10,11 @@ import json
 
 import datasets
 
-from ftdata.build.orchestrate import accounting_ok, compile_recipe
+from ftdata.build.orchestrate import compile_recipe
 from ftdata.inspect.summary import summary_text
 from ftdata.templating.templates import load_templates
 from ftdata.tokenize.tokenizer import load_tokenizer
+from ftdata.write.manifest import accounting_ok
 
 from tests.conftest import ROOT, shared, write_recipe
 

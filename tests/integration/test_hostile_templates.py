@@ -7,10 +7,11 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from ftdata.build.orchestrate import accounting_ok, compile_recipe
+from ftdata.build.orchestrate import compile_recipe
 from ftdata.cli import main
 from ftdata.errors import ConfigError
 from ftdata.templating.limits import RenderLimits
+from ftdata.write.manifest import accounting_ok
 
 from tests.conftest import write_jsonl, write_native_templates, write_recipe
 

@@ -7,9 +7,10 @@ import json
 import datasets
 import pytest
 
-from ftdata.build.orchestrate import accounting_ok, compile_recipe
+from ftdata.build.orchestrate import compile_recipe
 from ftdata.errors import ConfigError
 from ftdata.inspect.summary import summary_text
+from ftdata.write.manifest import accounting_ok
 
 from tests.conftest import (
     reviews_three_tasks,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datasets
 
-from ftdata.build.orchestrate import accounting_ok, compile_recipe
+from ftdata.build.orchestrate import compile_recipe
 from ftdata.constants import IGNORE_INDEX as X
 from ftdata.inspect.load import load_compiled
+from ftdata.write.manifest import accounting_ok
 
 from tests.conftest import write_jsonl, write_native_templates, write_recipe
 

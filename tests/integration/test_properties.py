@@ -14,8 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ftdata.build.orchestrate import accounting_ok, compile_recipe
+from ftdata.build.orchestrate import compile_recipe
 from ftdata.errors import BuildError
+from ftdata.write.manifest import accounting_ok
 
 from tests.conftest import write_native_templates, write_recipe
 from tests.unit.tokenize.test_properties import EDGY, TEMPLATE_TEXT

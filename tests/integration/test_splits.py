@@ -9,9 +9,10 @@ import random
 import datasets
 import pytest
 
-from ftdata.build.orchestrate import Build, accounting_ok, compile_recipe
+from ftdata.build.orchestrate import Build, compile_recipe
 from ftdata.config.recipe import load_recipe
 from ftdata.plan.split import assign_splits, split_unit
+from ftdata.write.manifest import accounting_ok
 
 from tests.conftest import (
     reviews_three_tasks,

@@ -117,7 +117,7 @@ STAGE_ORDER = {"constants": -1, "errors": -1, "config": 0, "read": 1, "templatin
 #: shrinks: each entry names a piece that belongs in a later stage (see docs/ARCHITECTURE.md).
 KNOWN_UPWARD = {
     ("config.recipe", "read.hub"), ("config.recipe", "read.sources"),
-    ("config.recipe", "templating.limits"), ("config.recipe", "templating.preflight"),
+    ("config.models", "templating.limits"), ("config.recipe", "templating.preflight"),
     ("config.recipe", "templating.selection"), ("config.recipe", "templating.templates"),
     ("config.recipe", "tokenize.tokenizer"),
     ("plan.contamination", "write.gather"), ("plan.finalize", "build.chunk"),

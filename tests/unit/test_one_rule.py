@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from ftdata.config.recipe import ColumnSpec
+from ftdata.config.models import ColumnSpec
 from ftdata.constants import IGNORE_INDEX as X
 from ftdata.read.schema import check_source_row
 from ftdata.rejects import Code

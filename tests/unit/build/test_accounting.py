@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from ftdata.build.orchestrate import accounting_ok
+from ftdata.write.manifest import accounting_ok
 
 from tests.conftest import ROOT
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ftdata.config.recipe import Recipe, parse_recipe
+from ftdata.config.models import Recipe
+from ftdata.config.recipe import parse_recipe
 from ftdata.errors import ConfigError
 
 from tests.conftest import ROOT

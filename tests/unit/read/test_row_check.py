@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ftdata.config.recipe import ColumnSpec
+from ftdata.config.models import ColumnSpec
 from ftdata.read.schema import check_row
 
 COLUMNS = {"Score": ColumnSpec(type="int", min=1, max=5),

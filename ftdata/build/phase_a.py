@@ -1,0 +1,167 @@
+"""Phase A driven from the build process: every chunk of every source, from cache or engine.
+
+Rows are read and checked in input order (:meth:`checked_rows`), cut into chunks, and each
+chunk's result comes from the chunk cache or from the engine's workers; each result is
+accounted for (candidates, rejects) and its table kept on disk for phase B, in input order.
+Progress (rows, rates, ETA) is reported after every chunk.
+
+:class:`PhaseA` is the part of :class:`~ftdata.build.orchestrate.Build` that does this; it
+reads the build's ``recipe``, ``base``, ``cache``, ``counts``, ``timings``, ``reject`` and
+``checked_rows`` and ``context``.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pyarrow as pa
+
+from ..config.paths import resolve_path
+from ..errors import BuildError
+from ..read.sources import guess_format
+from .cache import CachedChunk, chunk_key, context_fingerprint, table_counts
+from .chunk import ChunkResult, work_schema
+from .engines import make_engine
+from .engines.job import Job
+from .progress import BuildProgress, RateMeter, count_rows
+
+
+def _import_before_fork() -> None:
+    """Imports that pyarrow makes lazily on its first array from NumPy (pandas, ~0.2 s): done in
+    the build process before the workers are forked, so they inherit them instead of each
+    importing them on its first chunk; the build process needs them in phase B anyway."""
+    import numpy as np
+
+    pa.array(np.zeros(1, dtype=np.int32))
+
+
+def _import_for_finalize() -> None:
+    """Modules only phase B and the report use (matplotlib ~0.4 s, datasets), imported on a
+    thread while the workers tokenize, not on the critical path after them. Started once the
+    workers exist: a thread importing while a worker is forked could leave it a held import lock."""
+    import importlib
+
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg", force=True)  # as the report does; no display is ever opened
+    except ImportError:
+        pass
+    for name in ("matplotlib.pyplot", "datasets"):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+
+
+class PhaseA:
+    """Phase A of a :class:`~ftdata.build.orchestrate.Build` (see the module docstring)."""
+
+    def phase_a(self, work_dir: Path, engine: str, num_proc: int, ray_address: str | None,
+                 progress) -> BuildProgress:
+        """Phase A over every source, in order: each chunk's table in ``work_dir`` (or the cache),
+        its file in ``self._files``; the progress, at the start of the finalize stage."""
+        from collections import deque
+
+        self._meter, self._rows_in_flight = RateMeter(), deque()
+        prog = self._prog = BuildProgress("phase A", rows_total=self._count_rows())
+        self._report(prog, progress)
+        _import_before_fork()
+        self._eng = make_engine(engine, num_proc=num_proc, address=ray_address)
+        self._files = []
+        for src in self.recipe.sources:
+            self._files += self.map_chunks(src, work_dir, self._eng, prog, progress)
+        self._eng.close()
+        self._eng = None
+        if self._importer is not None:
+            self._importer.join()
+        prog.stage_seconds["phase A"] = round(time.perf_counter() - self._t_start, 3)
+        prog.stage = "finalize"
+        self._report(prog, progress)
+        return prog
+
+
+    def map_chunks(self, src, work_dir: Path, engine, prog: BuildProgress, progress) -> list[Path]:
+        """Phase A for one source: every chunk from the cache or the engine, in input order."""
+        ctx = self.context(src)
+        fp = context_fingerprint(ctx, self._tok_hash) if self.cache is not None else None
+        # an engine whose workers see this file system hashes, looks up and stores chunks itself
+        store = ((str(self.cache.root), self.cache.read, fp)
+                 if self.cache is not None and engine.stores_results else None)
+
+        def jobs():
+            for i, rows in enumerate(self.checked_rows(src)):
+                job = Job(i, rows)
+                if self.cache is not None and store is None:
+                    t0 = time.perf_counter()
+                    job.key = chunk_key(fp, rows)
+                    job.result = self.cache.get(job.key)
+                    self.timings["cache"] += time.perf_counter() - t0
+                self._rows_in_flight.append(len(rows))
+                yield job
+
+        files = []
+        t_wait, main_before = time.perf_counter(), self.timings["read"] + self.timings["cache"]
+        for job, res in engine.map(ctx, jobs(), store=store):
+            # time this thread waited for the engine (reading and cache look-ups run inside
+            # engine.map, driven by jobs(), and are counted under their own names)
+            main_now = self.timings["read"] + self.timings["cache"]
+            self.timings["render+tokenize"] += time.perf_counter() - t_wait - (main_now - main_before)
+            hit = isinstance(res, CachedChunk) and res.hit
+            if store is not None:  # a result the worker could not store is kept for this build only
+                self.cache.note(res.key, hit)
+            files.append(self.save_chunk(res, work_dir / f"{src.name}-{job.index:06d}.arrow", src.name,
+                                         None if store is not None else job.key))
+            prog.rows += self._rows_in_flight.popleft()
+            prog.chunks += 1
+            prog.cached_chunks += hit
+            if self._importer is None:  # a first result: the engine's workers are running
+                import threading
+
+                self._importer = threading.Thread(target=_import_for_finalize, name="ftdata-import", daemon=True)
+                self._importer.start()
+            self._report(prog, progress)
+            t_wait, main_before = time.perf_counter(), self.timings["read"] + self.timings["cache"]
+        return files
+
+    def save_chunk(self, res: ChunkResult | CachedChunk, path: Path, source: str, key: str | None = None) -> Path:
+        """Account for a chunk's result and keep its table on disk (in the cache when on)."""
+        t0 = time.perf_counter()
+        self.counts[source].examples_candidates += res.candidates
+        for rec in res.rejects:
+            self.reject(rec)
+        if not isinstance(res, CachedChunk):
+            stored = self.cache.put(key, res, work_schema()) if self.cache is not None and key else None
+            if stored is None:
+                with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, work_schema()) as w:
+                    w.write_table(res.table)
+                stored = CachedChunk(path, res.rejects, res.candidates, *table_counts(res.table))
+            res = stored
+        self._prog.examples += res.rows
+        self._prog.tokens += res.tokens
+        self.timings["write"] += time.perf_counter() - t0
+        return res.path
+
+    def _report(self, prog: BuildProgress, progress) -> None:
+        prog.elapsed = time.perf_counter() - self._t_start
+        prog.rows_per_s, prog.tokens_per_s = self._meter.add(prog.rows, prog.tokens)
+        if progress:
+            progress(prog)
+
+
+    def _count_rows(self) -> int | None:
+        total = 0
+        for src in self.recipe.sources:
+            if src.path is None:
+                return None
+            p = resolve_path(self.base, src.path)
+            try:
+                n = count_rows(p, src.format or guess_format(p), header=src.csv.header)
+            except BuildError:
+                n = None
+            if n is None:
+                return None
+            total += n
+        return total
+

@@ -1,0 +1,112 @@
+"""The build's row stream: a source read in input order, each row checked and keyed.
+
+Reading, the one row check (:func:`~ftdata.read.schema.check_source_row`) and row keys run in
+the build process, in input order: they are cheap and need one view of the source (duplicate
+keys). A row that cannot be read, fails its schema or repeats a key becomes a
+:class:`~ftdata.rejects.Reject`; every other row becomes a :class:`~ftdata.build.chunk.CheckedRow`
+carrying what phase A and the split need (its split unit, group, stratum, pinned split).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterator
+from itertools import islice
+from pathlib import Path
+
+from ..config.models import Recipe, SourceSpec
+from ..plan.split import split_unit
+from ..read.keys import KeySet
+from ..read.schema import check_source_row
+from ..read.sources import SourceRow, read_source
+from ..rejects import Code, Reject
+from .chunk import CheckedRow
+
+#: Characters of a rejected value kept in ``rejects.jsonl``.
+VALUE_CHARS = 200
+
+
+def short(value, n: int = VALUE_CHARS) -> str:
+    """``value`` as text (JSON when not a string), cut to ``n`` characters."""
+    s = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return s if len(s) <= n else s[: n - 1] + "…"
+
+
+def row_key(src: SourceSpec, row: SourceRow, data: dict) -> str:
+    """The row's key: its line (``key: '@line'``), its key column, or a hash of its content."""
+    if src.key == "@line":
+        return str(row.line)
+    if src.key:
+        return str(data.get(src.key))
+    blob = json.dumps(data, sort_keys=True, ensure_ascii=False, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def checked_rows(src: SourceSpec, recipe: Recipe, base: Path, *, counts,
+                 reject: Callable[[Reject], None], want_index: bool,
+                 timings) -> Iterator[list[CheckedRow]]:
+    """Read a source in order; schema-check it; yield batches of CheckedRow.
+
+    Duplicate keys are found with a :class:`~ftdata.read.keys.KeySet` (16 bytes a key), one
+    vectorised lookup per batch; rejects still come out in row order, through ``reject``.
+    ``counts`` (a :class:`~ftdata.write.manifest.SourceCounts`) gets ``rows_read`` and
+    ``rows_rejected``; ``timings["read"]`` the seconds spent. ``want_index``: number the
+    rows (round-robin template choice).
+    """
+    seen = KeySet()
+    index = 0
+    it = read_source(src, base, recipe.batch_size)
+    while True:
+        t0 = time.perf_counter()
+        raw = list(islice(it, recipe.batch_size))
+        if not raw:
+            return
+        counts.rows_read += len(raw)
+        staged = [_stage_row(src, row) for row in raw]
+        dup = iter(seen.add_batch([x[2] for x in staged if not isinstance(x, Reject)]).tolist())
+        out = []
+        for x in staged:
+            if not isinstance(x, Reject) and next(dup):
+                row, _, key = x
+                x = Reject(src.name, key, row.line, Code.DUPLICATE_KEY,
+                           f"row key '{key}' already used by an earlier row")
+            if isinstance(x, Reject):
+                reject(x)
+                counts.rows_rejected += 1
+                continue
+            out.append(_checked_row(src, recipe, *x, index=index if want_index else None))
+            index += 1
+        timings["read"] += time.perf_counter() - t0
+        yield out
+
+
+def _stage_row(src: SourceSpec, row: SourceRow) -> Reject | tuple[SourceRow, dict, str]:
+    """A Reject for a row that cannot be read or fails its schema, else (row, data, key) still
+    to check for a duplicate key."""
+    if row.error is not None:
+        return Reject(src.name, None, row.line, Code.UNREADABLE, row.error, value=row.raw)
+    data, err = check_source_row(row.data, src)
+    if err:
+        return Reject(src.name, row_key(src, row, row.data), row.line, Code.SCHEMA, err,
+                      value=short(row.data))
+    return row, data, row_key(src, row, data)
+
+
+def _checked_row(src: SourceSpec, recipe: Recipe, row: SourceRow, data: dict, key: str, *,
+                 index: int | None) -> CheckedRow:
+    """A valid row with what the split needs: its pinned split (the source's, or its own when
+    kept), its split unit, group and stratum."""
+    sp, seed = recipe.split, recipe.seed
+    group, strat = sp.group_by, sp.stratify_by
+    # the source's own split names are kept without a key, or with split mode 'source'
+    keep_own = src.key is None or sp.mode == "source"
+    hub_split = src.hub.split.split("[")[0] if src.hub is not None and sp.mode == "source" else None
+    gval = None if group is None or data.get(group) is None else str(data.get(group))
+    own = row.split or hub_split
+    split = src.split or (own if keep_own and own else None)
+    stratum = None if strat is None or data.get(strat) is None else str(data.get(strat))
+    return CheckedRow(key, row.line, data, split=split,
+                      u=split_unit(seed, src.name, key, group, gval), group=gval,
+                      stratum=stratum, index=index)
