@@ -50,8 +50,9 @@ from ..templating.selection import Group, RowPlan, choose_ref, truncate_field
 from ..templating.templates import Template, load_templates
 from ..tokenize.audit import audit_section
 from ..tokenize.tokenizer import load_tokenizer, tokenizer_hash
+from ..write.outdir import OutputDir, no_space_error, restore_previous
 from ..write.pack import write_packed
-from ..write.writer import OutputDir, RejectsWriter, no_space_error, restore_previous, write_json
+from ..write.writer import RejectsWriter, write_json
 from .cache import (
     CachedChunk,
     ChunkCache,
