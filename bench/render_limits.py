@@ -28,7 +28,7 @@ from common import PROMPT, ROOT, dialogsum_rows  # noqa: E402
 from jinja2 import StrictUndefined  # noqa: E402
 from jinja2.sandbox import SandboxedEnvironment  # noqa: E402
 
-from ftdata.templating.sandbox import (  # noqa: E402
+from ftdata.templating.helpers import (  # noqa: E402
     choice,
     most_frequent,
     reset_rng,

@@ -46,6 +46,7 @@ from jinja2 import TemplateSyntaxError, UndefinedError, meta, nodes
 
 from ..config.yamlio import load_yaml, load_yaml_text
 from ..errors import ConfigError, TemplateError, did_you_mean
+from .helpers import HELPER_NAMES, reset_rng, seeded_rng, set_rng
 from .limits import (
     DEFAULT_LIMITS,
     MAX_TEMPLATE_CHARS,
@@ -57,7 +58,8 @@ from .limits import (
     current_limits,
     limited,
 )
-from .sandbox import HELPER_NAMES, make_environment, reset_rng, seeded_rng, set_rng, static_problems
+from .sandbox import make_environment
+from .static import static_problems
 
 SEP = "|||"
 # promptsource's own placeholder for "|||" inside row values: some corpus templates
