@@ -8,6 +8,7 @@ Rule owned here: how a template renders -- sandboxed Jinja with resource limits,
 templates meet which row, few-shot exemplars, token-aware field truncation, chat messages.
 
 * :mod:`~ftdata.templating.templates` -- native and promptsource templates;
+  :mod:`~ftdata.templating.parts` -- one Jinja part compiled, rendered, ``|||`` escaped;
 * :mod:`~ftdata.templating.sandbox`, :mod:`~ftdata.templating.limits` -- the Jinja sandbox and
   its limits; :mod:`~ftdata.templating.bounds` -- its size checks;
   :mod:`~ftdata.templating.static` -- the check before a template runs;
