@@ -41,8 +41,9 @@ from ..plan.split import assign_splits, split_unit
 from ..plan.worktable import open_work
 from ..read.keys import KeySet
 from ..read.mapped import MappedFiles
+from ..read.row import SourceRow
 from ..read.schema import check_source_row
-from ..read.sources import SourceRow, file_hash, guess_format, read_source
+from ..read.sources import file_hash, guess_format, read_source
 from ..rejects import Code, Reject, tally
 from ..templating.fewshot import ExemplarPool
 from ..templating.renderplan import RenderPlan
