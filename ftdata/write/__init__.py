@@ -11,5 +11,7 @@ folder ftdata did not make replaced (:mod:`~ftdata.write.outdir`).
 * :mod:`~ftdata.write.writer` -- shards, rejects.jsonl, JSON files, folder-ownership markers;
 * :mod:`~ftdata.write.gather` -- copying planned rows out of the mapped chunks in bounded slices;
 * :mod:`~ftdata.write.pack` -- packed rows; :mod:`~ftdata.write.card` -- README.md;
-  :mod:`~ftdata.write.report` -- report.html.
+  :mod:`~ftdata.write.report` -- report.html (its sections), with :mod:`~ftdata.write.reportstats`
+  (per-example statistics), :mod:`~ftdata.write.reportplots` (plots) and
+  :mod:`~ftdata.write.reporthtml` (HTML building blocks).
 """
