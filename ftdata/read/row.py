@@ -7,7 +7,6 @@ from typing import Any
 
 
 @dataclass
-@dataclass
 class SourceRow:
     """One raw row: its 1-based line (or record) number, its fields, or why it is unreadable."""
 

@@ -19,6 +19,7 @@ from jinja2.constants import LOREM_IPSUM_WORDS
 
 from .bounds import check_width
 
+# no default generator: one shared by every draw outside a seeded render would make the draw
 # depend on what drew before (compile order, thread, worker); such a draw is an error instead
 _RNG: contextvars.ContextVar[random.Random | None] = contextvars.ContextVar("ftdata_template_rng",
                                                                            default=None)
