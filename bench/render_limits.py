@@ -28,7 +28,7 @@ from common import PROMPT, ROOT, dialogsum_rows  # noqa: E402
 from jinja2 import StrictUndefined  # noqa: E402
 from jinja2.sandbox import SandboxedEnvironment  # noqa: E402
 
-from ftdata.templating.sandbox import (  # noqa: E402
+from ftdata.templating.helpers import (  # noqa: E402
     choice,
     most_frequent,
     reset_rng,
@@ -36,13 +36,8 @@ from ftdata.templating.sandbox import (  # noqa: E402
     set_rng,
     shuffle,
 )
-from ftdata.templating.templates import (  # noqa: E402
-    SEP,
-    _escape_row,
-    _unescape,
-    from_strings,
-    load_templates,
-)
+from ftdata.templating.parts import SEP, escape_row, unescape  # noqa: E402
+from ftdata.templating.templates import from_strings, load_templates  # noqa: E402
 
 
 def stock_environment() -> SandboxedEnvironment:
@@ -56,16 +51,16 @@ def unlimited_renderer(t, env):
     compiled = {part: env.from_string(src) for part, src in t.sources().items()}
 
     def render(row, seed, key):
-        ctx = _escape_row(row)
+        ctx = escape_row(row)
         token = set_rng(seeded_rng(seed, key, t.id))
         try:
             if "answer_choices" in compiled:
-                ctx["answer_choices"] = [_unescape(c).strip() for c in compiled["answer_choices"].render(ctx).split(SEP)]
+                ctx["answer_choices"] = [unescape(c).strip() for c in compiled["answer_choices"].render(ctx).split(SEP)]
             if "jinja" in compiled:
-                p, c = (_unescape(x).strip() for x in compiled["jinja"].render(ctx).split(SEP))
+                p, c = (unescape(x).strip() for x in compiled["jinja"].render(ctx).split(SEP))
             else:
-                p = _unescape(compiled["prompt"].render(ctx)).strip()
-                c = _unescape(compiled["completion"].render(ctx)).strip()
+                p = unescape(compiled["prompt"].render(ctx)).strip()
+                c = unescape(compiled["completion"].render(ctx)).strip()
         finally:
             reset_rng(token)
         return p, c

@@ -35,7 +35,7 @@ from typing import Any
 
 from ..config.yamlio import load_yaml
 from ..errors import ConfigError, FtdataError, TemplateError, did_you_mean
-from ..templating.sandbox import HELPER_NAMES
+from ..templating.helpers import HELPER_NAMES
 from ..templating.templates import DoesNotApply, Template, templates_from_data
 
 #: promptsource's metric vocabulary plus a few names evaluation code commonly uses.

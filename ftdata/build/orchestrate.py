@@ -27,7 +27,8 @@ from ..plan.finalize import field_cut_stats, plan, rows_with_output, split_stats
 from ..plan.gate import drop_failed, failed_dir, keep_failed, outcome_problems
 from ..plan.worktable import open_work
 from ..read.mapped import MappedFiles
-from ..read.sources import SourceRow, file_hash
+from ..read.row import SourceRow
+from ..read.sources import file_hash
 from ..rejects import Reject, tally
 from ..templating.fewshot import ExemplarPool
 from ..templating.renderplan import RenderPlan
@@ -37,8 +38,9 @@ from ..tokenize.audit import audit_section
 from ..tokenize.tokenizer import load_tokenizer, tokenizer_hash
 from ..write import manifest as manifest_json
 from ..write.manifest import SourceCounts
+from ..write.outdir import OutputDir, no_space_error, restore_previous
 from ..write.pack import write_packed
-from ..write.writer import OutputDir, RejectsWriter, no_space_error, restore_previous, write_json
+from ..write.writer import RejectsWriter, write_json
 from . import fingerprint as inputs
 from . import rows as row_stream
 from .cache import (

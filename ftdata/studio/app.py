@@ -37,7 +37,8 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from ..errors import FtdataError
-from .session import Studio, row_preview
+from .session import Studio
+from .views import row_preview
 
 ASSETS = Path(__file__).parent / "assets"
 TOKEN_HEADER = "x-studio-token"

@@ -6,7 +6,8 @@ recipe's tokenizer and settings. Rendering a draft on a row goes through
 :func:`ftdata.chunk.process_chunk`, the function a build runs on every chunk, with a one-row
 chunk: same sandbox, same render limits, same tokenizer call and the same masking, so the
 studio shows what ``ftdata build`` would write for that row. Lint uses :mod:`ftdata.lint`;
-saving uses :mod:`ftdata.yamlwrite` (only edited entries change on disk).
+saving uses :mod:`ftdata.yamlwrite` (only edited entries change on disk). What the page shows
+(drafts, views, tokens, problems) is plain data in :mod:`~ftdata.studio.views`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import random
 import re
 import threading
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,85 +35,12 @@ from ..rejects import Code, Stage
 from ..templating.selection import Group, RowPlan, truncate_field
 from ..templating.templates import Template, default_id, load_templates, load_templates_text
 from ..tokenize.tokenizer import load_tokenizer
+from .views import Draft, Problem, RenderView, Token, form_flag, form_names, problem_of
 
 #: Rows kept in memory for browsing (the studio is for authoring, not for whole datasets).
 MAX_ROWS = 20_000
 #: Rows the dynamic lint checks render on each change.
 LINT_ROWS = 32
-
-_PART_LINE = re.compile(r"\b(jinja|prompt|completion|answer_choices) line (\d+|\?)")
-
-
-@dataclass
-class Problem:
-    """An error to show next to the editor: which part, which line, what."""
-
-    part: str | None
-    line: int | None
-    message: str
-
-
-@dataclass
-class Token:
-    text: str
-    ids: list[int]
-    trained: bool
-
-
-@dataclass
-class RenderView:
-    """What the page shows for one draft on one row."""
-
-    index: int
-    key: str
-    line: int
-    row: dict
-    prompt: str | None = None
-    completion: str | None = None
-    choices: list[str] | None = None
-    tokens: list[Token] = field(default_factory=list)        # causal: the sequence; seq2seq: input
-    label_tokens: list[Token] = field(default_factory=list)  # seq2seq: the labels
-    n_tokens: int = 0
-    n_trained: int = 0
-    errors: list[Problem] = field(default_factory=list)      # the template does not work
-    notice: str | None = None                                # the row is not used (does not apply, too long)
-
-
-@dataclass
-class Draft:
-    """One template of the file, as edited in this session."""
-
-    key: str                 # stable within the session (ids and names may be edited)
-    template: Template
-    origin: int | None       # entry index in the file; None for a new template
-    saved: dict | None       # stored fields at load or last save; None for a new template
-
-    @property
-    def dirty(self) -> bool:
-        return self.saved is None or fields(self.template) != self.saved
-
-
-def _flag(value: Any) -> bool | None:
-    if isinstance(value, bool) or value is None:
-        return value
-    v = str(value).strip().lower()
-    return True if v in ("true", "yes", "1") else False if v in ("false", "no", "0") else None
-
-
-def _names(value: Any) -> list[str]:
-    if isinstance(value, list):
-        return [str(v).strip() for v in value if str(v).strip()]
-    return [v.strip() for v in str(value or "").split(",") if v.strip()]
-
-
-def problem_of(exc: Exception) -> Problem:
-    """Part and line of a template error message (the engine puts them in the message)."""
-    msg = str(exc)
-    m = _PART_LINE.search(msg)
-    if not m:
-        return Problem(None, None, msg)
-    line = int(m.group(2)) if m.group(2).isdigit() else None
-    return Problem(m.group(1), line, msg[m.end():].lstrip(": ") or msg)
 
 
 class Studio:
@@ -238,10 +165,10 @@ class Studio:
             changes["answer_choices"] = ac if ac.strip() else None
         for k in ("metrics", "languages"):
             if k in form_fields:
-                changes[k] = _names(form_fields[k])
+                changes[k] = form_names(form_fields[k])
         for k in ("original_task", "choices_in_prompt"):
             if k in form_fields:
-                changes[k] = _flag(form_fields[k])
+                changes[k] = form_flag(form_fields[k])
         if "reference" in form_fields:
             changes["reference"] = str(form_fields["reference"] or "")
         # a fresh Template (nothing compiled yet) that keeps every other attribute
@@ -414,12 +341,4 @@ class Studio:
         return load_templates(self.path)
 
 
-def row_preview(value: Any, limit: int = 4000) -> str:
-    """A row value as text for the fields panel."""
-    import json
-
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-    return text if len(text) <= limit else text[:limit] + f"… ({len(text) - limit} more characters)"
-
-
-__all__ = ["Studio", "Draft", "RenderView", "Problem", "Token", "row_preview"]
+__all__ = ["Studio", "Draft", "RenderView", "Problem", "Token"]

@@ -8,8 +8,11 @@ Rule owned here: how a template renders -- sandboxed Jinja with resource limits,
 templates meet which row, few-shot exemplars, token-aware field truncation, chat messages.
 
 * :mod:`~ftdata.templating.templates` -- native and promptsource templates;
+  :mod:`~ftdata.templating.parts` -- one Jinja part compiled, rendered, ``|||`` escaped;
 * :mod:`~ftdata.templating.sandbox`, :mod:`~ftdata.templating.limits` -- the Jinja sandbox and
-  its limits;
+  its limits; :mod:`~ftdata.templating.bounds` -- its size checks;
+  :mod:`~ftdata.templating.static` -- the check before a template runs;
+  :mod:`~ftdata.templating.helpers` -- ``choice``, ``lipsum`` etc. and their seeded generator;
 * :mod:`~ftdata.templating.selection` -- choosing templates, and which of them each row meets;
 * :mod:`~ftdata.templating.renderplan` -- what a recipe asks of rendering per row;
   :mod:`~ftdata.templating.fewshot`, :mod:`~ftdata.templating.truncation` -- its two steps;

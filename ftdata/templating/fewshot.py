@@ -28,7 +28,7 @@ import heapq
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from .sandbox import seeded_rng
+from .helpers import seeded_rng
 
 DEFAULT_SHOT_SEPARATOR = "\n\n"
 

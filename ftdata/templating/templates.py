@@ -33,22 +33,20 @@ means the template does not apply to that row.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import re
 import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jinja2 import TemplateSyntaxError, UndefinedError, meta, nodes
+from jinja2 import UndefinedError, meta, nodes
 
 from ..config.yamlio import load_yaml, load_yaml_text
 from ..errors import ConfigError, TemplateError, did_you_mean
+from .helpers import HELPER_NAMES, reset_rng, seeded_rng, set_rng
 from .limits import (
     DEFAULT_LIMITS,
-    MAX_TEMPLATE_CHARS,
     LimitExceeded,
     RenderLimitError,
     RenderLimits,
@@ -57,14 +55,19 @@ from .limits import (
     current_limits,
     limited,
 )
-from .sandbox import HELPER_NAMES, make_environment, reset_rng, seeded_rng, set_rng, static_problems
-
-SEP = "|||"
-# promptsource's own placeholder for "|||" inside row values: some corpus templates
-# (multi_news) split documents on it, so it must be exactly this string.
-_PIPE_ESCAPE = "3ed2dface8203c4c9dfb1a5dc58e41e0"
-
-_ENV = make_environment()
+from .parts import (
+    SEP,
+    NotPlain,
+    compile_deadline,
+    compile_part,
+    escape_row,
+    parse_part,
+    render_plain,
+    stream,
+    template_line,
+    timeout_message,
+    unescape,
+)
 
 
 class DoesNotApply(Exception):
@@ -96,7 +99,7 @@ class Template:
     #: [renders, renders that went over a limit], for ``RenderLimits.abort_after``
     _limit_stats: list = field(default_factory=lambda: [0, 0], repr=False, compare=False)
     _compiled: dict = field(default_factory=dict, repr=False, compare=False)
-    #: part -> pieces, when every part is plain (see :func:`_plain_pieces`), else empty
+    #: part -> pieces, when every part is plain (see :func:`~ftdata.templating.parts.plain_pieces`), else empty
     _plain: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __getstate__(self) -> dict:
@@ -136,7 +139,7 @@ class Template:
             return
         compiled, plain = {}, {}
         for part, src in self.sources().items():
-            compiled[part], plain[part] = _compile_part(src, part, self.where)
+            compiled[part], plain[part] = compile_part(src, part, self.where)
         # a fresh dict: a copy made with dataclasses.replace must not share (or keep) the pieces
         self._plain = plain if all(p is not None for p in plain.values()) else {}
         self._compiled.update(compiled)
@@ -145,8 +148,8 @@ class Template:
         """Undeclared variables (the row columns it reads) -> first line where used."""
         out: dict[str, int] = {}
         for part, src in self.sources().items():
-            with _compile_deadline(part, self.where):
-                ast, _problems = _parse(src, part, self.where)
+            with compile_deadline(part, self.where):
+                ast, _problems = parse_part(src, part, self.where)
             names = meta.find_undeclared_variables(ast)
             for node in ast.find_all(nodes.Name):
                 if node.name in names and node.name not in out:
@@ -180,21 +183,21 @@ class Template:
                 part and line).
         """
         self.compile()
-        ctx = _escape_row(row)
+        ctx = escape_row(row)
         self._limit_stats[0] += 1
         lim = limits or self.limits or DEFAULT_LIMITS
         if self._plain:
             # literal text and bare column references: no code runs, nothing to bound but size
             try:
                 return self._render_all(ctx, row, plain_limit=lim.max_output_chars)
-            except _NotPlain:  # a missing column or an oversized value: Jinja gives the error
-                ctx = _escape_row(row)
+            except NotPlain:  # a missing column or an oversized value: Jinja gives the error
+                ctx = escape_row(row)
         token = set_rng(seeded_rng(seed, row_key, self.id))
         try:
             with limited(lim):
                 return self._render_all(ctx, row)
         except RenderTimeout:
-            raise self._over_limit(lim, RenderLimitError(f"{self.where}: {_timeout_message(lim)}")) from None
+            raise self._over_limit(lim, RenderLimitError(f"{self.where}: {timeout_message(lim)}")) from None
         except RenderLimitError as exc:
             raise self._over_limit(lim, exc) from None
         finally:
@@ -215,7 +218,7 @@ class Template:
         choices = None
         if "answer_choices" in self._compiled:
             text = self._render_part("answer_choices", ctx, row, plain_limit)
-            choices = [_unescape(c).strip() for c in text.split(SEP)]
+            choices = [unescape(c).strip() for c in text.split(SEP)]
             ctx["answer_choices"] = list(choices)
         if "jinja" in self._compiled:
             parts = self._render_part("jinja", ctx, row, plain_limit).split(SEP)
@@ -225,10 +228,10 @@ class Template:
                 raise DoesNotApply(
                     f"template '{self.name}' does not apply (rendered text has {len(parts) - 1} '|||' separators)"
                 )
-            prompt, completion = (_unescape(p).strip() for p in parts)
+            prompt, completion = (unescape(p).strip() for p in parts)
         else:
-            prompt = _unescape(self._render_part("prompt", ctx, row, plain_limit)).strip()
-            completion = _unescape(self._render_part("completion", ctx, row, plain_limit)).strip()
+            prompt = unescape(self._render_part("prompt", ctx, row, plain_limit)).strip()
+            completion = unescape(self._render_part("completion", ctx, row, plain_limit)).strip()
         if not prompt or not completion:
             empty = "prompt" if not prompt else "completion"
             raise DoesNotApply(f"template '{self.name}' does not apply (empty {empty})")
@@ -236,16 +239,16 @@ class Template:
 
     def _render_part(self, part: str, ctx: dict, row: dict, plain_limit: int | None = None) -> str:
         if plain_limit is not None:
-            return _render_plain(self._plain[part], ctx, plain_limit)
+            return render_plain(self._plain[part], ctx, plain_limit)
         try:
-            return _stream(self._compiled[part], ctx, part)
+            return stream(self._compiled[part], ctx, part)
         except RenderTimeout:
-            raise RenderLimitError(f"{self.where}: {part}: {_timeout_message(current_limits())}") from None
+            raise RenderLimitError(f"{self.where}: {part}: {timeout_message(current_limits())}") from None
         except LimitExceeded as exc:
-            line = _template_line(exc, self._compiled[part])
+            line = template_line(exc, self._compiled[part])
             raise RenderLimitError(f"{self.where}: {part} line {line}: {exc}") from None
         except UndefinedError as exc:
-            line = _template_line(exc, self._compiled[part])
+            line = template_line(exc, self._compiled[part])
             m = re.search(r"'([^']+)' is undefined", str(exc))
             hint = did_you_mean(m.group(1), list(row)) if m else ""
             raise TemplateError(
@@ -254,159 +257,10 @@ class Template:
         except DoesNotApply:
             raise
         except Exception as exc:  # noqa: BLE001 - any failure inside a template is the template's
-            line = _template_line(exc, self._compiled[part])
+            line = template_line(exc, self._compiled[part])
             raise TemplateError(
                 f"{self.where}: {part} line {line}: {type(exc).__name__}: {exc}"
             ) from None
-
-
-def _timeout_message(lim: RenderLimits) -> str:
-    return f"rendering took longer than {lim.max_seconds:g} s (render_limits.max_seconds)"
-
-
-#: names Jinja may resolve to something other than a row column
-_JINJA_NAMES = frozenset({"self", "loop", "caller", "varargs", "kwargs", "super"})
-
-
-class _NotPlain(Exception):  # noqa: N818 - a signal, not an error
-    """The plain renderer cannot give this row's output; the Jinja path will."""
-
-
-def _plain_pieces(ast: nodes.Template) -> tuple[tuple[bool, str], ...] | None:
-    """A part as ``(is_column, text)`` pieces when it holds only literal text and bare
-    ``{{ column }}`` references (most real templates), else None.
-
-    Such a part renders, in Jinja, to the literal text with ``str(value)`` in each reference's
-    place; :func:`_render_plain` does that without a Jinja context or generator.
-    """
-    pieces = []
-    for node in ast.body:
-        if not isinstance(node, nodes.Output):
-            return None
-        for child in node.nodes:
-            if isinstance(child, nodes.TemplateData):
-                pieces.append((False, child.data))
-            elif isinstance(child, nodes.Name) and child.ctx == "load" and child.name not in _JINJA_NAMES:
-                pieces.append((True, child.name))
-            else:
-                return None
-    return tuple(pieces)
-
-
-def _render_plain(pieces: tuple[tuple[bool, str], ...], ctx: dict, limit: int) -> str:
-    """Render plain pieces from the row; :class:`_NotPlain` when a column is missing or the
-    output would pass ``limit`` characters (the Jinja path then raises its usual error)."""
-    out = []
-    for is_column, text in pieces:
-        if not is_column:
-            out.append(text)
-            continue
-        if text not in ctx:
-            raise _NotPlain
-        value = ctx[text]
-        out.append(value if type(value) is str else str(value))
-    if sum(map(len, out)) > limit:
-        raise _NotPlain
-    return "".join(out)
-
-
-@contextmanager
-def _compile_deadline(part: str, where: str):
-    """Run a block under the compile deadline; a timeout becomes a :class:`TemplateError`."""
-    try:
-        with limited(DEFAULT_LIMITS, seconds=DEFAULT_LIMITS.compile_seconds):
-            yield
-    except RenderTimeout:
-        raise TemplateError(f"{where}: {part}: compiling took longer than {DEFAULT_LIMITS.compile_seconds:g} s") from None
-
-
-def _parse(src: str, part: str, where: str) -> tuple[nodes.Template, list[tuple[int, str]]]:
-    """Parse one part and check it statically: ``(ast, problems)``; call under the compile deadline.
-
-    A source over :data:`~ftdata.limits.MAX_TEMPLATE_CHARS` is refused before parsing starts.
-    """
-    if len(src) > MAX_TEMPLATE_CHARS:
-        raise TemplateError(f"{where}: {part}: the template source has {len(src):,} characters, over the limit of "
-                            f"{MAX_TEMPLATE_CHARS:,} (ftdata.templating.limits.MAX_TEMPLATE_CHARS); shorten it, or put long "
-                            "text in a data column and reference it")
-    try:
-        ast = _ENV.parse(src)
-        return ast, static_problems(ast)
-    except TemplateSyntaxError as exc:
-        raise TemplateError(f"{where}: syntax error in {part} line {exc.lineno}: {exc.message}") from None
-    except RecursionError:
-        raise TemplateError(f"{where}: {part}: nested too deeply to parse") from None
-    except Exception as exc:  # noqa: BLE001 - e.g. an integer literal of thousands of digits
-        raise TemplateError(f"{where}: {part}: cannot parse: {type(exc).__name__}: {exc}") from None
-
-
-def _compile_part(src: str, part: str, where: str):
-    """Parse, check statically, then compile one part, all under one compile deadline.
-
-    The static check runs before compiling so that nothing a hostile template asks for is
-    evaluated, not even by Jinja's compile-time constant folding. Returns the compiled template
-    and its :func:`_plain_pieces`.
-    """
-    with _compile_deadline(part, where):
-        ast, problems = _parse(src, part, where)
-        if problems:
-            raise TemplateError(f"{where}: refused: " + "; ".join(f"{part} line {ln}: {msg}" for ln, msg in problems))
-        try:
-            # from_string without a name: template names never reach generated code (CVE-2024-56201)
-            return _ENV.from_string(ast), _plain_pieces(ast)
-        except TemplateSyntaxError as exc:
-            raise TemplateError(f"{where}: syntax error in {part} line {exc.lineno}: {exc.message}") from None
-        except Exception as exc:  # noqa: BLE001 - anything Jinja raises while compiling is the template's
-            raise TemplateError(f"{where}: {part}: cannot compile: {type(exc).__name__}: {exc}") from None
-
-
-def _stream(tmpl, ctx: dict, part: str) -> str:
-    """Render piece by piece, stopping as soon as the output passes the size limit."""
-    limit = current_limits().max_output_chars
-    out: list[str] = []
-    size = 0
-    for piece in tmpl.root_render_func(tmpl.new_context(ctx)):
-        size += len(piece)
-        if size > limit:
-            raise LimitExceeded(f"output of {part} passed {limit:,} characters (render_limits.max_output_chars)")
-        out.append(piece)
-    return "".join(out)
-
-
-def _template_line(exc: BaseException, tmpl=None) -> int | str:
-    """The template line where ``exc`` was raised (innermost frame of generated code)."""
-    tb = exc.__traceback__
-    line: int | str = "?"
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename == "<template>":
-            line = tb.tb_lineno
-        tb = tb.tb_next
-    if isinstance(line, int) and tmpl is not None:
-        # generated Python lines map back to template lines through Jinja's debug info
-        line = tmpl.get_corresponding_lineno(line)
-    return line
-
-
-def _escape(value: Any) -> Any:
-    if isinstance(value, str):
-        return value.replace(SEP, _PIPE_ESCAPE) if SEP in value else value
-    if isinstance(value, list):
-        return [_escape(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _escape(v) for k, v in value.items()}
-    return value
-
-
-def _escape_row(row: dict) -> dict:
-    """A private copy of the row (templates may mutate it) with ``|||`` escaped in values."""
-    out = {}
-    for k, v in row.items():
-        out[k] = _escape(copy.deepcopy(v)) if isinstance(v, (list, dict)) else _escape(v)
-    return out
-
-
-def _unescape(text: str) -> str:
-    return text.replace(_PIPE_ESCAPE, SEP) if _PIPE_ESCAPE in text else text
 
 
 # -- loading -----------------------------------------------------------------------------

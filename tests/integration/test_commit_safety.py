@@ -10,7 +10,8 @@
   leaves nothing half-written, and keeps the previous build.
 
 Builds that are killed run in forked children of the test process (no interpreter start-up
-per run); the fault injection replaces the ``os`` and ``shutil`` the writer module sees.
+per run); the fault injection replaces the ``os`` and ``shutil`` that the output-folder module
+(``ftdata.write.outdir``) sees.
 """
 
 from __future__ import annotations
@@ -162,11 +163,11 @@ class _Killer:
 
 def _child(recipe: str, out: str, overwrite: bool, kill_at: int, conn) -> None:
     try:
-        import ftdata.write.writer as writer
+        import ftdata.write.outdir as outdir
 
         killer = _Killer(kill_at)
-        writer.os, writer.shutil = killer.os_proxy(), killer.shutil_proxy()
-        cls = writer.OutputDir
+        outdir.os, outdir.shutil = killer.os_proxy(), killer.shutil_proxy()
+        cls = outdir.OutputDir
         for name in ("__init__", "commit"):  # only the steps of setting up and committing count
             real = getattr(cls, name)
 

@@ -31,6 +31,7 @@ def _child_build(recipe: str, out: str, overwrite: bool, kill_after_rename: int,
     """Run one build in a forked child; optionally SIGKILL itself after the n-th rename."""
     try:
         if kill_after_rename:
+            import ftdata.write.outdir as outdir
             import ftdata.write.writer as writer
 
             real_rename, count = os.rename, [0]
@@ -46,7 +47,7 @@ def _child_build(recipe: str, out: str, overwrite: bool, kill_after_rename: int,
                     if count[0] == kill_after_rename:
                         os.kill(os.getpid(), signal.SIGKILL)
 
-            writer.os = _OS()
+            writer.os = outdir.os = _OS()  # shard renames, then the folder's
         compile_recipe(recipe, output=out, overwrite=overwrite)
         conn.send(("ok", ""))
     except FtdataError as exc:
@@ -97,6 +98,7 @@ def _warm_up(recipe, out) -> None:
 
 def _rename_count(recipe, out) -> int:
     """How many renames one uninterrupted build makes (shards, then the folder)."""
+    import ftdata.write.outdir as outdir
     import ftdata.write.writer as writer
 
     real, n = os.rename, [0]
@@ -110,11 +112,11 @@ def _rename_count(recipe, out) -> int:
             n[0] += 1
             real(a, b)
 
-    writer.os = _OS()
+    writer.os = outdir.os = _OS()  # shard renames, then the folder's
     try:
         compile_recipe(recipe, output=out, overwrite=True)
     finally:
-        writer.os = os
+        writer.os = outdir.os = os
     return n[0]
 
 

@@ -122,7 +122,7 @@ def test_workers_exit_when_a_num_proc_build_is_killed(tmp_path):
         left = _group(p.pid)
         assert not left, f"processes {left} outlived the killed build by {time.monotonic() - t0:.1f} s"
         workers = sorted(set(workers) | set(left))
-        from ftdata.write.writer import OutputDir
+        from ftdata.write.outdir import OutputDir
 
         OutputDir(tmp_path / "out").abort()  # the output's lock is free: a rerun can start at once
     finally:

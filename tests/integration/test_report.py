@@ -13,7 +13,8 @@ from click.testing import CliRunner
 from ftdata.build.orchestrate import compile_recipe
 from ftdata.cli.app import main
 from ftdata.inspect.load import load_compiled
-from ftdata.write.report import REPORT, split_stats, write_report
+from ftdata.write.report import REPORT, write_report
+from ftdata.write.reportstats import split_stats
 
 from tests.conftest import ROOT, write_recipe
 

@@ -25,7 +25,7 @@ def verify(output, quick, as_json):
       ftdata verify out/reviews
     """
     from ftdata.inspect.verify import VerifyError, check_output
-    from ftdata.write.writer import restore_previous
+    from ftdata.write.outdir import restore_previous
 
     restored = restore_previous(output)  # a build killed while replacing OUTPUT left the old one aside
     if restored is not None:

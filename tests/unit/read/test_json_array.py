@@ -8,7 +8,7 @@ import tracemalloc
 import pytest
 
 from ftdata.errors import BuildError
-from ftdata.read.sources import _json_array, read_json
+from ftdata.read.jsonfmt import _json_array, read_json
 
 
 def test_json_array_is_streamed_element_by_element(tmp_path):

@@ -22,9 +22,9 @@ import yaml
 from ftdata.config import yamlio
 from ftdata.config.yamlio import load_yaml, load_yaml_text
 from ftdata.errors import ConfigError, TemplateError
-from ftdata.templating import templates as templates_mod
+from ftdata.templating import parts as parts_mod
 from ftdata.templating.limits import MAX_TEMPLATE_CHARS, RenderLimits
-from ftdata.templating.templates import from_jinja, from_strings, load_templates
+from ftdata.templating.templates import Template, from_jinja, from_strings, load_templates
 
 from tests.conftest import _laughs, shared
 
@@ -208,17 +208,17 @@ def _busy(seconds: float):
 
 @pytest.mark.parametrize("step", ["parse", "static_problems"])
 def test_parse_and_static_check_run_under_the_compile_deadline(step, monkeypatch):
-    monkeypatch.setattr(templates_mod, "DEFAULT_LIMITS", RenderLimits(compile_seconds=0.2))
+    monkeypatch.setattr(parts_mod, "DEFAULT_LIMITS", RenderLimits(compile_seconds=0.2))
     if step == "parse":
-        monkeypatch.setattr(templates_mod._ENV, "parse", _busy(3))
+        monkeypatch.setattr(parts_mod._ENV, "parse", _busy(3))
     else:
-        monkeypatch.setattr(templates_mod, "static_problems", _busy(3))
+        monkeypatch.setattr(parts_mod, "static_problems", _busy(3))
     t0 = time.perf_counter()
     with pytest.raises(TemplateError, match=r"template 'slow'.*compiling took longer than 0.2 s"):
         from_strings("Q {{ a }}", "A", name="slow")
     assert time.perf_counter() - t0 < 2
     # variables() parses too, under the same deadline
-    t = templates_mod.Template(name="slow", id="slow", prompt="Q {{ a }}", completion="A")
+    t = Template(name="slow", id="slow", prompt="Q {{ a }}", completion="A")
     with pytest.raises(TemplateError, match="compiling took longer than 0.2 s"):
         t.variables()
 

@@ -89,7 +89,7 @@ def test_random_filters_on_literal_lists_draw_per_render():
 
 def test_a_draw_outside_a_render_is_an_error():
     """No shared fallback generator: its draws would depend on whatever drew before."""
-    from ftdata.templating.sandbox import choice, lipsum, shuffle
+    from ftdata.templating.helpers import choice, lipsum, shuffle
 
     for draw in (lambda: choice([1, 2]), lambda: shuffle([1, 2]), lambda: lipsum(1)):
         with pytest.raises(RuntimeError, match="outside a render"):

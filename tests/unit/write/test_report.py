@@ -18,7 +18,7 @@ TEMPLATES = ROOT / "templates" / "reviews" / "templates.yaml"
 @given(segs=st.lists(st.lists(st.sampled_from([IGNORE_INDEX, 0, 5, 7]), max_size=6), max_size=8),
        trailing=st.lists(st.sampled_from([IGNORE_INDEX, 3]), max_size=3))
 def test_trained_counts_per_segment(segs, trailing):
-    from ftdata.write.report import _segment_counts
+    from ftdata.write.reportstats import _segment_counts
 
     flat = np.array([x for s in segs for x in s] + trailing, dtype=np.int32)
     got = _segment_counts(flat, np.array([len(s) for s in segs], dtype=np.int64))

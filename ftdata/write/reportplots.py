@@ -1,0 +1,100 @@
+"""The build report's plots: PNGs drawn with matplotlib's Agg backend, returned as base64.
+
+Token-length histograms per split and task, the supervised-token fraction, and horizontal bar
+panels (rejects by reason, mixture requested versus realized). matplotlib is imported only
+when a plot is drawn; :func:`ftdata.write.report.render_report` leaves the plots out without it.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+
+from .reporthtml import cell
+
+_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
+
+
+def _png(fig) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _subplots(n: int, width: float = 4.2, height: float = 3.0, left: float = 0.75, right: float = 0.15):
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    cols = min(n, 3)
+    rows = (n + cols - 1) // cols
+    # a fixed layout: tight_layout / bbox_inches="tight" measure every label and double the cost
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False,
+                             gridspec_kw={"left": left / (width * cols), "right": 1 - right / (width * cols),
+                                          "bottom": 0.55 / (height * rows), "top": 1 - 0.35 / (height * rows),
+                                          "wspace": 0.3, "hspace": 0.45})
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return fig, list(axes.flat[:n])
+
+
+def length_plot(stats: dict, max_length: int | None) -> str:
+    fig, axes = _subplots(len(stats))
+    for ax, (split, s) in zip(axes, stats.items()):
+        tasks = sorted(set(s["task"].tolist()))
+        data = [s["length"][s["task"] == t] for t in tasks]
+        hi = int(max(s["length"].max(initial=1), 1))
+        ax.hist(data, bins=min(40, hi), range=(0, hi + 1), stacked=True, label=tasks, histtype="stepfilled",
+                color=_COLORS[: len(tasks)] if len(tasks) <= len(_COLORS) else None)
+        if max_length and max_length <= hi * 1.5:
+            ax.axvline(max_length, color="k", ls="--", lw=1, label=f"max_length {max_length}")
+        ax.set_title(f"{split} ({len(s['length'])} examples)")
+        ax.set_xlabel("tokens per example")
+        ax.set_ylabel("examples")
+        ax.legend(fontsize=7)
+    return _png(fig)
+
+
+def fraction_plot(stats: dict) -> str:
+    fig, axes = _subplots(1, width=6.0)
+    ax = axes[0]
+    for i, (split, s) in enumerate(stats.items()):
+        total = s["length"].sum()
+        agg = s["trained"].sum() / total if total else 0.0
+        ax.hist(s["fraction"], bins=30, range=(0, 1), histtype="step", lw=2, color=_COLORS[i % len(_COLORS)],
+                density=True, label=f"{split}: {agg:.3f} of all tokens")
+    ax.set_xlabel("trained tokens / tokens, per example")
+    ax.set_ylabel("density")
+    ax.set_title("supervised-token fraction")
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def bar_plot(panels: dict[str, tuple[list[str], dict[str, list]]], xlabel: str) -> str:
+    """Horizontal bars, one panel per key: ``{title: (labels, {series: values})}``."""
+    height = max(2.0, 0.45 * max(len(lb) for lb, _ in panels.values()) + 1)
+    longest = max(len(str(x)) for lb, _ in panels.values() for x in lb)
+    legend = any(len(series) > 1 for _, series in panels.values())
+    # room for the longest bar label on the left and, when there is one, the legend on the right
+    fig, axes = _subplots(len(panels), width=5.0 + 0.07 * longest, height=height, left=0.3 + 0.07 * longest,
+                          right=1.0 if legend else 0.15)
+    for ax, (title, (labels, series)) in zip(axes, panels.items()):
+        y = np.arange(len(labels))
+        h = 0.8 / len(series)
+        for i, (name, vals) in enumerate(series.items()):
+            bars = ax.barh(y + i * h, [v or 0 for v in vals], height=h, label=name, color=_COLORS[i % len(_COLORS)])
+            ax.bar_label(bars, labels=[cell(v) for v in vals], fontsize=7, padding=2)
+        ax.set_yticks(y + h * (len(series) - 1) / 2, labels)
+        ax.invert_yaxis()
+        ax.margins(x=0.15)
+        ax.set_xlabel(xlabel)
+        ax.set_title(title)
+        if len(series) > 1:
+            ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return _png(fig)
