@@ -20,13 +20,14 @@ from tests.conftest import shared, write_native_templates, write_recipe
 from tests.unit.read.test_hub import _closed_port
 
 
-def _dialogsum_recipe(tmp_path: Path) -> Path:
-    """500 DialogSum rows in 50 chunks of two templates: phase A lasts a while on 2 workers."""
+def _dialogsum_recipe(tmp_path: Path, batch_size: int = 10) -> Path:
+    """500 DialogSum rows in chunks of ``batch_size`` rows, two templates: phase A lasts a while
+    on 2 workers (smaller chunks: longer, for a test that must catch the build mid-way)."""
     tpl = write_native_templates(tmp_path / "t.yaml", [
         {"name": "sum", "prompt": "Summarize:\n{{ dialogue }}\nSummary:", "completion": "{{ summary }}"},
         {"name": "topic", "prompt": "{{ dialogue }}\nTopic:", "completion": "{{ topic }}"}])
     return write_recipe(tmp_path, {
-        "name": "ds", "output": "out", "max_length": 2048, "batch_size": 10, "split": {"ratios": {"train": 1.0}},
+        "name": "ds", "output": "out", "max_length": 2048, "batch_size": batch_size, "split": {"ratios": {"train": 1.0}},
         "sources": [{"name": "d", "path": str(shared("dialogsum", "dialogsum.dev.jsonl")), "key": "fname",
                      "templates": [{"file": str(tpl)}]}]})
 
@@ -169,7 +170,7 @@ def test_interrupted_build_exits_130_promptly_and_rerunning_resumes(tmp_path, nu
     """Ctrl-C signals the whole process group (workers too); ``kill -INT`` the build alone."""
     from ftdata.build.cache import resolve_cache_dir
 
-    recipe = _dialogsum_recipe(tmp_path)
+    recipe = _dialogsum_recipe(tmp_path, batch_size=2)  # 250 chunks: still running when signalled
     cache = resolve_cache_dir(tmp_path / "out", None, tmp_path)[0]
     p = _ftdata("build", str(recipe), "-q", "--num-proc", str(num_proc), cwd=tmp_path, start_new_session=True)
     workers = _workers_started(p, num_proc) if num_proc > 1 else []
