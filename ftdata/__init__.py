@@ -1,15 +1,16 @@
 """ftdata: a prompt-template and dataset compiler for supervised fine-tuning.
 
-Stage contract (one module per stage, each working on batches)::
+Stage contract (one subpackage per stage, in data-flow order; each ``__init__`` states its
+own contract, and docs/ARCHITECTURE.md draws the map)::
 
-    recipe.py   YAML recipe -> validated Recipe (all problems at once)
-    sources.py  files / hub  -> SourceRow batches (unreadable lines become rejects)
-    schema.py   typed row check and conversion (failures become rejects)
-    templates.py / sandbox.py   sandboxed Jinja: row -> (prompt, completion, answer_choices)
-    split.py    seeded hash of a stable key (or group) -> split name
-    spans.py    joint tokenization with offsets -> input_ids, labels
-    writer.py   Arrow shards in datasets' save_to_disk layout, atomically
-    build.py    orchestration, manifest.json, rejects.jsonl, COMPLETED last
+    config/      YAML recipe -> validated Recipe (every problem at once)
+    read/        files / hub -> checked, keyed rows (unreadable rows become rejects)
+    templating/  sandboxed Jinja: row -> (prompt, completion, answer_choices)
+    tokenize/    one tokenization with offsets -> input_ids, labels, audit bits
+    plan/        split hash, dedup, mixture, contamination, the gate
+    write/       shards, manifest, rejects, card, report; COMPLETED last, atomically
+    build/       the order of the stages: phase A per chunk (cached, any engine), phase B
+    inspect/, consume/, authoring/, studio/, cli/   readers, exports, tools, the CLI
 
 Columns of a compiled split (causal layout):
 
