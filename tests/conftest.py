@@ -27,6 +27,8 @@ from ftdata.testing import (  # noqa: F401  (re-exported: tests import them from
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
+#: How the SMS Spam Collection reads: a headerless, unquoted TSV of label and text.
+SMS_CSV = {"delimiter": "\t", "quoting": "none", "header": False, "columns": ["label", "text"]}
 
 
 INTEGRATION = Path(__file__).resolve().parent / "integration"

@@ -14,27 +14,13 @@ from ftdata.tokenize.tokenizer import ASSET_DIR
 from ftdata.write.manifest import accounting_ok
 
 from tests.conftest import write_jsonl, write_native_templates, write_recipe
-from tests.unit.templating.test_chat import CONVO, chat_tokenizer
+from tests.unit.templating.test_chat import CONVO, REWRITING, chat_tokenizer
 
 CHATML = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
           "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
 
 LLAMA3 = ("<|begin_of_text|>{% for m in messages %}<|start_header_id|>{{ m['role'] }}<|end_header_id|>\n\n"
           "{{ m['content'] | trim }}<|eot_id|>{% endfor %}")
-
-# Rewrites earlier turns: past assistant turns lose their <think> part, the system prompt is
-# folded into the first user turn. A rendered prefix is then not a prefix of the full render.
-REWRITING = (
-    "{%- set ns = namespace(last=-1) -%}"
-    "{%- for m in messages %}{% if m['role'] == 'assistant' %}{% set ns.last = loop.index0 %}{% endif %}{% endfor -%}"
-    "{%- for m in messages -%}"
-    "{%- if m['role'] == 'user' -%}<|im_start|>user\n"
-    "{% if loop.index0 == 1 and messages[0]['role'] == 'system' %}{{ messages[0]['content'] }}\n\n{% endif %}"
-    "{{ m['content'] }}<|im_end|>\n"
-    "{%- elif m['role'] == 'assistant' -%}<|im_start|>assistant\n"
-    "{% if loop.index0 < ns.last %}{{ m['content'].split('</think>')[-1] | trim }}"
-    "{% else %}{{ m['content'] }}{% endif %}<|im_end|>\n"
-    "{%- endif -%}{%- endfor -%}")
 
 NO_EOT = "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
 

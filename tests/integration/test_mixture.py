@@ -13,14 +13,13 @@ from ftdata.inspect.summary import summary_text
 from ftdata.write.manifest import accounting_ok
 
 from tests.conftest import (
+    SMS_CSV,
     reviews_three_tasks,
     shared,
     write_jsonl,
     write_native_templates,
     write_recipe,
 )
-
-SMS_CSV = {"delimiter": "\t", "quoting": "none", "header": False, "columns": ["label", "text"]}
 
 
 def test_weights_must_name_every_task(tmp_path):

@@ -27,7 +27,8 @@ import pytest
 from ftdata.build.orchestrate import compile_recipe
 
 from tests.conftest import shared, write_native_templates, write_recipe
-from tests.unit.templating.test_chat import CHATML, chat_tokenizer
+from tests.integration.test_chat import CHATML
+from tests.unit.templating.test_chat import chat_tokenizer
 
 
 def _templates(folder: Path, name: str, templates: list[dict]) -> dict:

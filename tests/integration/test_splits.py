@@ -15,6 +15,7 @@ from ftdata.plan.split import assign_splits, split_unit
 from ftdata.write.manifest import accounting_ok
 
 from tests.conftest import (
+    SMS_CSV,
     reviews_three_tasks,
     shared,
     write_jsonl,
@@ -22,7 +23,6 @@ from tests.conftest import (
     write_recipe,
 )
 
-SMS_CSV = {"delimiter": "\t", "quoting": "none", "header": False, "columns": ["label", "text"]}
 RATIOS = {"train": 0.8, "validation": 0.1, "test": 0.1}
 
 

@@ -12,14 +12,6 @@ from ftdata.constants import IGNORE_INDEX  # noqa: E402
 from trainers import metrics as M  # noqa: E402
 from trainers.data import Collator  # noqa: E402
 
-SPAM_TEMPLATE = {
-    "name": "is_spam",
-    "prompt": "Is this text message spam or ham?\n\n{{text}}\n\nAnswer:",
-    "completion": "{{label}}",
-    "answer_choices": "ham ||| spam",
-    "metrics": ["Accuracy"],
-}
-
 
 def test_collator_pads_dynamically_with_ignore_index():
     col = Collator(pad_id=1)

@@ -9,8 +9,6 @@ import pytest
 
 from ftdata.plan.mixture import quotas, report, task_rates
 
-SMS_CSV = {"delimiter": "\t", "quoting": "none", "header": False, "columns": ["label", "text"]}
-
 
 def test_proportional_with_cap_takes_min_n_cap():
     avail = {"a": 5000, "b": 120, "c": 800}

@@ -9,7 +9,6 @@ from ftdata.config.recipe import parse_recipe
 from ftdata.errors import ConfigError
 from ftdata.plan.split import stratified_splits
 
-SMS_CSV = {"delimiter": "\t", "quoting": "none", "header": False, "columns": ["label", "text"]}
 RATIOS = {"train": 0.8, "validation": 0.1, "test": 0.1}
 
 

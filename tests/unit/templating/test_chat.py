@@ -6,12 +6,6 @@ from transformers import AutoTokenizer
 
 from ftdata.tokenize.tokenizer import ASSET_DIR
 
-CHATML = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
-          "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
-
-LLAMA3 = ("<|begin_of_text|>{% for m in messages %}<|start_header_id|>{{ m['role'] }}<|end_header_id|>\n\n"
-          "{{ m['content'] | trim }}<|eot_id|>{% endfor %}")
-
 # Rewrites earlier turns: past assistant turns lose their <think> part, the system prompt is
 # folded into the first user turn. A rendered prefix is then not a prefix of the full render.
 REWRITING = (
@@ -25,9 +19,6 @@ REWRITING = (
     "{% if loop.index0 < ns.last %}{{ m['content'].split('</think>')[-1] | trim }}"
     "{% else %}{{ m['content'] }}{% endif %}<|im_end|>\n"
     "{%- endif -%}{%- endfor -%}")
-
-NO_EOT = "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
-
 
 
 def chat_tokenizer(folder, template: str):
