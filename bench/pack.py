@@ -3,7 +3,7 @@
     python bench/pack.py [--times 20] [--max-length 2048]
 
 Compiles DialogSum dev+test repeated ``times`` over (see bench/common.py) without packing and
-times it; then times the packing step alone (:func:`ftdata.pack.write_packed`: best-fit
+times it; then times the packing step alone (:func:`ftdata.write.pack.write_packed`: best-fit
 decreasing over the split's lengths, building the packed Arrow rows, writing the shards) on
 the same examples, and a whole build with ``packing: true``. Prints the fill ratio and the
 packing time as a fraction of the compile time without packing.

@@ -4,7 +4,7 @@ Renders DialogSum dev+test (1,000 rows) ``--times`` over with every template of
 ``templates/dialogsum/templates.yaml`` plus the bench's plain summarise template, two ways in
 the same run:
 
-* **limited**: :meth:`ftdata.templates.Template.render` as builds use it (hardened sandbox with
+* **limited**: :meth:`ftdata.templating.templates.Template.render` as builds use it (hardened sandbox with
   size checks, call budget, deadline watchdog, streamed output with a size cap);
 * **unlimited**: the same template sources compiled in jinja2's stock ``SandboxedEnvironment``
   and rendered with ``Template.render`` after the same row copy and seeding (what ftdata did

@@ -44,7 +44,7 @@ __all__ = ["IGNORE_INDEX", "__version__", "compile", "load", "render", "preview"
 
 
 def compile(recipe, **kwargs):  # noqa: A001 - mirrors the CLI verb
-    """Compile a recipe (path, dict or Recipe). See :func:`ftdata.build.compile_recipe`."""
+    """Compile a recipe (path, dict or Recipe). See :func:`ftdata.build.orchestrate.compile_recipe`."""
     from .build.orchestrate import compile_recipe
 
     return compile_recipe(recipe, **kwargs)
@@ -77,7 +77,7 @@ def preview(recipe, n: int = 3):
 
 def export(out, to: str, dest, **kwargs):
     """Export a compiled directory for a training stack (``trl``, ``axolotl``, ``llamafactory``,
-    ``torchtune``, ``openai-jsonl``, ``parquet``, ``jsonl``). See :func:`ftdata.export.export`."""
+    ``torchtune``, ``openai-jsonl``, ``parquet``, ``jsonl``). See :func:`ftdata.consume.export.export`."""
     from .consume.export import export as _export
 
     return _export(out, to, dest, **kwargs)
@@ -85,7 +85,7 @@ def export(out, to: str, dest, **kwargs):
 
 def push(out, repo_id: str, **kwargs):
     """Push a compiled directory to the Hugging Face Hub (``dry_run=DIR`` writes it locally).
-    See :func:`ftdata.push.push`."""
+    See :func:`ftdata.consume.push.push`."""
     from .consume.push import push as _push
 
     return _push(out, repo_id, **kwargs)

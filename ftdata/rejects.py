@@ -3,7 +3,7 @@
 Every reject a build writes to ``rejects.jsonl`` is a :class:`Reject` whose ``code`` is a
 :class:`Code` from the table below; the code fixes the :class:`Stage` that rejects it and
 carries a one-line meaning, which the report shows next to each count and the build's gate
-(:mod:`ftdata.gate`) reads to tell deliberate removals from problems. No other module spells a
+(:mod:`ftdata.plan.gate`) reads to tell deliberate removals from problems. No other module spells a
 stage or code as free text.
 
 ======================  ========  ==========  =================================================

@@ -47,7 +47,7 @@ def check_run_dir(out: Path) -> None:
 def prepare_run_dir(output: str | Path, overwrite: bool) -> Path:
     """Make the run folder and mark it (main process only); ``overwrite`` clears an earlier run.
 
-    Only a folder an earlier run made (its :data:`OWNER_FILE`, see ``ftdata.writer.is_output``)
+    Only a folder an earlier run made (its :data:`OWNER_FILE`, see ``ftdata.write.writer.is_output``)
     or an empty one is used: anything else is the user's and is refused, ``overwrite`` or not.
     The marker is written first, so a run killed before it saved anything is known as ours too.
     """

@@ -1,7 +1,7 @@
 """Compiled splits -> training batches.
 
 :func:`open_for_training` opens a compiled directory the only sanctioned way
-(``ftdata.api.load_compiled``, which refuses a folder without ``COMPLETED``) and checks that the
+(``ftdata.inspect.load.load_compiled``, which refuses a folder without ``COMPLETED``) and checks that the
 model's tokenizer is the one the data was tokenized with (same ``hashes.tokenizer``).
 
 :class:`Collator` pads each batch to its own longest row (dynamic padding):

@@ -81,8 +81,8 @@ def fewshot_prompts(rows: list[dict], pool: list[dict], k: int, *, seed: int, se
                     shot_separator: str, count_tokens, max_tokens: int) -> list[str]:
     """Each row's prompt preceded by ``k`` seeded train exemplars that fit ``max_tokens``.
 
-    Prompts are written by :func:`ftdata.fewshot.kshot_prompt` (the same shape the compiler
-    uses for ``shots: k``), exemplars kept by :func:`ftdata.fewshot.fit_exemplars`.
+    Prompts are written by :func:`ftdata.templating.fewshot.kshot_prompt` (the same shape the compiler
+    uses for ``shots: k``), exemplars kept by :func:`ftdata.templating.fewshot.fit_exemplars`.
     """
     from ftdata.templating.fewshot import fit_exemplars, kshot_prompt
 

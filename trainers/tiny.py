@@ -79,7 +79,7 @@ def save_tiny_model(arch: str, output: str | Path, tokenizer: str = "ftdata:tiny
     """Build a tiny model and save it with its tokenizer to ``output``; returns the folder.
 
     ``output`` must be absent, empty, or a tiny model saved here before (it is replaced):
-    another model's weights there are never overwritten (``ftdata.writer.not_replaceable``).
+    another model's weights there are never overwritten (``ftdata.write.writer.not_replaceable``).
     """
     out = Path(output)
     what = not_replaceable(out, "model")

@@ -120,7 +120,7 @@ def _has_templates_key(path: Path) -> bool:
 def load_file(path: str | Path) -> tuple[list[Template], list[Finding]]:
     """Load every template of a file that can be loaded; the rest become findings.
 
-    Unlike :func:`ftdata.templates.load_templates` (all or nothing), lint loads each
+    Unlike :func:`ftdata.templating.templates.load_templates` (all or nothing), lint loads each
     template on its own so one broken template does not hide the checks of the others.
     """
     file = str(path)

@@ -1,7 +1,7 @@
 """Preview: the first rows of a recipe, rendered and tokenized exactly as a build would.
 
-It uses the build's own objects -- :class:`ftdata.build.Build` for reading, the schema check
-and row keys, and :func:`ftdata.chunk.process_chunk` for template choice, few-shot, field
+It uses the build's own objects -- :class:`ftdata.build.orchestrate.Build` for reading, the schema check
+and row keys, and :func:`ftdata.build.chunk.process_chunk` for template choice, few-shot, field
 truncation, the chat layout, rendering and masking -- and writes nothing.
 """
 

@@ -1,12 +1,12 @@
 """Content-addressed cache of phase-A chunk results: incremental and resumable builds.
 
-A chunk's result (:class:`~ftdata.chunk.ChunkResult`: its Arrow table, its example-level
+A chunk's result (:class:`~ftdata.build.chunk.ChunkResult`: its Arrow table, its example-level
 rejects and its candidate count) depends on nothing but
 
 * the chunk's checked rows (content, keys, line numbers, fixed splits),
 * the chunk context: templates, layout, separator, max_length, overflow, seed, chat, render
-  plan ... (every field of :class:`~ftdata.chunk.ChunkContext`, hashed canonically),
-* the tokenizer's content (:func:`ftdata.tokenizer.tokenizer_hash`),
+  plan ... (every field of :class:`~ftdata.build.chunk.ChunkContext`, hashed canonically),
+* the tokenizer's content (:func:`ftdata.tokenize.tokenizer.tokenizer_hash`),
 * ftdata's version and the source code of the package (a code change never reuses results).
 
 The SHA-256 of all of these names one cache entry: an Arrow IPC file whose footer metadata
@@ -253,7 +253,7 @@ def cached_process(ctx, rows: list, store: tuple[str, bool, str], blob: bytes | 
     ``store`` is ``(cache folder, read, context fingerprint)``. The worker hashes the rows,
     returns the cached entry on a hit, and otherwise computes the chunk and stores it, so the
     build process neither hashes rows nor writes tables. Returns a :class:`CachedChunk`, or
-    the :class:`~ftdata.chunk.ChunkResult` itself (with ``key`` attribute) when it cannot be
+    the :class:`~ftdata.build.chunk.ChunkResult` itself (with ``key`` attribute) when it cannot be
     stored; :meth:`ChunkCache.note` does the bookkeeping in the build process. ``blob``: the
     rows' :func:`rows_blob`, when they came as one.
     """

@@ -29,7 +29,7 @@ column          type       holds                                        read by 
 ``_trained``    int32      trained tokens (labels not ``IGNORE_INDEX``) ``split_stats``
 ``_truncated``  bool       ``overflow: truncate_prompt`` cut the prompt ``split_stats``
 ``_straddle``   bool       a trained token starts before the completion ``split_stats``
-``_audit``      uint8      boundary-audit bits (:mod:`ftdata.audit`)    ``audit_section``
+``_audit``      uint8      boundary-audit bits (:mod:`ftdata.tokenize.audit`)    ``audit_section``
 ``_minhash``    binary     MinHash signature (near dedup on), or null   ``near_dedup``
 ``_cut_tokens`` int32      tokens removed from the template's           ``field_cut_stats``
                            ``truncate`` field (0: not shortened)
@@ -37,7 +37,7 @@ column          type       holds                                        read by 
 =============== ========== ============================================ ========================
 
 (``plan``, ``dedup_rows``, ``near_dedup``, ``split_stats``, ``field_cut_stats`` and ``_records``
-are in :mod:`ftdata.finalize`; ``audit_section`` in :mod:`ftdata.audit`.)
+are in :mod:`ftdata.plan.finalize`; ``audit_section`` in :mod:`ftdata.tokenize.audit`.)
 
 Nothing else in the package defines an internal column; a new one is added to
 :data:`INTERNAL` and to this table.
@@ -78,7 +78,7 @@ INTERNAL = pa.schema([
     ("_trained", pa.int32()),
     ("_truncated", pa.bool_()),
     ("_straddle", pa.bool_()),
-    ("_audit", pa.uint8()),       # boundary-audit bits (ftdata.audit)
+    ("_audit", pa.uint8()),       # boundary-audit bits (ftdata.tokenize.audit)
     ("_minhash", pa.binary()),    # MinHash signature for near-dup detection, or null (off / no text)
     ("_cut_tokens", pa.int32()),  # tokens removed from the template's truncate field (0: not shortened)
     ("_cut_chars", pa.int32()),   # characters removed from that field
@@ -137,7 +137,7 @@ class ChunkContext:
     near_dup: tuple[int, int] | None = None  # (shingle size, num_perm) when near-dup detection is on
     chat: dict | None = None  # ChatSpec as a dict when the chat layout is on
     special_tokens_in_data: str = "text"  # text | control
-    render_plan: object | None = None  # ftdata.renderplan.RenderPlan: templates per row, field cut, few-shot
+    render_plan: object | None = None  # ftdata.templating.renderplan.RenderPlan: templates per row, field cut, few-shot
 
 
 @dataclass
@@ -157,7 +157,7 @@ class ChunkResult:
     table: pa.Table
     rejects: list[Reject]
     candidates: int
-    key: str | None = None  # cache key, when a worker computed it (ftdata.cache.cached_process)
+    key: str | None = None  # cache key, when a worker computed it (ftdata.build.cache.cached_process)
 
 
 def dedup_text(prompt: str, completion: str) -> str:

@@ -73,13 +73,13 @@ def compile_recipe(recipe: str | Path | Recipe | dict, *, overwrite: bool = Fals
         recipe: path to a recipe YAML, a parsed dict, or a :class:`Recipe`.
         overwrite: replace an existing output.
         base: folder that relative paths in a dict/Recipe are resolved against (default cwd).
-        progress: called with a :class:`~ftdata.progress.BuildProgress` after every chunk and
+        progress: called with a :class:`~ftdata.build.progress.BuildProgress` after every chunk and
             at each stage change (rows, rows/s, tokens/s, ETA).
         output: override the recipe's output folder.
         num_proc: worker processes for phase A (1: two threads in this process).
-        engine: ``local`` or ``ray`` (see :mod:`ftdata.engines`).
+        engine: ``local`` or ``ray`` (see :mod:`ftdata.build.engines`).
         ray_address: Ray cluster to join (``engine="ray"``); None starts Ray locally.
-        cache: reuse and store phase-A chunk results (see :mod:`ftdata.cache`). ``ftdata build``
+        cache: reuse and store phase-A chunk results (see :mod:`ftdata.build.cache`). ``ftdata build``
             turns it on; a library call leaves no cache folder beside the output unless asked.
         force: recompute every chunk, ignoring cached results (they are still refreshed).
         skip_unchanged: with ``overwrite``, keep an existing complete output that was built
@@ -139,7 +139,7 @@ class Build(PhaseA):
                                             fanout=per_row or self.row_plans[s.name].fanout) for s in recipe.sources}
         self.rejects_by: Counter = Counter()
         self.rejects_by_stage: Counter = Counter()
-        # per source: reject code -> records, and the first record of each code (ftdata.gate)
+        # per source: reject code -> records, and the first record of each code (ftdata.plan.gate)
         self.rejects_by_source: dict[str, Counter] = {s.name: Counter() for s in recipe.sources}
         self.reject_samples: dict[str, dict[str, Reject]] = {s.name: {} for s in recipe.sources}
         self.hashed_rows = 0  # rows whose split comes from the ratios
@@ -349,7 +349,7 @@ class Build(PhaseA):
 
     def check_outcome(self, p, target: Path) -> None:
         """Fail the build, keeping its rejects beside the output, when the output would be garbage
-        (:mod:`ftdata.gate`: a source with no usable row or too many rejects, an empty split or output)."""
+        (:mod:`ftdata.plan.gate`: a source with no usable row or too many rejects, an empty split or output)."""
         sizes = {name: len(p.order.get(name, ())) for name in p.split_names}
         problems = outcome_problems(self.recipe, self.counts, self.rejects_by_source, self.reject_samples, sizes,
                                     self.hashed_rows, self.base)

@@ -187,7 +187,7 @@ def preview(recipe, n, color):
 
 
 def register_commands() -> None:
-    """Import every module in :mod:`ftdata.commands` so its commands attach to ``main``."""
+    """Import every module in :mod:`ftdata.cli.commands` so its commands attach to ``main``."""
     import importlib
     import pkgutil
 

@@ -140,7 +140,7 @@ def check_tokenizer(recipe: Recipe, tok, file: str) -> list[str]:
 def check_recipe(recipe: Recipe, base: Path, file: str) -> list[str]:
     """Problems that need the file system or the tokenizer: sources, templates and their
     variables, evaluation sets, the tokenizer (:func:`check_tokenizer`), and templates that
-    fail on every sampled row (:func:`ftdata.lint.preflight`, for sources with no other problem)."""
+    fail on every sampled row (:func:`ftdata.authoring.lint.preflight`, for sources with no other problem)."""
     from ..templating.preflight import preflight
     from ..tokenize.tokenizer import load_tokenizer
 

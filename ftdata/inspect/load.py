@@ -16,11 +16,11 @@ def read_manifest(path: str | Path, verify: Literal["quick", "full", "none"] = "
     Args:
         verify: ``quick`` (default) checks ``COMPLETED``, shard presence, sizes and row
             counts without reading the data; ``full`` also checks every shard's sha256;
-            ``none`` only requires ``COMPLETED``. See :mod:`ftdata.verify`.
+            ``none`` only requires ``COMPLETED``. See :mod:`ftdata.inspect.verify`.
 
     Raises:
         FtdataError: no such directory, no ``COMPLETED`` marker, or (a subclass,
-            :class:`~ftdata.verify.VerifyError`) the folder does not match its manifest.
+            :class:`~ftdata.inspect.verify.VerifyError`) the folder does not match its manifest.
     """
     p = Path(path)
     if not p.is_dir():

@@ -9,8 +9,8 @@ Two depths:
 * ``full``: the above plus the sha256 of every shard (reads every byte; about as fast as the
   disk). This catches a flipped byte, which ``quick`` cannot.
 
-:func:`ftdata.api.load_compiled` runs ``full`` before handing data to a trainer or exporter;
-:func:`ftdata.api.read_manifest` runs ``quick``. ``ftdata verify OUT`` runs ``full``.
+:func:`ftdata.inspect.load.load_compiled` runs ``full`` before handing data to a trainer or exporter;
+:func:`ftdata.inspect.load.read_manifest` runs ``quick``. ``ftdata verify OUT`` runs ``full``.
 """
 
 from __future__ import annotations

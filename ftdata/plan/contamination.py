@@ -1,7 +1,7 @@
 """Contamination report: word n-gram overlap of evaluation data with the train split.
 
 For every example of a held-out split (all splits but ``train``), its prompt and its
-completion are cut into word n-grams (as in :mod:`ftdata.neardup`: case-folded ``\\w+``
+completion are cut into word n-grams (as in :mod:`ftdata.plan.neardup`: case-folded ``\\w+``
 words, after the template's literal text is cut out, since every example of a template
 shares it). The share of an example's n-grams that also occur anywhere in
 the train split (prompts or completions) is its overlap. Per split the report counts
@@ -132,11 +132,11 @@ def contamination_report(work: pa.Table, order: dict[str, np.ndarray], spec,
     Args:
         work: phase-B work table.
         order: split -> row indices in the output.
-        spec: :class:`ftdata.recipe.ContaminationSpec`.
+        spec: :class:`ftdata.config.recipe.ContaminationSpec`.
         literals: (source, template name) -> (prompt, completion) literal segments of that template.
         base: folder that evaluation-set paths are relative to.
         train_split: the split the others are compared with.
-        release: the build's :meth:`~ftdata.mapped.MappedFiles.release` (None: keep pages).
+        release: the build's :meth:`~ftdata.read.mapped.MappedFiles.release` (None: keep pages).
     """
     sh = _Shingler(spec.ngram, literals)
     train_idx = order.get(train_split, np.zeros(0, dtype=np.int64))

@@ -4,8 +4,8 @@ Phase A leaves one Arrow file per chunk (memory-mapped here, never loaded whole)
 works on the small internal columns as NumPy arrays -- split key, dedup hash, sort key,
 lengths -- and then copies the selected rows into the final shards in bounded slices, so
 memory stays flat as data grows. Every pass over the mapped files (:func:`work_batches`,
-:func:`column_numpy`, :func:`ftdata.gather.gather_slices`) is given the build's ``release``
-(:class:`ftdata.mapped.MappedFiles`, owned by that build) and hands each file's pages back as
+:func:`column_numpy`, :func:`ftdata.write.gather.gather_slices`) is given the build's ``release``
+(:class:`ftdata.read.mapped.MappedFiles`, owned by that build) and hands each file's pages back as
 soon as it has copied from it, so the resident set holds about one chunk file, not all of them.
 
 Decisions made here, all deterministic and independent of input order:
@@ -13,15 +13,15 @@ Decisions made here, all deterministic and independent of input order:
 * split: a fixed split from phase A (source split), else the seeded unit hash of the row key
   (or group value, whatever the source) against the cumulative ratios; in ``stratify`` mode
   the remaining rows are ranked by that hash within each label value after dedup (all three
-  rules in :mod:`ftdata.split`, which phase A and the few-shot pools call too);
+  rules in :mod:`ftdata.plan.split`, which phase A and the few-shot pools call too);
 * exact dedup on normalised (prompt, completion): one copy survives, chosen by split
   priority (test, then validation, then train -- so a test example never also appears in
   train) and then by sort key; every removed copy goes to rejects naming the survivor;
-* near dedup (optional): MinHash + LSH (:mod:`ftdata.neardup`), same survivor rule;
+* near dedup (optional): MinHash + LSH (:mod:`ftdata.plan.neardup`), same survivor rule;
 * order within a split: by a seeded hash of (source, row key, template);
 * mixture (optional): the sampled splits keep a fixed number of examples per task, the
-  first in that order (:mod:`ftdata.mixture`); the rest go to rejects as ``not_sampled``;
-* contamination report (:mod:`ftdata.contamination`), which may fail the build.
+  first in that order (:mod:`ftdata.plan.mixture`); the rest go to rejects as ``not_sampled``;
+* contamination report (:mod:`ftdata.plan.contamination`), which may fail the build.
 """
 
 from __future__ import annotations
@@ -147,7 +147,7 @@ def dedup_rejects(work: pa.Table, splits: np.ndarray, removed: list[tuple]) -> l
 
 
 def sample_mixture(work: pa.Table, p: Plan, mix) -> None:
-    """Realize the mixture in the sampled splits (see :mod:`ftdata.mixture`); update ``p``."""
+    """Realize the mixture in the sampled splits (see :mod:`ftdata.plan.mixture`); update ``p``."""
     from .mixture import quotas, report, task_rates
 
     all_tasks = sorted(set(work.column("task").unique().to_pylist()))
@@ -187,13 +187,13 @@ def plan(work: pa.Table, split, dedup, *, mixture=None, contamination=None,
 
     Args:
         work: the phase-A work table.
-        split: :class:`ftdata.recipe.SplitSpec`.
-        dedup: :class:`ftdata.recipe.DedupSpec` (a bool is read as ``exact``).
-        mixture: :class:`ftdata.recipe.MixtureSpec` or None.
-        contamination: :class:`ftdata.recipe.ContaminationSpec` or None.
+        split: :class:`ftdata.config.recipe.SplitSpec`.
+        dedup: :class:`ftdata.config.recipe.DedupSpec` (a bool is read as ``exact``).
+        mixture: :class:`ftdata.config.recipe.MixtureSpec` or None.
+        contamination: :class:`ftdata.config.recipe.ContaminationSpec` or None.
         templates: source -> templates (their literal text is left out of n-grams).
         base: folder for relative paths (evaluation sets).
-        release: the build's :meth:`~ftdata.mapped.MappedFiles.release` (None: keep pages).
+        release: the build's :meth:`~ftdata.read.mapped.MappedFiles.release` (None: keep pages).
     """
     ratios = split.ratios
     stratify = getattr(split, "mode", None) == "stratify"
@@ -242,7 +242,7 @@ def write_splits(work: pa.Table, p: Plan, folder: Path, shard_size: int,
     """Copy the planned rows into final shards, a bounded slice at a time.
 
     Every slice of every split is gathered in one pass over the chunk files
-    (:func:`ftdata.gather.gather_slices`), not one pass per slice.
+    (:func:`ftdata.write.gather.gather_slices`), not one pass per slice.
     """
     cols = [f.name for f in output_schema()]
     names = p.split_names

@@ -58,7 +58,7 @@ def _fix(code: Code, sample, src, recipe) -> str:
                             "key out (a hash of the row)",
         Code.DOES_NOT_APPLY: "the templates do not apply to these rows (an empty prompt or completion, or the "
                              "template skips them): check the columns and values they read",
-        Code.RENDER_ERROR: "fix the template or the data it reads (ftdata template preview shows one row)",
+        Code.RENDER_ERROR: "fix the template or the data it reads (`ftdata preview RECIPE` shows the first rows rendered)",
         Code.NOT_AN_ANSWER_CHOICE: "the label column does not hold the template's answer_choices: map the labels "
                                    "in the template (e.g. {{ answer_choices[label] }}) or check that the file is "
                                    "parsed right (format, csv options)",
@@ -113,8 +113,8 @@ def outcome_problems(recipe, counts: dict, codes: dict[str, Counter], samples: d
     """Why this build's output is not what the recipe meant (empty: it is fine).
 
     Args:
-        recipe: the :class:`~ftdata.recipe.Recipe`.
-        counts: source name -> :class:`~ftdata.build.SourceCounts`, with every reject recorded.
+        recipe: the :class:`~ftdata.config.recipe.Recipe`.
+        counts: source name -> :class:`~ftdata.write.manifest.SourceCounts`, with every reject recorded.
         codes: source name -> reject code -> records in ``rejects.jsonl``.
         samples: source name -> reject code -> the first such :class:`~ftdata.rejects.Reject`.
         split_sizes: split name -> examples planned for it (after dedup and mixture).

@@ -2,10 +2,10 @@
 
 Two halves, matching the two build phases:
 
-* phase A (per chunk, in :func:`ftdata.chunk.process_chunk`): :func:`signatures` turns each
+* phase A (per chunk, in :func:`ftdata.build.chunk.process_chunk`): :func:`signatures` turns each
   example's text into a ``num_perm``-long MinHash signature (uint32 values, stored as one
   binary value per example). Work is vectorised over the whole chunk with NumPy.
-* phase B (over all chunks, in :mod:`ftdata.finalize`): :func:`near_duplicates` buckets the
+* phase B (over all chunks, in :mod:`ftdata.plan.finalize`): :func:`near_duplicates` buckets the
   signatures by bands, verifies candidate pairs by their estimated Jaccard similarity and
   removes, in a fixed priority order, every example similar to one already kept.
 
@@ -82,7 +82,7 @@ def template_literals(sources: dict[str, str]) -> tuple[list[str], list[str]]:
     not literals here: they are the labels and must keep counting.
 
     Args:
-        sources: part name -> Jinja source, as :meth:`ftdata.templates.Template.sources`.
+        sources: part name -> Jinja source, as :meth:`ftdata.templating.templates.Template.sources`.
     """
     from jinja2 import Environment
 

@@ -3,7 +3,7 @@
 A row's split depends only on (seed, split key) -- never on row order, batch size, process
 count, or (with ``group_by``) the source that read the row. :func:`split_unit` says what the
 split key of a row is and hashes it; :func:`assign_splits` turns those hashes into split
-names. The build (phase A and :mod:`ftdata.finalize`), the few-shot exemplar pools and the
+names. The build (phase A and :mod:`ftdata.plan.finalize`), the few-shot exemplar pools and the
 tests all call these two, so the rule is written once.
 
 With ``group_by`` the key is the group's value alone, so every row of a group lands in one

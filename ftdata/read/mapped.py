@@ -55,7 +55,7 @@ class MappedFiles:
 
     def release(self, start: int = 0, stop: int | None = None) -> None:
         """Hand back the resident pages of the files holding rows ``start`` to ``stop`` (all
-        files by default), e.g. each chunk once :func:`ftdata.gather.take_rows` copied from it."""
+        files by default), e.g. each chunk once :func:`ftdata.write.gather.take_rows` copied from it."""
         first = max(bisect_right(self.first_rows, start) - 1, 0) if start > 0 else 0
         last = len(self.maps) if stop is None else bisect_left(self.first_rows, stop)
         for mm in self.maps[first:last]:

@@ -116,7 +116,7 @@ def check_source_row(data: dict[str, Any], src) -> tuple[dict[str, Any] | None, 
 
     Args:
         data: the row as read (column name -> value).
-        src: the source spec (:class:`ftdata.recipe.SourceSpec`): its ``rename`` and ``columns``.
+        src: the source spec (:class:`ftdata.config.recipe.SourceSpec`): its ``rename`` and ``columns``.
 
     Returns:
         ``(converted_row, None)`` or ``(None, reason)``.

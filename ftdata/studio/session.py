@@ -3,10 +3,10 @@
 Nothing here knows about HTTP. A :class:`Studio` holds the file's templates as drafts, the
 source's rows (read, renamed, schema-checked and keyed exactly as a build does), and the
 recipe's tokenizer and settings. Rendering a draft on a row goes through
-:func:`ftdata.chunk.process_chunk`, the function a build runs on every chunk, with a one-row
+:func:`ftdata.build.chunk.process_chunk`, the function a build runs on every chunk, with a one-row
 chunk: same sandbox, same render limits, same tokenizer call and the same masking, so the
-studio shows what ``ftdata build`` would write for that row. Lint uses :mod:`ftdata.lint`;
-saving uses :mod:`ftdata.yamlwrite` (only edited entries change on disk). What the page shows
+studio shows what ``ftdata build`` would write for that row. Lint uses :mod:`ftdata.authoring.lint`;
+saving uses :mod:`ftdata.authoring.yamlwrite` (only edited entries change on disk). What the page shows
 (drafts, views, tokens, problems) is plain data in :mod:`~ftdata.studio.views`.
 """
 

@@ -12,7 +12,7 @@ row's prompt, joined by ``shot_separator``::
 The build draws exemplars from the **train split only** of the same source and renders them
 with the same template, so an exemplar looks exactly like a training example; a row never
 serves as its own exemplar, and validation or test rows never appear in any prompt (the
-split is the build's own, :func:`ftdata.split.assign_splits`: with ``group_by``, a group held
+split is the build's own, :func:`ftdata.plan.split.assign_splits`: with ``group_by``, a group held
 out by any source of the recipe is never an exemplar). The draw is seeded by (recipe seed,
 row key, template id), so builds repeat. Exemplars that would push the example past
 ``max_length`` are dropped (the row's own prompt and completion come first).

@@ -4,7 +4,7 @@ The Jinja sandbox stops attribute walks, but a template can still burn CPU and m
 (``range`` loops nested in each other, ``'A' * 10**9``, ``7**30000000``). Three layers bound
 one render (one template applied to one row, all of its parts):
 
-* **size checks** in the sandbox's hooks (see :mod:`ftdata.sandbox`): every operation that
+* **size checks** in the sandbox's hooks (see :mod:`ftdata.templating.sandbox`): every operation that
   can grow a string, list or number is checked *before* it allocates, against
   :attr:`RenderLimits.max_output_chars`;
 * a **call budget**: each function, method, filter-free call and macro call counts;

@@ -102,7 +102,7 @@ def compile_deadline(part: str, where: str):
 def parse_part(src: str, part: str, where: str) -> tuple[nodes.Template, list[tuple[int, str]]]:
     """Parse one part and check it statically: ``(ast, problems)``; call under the compile deadline.
 
-    A source over :data:`~ftdata.limits.MAX_TEMPLATE_CHARS` is refused before parsing starts.
+    A source over :data:`~ftdata.templating.limits.MAX_TEMPLATE_CHARS` is refused before parsing starts.
     """
     if len(src) > MAX_TEMPLATE_CHARS:
         raise TemplateError(f"{where}: {part}: the template source has {len(src):,} characters, over the limit of "

@@ -1,13 +1,13 @@
 """What a recipe asks of rendering beyond "every template on every row".
 
 A :class:`RenderPlan` travels with a chunk (it is picklable) and is consulted by the render
-step of phase A (:func:`ftdata.chunk.render_rows`) for every row and template:
+step of phase A (:func:`ftdata.build.chunk.render_rows`) for every row and template:
 
-1. which templates the row meets (:class:`ftdata.selection.RowPlan`: all, round robin or
+1. which templates the row meets (:class:`ftdata.templating.selection.RowPlan`: all, round robin or
    random);
 2. after rendering, token-aware truncation of the template's named field
-   (:mod:`ftdata.truncation`) when the example is longer than ``max_length``;
-3. then ``shots`` few-shot exemplars from the source's train rows (:mod:`ftdata.fewshot`),
+   (:mod:`ftdata.templating.truncation`) when the example is longer than ``max_length``;
+3. then ``shots`` few-shot exemplars from the source's train rows (:mod:`ftdata.templating.fewshot`),
    as many as still fit.
 
 Anything that goes wrong in steps 2 and 3 leaves the plainly rendered example as it was,

@@ -175,7 +175,7 @@ class Template:
 
         Args:
             limits: time, size and call bounds for this render (default: :attr:`limits`, else
-                :data:`~ftdata.limits.DEFAULT_LIMITS`).
+                :data:`~ftdata.templating.limits.DEFAULT_LIMITS`).
 
         Raises:
             DoesNotApply: the prompt or completion is empty for this row.
@@ -278,7 +278,7 @@ def default_id(file: str | Path, name: str) -> str:
     into the manifest, so the same project in another folder (a CI clone, a colleague's
     checkout) must give the same ids, and so must a lone render of the file from any working
     folder. Two templates with the same file base name and name in different folders share
-    the id; :func:`ftdata.recipe.check_recipe` refuses such a recipe.
+    the id; :func:`ftdata.config.recipe.check_recipe` refuses such a recipe.
     """
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{Path(file).name}#{name}"))
 

@@ -45,7 +45,7 @@ def audit_section(work, plan, *, rejects_by_code: dict | None = None, special_to
                   release=None) -> dict:
     """The manifest's ``audit`` section from the work table and the plan (written examples only).
 
-    ``release``: the build's :meth:`~ftdata.mapped.MappedFiles.release` (None: keep pages).
+    ``release``: the build's :meth:`~ftdata.read.mapped.MappedFiles.release` (None: keep pages).
     """
     from ..plan.worktable import column_numpy
 
@@ -83,7 +83,7 @@ def inspect_output(path, *, split: str | None = None, n: int = 3, tokenizer: str
     """What ``ftdata inspect`` shows: statistics, the audit and ``n`` decoded examples of a split.
 
     Args:
-        path: a compiled directory (read through :func:`ftdata.api.load_compiled`).
+        path: a compiled directory (read through :func:`ftdata.inspect.load.load_compiled`).
         split: the split to decode examples from (default: the first one).
         n: how many rows to decode.
         tokenizer: tokenizer to decode with (default: the one named in the manifest).

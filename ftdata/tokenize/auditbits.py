@@ -1,4 +1,4 @@
-"""The boundary-audit bits masking sets per example (meanings: :mod:`ftdata.audit`)."""
+"""The boundary-audit bits masking sets per example (meanings: :mod:`ftdata.tokenize.audit`)."""
 
 STRADDLE = 1
 DUP_BOS = 2

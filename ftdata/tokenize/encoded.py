@@ -26,7 +26,7 @@ class Encoded:
     straddle: bool = False
     n_prompt: int = 0  # untrained tokens before the first trained one
     n_trained: int = 0
-    flags: int = 0  # audit bits, see ftdata.audit
+    flags: int = 0  # audit bits, see ftdata.tokenize.audit
 
 
 @dataclass

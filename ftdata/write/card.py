@@ -71,7 +71,7 @@ def mixture_rows(mixture) -> list[dict]:
     """Per split and task: requested and realized share, examples taken and available.
 
     Reads the manifest's ``mixture`` entry (``splits -> split -> tasks -> task -> {requested_share,
-    realized_share, examples, available}``, see :mod:`ftdata.mixture`); a flat ``tasks`` mapping
+    realized_share, examples, available}``, see :mod:`ftdata.plan.mixture`); a flat ``tasks`` mapping
     counts as the train split. Keys are matched loosely (``request*`` / ``realiz*``).
     """
     if not isinstance(mixture, dict):

@@ -47,7 +47,7 @@ def take_rows(table: pa.Table, indices, release: Callable[[int, int], None] | No
         table: a table, usually made of many record batches (memory-mapped chunk files).
         indices: row numbers in ``table`` (non-negative, in range), in the wanted order.
         release: called as ``release(start, stop)`` with the row range of each chunk once its
-            rows are copied out (e.g. :meth:`ftdata.mapped.MappedFiles.release`, which hands that
+            rows are copied out (e.g. :meth:`ftdata.read.mapped.MappedFiles.release`, which hands that
             chunk's mapped pages back to the kernel).
     """
     idx = np.asarray(indices, dtype=np.int64)

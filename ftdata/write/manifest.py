@@ -28,7 +28,7 @@ class SourceCounts:
     rows_with_output: int = 0
     rows_without_output: int = 0
     templates: int = 0
-    fanout: int = 0  # templates each rendered row meets (ftdata.selection.RowPlan.fanout)
+    fanout: int = 0  # templates each rendered row meets (ftdata.templating.selection.RowPlan.fanout)
     examples_candidates: int = 0
     examples_written: int = 0
     examples_rejected: int = 0

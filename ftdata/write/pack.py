@@ -110,7 +110,7 @@ def write_packed(work: pa.Table, plan, folder: Path, shard_size: int, max_length
                  release: Release | None = None) -> dict:
     """Pack and write every split of ``plan``; returns the shards per split.
 
-    ``release``: the build's :meth:`~ftdata.mapped.MappedFiles.release` (None: keep pages).
+    ``release``: the build's :meth:`~ftdata.read.mapped.MappedFiles.release` (None: keep pages).
 
     Adds the manifest's ``packing`` section (and the packed ``columns``) to ``plan.info``.
     """

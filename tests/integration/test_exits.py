@@ -134,7 +134,7 @@ def test_workers_exit_when_a_num_proc_build_is_killed(tmp_path):
 
 def test_parent_watch_ends_a_process_whose_parent_died():
     """The fallback where the kernel cannot signal a parent's death (not Linux): a process
-    running :func:`~ftdata.engines.local.watch_parent` exits once its parent is killed."""
+    running :func:`~ftdata.build.engines.local.watch_parent` exits once its parent is killed."""
     middle = subprocess.Popen([sys.executable, "-c", (
         "import os, sys, time, threading\n"
         "from ftdata.build.engines.local import watch_parent\n"

@@ -1,7 +1,7 @@
 """Engines: where phase A of a build runs.
 
-Phase A (:func:`ftdata.chunk.process_chunk`) is a pure function of a picklable
-:class:`~ftdata.chunk.ChunkContext` and a chunk of checked rows. An engine takes a stream of
+Phase A (:func:`ftdata.build.chunk.process_chunk`) is a pure function of a picklable
+:class:`~ftdata.build.chunk.ChunkContext` and a chunk of checked rows. An engine takes a stream of
 :class:`Job` s (one per chunk, in input order) and gives back ``(job, result)`` pairs **in the
 same order**, whatever order the work finished in, so a build's output does not depend on the
 engine or on how many workers it used. A job that already carries its ``result`` (a cache hit)
@@ -9,10 +9,10 @@ passes straight through, still in order.
 
 Engines:
 
-* ``local`` (:mod:`ftdata.engines.local`): ``num_proc=1`` runs chunks in two threads of this
+* ``local`` (:mod:`ftdata.build.engines.local`): ``num_proc=1`` runs chunks in two threads of this
   process (the Rust tokenizer releases the GIL, so one chunk renders and masks while another
   is tokenized); ``num_proc>1`` runs them in a pool of worker processes.
-* ``ray`` (:mod:`ftdata.engines.ray_data`): the same function on Ray Data, locally
+* ``ray`` (:mod:`ftdata.build.engines.ray_data`): the same function on Ray Data, locally
   (``ray.init()``) or on a cluster (``address``).
 
 Every engine holds a bounded number of chunks in flight, so memory does not grow with input.
@@ -33,7 +33,7 @@ class Engine(Protocol):
     stores_results: bool  # workers can read and write the chunk cache themselves
 
     def map(self, ctx, jobs: Iterable[Job], store: tuple | None = None) -> Iterator[tuple[Job, Any]]:
-        """Run :func:`ftdata.chunk.process_chunk` over ``jobs``; yield results in job order.
+        """Run :func:`ftdata.build.chunk.process_chunk` over ``jobs``; yield results in job order.
 
         ``store`` (engines with ``stores_results``): the chunk cache, consulted by the workers."""
 

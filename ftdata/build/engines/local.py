@@ -1,7 +1,7 @@
 """The local engine: chunks in worker threads (one process) or in a pool of processes.
 
 Both modes keep at most ``2 x workers`` chunks in flight and hand results back in chunk
-order (see :mod:`ftdata.engines`), so output is byte-identical whatever the mode.
+order (see :mod:`ftdata.build.engines`), so output is byte-identical whatever the mode.
 
 * ``num_proc=1``: two threads of this process. Tokenizing is Rust code that releases the GIL
   (and is itself parallel over the batch), so while one thread waits in ``encode_batch``,
@@ -11,7 +11,7 @@ order (see :mod:`ftdata.engines`), so output is byte-identical whatever the mode
 * ``num_proc>1``: a pool of processes (forked on Linux, so the workers start in milliseconds
   with every module already imported; spawned elsewhere). The context travels as one pickled
   blob per chunk and is unpickled once per worker; the rows go pickled once
-  (:func:`ftdata.cache.rows_blob`), and each worker runs its chunks on one thread of its own
+  (:func:`ftdata.build.cache.rows_blob`), and each worker runs its chunks on one thread of its own
   (:func:`run_chunk_on_thread`). With at least as many workers as cores, each worker tokenizes
   single-threaded: the processes already fill the cores.
 """
@@ -57,8 +57,8 @@ def unpack_context(digest: str, blob: bytes, cache: dict):
 
 def run_chunk(digest: str, blob: bytes, rows: list | bytes, store: tuple | None = None):
     """Worker entry point: phase A for one chunk (in a worker process or thread), through the
-    chunk cache when ``store`` names it (:func:`ftdata.cache.cached_process`). ``rows`` may
-    come pickled (:func:`ftdata.cache.rows_blob`): the cache key hashes those bytes as they are."""
+    chunk cache when ``store`` names it (:func:`ftdata.build.cache.cached_process`). ``rows`` may
+    come pickled (:func:`ftdata.build.cache.rows_blob`): the cache key hashes those bytes as they are."""
     from ..cache import cached_process
     from ..chunk import process_chunk
 

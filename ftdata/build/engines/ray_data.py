@@ -4,7 +4,7 @@ The build's own process still reads the sources (it needs one view of them to fi
 keys, and reading is cheap next to rendering and tokenizing) and still runs phase B over the
 memory-mapped chunk tables. What Ray runs is the expensive middle: each chunk's rows go into a
 Ray Dataset, one chunk per block, and ``map_batches`` applies the very function the local
-engine runs (:func:`ftdata.engines.local.run_chunk` -> :func:`ftdata.chunk.process_chunk`)
+engine runs (:func:`ftdata.build.engines.local.run_chunk` -> :func:`ftdata.build.chunk.process_chunk`)
 on Ray's worker processes, across every node of the cluster. The chunks travel in windows of
 :attr:`RayEngine.window` so the driver holds a bounded number of them, and the results come
 back to the driver and are handed on in chunk order, so the output is identical to the local
