@@ -88,6 +88,7 @@ def compile_recipe(recipe: str | Path | Recipe | dict, *, overwrite: bool = Fals
     Returns:
         BuildResult with the output path and manifest.
     """
+    started = time.perf_counter()  # the build's time counts loading the recipe, tokenizer and templates
     recipe_file_hash = None
     if isinstance(recipe, (str, Path)):
         rpath = Path(recipe)
@@ -99,7 +100,7 @@ def compile_recipe(recipe: str | Path | Recipe | dict, *, overwrite: bool = Fals
     target = Path(output).resolve() if output else recipe_obj.output_dir(base)
     b = Build(recipe_obj, base, recipe_file_hash)
     return b.run(target, overwrite, progress, num_proc=num_proc, engine=engine, ray_address=ray_address,
-                 cache=cache, force=force, skip_unchanged=skip_unchanged)
+                 cache=cache, force=force, skip_unchanged=skip_unchanged, started=started)
 
 
 class Build(PhaseA):
@@ -222,10 +223,12 @@ class Build(PhaseA):
     # -- run ----------------------------------------------------------------------------
     def run(self, target: Path, overwrite: bool, progress, *, num_proc: int = 1, engine: str = "local",
             ray_address: str | None = None, cache: bool = True, force: bool = False,
-            skip_unchanged: bool = False) -> BuildResult:
+            skip_unchanged: bool = False, started: float | None = None) -> BuildResult:
         """The whole life cycle: phase A, phase B (plan and write), the commit; on any failure
-        the output is left as it was."""
+        the output is left as it was. ``started``: the ``time.perf_counter()`` the build's time
+        counts from (default: now)."""
         t_start = self._t_start = time.perf_counter()
+        self._started = t_start if started is None else started
         check_engine(engine, num_proc, ray_address)
         self._tok_hash = tokenizer_hash(self.tok)
         source_hashes = self.source_hashes()
@@ -248,9 +251,7 @@ class Build(PhaseA):
             p, shards, split_counts, token_stats = self._phase_b(self._files, maps, target)
             manifest = self._write_manifest(work_dir, p, shards, source_hashes, split_counts,
                                             token_stats)
-            info = self._build_info(fp, engine, num_proc, force)
-            write_json(self.out.tmp / BUILD_INFO, info)
-            self._commit(target, manifest)
+            info = self._commit(target, manifest, lambda: self._build_info(fp, engine, num_proc, force))
         except BaseException as exc:
             maps.close()
             if self._eng is not None:
@@ -328,7 +329,7 @@ class Build(PhaseA):
                 "rows": prog.rows, "examples_candidates": prog.examples,
                 "tokens_candidates": prog.tokens,
                 "seconds": {k: round(v, 3) for k, v in self.timings.items()}
-                | {"total": round(time.perf_counter() - self._t_start, 3)}}
+                | {"total": round(time.perf_counter() - self._started, 3)}}
         phase_a = prog.stage_seconds["phase A"]
         info["rates"] = {"phase A rows/s": round(prog.rows / phase_a, 1) if phase_a else None,
                          "phase A tokens/s": round(prog.tokens / phase_a, 1) if phase_a else None,
@@ -336,16 +337,31 @@ class Build(PhaseA):
                              round(prog.examples / info["seconds"]["total"], 1)}
         return info
 
-    def _commit(self, target: Path, manifest: dict) -> None:
-        """The dataset card and the report, then the output renamed into place."""
+    def _commit(self, target: Path, manifest: dict, build_info: Callable[[], dict]) -> dict:
+        """The dataset card, the report and ``build_info.json``, then the output renamed into place.
+
+        ``build_info`` gives build_info.json; it is read once, when the report's plots are drawn,
+        so that its total time (the time ``ftdata build`` prints) counts them and the report
+        shows that same number. Returns it.
+        """
         from ..write.card import write_card
 
         write_card(self.out.tmp, manifest, self.recipe, self.templates)
         from ..write.report import write_report
 
-        write_report(self.out.tmp, manifest)  # report.html: plots of this build (ftdata/report.py)
+        info: dict = {}
+
+        def once() -> dict:
+            if not info:
+                info.update(build_info())
+            return info
+
+        # report.html: plots of this build (ftdata.write.report)
+        write_report(self.out.tmp, manifest, tokenizer=self.tok, build_info=once)
+        write_json(self.out.tmp / BUILD_INFO, once())
         self.out.commit()
         drop_failed(target)  # the rejects of an earlier failed build
+        return info
 
     def check_outcome(self, p, target: Path) -> None:
         """Fail the build, keeping its rejects beside the output, when the output would be garbage

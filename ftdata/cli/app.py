@@ -147,6 +147,9 @@ def build(recipe, overwrite, output, as_json, quiet, num_proc, engine, ray_addre
         if bar is not None:
             bar.close()
     seconds = time.perf_counter() - t0
+    if not result.build_info.get("up_to_date"):
+        # the build's own total (build_info.json), which report.html shows too: one number for one build
+        seconds = result.build_info["seconds"]["total"]
     if result.build_info.get("up_to_date") and not as_json:
         click.echo(f"up to date: {result.output} was built from the same inputs (use --force to rebuild)")
     if as_json:

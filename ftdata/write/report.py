@@ -18,32 +18,40 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 
-from ..constants import BUILD_INFO
+from ..constants import BUILD_INFO, REJECTS
 from ..errors import FtdataError
 from ..read.mapped import MappedFiles, Release
 from ..rejects import meaning
 from .card import FIELD_CUT_HEAD, field_cut_rows, field_cut_total, mixture_method, mixture_rows
 from .reporthtml import CSS, audit_section, cell, esc, flatten, img, table
-from .reportplots import bar_plot, fraction_plot, length_plot
-from .reportstats import COLUMNS, shard_tables, split_stats
+from .reportplots import bar_plot, fraction_plot, length_plot, side_plot
+from .reportsamples import EXAMPLES_PER_TEMPLATE, examples_section, reject_samples, rejects_table
+from .reportstats import COLUMNS, answer_counts, first_examples, shard_tables, split_stats
 
 REPORT = "report.html"
 #: How every report begins and how its title ends: what tells a report ftdata wrote (which
 #: ``ftdata report -o FILE`` may replace) from any other file.
 _HEAD = "<!doctype html><html lang=en><head><meta charset=utf-8><title>"
 _TITLE_END = " — ftdata build report</title>"
+#: One panel per template in the prompt/completion plot up to this many templates; per task beyond.
+_PANELS = 12
 
 
-def render_report(manifest: dict, tables: dict[str, pa.Table], build_info: dict | None = None,
-                  release: Release | None = None) -> str:
-    """The report's HTML for a manifest and its split tables (``input_ids``, ``labels``, ``task``).
+def render_report(manifest: dict, tables: dict[str, pa.Table], build_info: dict | Callable[[], dict] | None = None,
+                  release: Release | None = None, *, tokenizer=None, rejects: Path | None = None) -> str:
+    """The report's HTML for a manifest and its split tables (the :data:`~ftdata.write.reportstats.COLUMNS`).
 
+    ``build_info``: the build's ``build_info.json``, or a function that gives it, called once every
+    other section is drawn (so the build time it holds counts the report's own plots).
     ``release``: hands back the pages of mapped tables after each statistics slice (None: keep).
+    ``tokenizer``: decodes the example tokens (None: the examples come from the text columns).
+    ``rejects``: the build's ``rejects.jsonl`` (sampled per reason; None: no samples).
     """
     try:
         import matplotlib  # noqa: F401
@@ -52,20 +60,29 @@ def render_report(manifest: dict, tables: dict[str, pa.Table], build_info: dict 
     except ImportError:
         plots = False
     m = manifest
-    stats = {s: split_stats(t, release) for s, t in tables.items() if t.num_rows}
+    seq2seq = m.get("layout") == "seq2seq"
+    stats = {s: split_stats(t, release, seq2seq) for s, t in tables.items() if t.num_rows}
     # the build's split order (train, validation, test) rather than the manifest's sorted keys
     order = [s for s in tables if s in manifest["tokens"]] + [s for s in manifest["tokens"] if s not in tables]
-    parts = _summary(m, build_info, plots)
-    parts += _lengths(m, stats, order, plots)
-    parts += _field_cuts(m) + _packing(m)
+    answers = {s: answer_counts(t, release) for s, t in tables.items() if t.num_rows}
+    first = next(iter(stats), None)
+    docs = first_examples(tables[first], stats[first], EXAMPLES_PER_TEMPLATE) if first else []
+    parts = _lengths(m, stats, order, plots)
+    parts += _templates(m, stats, order, plots)
+    parts += _field_cuts(m, plots) + _packing(m)
+    parts += _answers(answers, order, plots)
     parts += _fraction(m, stats, order, plots)
-    parts += _rejects(m["counts"], plots)
+    parts.append("<h2>Examples as trained</h2>")
+    parts += examples_section(docs, first, tokenizer, seq2seq) if docs else ["<p>No examples.</p>"]
+    parts += _rejects(m["counts"], plots, rejects)
     parts += _mixture(m, plots)
     parts.append("<h2>Boundary audit</h2>")
     parts += audit_section(m.get("audit"), m["tokens"], order)
     parts += _contamination(m)
+    # last: a build's time is read once everything above is drawn
+    info = build_info() if callable(build_info) else build_info
     return (f"{_HEAD}{esc(m['name'])}{_TITLE_END}<style>{CSS}</style></head><body>"
-            + "\n".join(parts) + "</body></html>\n")
+            + "\n".join(_summary(m, info, plots) + parts) + "</body></html>\n")
 
 
 def _summary(m: dict, build_info: dict | None, plots: bool) -> list[str]:
@@ -78,7 +95,11 @@ def _summary(m: dict, build_info: dict | None, plots: bool) -> list[str]:
     rows_read = sum(c["rows_read"] for c in counts["sources"].values())
     secs = (build_info or {}).get("seconds", {}).get("total")
     cards = [("rows read", rows_read), ("examples", n_ex), ("rejects", counts.get("rejects", 0)),
-             ("tokens", n_tok), ("supervised fraction", f"{n_tr / n_tok:.3f}" if n_tok else "–")]
+             ("tokens", n_tok), ("supervised fraction", f"{n_tr / n_tok:.3f}" if n_tok else "–"),
+             ("cut at max_length", sum(t["truncated"] for t in tok.values()))]
+    cut = field_cut_rows(m)
+    if cut is not None:
+        cards.append(("fields shortened", sum(r[3] for r in cut)))
     if secs is not None:
         cards.append(("build seconds", secs))
     parts = [f"<h1>{esc(m['name'])} — build report</h1>",
@@ -91,27 +112,111 @@ def _summary(m: dict, build_info: dict | None, plots: bool) -> list[str]:
     return parts
 
 
+def _pcts(v: np.ndarray) -> list:
+    """p50, p90 and max of ``v`` (dashes when empty)."""
+    if not len(v):
+        return ["–"] * 3
+    return [float(np.percentile(v, 50)), float(np.percentile(v, 90)), int(v.max())]
+
+
 def _lengths(m: dict, stats: dict[str, dict[str, np.ndarray]], order: list[str], plots: bool) -> list[str]:
     """Token lengths per split and task: histograms and a percentile table."""
     tok = m["tokens"]
     parts = ["<h2>Token lengths per split and task</h2>"]
     if plots and stats:
         parts.append(img(length_plot(stats, m.get("max_length")), "token length histograms"))
-    parts.append(table(["split", "examples", "tokens", "min", "p50", "p90", "p99", "max", "mean", "truncated"],
+    parts.append("<p><b>cut at max_length</b>: examples whose tokens the overflow policy cut; <b>fields "
+                 "shortened</b>: examples whose template's <code>truncate</code> field was shortened to fit "
+                 "(see Field truncation).</p>")
+    parts.append(table(["split", "examples", "tokens", "min", "p50", "p90", "p99", "max", "mean", "cut at max_length",
+                        "fields shortened"],
                        [[s, tok[s]["examples"], tok[s]["tokens"], *[(tok[s].get("length") or {}).get(k, "–") for k in
-                         ("min", "p50", "p90", "p99", "max", "mean")], tok[s]["truncated"]] for s in order]))
+                         ("min", "p50", "p90", "p99", "max", "mean")], tok[s]["truncated"],
+                         (tok[s].get("field_truncated") or {}).get("examples", 0)] for s in order]))
     return parts
 
 
-def _field_cuts(m: dict) -> list[str]:
-    """Fields a template's ``truncate`` shortened, when the manifest counts any."""
+def _templates(m: dict, stats: dict[str, dict[str, np.ndarray]], order: list[str], plots: bool) -> list[str]:
+    """Per split, task and template: examples, tokens, trained share, prompt and completion lengths."""
+    parts = ["<h2>Prompt and completion lengths per template</h2>"]
+    if plots and stats:
+        names = {t for s in stats.values() for t in s["template"].tolist()}
+        key = ("template", "template") if len(names) <= _PANELS else ("task", "task")
+        parts.append(img(side_plot(stats, key, m.get("max_length")), "prompt and completion lengths"))
+    parts.append("<p>Causal layout: the completion is the trained tokens (with EOS when <code>add_eos</code>), the "
+                 "prompt the untrained ones; seq2seq: <code>input_ids</code> and the labels.</p>")
+    cut = {(r[0], r[1], r[2]): r[3] for r in field_cut_rows(m) or []}
+    rows = []
+    for split in order:
+        s = stats.get(split)
+        if s is None:
+            continue
+        keys = sorted(set(zip(s["task"].tolist(), s["template"].tolist())))
+        for task, tpl in keys:
+            sel = (s["task"] == task) & (s["template"] == tpl)
+            n_tok, n_tr = int(s["length"][sel].sum()), int(s["trained"][sel].sum())
+            rows.append([split, task, tpl, int(sel.sum()), n_tok, n_tr, round(n_tr / max(n_tok, 1), 3),
+                         *_pcts(s["prompt"][sel]), *_pcts(s["completion"][sel]), cut.get((split, task, tpl), 0)])
+    parts.append(table(["split", "task", "template", "examples", "tokens", "trained tokens", "fraction", "prompt p50",
+                        "prompt p90", "prompt max", "completion p50", "completion p90", "completion max",
+                        "fields shortened"], rows))
+    return parts
+
+
+def _field_cuts(m: dict, plots: bool) -> list[str]:
+    """Fields a template's ``truncate`` shortened, when the recipe names such a field."""
     cut = field_cut_rows(m)
     if cut is None:
         return []
     parts = [f"<h2>Field truncation</h2><p>A template's <code>truncate</code> field shortened by tokens so "
              f"the example fits max_length (the completion is never cut): {esc(field_cut_total(cut))}.</p>"]
-    if cut:
-        parts.append(table(FIELD_CUT_HEAD, cut))
+    if not cut:
+        return parts
+    per = m["counts"]["splits"]
+    splits = list(dict.fromkeys(r[0] for r in cut))
+
+    def share(r):  # of the template's examples in that split
+        n = (per.get(r[0]) or {}).get("templates", {}).get(r[2])
+        return round(r[3] / n, 3) if n else None
+
+    if plots:
+        panels = {f"{s}: share of each template's examples shortened":
+                  ([f"{r[1]} / {r[2]}" for r in cut if r[0] == s], {"shortened": [share(r) for r in cut if r[0] == s]})
+                  for s in splits}
+        parts.append(img(bar_plot(panels, "share of the template's examples"), "field truncation"))
+    parts.append(table(FIELD_CUT_HEAD[:4] + ["share of the template's examples"] + FIELD_CUT_HEAD[4:],
+                       [r[:4] + [share(r)] + r[4:] for r in cut]))
+    return parts
+
+
+def _answers(answers: dict[str, dict], order: list[str], plots: bool) -> list[str]:
+    """For templates with ``answer_choices``: each answer's share per split, and how far each split is
+    from the first split's balance."""
+    keys = list(dict.fromkeys(k for s in order for k in answers.get(s, {})))
+    if not keys:
+        return []
+    parts = ["<h2>Answer distribution per split</h2>",
+             "<p>Templates with <code>answer_choices</code>: how often each answer is the completion, per split. "
+             "<b>gap</b>: the largest difference of an answer's share from its share in the first split.</p>"]
+    panels, rows = {}, []
+    for key in keys:
+        entries = {s: answers[s][key] for s in order if key in answers.get(s, {})}
+        choices = next(e["choices"] for e in entries.values() if e["choices"])
+        labels = list(dict.fromkeys(choices + [a for e in entries.values() for a in e["counts"]]))
+        shares = {}
+        for s, e in entries.items():
+            total = sum(e["counts"].values())
+            shares[s] = [round(e["counts"].get(a, 0) / total, 3) if total else 0.0 for a in labels]
+        ref = next(iter(shares.values()))
+        for s, e in entries.items():
+            gap = max(abs(x - y) for x, y in zip(shares[s], ref))
+            rows.append([key[0], key[1], s, sum(e["counts"].values()),
+                         ", ".join(f"{a} {e['counts'].get(a, 0)} ({x:.1%})" for a, x in zip(labels, shares[s])),
+                         round(gap, 3)])
+        panels[f"{key[0]} / {key[1]}"] = (labels, shares)
+    if plots:
+        parts.append(img(bar_plot(panels, "share of the split's examples"), "answer distribution"))
+    parts.append(table(["task", "template", "split", "examples", "answers", "gap"], rows))
     return parts
 
 
@@ -139,8 +244,9 @@ def _fraction(m: dict, stats: dict[str, dict[str, np.ndarray]], order: list[str]
     return parts
 
 
-def _rejects(counts: dict, plots: bool) -> list[str]:
-    """Rejects by reason (with each code's meaning) and by stage, and rows per source."""
+def _rejects(counts: dict, plots: bool, path: Path | None) -> list[str]:
+    """Rejects by reason (with each code's meaning) and by stage, a few records of each reason
+    (from ``path``, the rejects file), and rows per source."""
     parts = ["<h2>Rejects by reason</h2>"]
     by_code = counts.get("rejects_by_code") or {}
     if by_code:
@@ -150,6 +256,12 @@ def _rejects(counts: dict, plots: bool) -> list[str]:
                                       "count"), "rejects by reason"))
         parts.append(table(["reason", "rejects", "meaning"], [[c, by_code[c], meaning(c)] for c in codes]))
         parts.append(table(["stage", "rejects"], sorted((counts.get("rejects_by_stage") or {}).items())))
+        samples = reject_samples(path, {c: by_code[c] for c in codes}) if path is not None else {}
+        if any(samples.values()):
+            n = max(len(v) for v in samples.values())
+            parts.append(f"<h3>The first {n} rejects of each reason</h3><p>From <code>{REJECTS}</code>, "
+                         f"which holds every one.</p>")
+            parts.append(rejects_table(samples))
     else:
         parts.append("<p>No rejects: every row read is in the output.</p>")
     parts.append(table(["source", "rows read", "rejected", "with output", "templates", "examples written",
@@ -195,20 +307,31 @@ def _contamination(m: dict) -> list[str]:
 
 
 def write_report(folder: str | Path, manifest: dict, tables: dict[str, pa.Table] | None = None,
-                 dest: str | Path | None = None) -> Path:
-    """Write ``report.html`` (into ``folder`` unless ``dest`` is given); tables default to its shards."""
+                 dest: str | Path | None = None, *, tokenizer=None,
+                 build_info: dict | Callable[[], dict] | None = None) -> Path:
+    """Write ``report.html`` (into ``folder`` unless ``dest`` is given); tables default to its shards.
+
+    ``tokenizer``: decodes the examples (None: the folder's own when it is the built-in one or a
+    local folder that matches the manifest, else the text columns). ``build_info``: the dict, or
+    a function giving it once the plots are drawn (:func:`render_report`); None reads the folder's
+    ``build_info.json``.
+    """
     folder = Path(folder)
     maps = MappedFiles()  # this report's own maps, closed below
     if tables is None:
         tables = shard_tables(folder, manifest, maps)
-    info_path = folder / BUILD_INFO
-    info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.exists() else None
+    if build_info is None:
+        info_path = folder / BUILD_INFO
+        build_info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.exists() else None
+    if tokenizer is None:
+        tokenizer = _local_tokenizer(manifest)
     out = Path(dest) if dest else folder / REPORT
     if dest is not None:
         _check_replaceable(out)
     tmp = out.with_name(f".{out.name}.tmp")
     try:
-        tmp.write_text(render_report(manifest, tables, info, maps.release), encoding="utf-8")
+        tmp.write_text(render_report(manifest, tables, build_info, maps.release, tokenizer=tokenizer,
+                                     rejects=folder / REJECTS), encoding="utf-8")
         if dest is not None:
             _check_replaceable(out)  # nothing else appeared there meanwhile
     except BaseException:
@@ -219,6 +342,23 @@ def write_report(folder: str | Path, manifest: dict, tables: dict[str, pa.Table]
         maps.close()  # unmapped once no table refers to them
     os.replace(tmp, out)
     return out
+
+
+def _local_tokenizer(manifest: dict):
+    """The manifest's tokenizer when it loads from this machine without the network (the built-in
+    one or a local folder) and matches the manifest's vocabulary and special tokens; else None."""
+    from ..tokenize.tokenizer import load_tokenizer, resolve_tokenizer_name
+
+    t = manifest.get("tokenizer") or {}
+    name = t.get("name")
+    if not name or not Path(resolve_tokenizer_name(name)).is_dir():
+        return None
+    try:
+        tok = load_tokenizer(name)
+    except Exception:  # noqa: BLE001 - the examples then come from the text columns, and say so
+        return None
+    same = len(tok) == t.get("vocab_size") and tok.eos_token == t.get("eos_token")
+    return tok if same else None
 
 
 def is_report(path: str | Path) -> bool:

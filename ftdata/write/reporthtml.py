@@ -13,9 +13,14 @@ CSS = """body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;
 color:#222;padding:0 16px}h1{margin-bottom:2px}h2{border-bottom:2px solid #ddd;padding-bottom:4px;margin-top:32px}
 .sub{color:#666}.cards{display:flex;flex-wrap:wrap;gap:12px;margin:16px 0}.card{background:#f4f6fa;border-radius:8px;
 padding:10px 16px;min-width:130px}.card b{display:block;font-size:22px}table{border-collapse:collapse;margin:8px 0}
-td,th{border:1px solid #ddd;padding:3px 9px;text-align:right}th{background:#f4f6fa}td.t,th:first-child{text-align:left}
+td,th{border:1px solid #ddd;padding:3px 9px;text-align:right}th{background:#f4f6fa}td.t,th.t,th:first-child{text-align:left}
 img{max-width:100%;border:1px solid #eee;border-radius:6px}.note{color:#8a5a00;background:#fff6e0;padding:6px 10px;
-border-radius:6px}code{background:#f4f6fa;padding:1px 4px;border-radius:3px}"""
+border-radius:6px}code{background:#f4f6fa;padding:1px 4px;border-radius:3px}
+pre.ex{white-space:pre-wrap;word-break:break-word;background:#fafafa;border:1px solid #e4e4e4;border-radius:6px;
+padding:8px 10px;margin:2px 0 14px;font:12.5px/1.4 ui-monospace,Menlo,Consolas,monospace;color:#888}
+pre.ex mark,p mark{background:#d7f5dc;color:#0b3d17;border-bottom:2px solid #2ca02c;padding:0 1px}
+pre.ex i{color:#b05000;font-style:italic}.legend{color:#888}.exhead{font-size:13px;color:#444;margin-top:10px}
+h3{font-size:15px;margin:18px 0 4px}"""
 
 
 def esc(x) -> str:
@@ -29,7 +34,10 @@ def cell(v) -> str:
 
 
 def table(head: list[str], rows: list[list]) -> str:
-    th = "".join(f"<th>{esc(h)}</th>" for h in head)
+    """An HTML table; text cells (and their column's heading) are left-aligned, numbers right."""
+    text = [isinstance(c, str) for c in rows[0]] if rows else []
+    th = "".join(f"<th class=t>{esc(h)}</th>" if i < len(text) and text[i] else f"<th>{esc(h)}</th>"
+                 for i, h in enumerate(head))
     body = "".join("<tr>" + "".join(f"<td class=t>{esc(c)}</td>" if isinstance(c, str) else f"<td>{esc(cell(c))}</td>"
                                     for c in r) + "</tr>" for r in rows)
     return f"<table><tr>{th}</tr>{body}</table>"

@@ -1,7 +1,9 @@
 """The build report's plots: PNGs drawn with matplotlib's Agg backend, returned as base64.
 
-Token-length histograms per split and task, the supervised-token fraction, and horizontal bar
-panels (rejects by reason, mixture requested versus realized). matplotlib is imported only
+Token-length histograms per split and task, prompt- and completion-length histograms per
+template, the supervised-token fraction per task (its axis fitted to the data), and horizontal
+bar panels (field truncation, answer distributions, rejects by reason, mixture requested versus
+realized). matplotlib is imported only
 when a plot is drawn; :func:`ftdata.write.report.render_report` leaves the plots out without it.
 """
 
@@ -61,18 +63,62 @@ def length_plot(stats: dict, max_length: int | None) -> str:
     return _png(fig)
 
 
+def fitted_range(values: np.ndarray, lo: float = 0.0, hi: float = 1.0) -> tuple[float, float]:
+    """An axis range around ``values`` (5% margin each side), kept inside ``[lo, hi]``.
+
+    A narrow band of values gets a narrow axis, so its shape is visible rather than one bar at
+    the edge of a fixed ``[lo, hi]``; a single value gets a small window around it.
+    """
+    if not len(values):
+        return lo, hi
+    a, b = float(np.min(values)), float(np.max(values))
+    pad = (b - a) * 0.05 if b > a else max(abs(a) * 0.05, (hi - lo) * 0.01)
+    return max(lo, a - pad), min(hi, b + pad)
+
+
+def side_plot(stats: dict, key: tuple[str, str], max_length: int | None) -> str:
+    """Prompt and completion tokens per example, one panel per ``key`` value (all splits together)."""
+    col = np.concatenate([s[key[0]] for s in stats.values()])
+    names = list(dict.fromkeys(col.tolist()))
+    fig, axes = _subplots(len(names))
+    for ax, name in zip(axes, names):
+        for i, side in enumerate(("prompt", "completion")):
+            v = np.concatenate([s[side][s[key[0]] == name] for s in stats.values()])
+            hi = int(max(v.max(initial=1), 1))
+            ax.hist(v, bins=min(40, hi + 1), range=(0, hi + 1), histtype="stepfilled", alpha=0.55,
+                    color=_COLORS[i], label=f"{side} (p50 {np.median(v):.0f}, max {v.max(initial=0)})")
+        if max_length:
+            right = ax.get_xlim()[1]
+            if max_length <= right * 1.2:
+                ax.axvline(max_length, color="k", ls="--", lw=1, label=f"max_length {max_length}")
+        n = sum(int((s[key[0]] == name).sum()) for s in stats.values())
+        ax.set_title(f"{key[1]} {name} ({n} examples)", fontsize=9)
+        ax.set_xlabel("tokens per example")
+        ax.set_ylabel("examples")
+        ax.legend(fontsize=7)
+    return _png(fig)
+
+
 def fraction_plot(stats: dict) -> str:
-    fig, axes = _subplots(1, width=6.0)
-    ax = axes[0]
-    for i, (split, s) in enumerate(stats.items()):
-        total = s["length"].sum()
-        agg = s["trained"].sum() / total if total else 0.0
-        ax.hist(s["fraction"], bins=30, range=(0, 1), histtype="step", lw=2, color=_COLORS[i % len(_COLORS)],
-                density=True, label=f"{split}: {agg:.3f} of all tokens")
-    ax.set_xlabel("trained tokens / tokens, per example")
-    ax.set_ylabel("density")
-    ax.set_title("supervised-token fraction")
-    ax.legend(fontsize=8)
+    """The supervised-token fraction per example: one panel per task, a line per split, the x axis
+    fitted to the task's values (not a fixed 0 to 1)."""
+    tasks = list(dict.fromkeys(np.concatenate([s["task"] for s in stats.values()]).tolist()))
+    fig, axes = _subplots(len(tasks))
+    for ax, task in zip(axes, tasks):
+        rng = fitted_range(np.concatenate([s["fraction"][s["task"] == task] for s in stats.values()]))
+        for i, (split, s) in enumerate(stats.items()):
+            sel = s["task"] == task
+            if not sel.any():
+                continue
+            total = s["length"][sel].sum()
+            agg = s["trained"][sel].sum() / total if total else 0.0
+            ax.hist(s["fraction"][sel], bins=30, range=rng, histtype="step", lw=2, color=_COLORS[i % len(_COLORS)],
+                    density=True, label=f"{split}: {agg:.3f} of all tokens")
+        ax.set_xlim(*rng)
+        ax.set_xlabel("trained tokens / tokens, per example")
+        ax.set_ylabel("density")
+        ax.set_title(f"task {task}", fontsize=9)
+        ax.legend(fontsize=7)
     return _png(fig)
 
 
