@@ -357,7 +357,7 @@ class Build(PhaseA):
             return info
 
         # report.html: plots of this build (ftdata.write.report)
-        write_report(self.out.tmp, manifest, tokenizer=self.tok, build_info=once)
+        write_report(self.out.tmp, manifest, tokenizer=self.tok.backend_tokenizer, build_info=once)
         write_json(self.out.tmp / BUILD_INFO, once())
         self.out.commit()
         drop_failed(target)  # the rejects of an earlier failed build

@@ -50,7 +50,8 @@ def render_report(manifest: dict, tables: dict[str, pa.Table], build_info: dict 
     ``build_info``: the build's ``build_info.json``, or a function that gives it, called once every
     other section is drawn (so the build time it holds counts the report's own plots).
     ``release``: hands back the pages of mapped tables after each statistics slice (None: keep).
-    ``tokenizer``: decodes the example tokens (None: the examples come from the text columns).
+    ``tokenizer``: a ``tokenizers.Tokenizer`` that decodes the example tokens (None: the examples
+    come from the text columns).
     ``rejects``: the build's ``rejects.jsonl`` (sampled per reason; None: no samples).
     """
     try:
@@ -69,7 +70,7 @@ def render_report(manifest: dict, tables: dict[str, pa.Table], build_info: dict 
     docs = first_examples(tables[first], stats[first], EXAMPLES_PER_TEMPLATE) if first else []
     parts = _lengths(m, stats, order, plots)
     parts += _templates(m, stats, order, plots)
-    parts += _field_cuts(m, plots) + _packing(m)
+    parts += _field_cuts(m, order, plots) + _packing(m)
     parts += _answers(answers, order, plots)
     parts += _fraction(m, stats, order, plots)
     parts.append("<h2>Examples as trained</h2>")
@@ -112,13 +113,6 @@ def _summary(m: dict, build_info: dict | None, plots: bool) -> list[str]:
     return parts
 
 
-def _pcts(v: np.ndarray) -> list:
-    """p50, p90 and max of ``v`` (dashes when empty)."""
-    if not len(v):
-        return ["–"] * 3
-    return [float(np.percentile(v, 50)), float(np.percentile(v, 90)), int(v.max())]
-
-
 def _lengths(m: dict, stats: dict[str, dict[str, np.ndarray]], order: list[str], plots: bool) -> list[str]:
     """Token lengths per split and task: histograms and a percentile table."""
     tok = m["tokens"]
@@ -140,9 +134,11 @@ def _templates(m: dict, stats: dict[str, dict[str, np.ndarray]], order: list[str
     """Per split, task and template: examples, tokens, trained share, prompt and completion lengths."""
     parts = ["<h2>Prompt and completion lengths per template</h2>"]
     if plots and stats:
-        names = {t for s in stats.values() for t in s["template"].tolist()}
-        key = ("template", "template") if len(names) <= _PANELS else ("task", "task")
-        parts.append(img(side_plot(stats, key, m.get("max_length")), "prompt and completion lengths"))
+        panels = {s: {**st, "panel": np.char.add(np.char.add(st["task"].astype(str), " / "), st["template"].astype(str))}
+                  for s, st in stats.items()}
+        many = len({p for st in panels.values() for p in np.unique(st["panel"]).tolist()}) > _PANELS
+        parts.append(img(side_plot(panels, "task" if many else "panel", m.get("max_length")),
+                         "prompt and completion lengths"))
     parts.append("<p>Causal layout: the completion is the trained tokens (with EOS when <code>add_eos</code>), the "
                  "prompt the untrained ones; seq2seq: <code>input_ids</code> and the labels.</p>")
     cut = {(r[0], r[1], r[2]): r[3] for r in field_cut_rows(m) or []}
@@ -151,20 +147,23 @@ def _templates(m: dict, stats: dict[str, dict[str, np.ndarray]], order: list[str
         s = stats.get(split)
         if s is None:
             continue
-        keys = sorted(set(zip(s["task"].tolist(), s["template"].tolist())))
-        for task, tpl in keys:
+        for task, tpl in sorted(set(zip(s["task"].tolist(), s["template"].tolist()))):
             sel = (s["task"] == task) & (s["template"] == tpl)
             n_tok, n_tr = int(s["length"][sel].sum()), int(s["trained"][sel].sum())
-            rows.append([split, task, tpl, int(sel.sum()), n_tok, n_tr, round(n_tr / max(n_tok, 1), 3),
-                         *_pcts(s["prompt"][sel]), *_pcts(s["completion"][sel]), cut.get((split, task, tpl), 0)])
-    parts.append(table(["split", "task", "template", "examples", "tokens", "trained tokens", "fraction", "prompt p50",
-                        "prompt p90", "prompt max", "completion p50", "completion p90", "completion max",
-                        "fields shortened"], rows))
+            p, c = s["prompt"][sel], s["completion"][sel]
+            rows.append([task, tpl, split, int(sel.sum()), n_tok, round(n_tr / max(n_tok, 1), 3),
+                         float(np.median(p)), int(p.max()), float(np.median(c)), int(c.max()),
+                         cut.get((split, task, tpl), 0)])
+    rank = {s: i for i, s in enumerate(order)}
+    rows.sort(key=lambda r: (r[0], r[1], rank[r[2]]))  # each template's splits side by side
+    parts.append(table(["task", "template", "split", "examples", "tokens", "supervised fraction", "prompt p50",
+                        "prompt max", "completion p50", "completion max", "fields shortened"], rows))
     return parts
 
 
-def _field_cuts(m: dict, plots: bool) -> list[str]:
-    """Fields a template's ``truncate`` shortened, when the recipe names such a field."""
+def _field_cuts(m: dict, order: list[str], plots: bool) -> list[str]:
+    """Fields a template's ``truncate`` shortened, when the recipe names such a field: counts, and
+    the share of each template's examples per split."""
     cut = field_cut_rows(m)
     if cut is None:
         return []
@@ -173,19 +172,21 @@ def _field_cuts(m: dict, plots: bool) -> list[str]:
     if not cut:
         return parts
     per = m["counts"]["splits"]
-    splits = list(dict.fromkeys(r[0] for r in cut))
+    rank = {s: i for i, s in enumerate(order)}
+    cut.sort(key=lambda r: (rank.get(r[0], len(rank)), r[1], r[2]))
 
-    def share(r):  # of the template's examples in that split
-        n = (per.get(r[0]) or {}).get("templates", {}).get(r[2])
-        return round(r[3] / n, 3) if n else None
+    def share(split, task, tpl, n):  # of the template's examples in that split
+        total = (per.get(split) or {}).get("templates", {}).get(tpl)
+        return round(n / total, 3) if total else None
 
     if plots:
-        panels = {f"{s}: share of each template's examples shortened":
-                  ([f"{r[1]} / {r[2]}" for r in cut if r[0] == s], {"shortened": [share(r) for r in cut if r[0] == s]})
-                  for s in splits}
-        parts.append(img(bar_plot(panels, "share of the template's examples"), "field truncation"))
+        labels = list(dict.fromkeys(f"{r[1]} / {r[2]}" for r in sorted(cut, key=lambda r: (r[1], r[2]))))
+        got = {(r[0], f"{r[1]} / {r[2]}"): share(*r[:4]) for r in cut}
+        series = {s: [got.get((s, lb), 0.0) for lb in labels] for s in order if any(k[0] == s for k in got)}
+        parts.append(img(bar_plot({"share of each template's examples whose field was shortened": (labels, series)},
+                                  "share of the template's examples in the split"), "field truncation"))
     parts.append(table(FIELD_CUT_HEAD[:4] + ["share of the template's examples"] + FIELD_CUT_HEAD[4:],
-                       [r[:4] + [share(r)] + r[4:] for r in cut]))
+                       [r[:4] + [share(*r[:4])] + r[4:] for r in cut]))
     return parts
 
 
@@ -311,8 +312,9 @@ def write_report(folder: str | Path, manifest: dict, tables: dict[str, pa.Table]
                  build_info: dict | Callable[[], dict] | None = None) -> Path:
     """Write ``report.html`` (into ``folder`` unless ``dest`` is given); tables default to its shards.
 
-    ``tokenizer``: decodes the examples (None: the folder's own when it is the built-in one or a
-    local folder that matches the manifest, else the text columns). ``build_info``: the dict, or
+    ``tokenizer``: a ``tokenizers.Tokenizer`` (a fast tokenizer's ``backend_tokenizer``) that
+    decodes the examples (None: the manifest's when it is the built-in one or a local folder that
+    matches the manifest, else the text columns). ``build_info``: the dict, or
     a function giving it once the plots are drawn (:func:`render_report`); None reads the folder's
     ``build_info.json``.
     """
@@ -345,20 +347,22 @@ def write_report(folder: str | Path, manifest: dict, tables: dict[str, pa.Table]
 
 
 def _local_tokenizer(manifest: dict):
-    """The manifest's tokenizer when it loads from this machine without the network (the built-in
-    one or a local folder) and matches the manifest's vocabulary and special tokens; else None."""
-    from ..tokenize.tokenizer import load_tokenizer, resolve_tokenizer_name
+    """The manifest's tokenizer (its ``tokenizers`` backend, which decodes without loading
+    transformers) when it is on this machine (the built-in one or a local folder with a
+    ``tokenizer.json``) and matches the manifest's vocabulary size; else None."""
+    from tokenizers import Tokenizer
+
+    from ..tokenize.tokenizer import resolve_tokenizer_name
 
     t = manifest.get("tokenizer") or {}
-    name = t.get("name")
-    if not name or not Path(resolve_tokenizer_name(name)).is_dir():
+    path = Path(resolve_tokenizer_name(t["name"])) / "tokenizer.json" if t.get("name") else None
+    if path is None or not path.is_file():
         return None
     try:
-        tok = load_tokenizer(name)
+        tok = Tokenizer.from_file(str(path))
     except Exception:  # noqa: BLE001 - the examples then come from the text columns, and say so
         return None
-    same = len(tok) == t.get("vocab_size") and tok.eos_token == t.get("eos_token")
-    return tok if same else None
+    return tok if tok.get_vocab_size(with_added_tokens=True) == t.get("vocab_size") else None
 
 
 def is_report(path: str | Path) -> bool:

@@ -40,7 +40,10 @@ def _subplots(n: int, width: float = 4.2, height: float = 3.0, left: float = 0.7
     fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False,
                              gridspec_kw={"left": left / (width * cols), "right": 1 - right / (width * cols),
                                           "bottom": 0.55 / (height * rows), "top": 1 - 0.35 / (height * rows),
-                                          "wspace": 0.3, "hspace": 0.45})
+                                          # the gap between panels holds one panel's right margin and
+                                          # the next one's left (its labels): as a share of a panel's axes
+                                          "wspace": (left + right + 0.1) / (width - left - right),
+                                          "hspace": 0.45})
     for ax in axes.flat[n:]:
         ax.set_visible(False)
     return fig, list(axes.flat[:n])
@@ -76,26 +79,27 @@ def fitted_range(values: np.ndarray, lo: float = 0.0, hi: float = 1.0) -> tuple[
     return max(lo, a - pad), min(hi, b + pad)
 
 
-def side_plot(stats: dict, key: tuple[str, str], max_length: int | None) -> str:
-    """Prompt and completion tokens per example, one panel per ``key`` value (all splits together)."""
-    col = np.concatenate([s[key[0]] for s in stats.values()])
-    names = list(dict.fromkeys(col.tolist()))
+def side_plot(stats: dict, key: str, max_length: int | None) -> str:
+    """Prompt and completion tokens per example, one panel per value of the statistics' column
+    ``key``, all splits together, on shared bins."""
+    col = np.concatenate([s[key] for s in stats.values()])
+    names = sorted(set(col.tolist()), key=str)
     fig, axes = _subplots(len(names))
     for ax, name in zip(axes, names):
-        for i, side in enumerate(("prompt", "completion")):
-            v = np.concatenate([s[side][s[key[0]] == name] for s in stats.values()])
-            hi = int(max(v.max(initial=1), 1))
-            ax.hist(v, bins=min(40, hi + 1), range=(0, hi + 1), histtype="stepfilled", alpha=0.55,
-                    color=_COLORS[i], label=f"{side} (p50 {np.median(v):.0f}, max {v.max(initial=0)})")
-        if max_length:
-            right = ax.get_xlim()[1]
-            if max_length <= right * 1.2:
-                ax.axvline(max_length, color="k", ls="--", lw=1, label=f"max_length {max_length}")
-        n = sum(int((s[key[0]] == name).sum()) for s in stats.values())
-        ax.set_title(f"{key[1]} {name} ({n} examples)", fontsize=9)
+        sides = {side: np.concatenate([s[side][s[key] == name] for s in stats.values()])
+                 for side in ("prompt", "completion")}
+        hi = int(max(max(v.max(initial=1) for v in sides.values()), 1))
+        edges = np.linspace(0, hi + 1, min(40, hi + 1) + 1)
+        for i, (side, v) in enumerate(sides.items()):
+            ax.hist(v, bins=edges, histtype="stepfilled", alpha=0.55, color=_COLORS[i],
+                    label=f"{side} (p50 {np.median(v):.0f}, max {v.max(initial=0)})")
+        if max_length and max_length <= (hi + 1) * 1.2:
+            ax.axvline(max_length, color="k", ls="--", lw=1, label=f"max_length {max_length}")
+        n = len(sides["prompt"])
+        ax.set_title(f"{name} ({n} examples)", fontsize=9)
         ax.set_xlabel("tokens per example")
         ax.set_ylabel("examples")
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, framealpha=0.6)
     return _png(fig)
 
 

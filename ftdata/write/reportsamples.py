@@ -25,7 +25,7 @@ _LONG = {False: 900, True: 1500}
 def _spans_from_tokens(doc: dict, tok, seq2seq: bool) -> list[tuple[str, bool]]:
     """(text, trained) spans: consecutive tokens with the same trained state, decoded together."""
     def dec(ids: list[int]) -> str:
-        return tok.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+        return tok.decode(ids, skip_special_tokens=False)
 
     ids, labels = doc["input_ids"], doc["labels"]
     if seq2seq:  # the encoder input is never trained; the labels are the decoder's targets
@@ -106,4 +106,6 @@ def rejects_table(samples: dict[str, list]) -> str:
             where = f"line {r['line']}" if r.get("line") is not None else ""
             rows.append([code, r.get("source") or "", where, r.get("row_key") or "", r.get("template") or "",
                          r.get("reason") or "", "" if r.get("value") is None else str(r["value"])])
-    return table(["reason", "source", "where", "row key", "template", "why", "value"], rows)
+    head = ["reason", "source", "where", "row key", "template", "why", "value"]
+    keep = [i for i in range(len(head)) if any(r[i] for r in rows)]  # no column that is empty throughout
+    return table([head[i] for i in keep], [[r[i] for i in keep] for r in rows])

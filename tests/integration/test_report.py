@@ -46,11 +46,23 @@ def _images(page: str) -> list[bytes]:
     return [base64.b64decode(b) for b in re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)]
 
 
+def _plots(page: str) -> list[str]:
+    """The embedded plots' names (their alt text), in page order."""
+    return re.findall(r'<img alt="([^"]+)" src="data:image/png;base64,', page)
+
+
+#: The plots of every unpacked build, whatever its recipe.
+PLOTS = ["token length histograms", "prompt and completion lengths", "supervised fraction histogram"]
+
+
 def test_build_writes_a_self_contained_report(two_tasks):
     page = (two_tasks / REPORT).read_text()
     assert "<script" not in page and not re.search(r'(src|href)="(https?:|//|file:)', page)
     imgs = _images(page)
-    assert len(imgs) == 4 and all(i.startswith(b"\x89PNG") for i in imgs)  # lengths, fraction, rejects, mixture
+    assert all(i.startswith(b"\x89PNG") for i in imgs)
+    # predict_rating has answer_choices; the writing source rejects rows; the recipe has a mixture
+    assert _plots(page) == PLOTS[:2] + ["answer distribution"] + PLOTS[2:] + ["rejects by reason", "mixture"]
+    assert len(imgs) == len(_plots(page))
     for heading in ("Token lengths per split and task", "Supervised-token fraction", "Rejects by reason",
                     "Mixture: requested versus realized", "Boundary audit"):
         assert heading in page
@@ -82,7 +94,7 @@ def test_loose_mixture_and_audit_entries_still_render(two_tasks, tmp_path):
     m["audit"] = {"double_bos": 0, "untrained_eos": 0, "prompt_not_prefix": 2}
     out = write_report(two_tasks, m, dest=tmp_path / "r.html")
     page = out.read_text()
-    assert len(_images(page)) == 4
+    assert _plots(page) == PLOTS[:2] + ["answer distribution"] + PLOTS[2:] + ["rejects by reason", "mixture"]
     assert "<td>0.58</td>" in page and "<td class=t>prompt_not_prefix</td><td>2</td>" in page
 
 
@@ -155,7 +167,7 @@ def test_packed_build_is_reported_per_document(reviews_packed_out, tmp_path):
     assert s["length"].sum() == dd.manifest["tokens"]["train"]["tokens"]
     assert s["trained"].sum() == dd.manifest["tokens"]["train"]["trained_tokens"]
     page = write_report(reviews_packed_out, dd.manifest, dest=tmp_path / "r.html").read_text()
-    assert "fill ratio" in page and len(_images(page)) == 2
+    assert "fill ratio" in page and _plots(page) == PLOTS
 
 
 def test_without_matplotlib_the_tables_remain(reviews_out, tmp_path, monkeypatch):
