@@ -99,7 +99,8 @@ def side_plot(stats: dict, key: str, max_length: int | None) -> str:
         ax.set_title(f"{name} ({n} examples)", fontsize=9)
         ax.set_xlabel("tokens per example")
         ax.set_ylabel("examples")
-        ax.legend(fontsize=7, framealpha=0.6)
+        ax.set_ylim(top=ax.get_ylim()[1] * 1.35)  # headroom: the legend sits above the bars, not on them
+        ax.legend(fontsize=7, loc="upper center", ncol=1)
     return _png(fig)
 
 
@@ -119,10 +120,11 @@ def fraction_plot(stats: dict) -> str:
             ax.hist(s["fraction"][sel], bins=30, range=rng, histtype="step", lw=2, color=_COLORS[i % len(_COLORS)],
                     density=True, label=f"{split}: {agg:.3f} of all tokens")
         ax.set_xlim(*rng)
+        ax.set_ylim(top=ax.get_ylim()[1] * 1.35)  # headroom: the legend sits above the lines
         ax.set_xlabel("trained tokens / tokens, per example")
         ax.set_ylabel("density")
         ax.set_title(f"task {task}", fontsize=9)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="upper center")
     return _png(fig)
 
 

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import base64
+import html
+import json
 import re
+from collections import Counter
+from html.parser import HTMLParser
 import shutil
 import subprocess
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -16,7 +21,7 @@ from ftdata.inspect.load import load_compiled
 from ftdata.write.report import REPORT, write_report
 from ftdata.write.reportstats import split_stats
 
-from tests.conftest import ROOT, write_recipe
+from tests.conftest import ROOT, SMS_CSV, shared, write_recipe
 
 REVIEWS = ROOT / "examples" / "reviews"
 TEMPLATES = ROOT / "templates" / "reviews" / "templates.yaml"
@@ -180,3 +185,159 @@ def test_without_matplotlib_the_tables_remain(reviews_out, tmp_path, monkeypatch
     assert f"<td>{m['tokens']['train']['tokens']}</td>" in page
 
 
+
+
+# -- a real build: SMS spam (answer_choices) and DialogSum (a truncated field), two templates each ----
+
+SMS_TEMPLATES = ROOT / "templates" / "sms_spam" / "templates.yaml"
+DS_TEMPLATES = ROOT / "templates" / "dialogsum" / "templates.yaml"
+
+
+@pytest.fixture(scope="module")
+def sms_dialogsum(tmp_path_factory):
+    """The first 800 SMS lines and 150 DialogSum dialogues, built with ``ftdata build --json``;
+    returns (output folder, what the CLI printed)."""
+    d = tmp_path_factory.mktemp("smsds")
+    with open(shared("sms_spam", "SMSSpamCollection"), "rb") as fh:
+        (d / "sms.txt").write_bytes(b"".join(line for _, line in zip(range(800), fh)))
+    with open(shared("dialogsum", "dialogsum.dev.jsonl"), "rb") as fh:
+        (d / "ds.jsonl").write_bytes(b"".join(line for _, line in zip(range(150), fh)))
+    recipe = write_recipe(d, {
+        "name": "sms-and-dialogsum", "output": "out", "seed": 7, "tokenizer": "ftdata:tiny-bpe", "max_length": 256,
+        "split": {"ratios": {"train": 0.8, "validation": 0.1, "test": 0.1}},
+        "sources": [
+            {"name": "sms", "task": "spam", "path": str(d / "sms.txt"), "format": "tsv", "csv": SMS_CSV,
+             "templates": [{"file": str(SMS_TEMPLATES), "names": ["spam_or_ham", "spam_filter"]}]},
+            {"name": "dialogsum", "task": "summarization", "key": "fname", "path": str(d / "ds.jsonl"),
+             "templates": [{"file": str(DS_TEMPLATES), "names": ["summarize", "main_points"]}]}]})
+    r = CliRunner().invoke(main, ["build", str(recipe), "--no-cache", "--json", "-q"])
+    assert r.exit_code == 0, r.output
+    return d / "out", json.loads(r.output)
+
+
+class _Blocks(HTMLParser):
+    """The examples of a report: per ``<pre class=ex>``, its text and its marked (trained) text."""
+
+    def __init__(self):
+        super().__init__()
+        self.blocks, self._in, self._mark = [], False, False
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "pre" and ("class", "ex") in attrs:
+            self._in = True
+            self.blocks.append({"text": "", "marked": []})
+        elif tag == "mark" and self._in:
+            self._mark = True
+            self.blocks[-1]["marked"].append("")
+
+    def handle_endtag(self, tag):
+        if tag == "pre":
+            self._in = False
+        elif tag == "mark":
+            self._mark = False
+
+    def handle_data(self, data):
+        if self._in:
+            self.blocks[-1]["text"] += data
+            if self._mark:
+                self.blocks[-1]["marked"][-1] += data
+
+
+def test_report_build_seconds_are_the_clis(sms_dialogsum):
+    """report.html, build_info.json and ``ftdata build`` give one build time (the report used to
+    show a total taken before the tokenizer's loading and its own plots were counted)."""
+    out, printed = sms_dialogsum
+    info = json.loads((out / "build_info.json").read_text())
+    assert printed["seconds"] == info["seconds"]["total"]
+    assert f"<b>{printed['seconds']}</b>build seconds" in (out / REPORT).read_text()
+
+
+def test_report_shows_templates_answers_truncation_examples_and_rejects(sms_dialogsum):
+    out, _ = sms_dialogsum
+    page = (out / REPORT).read_text()
+    dd = load_compiled(out)
+    m = dd.manifest
+    assert _plots(page) == PLOTS[:2] + ["field truncation", "answer distribution"] + PLOTS[2:] + ["rejects by reason"]
+    rows = {s: dd[s].to_list() for s in dd}
+    # per template and split: examples, and prompt / completion medians from the labels
+    for split, exs in rows.items():
+        for tpl, n in m["counts"]["splits"][split]["templates"].items():
+            mine = [e for e in exs if e["template"] == tpl]
+            trained = [sum(x != -100 for x in e["labels"]) for e in mine]
+            prompt = [len(e["input_ids"]) - t for e, t in zip(mine, trained)]
+            task = mine[0]["task"]
+            cells = [task, tpl, split, n, sum(len(e["input_ids"]) for e in mine)]
+            assert len(mine) == n and ("<tr>" + "".join(
+                f"<td class=t>{c}</td>" if isinstance(c, str) else f"<td>{c}</td>" for c in cells)) in page
+            assert f"<td>{float(np.median(prompt)):g}</td><td>{max(prompt)}</td>" \
+                   f"<td>{float(np.median(trained)):g}</td><td>{max(trained)}</td>" in page
+    # the answers per split, counted from the written completions
+    for split, exs in rows.items():
+        for tpl in ("spam_or_ham", "spam_filter"):
+            c = Counter(e["completion"].strip() for e in exs if e["template"] == tpl)
+            total = sum(c.values())
+            assert (f"<td class=t>{split}</td><td>{total}</td><td class=t>ham {c['ham']} ({c['ham'] / total:.1%}), "
+                    f"spam {c['spam']} ({c['spam'] / total:.1%})</td>") in page
+    # field truncation: the manifest's counts, as a share of each template's examples
+    cut = m["tokens"]["train"]["field_truncated"]["tasks"]["summarization"]["templates"]["summarize"]
+    share = round(cut["examples"] / m["counts"]["splits"]["train"]["templates"]["summarize"], 3)
+    assert cut["examples"] > 0 and (f"<td class=t>summarize</td><td>{cut['examples']}</td><td>{share:g}</td>"
+                                    in page)
+    # the examples: two per template from the train split; what is marked is exactly the trained tokens
+    from ftdata.tokenize.tokenizer import load_tokenizer
+
+    tok = load_tokenizer("ftdata:tiny-bpe")
+    parser = _Blocks()
+    parser.feed(page)
+    heads = re.findall(r"<div class=exhead>.*?row <code>(.*?)</code>", page)
+    assert len(parser.blocks) == len(heads) == 8
+    train = {(e["row_key"], e["template"]): e for e in rows["train"]}
+    tpls = re.findall(r"<div class=exhead>task <b>.*?</b> · template <b>(.*?)</b>", page)
+    assert Counter(tpls) == {"spam_or_ham": 2, "spam_filter": 2, "summarize": 2, "main_points": 2}
+    for block, key, tpl in zip(parser.blocks, heads, tpls):
+        ex = train[(html.unescape(key), tpl)]
+        ids, labels = ex["input_ids"], ex["labels"]
+        assert "".join(block["marked"]) == tok.decode([i for i, lab in zip(ids, labels) if lab != -100],
+                                                      skip_special_tokens=False)
+        if tpl.startswith("spam"):  # short enough to be shown whole
+            assert block["text"] == tok.decode(ids, skip_special_tokens=False)
+            assert block["marked"][-1].strip() in (ex["completion"] + tok.eos_token).strip()
+    # rejects: the reasons, with the first records of each from rejects.jsonl
+    by_code = m["counts"]["rejects_by_code"]
+    assert by_code and "The first" in page
+    recs = [json.loads(x) for x in (out / "rejects.jsonl").read_text().splitlines()]
+    for code in by_code:
+        first = next(r for r in recs if r["code"] == code)
+        assert f"<td class=t>{code}</td><td class=t>{first['source']}</td><td class=t>line {first['line']}</td>" in page
+        assert html.escape(first["reason"]) in page
+
+
+@pytest.mark.slow
+def test_real_report_in_headless_chromium(sms_dialogsum, tmp_path):
+    """The real build's report, drawn by Chromium: the plots and the marked examples are on screen."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("no chromium on PATH (scripts/test.sh installs Debian's chromium package)")
+    out, _ = sms_dialogsum
+    page = (out / REPORT).read_text()
+    assert "<script" not in page and not re.search(r'(src|href)="(https?:|//|file:)', page)
+    shot = tmp_path / "shot.png"
+    subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                    "--window-size=1280,7000", f"--screenshot={shot}", (out / REPORT).as_uri()],
+                   check=True, capture_output=True, timeout=120)
+    from PIL import Image
+
+    px = np.asarray(Image.open(shot).convert("RGB"), dtype=np.int32)
+
+    def rows_with(ref, tol=40):
+        hit = (np.abs(px - np.array(ref)).sum(axis=2) < tol)
+        return np.flatnonzero(hit.sum(axis=1) > 3), int(hit.sum())
+
+    blue_rows, blue = rows_with((31, 119, 180))
+    green_rows, green = rows_with((44, 160, 44))
+    mark_rows, mark = rows_with((215, 245, 220), tol=12)  # the trained text's background
+    assert blue > 8000 and green > 2000, (blue, green)
+    assert mark > 3000, mark
+    # the marked examples come after the plots, and the page is drawn to its end (the audit table)
+    assert mark_rows.min() > blue_rows.min()
+    assert np.flatnonzero((px.sum(axis=2) < 600).any(axis=1)).max() > mark_rows.max()
