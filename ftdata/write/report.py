@@ -2,15 +2,20 @@
 
 Plots are PNGs drawn with matplotlib's Agg backend and embedded as base64 ``data:`` URIs, and
 the styles are inline, so the file opens anywhere with nothing beside it and nothing fetched.
-Sections: summary, token-length histograms per split and task, supervised-token fraction,
-rejects by reason, requested versus realized mixture (when the manifest has a ``mixture``),
-boundary audit (the manifest's ``audit`` plus the straddling-token counts).
+Sections: summary cards (with the build time ``ftdata build`` prints), token-length histograms
+per split and task, prompt and completion lengths per template, field truncation, the answer
+distribution per split (templates with ``answer_choices``), the supervised-token fraction per
+task, examples with their trained tokens marked, rejects by reason with a sample of each,
+requested versus realized mixture (when the manifest has a ``mixture``), boundary audit (the
+manifest's ``audit`` plus the straddling-token counts), contamination. Every text from the
+data is escaped.
 
 Without matplotlib (it comes with the ``train`` / ``export`` extras) the report keeps every
 table and says that the plots need it.
 
 This module owns the report's sections and its file (written in place of only a report
-ftdata wrote); the statistics are :mod:`~ftdata.write.reportstats`, the plots
+ftdata wrote); the statistics are :mod:`~ftdata.write.reportstats`, the examples and reject
+samples :mod:`~ftdata.write.reportsamples`, the plots
 :mod:`~ftdata.write.reportplots`, the HTML building blocks :mod:`~ftdata.write.reporthtml`.
 """
 
@@ -185,8 +190,7 @@ def _field_cuts(m: dict, order: list[str], plots: bool) -> list[str]:
         series = {s: [got.get((s, lb), 0.0) for lb in labels] for s in order if any(k[0] == s for k in got)}
         parts.append(img(bar_plot({"share of each template's examples whose field was shortened": (labels, series)},
                                   "share of the template's examples in the split"), "field truncation"))
-    parts.append(table(FIELD_CUT_HEAD[:4] + ["share of the template's examples"] + FIELD_CUT_HEAD[4:],
-                       [r[:4] + [share(*r[:4])] + r[4:] for r in cut]))
+    parts.append(table(FIELD_CUT_HEAD + ["share of the template's examples"], [r + [share(*r[:4])] for r in cut]))
     return parts
 
 

@@ -281,8 +281,8 @@ def test_report_shows_templates_answers_truncation_examples_and_rejects(sms_dial
     # field truncation: the manifest's counts, as a share of each template's examples
     cut = m["tokens"]["train"]["field_truncated"]["tasks"]["summarization"]["templates"]["summarize"]
     share = round(cut["examples"] / m["counts"]["splits"]["train"]["templates"]["summarize"], 3)
-    assert cut["examples"] > 0 and (f"<td class=t>summarize</td><td>{cut['examples']}</td><td>{share:g}</td>"
-                                    in page)
+    assert cut["examples"] > 0 and (f"<td class=t>summarize</td><td>{cut['examples']}</td><td>{cut['tokens_removed']}"
+                                    f"</td><td>{cut['chars_removed']}</td><td>{share:g}</td>") in page
     # the examples: two per template from the train split; what is marked is exactly the trained tokens
     from ftdata.tokenize.tokenizer import load_tokenizer
 
