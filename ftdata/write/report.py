@@ -206,7 +206,7 @@ def _answers(answers: dict[str, dict], order: list[str], plots: bool) -> list[st
     panels, rows = {}, []
     for key in keys:
         entries = {s: answers[s][key] for s in order if key in answers.get(s, {})}
-        choices = next(e["choices"] for e in entries.values() if e["choices"])
+        choices = next((e["choices"] for e in entries.values() if e["choices"]), [])
         labels = list(dict.fromkeys(choices + [a for e in entries.values() for a in e["counts"]]))
         shares = {}
         for s, e in entries.items():

@@ -99,13 +99,12 @@ def reject_samples(path: Path, by_code: dict[str, int], per_reason: int = REJECT
 
 
 def rejects_table(samples: dict[str, list]) -> str:
-    """The sampled rejects as one table: reason, source, where, template, why, the value."""
+    """The sampled rejects as one table: reason, source, line, row key, template, why, the value."""
     rows = []
     for code, recs in samples.items():
         for r in recs:
-            where = f"line {r['line']}" if r.get("line") is not None else ""
-            rows.append([code, r.get("source") or "", where, r.get("row_key") or "", r.get("template") or "",
-                         r.get("reason") or "", "" if r.get("value") is None else str(r["value"])])
-    head = ["reason", "source", "where", "row key", "template", "why", "value"]
+            rows.append([code, r.get("source") or "", r.get("line", ""), r.get("row_key") or "",
+                         r.get("template") or "", r.get("reason") or "", "" if r.get("value") is None else str(r["value"])])
+    head = ["reason", "source", "line", "row key", "template", "why", "value"]
     keep = [i for i in range(len(head)) if any(r[i] for r in rows)]  # no column that is empty throughout
     return table([head[i] for i in keep], [[r[i] for i in keep] for r in rows])

@@ -1,8 +1,9 @@
-"""The report's trained-token counts per segment, on literal label arrays."""
+"""The report's statistics, plots and HTML pieces on literal tables and label arrays (no build)."""
 
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -31,10 +32,8 @@ def test_trained_counts_per_segment(segs, trailing):
 X = IGNORE_INDEX
 
 
-def _causal(rows: list[tuple]) -> "pa.Table":
+def _causal(rows: list[tuple]) -> pa.Table:
     """(task, template, input_ids, labels, completion, answer_choices) rows as an unpacked split."""
-    import pyarrow as pa
-
     cols = ("task", "template", "input_ids", "labels", "completion", "answer_choices")
     return pa.table({c: [r[i] for r in rows] for i, c in enumerate(cols)})
 
@@ -48,8 +47,6 @@ def test_split_stats_give_prompt_and_completion_tokens():
     assert s["prompt"].tolist() == [2, 2] and s["completion"].tolist() == [2, 1]
     assert s["template"].tolist() == ["t1", "t2"] and s["task"].tolist() == ["a", "a"]
     # seq2seq: the prompt is input_ids and the completion the labels, whatever their lengths
-    import pyarrow as pa
-
     s2 = split_stats(pa.table({"input_ids": [[5, 6, 7]], "labels": [[8, 9, 0]], "task": ["a"], "template": ["t"]}),
                      seq2seq=True)
     assert s2["prompt"].tolist() == [3] and s2["completion"].tolist() == [3] and s2["fraction"].tolist() == [1.0]
@@ -70,8 +67,6 @@ def test_answer_counts_per_template_and_choice():
 
 
 def test_first_examples_per_template_in_split_order_and_from_packed_rows():
-    import pyarrow as pa
-
     from ftdata.write.reportstats import first_examples, split_stats
 
     t = _causal([("a", "t1", [1], [1], "0", None), ("a", "t2", [2], [2], "1", None), ("a", "t1", [3], [3], "2", None),
