@@ -141,7 +141,7 @@ def _check(target: Target, manifest: dict, columns: list[str]) -> None:
     if target.tokens and manifest.get("layout") != "causal":
         raise FtdataError(f"{where}: needs a causal-layout build (input_ids = prompt + completion); found layout "
                           f"'{manifest.get('layout')}'. Compile with layout: causal, or export to parquet/jsonl")
-    if target.writer == "chat" and not {"prompt", "completion"} <= set(columns):
+    if target.writer in ("chat", "lm-eval") and not {"prompt", "completion"} <= set(columns):
         raise FtdataError(f"{where}: needs the 'prompt' and 'completion' columns; found {columns}"
                           + (" (packed rows keep tokens only; compile without packing)" if PACKED_COLUMN in columns else ""))
     if PACKED_COLUMN in columns and target.packed is None:

@@ -146,10 +146,6 @@ def write_lmeval(dd, chosen: list[str], tmp: Path, dest: Path) -> tuple[dict, li
         raise FtdataError(f"export --to lm-eval: needs a held-out split to score ({' or '.join(EVAL_SPLITS)}); "
                           f"found only {chosen}")
     eval_split = next((s for s in EVAL_SPLITS if s in held_out), held_out[0])
-    cols = dd[eval_split].column_names
-    if "prompt" not in cols or "completion" not in cols:
-        raise FtdataError(f"export --to lm-eval: split '{eval_split}' has no 'prompt'/'completion' columns (found "
-                          f"{cols}); packed rows keep tokens only: compile without packing")
     fewshot = FEWSHOT_SPLIT in chosen
     eos = manifest.get("tokenizer", {}).get("eos_token") if manifest.get("add_eos", True) else None
     if manifest.get("add_eos", True) and not eos:

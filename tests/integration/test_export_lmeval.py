@@ -159,7 +159,16 @@ def test_readme_command_runs_in_lm_evals_cli(tasks_dir, tiny_model, tmp_path):
     assert "acc,none" in results[MC]
 
 
-def test_refusals(reviews_out, tmp_path):
+def test_refusals(reviews_out, reviews_packed_out, tmp_path):
+    with pytest.raises(FtdataError, match="'prompt' and 'completion'.*compile without packing"):
+        export(reviews_packed_out, "lm-eval", tmp_path / "packed")
+    s2s = tmp_path / "s2s"
+    shutil.copytree(reviews_out, s2s)
+    m = json.loads((s2s / "manifest.json").read_text())
+    m["layout"] = "seq2seq"
+    (s2s / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(FtdataError, match="causal-layout"):  # choices are ranked as causal text
+        export(s2s, "lm-eval", tmp_path / "s2s-tasks")
     with pytest.raises(FtdataError, match="needs a held-out split"):
         export(reviews_out, "lm-eval", tmp_path / "a", splits=["train"])
     res = export(reviews_out, "lm-eval", tmp_path / "b", splits=["validation"])  # no few-shot pool
