@@ -1,10 +1,12 @@
 """Stage 8b, consume: a compiled directory -> what a training stack or the Hub reads.
 
 In: a verified compiled directory. Out: an export folder (trl, axolotl, llamafactory,
-torchtune, openai-jsonl, parquet, jsonl) or a Hub dataset repository.
+torchtune, openai-jsonl, lm-eval, parquet, jsonl) or a Hub dataset repository.
 
 Rule owned here: exports carry the compiled ids and masks unchanged (never re-tokenized)
 where the format allows, and say so where it does not.
 
 * :mod:`~ftdata.consume.export` -- ``ftdata.export``; :mod:`~ftdata.consume.push` -- ``ftdata.push``.
+* :mod:`~ftdata.consume.lmeval` -- the lm-eval tasks; :mod:`~ftdata.consume.lmeval_utils` -- their scoring,
+  copied standalone into each such export.
 """

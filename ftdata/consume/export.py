@@ -17,6 +17,8 @@ the data on" for the sources):
                           torchtune's own ``SFTDataset``; its recipes shift labels themselves).
 ``openai-jsonl``          ``<split>.jsonl`` of chat ``messages`` (user = prompt, assistant =
                           completion): text, not tokens.
+``lm-eval``               lm-evaluation-harness tasks, one per template, scored as ``ftdata eval``
+                          scores (:mod:`ftdata.consume.lmeval`).
 ``parquet`` / ``jsonl``   ``<split>.parquet`` / ``<split>.jsonl`` with every compiled column.
 ========================  =====================================================================
 
@@ -39,6 +41,7 @@ from ..constants import IGNORE_INDEX
 from ..errors import FtdataError, did_you_mean
 from ..inspect.load import load_compiled
 from ..write.writer import mark_output, not_replaceable
+from . import lmeval
 
 #: Column that marks packed rows (see the packing stage): lengths of the documents in a row.
 PACKED_COLUMN = "seq_lengths"
@@ -106,6 +109,8 @@ TARGETS: dict[str, Target] = {t.name: t for t in [
            contract="One JSON object per line: {\"messages\": [{\"role\": \"user\", \"content\": PROMPT}, "
                     "{\"role\": \"assistant\", \"content\": COMPLETION}]}; text, for hosted fine-tuning APIs.",
            load="upload {dest}/train.jsonl (and validation.jsonl) as chat fine-tuning files"),
+    Target("lm-eval", "lm-eval", None, splits=("train", *lmeval.EVAL_SPLITS), contract=lmeval.CONTRACT,
+           load=lmeval.LOAD),
     Target("parquet", "parquet", None, packed=(), tokens=False,
            contract="Every compiled column, one Parquet file per split.",
            load="datasets.load_dataset('{dest}')"),
@@ -136,7 +141,7 @@ def _check(target: Target, manifest: dict, columns: list[str]) -> None:
     if target.tokens and manifest.get("layout") != "causal":
         raise FtdataError(f"{where}: needs a causal-layout build (input_ids = prompt + completion); found layout "
                           f"'{manifest.get('layout')}'. Compile with layout: causal, or export to parquet/jsonl")
-    if target.writer == "chat" and not {"prompt", "completion"} <= set(columns):
+    if target.writer in ("chat", "lm-eval") and not {"prompt", "completion"} <= set(columns):
         raise FtdataError(f"{where}: needs the 'prompt' and 'completion' columns; found {columns}"
                           + (" (packed rows keep tokens only; compile without packing)" if PACKED_COLUMN in columns else ""))
     if PACKED_COLUMN in columns and target.packed is None:
@@ -168,7 +173,7 @@ def _write_jsonl_rows(path: Path, rows) -> None:
 
 def _readme(target: Target, manifest: dict, dest: Path, rows: dict, columns: list[str]) -> str:
     h = manifest.get("hashes", {})
-    load = target.load.format(dest=dest, max_length=manifest.get("max_length"))
+    load = target.load.format(dest=dest, max_length=manifest.get("max_length"), group=lmeval.group_name(manifest.get("name")))
     return "\n".join([
         f"# {manifest.get('name')} — ftdata export for {target.name}", "",
         f"Exported by ftdata {manifest.get('ftdata_version')} from a compiled directory "
@@ -212,10 +217,12 @@ def prepare_dest(dest: Path, source: Path, overwrite: bool) -> Path:
     return tmp
 
 
-def _write(target: Target, dd, chosen: list[str], tmp: Path) -> tuple[dict, list[str], list[str]]:
-    """Write the chosen splits into ``tmp``; return (rows per split, files, columns)."""
+def _write(target: Target, dd, chosen: list[str], tmp: Path, dest: Path) -> tuple[dict, list[str], list[str]]:
+    """Write the chosen splits into ``tmp`` (to be renamed ``dest``); return (rows per split, files, columns)."""
     import datasets
 
+    if target.writer == "lm-eval":
+        return lmeval.write_lmeval(dd, chosen, tmp, dest)
     rows, files, columns = {}, [], []
     if target.writer == "disk":
         out = datasets.DatasetDict({s: _select(dd[s], target) for s in chosen})
@@ -285,7 +292,7 @@ def export(path: str | Path, to: str, dest: str | Path, *, splits: list[str] | N
         notes.append("test split left out (LLaMA-Factory reads train and validation only)")
     try:
         with quiet_datasets():
-            rows, files, columns = _write(target, dd, chosen, tmp)
+            rows, files, columns = _write(target, dd, chosen, tmp, dest.resolve())
         (tmp / "README.md").write_text(_readme(target, manifest, dest.resolve(), rows, columns), encoding="utf-8")
         files.append("README.md")
         mark_output(tmp, "export")  # what lets a later --overwrite replace it

@@ -7,5 +7,5 @@ from ftdata.consume.export import FORMATS
 
 
 def test_every_format_listed():
-    assert set(FORMATS) == {"trl", "axolotl", "llamafactory", "torchtune", "openai-jsonl", "parquet", "jsonl"}
+    assert set(FORMATS) == {"trl", "axolotl", "llamafactory", "torchtune", "openai-jsonl", "lm-eval", "parquet", "jsonl"}
     assert IGNORE_INDEX == -100
