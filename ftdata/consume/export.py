@@ -14,7 +14,9 @@ the data on" for the sources):
 ``llamafactory``          ``save_to_disk`` DatasetDict with ``train`` and ``validation``;
                           ``input_ids``, ``attention_mask``, ``labels``; use as ``tokenized_path``.
 ``torchtune``             ``<split>.parquet`` with ``tokens`` and ``labels`` (unshifted, like
-                          torchtune's own ``SFTDataset``; its recipes shift labels themselves).
+                          torchtune's own ``SFTDataset``; its recipes shift labels themselves);
+                          a ``tune run`` config reads it through
+                          :func:`ftdata.consume.torchtune.dataset`.
 ``openai-jsonl``          ``<split>.jsonl`` of chat ``messages`` (user = prompt, assistant =
                           completion): text, not tokens.
 ``parquet`` / ``jsonl``   ``<split>.parquet`` / ``<split>.jsonl`` with every compiled column.
@@ -99,9 +101,8 @@ TARGETS: dict[str, Target] = {t.name: t for t in [
            contract="`tokens` and `labels`, both of one length; `labels` unshifted with -100 (torchtune's "
                     "CROSS_ENTROPY_IGNORE_IDX) where not trained, exactly what torchtune's SFTDataset yields. "
                     "torchtune's recipes shift labels left by one themselves, so they are NOT shifted here.",
-           load="from torchtune.datasets import SFTDataset\n"
-                "ds = SFTDataset(source='parquet', data_files='{dest}/train.parquet', split='train',\n"
-                "                message_transform=lambda s: s, model_transform=None)"),
+           load="# in the `tune run` config (recipes call config.instantiate(cfg.dataset, tokenizer)):\n"
+                "dataset:\n  _component_: ftdata.consume.torchtune.dataset\n  path: {dest}\n  split: train"),
     Target("openai-jsonl", "chat", None, tokens=False,
            contract="One JSON object per line: {\"messages\": [{\"role\": \"user\", \"content\": PROMPT}, "
                     "{\"role\": \"assistant\", \"content\": COMPLETION}]}; text, for hosted fine-tuning APIs.",
