@@ -12,7 +12,8 @@ the data on" for the sources):
 ``axolotl``               ``<split>.jsonl`` with exactly ``input_ids``, ``attention_mask``,
                           ``labels`` (axolotl's pre-tokenized path: no ``type:``, no other keys).
 ``llamafactory``          ``save_to_disk`` DatasetDict with ``train`` and ``validation``;
-                          ``input_ids``, ``attention_mask``, ``labels``; use as ``tokenized_path``.
+                          ``input_ids``, ``attention_mask``, ``labels``; use as ``tokenized_path``;
+                          ``llamafactory_sft.yaml`` beside it is the config to train with.
 ``torchtune``             ``<split>.parquet`` with ``tokens`` and ``labels`` (unshifted, like
                           torchtune's own ``SFTDataset``; its recipes shift labels themselves);
                           a ``tune run`` config reads it through
@@ -41,6 +42,7 @@ from ..constants import IGNORE_INDEX
 from ..errors import FtdataError, did_you_mean
 from ..inspect.load import load_compiled
 from ..write.writer import mark_output, not_replaceable
+from .llamafactory import CONFIG_NAME, write_config
 
 #: Column that marks packed rows (see the packing stage): lengths of the documents in a row.
 PACKED_COLUMN = "seq_lengths"
@@ -96,7 +98,8 @@ TARGETS: dict[str, Target] = {t.name: t for t in [
            contract="`save_to_disk` DatasetDict with `train` (and `validation`, used as the eval set); columns "
                     "`input_ids`, `attention_mask`, `labels` (unshifted, -100 = not trained), as LLaMA-Factory's "
                     "supervised preprocessing writes them. The test split is left out on purpose.",
-           load="tokenized_path: {dest}   # in the LLaMA-Factory YAML; the other dataset arguments are ignored"),
+           load="llamafactory-cli train {dest}/" + CONFIG_NAME + "   # the config written beside the data; "
+                "set model_name_or_path if the model is not the tokenizer's name"),
     Target("torchtune", "parquet", ("input_ids", "labels"), rename=(("input_ids", "tokens"),),
            contract="`tokens` and `labels`, both of one length; `labels` unshifted with -100 (torchtune's "
                     "CROSS_ENTROPY_IGNORE_IDX) where not trained, exactly what torchtune's SFTDataset yields. "
@@ -287,6 +290,8 @@ def export(path: str | Path, to: str, dest: str | Path, *, splits: list[str] | N
     try:
         with quiet_datasets():
             rows, files, columns = _write(target, dd, chosen, tmp)
+        if to == "llamafactory":
+            files.append(write_config(tmp, manifest, dest.resolve(), chosen))
         (tmp / "README.md").write_text(_readme(target, manifest, dest.resolve(), rows, columns), encoding="utf-8")
         files.append("README.md")
         mark_output(tmp, "export")  # what lets a later --overwrite replace it
