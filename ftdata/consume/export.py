@@ -42,7 +42,7 @@ from ..constants import IGNORE_INDEX
 from ..errors import FtdataError, did_you_mean
 from ..inspect.load import load_compiled
 from ..write.writer import mark_output, not_replaceable
-from .llamafactory import CONFIG_NAME, write_config
+from .llamafactory import CONFIG_NAME, model_note, write_config
 
 #: Column that marks packed rows (see the packing stage): lengths of the documents in a row.
 PACKED_COLUMN = "seq_lengths"
@@ -287,6 +287,8 @@ def export(path: str | Path, to: str, dest: str | Path, *, splits: list[str] | N
     notes = []
     if to == "llamafactory" and not splits and "test" in available:
         notes.append("test split left out (LLaMA-Factory reads train and validation only)")
+    if to == "llamafactory" and model_note(manifest):
+        notes.append(model_note(manifest))
     try:
         with quiet_datasets():
             rows, files, columns = _write(target, dd, chosen, tmp)

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import yaml
 
+from ..constants import BUILTIN_TOKENIZER
+
 #: The config's file name inside the export.
 CONFIG_NAME = "llamafactory_sft.yaml"
 
@@ -39,9 +41,18 @@ def config(manifest: dict, dest: Path, splits: list[str]) -> dict:
     return cfg
 
 
+def model_note(manifest: dict) -> str | None:
+    """What to change before training, when the recipe's tokenizer is not a model's name."""
+    if (manifest.get("tokenizer") or {}).get("name") == BUILTIN_TOKENIZER:
+        return (f"{CONFIG_NAME}: the recipe's tokenizer {BUILTIN_TOKENIZER} has no model; set "
+                "model_name_or_path to a model with its vocabulary (e.g. one `ftdata tiny-model llama DIR` writes)")
+    return None
+
+
 def config_text(manifest: dict, dest: Path, splits: list[str]) -> str:
     """:func:`config` as YAML with a header saying what to change and what each name is for."""
-    head = [
+    note = model_note(manifest)
+    head = ([f"# NOTE {note}"] if note else []) + [
         "# LLaMA-Factory SFT config written by ftdata: llamafactory-cli train THIS_FILE",
         "# model_name_or_path is the recipe's tokenizer: the model must use that vocabulary.",
         "# `dataset` / `eval_dataset` only satisfy LLaMA-Factory's parser: with tokenized_path the data",

@@ -25,7 +25,13 @@ from ftdata.errors import FtdataError
 from ftdata.inspect.load import load_compiled
 from ftdata.tokenize.tokenizer import ASSET_DIR
 
-from tests.conftest import ROOT, make_word_tokenizer, write_jsonl, write_native_templates, write_recipe
+from tests.conftest import (
+    ROOT,
+    make_word_tokenizer,
+    write_jsonl,
+    write_native_templates,
+    write_recipe,
+)
 
 SECRET = "hf_notarealtokenbutlooksabitlikeone0123"
 
