@@ -7,4 +7,6 @@ Rule owned here: exports carry the compiled ids and masks unchanged (never re-to
 where the format allows, and say so where it does not.
 
 * :mod:`~ftdata.consume.export` -- ``ftdata.export``; :mod:`~ftdata.consume.push` -- ``ftdata.push``.
+* :mod:`~ftdata.consume.llamafactory` -- the ``llamafactory-cli train`` config written beside that export.
+* :mod:`~ftdata.consume.torchtune` -- ``dataset``, the builder a ``tune run`` config names by ``_component_``.
 """
