@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,6 +30,14 @@ from ..templating.limits import RenderLimits
 from .rules import DEFER, cross_field, raise_all, rule
 
 FORMATS = ("jsonl", "json", "csv", "tsv", "parquet", "arrow", "hf")
+
+
+def check_license_id(v: str | None) -> str | None:
+    """A license is one identifier (SPDX or the Hub's, e.g. apache-2.0, cc-by-4.0, other): no spaces."""
+    if v is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.+_-]*", v):
+        raise ValueError(f"license {v!r} is not a license identifier; give one id such as apache-2.0, "
+                         "cc-by-4.0, mit or other (letters, digits, '.', '+', '-', '_'; no spaces)")
+    return v
 
 
 class _Model(BaseModel):
@@ -121,6 +130,19 @@ class SourceSpec(_Model):
     split: str | None = Field(None, description="Put every row of this source in this split (keep the source's own split).")
     task: str | None = Field(None, description="Task name; default the source name.")
     license: str | None = Field(None, description="License of this source's rows (SPDX id such as cc-by-4.0), for the dataset card.")
+    citation: str | None = Field(None, description="How to cite this source (BibTeX or one sentence), for the dataset card.")
+
+    @field_validator("license")
+    @classmethod
+    def _license_id(cls, v: str | None):
+        return check_license_id(v)
+
+    @field_validator("citation")
+    @classmethod
+    def _citation_text(cls, v: str | None):
+        if v is not None and not v.strip():
+            raise ValueError("citation is empty; give a BibTeX entry or a sentence, or leave citation out")
+        return v
 
     @model_validator(mode="after")
     def _one_origin(self):
@@ -291,6 +313,11 @@ class Recipe(_Model):
         None, description="Folder for cached chunk results (incremental rebuilds); default $FTDATA_CACHE_DIR, "
                           "else .<output name>.cache beside the output.")
     license: str | None = Field(None, description="License of the compiled data, for the dataset card.")
+
+    @field_validator("license")
+    @classmethod
+    def _license_id(cls, v: str | None):
+        return check_license_id(v)
     shots: int = Field(0, ge=0, description="Few-shot: prepend this many solved exemplars drawn (seeded) from the "
                                             "same source's train split, dropped when they would pass max_length.")
     shot_separator: str = Field("\n\n", description="Text between few-shot exemplars and before the row's prompt.")
@@ -329,6 +356,9 @@ def recipe_hash(recipe: Recipe) -> str:
     # the output location, the batch size and the cache folder do not change the content, so they are not part
     # of the hash (builds with different batch sizes are byte-identical); nor does max_reject_share, which only
     # decides whether the build fails
-    blob = json.dumps(recipe.model_dump(mode="json", exclude={"output", "batch_size", "cache_dir", "max_reject_share"}),
-                      sort_keys=True).encode()
+    dump = recipe.model_dump(mode="json", exclude={"output", "batch_size", "cache_dir", "max_reject_share"})
+    for src in dump["sources"]:  # a source without a citation hashes as before the field existed
+        if src.get("citation") is None:
+            src.pop("citation", None)
+    blob = json.dumps(dump, sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()

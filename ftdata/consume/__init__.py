@@ -9,4 +9,6 @@ where the format allows, and say so where it does not.
 * :mod:`~ftdata.consume.export` -- ``ftdata.export``; :mod:`~ftdata.consume.push` -- ``ftdata.push``.
 * :mod:`~ftdata.consume.lmeval` -- the lm-eval tasks; :mod:`~ftdata.consume.lmeval_utils` -- their scoring,
   copied standalone into each such export.
+* :mod:`~ftdata.consume.llamafactory` -- the ``llamafactory-cli train`` config written beside that export.
+* :mod:`~ftdata.consume.torchtune` -- ``dataset``, the builder a ``tune run`` config names by ``_component_``.
 """

@@ -12,9 +12,12 @@ the data on" for the sources):
 ``axolotl``               ``<split>.jsonl`` with exactly ``input_ids``, ``attention_mask``,
                           ``labels`` (axolotl's pre-tokenized path: no ``type:``, no other keys).
 ``llamafactory``          ``save_to_disk`` DatasetDict with ``train`` and ``validation``;
-                          ``input_ids``, ``attention_mask``, ``labels``; use as ``tokenized_path``.
+                          ``input_ids``, ``attention_mask``, ``labels``; use as ``tokenized_path``;
+                          ``llamafactory_sft.yaml`` beside it is the config to train with.
 ``torchtune``             ``<split>.parquet`` with ``tokens`` and ``labels`` (unshifted, like
-                          torchtune's own ``SFTDataset``; its recipes shift labels themselves).
+                          torchtune's own ``SFTDataset``; its recipes shift labels themselves);
+                          a ``tune run`` config reads it through
+                          :func:`ftdata.consume.torchtune.dataset`.
 ``openai-jsonl``          ``<split>.jsonl`` of chat ``messages`` (user = prompt, assistant =
                           completion): text, not tokens.
 ``lm-eval``               lm-evaluation-harness tasks, one per template, scored as ``ftdata eval``
@@ -42,6 +45,7 @@ from ..errors import FtdataError, did_you_mean
 from ..inspect.load import load_compiled
 from ..write.writer import mark_output, not_replaceable
 from . import lmeval
+from .llamafactory import CONFIG_NAME, model_note, write_config
 
 #: Column that marks packed rows (see the packing stage): lengths of the documents in a row.
 PACKED_COLUMN = "seq_lengths"
@@ -97,14 +101,14 @@ TARGETS: dict[str, Target] = {t.name: t for t in [
            contract="`save_to_disk` DatasetDict with `train` (and `validation`, used as the eval set); columns "
                     "`input_ids`, `attention_mask`, `labels` (unshifted, -100 = not trained), as LLaMA-Factory's "
                     "supervised preprocessing writes them. The test split is left out on purpose.",
-           load="tokenized_path: {dest}   # in the LLaMA-Factory YAML; the other dataset arguments are ignored"),
+           load="llamafactory-cli train {dest}/" + CONFIG_NAME + "   # the config written beside the data; "
+                "set model_name_or_path if the model is not the tokenizer's name"),
     Target("torchtune", "parquet", ("input_ids", "labels"), rename=(("input_ids", "tokens"),),
            contract="`tokens` and `labels`, both of one length; `labels` unshifted with -100 (torchtune's "
                     "CROSS_ENTROPY_IGNORE_IDX) where not trained, exactly what torchtune's SFTDataset yields. "
                     "torchtune's recipes shift labels left by one themselves, so they are NOT shifted here.",
-           load="from torchtune.datasets import SFTDataset\n"
-                "ds = SFTDataset(source='parquet', data_files='{dest}/train.parquet', split='train',\n"
-                "                message_transform=lambda s: s, model_transform=None)"),
+           load="# in the `tune run` config (recipes call config.instantiate(cfg.dataset, tokenizer)):\n"
+                "dataset:\n  _component_: ftdata.consume.torchtune.dataset\n  path: {dest}\n  split: train"),
     Target("openai-jsonl", "chat", None, tokens=False,
            contract="One JSON object per line: {\"messages\": [{\"role\": \"user\", \"content\": PROMPT}, "
                     "{\"role\": \"assistant\", \"content\": COMPLETION}]}; text, for hosted fine-tuning APIs.",
@@ -290,9 +294,13 @@ def export(path: str | Path, to: str, dest: str | Path, *, splits: list[str] | N
     notes = []
     if to == "llamafactory" and not splits and "test" in available:
         notes.append("test split left out (LLaMA-Factory reads train and validation only)")
+    if to == "llamafactory" and model_note(manifest):
+        notes.append(model_note(manifest))
     try:
         with quiet_datasets():
             rows, files, columns = _write(target, dd, chosen, tmp, dest.resolve())
+        if to == "llamafactory":
+            files.append(write_config(tmp, manifest, dest.resolve(), chosen))
         (tmp / "README.md").write_text(_readme(target, manifest, dest.resolve(), rows, columns), encoding="utf-8")
         files.append("README.md")
         mark_output(tmp, "export")  # what lets a later --overwrite replace it

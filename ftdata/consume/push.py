@@ -2,7 +2,13 @@
 
 The repository holds Parquet shards per split under ``data/``, a README.md dataset card whose
 YAML ``configs`` block names them (so ``datasets.load_dataset(repo)`` finds the splits and
-nothing else), and the manifest beside them. ``--dry-run DIR`` writes exactly that folder
+nothing else), the manifest beside them, and the tokenizer's files at the top level (the ids
+mean nothing without them; ``AutoTokenizer.from_pretrained`` reads the folder). The tokenizer
+is looked up as the recipe named it (or as ``tokenizer=`` names it) and must hash to the
+manifest's ``hashes.tokenizer``: the pushed files are the ones that compiled the data. The card
+keeps the compiled card's YAML (languages, licenses, citations, renames: what only the build
+knew) and adds ``configs``; the pushed manifest names a local tokenizer folder by its own name,
+never by its absolute path. ``--dry-run DIR`` writes exactly that folder
 locally and uploads nothing; a real push stages the same folder in a temporary directory and
 hands it to ``HfApi.upload_folder`` in one commit.
 
@@ -21,7 +27,8 @@ from pathlib import Path
 from ..constants import MANIFEST
 from ..errors import FtdataError
 from ..inspect.load import load_compiled
-from ..write.card import render_card
+from ..tokenize.tokenizer import load_tokenizer, tokenizer_hash
+from ..write.card import card_metadata, front_matter, render_card, tokenizer_display
 from .export import prepare_dest, quiet_datasets
 
 
@@ -52,7 +59,31 @@ def _check_repo_id(repo_id: str) -> None:
         raise FtdataError(f"push: '{repo_id}' is not a valid repository id (expected 'owner/name'): {exc}") from None
 
 
-def stage(path: str | Path, folder: Path, repo_id: str | None = None) -> tuple[list[str], dict[str, int]]:
+def _tokenizer(manifest: dict, given: str | None):
+    """The tokenizer that compiled the data: ``given`` or the recipe's name, checked by hash."""
+    name = given or (manifest.get("tokenizer") or {}).get("name")
+    try:
+        tok = load_tokenizer(name)
+    except FtdataError as exc:
+        raise FtdataError(f"push: the tokenizer's files go with the data, but {exc}; pass the folder "
+                          "that holds it with --tokenizer") from None
+    want = (manifest.get("hashes") or {}).get("tokenizer")
+    if tokenizer_hash(tok) != want:
+        raise FtdataError(f"push: tokenizer '{name}' is not the one that compiled this data (sha256 "
+                          f"{tokenizer_hash(tok)[:16]}…, the manifest says {str(want)[:16]}…); pass the "
+                          "right one with --tokenizer")
+    return tok
+
+
+def _save_tokenizer(tok, folder: Path) -> list[str]:
+    """Save ``tok`` into ``folder``; return the files it wrote (relative names, sorted)."""
+    before = {p for p in folder.iterdir()}
+    tok.save_pretrained(str(folder))
+    return sorted(p.name for p in folder.iterdir() if p not in before)
+
+
+def stage(path: str | Path, folder: Path, repo_id: str | None = None,
+          tokenizer: str | None = None) -> tuple[list[str], dict[str, int]]:
     """Write the Hub layout of a compiled directory into ``folder`` (which must exist and be empty).
 
     Returns:
@@ -60,6 +91,7 @@ def stage(path: str | Path, folder: Path, repo_id: str | None = None) -> tuple[l
     """
     dd = load_compiled(path)
     manifest = dd.manifest
+    tok_files = _save_tokenizer(_tokenizer(manifest, tokenizer), folder)
     (folder / "data").mkdir()
     files, rows, data_files = [], {}, {}
     for split in dd:
@@ -73,9 +105,16 @@ def stage(path: str | Path, folder: Path, repo_id: str | None = None) -> tuple[l
             files.append(name)
         rows[split] = ds.num_rows
         data_files[split] = f"data/{split}-*"
-    (folder / "README.md").write_text(render_card(manifest, repo_id=repo_id, data_files=data_files), encoding="utf-8")
-    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    return files + ["README.md", MANIFEST], rows
+    compiled_card = Path(path) / "README.md"
+    meta = front_matter(compiled_card.read_text(encoding="utf-8")) if compiled_card.exists() else {}
+    meta = {k: v for k, v in {**card_metadata(manifest), **meta}.items() if k != "configs"}
+    (folder / "README.md").write_text(render_card(manifest, repo_id=repo_id, data_files=data_files, meta=meta,
+                                                  tokenizer_files=tok_files), encoding="utf-8")
+    tok_info = dict(manifest.get("tokenizer") or {})
+    tok_info["name"] = tokenizer_display(tok_info.get("name"))
+    (folder / MANIFEST).write_text(json.dumps(dict(manifest, tokenizer=tok_info), indent=2, sort_keys=True) + "\n",
+                                   encoding="utf-8")
+    return sorted(files + tok_files + ["README.md", MANIFEST]), rows
 
 
 def _upload(folder: Path, repo_id: str, private: bool, token: str | None, message: str) -> tuple[str, str | None]:
@@ -98,7 +137,7 @@ def _upload(folder: Path, repo_id: str, private: bool, token: str | None, messag
 
 
 def push(path: str | Path, repo_id: str, *, private: bool = False, dry_run: str | Path | None = None,
-         token: str | None = None) -> PushResult:
+         token: str | None = None, tokenizer: str | None = None) -> PushResult:
     """Push a compiled directory to the Hub (or, with ``dry_run``, write the folder that would be pushed).
 
     Args:
@@ -107,13 +146,15 @@ def push(path: str | Path, repo_id: str, *, private: bool = False, dry_run: str 
         private: create the repository private (an existing repository keeps its visibility).
         dry_run: write the Hub folder here and upload nothing.
         token: Hub token; default huggingface_hub's lookup (``HF_TOKEN``, then the saved login).
+        tokenizer: where the tokenizer that compiled the data is (default: the recipe's name for
+            it, looked up from the current folder); its files are pushed with the data.
     """
     _check_repo_id(repo_id)
     if dry_run is not None:
         dest = Path(dry_run)
         tmp = prepare_dest(dest, Path(path), overwrite=False)
         try:
-            files, rows = stage(path, tmp, repo_id)
+            files, rows = stage(path, tmp, repo_id, tokenizer)
             if dest.exists():
                 dest.rmdir()  # prepare_dest allows only an empty one
             tmp.rename(dest)
@@ -122,7 +163,7 @@ def push(path: str | Path, repo_id: str, *, private: bool = False, dry_run: str 
             raise
         return PushResult(repo_id, files, rows, private, dry_run=dest.resolve())
     with tempfile.TemporaryDirectory(prefix="ftdata-push-") as tmp:
-        files, rows = stage(path, Path(tmp), repo_id)
+        files, rows = stage(path, Path(tmp), repo_id, tokenizer)
         m = load_compiled(path).manifest
         message = f"ftdata {m['ftdata_version']}: {m['name']} (recipe {m['hashes']['recipe'][:12]})"
         url, commit = _upload(Path(tmp), repo_id, private, token, message)

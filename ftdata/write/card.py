@@ -28,12 +28,82 @@ def source_licenses(manifest: dict) -> dict[str, str | None]:
     return {name: per.get(name) or manifest.get("license") for name in manifest["counts"]["sources"]}
 
 
-def hub_license(manifest: dict) -> str:
-    """One license id for the card's YAML: the common one, or ``other`` when sources differ."""
+def hub_license(manifest: dict) -> str | list[str]:
+    """The card's YAML ``license``: the one id every source shares, else the sorted distinct ids
+    (the Hub takes a list), else ``other`` when none is stated."""
     found = {lic.lower() for lic in source_licenses(manifest).values() if lic}
     if manifest.get("license"):
         found.add(manifest["license"].lower())
-    return found.pop() if len(found) == 1 else "other"
+    return "other" if not found else found.pop() if len(found) == 1 else sorted(found)
+
+
+def template_task(metrics, answer_choices, original_task) -> str:
+    """The Hub task category one template trains: a template that does not perform its dataset's
+    original task (``original_task: false``) is text generation; otherwise answer choices or
+    Accuracy mean text-classification, ROUGE alone summarization, BLEU alone translation, SQuAD
+    question-answering, anything else text-generation."""
+    m = {str(x).lower() for x in metrics or []}
+    if original_task is False:
+        return "text-generation"
+    if answer_choices or "accuracy" in m:
+        return "text-classification"
+    if "squad" in m:
+        return "question-answering"
+    if "rouge" in m and "bleu" not in m:
+        return "summarization"
+    if "bleu" in m and "rouge" not in m:
+        return "translation"
+    return "text-generation"
+
+
+def tokenizer_display(name: str | None) -> str | None:
+    """The tokenizer as the recipe named it, never a local absolute path: a Hub name or
+    ``ftdata:tiny-bpe`` as given, a local folder by its own name."""
+    if not name or not (name.startswith(("/", "~", ".")) or "\\" in name or len(Path(name).parts) > 2):
+        return name
+    return Path(name).expanduser().name
+
+
+def card_metadata(manifest: dict, recipe=None, templates=None) -> dict:
+    """The card's YAML metadata (without ``configs``).
+
+    From the manifest: license (one id, or the sources' distinct ids), size category, task
+    categories (from the templates' metrics and answer choices). With the recipe and the
+    templates (at build time) also: ``language`` (the templates' ``languages``), task categories
+    that honour ``original_task``, and per source (``ftdata_sources``) its task, license,
+    citation and column renames; Hub sources become ``source_datasets``.
+    """
+    m = manifest
+    total = sum(s["examples"] for s in m["counts"]["splits"].values())
+    if templates is not None:
+        tpls = [(t.metrics, t.answer_choices, t.original_task, t.languages) for ts in templates.values() for t in ts]
+    else:
+        tpls = [(t.get("metrics"), t.get("answer_choices"), None, []) for ts in m["templates"].values() for t in ts]
+    tasks = {"text-generation"} | {template_task(mt, ac, ot) for mt, ac, ot, _ in tpls}
+    langs = list(dict.fromkeys(str(x).lower() for *_, ls in tpls for x in ls or []))
+    meta = {"license": hub_license(m), "pretty_name": m["name"]}
+    if langs:
+        meta["language"] = langs
+    meta.update({"tags": ["ftdata", "sft", "tokenized"], "task_categories": sorted(tasks),
+                 "size_categories": [size_category(total)]})
+    if recipe is not None:
+        lic = source_licenses(m)
+        hub = [s.hub.path for s in recipe.sources if s.hub is not None]
+        if hub:
+            meta["source_datasets"] = list(dict.fromkeys(hub))
+        meta["ftdata_sources"] = [
+            {"name": s.name, "task": s.task_name, "license": lic.get(s.name), "citation": s.citation,
+             "origin": s.hub.path if s.hub is not None else Path(s.path).name, "renamed_columns": dict(s.rename)}
+            for s in recipe.sources]
+    return meta
+
+
+def front_matter(card: str) -> dict:
+    """The YAML block at the top of a card (``---`` ... ``---``); empty when there is none."""
+    if not card.startswith("---\n"):
+        return {}
+    end = card.find("\n---\n", 4)
+    return (yaml.safe_load(card[4:end]) or {}) if end > 0 else {}
 
 
 def _number(v):
@@ -124,10 +194,8 @@ def split_method(m: dict) -> str:
             "all examples rendered from a row share its split.")
 
 
-def _front_matter(m: dict, data_files: dict[str, str] | None) -> str:
-    total = sum(s["examples"] for s in m["counts"]["splits"].values())
-    meta = {"license": hub_license(m), "pretty_name": m["name"], "tags": ["ftdata", "sft", "tokenized"],
-            "task_categories": ["text-generation"], "size_categories": [size_category(total)]}
+def _front_matter(meta: dict, data_files: dict[str, str] | None) -> str:
+    meta = dict(meta)
     if data_files:
         meta["configs"] = [{"config_name": "default",
                             "data_files": [{"split": s, "path": p} for s, p in data_files.items()]}]
@@ -192,15 +260,24 @@ def _splits(m: dict) -> list[str]:
     return lines
 
 
-def _sources(m: dict) -> list[str]:
+def _sources(m: dict, meta: dict) -> list[str]:
     lic = source_licenses(m)
+    per = {s["name"]: s for s in meta.get("ftdata_sources") or []}
     lines = ["## Sources and licenses", "",
-             "| source | license | rows read | rejected before rendering | templates | examples written | sha256 |",
-             "|---|---|---:|---:|---:|---:|---|"]
+             "| source | license | rows read | rejected before rendering | templates | examples written | sha256 |"
+             " renamed columns |", "|---|---|---:|---:|---:|---:|---|---|"]
     for name, c in m["counts"]["sources"].items():
         sha = m.get("hashes", {}).get("sources", {}).get(name, "")
+        ren = ", ".join(f"`{a}` → `{b}`" for a, b in (per.get(name, {}).get("renamed_columns") or {}).items())
         lines.append(f"| {name} | {lic.get(name) or 'not stated'} | {c['rows_read']} | {c['rows_rejected']} | "
-                     f"{c['templates']} | {c['examples_written']} | `{sha[:16]}` |")
+                     f"{c['templates']} | {c['examples_written']} | `{sha[:16]}` | {ren or '–'} |")
+    cites = [(n, s["citation"]) for n, s in per.items() if s.get("citation")]
+    if cites:
+        lines += ["", "### Citation", ""]
+        for name, text in cites:
+            fence = "```" + "`" * text.count("```")
+            lines += [f"{name}:", "", fence + ("bibtex" if text.lstrip().startswith("@") else "text"), text.strip(),
+                      fence, ""]
     rej = m["counts"].get("rejects_by_code") or {}
     lines += ["", f"Rejected rows and examples: {m['counts'].get('rejects', 0)}"
               + (" (" + ", ".join(f"{k}: {v}" for k, v in rej.items()) + ")" if rej else "")
@@ -219,31 +296,49 @@ def _templates(m: dict) -> list[str]:
     return lines
 
 
-def render_card(manifest: dict, *, repo_id: str | None = None, data_files: dict[str, str] | None = None) -> str:
+def _tokenizer_files(repo_id: str, files: list[str]) -> list[str]:
+    return ["## Tokenizer", "",
+            f"The ids above are this tokenizer's; its files ({', '.join(f'`{f}`' for f in files)}) are in this "
+            "repository, so the data is usable without looking anything else up:", "", "```python",
+            "from huggingface_hub import snapshot_download", "from transformers import AutoTokenizer",
+            f"local = snapshot_download({repo_id!r}, repo_type='dataset', allow_patterns={files!r})",
+            "tok = AutoTokenizer.from_pretrained(local)", "```", ""]
+
+
+def render_card(manifest: dict, *, repo_id: str | None = None, data_files: dict[str, str] | None = None,
+                meta: dict | None = None, tokenizer_files: list[str] | None = None) -> str:
     """The dataset card for a manifest.
 
     Args:
         manifest: a compiled directory's manifest.
         repo_id: Hub repository the card will live in (changes the loading example).
         data_files: split -> glob of its data files, written as the YAML ``configs`` block.
+        meta: the YAML metadata (default :func:`card_metadata` of the manifest alone).
+        tokenizer_files: the tokenizer's files shipped beside the data (a push), named on the card.
     """
     m = manifest
+    meta = card_metadata(m) if meta is None else meta
     tok = m.get("tokenizer") or {}
     head = [f"# {m['name']}", "",
             f"Supervised fine-tuning data compiled by ftdata {m['ftdata_version']} from raw rows and prompt templates: "
             f"{m['layout']} layout, max_length {m['max_length']} (overflow: {m.get('overflow')}), tokenizer "
-            f"`{tok.get('name')}` (vocabulary {tok.get('vocab_size')}, EOS `{tok.get('eos_token')}`).", "",
-            f"Columns: {', '.join(f'`{c}`' for c in m.get('columns', []))}. Labels: {m['label_convention']}.", ""]
+            f"`{tokenizer_display(tok.get('name'))}` (vocabulary {tok.get('vocab_size')}, EOS `{tok.get('eos_token')}`).",
+            "", f"Columns: {', '.join(f'`{c}`' for c in m.get('columns', []))}. Labels: {m['label_convention']}.", ""]
+    if repo_id and tokenizer_files:
+        head += _tokenizer_files(repo_id, tokenizer_files)
     hashes = m.get("hashes", {})
     prov = ["## Provenance", "", f"- recipe sha256 `{hashes.get('recipe')}`", f"- tokenizer sha256 `{hashes.get('tokenizer')}`",
             f"- seed {m['seed']}; the same recipe, sources and seed give byte-identical shards", ""]
-    return "\n".join([_front_matter(m, data_files), *head, *_loading(m, repo_id), *_splits(m), *_sources(m),
-                      *_templates(m), *prov])
+    return "\n".join([_front_matter(meta, data_files), *head, *_loading(m, repo_id), *_splits(m),
+                      *_sources(m, meta), *_templates(m), *prov])
 
 
 def write_card(folder: Path, manifest: dict, recipe=None, templates=None) -> None:
-    """Write README.md into a compiled directory (``recipe`` fills in per-source licenses)."""
+    """Write README.md into a compiled directory; ``recipe`` and ``templates`` (source -> its
+    :class:`~ftdata.templating.templates.Template` list) fill in what the manifest does not hold:
+    languages, citations, column renames (:func:`card_metadata`). A push carries that YAML over."""
     m = manifest
     if recipe is not None and "licenses" not in m:
         m = dict(m, licenses={s.name: getattr(s, "license", None) for s in recipe.sources})
-    (Path(folder) / "README.md").write_text(render_card(m), encoding="utf-8")
+    meta = card_metadata(m, recipe, templates)
+    (Path(folder) / "README.md").write_text(render_card(m, meta=meta), encoding="utf-8")

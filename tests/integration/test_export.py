@@ -7,6 +7,7 @@ import shutil
 
 import datasets
 import pytest
+import yaml
 
 from ftdata.constants import IGNORE_INDEX, OWNER_FILE
 from ftdata.consume.export import export
@@ -54,6 +55,17 @@ def test_llamafactory_is_a_tokenized_path(reviews_out, compiled, tmp_path):
     for split in dd:
         assert dd[split].column_names == ["input_ids", "attention_mask", "labels"]
         assert dd[split]["labels"] == compiled[split]["labels"]
+    # the config beside it (LLaMA-Factory's own parser reads it in test_llamafactory_config.py)
+    cfg = yaml.safe_load((tmp_path / "lf" / "llamafactory_sft.yaml").read_text())
+    assert cfg["tokenized_path"] == str((tmp_path / "lf").resolve()) and cfg["template"] == "empty"
+    assert (cfg["dataset"], cfg["eval_dataset"], cfg["do_train"], cfg["do_eval"]) == (
+        "ftdata_reviews", "ftdata_reviews_validation", True, True)
+    assert cfg["model_name_or_path"] == "ftdata:tiny-bpe" and cfg["cutoff_len"] == 384
+    assert "has no model; set model_name_or_path" in res.notes[1]
+    assert "llamafactory_sft.yaml" in res.files
+    only_train = export(reviews_out, "llamafactory", tmp_path / "lf-train", splits=["train"])
+    cfg = yaml.safe_load((tmp_path / "lf-train" / "llamafactory_sft.yaml").read_text())
+    assert "eval_dataset" not in cfg and "do_eval" not in cfg and only_train.rows.keys() == {"train"}
 
 
 def test_torchtune_tokens_and_unshifted_labels(reviews_out, compiled, tmp_path):

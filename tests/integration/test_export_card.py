@@ -49,7 +49,7 @@ def test_per_source_licenses_and_mixture(tmp_path):
     })
     out = compile_recipe(recipe).output
     card = (out / "README.md").read_text()
-    assert _front(card)["license"] == "other"  # sources differ
+    assert _front(card)["license"] == ["apache-2.0", "cc-by-4.0"]  # sources differ: each id, as the Hub takes a list
     assert "| rating | cc-by-4.0 |" in card and "| writing | apache-2.0 |" in card
     rows = mixture_rows(load_compiled(out).manifest["mixture"])
     assert [(r["task"], r["requested"]) for r in rows] == [("rating", 0.75), ("writing", 0.25)]

@@ -45,13 +45,15 @@ def export(out, to, dest, splits, overwrite, as_json):
 @click.option("--private", is_flag=True, help="Create the repository private.")
 @click.option("--dry-run", "dry_run", type=click.Path(file_okay=False), metavar="DIR",
               help="Write the folder that would be pushed to DIR and upload nothing.")
+@click.option("--tokenizer", metavar="PATH_OR_NAME",
+              help="The tokenizer that compiled OUT, when the recipe's name for it does not resolve from here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def push(out, repo_id, private, dry_run, as_json):
+def push(out, repo_id, private, dry_run, tokenizer, as_json):
     """Push compiled directory OUT to the Hugging Face Hub as dataset REPO_ID.
 
     Uploads Parquet shards per split under data/, a README.md dataset card (with the YAML
-    configs block the Hub reads) and manifest.json. The token comes from HF_TOKEN or
-    `hf auth login` and is never printed.
+    configs block the Hub reads), manifest.json and the tokenizer's files. The token comes
+    from HF_TOKEN or `hf auth login` and is never printed.
 
     \b
     Example:
@@ -60,7 +62,7 @@ def push(out, repo_id, private, dry_run, as_json):
     """
     from ftdata.consume.push import push as run_push
 
-    res = run_push(out, repo_id, private=private, dry_run=dry_run)
+    res = run_push(out, repo_id, private=private, dry_run=dry_run, tokenizer=tokenizer)
     if as_json:
         click.echo(json.dumps(res.as_dict(), indent=2))
     elif res.dry_run:
