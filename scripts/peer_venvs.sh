@@ -10,6 +10,8 @@
 # Order matters: torch and torchvision first, pinned, on Python 3.11 -- pip takes both from this
 # machine's disk (a CUDA build; it runs on the CPU); without the pin llamafactory's `torch>=2.4`
 # would download another multi-GB torch.
+# Not lighter: llamafactory/data/mm_plugin.py imports torchaudio unconditionally, and PyPI's
+# torchaudio Linux wheels link libtorch_cuda.so, so they cannot load on the CPU torch 2.13.0.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LF="${FTDATA_LF_VENV:-/work/venvs/lf}"
