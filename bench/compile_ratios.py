@@ -264,7 +264,10 @@ def main() -> None:
 
     datasets.disable_progress_bars()
     args.cache_dir.mkdir(parents=True, exist_ok=True)
-    want = (lambda c: not args.only or c in args.only)
+
+    def want(case: str) -> bool:
+        return not args.only or case in args.only
+
     results, notes = [], {}
     with tempfile.TemporaryDirectory() as d:
         root = Path(d)
