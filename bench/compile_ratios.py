@@ -30,7 +30,9 @@ after another, and is scored by its best round (a shared machine's load changes 
 Then (``--skip-memory`` leaves it out) peak anonymous RSS of the build and its workers at
 ``--memory-large`` vs ``--memory-small`` x 1,000 rows (default 1M vs 100k; :mod:`memory`), in
 fresh subprocesses. Trained tokenizers are cached in ``--cache-dir`` (never in the repository).
-Prints one table and a JSON line with everything.
+Prints one table and a JSON line with everything. Each ratio is given twice: by wall clock, and
+by CPU seconds (user + system of the process, its threads and its reaped worker processes), which
+a shared machine's load disturbs far less; on an idle machine with every core busy the two agree.
 """
 
 from __future__ import annotations
@@ -189,22 +191,42 @@ def rendered(tokenizer: Path, conversations: list[list[dict]]) -> list[str]:
 
 
 # -- timing --------------------------------------------------------------------------------
-def bare(tokenizer: Path | str, texts: list[str]) -> float:
+def cpu_seconds() -> float:
+    """CPU seconds (user + system) of this process, all its threads, and its reaped children
+    (a build's worker processes, once the pool has closed)."""
+    import resource
+
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def timed(fn, *args):
+    """``(wall seconds, CPU seconds, fn(*args))``."""
+    c0, t0 = cpu_seconds(), time.perf_counter()
+    out = fn(*args)
+    return time.perf_counter() - t0, cpu_seconds() - c0, out
+
+
+def bare(tokenizer: Path | str, texts: list[str]) -> tuple[float, float]:
+    """Wall and CPU seconds of ``encode_batch`` (with offsets) over ``texts``, batches of 1,000."""
     from tokenizers import Tokenizer
 
     backend = Tokenizer.from_file(str(Path(tokenizer) / "tokenizer.json"))
     backend.encode_batch(texts[:8])
-    t0 = time.perf_counter()
-    for i in range(0, len(texts), BATCH):
-        backend.encode_batch(texts[i:i + BATCH])
-    return time.perf_counter() - t0
+
+    def run():
+        for i in range(0, len(texts), BATCH):
+            backend.encode_batch(texts[i:i + BATCH])
+
+    wall, cpu, _ = timed(run)
+    return wall, cpu
 
 
-def build(recipe: Path, out: Path, procs: int) -> tuple[float, int]:
-    t0 = time.perf_counter()
-    built = compile_recipe(recipe, output=out, num_proc=procs, cache=True, overwrite=True, force=True)
-    seconds = time.perf_counter() - t0
-    return seconds, sum(s["examples"] for s in built.manifest["counts"]["splits"].values())
+def build(recipe: Path, out: Path, procs: int) -> tuple[float, float, int]:
+    """Wall and CPU seconds (the build process and its workers) of a cold build; its examples."""
+    wall, cpu, built = timed(lambda: compile_recipe(recipe, output=out, num_proc=procs, cache=True, overwrite=True,
+                                                    force=True))
+    return wall, cpu, sum(s["examples"] for s in built.manifest["counts"]["splits"].values())
 
 
 def plain_texts(out: Path, sep: str = " ") -> tuple[list[str], list[str]]:
@@ -220,31 +242,40 @@ def plain_texts(out: Path, sep: str = " ") -> tuple[list[str], list[str]]:
 
 def run_case(name: str, recipe: Path, tokenizer: Path, procs: list[int], rounds: int, folder: Path,
              texts: list[str] | None, peers: bool) -> dict:
-    """Best-of-``rounds`` seconds of the bare tokenizer and of ftdata with each of ``procs``."""
+    """Best-of-``rounds`` wall seconds (and CPU seconds) of the bare tokenizer and of ftdata with
+    each of ``procs``."""
     times: dict[str, list[float]] = {}
+    cpu: dict[str, list[float]] = {}
     examples = {}
     extra = {}
     for r in range(rounds):
         for p in procs:
-            s, n = build(recipe, folder / f"out{p}", p)
+            s, c, n = build(recipe, folder / f"out{p}", p)
             times.setdefault(f"ftdata {p} proc", []).append(s)
+            cpu.setdefault(f"ftdata {p} proc", []).append(c)
             examples[p] = n
         if texts is None:
             prompts, completions = plain_texts(folder / f"out{procs[0]}")
             texts = [a + " " + b for a, b in zip(prompts, completions)]
             extra["prompts"], extra["completions"] = prompts, completions
-        times.setdefault("bare", []).append(bare(tokenizer, texts))
-        if peers:
-            s, _ = datasets_map(texts, BATCH)
+        s, c = bare(tokenizer, texts)
+        times.setdefault("bare", []).append(s)
+        cpu.setdefault("bare", []).append(c)
+        if peers:  # CPU: the whole call (it also loads the tokenizer and makes the Dataset)
+            _, c, (s, _) = timed(datasets_map, texts, BATCH)
             times.setdefault("datasets.map", []).append(s)
-        print(f"  {name} round {r + 1}: " + ", ".join(f"{k} {v[-1]:.1f}s" for k, v in times.items()), flush=True)
+            cpu.setdefault("datasets.map", []).append(c)
+        print(f"  {name} round {r + 1}: " + ", ".join(f"{k} {v[-1]:.1f}s cpu {cpu[k][-1]:.1f}s"
+                                                      for k, v in times.items()), flush=True)
     if peers:
-        s, _ = trl_prepare(extra["prompts"], [" " + c for c in extra["completions"]], folder)
+        _, c, (s, _) = timed(trl_prepare, extra["prompts"], [" " + c for c in extra["completions"]], folder)
         times["TRL preparation"] = [s]
+        cpu["TRL preparation"] = [c]
     best = {k: min(v) for k, v in times.items()}
+    best_cpu = {k: min(v) for k, v in cpu.items()}
     nfc_unchanged = all(unicodedata.is_normalized("NFC", t) for t in texts)
     return {"case": name, "examples": examples, "texts": len(texts), "seconds": times, "best": best,
-            "text_is_nfc": nfc_unchanged}
+            "cpu_seconds": cpu, "best_cpu": best_cpu, "text_is_nfc": nfc_unchanged}
 
 
 def main() -> None:
@@ -327,18 +358,24 @@ def main() -> None:
 
     print(f"\n{os.cpu_count()} CPUs; load average now {os.getloadavg()[0]:.1f}; plain: DialogSum x{args.times} "
           f"({n_plain:,} rows); best of {args.rounds} rounds (TRL: one run); --num-proc 2 unless named")
-    print(f"{'case':<34}{'ftdata s':>10}{'bare s':>9}{'ftdata/bare':>13}")
+    print("ratios: bare seconds / ftdata seconds (higher is better for ftdata); wall clock, and CPU seconds of "
+          "each method's process, threads and workers (steadier than wall clock on a loaded machine)")
+    print(f"{'case':<34}{'ftdata s':>10}{'bare s':>9}{'ftdata/bare':>13}{'ftdata cpu':>12}{'bare cpu':>10}{'by CPU':>9}")
     for r in results:
-        b = r["best"]
+        b, c = r["best"], r["best_cpu"]
         for key in (k for k in b if k.startswith("ftdata")):
             r.setdefault("ratio", {})[key] = b["bare"] / b[key]
+            r.setdefault("ratio_cpu", {})[key] = c["bare"] / c[key]
             label = f"{r['case']} ({key.split(' ', 1)[1]})"
-            print(f"{label:<34}{b[key]:>10.2f}{b['bare']:>9.2f}{b['bare'] / b[key]:>12.2f}x")
+            print(f"{label:<34}{b[key]:>10.2f}{b['bare']:>9.2f}{b['bare'] / b[key]:>12.2f}x"
+                  f"{c[key]:>12.2f}{c['bare']:>10.2f}{c['bare'] / c[key]:>8.2f}x")
         for peer in ("datasets.map", "TRL preparation"):
             if peer in b:
                 r["ratio"][f"vs {peer}"] = b[peer] / b["ftdata 2 proc"]
+                r["ratio_cpu"][f"vs {peer}"] = c[peer] / c["ftdata 2 proc"]
                 print(f"{'  ftdata 2 proc vs ' + peer:<34}{b['ftdata 2 proc']:>10.2f}{b[peer]:>9.2f}"
-                      f"{b[peer] / b['ftdata 2 proc']:>12.2f}x  ({peer} seconds in the bare column)")
+                      f"{b[peer] / b['ftdata 2 proc']:>12.2f}x{c['ftdata 2 proc']:>12.2f}{c[peer]:>10.2f}"
+                      f"{c[peer] / c['ftdata 2 proc']:>8.2f}x  ({peer} in the bare columns)")
     for case, note in notes.items():
         print(f"{case}: {note}")
     if memory:
