@@ -12,7 +12,7 @@ and audit bits (tested).
 
 A Unicode normalizer (NFC, as Qwen2 has; NFD, NFKC, NFKD, or a sequence of them) leaves a text
 that is already in its form unchanged, so the byte lengths still place the tokens: each chunk is
-checked (``unicodedata.is_normalized``, a quick check that is nearly free on ASCII) and only a
+checked (``str.isascii``, else ``unicodedata.is_normalized``) and only a
 chunk holding a text the normalizer would change takes the reference path (the tokenizer keeps
 the fast path for the next chunk). Any other normalizer keeps the reference path.
 """
@@ -58,8 +58,9 @@ def _normal_forms(backend) -> tuple[str, ...] | None:
 
 
 def normalized(forms: tuple[str, ...], texts: list[str]) -> bool:
-    """Whether every text is already in every form of ``forms`` (the normalizer leaves it as it is)."""
-    return all(unicodedata.is_normalized(f, t) for f in forms for t in texts)
+    """Whether every text is already in every form of ``forms`` (the normalizer leaves it as it is).
+    ASCII text is in every form (``str.isascii`` is a flag CPython keeps: no scan)."""
+    return all(t.isascii() or all(unicodedata.is_normalized(f, t) for f in forms) for t in texts)
 
 
 def byte_lengths(backend) -> np.ndarray | None:
