@@ -1,7 +1,7 @@
 """The vectorised causal path, for tokenizers whose tokens are byte strings of the text.
 
-For byte-level BPE with no normalizer (GPT-2, Llama 3, the shipped ``ftdata:tiny-bpe``) a
-token's place in the text is the running sum of its ids' byte lengths (:func:`byte_lengths`),
+For byte-level BPE (GPT-2, Llama 3, the shipped ``ftdata:tiny-bpe``) a token's place in the
+text is the running sum of its ids' byte lengths (:func:`byte_lengths`),
 so the batch is encoded without offsets (``encode_batch_fast``) and the labels of the whole
 batch are a handful of NumPy operations over the concatenated ids. Each example's byte lengths
 must add up to its text's; any batch where they do not (an unknown token, a prefix space, an
@@ -9,9 +9,18 @@ unusual pre-tokenizer) is encoded again on the reference path
 (:func:`~ftdata.tokenize.spans.encode_causal`), which also decides for every other tokenizer,
 and the fast path is not tried again for that tokenizer. Both paths give the same ids, labels
 and audit bits (tested).
+
+A Unicode normalizer (NFC, as Qwen2 has; NFD, NFKC, NFKD, or a sequence of them) leaves a text
+that is already in its form unchanged, so the byte lengths still place the tokens: each chunk is
+checked (``str.isascii``, else ``unicodedata.is_normalized``) and only a
+chunk holding a text the normalizer would change takes the reference path (the tokenizer keeps
+the fast path for the next chunk). Any other normalizer keeps the reference path.
 """
 
 from __future__ import annotations
+
+import json
+import unicodedata
 
 import numpy as np
 
@@ -24,16 +33,40 @@ from .spans import encode_causal
 from .specials import _per_backend, specials_for
 
 _BYTE_LENGTHS: dict[int, tuple[object, np.ndarray | None]] = {}
+_FORMS: dict[int, tuple[object, tuple[str, ...] | None]] = {}
+#: Unicode normalization forms: a normalizer made only of these is the identity on text already in them.
+UNICODE_FORMS = ("NFC", "NFD", "NFKC", "NFKD")
 #: Backends whose byte lengths once failed to add up: reference path only. A pure per-tokenizer
 #: memo (id -> the backend itself, checked by identity as in :func:`ftdata.tokenize.specials._per_backend`, so a new
 #: tokenizer that reuses a freed one's id is not taken for it); it changes speed, never output.
 _SLOW: dict[int, object] = {}
 
 
+def normal_forms(backend) -> tuple[str, ...] | None:
+    """The Unicode forms the backend's normalizer applies, in order: ``()`` without a normalizer,
+    None when it does anything else (lower-casing, replacing, prepending, ...)."""
+    return _per_backend(_FORMS, backend, _normal_forms)
+
+
+def _normal_forms(backend) -> tuple[str, ...] | None:
+    if backend.normalizer is None:
+        return ()
+    spec = json.loads(backend.to_str()).get("normalizer") or {}
+    parts = spec.get("normalizers", []) if spec.get("type") == "Sequence" else [spec]
+    forms = tuple(p.get("type") for p in parts)
+    return forms if all(f in UNICODE_FORMS for f in forms) else None
+
+
+def normalized(forms: tuple[str, ...], texts: list[str]) -> bool:
+    """Whether every text is already in every form of ``forms`` (the normalizer leaves it as it is).
+    ASCII text is in every form (``str.isascii`` is a flag CPython keeps: no scan)."""
+    return all(t.isascii() or all(unicodedata.is_normalized(f, t) for f in forms) for t in texts)
+
+
 def byte_lengths(backend) -> np.ndarray | None:
     """UTF-8 bytes of text each token id stands for, or None when tokens are not byte strings.
 
-    Byte-level vocabularies (``ByteLevel`` decoder, no normalizer) write every byte as one
+    Byte-level vocabularies (``ByteLevel`` decoder, no normalizer but Unicode forms) write every byte as one
     character of a fixed 256-character alphabet, so a vocabulary token's byte length is its
     string length; an added token matches its content, so it stands for that content's bytes.
     A vocabulary entry outside the alphabet gets -1 (an encoding holding it is not trusted).
@@ -46,7 +79,7 @@ def _byte_lengths(backend) -> np.ndarray | None:
     # offsets trimmed by the post-processor (RoBERTa-style) move the reference path's spans off
     # the bytes: such tokenizers keep the reference path
     trims = "trim_offsets=True" in repr(backend.post_processor)
-    if backend.normalizer is None and type(backend.decoder).__name__ == "ByteLevel" and not trims:
+    if normal_forms(backend) is not None and type(backend.decoder).__name__ == "ByteLevel" and not trims:
         from tokenizers.pre_tokenizers import ByteLevel
 
         alphabet = set(ByteLevel.alphabet())
@@ -79,9 +112,14 @@ def _causal_fast(backend, prompts, completions, separator, eos_id, max_length, o
     blen_of = None if _SLOW.get(id(backend)) is backend else byte_lengths(backend)
     if blen_of is None:
         return None
+    texts = [p + separator + c for p, c in zip(prompts, completions)]
+    forms = normal_forms(backend)
+    # the prompts too: the prefix check (ftdata.tokenize.prefix) encodes them alone
+    if forms and not (normalized(forms, texts) and normalized(forms, prompts)):
+        return None  # the normalizer would change a text of this chunk: the reference path, this chunk only
     pbytes = [p.encode("utf-8") for p in prompts]
     p_len = np.fromiter(map(len, pbytes), dtype=np.int64, count=len(prompts))
-    placed = _place_tokens(backend, blen_of, prompts, completions, separator, p_len)
+    placed = _place_tokens(backend, blen_of, texts, completions, separator, p_len)
     if placed is None:
         _SLOW[id(backend)] = backend  # this tokenizer's tokens are not plain byte strings of the text
         return None
@@ -100,9 +138,10 @@ def _causal_fast(backend, prompts, completions, separator, eos_id, max_length, o
     return cols
 
 
-def _place_tokens(backend, blen_of: np.ndarray, prompts, completions, separator,
+def _place_tokens(backend, blen_of: np.ndarray, texts: list[str], completions, separator,
                   p_len: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
-    """Encode the joined texts without offsets and place every token by its byte length.
+    """Encode the joined texts (prompt + separator + completion) without offsets and place every
+    token by its byte length.
 
     Returns:
         ``(flat, n, toff, cum)``: every example's ids concatenated (int32), its token count, its
@@ -110,11 +149,10 @@ def _place_tokens(backend, blen_of: np.ndarray, prompts, completions, separator,
         ``j``, chunk-wide; None when the byte lengths do not add up to the texts' (an id the
         table does not cover or marks -1, or a text whose tokens are not its bytes).
     """
-    n_ex = len(prompts)
+    n_ex = len(texts)
     sep_b = len(separator.encode("utf-8"))
     t_len = p_len + sep_b + np.fromiter((len(c.encode("utf-8")) for c in completions), dtype=np.int64, count=n_ex)
-    encs = backend.encode_batch_fast([p + separator + c for p, c in zip(prompts, completions)],
-                                     add_special_tokens=False)
+    encs = backend.encode_batch_fast(texts, add_special_tokens=False)
     parts = [np.array(e.ids, dtype=np.int32) for e in encs]
     del encs
     n = np.fromiter(map(len, parts), dtype=np.int64, count=n_ex)

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tokenizers import processors
+from tokenizers import normalizers, processors
 
 from ftdata.errors import TemplateError
 from ftdata.templating.limits import RenderLimits
@@ -187,6 +187,61 @@ def test_lengths_that_do_not_add_up_fall_back_for_good():
     assert id(backend) in causal_fast._SLOW
     assert cols.example(0) == Columns.from_encoded(encode_causal(backend, ["Q: hi"], ["yes"], **kw)).example(0)
 
+
+
+def _normalized_backend(normalizer):
+    """A copy of the shipped tokenizer with ``normalizer`` (Qwen2 has NFC)."""
+    backend = copy.deepcopy(TOK.backend_tokenizer)
+    backend.normalizer = normalizer
+    return backend
+
+
+@pytest.mark.parametrize("normalizer", [normalizers.NFC(), normalizers.Sequence([normalizers.NFKC()])])
+@pytest.mark.parametrize("overflow", [(4096, "drop"), (160, "truncate_prompt")])
+def test_a_unicode_normalizer_keeps_the_vectorised_path(normalizer, overflow, monkeypatch):
+    # real text is already NFC: the normalizer changes nothing, the byte lengths still place the tokens
+    backend = _normalized_backend(normalizer)
+    prompts, completions = _real_pairs()
+    assert byte_lengths(backend) is not None
+    _assert_same(backend, prompts, completions, monkeypatch, separator=" ", eos_id=EOS, max_length=overflow[0],
+                 overflow=overflow[1], bos_id=BOS)
+
+
+def test_a_chunk_the_normalizer_would_change_takes_the_reference_path_alone(monkeypatch):
+    backend = _normalized_backend(normalizers.NFC())
+    kw = dict(separator=" ", eos_id=EOS, max_length=64, overflow="drop", bos_id=BOS)
+    # "e" + combining acute: NFC makes it one character, so the bytes no longer match the tokens
+    decomposed = (["Cafe\u0301 menu?", "Plain"], ["Cre\u0300me brûlée", "text"])
+    ref = encode_causal(backend, *decomposed, **kw)
+    got = encode_causal_columns(backend, *decomposed, **kw)
+    assert [got.example(i) for i in range(2)] == [Columns.from_encoded(ref).example(i) for i in range(2)]
+    assert id(backend) not in causal_fast._SLOW  # the next chunk tries the fast path again
+    _assert_same(backend, ["Café menu?"], ["Crème brûlée"], monkeypatch, **kw)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(pairs=st.lists(st.tuples(EDGY, EDGY), min_size=1, max_size=6), separator=st.sampled_from([" ", "", "\u0301"]))
+def test_nfc_tokenizer_on_random_unicode_matches_the_reference(pairs, separator, monkeypatch):
+    backend = BACKENDS_NFC
+    prompts, completions = [p for p, _ in pairs], [c for _, c in pairs]
+    kw = dict(separator=separator, eos_id=EOS, max_length=10_000, overflow="drop", bos_id=BOS)
+    got = encode_causal_columns(backend, prompts, completions, **kw)
+    ref = encode_causal(backend, prompts, completions, **kw)
+    for i, e in enumerate(ref):
+        if e.reject is not None:
+            assert got.example(i).reject == e.reject
+            continue
+        e.n_prompt = 0
+        assert got.example(i) == e
+
+
+BACKENDS_NFC = _normalized_backend(normalizers.NFC())
+
+
+def test_other_normalizers_keep_the_reference_path():
+    assert byte_lengths(_normalized_backend(normalizers.Lowercase())) is None
+    assert byte_lengths(_normalized_backend(normalizers.Sequence([normalizers.NFC(), normalizers.Strip()]))) is None
 
 # -- plain templates ---------------------------------------------------------------------------
 
