@@ -50,14 +50,16 @@ def compile(recipe, **kwargs):  # noqa: A001 - mirrors the CLI verb
     return compile_recipe(recipe, **kwargs)
 
 
-def load(path):
+def load(path, *, decode: bool = False):
     """Load a compiled directory as a ``DatasetDict`` with ``.manifest`` attached.
 
-    Refuses a directory without ``COMPLETED``.
+    Refuses a directory without ``COMPLETED``. A chat build's ``messages`` and ``tools``
+    columns are JSON text; ``decode=True`` returns them parsed (see
+    :func:`ftdata.inspect.load.load_compiled`).
     """
     from .inspect.load import load_compiled
 
-    return load_compiled(path)
+    return load_compiled(path, decode=decode)
 
 
 def render(template, row: dict, *, seed: int = 0, row_key: str = ""):

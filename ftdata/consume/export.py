@@ -16,7 +16,17 @@ the data on" for the sources):
 ``torchtune``             ``<split>.parquet`` with ``tokens`` and ``labels`` (unshifted, like
                           torchtune's own ``SFTDataset``; its recipes shift labels themselves).
 ``openai-jsonl``          ``<split>.jsonl`` of chat ``messages`` (user = prompt, assistant =
-                          completion): text, not tokens.
+                          completion; a chat build: its whole conversation with the recipe's
+                          system message, ``tools``, string ``arguments`` and per-message
+                          ``weight``): text, not tokens.
+``trl-chat``              ``save_to_disk`` DatasetDict of conversations: ``messages`` (each message
+                          a datasets ``Json`` value, so mixed argument shapes load) and ``tools``
+                          (JSON text, which TRL's SFTTrainer decodes): TRL tokenizes and masks.
+``axolotl-chat``          ``<split>.jsonl`` for axolotl's ``chat_template`` type: ``messages`` and
+                          ``tools`` as JSON text (axolotl decodes both), per-message ``training``.
+``llamafactory-sharegpt`` ``<split>.jsonl`` ShareGPT (``conversations`` from/value with
+                          ``function_call`` / ``observation``, ``system``, ``tools`` as JSON text)
+                          and ``dataset_info.json`` (``formatting: sharegpt``).
 ``parquet`` / ``jsonl``   ``<split>.parquet`` / ``<split>.jsonl`` with every compiled column.
 ========================  =====================================================================
 
@@ -38,6 +48,8 @@ from pathlib import Path
 from ..constants import IGNORE_INDEX
 from ..errors import FtdataError, did_you_mean
 from ..inspect.load import load_compiled
+from ..templating.conversation import assistant_weights, loads
+from . import chatexport
 from ..write.writer import mark_output, not_replaceable
 
 #: Column that marks packed rows (see the packing stage): lengths of the documents in a row.
@@ -65,7 +77,7 @@ class Target:
     """One export format: which columns, how they are renamed, how they are written."""
 
     name: str
-    writer: str  # "disk" (save_to_disk), "jsonl", "parquet", "chat"
+    writer: str  # "disk" (save_to_disk), "jsonl", "parquet", "chat" (conversations, see CONVERSATION_WRITERS)
     columns: tuple[str, ...] | None  # None = every compiled column
     rename: tuple[tuple[str, str], ...] = ()
     packed: tuple[str, ...] | None = None  # extra columns for packed data; None = packed refused
@@ -106,6 +118,30 @@ TARGETS: dict[str, Target] = {t.name: t for t in [
            contract="One JSON object per line: {\"messages\": [{\"role\": \"user\", \"content\": PROMPT}, "
                     "{\"role\": \"assistant\", \"content\": COMPLETION}]}; text, for hosted fine-tuning APIs.",
            load="upload {dest}/train.jsonl (and validation.jsonl) as chat fine-tuning files"),
+    Target("trl-chat", "chat", None, tokens=False,
+           contract="`save_to_disk` DatasetDict with `messages` (the conversation as compiled, in the internal format: "
+                    "role, content, reasoning_content, tool_calls with parsed `arguments`, tool_call_id, name, weight; "
+                    "each message a datasets `Json` value, so rows whose tool arguments differ in shape load) and `tools` "
+                    "(JSON text or null; TRL's SFTTrainer json-decodes a string `tools`). TRL renders and masks these "
+                    "itself: which tokens it trains is TRL's choice (`assistant_only_loss`, `completion_only_loss`); "
+                    "for ftdata's exact labels export `--to trl` instead.",
+           load="from datasets import load_from_disk\n"
+                "dd = load_from_disk('{dest}')\n"
+                "trainer = SFTTrainer(model=..., args=SFTConfig(max_length={max_length}, assistant_only_loss=True, ...),\n"
+                "                     train_dataset=dd['train'], processing_class=tokenizer)"),
+    Target("axolotl-chat", "chat", None, tokens=False,
+           contract="One JSON object per line: `messages` (JSON text of the conversation; each assistant message has "
+                    "`training`: true/false, ftdata's choice of trained turns) and "
+                    "`tools` (JSON text or null). axolotl's `chat_template` type json-decodes a string messages/tools "
+                    "field and string arguments, so no Arrow struct is ever inferred from them.",
+           load=""),
+    Target("llamafactory-sharegpt", "chat", None, tokens=False,
+           contract="`<split>.jsonl` in LLaMA-Factory's ShareGPT layout: `conversations` (from: human / gpt / "
+                    "function_call / observation; a function_call value is the JSON of {name, arguments} or a list "
+                    "of them), `system` and `tools` (JSON text); `dataset_info.json` names each split with "
+                    "`formatting: sharegpt`, its columns and tags. Rows the layout cannot hold (see the notes) are "
+                    "left out and counted.",
+           load=""),
     Target("parquet", "parquet", None, packed=(), tokens=False,
            contract="Every compiled column, one Parquet file per split.",
            load="datasets.load_dataset('{dest}')"),
@@ -136,7 +172,7 @@ def _check(target: Target, manifest: dict, columns: list[str]) -> None:
     if target.tokens and manifest.get("layout") != "causal":
         raise FtdataError(f"{where}: needs a causal-layout build (input_ids = prompt + completion); found layout "
                           f"'{manifest.get('layout')}'. Compile with layout: causal, or export to parquet/jsonl")
-    if target.writer == "chat" and not {"prompt", "completion"} <= set(columns):
+    if target.writer == "chat" and not ({"prompt", "completion"} <= set(columns) or "messages" in columns):
         raise FtdataError(f"{where}: needs the 'prompt' and 'completion' columns; found {columns}"
                           + (" (packed rows keep tokens only; compile without packing)" if PACKED_COLUMN in columns else ""))
     if PACKED_COLUMN in columns and target.packed is None:
@@ -160,15 +196,28 @@ def _chat_rows(ds) -> Iterator[dict]:
             yield {"messages": [{"role": "user", "content": p}, {"role": "assistant", "content": c}]}
 
 
+def _conversations(ds) -> Iterator[tuple[list[dict], list[dict] | None]]:
+    """(messages, tools) per row: a chat build's stored conversation, else the (prompt, completion) pair."""
+    if "messages" not in ds.column_names:
+        for row in _chat_rows(ds):
+            yield row["messages"], None
+        return
+    for batch in ds.select_columns(["messages", "tools"]).iter(batch_size=1000):
+        for m, t in zip(batch["messages"], batch["tools"]):
+            yield loads(m), loads(t)
+
+
 def _write_jsonl_rows(path: Path, rows) -> None:
     with open(path, "w", encoding="utf-8") as fh:
         for r in rows:
             fh.write(json.dumps(r, ensure_ascii=False) + "\n")
 
 
-def _readme(target: Target, manifest: dict, dest: Path, rows: dict, columns: list[str]) -> str:
+def _readme(target: Target, manifest: dict, dest: Path, rows: dict, columns: list[str],
+            notes: list[str] = ()) -> str:
     h = manifest.get("hashes", {})
-    load = target.load.format(dest=dest, max_length=manifest.get("max_length"))
+    load = (target.load.format(dest=dest, max_length=manifest.get("max_length")) if target.load
+            else chatexport.loading(target.name, manifest, dest, list(rows)))
     return "\n".join([
         f"# {manifest.get('name')} — ftdata export for {target.name}", "",
         f"Exported by ftdata {manifest.get('ftdata_version')} from a compiled directory "
@@ -178,6 +227,7 @@ def _readme(target: Target, manifest: dict, dest: Path, rows: dict, columns: lis
         f"Columns: {', '.join(f'`{c}`' for c in columns)}. Ignore index: {IGNORE_INDEX}.", "",
         "| split | rows |", "|---|---:|", *[f"| {s} | {n} |" for s, n in rows.items()], "",
         "## Loading", "", "```", load, "```", "",
+        *(["## Left out", "", *[f"- {n}" for n in notes], ""] if notes else []),
     ])
 
 
@@ -212,8 +262,9 @@ def prepare_dest(dest: Path, source: Path, overwrite: bool) -> Path:
     return tmp
 
 
-def _write(target: Target, dd, chosen: list[str], tmp: Path) -> tuple[dict, list[str], list[str]]:
-    """Write the chosen splits into ``tmp``; return (rows per split, files, columns)."""
+def _write(target: Target, dd, chosen: list[str], tmp: Path, notes: list[str]) -> tuple[dict, list[str], list[str]]:
+    """Write the chosen splits into ``tmp``; return (rows per split, files, columns); ``notes``
+    gets what an export had to leave out."""
     import datasets
 
     rows, files, columns = {}, [], []
@@ -226,10 +277,19 @@ def _write(target: Target, dd, chosen: list[str], tmp: Path) -> tuple[dict, list
     else:
         for s in chosen:
             ds = dd[s]
-            if target.writer == "chat":
-                _write_jsonl_rows(tmp / f"{s}.jsonl", _chat_rows(ds))
+            if target.writer == "chat" and target.name == "openai-jsonl" and "messages" not in ds.column_names:
+                _write_jsonl_rows(tmp / f"{s}.jsonl", _chat_rows(ds))  # a pair build: as before
                 columns = ["messages"]
                 files.append(f"{s}.jsonl")
+            elif target.writer == "chat":
+                chat = dd.manifest.get("chat") or {}
+                convs = ((m, t, assistant_weights(m, chat)) for m, t in _conversations(ds))
+                n, columns, written, skipped = chatexport.write(target.name, convs, tmp, s, chat)
+                files += written
+                rows[s] = n
+                if skipped:
+                    notes.append(f"{s}: {skipped}")
+                continue
             else:
                 sel = _select(ds, target)
                 columns = sel.column_names
@@ -285,8 +345,10 @@ def export(path: str | Path, to: str, dest: str | Path, *, splits: list[str] | N
         notes.append("test split left out (LLaMA-Factory reads train and validation only)")
     try:
         with quiet_datasets():
-            rows, files, columns = _write(target, dd, chosen, tmp)
-        (tmp / "README.md").write_text(_readme(target, manifest, dest.resolve(), rows, columns), encoding="utf-8")
+            rows, files, columns = _write(target, dd, chosen, tmp, notes)
+            if target.name == "llamafactory-sharegpt":
+                files.append(chatexport.write_dataset_info(tmp, manifest.get("name", "ftdata"), files))
+        (tmp / "README.md").write_text(_readme(target, manifest, dest.resolve(), rows, columns, notes), encoding="utf-8")
         files.append("README.md")
         mark_output(tmp, "export")  # what lets a later --overwrite replace it
         _check_replaceable(dest)  # nothing else appeared there while we wrote

@@ -327,6 +327,20 @@ def conversation(row: dict, chat: dict) -> tuple[list[dict], list[dict] | None]:
     return msgs, row_tools(row, chat)
 
 
+def assistant_weights(messages: list[dict], chat: dict) -> list[int | None]:
+    """Per message: 1 if the assistant turn is trained, 0 if not, None for other roles.
+
+    A message's own ``weight`` decides; otherwise ``chat.train_on``: ``all`` trains every
+    assistant turn, ``last`` (the default) only the last one. The conversation exports write
+    this as OpenAI ``weight``, axolotl ``training`` and LLaMA-Factory ``mask_history``.
+    """
+    assistants = [i for i, m in enumerate(messages) if m["role"] == "assistant"]
+    last = assistants[-1] if assistants else None
+    every = chat.get("train_on") == "all"
+    return [None if m["role"] != "assistant" else m.get("weight", 1 if every or i == last else 0)
+            for i, m in enumerate(messages)]
+
+
 def row_tools(row: dict, chat: dict) -> list[dict] | None:
     """The row's tools (``chat.tools_column``; by default a ``tools`` column when the row has one)."""
     col = chat.get("tools_column") or DEFAULT_TOOLS_COLUMN
