@@ -22,7 +22,8 @@ Input formats:
 * ``sharegpt``: a list of ``{from, value}``; ``from`` is ``human`` / ``gpt`` / ``system`` /
   ``function_call`` / ``observation`` (``user`` / ``assistant`` / ``tool`` are read as the same).
   A ``function_call`` value is the JSON of ``{"name", "arguments"}`` or a list of them (parallel
-  calls); it becomes an assistant turn with ``tool_calls``. An ``observation`` becomes a tool message.
+  calls; ``arguments`` is taken as written there, a string staying a string); it becomes an
+  assistant turn with ``tool_calls``. An ``observation`` becomes a tool message.
 * ``auto``: ``openai`` when the messages carry ``role``, ``sharegpt`` when they carry ``from``.
 
 A tools value is a list of tool schemas or the JSON text of one (LLaMA-Factory stores it as a
@@ -236,8 +237,11 @@ def _sharegpt_calls(value: str, where: str) -> list[dict]:
         w = f"{where}[{j}]" if isinstance(parsed, list) else where
         if not isinstance(c, dict) or not isinstance(c.get("name"), str) or not c["name"]:
             raise _bad(Code.BAD_MESSAGES, w, f"expected {{name, arguments}}, found {_short(c)}")
-        calls.append({"type": "function",
-                      "function": {"name": c["name"], "arguments": _arguments(c.get("arguments"), f"{w}.arguments")}})
+        if "arguments" not in c:
+            raise _bad(Code.BAD_TOOL_ARGUMENTS, f"{w}.arguments", "missing")
+        # the value is JSON already: its arguments are taken as written (a string stays a string,
+        # as LLaMA-Factory reads them), not parsed a second time
+        calls.append({"type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}})
     return calls
 
 
