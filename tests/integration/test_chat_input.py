@@ -11,6 +11,9 @@ style of current ChatML model families; nothing is downloaded.
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
 from collections import Counter
 from pathlib import Path
 
@@ -364,6 +367,42 @@ def test_llamafactory_sharegpt_export_contract(built, tmp_path):
     readme = (tmp_path / "lf" / "README.md").read_text(encoding="utf-8")
     cfg = yaml.safe_load(readme.split("## Loading")[1].split("```")[1])
     assert cfg["dataset"] == "oa_train" and cfg["eval_dataset"] == "oa_validation" and cfg["mask_history"] is True
+
+
+#: LLaMA-Factory's own interpreter (it pins datasets 4.0 and its own transformers, so it lives in a
+#: separate venv; FTDATA_LLAMAFACTORY_PYTHON names another)
+LF_PYTHON = Path(os.environ.get("FTDATA_LLAMAFACTORY_PYTHON",
+                                Path(__file__).resolve().parents[3] / "venvs" / "lf" / "bin" / "python"))
+
+
+@pytest.mark.skipif(not LF_PYTHON.exists(), reason=f"LLaMA-Factory venv not found at {LF_PYTHON}")
+def test_llamafactory_reads_the_sharegpt_export(built, tmp_path):
+    """LLaMA-Factory 0.9.5 itself (its dataset_info parser, its ShareGPT converter, datasets 4.0's JSON
+    reader, its Qwen function formatter) reads the export: no row is dropped as abnormal, the system
+    message and tools arrive, and every tool call renders with the arguments ftdata stored."""
+    _, _, _, r_oa, _ = built
+    stored = _stored(r_oa.output)
+    ftdata.export(r_oa.output, "llamafactory-sharegpt", tmp_path / "lf")
+    probe = Path(__file__).with_name("lf_sharegpt_probe.py")
+    run = subprocess.run([str(LF_PYTHON), str(probe), str(tmp_path / "lf"), str(tmp_path / "lf.json")],
+                         capture_output=True, text=True, timeout=600, env={**os.environ, "DISABLE_VERSION_CHECK": "1"})
+    assert run.returncode == 0, run.stderr[-3000:]
+    got = json.loads((tmp_path / "lf.json").read_text(encoding="utf-8"))
+    assert got["datasets_version"].startswith("4.")
+    keys = ftdata.load(r_oa.output)["train"]["row_key"]
+    rows = got["train.jsonl"]
+    assert len(rows) == len(keys)
+    for k, row in zip(keys, rows):
+        msgs, tools = stored[k]
+        assert row["response"] and row["response"][0]["content"] == msgs[-1]["content"]  # not dropped as abnormal
+        assert row["system"] == SYSTEM
+        assert len(row["prompt"]) + 1 == len(msgs) - 1
+        assert (json.loads(row["tools"]) if row["tools"] else None) == tools
+        want = [tc["function"] for m in msgs for tc in m.get("tool_calls", [])]
+        calls = [json.loads(re.search(r"<tool_call>\n(.*)\n</tool_call>", c, re.S).group(1)) for c in row["calls"]]
+        assert calls == want
+        for c, w in zip(calls, want):
+            assert dumps(c["arguments"]) == dumps(w["arguments"])
 
 
 BAD = [
