@@ -216,16 +216,27 @@ def test_mixed_argument_shapes_round_trip_through_load(built):
     assert seen == {f"t_{k}": v for k, v in SHAPES.items()}
 
 
-def test_reading_a_mixed_shape_file(built):
-    """The input file itself: ftdata's reader (the builds above) and datasets' JSON reader both read it;
-    pyarrow's own JSON reader, which infers one struct per column, is what fails on such files."""
-    tmp = built[0]
-    ds = datasets.load_dataset("json", data_files=str(tmp / "oa.jsonl"), split="train")
-    assert ds.num_rows == len(built[2])
+def test_reading_a_mixed_shape_file(tmp_path):
+    """A file whose rows differ only in the shape of one tool call's arguments (object, number, list,
+    nested object, JSON text): pyarrow's JSON reader, which infers one type per column, refuses it;
+    ftdata's reader (line by line, Python's json) compiles every row, and datasets 5's JSON reader
+    loads it through its Json type."""
+    shapes = [{"city": "Paris"}, 42, [1, "two"], {"a": {"b": [None, 1.5]}}, json.dumps({"city": "Oslo"})]
+    rows = [{"id": f"r{i}", "messages": [
+        {"role": "user", "content": f"q{i}"},
+        {"role": "assistant", "content": "", "tool_calls": [{"id": "c", "type": "function",
+                                                             "function": {"name": "f", "arguments": a}}]},
+        {"role": "tool", "tool_call_id": "c", "content": "r"}, {"role": "assistant", "content": f"a{i}"}]}
+        for i, a in enumerate(shapes)]
+    res = build(tmp_path, rows, {"format": "openai"}, split={"ratios": {"train": 1.0}})
+    import pyarrow as pa
     import pyarrow.json as pj
 
-    with pytest.raises(Exception):  # noqa: B017 - the exact ArrowInvalid message varies by version
-        pj.read_json(str(tmp / "oa.jsonl"))
+    with pytest.raises(pa.ArrowInvalid):
+        pj.read_json(str(tmp_path / "conv.jsonl"))
+    assert datasets.load_dataset("json", data_files=str(tmp_path / "conv.jsonl"), split="train").num_rows == 5
+    got = {k: loads(e["messages"])[1]["tool_calls"][0]["function"]["arguments"] for k, e in examples(res.output).items()}
+    assert got == {f"r{i}": json.loads(a) if isinstance(a, str) else a for i, a in enumerate(shapes)}
 
 
 def _stored(out: Path) -> dict[str, tuple[list, list | None]]:

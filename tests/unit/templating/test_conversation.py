@@ -5,8 +5,11 @@ message that names the message index and field."""
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pytest
+import yaml
 
 from ftdata.config.models import ChatSpec
 from ftdata.rejects import Code
@@ -168,3 +171,19 @@ def test_stored_text_round_trips_mixed_argument_shapes():
     text = dumps(out)
     assert loads(text) == out and dumps(loads(text)) == text
     assert loads(None) is None
+
+
+def test_readme_worked_examples_convert():
+    """The README's "Chat data" examples: each recipe snippet reads its data line."""
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Chat data", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```(yaml|json)\n(.*?)```", section, re.S)
+    pairs = [(yaml.safe_load(a[1]), json.loads(b[1])) for a, b in zip(blocks, blocks[1:])
+             if a[0] == "yaml" and b[0] == "json"]
+    assert len(pairs) == 2
+    got = [conversation(row, ChatSpec(**recipe["chat"]).model_dump()) for recipe, row in pairs]
+    (oa, oa_tools), (sg, sg_tools) = got
+    assert oa[0] == {"role": "system", "content": "You are a weather assistant."}
+    assert oa[2]["tool_calls"][0]["function"]["arguments"] == {"city": "Paris"} and oa[2]["weight"] == 0
+    assert sg[1]["tool_calls"][0]["function"] == {"name": "get_weather", "arguments": {"city": "Paris"}}
+    assert oa_tools == sg_tools
