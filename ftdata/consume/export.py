@@ -49,8 +49,8 @@ from ..constants import IGNORE_INDEX
 from ..errors import FtdataError, did_you_mean
 from ..inspect.load import load_compiled
 from ..templating.conversation import assistant_weights, loads
-from . import chatexport
 from ..write.writer import mark_output, not_replaceable
+from . import chatexport
 
 #: Column that marks packed rows (see the packing stage): lengths of the documents in a row.
 PACKED_COLUMN = "seq_lengths"
