@@ -21,6 +21,7 @@ Input formats:
   calls. ``function.arguments`` is a JSON string (OpenAI) or already a JSON value.
 * ``sharegpt``: a list of ``{from, value}``; ``from`` is ``human`` / ``gpt`` / ``system`` /
   ``function_call`` / ``observation`` (``user`` / ``assistant`` / ``tool`` are read as the same).
+  A non-empty ``system`` column of the row is its system message (else the recipe's).
   A ``function_call`` value is the JSON of ``{"name", "arguments"}`` or a list of them (parallel
   calls; ``arguments`` is taken as written there, a string staying a string); it becomes an
   assistant turn with ``tool_calls``. An ``observation`` becomes a tool message.
@@ -30,7 +31,9 @@ A tools value is a list of tool schemas or the JSON text of one (LLaMA-Factory s
 string); a bare function schema ``{"name", "description", "parameters"}`` is wrapped as
 ``{"type": "function", "function": {...}}``.
 
-Keys a message carries beyond the ones above are left out. Every problem raises
+Keys a message carries beyond the ones above are left out, and a key whose value is null counts
+as absent (a Parquet or Hub source stores messages as Arrow structs, which give every message
+every key). Every problem raises
 :class:`ConversationError` with its own reject code and a message that names
 the message index and field.
 
@@ -118,7 +121,7 @@ def _tool_call(tc, where: str) -> dict:
     fn = tc["function"]
     if not isinstance(fn.get("name"), str) or not fn["name"]:
         raise _bad(Code.BAD_MESSAGES, f"{where}.function.name", f"expected a non-empty string, found {_short(fn.get('name'))}")
-    if tc.get("type", "function") != "function":
+    if (tc.get("type") or "function") != "function":  # null: a struct column's missing key
         raise _bad(Code.BAD_MESSAGES, f"{where}.type", f"expected 'function', found {_short(tc.get('type'))}")
     out = {}
     if tc.get("id") is not None:
@@ -326,8 +329,11 @@ def conversation(row: dict, chat: dict) -> tuple[list[dict], list[dict] | None]:
     value = row.get(col)
     if fmt == "auto":
         fmt = detect(value) or "openai"
+    system = chat.get("system")
+    if fmt == "sharegpt" and isinstance(row.get("system"), str) and row["system"]:
+        system = row["system"]  # LLaMA-Factory's ShareGPT rows carry their system prompt in a column
     convert = from_sharegpt if fmt == "sharegpt" else from_openai
-    msgs = convert(value, col, chat.get("system"))
+    msgs = convert(value, col, system)
     return msgs, row_tools(row, chat)
 
 

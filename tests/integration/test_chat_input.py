@@ -279,6 +279,29 @@ def test_openai_export_keeps_system_tools_arguments_and_weights(built, tmp_path)
     assert datasets.load_dataset("json", data_files=str(tmp_path / "oa" / "train.jsonl"), split="train").num_rows
 
 
+def test_openai_export_of_a_template_chat_build_carries_the_system_message(tmp_path):
+    """A chat build from templates (prompt = user turn, completion = assistant turn) with the recipe's
+    system message: the OpenAI file has the system message, one assistant turn, no weight."""
+    from tests.conftest import write_native_templates
+
+    turns = dialogsum_turns(5)
+    rows = [{"id": f"p{i}", "q": t[0][1], "a": t[1][1]} for i, t in enumerate(turns)]
+    write_native_templates(tmp_path / "t.yaml", [{"name": "qa", "prompt": "{{q}}", "completion": "{{a}}"}])
+    chat_tokenizer(tmp_path / "tok", CHATML_TOOLS)
+    write_jsonl(tmp_path / "pairs.jsonl", rows)
+    res = compile_recipe(write_recipe(tmp_path, {
+        "name": "pairs", "output": "out", "tokenizer": str(tmp_path / "tok"), "split": {"ratios": {"train": 1.0}},
+        "sources": [{"name": "p", "path": "pairs.jsonl", "key": "id", "templates": [{"file": "t.yaml"}]}],
+        "chat": {"system": SYSTEM}}))
+    ftdata.export(res.output, "openai-jsonl", tmp_path / "oa")
+    got = {json.dumps(r["messages"][1:]): r for r in jsonl(tmp_path / "oa" / "train.jsonl")}
+    assert len(got) == 5
+    for r in rows:
+        want = [{"role": "user", "content": r["q"]}, {"role": "assistant", "content": r["a"]}]
+        assert got[json.dumps(want)]["messages"][0] == {"role": "system", "content": SYSTEM}
+        assert "tools" not in got[json.dumps(want)]
+
+
 def test_trl_chat_export_is_read_by_trl(built, tmp_path):
     pytest.importorskip("trl")
     from trl import SFTConfig, SFTTrainer

@@ -84,6 +84,11 @@ def test_auto_detects_the_format_and_the_column_defaults_follow_it():
     assert conversation({"messages": oa}, _chat(format="auto"))[0] == oa
     assert conversation({"messages": sg}, _chat(format="auto"))[0] == oa
     assert conversation({"conversations": sg}, _chat(format="sharegpt"))[0] == oa
+    # a ShareGPT row's own system column wins over the recipe's system message
+    assert conversation({"conversations": sg, "system": "Row."}, _chat(format="sharegpt", system="Recipe."))[0][0] \
+        == {"role": "system", "content": "Row."}
+    assert conversation({"conversations": sg, "system": ""}, _chat(format="sharegpt", system="Recipe."))[0][0] \
+        == {"role": "system", "content": "Recipe."}
     assert conversation({"chat": sg}, _chat(messages_column="chat"))[0] == oa  # the column alone: auto
     assert ChatSpec(format="sharegpt").messages_column == "conversations"
     assert ChatSpec(format="openai").messages_column == "messages"
@@ -187,3 +192,19 @@ def test_readme_worked_examples_convert():
     assert oa[2]["tool_calls"][0]["function"]["arguments"] == {"city": "Paris"} and oa[2]["weight"] == 0
     assert sg[1]["tool_calls"][0]["function"] == {"name": "get_weather", "arguments": {"city": "Paris"}}
     assert oa_tools == sg_tools
+
+
+def test_struct_rows_with_null_keys_read_like_clean_ones():
+    """Parquet / Hub sources give every message every key of the column's struct, null where absent."""
+    import pyarrow as pa
+
+    clean = [{"role": "user", "content": "q"},
+             {"role": "assistant", "content": None, "tool_calls": [
+                 {"id": "c1", "function": {"name": "f", "arguments": "{\"a\": 1}"}},
+                 {"id": "c2", "type": "function", "function": {"name": "f", "arguments": "2"}}]},
+             {"role": "tool", "tool_call_id": "c1", "content": "r"},
+             {"role": "assistant", "content": "done", "weight": 1}]
+    structs = pa.array([clean]).to_pylist()[0]  # what a struct column reads back as
+    assert structs[0]["tool_calls"] is None and structs[0]["weight"] is None and structs[3]["tool_call_id"] is None
+    assert structs[1]["tool_calls"][0]["type"] is None
+    assert from_openai(structs, "messages") == from_openai(clean, "messages")
