@@ -79,7 +79,8 @@ def preview(recipe, n: int = 3):
 
 def export(out, to: str, dest, **kwargs):
     """Export a compiled directory for a training stack (``trl``, ``axolotl``, ``llamafactory``,
-    ``torchtune``, ``openai-jsonl``, ``parquet``, ``jsonl``). See :func:`ftdata.consume.export.export`."""
+    ``torchtune``, ``openai-jsonl``, ``trl-chat``, ``axolotl-chat``, ``llamafactory-sharegpt``,
+    ``parquet``, ``jsonl``). See :func:`ftdata.consume.export.export`."""
     from .consume.export import export as _export
 
     return _export(out, to, dest, **kwargs)

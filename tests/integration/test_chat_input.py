@@ -216,6 +216,17 @@ def test_mixed_argument_shapes_round_trip_through_load(built):
     assert seen == {f"t_{k}": v for k, v in SHAPES.items()}
 
 
+@pytest.mark.parametrize("fmt", ["parquet", "jsonl"])
+def test_column_exports_keep_the_stored_text(built, tmp_path, fmt):
+    _, _, _, r_oa, _ = built
+    raw = ftdata.load(r_oa.output)
+    ftdata.export(r_oa.output, fmt, tmp_path / fmt)
+    for s in raw:
+        back = datasets.load_dataset(fmt if fmt == "parquet" else "json",
+                                     data_files=str(tmp_path / fmt / f"{s}.{fmt}"), split="train")
+        assert back["messages"] == raw[s]["messages"] and back["tools"] == raw[s]["tools"]
+
+
 def test_reading_a_mixed_shape_file(tmp_path):
     """A file whose rows differ only in the shape of one tool call's arguments (object, number, list,
     nested object, JSON text): pyarrow's JSON reader, which infers one type per column, refuses it;
