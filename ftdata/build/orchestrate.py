@@ -139,6 +139,8 @@ class Build(PhaseA):
         self.counts = {s.name: SourceCounts(templates=len(self.templates[s.name]),
                                             fanout=per_row or self.row_plans[s.name].fanout) for s in recipe.sources}
         self.rejects_by: Counter = Counter()
+        #: a chat build's shards carry the conversation and its tools (JSON text)
+        self.chat_on = bool(recipe.chat and recipe.chat.enabled)
         self.rejects_by_stage: Counter = Counter()
         # per source: reject code -> records, and the first record of each code (ftdata.plan.gate)
         self.rejects_by_source: dict[str, Counter] = {s.name: Counter() for s in recipe.sources}
@@ -390,7 +392,7 @@ class Build(PhaseA):
         hashes = {"recipe_file": self.recipe_file_hash, "sources": source_hashes,
                   "templates": self.template_hashes}
         return manifest_json.manifest(
-            self.recipe, self.tok, columns=[f.name for f in output_schema()], hashes=hashes,
+            self.recipe, self.tok, columns=[f.name for f in output_schema(self.chat_on)], hashes=hashes,
             templates=self.templates, counts=self.counts, rejects_by=self.rejects_by,
             rejects_by_stage=self.rejects_by_stage, split_counts=split_counts,
             token_stats=token_stats, shards=shards, extra=extra)

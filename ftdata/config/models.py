@@ -272,6 +272,10 @@ class ContaminationSpec(_Model):
     fail_above: float | None = Field(None, ge=0, le=1, description="Fail the build when any checked set has a larger contaminated share.")
 
 
+#: The conversation column each chat input format reads by default (``auto`` reads the OpenAI name).
+CONVERSATION_COLUMN = {"openai": "messages", "sharegpt": "conversations", "auto": "messages"}
+
+
 class ChatSpec(_Model):
     """Chat layout: examples rendered as conversations with the tokenizer's chat template."""
 
@@ -279,8 +283,21 @@ class ChatSpec(_Model):
     system: str | None = Field(None, description="System message put before each conversation that has none.")
     messages_column: str | None = Field(
         None, description="Column holding a whole conversation [{role, content}, ...]; templates are then not used.")
+    format: Literal["openai", "sharegpt", "auto"] | None = Field(
+        None, description="Conversation input format: openai (messages: role/content/tool_calls), sharegpt "
+                          "(conversations: from/value), auto (by the keys); setting it reads conversations "
+                          "(default column messages, or conversations for sharegpt) instead of templates.")
+    tools_column: str | None = Field(
+        None, description="Column holding the conversation's tool schemas (a list or its JSON text); default: "
+                          "a 'tools' column when the row has one.")
     train_on: Literal["last", "all"] = Field("last", description="Train the last assistant turn or all of them.")
     template: str | None = Field(None, description="Jinja chat template to use instead of the tokenizer's own.")
+
+    @model_validator(mode="after")
+    def _format_reads_a_column(self):
+        if self.format is not None and self.messages_column is None:
+            self.messages_column = CONVERSATION_COLUMN[self.format]
+        return self
 
 
 class Recipe(_Model):

@@ -16,6 +16,8 @@ templates meet which row, few-shot exemplars, token-aware field truncation, chat
 * :mod:`~ftdata.templating.selection` -- choosing templates, and which of them each row meets;
 * :mod:`~ftdata.templating.renderplan` -- what a recipe asks of rendering per row;
   :mod:`~ftdata.templating.fewshot`, :mod:`~ftdata.templating.truncation` -- its two steps;
+* :mod:`~ftdata.templating.conversation` -- OpenAI / ShareGPT conversations and tools -> the one
+  internal message list (and its stored JSON text);
 * :mod:`~ftdata.templating.chat` -- conversations rendered with a chat template;
 * :mod:`~ftdata.templating.preflight` -- templates tried on sample rows before a build.
 """

@@ -31,6 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..rejects import Code
+from .conversation import ConversationError, from_openai
 
 #: Stands for one assistant turn's content in the probe render.
 MARK = "\U0010fffd"
@@ -65,24 +66,11 @@ def messages_from_pair(prompt: str, completion: str, system: str | None) -> list
 
 
 def messages_from_value(value, column: str, system: str | None) -> list[dict]:
-    """Check a ``messages`` column value: a list of ``{role, content}`` with an assistant turn."""
-    if not isinstance(value, list) or not value:
-        raise ChatError(f"column '{column}': expected a non-empty list of {{role, content}}, found {type(value).__name__}",
-                        Code.BAD_MESSAGES)
-    out = []
-    for i, m in enumerate(value):
-        if not isinstance(m, dict) or not isinstance(m.get("role"), str) or not isinstance(m.get("content"), str):
-            raise ChatError(f"column '{column}'[{i}]: expected {{role: str, content: str}}, found {str(m)[:80]}",
-                            Code.BAD_MESSAGES)
-        if m["role"] not in ROLES:
-            raise ChatError(f"column '{column}'[{i}]: role '{m['role']}' is not one of {', '.join(ROLES)}",
-                            Code.BAD_MESSAGES)
-        out.append({"role": m["role"], "content": m["content"]})
-    if not any(m["role"] == "assistant" for m in out):
-        raise ChatError(f"column '{column}': no assistant turn to train", Code.BAD_MESSAGES)
-    if system and out[0]["role"] != "system":
-        out.insert(0, {"role": "system", "content": system})
-    return out
+    """Check an OpenAI-style ``messages`` value (see :mod:`ftdata.templating.conversation`)."""
+    try:
+        return from_openai(value, column, system)
+    except ConversationError as exc:
+        raise ChatError(str(exc), exc.code) from None
 
 
 def _common_prefix(a: str, b: str) -> int:
@@ -97,9 +85,9 @@ def _common_prefix(a: str, b: str) -> int:
     return lo
 
 
-def _render(tok, messages: list[dict], template: str | None) -> str:
+def _render(tok, messages: list[dict], template: str | None, tools: list[dict] | None = None) -> str:
     try:
-        out = tok.apply_chat_template(messages, tokenize=False, chat_template=template)
+        out = tok.apply_chat_template(messages, tools=tools, tokenize=False, chat_template=template)
     except Exception as exc:  # noqa: BLE001 - a template error is reported for the example
         raise ChatError(f"chat template failed: {type(exc).__name__}: {exc}") from None
     if not isinstance(out, str):
@@ -107,11 +95,12 @@ def _render(tok, messages: list[dict], template: str | None) -> str:
     return out
 
 
-def turn_span(tok, messages: list[dict], i: int, rendered: str, template: str | None = None) -> tuple[int, int]:
+def turn_span(tok, messages: list[dict], i: int, rendered: str, template: str | None = None,
+              tools: list[dict] | None = None) -> tuple[int, int]:
     """Character span of message ``i``'s content in ``rendered`` (see the module docstring)."""
     probe = [dict(m) for m in messages]
     probe[i]["content"] = MARK
-    r2 = _render(tok, probe, template)
+    r2 = _render(tok, probe, template, tools)
     p = _common_prefix(rendered, r2)
     s = _common_prefix(rendered[p:][::-1], r2[p:][::-1])
     if r2.count(MARK) != 1 or r2[p:len(r2) - s] != MARK:
@@ -132,7 +121,7 @@ def _end_of_turn(text: str, end: int, specials: list[str]) -> int | None:
 
 
 def render_chat(tok, messages: list[dict], *, train_on: str, specials: list[str], add_eos: bool,
-                template: str | None = None) -> ChatExample:
+                template: str | None = None, tools: list[dict] | None = None) -> ChatExample:
     """Render a conversation and find the trained spans.
 
     Args:
@@ -143,6 +132,7 @@ def render_chat(tok, messages: list[dict], *, train_on: str, specials: list[str]
         add_eos: append a trained EOS when the last trained turn has no end-of-turn token and
             ends the conversation.
         template: a Jinja chat template to use instead of the tokenizer's own.
+        tools: tool schemas passed to the template (``tools=``).
 
     Raises:
         ChatError: the template fails, or a turn cannot be located.
@@ -151,10 +141,10 @@ def render_chat(tok, messages: list[dict], *, train_on: str, specials: list[str]
     if not assistants:
         raise ChatError("no assistant turn to train")
     chosen = assistants[-1:] if train_on == "last" else assistants
-    text = _render(tok, messages, template)
+    text = _render(tok, messages, template, tools)
     spans, missing, contents = [], [], []
     for i in chosen:
-        a, b = turn_span(tok, messages, i, text, template)
+        a, b = turn_span(tok, messages, i, text, template, tools)
         contents.append((a, b))
         eot = _end_of_turn(text, b, specials)
         spans.append((a, eot if eot is not None else b))

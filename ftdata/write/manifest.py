@@ -89,6 +89,8 @@ def manifest(recipe: Recipe, tok, *, columns: list[str], hashes: dict,
         "tokens": token_stats,
         "shards": shards,
     }
+    if recipe.chat is not None and recipe.chat.enabled:  # the exports of conversations read it
+        m["chat"] = recipe.chat.model_dump(mode="json")
     m.update(extra)
     return m
 
