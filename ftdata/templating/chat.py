@@ -216,8 +216,8 @@ def _marker_spans(render, messages: list[dict], chosen: list[int], text: str) ->
     turns = {i: _Turn(i) for i in chosen}
     for k, (i, part) in enumerate(owners):
         a, b = pos1[2 * k], pos1[2 * k + 1]
-        if a is None and b is None and part == "reasoning":
-            continue  # the template left this turn's reasoning out (Qwen3 drops past reasoning)
+        if a is None and b is None and (part == "reasoning" or part == "content" and _parts(messages[i])[2]):
+            continue  # left out: past reasoning (Qwen3-style), the content of a tool call (Llama-3.1-style)
         if a is None or b is None:
             raise _Fallback  # cut or left out: which, and what the template printed instead, needs the diff
         if part != "other":
@@ -252,7 +252,9 @@ def _marker_tool_regions(render, marked, messages, chosen, owners, m1, turns) ->
     segment by segment (the markers cut both renders into the same segments; each segment that
     differs must lie between two parts and hold the calls of exactly one chosen turn)."""
     tool_turns = [i for i in chosen if _parts(messages[i])[2]]
-    probe = [_with(mm, tool_calls=None) if i in tool_turns else mm for i, mm in enumerate(marked)]
+    # a content the template left out for the calls (Llama-3.1-style) stays out of the probe too
+    probe = [_with(mm, tool_calls=None, **({"content": ""} if turns[i].content is None else {}))
+             if i in tool_turns else mm for i, mm in enumerate(marked)]
     m0 = render(probe)
     codes = [ord(c) - _MARK_BASE for c in _MARK_RX.findall(m1)]
     if codes != [ord(c) - _MARK_BASE for c in _MARK_RX.findall(m0)]:
@@ -282,11 +284,12 @@ def _diff_spans(render, messages: list[dict], chosen: list[int], text: str) -> l
         has_content, has_reasoning, has_tools = _parts(m)
         t = _Turn(i)
         if has_content:
-            t.content = _probe(render, messages, i, {"content": MARK}, text, "turn")
+            t.content = _probe(render, messages, i, {"content": MARK}, text, "content of turn" if has_tools else "turn")
         if has_reasoning:
             t.reasoning = _probe(render, messages, i, {"reasoning_content": MARK}, text, "reasoning of turn")
         if has_tools:
-            probe = [mm if j != i else _with(mm, tool_calls=None) for j, mm in enumerate(messages)]
+            blank = {"content": ""} if t.content is None else {}
+            probe = [mm if j != i else _with(mm, tool_calls=None, **blank) for j, mm in enumerate(messages)]
             r2 = render(probe)
             if r2 != text:
                 p, s = _diff(text, r2)
