@@ -271,7 +271,7 @@ def _marker_tool_regions(render, marked, messages, chosen, owners, m1, turns) ->
             if len(here) != 1 or turns[here[0]].tools is not None:
                 raise _Fallback
             p, s = _diff(a, b)
-            turns[here[0]].tools = (start + p, start + len(a) - s)
+            turns[here[0]].tools = (start + p, start + len(a) - s)  # snapped to tokens by render_chat
         start += len(a)
 
 
@@ -310,6 +310,20 @@ def _probe(render, messages, i, change: dict, text: str, what: str) -> tuple[int
         raise ChatError(f"cannot locate {what} {i} in the rendered conversation: the chat template "
                         "prints it more than once or changes other text depending on it")
     return p, len(text) - s
+
+
+def _snap(text: str, a: int, b: int, specials: list[str]) -> tuple[int, int]:
+    """A diff region widened to whole special tokens: the common prefix or suffix of two renders
+    may end inside one (``<|call|>`` against ``<|end|>`` share ``|>``)."""
+    for sp in specials:
+        n = len(sp)
+        j = text.find(sp, max(0, a - n + 1), a + n - 1)
+        if 0 <= j < a < j + n:
+            a = j
+        j = text.find(sp, max(0, b - n + 1), b + n - 1)
+        if 0 <= j < b < j + n:
+            b = j + n
+    return a, b
 
 
 def turn_span(tok, messages: list[dict], i: int, rendered: str, template: str | None = None) -> tuple[int, int]:
@@ -429,7 +443,12 @@ def render_chat(tok, messages: list[dict], *, specials: list[str], policy: ChatP
             fallback = True
     if turns is None:
         turns = _diff_spans(render, msgs, chosen, text)
-    header = _Header(render_p, msgs, chosen[0])
+    for t in turns:
+        if t.tools is not None:
+            t.tools = _snap(text, *t.tools, specials)
+    # the generation prompt from the conversation's opening (up to its first user message): short
+    first_user = next((i + 1 for i, m in enumerate(msgs) if m["role"] == "user"), chosen[0])
+    header = _Header(render_p, msgs, min(first_user, chosen[0]) or chosen[0])
     spans, missing, starts, contents = [], [], [], []
     prev = 0
     for t in turns:
@@ -439,12 +458,13 @@ def render_chat(tok, messages: list[dict], *, specials: list[str], policy: ChatP
                             "prints none of its parts")
         first = min(a for a, _ in parts)
         end = max(b for _, b in parts)
-        start = _turn_start(t, text, prev, first, end, header, policy)
-        skip = None
-        if t.tools is not None and end == t.tools[1]:
+        start = _turn_start(t, text, prev, first, end, header, policy, specials)
+        skip, closed = None, False
+        if t.tools is not None and end == t.tools[1]:  # a turn that ends with its tool calls
             g = header.get()
             skip = next((sp for sp in specials if g and g.startswith(sp)), None)
-        eot = _end_of_turn(text, end, specials, skip) if policy.end_of_turn != "none" else None
+            closed = any(text.startswith(sp, end - len(sp), end) for sp in specials)  # <|call|> in the region
+        eot = (end if closed else _end_of_turn(text, end, specials, skip)) if policy.end_of_turn != "none" else None
         if policy.end_of_turn == "eos" and eot is not None and text[eot - len(_eos(tok, renderer)):eot] != _eos(tok, renderer):
             eot = None
         spans.append((start, eot if eot is not None else end))
@@ -473,7 +493,8 @@ def _eos(tok, renderer: ChatRenderer) -> str:
     return renderer.variables.get("eos_token") or "\x00no-eos"
 
 
-def _turn_start(t: _Turn, text: str, prev: int, first: int, end: int, header: _Header, policy: ChatPolicy) -> int:
+def _turn_start(t: _Turn, text: str, prev: int, first: int, end: int, header: _Header, policy: ChatPolicy,
+                specials: list[str]) -> int:
     """Where a turn's trained text starts (the policy's reasoning / empty-think rules)."""
     if t.reasoning is not None and t.reasoning[0] == first:
         if policy.reasoning == "train":
@@ -486,11 +507,13 @@ def _turn_start(t: _Turn, text: str, prev: int, first: int, end: int, header: _H
         h = header.end_before(text, t.reasoning[1], n, end)  # a channel that opens a new block
         return h if h is not None and h <= n else n
     if t.content is not None and t.content[0] == first:
-        if policy.empty_think == "train":
-            h = header.end_before(text, prev, first, first)
-            if h is not None and _EMPTY_THINK.fullmatch(text, h, first):
-                return h
-        return first
+        h = header.end_before(text, prev, first, first)
+        if h is None or h == first:
+            return first
+        if _EMPTY_THINK.fullmatch(text, h, first):
+            return h if policy.empty_think == "train" else first
+        # a channel header the model writes (Harmony-style <|channel|>final<|message|>) trains with the turn
+        return h if any(sp in text[h:first] for sp in specials) else first
     h = header.end_before(text, prev, first, end)  # a tool-call turn: from the generation prompt's end
     return h if h is not None and h <= end else first
 
