@@ -253,7 +253,6 @@ def tokenize_kept(ctx: ChunkContext, tok, kept: list, hits: set[str]):
     (aligned with ``items``), and the rejects.
     """
     from ..templating.chat import ChatError, messages_from_pair, render_chat
-    from ..plan.chataudit import chat_bits
 
     backend = tok.backend_tokenizer
     sp = specials_for(backend)
@@ -277,7 +276,7 @@ def tokenize_kept(ctx: ChunkContext, tok, kept: list, hits: set[str]):
                 rejects.append(Reject(ctx.source, row.key, row.line, exc.code, str(exc), t.name, row.split))
                 continue
             p, c = (ce.prompt, ce.completion) if k.messages is not None else (k.prompt, k.completion)
-            ok.append((Rendered(row, t, p, c, k.choices, chat_bits=chat_bits(ce)), esc))
+            ok.append((Rendered(row, t, p, c, k.choices, chat_bits=ce.bits), esc))
             chats.append(ce)
         kept = [o[0] for o in ok]
         escaped = [o[1] for o in ok]

@@ -1,7 +1,7 @@
 """The chat checks counted into the manifest's ``chat`` section (chat layout only).
 
 Per example, rendering a conversation (:func:`ftdata.templating.chat.render_chat`) records two
-facts in the internal ``_chat`` column; phase B counts them over the examples written, per
+facts in the internal ``_chat`` column (:attr:`~ftdata.templating.chat.ChatExample.bits`); phase B counts them over the examples written, per
 template (the ftdata template an example came from, ``messages`` for a conversation column):
 
 * ``parity_mismatch`` (bit 1): for a trained turn, the chat template's render of the messages
@@ -16,19 +16,13 @@ from __future__ import annotations
 
 import numpy as np
 
-PARITY_MISMATCH = 1
-SPAN_FALLBACK = 2
+from ..templating.chat import PARITY_MISMATCH, SPAN_FALLBACK
 
 NOTES = {
     "parity_mismatch": "a trained turn's serving prompt (messages before it, generation prompt added) "
                        "is not a prefix of the training text before it",
     "span_fallback": "the marker render failed its check; spans came from the per-part diff",
 }
-
-
-def chat_bits(example) -> int:
-    """The ``_chat`` bits of a :class:`~ftdata.templating.chat.ChatExample`."""
-    return (PARITY_MISMATCH if example.parity_mismatch else 0) | (SPAN_FALLBACK if example.fallback else 0)
 
 
 def chat_section(work, plan, parity: str, release=None) -> dict:

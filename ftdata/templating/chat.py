@@ -1,29 +1,53 @@
-"""Chat layout: render conversations with the tokenizer's own chat template; find the turns to train.
+"""Chat layout: render conversations with a chat template; find the text to train.
 
-An example becomes a list of messages (``system`` / ``user`` / ``assistant``): either the
-template's prompt as the user turn and its completion as the assistant turn (plus an optional
-system message from the recipe), or a whole conversation from a ``messages`` column. The
-conversation is rendered **once** with ``tokenizer.apply_chat_template`` and tokenized once
-(:mod:`ftdata.tokenize.spans`); the labels train the character spans of the chosen assistant turns.
+An example becomes a list of messages (``system`` / ``user`` / ``assistant`` / ``tool``, in the
+internal format of ``MSGFORMAT``: content, ``reasoning_content``, ``tool_calls``, ``weight``):
+either a template's prompt as the user turn and its completion as the assistant turn (plus an
+optional system message from the recipe), or a whole conversation from a column. The chat
+template is compiled once (:mod:`ftdata.templating.chatjinja`) and the conversation rendered
+and tokenized once (:mod:`ftdata.tokenize.spans`); labels train character spans of the render.
 
-How the spans are found (no ``{% generation %}`` markers, so stock templates work):
+**What is trained** (:class:`ChatPolicy`, the recipe's ``chat:`` fields). The messages of
+``train_roles`` (assistant by default), the last or all of them (``train_on``), with a message's
+``weight`` (0 or 1) overriding both. Of such a turn: its content; its tool calls (always, with
+the turn); the reasoning the template prints (``reasoning: train``, from the end of the
+generation prompt, so its opening tag trains too; ``mask`` starts the turn after it); an empty
+``<think></think>`` block printed before the content (``empty_think``); a channel header the
+model writes before its answer (Harmony-style ``<|channel|>final<|message|>``); then the
+end-of-turn token (``end_of_turn``: ``eot`` the template's first special token after the turn,
+and with ``add_eos`` an appended EOS when the last turn has none; ``eos`` the tokenizer's EOS;
+``none``). A turn is one contiguous span from its start to its end-of-turn token.
 
-For each assistant turn to train, the conversation is rendered a second time with that turn's
-content replaced by a one-character marker (a private-use code point that never occurs in
-text). Both renders are identical except where the template printed that turn's content, so
-the common prefix and the common suffix of the two strings bound the turn's span in the real
-render exactly -- whatever the template did around it. This needs no prefix property:
-templates that rewrite earlier turns (drop the reasoning of past assistant turns, fold the
-system prompt into the first user turn, number turns from the end) still compare two renders
-of the *same* conversation. Rendering prefixes of the conversation and diffing lengths, as
-some tools do, breaks on exactly those templates. The marker must appear exactly once where
-the diff is, otherwise (a template that prints a turn twice, or branches on its text) the
-example is rejected with a reason rather than masked by guess.
+**Where its parts are: one marker render** (:func:`_marker_spans`). Every trained part that is
+a string (content, reasoning) is wrapped in its own pair of private-use code points, the
+conversation rendered once so, the markers stripped to get each part's span, and the stripped
+text checked to be exactly the plain render. Tool-call arguments are dicts a template may
+``tojson``, so no marker can go inside them: the marked conversation is rendered once more
+without the trained turns' tool calls, and the two marked renders compared segment by
+segment between markers; a segment that differs holds exactly one turn's calls, and its
+common prefix and suffix bound them (widened to whole special tokens: ``<|call|>`` and
+``<|end|>`` share ``|>``). So a conversation costs a constant number of renders however many
+turns it trains: the plain render, the marked render, the probe without tool calls when
+there are some, the generation prompt from the conversation's opening (two short renders),
+and the parity check's render. A marker pair the template drops whole is a part it does not
+print (past reasoning, Qwen3-style; the content beside a Llama-3.1-style tool call).
 
-The end-of-turn token is trained with its turn: after the span (and any whitespace), the first
-special-token string the template wrote (``<|im_end|>``, ``<|eot_id|>``, ``</s>``) joins the
-span. A turn without one is flagged ``eos_untrained`` in the audit, unless it ends the
-conversation and ``add_eos`` appends a trained EOS.
+**When the check fails: the per-part diff** (:func:`_diff_spans`, the method before). For each
+part, the conversation is rendered again with that part replaced by one marker character
+(a tool call: removed); both renders are identical except where the template printed the part,
+so their common prefix and suffix bound it in the real render, whatever the template did
+around it. This needs no prefix property: templates that rewrite earlier turns (cut
+``<think>`` out of past turns, fold the system prompt into the first user turn) still compare
+two renders of the *same* conversation. The marker must appear exactly once where the diff
+is, otherwise (a template that prints a turn twice, or branches on its text) the example is
+rejected with a reason rather than masked by guess. Conversations that fall back are counted
+(``span_fallback`` in the manifest's ``chat`` section); both methods give the same spans on
+every template in the tests (``tests/integration/test_chat_engine.py``).
+
+**Train/serve parity** (``parity``: ``last`` trained turn, ``all``, ``off``): the render of the
+messages before a trained turn with ``add_generation_prompt=True`` -- what a server sends the
+model -- must be a prefix of the training text ending where the turn's trained text starts.
+Examples where it is not are counted per template (``parity_mismatch``).
 """
 
 from __future__ import annotations
@@ -35,6 +59,9 @@ from dataclasses import dataclass
 from ..rejects import Code
 from .chatjinja import REASONING_KEYS, ChatRenderer, ChatTemplateError, plain_messages, renderer_for
 
+#: Bits of the internal ``_chat`` column (see :mod:`ftdata.plan.chataudit`).
+PARITY_MISMATCH = 1
+SPAN_FALLBACK = 2
 #: Stands for one assistant turn's content in the probe render.
 MARK = "\U0010fffd"
 ROLES = ("system", "user", "assistant", "tool")
@@ -365,6 +392,11 @@ class ChatExample:
     completion: str  # the last trained turn's content, as rendered
     parity_mismatch: bool = False  # a trained turn's serving prompt is not the training text before it
     fallback: bool = False  # the marker render failed its check: spans came from the per-part diff
+
+    @property
+    def bits(self) -> int:
+        """The internal ``_chat`` column's value (counted by :mod:`ftdata.plan.chataudit`)."""
+        return (PARITY_MISMATCH if self.parity_mismatch else 0) | (SPAN_FALLBACK if self.fallback else 0)
 
 
 class _Header:

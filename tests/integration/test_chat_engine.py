@@ -18,7 +18,13 @@ import pytest
 from ftdata.constants import IGNORE_INDEX
 from ftdata.templating.chat import ChatError, ChatPolicy, render_chat, trained_turns
 from ftdata.templating.chatjinja import renderer_for
-from ftdata.testing_chat import TEMPLATES, TOOLS, dialogsum_conversations, named_tokenizer, with_tools
+from ftdata.testing_chat import (
+    TEMPLATES,
+    TOOLS,
+    dialogsum_conversations,
+    named_tokenizer,
+    with_tools,
+)
 from ftdata.tokenize.spans import encode_spans
 from ftdata.tokenize.specials import specials_for
 

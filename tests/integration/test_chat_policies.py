@@ -12,7 +12,14 @@ from click.testing import CliRunner
 from ftdata.build.orchestrate import compile_recipe
 from ftdata.config.models import ChatSpec
 from ftdata.templating.chat import ChatError, ChatPolicy, render_chat
-from ftdata.testing_chat import CHATML, HARMONY_STYLE, HARMONY_SPECIALS, QWEN3_STYLE, QWEN_TOKENS, chat_tokenizer
+from ftdata.testing_chat import (
+    CHATML,
+    HARMONY_SPECIALS,
+    HARMONY_STYLE,
+    QWEN3_STYLE,
+    QWEN_TOKENS,
+    chat_tokenizer,
+)
 
 from tests.conftest import write_jsonl, write_recipe
 from tests.integration.test_chat import trained_segments

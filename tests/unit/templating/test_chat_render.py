@@ -6,7 +6,12 @@ import pickle
 
 import pytest
 
-from ftdata.templating.chatjinja import ChatRenderer, ChatTemplateError, plain_messages, renderer_for
+from ftdata.templating.chatjinja import (
+    ChatRenderer,
+    ChatTemplateError,
+    plain_messages,
+    renderer_for,
+)
 from ftdata.testing_chat import TEMPLATES, TOOLS, named_tokenizer
 
 CONVO = [
