@@ -505,7 +505,7 @@ def render_chat(tok, messages: list[dict], *, specials: list[str], policy: ChatP
         contents.append(t.content if t.content is not None else (start, end))
         prev = spans[-1][1]
     if not any(b > a for t in turns for a, b in filter(None, (t.reasoning, t.content, t.tools))):
-        raise ChatError("no trained token: the turn(s) to train render no content", Code.NO_TRAINED_TOKEN)
+        raise ChatError("no trained token: the assistant turn(s) to train render no content", Code.NO_TRAINED_TOKEN)
     append_eos = False
     if policy.end_of_turn == "eot":
         append_eos = policy.add_eos and missing[-1] and not text[spans[-1][1]:].strip()
