@@ -216,9 +216,9 @@ def _marker_spans(render, messages: list[dict], chosen: list[int], text: str) ->
             out of order, or a tool-call region cannot be attributed to one turn.
     """
     owners: list[tuple[int, str]] = []  # per marker pair: (message index, part)
-    marked = [dict(m) for m in messages]
-    any_tools = any(_parts(messages[i])[2] for i in chosen)
-    chosen_set = set(chosen)
+    marked = list(messages)  # a message is copied when a marker goes into it
+    parts = {i: _parts(messages[i]) for i in chosen}
+    any_tools = any(p[2] for p in parts.values())
 
     def wrap(value: str, i: int, part: str) -> str:
         k = len(owners)
@@ -227,15 +227,16 @@ def _marker_spans(render, messages: list[dict], chosen: list[int], text: str) ->
             raise _Fallback
         return chr(_MARK_BASE + 2 * k) + value + chr(_MARK_BASE + 2 * k + 1)
 
-    for i, m in enumerate(messages):
-        has_content, has_reasoning, _ = _parts(m)
-        if i in chosen_set:
+    for i in range(len(messages)) if any_tools else chosen:
+        m = messages[i]
+        if i in parts:
+            has_content, has_reasoning, _ = parts[i]
             if has_reasoning:
-                marked[i] = _with(marked[i], reasoning_content=wrap(_reasoning_of(m), i, "reasoning"))
+                marked[i] = _with(m, reasoning_content=wrap(_reasoning_of(m), i, "reasoning"))
             if has_content:
-                marked[i]["content"] = wrap(m["content"], i, "content")
-        elif any_tools and isinstance(m.get("content"), str) and m["content"]:
-            marked[i]["content"] = wrap(m["content"], i, "other")  # separates tool-call regions
+                marked[i] = {**marked[i], "content": wrap(m["content"], i, "content")}
+        elif isinstance(m.get("content"), str) and m["content"]:
+            marked[i] = {**m, "content": wrap(m["content"], i, "other")}  # separates tool-call regions
     m1 = render(marked)
     pos1, stripped = _markers(m1, len(owners))
     if stripped != text:
@@ -243,7 +244,7 @@ def _marker_spans(render, messages: list[dict], chosen: list[int], text: str) ->
     turns = {i: _Turn(i) for i in chosen}
     for k, (i, part) in enumerate(owners):
         a, b = pos1[2 * k], pos1[2 * k + 1]
-        if a is None and b is None and (part == "reasoning" or part == "content" and _parts(messages[i])[2]):
+        if a is None and b is None and (part == "reasoning" or part == "content" and parts[i][2]):
             continue  # left out: past reasoning (Qwen3-style), the content of a tool call (Llama-3.1-style)
         if a is None or b is None:
             raise _Fallback  # cut or left out: which, and what the template printed instead, needs the diff
@@ -400,27 +401,43 @@ class ChatExample:
 
 
 class _Header:
-    """The generation prompt's added text ``G`` (render with and without it), found lazily."""
+    """The generation prompt's added text ``G``: the conversation's opening rendered with and
+    without ``add_generation_prompt`` (two short renders), found lazily.
 
-    def __init__(self, render_p, messages, first: int):
-        self.render_p, self.messages, self.first, self._g = render_p, messages, first, False
+    ``G`` is a property of the template (and its variables), not of the words: it is kept per
+    renderer for each opening's roles and tools-or-not, and a conversation recomputes its own
+    when the kept one is not where it is looked for.
+    """
+
+    def __init__(self, render_p, messages, first: int, cache: dict, tools: bool):
+        self.render_p, self.head, self.cache = render_p, messages[:first], cache
+        self.key = (tuple(m["role"] for m in self.head), tools)
+        self._g, self._own = False, False
 
     def get(self) -> str | None:
         if self._g is False:
-            head = self.messages[:self.first]
-            try:
-                with_g, without = self.render_p(head, True), self.render_p(head, False)
-            except ChatError:
-                with_g = without = ""
-            self._g = with_g[len(without):] if with_g.startswith(without) and len(with_g) > len(without) else None
+            if self.key in self.cache:
+                self._g = self.cache[self.key]
+            else:
+                self._g = self.cache[self.key] = self._render()
+                self._own = True
         return self._g
+
+    def _render(self) -> str | None:
+        try:
+            with_g, without = self.render_p(self.head, True), self.render_p(self.head, False)
+        except ChatError:
+            return None
+        return with_g[len(without):] if with_g.startswith(without) and len(with_g) > len(without) else None
 
     def end_before(self, text: str, lo: int, at: int, hi: int) -> int | None:
         """End of the last ``G`` starting in [lo, at] and ending by ``hi``, or None."""
         g = self.get()
-        if not g:
-            return None
-        j = text.rfind(g, lo, min(hi, at + len(g)))
+        j = text.rfind(g, lo, min(hi, at + len(g))) if g else -1
+        if j < 0 and g and not self._own:  # the kept G is not here: this conversation's own
+            self._g, self._own = self._render(), True
+            if self._g != g:
+                return self.end_before(text, lo, at, hi)
         return None if j < 0 else j + len(g)
 
 
@@ -480,7 +497,8 @@ def render_chat(tok, messages: list[dict], *, specials: list[str], policy: ChatP
             t.tools = _snap(text, *t.tools, specials)
     # the generation prompt from the conversation's opening (up to its first user message): short
     first_user = next((i + 1 for i, m in enumerate(msgs) if m["role"] == "user"), chosen[0])
-    header = _Header(render_p, msgs, min(first_user, chosen[0]) or chosen[0])
+    header = _Header(render_p, msgs, min(first_user, chosen[0]) or chosen[0], renderer.generation_prompts,
+                     tools is not None)
     spans, missing, starts, contents = [], [], [], []
     prev = 0
     for t in turns:

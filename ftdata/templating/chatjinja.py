@@ -130,12 +130,14 @@ class ChatRenderer:
     def __init__(self, source: str, special_tokens: dict | None = None, template_kwargs: dict | None = None):
         self.source = source
         self.variables = {**(special_tokens or {}), **(template_kwargs or {})}
+        self.generation_prompts: dict = {}  # kept by ftdata.templating.chat (per opening's roles)
 
     def __getstate__(self):  # the compiled template stays behind; a worker compiles its own
         return {"source": self.source, "variables": self.variables}
 
     def __setstate__(self, state):
         self.__dict__.update(state)
+        self.generation_prompts = {}
 
     def render(self, messages: list[dict], tools: list[dict] | None = None, add_generation_prompt: bool = False) -> str:
         """The conversation as the template prints it (messages already plain, see :func:`plain_messages`).
