@@ -508,7 +508,8 @@ def render_chat(tok, messages: list[dict], *, specials: list[str], policy: ChatP
                             "prints none of its parts")
         first = min(a for a, _ in parts)
         end = max(b for _, b in parts)
-        start = _turn_start(t, text, prev, first, end, header, policy, specials)
+        start = (_turn_start(t, text, prev, first, end, header, policy, specials)
+                 if msgs[t.index]["role"] == "assistant" else first)  # other roles: their content
         skip, closed = None, False
         if t.tools is not None and end == t.tools[1]:  # a turn that ends with its tool calls
             g = header.get()

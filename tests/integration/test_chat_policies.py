@@ -60,6 +60,8 @@ def test_train_roles(chatml):
     ce = render_chat(chatml, CONVO, specials=_sp(chatml), policy=pol)
     assert spans_text(ce) == ["Hi<|im_end|>", "Hello<|im_end|>", "Bye<|im_end|>", "Goodbye<|im_end|>"]
     assert "user" not in "".join(spans_text(ce)) and "assistant" not in "".join(spans_text(ce))
+    users = render_chat(chatml, CONVO, specials=_sp(chatml), policy=ChatPolicy(train_on="all", train_roles=("user",)))
+    assert spans_text(users) == ["Hi<|im_end|>", "Bye<|im_end|>"]
 
 
 def test_end_of_turn_policies(chatml):
