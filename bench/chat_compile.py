@@ -11,6 +11,10 @@ assistant turns trained and with the last one, by two span methods:
 * ``diff`` -- the per-turn diff (``FTDATA_CHAT_SPANS=diff``): one more render per trained turn,
   the method before it.
 
+Two timings per case: ``build`` (the whole build, ``--num-proc`` processes; its fixed costs
+weigh on small buckets) and ``engine`` (phase A's chat work in this process: render, find
+spans, tokenize and mask -- what a worker does per chunk; ``--no-build`` times only this).
+
 The bare tokenizer is ``Tokenizer.encode_batch`` (with offsets) on exactly the rendered texts
 ftdata tokenized. Printed per bucket: examples/s, ftdata / bare, and the cost per example
 relative to its length (microseconds per token): linear cost keeps it flat across buckets.
@@ -105,6 +109,28 @@ def build(folder: Path, name: str, rows: Path, tokdir: Path, train_on: str, meth
     return seconds, examples, tokens, m.get("chat", {}).get("totals", {})
 
 
+def engine(tok, renderer, conv: list[list[dict]], train_on: str, method: str) -> tuple[float, int]:
+    """Phase A's chat work on ``conv`` in this process: render and find the spans
+    (:func:`~ftdata.templating.chat.render_chat`), then tokenize and mask
+    (:func:`~ftdata.tokenize.spans.encode_spans`), as ``tokenize_kept`` does per chunk."""
+    from ftdata.templating.chat import ChatPolicy, render_chat
+    from ftdata.tokenize.spans import encode_spans
+    from ftdata.tokenize.specials import specials_for
+
+    backend = tok.backend_tokenizer
+    sp = specials_for(backend).strings
+    policy = ChatPolicy(train_on=train_on)
+    t0 = time.perf_counter()
+    chats = [render_chat(tok, c, specials=sp, policy=policy, renderer=renderer,
+                         method="diff" if method == "diff" else "auto") for c in conv]
+    enc = encode_spans(backend, [ce.text for ce in chats], [ce.spans for ce in chats],
+                       eos=[tok.eos_token_id if ce.append_eos else None for ce in chats],
+                       untrained_end=[ce.untrained_end for ce in chats], max_length=1 << 20, overflow="error",
+                       add_special_tokens=False, bos_id=tok.bos_token_id,
+                       prompts=[ce.text[:ce.spans[0][0]] for ce in chats])
+    return time.perf_counter() - t0, sum(len(e.input_ids) for e in enc)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--examples", type=int, default=600, help="conversations per bucket")
@@ -113,6 +139,7 @@ def main() -> None:
     ap.add_argument("--template", default="chatml", choices=sorted(TEMPLATES))
     ap.add_argument("--buckets", nargs="*", default=[*BUCKETS, "32"])
     ap.add_argument("--methods", nargs="*", default=["markers", "diff"])
+    ap.add_argument("--no-build", action="store_true", help="time the in-process chat work only (no whole builds)")
     args = ap.parse_args()
     import datasets
 
@@ -128,7 +155,7 @@ def main() -> None:
         backend = tok.backend_tokenizer
         renderer = renderer_for(tok)
         for b in args.buckets:
-            n = args.examples if b != "32" else max(args.examples // 8, 50)
+            n = args.examples if b != "32" else max(args.examples // 4, 50)  # ~the 8+ bucket's tokens
             conv = repeated(groups[b], n)
             rows = folder / f"rows_{b}.jsonl"
             rows.write_text("".join(json.dumps({"id": str(i), "messages": c}) + "\n" for i, c in enumerate(conv)))
@@ -143,7 +170,13 @@ def main() -> None:
                 bare_tokens = sum(len(e.ids) for e in enc)
                 for train_on in ("all", "last"):
                     for method in args.methods:
-                        key = f"{train_on}/{method}"
+                        s, tk = engine(tok, renderer, conv, train_on, method)
+                        key = f"engine {train_on}/{method}"
+                        times.setdefault(key, []).append(s)
+                        info[key] = (len(conv), tk, {})
+                        if args.no_build:
+                            continue
+                        key = f"build {train_on}/{method}"
                         s, ex, tk, chat = build(folder, f"b{b.replace('+', 'p')}_{train_on}_{method}", rows, folder / "tok",
                                                 train_on, method, args.num_proc)
                         times.setdefault(key, []).append(s)
@@ -165,16 +198,17 @@ def main() -> None:
     print(f"\n{args.template} template, --num-proc {args.num_proc}, best of {args.rounds}; CPUs {os.cpu_count()}, "
           f"load average {os.getloadavg()[0]:.1f}")
     keys = list(results[0]["runs"])
-    print(f"{'bucket':<8}{'turns':>6}{'tok/ex':>8}{'bare ex/s':>11}" + "".join(f"{k + ' x bare':>18}" for k in keys))
+    print("ftdata / bare (throughput ratio; whole builds include reading, splitting and writing):")
+    print(f"{'bucket':<8}{'turns':>6}{'tok/ex':>8}{'bare ex/s':>11}" + "".join(f"{k:>21}" for k in keys))
     for r in results:
         print(f"{r['bucket']:<8}{r['assistant_turns']:>6}{r['tokens_per_example']:>8.0f}{r['bare_examples_per_s']:>11.0f}"
-              + "".join(f"{r['runs'][k]['ftdata_over_bare']:>18.3f}" for k in keys))
-    print("cost per token (us; flat = linear in length):")
+              + "".join(f"{r['runs'][k]['ftdata_over_bare']:>21.3f}" for k in keys))
+    print("cost per token, microseconds (flat across buckets = cost linear in length):")
     for r in results:
-        print(f"{r['bucket']:<8}" + "".join(f"{r['runs'][k]['us_per_token']:>18.2f}" for k in keys))
+        print(f"{r['bucket']:<8}{'':>25}" + "".join(f"{r['runs'][k]['us_per_token']:>21.2f}" for k in keys))
     for k in keys:
         small, big = results[0]["runs"][k]["ftdata_over_bare"], results[-1]["runs"][k]["ftdata_over_bare"]
-        print(f"{k}: ratio {results[-1]['bucket']} / {results[0]['bucket']} = {big / small:.2f}")
+        print(f"{k}: (ftdata/bare at {results[-1]['bucket']}) / (ftdata/bare at {results[0]['bucket']}) = {big / small:.2f}")
     print(json.dumps(results))
 
 
