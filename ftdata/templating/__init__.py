@@ -16,6 +16,7 @@ templates meet which row, few-shot exemplars, token-aware field truncation, chat
 * :mod:`~ftdata.templating.selection` -- choosing templates, and which of them each row meets;
 * :mod:`~ftdata.templating.renderplan` -- what a recipe asks of rendering per row;
   :mod:`~ftdata.templating.fewshot`, :mod:`~ftdata.templating.truncation` -- its two steps;
-* :mod:`~ftdata.templating.chat` -- conversations rendered with a chat template;
+* :mod:`~ftdata.templating.chat` -- conversations rendered with a chat template, what to train;
+  :mod:`~ftdata.templating.chatjinja` -- the chat template compiled once, called with plain dicts;
 * :mod:`~ftdata.templating.preflight` -- templates tried on sample rows before a build.
 """
