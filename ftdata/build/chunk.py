@@ -34,10 +34,13 @@ column          type       holds                                        read by 
 ``_cut_tokens`` int32      tokens removed from the template's           ``field_cut_stats``
                            ``truncate`` field (0: not shortened)
 ``_cut_chars``  int32      characters removed from that field           ``field_cut_stats``
+``_chat``       uint8      chat checks: 1 train/serve parity mismatch,  ``chat_section``
+                           2 spans from the per-part diff (fallback)
 =============== ========== ============================================ ========================
 
 (``plan``, ``dedup_rows``, ``near_dedup``, ``split_stats``, ``field_cut_stats`` and ``_records``
-are in :mod:`ftdata.plan.finalize`; ``audit_section`` in :mod:`ftdata.tokenize.audit`.)
+are in :mod:`ftdata.plan.finalize`; ``audit_section`` in :mod:`ftdata.tokenize.audit`;
+``chat_section`` in :mod:`ftdata.plan.chataudit`.)
 
 Nothing else in the package defines an internal column; a new one is added to
 :data:`INTERNAL` and to this table.
@@ -82,6 +85,7 @@ INTERNAL = pa.schema([
     ("_minhash", pa.binary()),    # MinHash signature for near-dup detection, or null (off / no text)
     ("_cut_tokens", pa.int32()),  # tokens removed from the template's truncate field (0: not shortened)
     ("_cut_chars", pa.int32()),   # characters removed from that field
+    ("_chat", pa.uint8()),        # chat checks (ftdata.plan.chataudit): parity mismatch, span fallback
 ])
 
 
@@ -160,7 +164,8 @@ class Rendered:
     completion: str | None   # likewise
     choices: list[str] | None
     messages: list[dict] | None = None  # the conversation (chat layout; from a messages column or the pair)
-    tools: list[dict] | None = None     # its tool schemas (chat layout)
+    tools: list[dict] | None = None     # its tool schemas, passed to the chat template
+    chat_bits: int = 0  # the chat checks' bits (the ``_chat`` column)
 
 
 @dataclass
@@ -267,6 +272,9 @@ def tokenize_kept(ctx: ChunkContext, tok, kept: list, hits: set[str]):
     text_mode = ctx.special_tokens_in_data == "text"
     rejects: list[Reject] = []
     if ctx.chat:
+        renderer, policy, method = _chat_setup(ctx, tok)
+        if policy.end_of_turn != "eot":  # the policy, not add_eos, decides whether EOS is appended
+            eos = tok.eos_token_id
         ok, chats = [], []
         for k, esc in zip(kept, escaped):
             row, t = k.row, k.template
@@ -275,13 +283,13 @@ def tokenize_kept(ctx: ChunkContext, tok, kept: list, hits: set[str]):
             try:
                 tools = (k.tools if k.messages is not None or not ctx.chat.get("tools_column")
                          else tools_from_value(row.data.get(ctx.chat["tools_column"]), ctx.chat["tools_column"]))
-                ce = render_chat(tok, msgs, train_on=ctx.chat.get("train_on", "last"), specials=sp.strings,
-                                 add_eos=ctx.add_eos, template=ctx.chat.get("template"), tools=tools)
+                ce = render_chat(tok, msgs, specials=sp.strings, policy=policy, tools=tools,
+                                 renderer=renderer, method=method)
             except (ChatError, ConversationError) as exc:
                 rejects.append(Reject(ctx.source, row.key, row.line, exc.code, str(exc), t.name, row.split))
                 continue
             p, c = (ce.prompt, ce.completion) if k.messages is not None else (k.prompt, k.completion)
-            ok.append((Rendered(row, t, p, c, k.choices, msgs, tools), esc))
+            ok.append((Rendered(row, t, p, c, k.choices, msgs, tools, ce.bits), esc))
             chats.append(ce)
         kept = [o[0] for o in ok]
         escaped = [o[1] for o in ok]
@@ -319,7 +327,7 @@ def tokenize_kept(ctx: ChunkContext, tok, kept: list, hits: set[str]):
             if choices:
                 choices = [sp.restore(x) for x in choices]
             msgs, tools = _restored(sp, msgs), _restored(sp, tools)
-        items.append(Rendered(row, t, prompt, completion, choices, msgs, tools))
+        items.append(Rendered(row, t, prompt, completion, choices, msgs, tools, k.chat_bits))
     if len(items) < len(cols):
         cols = cols.take(np.fromiter((w is None for w in cols.reject), dtype=bool, count=len(cols)))
     return items, cols, rejects
@@ -342,6 +350,20 @@ def _chat_columns(items: list[Rendered]) -> dict[str, pa.Array]:
 
     return {"messages": pa.array([dumps(x.messages) for x in items], pa.string()),
             "tools": pa.array([None if x.tools is None else dumps(x.tools) for x in items], pa.string())}
+def _chat_setup(ctx: ChunkContext, tok):
+    """The chat template compiled once (per process), the policy, and the span method
+    (``FTDATA_CHAT_SPANS=diff`` forces the per-part diff: a benchmark's "before")."""
+    import os
+
+    from ..templating.chat import ChatPolicy
+    from ..templating.chatjinja import ChatTemplateError, renderer_for
+
+    try:
+        renderer = renderer_for(tok, ctx.chat.get("template"), ctx.chat.get("template_kwargs"))
+    except ChatTemplateError as exc:
+        raise BuildError(f"source '{ctx.source}': {exc}") from None
+    method = "diff" if os.environ.get("FTDATA_CHAT_SPANS") == "diff" else "auto"
+    return renderer, ChatPolicy.from_spec(ctx.chat, ctx.add_eos), method
 
 
 def process_chunk(ctx: ChunkContext, rows: list[CheckedRow]) -> ChunkResult:
@@ -388,6 +410,7 @@ def process_chunk(ctx: ChunkContext, rows: list[CheckedRow]) -> ChunkResult:
         "_audit": pa.array(cols.flags),
         "_minhash": pa.array(_minhashes(ctx, list(zip(tpls, prompts, completions))), pa.binary()),
         **_cut_columns(cuts, keys, [t.id for t in tpls]),
+        "_chat": pa.array([x.chat_bits for x in items], pa.uint8()),
     }, schema=work_schema(bool(ctx.chat)))
     return ChunkResult(table, rejects, n)
 

@@ -23,6 +23,7 @@ from ..config.paths import resolve_path
 from ..config.recipe import check_tokenizer, load_recipe, validate_recipe
 from ..constants import BUILD_INFO, MANIFEST, REJECTS, __version__
 from ..errors import BuildError, ConfigError
+from ..plan.chataudit import chat_section
 from ..plan.finalize import field_cut_stats, plan, rows_with_output, split_stats, write_splits
 from ..plan.gate import drop_failed, failed_dir, keep_failed, outcome_problems
 from ..plan.worktable import open_work
@@ -292,6 +293,8 @@ class Build(PhaseA):
         p.info["audit"] = audit_section(work, p, rejects_by_code=self.rejects_by,
                                         special_tokens_mode=r.special_tokens_in_data,
                                         release=release)
+        if r.chat and r.chat.enabled:  # only chat builds get the section: other manifests stay as they were
+            p.info["chat"] = chat_section(work, p, release)
         release()
         split_counts, token_stats = split_stats(work, p, release)
         # only then: outputs without field truncation stay as they were

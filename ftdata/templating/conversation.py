@@ -337,18 +337,34 @@ def conversation(row: dict, chat: dict) -> tuple[list[dict], list[dict] | None]:
     return msgs, row_tools(row, chat)
 
 
+def trained_turns(messages: list[dict], train_on: str = "last",
+                  train_roles: tuple[str, ...] | list[str] = ("assistant",)) -> list[int]:
+    """Indices of the messages to train -- the one rule for the masks
+    (:func:`ftdata.templating.chat.render_chat`) and the conversation exports.
+
+    The messages of ``train_roles``, the last one (``train_on: last``) or all (``all``); then a
+    message's own ``weight`` overrides both: 0 leaves it untrained, 1 trains it.
+    """
+    cands = [i for i, m in enumerate(messages) if m["role"] in train_roles]
+    chosen = set(cands[-1:] if train_on == "last" else cands)
+    for i, m in enumerate(messages):
+        if m.get("weight") == 0:
+            chosen.discard(i)
+        elif m.get("weight") == 1:
+            chosen.add(i)
+    return sorted(chosen)
+
+
 def assistant_weights(messages: list[dict], chat: dict) -> list[int | None]:
     """Per message: 1 if the assistant turn is trained, 0 if not, None for other roles.
 
-    A message's own ``weight`` decides; otherwise ``chat.train_on``: ``all`` trains every
-    assistant turn, ``last`` (the default) only the last one. The conversation exports write
-    this as OpenAI ``weight``, axolotl ``training`` and LLaMA-Factory ``mask_history``.
+    :func:`trained_turns` decides, with the recipe's ``chat.train_on`` and ``chat.train_roles``.
+    The conversation exports write this as OpenAI ``weight``, axolotl ``training`` and
+    LLaMA-Factory ``mask_history``.
     """
-    assistants = [i for i, m in enumerate(messages) if m["role"] == "assistant"]
-    last = assistants[-1] if assistants else None
-    every = chat.get("train_on") == "all"
-    return [None if m["role"] != "assistant" else m.get("weight", 1 if every or i == last else 0)
-            for i, m in enumerate(messages)]
+    chosen = set(trained_turns(messages, chat.get("train_on") or "last",
+                               tuple(chat.get("train_roles") or ("assistant",))))
+    return [None if m["role"] != "assistant" else int(i in chosen) for i, m in enumerate(messages)]
 
 
 def row_tools(row: dict, chat: dict) -> list[dict] | None:

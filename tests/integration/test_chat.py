@@ -9,20 +9,13 @@ from transformers import AutoTokenizer
 from ftdata.build.orchestrate import compile_recipe
 from ftdata.constants import IGNORE_INDEX as X
 from ftdata.templating.chat import ChatError, render_chat
+from ftdata.testing_chat import CHATML, LLAMA3, NO_EOT
 from ftdata.tokenize.specials import specials_for
 from ftdata.tokenize.tokenizer import ASSET_DIR
 from ftdata.write.manifest import accounting_ok
 
 from tests.conftest import write_jsonl, write_native_templates, write_recipe
 from tests.unit.templating.test_chat import CONVO, REWRITING, chat_tokenizer
-
-CHATML = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
-          "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
-
-LLAMA3 = ("<|begin_of_text|>{% for m in messages %}<|start_header_id|>{{ m['role'] }}<|end_header_id|>\n\n"
-          "{{ m['content'] | trim }}<|eot_id|>{% endfor %}")
-
-NO_EOT = "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
 
 
 def trained_segments(tok, ids, labels) -> list[str]:
