@@ -172,3 +172,45 @@ def test_build_template_kwargs_reach_the_template(tmp_path):
     # the empty think block is part of the serving prompt: masked, and parity holds
     assert trained_segments(tok, train[0]["input_ids"], train[0]["labels"]) == ["A<|im_end|>"]
     assert res.manifest["chat"]["totals"]["parity_mismatch"] == 0
+
+
+def test_openai_tool_calls_and_reasoning_build_end_to_end(tmp_path):
+    """An OpenAI-format JSONL (string arguments, tools column, reasoning, weight) through a whole
+    build: the tool calls train with their assistant turn, and the export's weights name the
+    turns the masks train (one rule)."""
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
+
+    def convo(answer, weight=None):
+        call = {"role": "assistant", "content": None, "reasoning_content": "Need the tool.",
+                "tool_calls": [{"id": "c1", "type": "function",
+                                "function": {"name": "get_weather", "arguments": "{\"city\": \"Paris\"}"}}]}
+        return [{"role": "system", "content": "Sys."}, {"role": "user", "content": "Weather in Paris?"},
+                call if weight is None else {**call, "weight": weight},
+                {"role": "tool", "tool_call_id": "c1", "content": "15C"},
+                {"role": "assistant", "content": answer, "thinking": "Report it."}]
+
+    tok = chat_tokenizer(tmp_path / "tok", QWEN3_STYLE, tokens=QWEN_TOKENS)
+    # different answers: exact dedup would otherwise keep one of the two
+    write_jsonl(tmp_path / "rows.jsonl", [{"id": "1", "messages": convo("15C and sunny."), "tools": tools},
+                                         {"id": "2", "messages": convo("Sunny, 15C.", weight=0), "tools": tools}])
+    r = {"name": "chat", "output": "out", "sources": [{"name": "qa", "path": "rows.jsonl", "key": "id", "templates": []}],
+         "split": {"ratios": {"train": 1.0}}, "tokenizer": str(tmp_path / "tok"), "max_length": 512,
+         "chat": {"format": "openai", "train_on": "all"}}
+    res = compile_recipe(write_recipe(tmp_path, r))
+    train = datasets.load_from_disk(str(res.output), keep_in_memory=True)["train"].sort("row_key")
+    call = '<think>\nNeed the tool.\n</think>\n\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call><|im_end|>'
+    answer = "<think>\nReport it.\n</think>\n\n{}<|im_end|>"
+    got = [trained_segments(tok, e["input_ids"], e["labels"]) for e in train]
+    assert got == [[call, answer.format("15C and sunny.")], [answer.format("Sunny, 15C.")]]
+    # the tokens are the template's render of the stored conversation with its tools
+    stored = json.loads(train[0]["messages"])
+    assert stored[2]["tool_calls"][0]["function"]["arguments"] == {"city": "Paris"}
+    assert json.loads(train[0]["tools"]) == tools
+    assert "get_weather" in tok.decode(train[0]["input_ids"]).split("<|im_start|>user")[0]  # the tools reached the template
+    assert res.manifest["chat"]["train_on"] == "all" and res.manifest["chat"]["totals"]["examples"] == 2
+    # the export marks the same turns trained as the masks
+    from ftdata.consume.export import export
+    export(res.output, "openai-jsonl", tmp_path / "oa")
+    rows = [json.loads(line) for line in (tmp_path / "oa" / "train.jsonl").read_text().splitlines()]
+    weights = sorted([m.get("weight") for m in row["messages"] if m["role"] == "assistant"] for row in rows)
+    assert weights == [[0, 1], [1, 1]]
