@@ -50,14 +50,16 @@ def compile(recipe, **kwargs):  # noqa: A001 - mirrors the CLI verb
     return compile_recipe(recipe, **kwargs)
 
 
-def load(path):
+def load(path, *, decode: bool = False):
     """Load a compiled directory as a ``DatasetDict`` with ``.manifest`` attached.
 
-    Refuses a directory without ``COMPLETED``.
+    Refuses a directory without ``COMPLETED``. A chat build's ``messages`` and ``tools``
+    columns are JSON text; ``decode=True`` returns them parsed (see
+    :func:`ftdata.inspect.load.load_compiled`).
     """
     from .inspect.load import load_compiled
 
-    return load_compiled(path)
+    return load_compiled(path, decode=decode)
 
 
 def render(template, row: dict, *, seed: int = 0, row_key: str = ""):
@@ -77,7 +79,8 @@ def preview(recipe, n: int = 3):
 
 def export(out, to: str, dest, **kwargs):
     """Export a compiled directory for a training stack (``trl``, ``axolotl``, ``llamafactory``,
-    ``torchtune``, ``openai-jsonl``, ``parquet``, ``jsonl``). See :func:`ftdata.consume.export.export`."""
+    ``torchtune``, ``openai-jsonl``, ``trl-chat``, ``axolotl-chat``, ``llamafactory-sharegpt``,
+    ``parquet``, ``jsonl``). See :func:`ftdata.consume.export.export`."""
     from .consume.export import export as _export
 
     return _export(out, to, dest, **kwargs)

@@ -20,6 +20,17 @@ not_an_answer_choice    render                the completion is not one of the t
                                               ``answer_choices``
 bad_messages            render                the messages column is not a list of
                                               ``{role, content}`` with an assistant turn
+unknown_role            render                a message's role (or ShareGPT ``from``) is not
+                                              one the input format knows
+tool_without_call       render                a tool message answers no earlier tool call (or
+                                              names an unknown ``tool_call_id``)
+empty_assistant_turn    render                an assistant turn with neither content nor a tool
+                                              call
+bad_tool_arguments      render                a tool call's arguments are not valid JSON
+bad_weight              render                a message's ``weight`` is not 0 or 1, or is on a
+                                              turn that is not the assistant's
+bad_tools               render                the tools value is not a list of function schemas
+                                              (or its JSON text)
 too_long                tokenize              over ``max_length``, and the overflow policy
                                               cannot shorten it
 no_trained_token        tokenize              the completion leaves no token to train
@@ -96,6 +107,15 @@ class Code(_Text):
                             "the completion is not one of the template's answer_choices")
     BAD_MESSAGES = ("bad_messages", Stage.RENDER,
                     "the messages column is not a list of {role, content} with an assistant turn")
+    UNKNOWN_ROLE = ("unknown_role", Stage.RENDER, "a message's role (or ShareGPT from) is not one the input format knows")
+    TOOL_WITHOUT_CALL = ("tool_without_call", Stage.RENDER,
+                         "a tool message answers no earlier tool call (or names an unknown tool_call_id)")
+    EMPTY_ASSISTANT_TURN = ("empty_assistant_turn", Stage.RENDER,
+                            "an assistant turn with neither content nor a tool call")
+    BAD_TOOL_ARGUMENTS = ("bad_tool_arguments", Stage.RENDER, "a tool call's arguments are not valid JSON")
+    BAD_WEIGHT = ("bad_weight", Stage.RENDER,
+                  "a message's weight is not 0 or 1, or is on a turn that is not the assistant's")
+    BAD_TOOLS = ("bad_tools", Stage.RENDER, "the tools value is not a list of function schemas (or its JSON text)")
     TOO_LONG = ("too_long", Stage.TOKENIZE,
                 "over max_length, and the overflow policy cannot shorten it")
     NO_TRAINED_TOKEN = ("no_trained_token", Stage.TOKENIZE, "the completion leaves no token to train")

@@ -257,7 +257,7 @@ def cached_process(ctx, rows: list, store: tuple[str, bool, str], blob: bytes | 
     stored; :meth:`ChunkCache.note` does the bookkeeping in the build process. ``blob``: the
     rows' :func:`rows_blob`, when they came as one.
     """
-    from .chunk import process_chunk, work_schema
+    from .chunk import process_chunk
 
     root, read, fingerprint = store
     cache = ChunkCache(Path(root), read=read)
@@ -266,7 +266,7 @@ def cached_process(ctx, rows: list, store: tuple[str, bool, str], blob: bytes | 
     if hit is not None:
         return hit
     res = process_chunk(ctx, rows)
-    stored = cache.put(key, res, work_schema())
+    stored = cache.put(key, res, res.table.schema)
     if stored is None:
         res.key = key
         return res

@@ -34,10 +34,13 @@ column          type       holds                                        read by 
 ``_cut_tokens`` int32      tokens removed from the template's           ``field_cut_stats``
                            ``truncate`` field (0: not shortened)
 ``_cut_chars``  int32      characters removed from that field           ``field_cut_stats``
+``_chat``       uint8      chat checks: 1 train/serve parity mismatch,  ``chat_section``
+                           2 spans from the per-part diff (fallback)
 =============== ========== ============================================ ========================
 
 (``plan``, ``dedup_rows``, ``near_dedup``, ``split_stats``, ``field_cut_stats`` and ``_records``
-are in :mod:`ftdata.plan.finalize`; ``audit_section`` in :mod:`ftdata.tokenize.audit`.)
+are in :mod:`ftdata.plan.finalize`; ``audit_section`` in :mod:`ftdata.tokenize.audit`;
+``chat_section`` in :mod:`ftdata.plan.chataudit`.)
 
 Nothing else in the package defines an internal column; a new one is added to
 :data:`INTERNAL` and to this table.
@@ -82,12 +85,23 @@ INTERNAL = pa.schema([
     ("_minhash", pa.binary()),    # MinHash signature for near-dup detection, or null (off / no text)
     ("_cut_tokens", pa.int32()),  # tokens removed from the template's truncate field (0: not shortened)
     ("_cut_chars", pa.int32()),   # characters removed from that field
+    ("_chat", pa.uint8()),        # chat checks (ftdata.plan.chataudit): parity mismatch, span fallback
 ])
 
 
-def output_schema() -> pa.Schema:
-    """Columns of a compiled split (both layouts; see the package docstring)."""
-    return pa.schema([
+#: Columns a chat build adds: the conversation as rendered (internal format, see
+#: :mod:`ftdata.templating.conversation`) and its tool schemas, each as JSON text -- never an
+#: Arrow struct, whose one inferred type cannot hold arguments of different shapes.
+CHAT_COLUMNS = [("messages", pa.string()), ("tools", pa.string())]
+
+
+def output_schema(chat: bool = False) -> pa.Schema:
+    """Columns of a compiled split (both layouts; see the package docstring); a chat build
+    adds :data:`CHAT_COLUMNS`."""
+    return pa.schema(_BASE_COLUMNS + (CHAT_COLUMNS if chat else []))
+
+
+_BASE_COLUMNS = [
         ("input_ids", pa.list_(pa.int32())),
         ("attention_mask", pa.list_(pa.int8())),
         ("labels", pa.list_(pa.int32())),
@@ -98,11 +112,11 @@ def output_schema() -> pa.Schema:
         ("prompt", pa.string()),
         ("completion", pa.string()),
         ("answer_choices", pa.list_(pa.string())),
-    ])
+]
 
 
-def work_schema() -> pa.Schema:
-    return pa.schema(list(output_schema()) + list(INTERNAL))
+def work_schema(chat: bool = False) -> pa.Schema:
+    return pa.schema(list(output_schema(chat)) + list(INTERNAL))
 
 
 @dataclass
@@ -149,7 +163,9 @@ class Rendered:
     prompt: str | None       # None for a messages-column row until the chat render gives it
     completion: str | None   # likewise
     choices: list[str] | None
-    messages: list[dict] | None = None  # the conversation of a messages-column row (chat layout)
+    messages: list[dict] | None = None  # the conversation (chat layout; from a messages column or the pair)
+    tools: list[dict] | None = None     # its tool schemas, passed to the chat template
+    chat_bits: int = 0  # the chat checks' bits (the ``_chat`` column)
 
 
 @dataclass
@@ -226,16 +242,16 @@ def _messages_template() -> Template:
 
 def messages_rows(ctx: ChunkContext, rows: list[CheckedRow]):
     """Chat layout from a messages column: one example per row, template name ``messages``."""
-    from ..templating.chat import ChatError, messages_from_value
+    from ..templating.conversation import ConversationError, conversation
     t = _messages_template()
-    col, kept, rejects = ctx.chat["messages_column"], [], []
+    kept, rejects = [], []
     for row in rows:
         try:
-            msgs = messages_from_value(row.data.get(col), col, ctx.chat.get("system"))
-        except ChatError as exc:
+            msgs, tools = conversation(row.data, ctx.chat)
+        except ConversationError as exc:
             rejects.append(Reject(ctx.source, row.key, row.line, exc.code, str(exc), t.name, row.split))
             continue
-        kept.append(Rendered(row, t, None, None, None, msgs))
+        kept.append(Rendered(row, t, None, None, None, msgs, tools))
     return kept, rejects, len(rows)
 
 
@@ -247,6 +263,7 @@ def tokenize_kept(ctx: ChunkContext, tok, kept: list, hits: set[str]):
     (aligned with ``items``), and the rejects.
     """
     from ..templating.chat import ChatError, messages_from_pair, render_chat
+    from ..templating.conversation import ConversationError, tools_from_value
 
     backend = tok.backend_tokenizer
     sp = specials_for(backend)
@@ -255,19 +272,24 @@ def tokenize_kept(ctx: ChunkContext, tok, kept: list, hits: set[str]):
     text_mode = ctx.special_tokens_in_data == "text"
     rejects: list[Reject] = []
     if ctx.chat:
+        renderer, policy, method = _chat_setup(ctx, tok)
+        if policy.end_of_turn != "eot":  # the policy, not add_eos, decides whether EOS is appended
+            eos = tok.eos_token_id
         ok, chats = [], []
         for k, esc in zip(kept, escaped):
             row, t = k.row, k.template
             msgs = (k.messages if k.messages is not None
                     else messages_from_pair(k.prompt, k.completion, ctx.chat.get("system")))
             try:
-                ce = render_chat(tok, msgs, train_on=ctx.chat.get("train_on", "last"), specials=sp.strings,
-                                 add_eos=ctx.add_eos, template=ctx.chat.get("template"))
-            except ChatError as exc:
+                tools = (k.tools if k.messages is not None or not ctx.chat.get("tools_column")
+                         else tools_from_value(row.data.get(ctx.chat["tools_column"]), ctx.chat["tools_column"]))
+                ce = render_chat(tok, msgs, specials=sp.strings, policy=policy, tools=tools,
+                                 renderer=renderer, method=method)
+            except (ChatError, ConversationError) as exc:
                 rejects.append(Reject(ctx.source, row.key, row.line, exc.code, str(exc), t.name, row.split))
                 continue
             p, c = (ce.prompt, ce.completion) if k.messages is not None else (k.prompt, k.completion)
-            ok.append((Rendered(row, t, p, c, k.choices), esc))
+            ok.append((Rendered(row, t, p, c, k.choices, msgs, tools, ce.bits), esc))
             chats.append(ce)
         kept = [o[0] for o in ok]
         escaped = [o[1] for o in ok]
@@ -295,6 +317,7 @@ def tokenize_kept(ctx: ChunkContext, tok, kept: list, hits: set[str]):
     items = []
     for i, (k, esc, why) in enumerate(zip(kept, escaped, cols.reject)):
         row, t, prompt, completion, choices = k.row, k.template, k.prompt, k.completion, k.choices
+        msgs, tools = k.messages, k.tools
         if why is not None:  # a Rejection: (code, message)
             rejects.append(Reject(ctx.source, row.key, row.line, why.code, why.message, t.name, row.split))
             continue
@@ -303,10 +326,44 @@ def tokenize_kept(ctx: ChunkContext, tok, kept: list, hits: set[str]):
             prompt, completion = sp.restore(prompt), sp.restore(completion)
             if choices:
                 choices = [sp.restore(x) for x in choices]
-        items.append(Rendered(row, t, prompt, completion, choices))
+            msgs, tools = _restored(sp, msgs), _restored(sp, tools)
+        items.append(Rendered(row, t, prompt, completion, choices, msgs, tools, k.chat_bits))
     if len(items) < len(cols):
         cols = cols.take(np.fromiter((w is None for w in cols.reject), dtype=bool, count=len(cols)))
     return items, cols, rejects
+
+
+def _restored(sp, value):
+    """``value`` (a conversation or tools list) with every escaped string restored."""
+    if isinstance(value, str):
+        return sp.restore(value)
+    if isinstance(value, list):
+        return [_restored(sp, v) for v in value]
+    if isinstance(value, dict):
+        return {k: _restored(sp, v) for k, v in value.items()}
+    return value
+
+
+def _chat_columns(items: list[Rendered]) -> dict[str, pa.Array]:
+    """``messages`` and ``tools`` as JSON text (see :data:`CHAT_COLUMNS`)."""
+    from ..templating.conversation import dumps
+
+    return {"messages": pa.array([dumps(x.messages) for x in items], pa.string()),
+            "tools": pa.array([None if x.tools is None else dumps(x.tools) for x in items], pa.string())}
+def _chat_setup(ctx: ChunkContext, tok):
+    """The chat template compiled once (per process), the policy, and the span method
+    (``FTDATA_CHAT_SPANS=diff`` forces the per-part diff: a benchmark's "before")."""
+    import os
+
+    from ..templating.chat import ChatPolicy
+    from ..templating.chatjinja import ChatTemplateError, renderer_for
+
+    try:
+        renderer = renderer_for(tok, ctx.chat.get("template"), ctx.chat.get("template_kwargs"))
+    except ChatTemplateError as exc:
+        raise BuildError(f"source '{ctx.source}': {exc}") from None
+    method = "diff" if os.environ.get("FTDATA_CHAT_SPANS") == "diff" else "auto"
+    return renderer, ChatPolicy.from_spec(ctx.chat, ctx.add_eos), method
 
 
 def process_chunk(ctx: ChunkContext, rows: list[CheckedRow]) -> ChunkResult:
@@ -337,6 +394,7 @@ def process_chunk(ctx: ChunkContext, rows: list[CheckedRow]) -> ChunkResult:
         "prompt": pa.array(prompts, pa.string()),
         "completion": pa.array(completions, pa.string()),
         "answer_choices": pa.array(choices, pa.list_(pa.string())),
+        **(_chat_columns(items) if ctx.chat else {}),
         "_line": pa.array([r.line for r in rws], pa.int64()),
         "_split": pa.array([r.split for r in rws], pa.string()),
         "_u": pa.array([r.u for r in rws], pa.float64()),
@@ -352,7 +410,8 @@ def process_chunk(ctx: ChunkContext, rows: list[CheckedRow]) -> ChunkResult:
         "_audit": pa.array(cols.flags),
         "_minhash": pa.array(_minhashes(ctx, list(zip(tpls, prompts, completions))), pa.binary()),
         **_cut_columns(cuts, keys, [t.id for t in tpls]),
-    }, schema=work_schema())
+        "_chat": pa.array([x.chat_bits for x in items], pa.uint8()),
+    }, schema=work_schema(bool(ctx.chat)))
     return ChunkResult(table, rejects, n)
 
 

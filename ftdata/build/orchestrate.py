@@ -23,6 +23,7 @@ from ..config.paths import resolve_path
 from ..config.recipe import check_tokenizer, load_recipe, validate_recipe
 from ..constants import BUILD_INFO, MANIFEST, REJECTS, __version__
 from ..errors import BuildError, ConfigError
+from ..plan.chataudit import chat_section
 from ..plan.finalize import field_cut_stats, plan, rows_with_output, split_stats, write_splits
 from ..plan.gate import drop_failed, failed_dir, keep_failed, outcome_problems
 from ..plan.worktable import open_work
@@ -139,6 +140,8 @@ class Build(PhaseA):
         self.counts = {s.name: SourceCounts(templates=len(self.templates[s.name]),
                                             fanout=per_row or self.row_plans[s.name].fanout) for s in recipe.sources}
         self.rejects_by: Counter = Counter()
+        #: a chat build's shards carry the conversation and its tools (JSON text)
+        self.chat_on = bool(recipe.chat and recipe.chat.enabled)
         self.rejects_by_stage: Counter = Counter()
         # per source: reject code -> records, and the first record of each code (ftdata.plan.gate)
         self.rejects_by_source: dict[str, Counter] = {s.name: Counter() for s in recipe.sources}
@@ -290,6 +293,8 @@ class Build(PhaseA):
         p.info["audit"] = audit_section(work, p, rejects_by_code=self.rejects_by,
                                         special_tokens_mode=r.special_tokens_in_data,
                                         release=release)
+        if r.chat and r.chat.enabled:  # only chat builds get the section: other manifests stay as they were
+            p.info["chat"] = chat_section(work, p, release)
         release()
         split_counts, token_stats = split_stats(work, p, release)
         # only then: outputs without field truncation stay as they were
@@ -390,7 +395,7 @@ class Build(PhaseA):
         hashes = {"recipe_file": self.recipe_file_hash, "sources": source_hashes,
                   "templates": self.template_hashes}
         return manifest_json.manifest(
-            self.recipe, self.tok, columns=[f.name for f in output_schema()], hashes=hashes,
+            self.recipe, self.tok, columns=[f.name for f in output_schema(self.chat_on)], hashes=hashes,
             templates=self.templates, counts=self.counts, rejects_by=self.rejects_by,
             rejects_by_stage=self.rejects_by_stage, split_counts=split_counts,
             token_stats=token_stats, shards=shards, extra=extra)

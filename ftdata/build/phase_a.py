@@ -21,7 +21,7 @@ from ..config.paths import resolve_path
 from ..errors import BuildError
 from ..read.sources import guess_format
 from .cache import CachedChunk, chunk_key, context_fingerprint, table_counts
-from .chunk import ChunkResult, work_schema
+from .chunk import ChunkResult
 from .engines import make_engine
 from .engines.job import Job
 from .progress import BuildProgress, RateMeter, count_rows
@@ -132,9 +132,9 @@ class PhaseA:
         for rec in res.rejects:
             self.reject(rec)
         if not isinstance(res, CachedChunk):
-            stored = self.cache.put(key, res, work_schema()) if self.cache is not None and key else None
+            stored = self.cache.put(key, res, res.table.schema) if self.cache is not None and key else None
             if stored is None:
-                with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, work_schema()) as w:
+                with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, res.table.schema) as w:
                     w.write_table(res.table)
                 stored = CachedChunk(path, res.rejects, res.candidates, *table_counts(res.table))
             res = stored

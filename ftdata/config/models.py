@@ -272,6 +272,10 @@ class ContaminationSpec(_Model):
     fail_above: float | None = Field(None, ge=0, le=1, description="Fail the build when any checked set has a larger contaminated share.")
 
 
+#: The conversation column each chat input format reads by default (``auto`` reads the OpenAI name).
+CONVERSATION_COLUMN = {"openai": "messages", "sharegpt": "conversations", "auto": "messages"}
+
+
 class ChatSpec(_Model):
     """Chat layout: examples rendered as conversations with the tokenizer's chat template."""
 
@@ -279,8 +283,64 @@ class ChatSpec(_Model):
     system: str | None = Field(None, description="System message put before each conversation that has none.")
     messages_column: str | None = Field(
         None, description="Column holding a whole conversation [{role, content}, ...]; templates are then not used.")
+    format: Literal["openai", "sharegpt", "auto"] | None = Field(
+        None, description="Conversation input format: openai (messages: role/content/tool_calls), sharegpt "
+                          "(conversations: from/value), auto (by the keys); setting it reads conversations "
+                          "(default column messages, or conversations for sharegpt) instead of templates.")
+    tools_column: str | None = Field(
+        None, description="Column holding the conversation's tool schemas (a list or its JSON text); default: "
+                          "a 'tools' column when the row has one.")
     train_on: Literal["last", "all"] = Field("last", description="Train the last assistant turn or all of them.")
     template: str | None = Field(None, description="Jinja chat template to use instead of the tokenizer's own.")
+    # policy fields: what to train in a conversation (README "Chat policies")
+    train_roles: list[Literal["system", "user", "assistant", "tool"]] = Field(
+        default_factory=lambda: ["assistant"], min_length=1,
+        description="Roles whose turns are trained (train_on picks the last or all of them); an assistant "
+                    "turn's tool calls are trained with it.")
+    reasoning: Literal["train", "mask"] | None = Field(
+        None, description="Train the reasoning (reasoning_content / thinking) the template prints, with its "
+                          "tags (train, the default), or mask it (mask).")
+    empty_think: Literal["train", "mask"] = Field(
+        "mask", description="An empty <think></think> block the template prints before a trained turn's "
+                            "content: train it with the turn, or mask it (default).")
+    end_of_turn: Literal["eot", "eos", "none"] = Field(
+        "eot", description="eot: train the template's end-of-turn token (and, with add_eos, an EOS after a last "
+                           "turn that has none); eos: train the tokenizer's EOS instead (appended after the last "
+                           "turn); none: train neither (counted as eos_untrained).")
+    template_kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="Extra variables passed to the chat template (enable_thinking, "
+                                          "reasoning_effort, ...).")
+    channels: list[Literal["analysis", "commentary", "final"]] | None = Field(
+        None, description="Harmony-style templates: the channels to train, e.g. [final] or [analysis, final] "
+                          "(analysis is the reasoning; commentary, the tool calls, is trained with the turn).")
+    parity: Literal["last", "all", "off"] = Field(
+        "last", description="Train/serve parity check: the serving prompt of the last trained turn (last), of "
+                            "every trained turn (all; one render per turn), or none (off).")
+
+    @model_validator(mode="after")
+    def _policy(self):
+        errors = []
+        if self.channels is not None:
+            if "final" not in self.channels:
+                errors.append(rule(("channels",), "channels must include 'final' (the answer), found "
+                                   f"{self.channels}; e.g. [final] or [analysis, final]", self.channels))
+            implied = "train" if "analysis" in self.channels else "mask"
+            if self.reasoning is not None and self.reasoning != implied:
+                errors.append(rule(("reasoning",), f"reasoning: {self.reasoning} contradicts channels "
+                                   f"{self.channels} (analysis is the reasoning channel); set one of them",
+                                   self.reasoning))
+        reserved = sorted({"messages", "tools", "documents", "add_generation_prompt"} & set(self.template_kwargs))
+        if reserved:
+            errors.append(rule(("template_kwargs",), f"template_kwargs may not set {', '.join(reserved)} "
+                               "(ftdata passes them); remove them", reserved))
+        raise_all("ChatSpec", errors)
+        return self
+
+    @model_validator(mode="after")
+    def _format_reads_a_column(self):
+        if self.format is not None and self.messages_column is None:
+            self.messages_column = CONVERSATION_COLUMN[self.format]
+        return self
 
 
 class Recipe(_Model):

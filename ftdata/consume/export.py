@@ -19,9 +19,19 @@ the data on" for the sources):
                           a ``tune run`` config reads it through
                           :func:`ftdata.consume.torchtune.dataset`.
 ``openai-jsonl``          ``<split>.jsonl`` of chat ``messages`` (user = prompt, assistant =
-                          completion): text, not tokens.
+                          completion; a chat build: its whole conversation with the recipe's
+                          system message, ``tools``, string ``arguments`` and per-message
+                          ``weight``): text, not tokens.
 ``lm-eval``               lm-evaluation-harness tasks, one per template, scored as ``ftdata eval``
                           scores (:mod:`ftdata.consume.lmeval`).
+``trl-chat``              ``save_to_disk`` DatasetDict of conversations: ``messages`` (each message
+                          a datasets ``Json`` value, so mixed argument shapes load) and ``tools``
+                          (JSON text, which TRL's SFTTrainer decodes): TRL tokenizes and masks.
+``axolotl-chat``          ``<split>.jsonl`` for axolotl's ``chat_template`` type: ``messages`` and
+                          ``tools`` as JSON text (axolotl decodes both), per-message ``training``.
+``llamafactory-sharegpt`` ``<split>.jsonl`` ShareGPT (``conversations`` from/value with
+                          ``function_call`` / ``observation``, ``system``, ``tools`` as JSON text)
+                          and ``dataset_info.json`` (``formatting: sharegpt``).
 ``parquet`` / ``jsonl``   ``<split>.parquet`` / ``<split>.jsonl`` with every compiled column.
 ========================  =====================================================================
 
@@ -43,8 +53,9 @@ from pathlib import Path
 from ..constants import IGNORE_INDEX
 from ..errors import FtdataError, did_you_mean
 from ..inspect.load import load_compiled
+from ..templating.conversation import assistant_weights, loads
 from ..write.writer import mark_output, not_replaceable
-from . import lmeval
+from . import chatexport, lmeval
 from .llamafactory import CONFIG_NAME, model_note, write_config
 
 #: Column that marks packed rows (see the packing stage): lengths of the documents in a row.
@@ -72,7 +83,7 @@ class Target:
     """One export format: which columns, how they are renamed, how they are written."""
 
     name: str
-    writer: str  # "disk" (save_to_disk), "jsonl", "parquet", "chat"
+    writer: str  # "disk" (save_to_disk), "jsonl", "parquet", "chat" (conversations, see CONVERSATION_WRITERS)
     columns: tuple[str, ...] | None  # None = every compiled column
     rename: tuple[tuple[str, str], ...] = ()
     packed: tuple[str, ...] | None = None  # extra columns for packed data; None = packed refused
@@ -115,6 +126,30 @@ TARGETS: dict[str, Target] = {t.name: t for t in [
            load="upload {dest}/train.jsonl (and validation.jsonl) as chat fine-tuning files"),
     Target("lm-eval", "lm-eval", None, splits=("train", *lmeval.EVAL_SPLITS), contract=lmeval.CONTRACT,
            load=lmeval.LOAD),
+    Target("trl-chat", "chat", None, tokens=False,
+           contract="`save_to_disk` DatasetDict with `messages` (the conversation as compiled, in the internal format: "
+                    "role, content, reasoning_content, tool_calls with parsed `arguments`, tool_call_id, name, weight; "
+                    "each message a datasets `Json` value, so rows whose tool arguments differ in shape load) and `tools` "
+                    "(JSON text or null; TRL's SFTTrainer json-decodes a string `tools`). TRL renders and masks these "
+                    "itself: which tokens it trains is TRL's choice (`assistant_only_loss`, `completion_only_loss`); "
+                    "for ftdata's exact labels export `--to trl` instead.",
+           load="from datasets import load_from_disk\n"
+                "dd = load_from_disk('{dest}')\n"
+                "trainer = SFTTrainer(model=..., args=SFTConfig(max_length={max_length}, assistant_only_loss=True, ...),\n"
+                "                     train_dataset=dd['train'], processing_class=tokenizer)"),
+    Target("axolotl-chat", "chat", None, tokens=False,
+           contract="One JSON object per line: `messages` (JSON text of the conversation; each assistant message has "
+                    "`training`: true/false, ftdata's choice of trained turns) and "
+                    "`tools` (JSON text or null). axolotl's `chat_template` type json-decodes a string messages/tools "
+                    "field and string arguments, so no Arrow struct is ever inferred from them.",
+           load=""),
+    Target("llamafactory-sharegpt", "chat", None, tokens=False,
+           contract="`<split>.jsonl` in LLaMA-Factory's ShareGPT layout: `conversations` (from: human / gpt / "
+                    "function_call / observation; a function_call value is the JSON of {name, arguments} or a list "
+                    "of them), `system` and `tools` (JSON text); `dataset_info.json` names each split with "
+                    "`formatting: sharegpt`, its columns and tags. Rows the layout cannot hold (see the notes) are "
+                    "left out and counted.",
+           load=""),
     Target("parquet", "parquet", None, packed=(), tokens=False,
            contract="Every compiled column, one Parquet file per split.",
            load="datasets.load_dataset('{dest}')"),
@@ -145,7 +180,8 @@ def _check(target: Target, manifest: dict, columns: list[str]) -> None:
     if target.tokens and manifest.get("layout") != "causal":
         raise FtdataError(f"{where}: needs a causal-layout build (input_ids = prompt + completion); found layout "
                           f"'{manifest.get('layout')}'. Compile with layout: causal, or export to parquet/jsonl")
-    if target.writer in ("chat", "lm-eval") and not {"prompt", "completion"} <= set(columns):
+    pair = {"prompt", "completion"} <= set(columns)
+    if (target.writer == "lm-eval" and not pair) or (target.writer == "chat" and not (pair or "messages" in columns)):
         raise FtdataError(f"{where}: needs the 'prompt' and 'completion' columns; found {columns}"
                           + (" (packed rows keep tokens only; compile without packing)" if PACKED_COLUMN in columns else ""))
     if PACKED_COLUMN in columns and target.packed is None:
@@ -169,15 +205,29 @@ def _chat_rows(ds) -> Iterator[dict]:
             yield {"messages": [{"role": "user", "content": p}, {"role": "assistant", "content": c}]}
 
 
+def _conversations(ds) -> Iterator[tuple[list[dict], list[dict] | None]]:
+    """(messages, tools) per row: a chat build's stored conversation, else the (prompt, completion) pair."""
+    if "messages" not in ds.column_names:
+        for row in _chat_rows(ds):
+            yield row["messages"], None
+        return
+    for batch in ds.select_columns(["messages", "tools"]).iter(batch_size=1000):
+        for m, t in zip(batch["messages"], batch["tools"]):
+            yield loads(m), loads(t)
+
+
 def _write_jsonl_rows(path: Path, rows) -> None:
     with open(path, "w", encoding="utf-8") as fh:
         for r in rows:
             fh.write(json.dumps(r, ensure_ascii=False) + "\n")
 
 
-def _readme(target: Target, manifest: dict, dest: Path, rows: dict, columns: list[str]) -> str:
+def _readme(target: Target, manifest: dict, dest: Path, rows: dict, columns: list[str],
+            notes: list[str] = ()) -> str:
     h = manifest.get("hashes", {})
-    load = target.load.format(dest=dest, max_length=manifest.get("max_length"), group=lmeval.group_name(manifest.get("name")))
+    load = (target.load.format(dest=dest, max_length=manifest.get("max_length"),
+                               group=lmeval.group_name(manifest.get("name"))) if target.load
+            else chatexport.loading(target.name, manifest, dest, list(rows)))
     return "\n".join([
         f"# {manifest.get('name')} — ftdata export for {target.name}", "",
         f"Exported by ftdata {manifest.get('ftdata_version')} from a compiled directory "
@@ -187,6 +237,7 @@ def _readme(target: Target, manifest: dict, dest: Path, rows: dict, columns: lis
         f"Columns: {', '.join(f'`{c}`' for c in columns)}. Ignore index: {IGNORE_INDEX}.", "",
         "| split | rows |", "|---|---:|", *[f"| {s} | {n} |" for s, n in rows.items()], "",
         "## Loading", "", "```", load, "```", "",
+        *(["## Left out", "", *[f"- {n}" for n in notes], ""] if notes else []),
     ])
 
 
@@ -221,8 +272,10 @@ def prepare_dest(dest: Path, source: Path, overwrite: bool) -> Path:
     return tmp
 
 
-def _write(target: Target, dd, chosen: list[str], tmp: Path, dest: Path) -> tuple[dict, list[str], list[str]]:
-    """Write the chosen splits into ``tmp`` (to be renamed ``dest``); return (rows per split, files, columns)."""
+def _write(target: Target, dd, chosen: list[str], tmp: Path, dest: Path,
+           notes: list[str]) -> tuple[dict, list[str], list[str]]:
+    """Write the chosen splits into ``tmp`` (to be renamed ``dest``); return (rows per split, files,
+    columns); ``notes`` gets what an export had to leave out."""
     import datasets
 
     if target.writer == "lm-eval":
@@ -237,10 +290,19 @@ def _write(target: Target, dd, chosen: list[str], tmp: Path, dest: Path) -> tupl
     else:
         for s in chosen:
             ds = dd[s]
-            if target.writer == "chat":
-                _write_jsonl_rows(tmp / f"{s}.jsonl", _chat_rows(ds))
+            if target.writer == "chat" and target.name == "openai-jsonl" and "messages" not in ds.column_names:
+                _write_jsonl_rows(tmp / f"{s}.jsonl", _chat_rows(ds))  # a pair build: as before
                 columns = ["messages"]
                 files.append(f"{s}.jsonl")
+            elif target.writer == "chat":
+                chat = dd.manifest.get("chat") or {}
+                convs = ((m, t, assistant_weights(m, chat)) for m, t in _conversations(ds))
+                n, columns, written, skipped = chatexport.write(target.name, convs, tmp, s, chat)
+                files += written
+                rows[s] = n
+                if skipped:
+                    notes.append(f"{s}: {skipped}")
+                continue
             else:
                 sel = _select(ds, target)
                 columns = sel.column_names
@@ -298,10 +360,12 @@ def export(path: str | Path, to: str, dest: str | Path, *, splits: list[str] | N
         notes.append(model_note(manifest))
     try:
         with quiet_datasets():
-            rows, files, columns = _write(target, dd, chosen, tmp, dest.resolve())
+            rows, files, columns = _write(target, dd, chosen, tmp, dest.resolve(), notes)
+            if target.name == "llamafactory-sharegpt":
+                files.append(chatexport.write_dataset_info(tmp, manifest.get("name", "ftdata"), files))
         if to == "llamafactory":
             files.append(write_config(tmp, manifest, dest.resolve(), chosen))
-        (tmp / "README.md").write_text(_readme(target, manifest, dest.resolve(), rows, columns), encoding="utf-8")
+        (tmp / "README.md").write_text(_readme(target, manifest, dest.resolve(), rows, columns, notes), encoding="utf-8")
         files.append("README.md")
         mark_output(tmp, "export")  # what lets a later --overwrite replace it
         _check_replaceable(dest)  # nothing else appeared there while we wrote

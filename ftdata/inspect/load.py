@@ -34,16 +34,30 @@ def read_manifest(path: str | Path, verify: Literal["quick", "full", "none"] = "
     return json.loads((p / MANIFEST).read_text(encoding="utf-8"))
 
 
-def load_compiled(path: str | Path, verify: Literal["quick", "full", "none"] = "full"):
+#: Columns a chat build stores as JSON text (see ftdata.build.chunk.CHAT_COLUMNS).
+JSON_COLUMNS = ("messages", "tools")
+
+
+def load_compiled(path: str | Path, verify: Literal["quick", "full", "none"] = "full", decode: bool = False):
     """Load a compiled directory as a ``DatasetDict`` with ``.manifest`` attached.
 
     Trainers and exporters come through here, so by default every shard's sha256 is checked
     first (``verify="full"``, about as fast as reading the files once); pass ``"quick"`` to
     skip the hashing for very large folders that were verified before.
+
+    A chat build's ``messages`` and ``tools`` are JSON text in the shards; ``decode=True``
+    gives them the datasets ``Json`` type, so a row holds the parsed conversation (whatever
+    shape each row's tool arguments have); :func:`ftdata.templating.conversation.loads` parses one value.
     """
     import datasets
 
     manifest = read_manifest(path, verify=verify)
     dd = datasets.load_from_disk(str(path))
+    if decode:
+        for split in list(dd):
+            for col in JSON_COLUMNS:
+                if col in dd[split].column_names:
+                    dd[split] = dd[split].cast_column(col, datasets.Json())
     dd.manifest = manifest
     return dd
+

@@ -11,5 +11,6 @@ decision deterministic and independent of input order and engine.
 * :mod:`~ftdata.plan.split` -- the split rule; :mod:`~ftdata.plan.neardup` -- MinHash + LSH;
 * :mod:`~ftdata.plan.mixture` -- task rates; :mod:`~ftdata.plan.contamination` -- n-gram overlap;
 * :mod:`~ftdata.plan.finalize` -- the ordered plan steps and the split writer calls;
+* :mod:`~ftdata.plan.chataudit` -- the chat checks counted per template (parity, span fallback);
 * :mod:`~ftdata.plan.gate` -- is the outcome what the recipe meant (reject shares, empty splits).
 """

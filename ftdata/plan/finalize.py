@@ -34,7 +34,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..build.chunk import output_schema
+from ..build.chunk import CHAT_COLUMNS, output_schema
 from ..constants import SPLIT_PRIORITY
 from ..read.mapped import Release
 from ..rejects import Code, Reject
@@ -244,11 +244,12 @@ def write_splits(work: pa.Table, p: Plan, folder: Path, shard_size: int,
     Every slice of every split is gathered in one pass over the chunk files
     (:func:`ftdata.write.gather.gather_slices`), not one pass per slice.
     """
-    cols = [f.name for f in output_schema()]
+    cols = [f.name for f in output_schema(CHAT_COLUMNS[0][0] in work.column_names)]
     names = p.split_names
     orders = [p.order.get(name, np.zeros(0, dtype=np.int64)) for name in names]
     slices = [(k, o[start:start + WRITE_SLICE]) for k, o in enumerate(orders) for start in range(0, len(o), WRITE_SLICE)]
-    writers = [SplitWriter(folder / name, output_schema(), shard_size) for name in names]
+    writers = [SplitWriter(folder / name, output_schema(CHAT_COLUMNS[0][0] in work.column_names), shard_size)
+               for name in names]
     for (k, _), part in zip(slices, gather_slices(work.select(cols), [s for _, s in slices], folder, release)):
         writers[k].write(part)
     return {name: w.close(name) for name, w in zip(names, writers)}

@@ -67,6 +67,12 @@ def _fix(code: Code, sample, src, recipe) -> str:
         Code.NO_TRAINED_TOKEN: "the completion leaves no token to train: check the template's completion and "
                                "separator",
         Code.BAD_MESSAGES: "check the messages column: a list of {role, content}",
+        Code.UNKNOWN_ROLE: "check chat.format (openai: role, sharegpt: from) and the role names in the data",
+        Code.TOOL_WITHOUT_CALL: "every tool message must answer an earlier assistant tool call (matching tool_call_id)",
+        Code.EMPTY_ASSISTANT_TURN: "give every assistant turn content or a tool call",
+        Code.BAD_TOOL_ARGUMENTS: "tool-call arguments must be JSON (a JSON string or a JSON value)",
+        Code.BAD_WEIGHT: "weight is 0 or 1, on assistant turns only",
+        Code.BAD_TOOLS: "the tools column holds a list of function schemas (or its JSON text)",
     }
     return fixes.get(code, "see the reasons in rejects.jsonl")
 

@@ -16,6 +16,9 @@ templates meet which row, few-shot exemplars, token-aware field truncation, chat
 * :mod:`~ftdata.templating.selection` -- choosing templates, and which of them each row meets;
 * :mod:`~ftdata.templating.renderplan` -- what a recipe asks of rendering per row;
   :mod:`~ftdata.templating.fewshot`, :mod:`~ftdata.templating.truncation` -- its two steps;
-* :mod:`~ftdata.templating.chat` -- conversations rendered with a chat template;
+* :mod:`~ftdata.templating.conversation` -- OpenAI / ShareGPT conversations and tools -> the one
+  internal message list (and its stored JSON text), and which turns are trained;
+* :mod:`~ftdata.templating.chat` -- conversations rendered with a chat template, where the trained turns are;
+  :mod:`~ftdata.templating.chatjinja` -- the chat template compiled once, called with plain dicts;
 * :mod:`~ftdata.templating.preflight` -- templates tried on sample rows before a build.
 """

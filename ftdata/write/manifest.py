@@ -89,7 +89,11 @@ def manifest(recipe: Recipe, tok, *, columns: list[str], hashes: dict,
         "tokens": token_stats,
         "shards": shards,
     }
-    m.update(extra)
+    if recipe.chat is not None and recipe.chat.enabled:
+        # one section: the recipe's chat settings (the conversation exports read them) and the
+        # build's chat checks from ``extra`` (ftdata.plan.chataudit: totals, per template, notes)
+        m["chat"] = recipe.chat.model_dump(mode="json") | extra.get("chat", {})
+    m.update({k: v for k, v in extra.items() if k != "chat"})
     return m
 
 

@@ -84,6 +84,9 @@ def render_report(manifest: dict, tables: dict[str, pa.Table], build_info: dict 
     parts += _mixture(m, plots)
     parts.append("<h2>Boundary audit</h2>")
     parts += audit_section(m.get("audit"), m["tokens"], order)
+    if (m.get("chat") or {}).get("templates"):  # chat builds: the chat checks per template (ftdata.plan.chataudit)
+        parts += ["<h2>Chat checks</h2>", table(["template", "examples", "parity_mismatch", "span_fallback"],
+                  [[k, v["examples"], v["parity_mismatch"], v["span_fallback"]] for k, v in m["chat"]["templates"].items()])]
     parts += _contamination(m)
     # last: a build's time is read once everything above is drawn
     info = build_info() if callable(build_info) else build_info

@@ -86,3 +86,29 @@ def test_each_rule_is_written_in_one_module():
     assert _calls("check_row(") == {"schema.py": 2}  # its definition and check_source_row's call
     assert _calls(".madvise(") == {"mapped.py": 1}
     assert _calls("mmap.mmap(") == {"mapped.py": 1}
+
+
+def test_masks_and_conversation_exports_train_the_same_turns():
+    """One rule for trained turns: the engine's policy and the exports' weights agree, weight overriding train_on."""
+    from ftdata.templating.chat import ChatPolicy, trained_turns
+    from ftdata.templating.conversation import assistant_weights
+
+    a = {"role": "assistant", "content": "x"}
+    convs = [
+        [{"role": "user", "content": "q"}, a, {"role": "user", "content": "q"}, a],
+        [{"role": "user", "content": "q"}, {**a, "weight": 1}, {"role": "user", "content": "q"}, a],
+        [{"role": "user", "content": "q"}, a, {"role": "user", "content": "q"}, {**a, "weight": 0}],
+        [{"role": "system", "content": "s"}, {"role": "user", "content": "q"}, {**a, "weight": 0},
+         {"role": "tool", "content": "r"}, a],
+    ]
+    for train_on in ("last", "all"):
+        for msgs in convs:
+            chosen = trained_turns(msgs, ChatPolicy(train_on=train_on))
+            weights = assistant_weights(msgs, {"train_on": train_on, "train_roles": ["assistant"]})
+            assert [i for i, w in enumerate(weights) if w == 1] == chosen
+            assert [i for i, w in enumerate(weights) if w is not None] == [i for i, m in enumerate(msgs)
+                                                                             if m["role"] == "assistant"]
+    assert trained_turns(convs[1], ChatPolicy()) == [1, 3]  # weight 1 adds a turn last would skip
+    assert trained_turns(convs[2], ChatPolicy(train_on="all")) == [1]  # weight 0 removes one
+    # the rule lives in one place: the chat engine calls the conversation module's function
+    assert _calls('m.get("weight") == 0') == {"conversation.py": 1}

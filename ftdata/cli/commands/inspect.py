@@ -28,17 +28,19 @@ def inspect(output, split, n, tokenizer, color, as_json):
       ftdata inspect out/reviews --split validation -n 2
     """
     from ftdata.inspect.display import LEGEND_COLOR, LEGEND_PLAIN
+    from ftdata.plan.chataudit import chat_lines
     from ftdata.tokenize.audit import inspect_output, stats_lines
 
     rep = inspect_output(output, split=split, n=n, tokenizer=tokenizer)
     m = rep["manifest"]
     if as_json:
         keep = ("name", "layout", "max_length", "tokenizer", "counts", "tokens", "audit", "packing")
+        keep += ("chat",) if "chat" in m else ()  # chat builds only
         click.echo(json.dumps({"path": rep["path"], "split": rep["split"], "manifest": {k: m.get(k) for k in keep},
                                "examples": rep["examples"]}, indent=2, ensure_ascii=False))
         return
     use_color = sys.stdout.isatty() if color is None else color
-    click.echo("\n".join(stats_lines(m)))
+    click.echo("\n".join(stats_lines(m) + chat_lines(m.get("chat"))))
     click.echo(f"\n{rep['split']}: first {len(rep['examples'])} row(s) " + (LEGEND_COLOR if use_color else LEGEND_PLAIN))
     for i, docs in enumerate(rep["examples"]):
         for d in docs:

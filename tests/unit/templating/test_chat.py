@@ -2,32 +2,12 @@
 
 from __future__ import annotations
 
-from transformers import AutoTokenizer
+from ftdata.testing_chat import REWRITING, chat_tokenizer
 
-from ftdata.tokenize.tokenizer import ASSET_DIR
+__all__ = ["CONVO", "REWRITING", "chat_tokenizer"]  # shared with the integration tests
 
-# Rewrites earlier turns: past assistant turns lose their <think> part, the system prompt is
-# folded into the first user turn. A rendered prefix is then not a prefix of the full render.
-REWRITING = (
-    "{%- set ns = namespace(last=-1) -%}"
-    "{%- for m in messages %}{% if m['role'] == 'assistant' %}{% set ns.last = loop.index0 %}{% endif %}{% endfor -%}"
-    "{%- for m in messages -%}"
-    "{%- if m['role'] == 'user' -%}<|im_start|>user\n"
-    "{% if loop.index0 == 1 and messages[0]['role'] == 'system' %}{{ messages[0]['content'] }}\n\n{% endif %}"
-    "{{ m['content'] }}<|im_end|>\n"
-    "{%- elif m['role'] == 'assistant' -%}<|im_start|>assistant\n"
-    "{% if loop.index0 < ns.last %}{{ m['content'].split('</think>')[-1] | trim }}"
-    "{% else %}{{ m['content'] }}{% endif %}<|im_end|>\n"
-    "{%- endif -%}{%- endfor -%}")
-
-
-def chat_tokenizer(folder, template: str):
-    tok = AutoTokenizer.from_pretrained(str(ASSET_DIR))
-    tok.chat_template = template
-    tok.save_pretrained(folder)
-    return AutoTokenizer.from_pretrained(str(folder))
-
-
+# REWRITING rewrites earlier turns: past assistant turns lose their <think> part, the system
+# prompt is folded into the first user turn. A rendered prefix is then not a prefix of the full render.
 CONVO = [{"role": "system", "content": "You think first."},
          {"role": "user", "content": "First question?"},
          {"role": "assistant", "content": "<think>draft one</think> Answer one."},

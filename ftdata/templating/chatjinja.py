@@ -1,0 +1,172 @@
+"""A tokenizer's chat template compiled once and called with plain message dicts.
+
+``tokenizer.apply_chat_template`` recompiles nothing (transformers caches the compiled
+template) but converts and normalises every message object on every call, and a build calls
+it several times per conversation. :class:`ChatRenderer` compiles the template once per build
+(and once per worker: it is picklable and recompiles lazily) and renders with exactly the
+inputs ``apply_chat_template`` gives the template, so the text is the same string:
+
+* the environment: jinja2's ``ImmutableSandboxedEnvironment`` (templates come from strangers)
+  with ``trim_blocks`` and ``lstrip_blocks``, the ``loopcontrols`` extension, and a
+  ``{% generation %}`` tag that renders its body (templates written for assistant masks parse);
+* the helpers chat templates call, written here: ``raise_exception`` (an error with the
+  template's message), ``tojson`` (``json.dumps`` without HTML escaping, with ``indent``,
+  ``separators``, ``sort_keys``), ``strftime_now`` (the current time; a template that prints it
+  renders a different text every day, which the train/serve parity check reports), and a
+  ``namespace`` that refuses names starting with ``_``;
+* the variables: ``messages`` (keys whose value is None dropped; a message with
+  ``reasoning_content`` / ``thinking`` / ``reasoning`` gets both ``thinking`` and
+  ``reasoning_content``, as templates read either), ``tools``, ``documents`` (None),
+  ``add_generation_prompt``, the tokenizer's special tokens (``bos_token``, ``eos_token``, ...)
+  and the recipe's ``chat.template_kwargs`` (which win over the special tokens).
+
+``tests/unit/templating/test_chat_render.py`` checks the equality with ``apply_chat_template``
+on every template in :mod:`ftdata.testing_chat`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from datetime import datetime
+
+#: Names a message's reasoning may come under; the first found is passed under the first two.
+REASONING_KEYS = ("reasoning_content", "thinking", "reasoning")
+
+
+class ChatTemplateError(Exception):
+    """The chat template failed to compile or to render (the message says how)."""
+
+
+def _raise_exception(message):
+    from jinja2.exceptions import TemplateError
+
+    raise TemplateError(message)
+
+
+def _tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False):
+    # Jinja's own tojson escapes <, >, & for HTML; chat templates expect plain JSON
+    return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
+
+
+def _strftime_now(fmt):
+    return datetime.now().strftime(fmt)
+
+
+@functools.lru_cache(maxsize=16)
+def compile_chat_template(source: str):
+    """The compiled template (cached per process: one compile per template and worker)."""
+    import jinja2
+    from jinja2.ext import Extension, loopcontrols
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    class GenerationTag(Extension):
+        """``{% generation %}...{% endgeneration %}`` renders its body (masks come from spans here)."""
+
+        tags = {"generation"}
+
+        def parse(self, parser):
+            lineno = next(parser.stream).lineno
+            body = parser.parse_statements(("name:endgeneration",), drop_needle=True)
+            return jinja2.nodes.CallBlock(self.call_method("_body"), [], [], body).set_lineno(lineno)
+
+        def _body(self, caller):
+            return caller()
+
+    class Namespace(jinja2.utils.Namespace):
+        """``namespace()`` refusing ``_`` names (no walk to interpreter internals through it)."""
+
+        def __init__(*args, **kwargs):  # noqa: N805 - Jinja's Namespace takes self through *args too
+            self, rest = args[0], args[1:]
+            attrs = dict(*rest, **kwargs)
+            for name in attrs:
+                Namespace._check(name)
+            jinja2.utils.Namespace.__init__(self, attrs)
+
+        def __setitem__(self, name, value):
+            Namespace._check(name)
+            jinja2.utils.Namespace.__setitem__(self, name, value)
+
+        @staticmethod
+        def _check(name):
+            if isinstance(name, str) and name.startswith("_"):
+                raise jinja2.exceptions.SecurityError(f"chat template: namespace attribute {name!r} starts with '_'")
+
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[GenerationTag, loopcontrols])
+    env.filters["tojson"] = _tojson
+    env.globals["raise_exception"] = _raise_exception
+    env.globals["strftime_now"] = _strftime_now
+    env.globals["namespace"] = Namespace
+    try:
+        return env.from_string(source)
+    except jinja2.TemplateError as exc:
+        raise ChatTemplateError(f"chat template does not compile: {type(exc).__name__}: {exc}") from None
+
+
+def plain_messages(messages: list[dict]) -> list[dict]:
+    """Messages as the template sees them: None values dropped, reasoning under both names.
+
+    ``weight`` is ftdata's per-message training switch, not message content: it is dropped.
+    """
+    out = []
+    for m in messages:
+        m = {k: v for k, v in m.items() if v is not None and k != "weight"}
+        reasoning = next((m[k] for k in REASONING_KEYS if m.get(k) is not None), None)
+        if reasoning is not None:
+            m = {"thinking": reasoning, **m, "reasoning_content": reasoning}
+        out.append(m)
+    return out
+
+
+class ChatRenderer:
+    """One chat template and its fixed variables, compiled once (see the module docstring).
+
+    Args:
+        source: the Jinja chat template.
+        special_tokens: the tokenizer's ``special_tokens_map`` (``bos_token``, ``eos_token``, ...).
+        template_kwargs: the recipe's ``chat.template_kwargs`` (``enable_thinking``, ...).
+    """
+
+    def __init__(self, source: str, special_tokens: dict | None = None, template_kwargs: dict | None = None):
+        self.source = source
+        self.variables = {**(special_tokens or {}), **(template_kwargs or {})}
+        self.generation_prompts: dict = {}  # kept by ftdata.templating.chat (per opening's roles)
+
+    def __getstate__(self):  # the compiled template stays behind; a worker compiles its own
+        return {"source": self.source, "variables": self.variables}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.generation_prompts = {}
+
+    def render(self, messages: list[dict], tools: list[dict] | None = None, add_generation_prompt: bool = False) -> str:
+        """The conversation as the template prints it (messages already plain, see :func:`plain_messages`).
+
+        Raises:
+            ChatTemplateError: the template raised or returned something that is not text.
+        """
+        tpl = compile_chat_template(self.source)
+        try:
+            out = tpl.render(messages=messages, tools=tools, documents=None,
+                             add_generation_prompt=add_generation_prompt, **self.variables)
+        except Exception as exc:  # noqa: BLE001 - a stranger's template may raise anything; reported per example
+            raise ChatTemplateError(f"chat template failed: {type(exc).__name__}: {exc}") from None
+        return out
+
+
+def renderer_for(tok, template: str | None = None, template_kwargs: dict | None = None) -> ChatRenderer:
+    """The renderer of ``template`` (default: the tokenizer's own chat template) for ``tok``.
+
+    A tokenizer with several named templates uses ``default`` (``tool_use`` is not picked by
+    the presence of tools: one build renders every conversation with one template).
+    """
+    source = template if template is not None else getattr(tok, "chat_template", None)
+    if isinstance(source, dict):
+        if "default" not in source:
+            raise ChatTemplateError(f"the tokenizer has several chat templates ({', '.join(sorted(source))}) "
+                                    "and none named 'default'; set chat.template")
+        source = source["default"]
+    if not isinstance(source, str):
+        raise ChatTemplateError("the tokenizer has no chat template; set chat.template")
+    special = {k: v for k, v in tok.special_tokens_map.items()}
+    return ChatRenderer(source, special, template_kwargs)
