@@ -42,10 +42,16 @@ _TRAIN_FLAGS = [
     click.option("--batch-size", type=int, help="Rows per device per step (default 8)."),
     click.option("--grad-accum", type=int, help="Gradient accumulation steps."),
     click.option("--warmup-ratio", type=float, help="Share of steps warming up the learning rate."),
-    click.option("--seed", type=int, help="Seed for shuffling and LoRA initialisation."),
+    click.option("--seed", type=int, help="Seed for shuffling, dropout and LoRA initialisation (same seed, same weights)."),
     click.option("--max-rows", type=int, help="Train on the first N rows only (smoke runs)."),
     click.option("--group-by-length/--no-group-by-length", default=None,
                  help="Batch rows of similar length (default on; turn off when length predicts the label)."),
+    click.option("--val-split", help="Split whose loss is measured during training (default validation, when the "
+                                     "data has it; 'none' turns it off)."),
+    click.option("--val-every", type=float, help="Validation loss every N steps; below 1 a share of the run (default 0.2)."),
+    click.option("--val-max-rows", type=int, help="Validation loss on the first N rows (default 512)."),
+    click.option("--keep-best/--no-keep-best", default=None,
+                 help="Keep the weights with the lowest validation loss, not the last step's (default off)."),
     click.option("--lora-r", type=int, help="LoRA rank (default 8)."),
     click.option("--lora-alpha", type=int, help="LoRA alpha (default 16)."),
     click.option("--target-modules", help="Comma-separated module names for LoRA (default per architecture)."),
@@ -90,14 +96,23 @@ def train(data, model, method, output, overwrite, config_file, target_modules, *
         from trainers.full import train_full as run
     else:
         from trainers.lora import train_lora as run
-    s = run(data, model, output, overwrite=overwrite, **opts)
     from trainers._run import is_main_process
+    from trainers.progress import ConsoleReporter
 
+    s = run(data, model, output, overwrite=overwrite, reporter=ConsoleReporter() if is_main_process() else None, **opts)
     if not is_main_process():  # under torchrun every rank returns; one line is enough
         return
-    click.echo(f"{method}: {s['steps']} steps, loss {s['train_loss']:.4f}, {s['trainable_params']:,} of "
-               f"{s['total_params']:,} params trained, {s['wall_seconds']:.1f}s, {s['tokens_per_second']:,.0f} tokens/s, "
-               f"padding efficiency {s['padding_efficiency']:.3f} -> {output}")
+    click.echo(run_line(s) + f" -> {output}")
+
+
+def run_line(s: dict) -> str:
+    """One line for a finished training run (its summary)."""
+    v = s.get("validation")
+    val = (f", val loss {v['last_loss']:.4f} (best {v['best_loss']:.4f} at step {v['best_step']}, kept {v['kept']})"
+           if v and v["last_loss"] is not None else "")
+    return (f"{s['method']}: {s['steps']} steps, loss {s['train_loss']:.4f}{val}, {s['trainable_params']:,} of "
+            f"{s['total_params']:,} params trained, {s['wall_seconds']:.1f}s, {s['tokens_per_second']:,.0f} tokens/s, "
+            f"padding efficiency {s['padding_efficiency']:.3f}")
 
 
 _EVAL_FLAGS = [
