@@ -59,7 +59,7 @@ def train_full(data: str | Path, model: str, output: str | Path, *, overwrite: b
     trainable, total = count_parameters(net)
     # -- train ----------------------------------------------------------------------------
     t0 = time.perf_counter()
-    with PeakMemory() as mem:
+    with PeakMemory() as mem, no_hub_bars():  # no bar per checkpoint saved
         result = trainer.train()
     seconds = time.perf_counter() - t0
     # -- save -----------------------------------------------------------------------------

@@ -115,7 +115,7 @@ def train_lora(data: str | Path, model: str, output: str | Path, *, overwrite: b
     frozen_before = _fingerprint(net)
     # -- train ----------------------------------------------------------------------------
     t0 = time.perf_counter()
-    with PeakMemory() as mem:
+    with PeakMemory() as mem, no_hub_bars():  # no bar per checkpoint saved
         result = trainer.train()
     seconds = time.perf_counter() - t0
     # -- save -----------------------------------------------------------------------------

@@ -146,8 +146,10 @@ def eval_(data, model, adapter, output, config_file, as_json, **flags):
     """
     _need_trainers()
     from trainers.evaluate import evaluate_model, markdown_table
+    from trainers.progress import ConsoleReporter
 
-    rep = evaluate_model(data, model, adapter=adapter, output=output, **_options(config_file, **flags))
+    rep = evaluate_model(data, model, adapter=adapter, output=output, reporter=ConsoleReporter(),
+                         **_options(config_file, **flags))
     click.echo(json.dumps(rep, indent=2) if as_json else markdown_table(rep))
 
 
@@ -163,11 +165,18 @@ def eval_(data, model, adapter, output, config_file, as_json, **flags):
 @click.option("--config", "config_file", type=click.Path(dir_okay=False),
               help="YAML with `train:` and `eval:` mappings of options.")
 @click.option("--max-new-tokens", type=int, help="Longest generated completion (default 64).")
-@click.option("--eval-max-rows", type=int, help="Evaluate the first N test rows per task only.")
+@click.option("--eval-max-rows", type=int, help="Evaluate the first N test rows per task of DATA only.")
+@click.option("--heldout-max-rows", type=int,
+              help="Evaluate the first N test rows per task of --heldout only (default all: --eval-max-rows does not "
+                   "shrink the forgetting set).")
 @_with(_TRAIN_FLAGS)
 def compare(data, model, output, methods, shots, heldout, lora_lr, overwrite, config_file, max_new_tokens,
-            eval_max_rows, target_modules, **flags):
+            eval_max_rows, heldout_max_rows, target_modules, **flags):
     """Base model 0/k-shot vs full fine-tune vs LoRA on DATA's test split, plus forgetting.
+
+    Prints one line per stage (held-out base, base k-shot, each method's training and
+    evaluation, its held-out score) and a progress bar while evaluating, on stderr; the table
+    on stdout.
 
     \b
     Example:
@@ -191,9 +200,11 @@ def compare(data, model, output, methods, shots, heldout, lora_lr, overwrite, co
         shot_list = tuple(int(s) for s in _split_list(shots) or [0])
     except ValueError:
         raise FtdataError(f"--shots: expected comma-separated integers such as 0,1,3; found '{shots}'") from None
+    from trainers.progress import ConsoleReporter
+
     rep = run(data, model, output, methods=tuple(_split_list(methods) or []), shots=shot_list, heldout=heldout,
               overwrite=overwrite, train_options=train_opts, lora_options={"lr": lora_lr} if lora_lr else None,
-              eval_options=eval_opts)
+              eval_options=eval_opts, heldout_max_rows=heldout_max_rows, reporter=ConsoleReporter())
     from trainers.compare import compare_markdown
 
     click.echo(compare_markdown(rep))
