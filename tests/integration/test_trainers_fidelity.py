@@ -3,6 +3,7 @@ during training, the held-out set's own size, and what `ftdata compare` prints (
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -118,3 +119,55 @@ def test_train_prints_compact_lines(sms, tiny_llama, tmp_path):
     assert "Loading weights" not in res.output and "Writing model shards" not in res.output
     assert "full: step 2/4 · val loss" in res.stderr and "full: step 4/4 · val loss" in res.stderr
     assert res.stdout.startswith("full: 4 steps, loss ") and "val loss" in res.stdout
+
+
+def _parity(folder: Path, rows: int = 40) -> Path:
+    """A small second task (is a number even?), every row in its test split."""
+    from ftdata.build.orchestrate import compile_recipe
+
+    from tests.conftest import write_native_templates, write_recipe
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "parity.jsonl").write_text("".join(json.dumps({"id": i, "n": str(i), "label": "odd" if i % 2 else "even"})
+                                                 + "\n" for i in range(rows)))
+    tpl = write_native_templates(folder / "parity.yaml", [{
+        "name": "parity", "prompt": "Is {{n}} even or odd?", "completion": "{{label}}",
+        "answer_choices": "even ||| odd", "metrics": ["Accuracy"]}])
+    recipe = write_recipe(folder, {"name": "parity", "output": "out", "seed": 1, "max_length": 64,
+                                   "split": {"ratios": {"test": 1.0}},
+                                   "sources": [{"name": "parity", "path": "parity.jsonl", "key": "id",
+                                                "templates": [{"file": str(tpl)}]}]})
+    return compile_recipe(recipe).output
+
+
+def test_compare_prints_stages_and_keeps_the_heldout_whole(sms, tiny_llama, tmp_path):
+    """One line per stage and a progress bar while evaluating (stderr), the table on stdout, no raw
+    transformers output; --eval-max-rows sizes the trained task's evaluation, not the forgetting set."""
+    held = _parity(tmp_path / "parity")
+    res = CliRunner().invoke(main, [
+        "compare", str(sms), "--model", str(tiny_llama), "-o", str(tmp_path / "cmp"), "--shots", "0,1",
+        "--heldout", str(held), "--max-steps", "2", "--max-rows", "16", "--batch-size", "8",
+        "--val-max-rows", "8", "--val-every", "1", "--eval-max-rows", "4"])
+    assert res.exit_code == 0, res.output
+    rep = json.loads((tmp_path / "cmp" / "compare.json").read_text())
+    assert all(r["tasks"]["sms"]["n"] == 4 for r in rep["rows"])
+    assert [r["heldout"]["parity"]["n"] for r in rep["rows"] if r["heldout"]] == [40, 40, 40]
+    err = res.stderr
+    stages = [line for line in err.splitlines() if line.startswith("[") and "..." not in line]
+    assert [line.split(":")[0] for line in stages] == [
+        "[1/9] held-out, base", "[2/9] base 0-shot", "[3/9] base 1-shot", "[4/9] full fine-tune",
+        "[5/9] full fine-tune", "[6/9] held-out, full", "[7/9] lora fine-tune", "[8/9] lora fine-tune",
+        "[9/9] held-out, lora"]
+    assert "sms macro_f1" in stages[1] and "(n=4)" in stages[1] and "parity macro_f1" in stages[0]
+    assert "(n=40)" in stages[0] and "2 steps, loss" in stages[3]
+    assert "  full: step 1/2 · val loss" in err and "  lora: step 2/2 · val loss" in err
+    assert "base 0-shot · sms:" in err and "4/4 rows" in err  # the evaluation's progress bar
+    assert "{'loss'" not in res.output and "{'eval_loss'" not in res.output and "Loading weights" not in res.output
+    assert res.stdout.startswith("| setting |")
+    res = CliRunner().invoke(main, [
+        "compare", str(sms), "--model", str(tiny_llama), "-o", str(tmp_path / "cmp"), "--shots", "0",
+        "--method", "lora", "--heldout", str(held), "--heldout-max-rows", "10", "--max-steps", "1",
+        "--max-rows", "8", "--val-split", "none", "--eval-max-rows", "4", "--overwrite"])
+    assert res.exit_code == 0, res.output
+    rep = json.loads((tmp_path / "cmp" / "compare.json").read_text())
+    assert [r["heldout"]["parity"]["n"] for r in rep["rows"] if r["heldout"]] == [10, 10]
