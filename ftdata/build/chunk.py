@@ -34,6 +34,9 @@ column          type       holds                                        read by 
 ``_cut_tokens`` int32      tokens removed from the template's           ``field_cut_stats``
                            ``truncate`` field (0: not shortened)
 ``_cut_chars``  int32      characters removed from that field           ``field_cut_stats``
+``_references`` list<str>  the template's reference columns' values     ``write_splits``: written
+                           (:meth:`Template.reference_values`), or null  as ``references`` when a
+                                                                        template names any
 =============== ========== ============================================ ========================
 
 (``plan``, ``dedup_rows``, ``near_dedup``, ``split_stats``, ``field_cut_stats`` and ``_records``
@@ -82,11 +85,13 @@ INTERNAL = pa.schema([
     ("_minhash", pa.binary()),    # MinHash signature for near-dup detection, or null (off / no text)
     ("_cut_tokens", pa.int32()),  # tokens removed from the template's truncate field (0: not shortened)
     ("_cut_chars", pa.int32()),   # characters removed from that field
+    ("_references", pa.list_(pa.string())),  # reference answers (template `references`), or null
 ])
 
 
-def output_schema() -> pa.Schema:
-    """Columns of a compiled split (both layouts; see the package docstring)."""
+def output_schema(references: bool = False) -> pa.Schema:
+    """Columns of a compiled split (both layouts; see the package docstring); with ``references``
+    (a template of the build names reference columns) also ``references``, list<string>."""
     return pa.schema([
         ("input_ids", pa.list_(pa.int32())),
         ("attention_mask", pa.list_(pa.int8())),
@@ -98,7 +103,7 @@ def output_schema() -> pa.Schema:
         ("prompt", pa.string()),
         ("completion", pa.string()),
         ("answer_choices", pa.list_(pa.string())),
-    ])
+    ] + ([("references", pa.list_(pa.string()))] if references else []))
 
 
 def work_schema() -> pa.Schema:
@@ -352,8 +357,23 @@ def process_chunk(ctx: ChunkContext, rows: list[CheckedRow]) -> ChunkResult:
         "_audit": pa.array(cols.flags),
         "_minhash": pa.array(_minhashes(ctx, list(zip(tpls, prompts, completions))), pa.binary()),
         **_cut_columns(cuts, keys, [t.id for t in tpls]),
+        "_references": pa.array(_references(items, hits, specials_for(tok.backend_tokenizer)),
+                                pa.list_(pa.string())),
     }, schema=work_schema())
     return ChunkResult(table, rejects, n)
+
+
+def _references(items: list, hits: set[str], sp) -> list[list[str] | None]:
+    """Each example's reference answers (its template's ``references`` columns), or None when the
+    template names none; special-token strings escaped in the row are restored, as in the prompt."""
+    out = []
+    for x in items:
+        if not x.template.references:
+            out.append(None)
+            continue
+        refs = x.template.reference_values(x.row.data)
+        out.append([sp.restore(r) for r in refs] if x.row.key in hits else refs)
+    return out
 
 
 def _cut_columns(cuts: dict, keys: list[str], ids: list[str]) -> dict[str, pa.Array]:

@@ -171,3 +171,78 @@ def test_compare_prints_stages_and_keeps_the_heldout_whole(sms, tiny_llama, tmp_
     assert res.exit_code == 0, res.output
     rep = json.loads((tmp_path / "cmp" / "compare.json").read_text())
     assert [r["heldout"]["parity"]["n"] for r in rep["rows"] if r["heldout"]] == [10, 10]
+
+
+# -- every reference: a template names its reference columns, compile carries them ----------------
+REFS_TEMPLATE = {"name": "summarize", "prompt": "Summarize the following conversation.\n\n{{dialogue}}\n\nSummary:",
+                 "completion": "{{summary}}", "references": ["summary", "summary2", "summary3"], "metrics": ["ROUGE"]}
+
+
+@pytest.fixture(scope="module")
+def dialogsum_refs(tmp_path_factory) -> Path:
+    """DialogSum: dev rows (one summary) train, test rows (three summaries) test; one template for both."""
+    from ftdata.build.orchestrate import compile_recipe
+
+    from tests.conftest import shared, write_native_templates, write_recipe
+
+    folder = tmp_path_factory.mktemp("dialogsum_refs")
+    tpl = write_native_templates(folder / "t.yaml", [REFS_TEMPLATE])
+    recipe = write_recipe(folder, {
+        "name": "dialogsum", "output": "out", "seed": 3, "max_length": 1024, "overflow": "truncate_prompt",
+        "split": {"ratios": {"train": 0.9, "validation": 0.1}},
+        "sources": [
+            {"name": "dev", "task": "dialogsum", "path": str(shared("dialogsum", "dialogsum.dev.jsonl")), "key": "fname",
+             "templates": [{"file": str(tpl)}]},
+            {"name": "test", "task": "dialogsum", "path": str(shared("dialogsum", "dialogsum.test.jsonl")),
+             "key": "fname", "split": "test", "rename": {"summary1": "summary"}, "templates": [{"file": str(tpl)}]}]})
+    return compile_recipe(recipe).output
+
+
+def test_compile_carries_every_reference(dialogsum_refs):
+    from ftdata.inspect.load import load_compiled
+
+    dd = load_compiled(dialogsum_refs)
+    src = {r["fname"]: r for r in map(json.loads, shared_lines("dialogsum", "dialogsum.test.jsonl"))}
+    test = dd["test"].to_list()
+    assert len(test) == 500
+    for r in test:
+        s = src[r["row_key"]]
+        assert r["references"] == [s["summary1"].strip(), s["summary2"].strip(), s["summary3"].strip()]
+        assert r["completion"] == s["summary1"].strip()
+    assert {len(r["references"]) for r in dd["train"].select_columns(["references"]).to_list()} == {1}
+    man = json.loads((dialogsum_refs / "manifest.json").read_text())
+    assert "references" in man["columns"]
+    assert man["templates"]["test"][0]["references"] == ["summary", "summary2", "summary3"]
+
+
+def shared_lines(*parts: str) -> list[str]:
+    from tests.conftest import shared
+
+    return shared(*parts).read_text(encoding="utf-8").splitlines()
+
+
+def test_generated_text_is_scored_against_every_reference(dialogsum_refs, tiny_llama, tmp_path, monkeypatch):
+    """A prediction equal to a row's third summary scores 100: ROUGE and predictions.jsonl use all three."""
+    import trainers.evaluate as E
+    from ftdata.inspect.load import load_compiled
+
+    third = {r["prompt"]: r["references"][2] for r in load_compiled(dialogsum_refs)["test"].to_list()}
+    monkeypatch.setattr(E, "generate", lambda net, tok, layout, prompts, cfg, max_input, advance=None:
+                        [third[p] for p in prompts])
+    rep = E.evaluate_model(dialogsum_refs, str(tiny_llama), max_rows=6, output=tmp_path / "ev")
+    t = rep["tasks"]["dialogsum"]
+    assert t["n"] == 6 and t["references"] == {"min": 3, "max": 3, "mean": 3.0}
+    assert t["metrics"]["rouge1"] == pytest.approx(100) and t["metrics"]["rougeL"] == pytest.approx(100)
+    rec = json.loads((tmp_path / "ev" / "predictions.jsonl").read_text().splitlines()[0])
+    assert len(rec["references"]) == 3 and rec["prediction"] == rec["references"][2]
+
+
+def test_reference_columns_are_checked(tmp_path):
+    from ftdata.errors import ConfigError
+    from ftdata.templating.templates import load_templates
+
+    from tests.conftest import write_native_templates
+
+    bad = write_native_templates(tmp_path / "bad.yaml", [dict(REFS_TEMPLATE, references=["summary", 3, ""])])
+    with pytest.raises(ConfigError, match="references"):
+        load_templates(bad)
