@@ -45,7 +45,8 @@ _TRAIN_FLAGS = [
     click.option("--seed", type=int, help="Seed for shuffling, dropout and LoRA initialisation (same seed, same weights)."),
     click.option("--max-rows", type=int, help="Train on the first N rows only (smoke runs)."),
     click.option("--group-by-length/--no-group-by-length", default=None,
-                 help="Batch rows of similar length (default on; turn off when length predicts the label)."),
+                 help="Batch rows of similar length: less padding, but nearly one class per batch where length "
+                      "predicts the label (default off; see bench/train.py --classification)."),
     click.option("--val-split", help="Split whose loss is measured during training (default validation, when the "
                                      "data has it; 'none' turns it off)."),
     click.option("--val-every", type=float, help="Validation loss every N steps; below 1 a share of the run (default 0.2)."),

@@ -83,3 +83,18 @@ def test_default_lora_targets_are_the_attention_projections(arch):
     assert names
     attention = ("attn", "self_attn", "SelfAttention", "EncDecAttention")
     assert all(any(f".{a}." in n for a in attention) for n in names), names
+
+
+def test_batches_are_random_by_default():
+    """Length grouping is opt-in: on SMS spam it made batches nearly one class each (bench/train.py
+    --classification), a silent trap for classification."""
+    from pathlib import Path
+
+    from trainers._run import training_arguments
+    from trainers.config import TrainConfig, parse_config
+
+    cfg = parse_config(TrainConfig, {})
+    assert cfg.group_by_length is False
+    assert training_arguments(Path("/nonexistent"), cfg).train_sampling_strategy == "random"
+    on = parse_config(TrainConfig, {"group_by_length": True})
+    assert training_arguments(Path("/nonexistent"), on).train_sampling_strategy == "group_by_length"
