@@ -16,6 +16,17 @@ initialised tiny llama (2 layers, width 64) trains ``steps`` optimizer steps in 
 Prints real (non-pad) tokens per second of ``trainer.train()`` (dataset preparation excluded
 for both), the ratio to TRL, and padding efficiency: the share of non-pad tokens in the
 batches. TRL is optional (``pip install trl``); without it those rows are skipped.
+
+``--classification`` measures instead what length-grouped batches do to a classification task
+(the measurement behind the ``group_by_length`` default):
+
+    python bench/train.py --classification [--steps 120] [--seeds 0,1,2] [--json out.json]
+
+SMS spam (../shared/data) is compiled with an answer-choices template (``ham ||| spam``); the
+tiny llama is fully fine-tuned ``steps`` steps (batch 32, lr 5e-3, 10% warmup) with length-grouped
+and with random batches, once per seed, and each run is scored on the validation split
+(choices ranked by log-likelihood: accuracy, macro-F1). Printed per setting: mean and range of
+macro-F1 over the seeds, tokens/s and padding efficiency.
 """
 
 from __future__ import annotations
@@ -103,13 +114,79 @@ def run_trl(data: Path, model: Path, out: Path, steps: int, batch_size: int, max
             "tokens": counter.tokens}
 
 
+SPAM_TEMPLATE = {"name": "is_spam", "prompt": "Is this text message spam or ham?\n\n{{text}}\n\nAnswer:",
+                 "completion": "{{label}}", "answer_choices": "ham ||| spam", "metrics": ["Accuracy"]}
+
+
+def compile_sms(folder: Path) -> Path:
+    import yaml
+
+    (folder / "t.yaml").write_text(yaml.safe_dump({"templates": [SPAM_TEMPLATE]}))
+    recipe = {"name": "sms_spam", "output": str(folder / "out"), "seed": 1,
+              "sources": [{"name": "sms", "path": str(SHARED / "sms_spam" / "SMSSpamCollection"), "format": "tsv",
+                           "csv": {"delimiter": "\t", "quoting": "none", "header": False, "columns": ["label", "text"]},
+                           "key": "@line", "templates": [{"file": "t.yaml"}]}],
+              "tokenizer": "ftdata:tiny-bpe", "max_length": 128}
+    (folder / "recipe.yaml").write_text(yaml.safe_dump(recipe))
+    return compile_recipe(folder / "recipe.yaml", overwrite=True).output
+
+
+def classification(steps: int, seeds: list[int], out_json: str | None) -> None:
+    """Length-grouped vs random batches on SMS spam: validation macro-F1 per seed, tokens/s, padding."""
+    from trainers.evaluate import evaluate_model
+    from trainers.full import train_full
+    from trainers.tiny import save_tiny_model
+
+    runs = []
+    with tempfile.TemporaryDirectory() as d:
+        folder = Path(d)
+        data = compile_sms(folder)
+        model = save_tiny_model("llama", folder / "llama")
+        for seed in seeds:
+            for group in (True, False):
+                s = train_full(data, str(model), folder / "run", overwrite=True, max_steps=steps, lr=5e-3,
+                               batch_size=32, warmup_ratio=0.1, logging_steps=max(1, steps), seed=seed,
+                               group_by_length=group, val_split="none")
+                m = evaluate_model(data, str(folder / "run"), split="validation")["tasks"]["sms"]["metrics"]
+                runs.append({"group_by_length": group, "seed": seed, "macro_f1": m["macro_f1"],
+                             "accuracy": m["accuracy"], "tokens_per_second": s["tokens_per_second"],
+                             "padding_efficiency": s["padding_efficiency"], "train_seconds": s["wall_seconds"]})
+                print(json.dumps(runs[-1]), flush=True)
+    print(f"\nSMS spam, tiny llama full fine-tune, {steps} steps, batch 32, lr 5e-3; validation split "
+          f"(517 rows), seeds {','.join(map(str, seeds))}\n")
+    print(f"{'batches':16} {'macro-F1 mean':>14} {'(min..max)':>16} {'accuracy':>9} {'tokens/s':>9} {'padding eff.':>13}")
+    summary = {}
+    for group in (True, False):
+        rs = [r for r in runs if r["group_by_length"] == group]
+        f1 = [r["macro_f1"] for r in rs]
+        row = {"macro_f1_mean": round(sum(f1) / len(f1), 2), "macro_f1_min": min(f1), "macro_f1_max": max(f1),
+               "accuracy_mean": round(sum(r["accuracy"] for r in rs) / len(rs), 2),
+               "tokens_per_second_mean": round(sum(r["tokens_per_second"] for r in rs) / len(rs), 1),
+               "padding_efficiency_mean": round(sum(r["padding_efficiency"] for r in rs) / len(rs), 4)}
+        name = "length-grouped" if group else "random"
+        summary[name] = row
+        print(f"{name:16} {row['macro_f1_mean']:>14.2f} {f'({min(f1):.1f}..{max(f1):.1f})':>16} "
+              f"{row['accuracy_mean']:>9.2f} {row['tokens_per_second_mean']:>9,.0f} {row['padding_efficiency_mean']:>13.3f}")
+    if out_json:
+        Path(out_json).write_text(json.dumps({"steps": steps, "seeds": seeds, "runs": runs, "summary": summary},
+                                             indent=2) + "\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--classification", action="store_true",
+                    help="Length-grouped vs random batches on SMS spam (validation macro-F1) instead.")
+    ap.add_argument("--seeds", default="0,1,2", help="With --classification: comma-separated seeds.")
+    ap.add_argument("--json", help="With --classification: also write the figures to this file.")
+    ap.add_argument("--steps", type=int, default=None, help="Optimizer steps (default 30; 120 with --classification).")
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--max-length", type=int, default=1024)
     ap.add_argument("--no-trl", action="store_true")
     args = ap.parse_args()
+    if args.classification:
+        classification(args.steps or 120, [int(x) for x in args.seeds.split(",")], args.json)
+        return
+    args.steps = args.steps or 30
     from trainers.tiny import save_tiny_model
 
     with tempfile.TemporaryDirectory() as d:

@@ -20,6 +20,8 @@ Columns of a compiled split (causal layout):
   token id. Trained exactly: the tokens of the completion span, and EOS.
 * ``source``, ``task``, ``template``, ``row_key``: provenance of the example.
 * ``prompt``, ``completion`` (string), ``answer_choices`` (list<string> or null).
+* ``references`` (list<string> or null), only when a template names reference columns
+  (``references:``): the row's reference answers, for evaluation.
 
 Seq2seq layout: ``input_ids`` is the prompt alone and ``labels`` the completion plus EOS.
 """

@@ -14,7 +14,8 @@ Modules (one concept each)::
     compare.py   base 0/k-shot vs full vs LoRA, forgetting on a held-out task
     tiny.py      randomly initialised tiny llama / gpt2 / t5 models for a tokenizer
     config.py    validated training and evaluation settings (the CLI's --help text)
-    _run.py      what the scripts share: model loading, Trainer arguments, run folder
+    progress.py  what runs print: stage lines, evaluation bars, compact training lines
+    _run.py      what the scripts share: model loading, Trainer, validation, loss curves, run folder
 """
 
 __all__ = ["train_full", "train_lora", "evaluate_model", "compare", "save_tiny_model"]

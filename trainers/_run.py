@@ -5,8 +5,8 @@ A *run directory* (what ``ftdata train`` writes)::
     runs/NAME/
       model/ or adapter/   the fine-tuned weights (full) or the LoRA adapter, with the tokenizer
       manifest.json        the manifest of the compiled directory it trained on
-      train_log.jsonl      the Trainer's log history (loss, learning rate, ...)
-      loss.png             the training loss curve
+      train_log.jsonl      the Trainer's log history (loss, learning rate, validation loss, ...)
+      loss.png, loss.csv   the training and validation loss curves (plot; step, train_loss, val_loss)
       summary.json         method, base model, data, parameters, wall time, peak memory, tokens/s
       .ftdata.json         written first: marks the folder as a run (only such a folder is replaced)
       COMPLETED            written last; readers refuse a run without it
@@ -26,6 +26,7 @@ from ftdata.errors import FtdataError
 from ftdata.write.writer import mark_output, not_replaceable
 
 from .data import check_tokenizer
+from .progress import no_hub_bars
 
 COMPLETED = "COMPLETED"
 SUMMARY = "summary.json"
@@ -89,19 +90,34 @@ def load_model(name: str, layout: str, manifest: dict, where: str):
                           "ftdata checks it against the data's tokenizer") from None
     check_tokenizer(manifest, tok, where, name)
     auto = tf.AutoModelForSeq2SeqLM if config.is_encoder_decoder else tf.AutoModelForCausalLM
-    model = auto.from_pretrained(name)
+    with no_hub_bars():
+        model = auto.from_pretrained(name)
     if model.get_input_embeddings().num_embeddings < len(tok):
         raise FtdataError(f"--model {name}: embedding table has {model.get_input_embeddings().num_embeddings} rows, "
                           f"fewer than the tokenizer's {len(tok)} tokens")
     return model, tok
 
 
-def training_arguments(workdir: Path, cfg, *, lr: float | None = None):
-    """TrainingArguments from a :class:`trainers.config.TrainConfig` (no checkpoints, no trackers)."""
+def training_arguments(workdir: Path, cfg, *, lr: float | None = None, validation: bool = False):
+    """TrainingArguments from a :class:`trainers.config.TrainConfig` (no trackers).
+
+    With ``validation``, the evaluation loss on it is measured every ``cfg.val_every`` steps;
+    with ``cfg.keep_best`` also a checkpoint is saved then (into ``workdir``, removed after the
+    run) and the one with the lowest validation loss is loaded at the end. Otherwise nothing is
+    saved before the end.
+    """
     import torch
     from transformers import TrainingArguments
 
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    checks: dict = {"save_strategy": "no"}
+    if validation:
+        checks = {"eval_strategy": "steps", "eval_steps": cfg.val_every, "per_device_eval_batch_size": cfg.batch_size,
+                  "save_strategy": "no"}
+        if cfg.keep_best:
+            checks |= {"save_strategy": "steps", "save_steps": cfg.val_every, "save_total_limit": 1,
+                       "save_only_model": True, "load_best_model_at_end": True,
+                       "metric_for_best_model": "eval_loss", "greater_is_better": False}
     return TrainingArguments(
         output_dir=str(workdir),
         max_steps=cfg.max_steps,
@@ -117,7 +133,6 @@ def training_arguments(workdir: Path, cfg, *, lr: float | None = None):
         length_column_name="length",
         # the collator picks its own columns; provenance columns stay in the rows
         remove_unused_columns=False,
-        save_strategy="no",
         report_to="none",
         bf16=cfg.bf16,
         disable_tqdm=True,
@@ -130,6 +145,7 @@ def training_arguments(workdir: Path, cfg, *, lr: float | None = None):
         ddp_backend="gloo" if distributed and not torch.cuda.is_available() else None,
         # without use_cpu, accelerate sees no accelerator and leaves each CPU rank training alone
         use_cpu=distributed and not torch.cuda.is_available(),
+        **checks,
     )
 
 
@@ -187,24 +203,90 @@ def _rss() -> int:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def write_loss_curve(history: list[dict], path: Path, title: str) -> None:
-    """Plot training loss against step (PNG)."""
+def loss_points(history: list[dict]) -> list[dict]:
+    """One row per logged step: ``step``, ``train_loss`` and ``val_loss`` (None where not logged)."""
+    by_step: dict[int, dict] = {}
+    for h in history:
+        if "step" not in h:
+            continue
+        row = by_step.setdefault(h["step"], {"step": h["step"], "train_loss": None, "val_loss": None})
+        if "loss" in h:
+            row["train_loss"] = h["loss"]
+        if "eval_loss" in h:
+            row["val_loss"] = h["eval_loss"]
+    return [r for _, r in sorted(by_step.items()) if r["train_loss"] is not None or r["val_loss"] is not None]
+
+
+def write_loss_curve(history: list[dict], out: Path, title: str) -> None:
+    """``loss.png`` (training and validation loss against step) and ``loss.csv`` (the same points)."""
+    import csv
+
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    pts = [(h["step"], h["loss"]) for h in history if "loss" in h and "step" in h]
+    pts = loss_points(history)
+    with open(out / "loss.csv", "w", encoding="utf-8", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["step", "train_loss", "val_loss"], lineterminator="\n")
+        w.writeheader()
+        w.writerows({k: ("" if v is None else v) for k, v in r.items()} for r in pts)
     fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
-    if pts:
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", markersize=2)
+    for key, label in (("train_loss", "train"), ("val_loss", "validation")):
+        xy = [(r["step"], r[key]) for r in pts if r[key] is not None]
+        if xy:
+            ax.plot([p[0] for p in xy], [p[1] for p in xy], marker="o", markersize=2, label=label)
     ax.set_xlabel("step")
-    ax.set_ylabel("training loss")
+    ax.set_ylabel("loss (mean per trained token)")
     ax.set_title(title)
     ax.grid(alpha=0.3)
+    if pts:
+        ax.legend()
     fig.tight_layout()
-    fig.savefig(path)
+    fig.savefig(out / "loss.png")
     plt.close(fig)
+
+
+def make_trainer(net, tok, cfg, workdir: Path, train, val, collator, reporter, label: str):
+    """The transformers Trainer for a run: ``collator`` batches the training rows and a copy of it
+    the validation rows (so tokens/s and padding efficiency count training batches only);
+    transformers' dict printer is replaced by ftdata's compact lines (:mod:`trainers.progress`)."""
+    import dataclasses
+
+    from transformers import Trainer
+
+    from .progress import use_compact_log
+
+    class _Trainer(Trainer):
+        def get_eval_dataloader(self, eval_dataset=None):
+            train_collator, self.data_collator = self.data_collator, dataclasses.replace(collator, tokens=0, slots=0)
+            try:
+                return super().get_eval_dataloader(eval_dataset)
+            finally:
+                self.data_collator = train_collator
+
+    trainer = _Trainer(model=net, args=training_arguments(workdir, cfg, validation=val is not None),
+                       train_dataset=train, eval_dataset=val, data_collator=collator, processing_class=tok)
+    use_compact_log(trainer, reporter, label)
+    return trainer
+
+
+def training_seconds(trainer, seconds: float) -> float:
+    """Wall seconds of ``trainer.train()`` less the time its validation passes took."""
+    spent = sum(h.get("eval_runtime", 0.0) for h in trainer.state.log_history)
+    return max(seconds - spent, 1e-9)
+
+
+def validation_summary(trainer, val) -> dict:
+    """What the summary says about validation: split rows, last and best loss, the step kept."""
+    if val is None:
+        return {"validation": None}
+    losses = [(h["step"], h["eval_loss"]) for h in trainer.state.log_history if "eval_loss" in h]
+    best = min(losses, key=lambda x: x[1]) if losses else None
+    return {"validation": {"rows": val.num_rows, "evaluations": len(losses),
+                           "last_loss": round(losses[-1][1], 6) if losses else None,
+                           "best_loss": round(best[1], 6) if best else None, "best_step": best[0] if best else None,
+                           "kept": "best" if trainer.args.load_best_model_at_end else "last"}}
 
 
 def write_run(out: Path, *, trainer, manifest: dict, summary: dict) -> None:
@@ -217,7 +299,7 @@ def write_run(out: Path, *, trainer, manifest: dict, summary: dict) -> None:
     with open(out / "train_log.jsonl", "w", encoding="utf-8") as f:
         for h in history:
             f.write(json.dumps(h) + "\n")
-    write_loss_curve(history, out / "loss.png", f"{summary['method']} · {summary['data_name']}")
+    write_loss_curve(history, out, f"{summary['method']} · {summary['data_name']}")
     (out / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     (out / COMPLETED).write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()) + "\n", encoding="utf-8")
 

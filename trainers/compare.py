@@ -25,6 +25,7 @@ from ._run import PeakMemory, check_run_dir
 from .evaluate import evaluate_model
 from .full import train_full
 from .lora import train_lora
+from .progress import Reporter, quiet_reporter
 from .tiny import count_parameters
 
 TRAINERS = {"full": train_full, "lora": train_lora}
@@ -56,10 +57,38 @@ def _timed_eval(data, model, out: Path, label: str, **kw) -> tuple[dict, float, 
     return rep, round(time.perf_counter() - t0, 3), mem.as_dict()
 
 
+def scores_line(tasks: dict) -> str:
+    """``task metric value`` for each task's headline score (and ROUGE-1/2/L together)."""
+    parts = []
+    for key, t in tasks.items():
+        m = t["metrics"]
+        if "rouge1" in m:
+            parts.append(f"{key} ROUGE-1/2/L {m['rouge1']:.2f}/{m['rouge2']:.2f}/{m['rougeL']:.2f}")
+        elif (h := headline(m)) is not None:
+            parts.append(f"{key} {h[0]} {h[1]:.2f}")
+        parts[-1] += f" (n={t['n']})"
+    return ", ".join(parts)
+
+
+class _Stages:
+    """Numbered stage lines: ``[2/7] base 1-shot: sms macro_f1 61.20 (n=557) · 4.1s``."""
+
+    def __init__(self, reporter, total: int):
+        self.reporter, self.total, self.done = reporter, total, 0
+
+    def start(self, what: str) -> None:
+        self.reporter.line(f"[{self.done + 1}/{self.total}] {what} ...")
+
+    def end(self, what: str, result: str, seconds: float) -> None:
+        self.done += 1
+        self.reporter.line(f"[{self.done}/{self.total}] {what}: {result} · {seconds:.1f}s")
+
+
 def compare(data: str | Path, model: str, output: str | Path, *, methods: tuple[str, ...] = ("full", "lora"),
             shots: tuple[int, ...] = (0, 3), heldout: str | Path | None = None, overwrite: bool = False,
             train_options: dict | None = None, lora_options: dict | None = None,
-            eval_options: dict | None = None) -> dict:
+            eval_options: dict | None = None, heldout_max_rows: int | None = None,
+            reporter: Reporter | None = None) -> dict:
     """Run the whole comparison; returns the report (also written to ``output``).
 
     Args:
@@ -72,7 +101,12 @@ def compare(data: str | Path, model: str, output: str | Path, *, methods: tuple[
         overwrite: replace an existing output folder's runs.
         train_options: :class:`trainers.config.TrainConfig` fields for both methods.
         lora_options: overrides for LoRA only (e.g. a higher ``lr``).
-        eval_options: :class:`trainers.config.EvalConfig` fields (generation settings).
+        eval_options: :class:`trainers.config.EvalConfig` fields (generation settings); its
+            ``max_rows`` sizes the evaluation of ``data`` only.
+        heldout_max_rows: rows per task of ``heldout``'s test split (default all of them): the
+            forgetting set has its own size, so a quick ``max_rows`` does not shrink it.
+        reporter: where progress goes: one line per stage, a bar while evaluating, compact
+            training lines (:mod:`trainers.progress`; default: nowhere).
     """
     unknown = [m for m in methods if m not in TRAINERS]
     if unknown:
@@ -84,13 +118,24 @@ def compare(data: str | Path, model: str, output: str | Path, *, methods: tuple[
         check_run_dir(out / "runs" / method)
     out.mkdir(parents=True, exist_ok=True)
     ev = {k: v for k, v in (eval_options or {}).items() if k != "shots"}
+    held_ev = {k: v for k, v in ev.items() if k != "max_rows"} | ({"max_rows": heldout_max_rows}
+                                                                  if heldout_max_rows else {})
+    reporter = quiet_reporter(reporter)
+    stages = _Stages(reporter, len(shots) + 2 * len(methods) + (1 + len(methods) if heldout is not None else 0))
     total = _base_params(model)
     rows = []
     held_base = None
+
+    def timed_eval(what: str, on, model_path, folder: str, label: str, **kw):
+        stages.start(what)
+        rep, secs, mem = _timed_eval(on, model_path, out / "evals" / folder, label, reporter=reporter, **kw)
+        stages.end(what, scores_line(rep["tasks"]), secs)
+        return rep, secs, mem
+
     if heldout is not None:
-        held_base, _, _ = _timed_eval(heldout, model, out / "evals" / "heldout-base", "base", **ev)
+        held_base, _, _ = timed_eval("held-out, base", heldout, model, "heldout-base", "base", **held_ev)
     for k in shots:
-        rep, secs, mem = _timed_eval(data, model, out / "evals" / f"base-{k}shot", f"base {k}-shot", shots=k, **ev)
+        rep, secs, mem = timed_eval(f"base {k}-shot", data, model, f"base-{k}shot", f"base {k}-shot", shots=k, **ev)
         rows.append({"setting": f"base {k}-shot", "method": None, "shots": k, "tasks": rep["tasks"],
                      "heldout": held_base["tasks"] if (held_base and k == 0) else None,
                      "trainable_params": 0, "total_params": total, "train_seconds": None,
@@ -98,16 +143,20 @@ def compare(data: str | Path, model: str, output: str | Path, *, methods: tuple[
     for method in methods:
         opts = dict(train_options or {}) | (dict(lora_options or {}) if method == "lora" else {})
         run = out / "runs" / method
-        summary = TRAINERS[method](data, model, run, overwrite=True, **opts)
-        rep, secs, _ = _timed_eval(data, str(run), out / "evals" / method, method, **ev)
+        stages.start(f"{method} fine-tune: training")
+        summary = TRAINERS[method](data, model, run, overwrite=True, reporter=reporter, **opts)
+        stages.end(f"{method} fine-tune: training", f"{summary['steps']} steps, loss {summary['train_loss']:.4f}, "
+                   f"{summary['trainable_params']:,} params trained", summary["wall_seconds"])
+        rep, secs, _ = timed_eval(f"{method} fine-tune", data, str(run), method, method, **ev)
         held = None
         if heldout is not None:
-            held, _, _ = _timed_eval(heldout, str(run), out / "evals" / f"heldout-{method}", method, **ev)
+            held, _, _ = timed_eval(f"held-out, {method}", heldout, str(run), f"heldout-{method}", method, **held_ev)
         rows.append({"setting": f"{method} fine-tune", "method": method, "shots": 0, "tasks": rep["tasks"],
                      "heldout": held["tasks"] if held else None, "trainable_params": summary["trainable_params"],
                      "total_params": summary["total_params"], "train_seconds": summary["wall_seconds"],
                      "eval_seconds": secs, "peak_memory": summary["peak_memory"],
-                     "tokens_per_second": summary["tokens_per_second"], "steps": summary["steps"]})
+                     "tokens_per_second": summary["tokens_per_second"], "steps": summary["steps"],
+                     "validation": summary.get("validation")})
     report = {"data": str(Path(data).resolve()), "heldout": str(Path(heldout).resolve()) if heldout else None,
               "model": model, "rows": rows}
     (out / "compare.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

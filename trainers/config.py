@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ftdata.errors import ConfigError
 
@@ -28,19 +28,40 @@ class TrainConfig(_Model):
     grad_accum: int = Field(1, gt=0, description="Gradient accumulation steps.")
     warmup_ratio: float = Field(0.0, ge=0, lt=1, description="Share of steps spent warming up the learning rate.")
     weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
-    seed: int = Field(0, description="Seed for shuffling and initialisation (LoRA weights).")
+    seed: int = Field(0, description="Seed for shuffling, dropout and initialisation (LoRA's adapter weights): "
+                                     "the same seed gives the same weights.")
     logging_steps: int = Field(10, gt=0, description="Log the loss every N steps.")
     group_by_length: bool = Field(
-        True, description="Batch rows of similar length together (less padding). Turn off when length predicts the "
-                          "label (e.g. spam is long): length-sorted batches are then nearly one class each.")
+        False, description="Batch rows of similar length together (less padding, more tokens/s). Off by default: "
+                           "where length predicts the label (spam is long) length-sorted batches are nearly one class "
+                           "each and the model learns only the prior (SMS spam, bench/train.py --classification). "
+                           "Turn it on for generation tasks whose lengths vary widely.")
     split: str = Field("train", description="Split to train on.")
     max_rows: int | None = Field(None, gt=0, description="Use only the first N rows of the split (smoke runs).")
+    val_split: str = Field("validation", description="Split whose loss is measured during training ('none': no "
+                                                     "validation). The default is skipped when the data has no such split.")
+    val_every: float = Field(0.2, gt=0, description="Measure the validation loss every N optimizer steps; below 1, a "
+                                                    "share of the run's steps (0.2: five times per run).")
+    val_max_rows: int | None = Field(512, gt=0, description="Validation loss on the first N rows of the split only.")
+    keep_best: bool = Field(False, description="Keep the weights of the validation step with the lowest loss, not "
+                                               "the last step's (a checkpoint is saved at each validation).")
     bf16: bool = Field(False, description="bfloat16 mixed precision (GPUs that support it).")
     lora_r: int = Field(8, gt=0, description="LoRA rank.")
     lora_alpha: int = Field(16, gt=0, description="LoRA scaling numerator (scale = alpha / r).")
     lora_dropout: float = Field(0.0, ge=0, lt=1, description="Dropout on the LoRA input.")
     target_modules: list[str] | None = Field(
         None, description="Module names LoRA adapts; default per architecture (see trainers.lora.DEFAULT_TARGETS).")
+
+    @field_validator("val_every")
+    @classmethod
+    def _steps_or_share(cls, v: float) -> float:
+        if v >= 1 and v != int(v):
+            raise ValueError("a number of steps (a whole number) or a share of the run below 1")
+        return int(v) if v >= 1 else v
+
+    @property
+    def validates(self) -> bool:
+        return self.val_split.lower() != "none"
 
 
 class EvalConfig(_Model):

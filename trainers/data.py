@@ -57,6 +57,33 @@ def open_for_training(path: str | Path, split: str = "train"):
     return dd, dd.manifest
 
 
+def training_splits(dd, cfg, where: str):
+    """``(train, validation or None)`` rows of an opened compiled directory, with ``length`` columns.
+
+    ``cfg`` is a :class:`trainers.config.TrainConfig`: ``split`` / ``max_rows`` pick the training
+    rows, ``val_split`` / ``val_max_rows`` the validation rows. The default validation split is
+    skipped when the data has none; one named on purpose must exist. Rows of both are used as
+    compiled (no shuffling here: the Trainer's sampler orders the training rows).
+    """
+    train = dd[cfg.split]
+    if cfg.max_rows:
+        train = train.select(range(min(cfg.max_rows, train.num_rows)))
+    val = None
+    if cfg.validates:
+        named = "val_split" in cfg.model_fields_set
+        if cfg.val_split in dd and dd[cfg.val_split].num_rows:
+            val = dd[cfg.val_split]
+            if cfg.val_max_rows:
+                val = val.select(range(min(cfg.val_max_rows, val.num_rows)))
+            val = with_lengths(val)
+        elif named or cfg.keep_best:
+            raise FtdataError(f"{where}: no rows in split '{cfg.val_split}' for the validation loss; found "
+                              f"{', '.join(f'{k} ({dd[k].num_rows})' for k in dd)} (--val-split none turns it off)")
+    if cfg.keep_best and val is None:
+        raise FtdataError(f"{where}: --keep-best needs a validation split; --val-split is 'none'")
+    return with_lengths(train), val
+
+
 def with_lengths(ds):
     """Add a ``length`` column (tokens per row) for length-grouped sampling."""
     import pyarrow.compute as pc

@@ -33,6 +33,7 @@ from ftdata.tokenize.spans import encode_causal
 from . import metrics as M
 from ._run import load_model, peft_compat, read_run
 from .config import EvalConfig, parse_config
+from .progress import Reporter, no_hub_bars, quiet_reporter
 
 
 def resolve_model(model: str, adapter: str | None) -> tuple[str, str | None, str]:
@@ -63,7 +64,8 @@ def load_for_eval(model: str, adapter: str | None, manifest: dict, where: str):
         peft_compat()
         if not (Path(adapter) / "adapter_config.json").is_file():
             raise FtdataError(f"--adapter {adapter}: no adapter_config.json (expected a LoRA run or adapter folder)")
-        net = PeftModel.from_pretrained(net, adapter).merge_and_unload()
+        with no_hub_bars():
+            net = PeftModel.from_pretrained(net, adapter).merge_and_unload()
     net.eval()
     return net, tok
 
@@ -105,8 +107,11 @@ def _batches(items: list, n: int):
 
 
 def rank_choices(net, tok, layout: str, manifest: dict, prompts: list[str], choices: list[list[str]], *,
-                 batch_size: int, length_normalize: bool) -> list[list[float]]:
-    """Log-likelihood of each answer choice after its prompt; one list of scores per prompt."""
+                 batch_size: int, length_normalize: bool, advance=None) -> list[list[float]]:
+    """Log-likelihood of each answer choice after its prompt; one list of scores per prompt.
+
+    ``advance(n)``, when given, is called as the prompts' choices are scored (n prompts at a time).
+    """
     import torch
 
     backend = tok.backend_tokenizer
@@ -121,6 +126,7 @@ def rank_choices(net, tok, layout: str, manifest: dict, prompts: list[str], choi
                              separator=manifest.get("separator", " "), eos_id=eos, max_length=big, overflow="drop")
     pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
     scores: list[float] = []
+    done = 0
     with torch.no_grad():
         for chunk in _batches(encs, batch_size):
             w = max(len(e.input_ids) for e in chunk)
@@ -142,14 +148,21 @@ def rank_choices(net, tok, layout: str, manifest: dict, prompts: list[str], choi
             if length_normalize:
                 total = total / keep.sum(-1).clamp(min=1)
             scores.extend(total.tolist())
+            if advance is not None:  # prompts whose every choice is scored now
+                k = len(scores)
+                last = pairs[k - 1][0]
+                now = last + 1 if k == len(pairs) or pairs[k][0] != last else last
+                advance(now - done)
+                done = now
     out: list[list[float]] = [[] for _ in prompts]
     for (i, _, _), s in zip(pairs, scores):
         out[i].append(s)
     return out
 
 
-def generate(net, tok, layout: str, prompts: list[str], cfg: EvalConfig, max_input: int) -> list[str]:
-    """Generate a completion for each prompt (left padding for decoder-only models)."""
+def generate(net, tok, layout: str, prompts: list[str], cfg: EvalConfig, max_input: int, advance=None) -> list[str]:
+    """Generate a completion for each prompt (left padding for decoder-only models); ``advance(n)``,
+    when given, is called after each batch of n prompts."""
     import torch
 
     pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
@@ -164,6 +177,8 @@ def generate(net, tok, layout: str, prompts: list[str], cfg: EvalConfig, max_inp
             if layout != "seq2seq":
                 gen = gen[:, enc["input_ids"].shape[1]:]
             out.extend(t.strip() for t in tok.batch_decode(gen, skip_special_tokens=True))
+            if advance is not None:
+                advance(len(chunk))
     return out
 
 
@@ -175,7 +190,7 @@ def _template_info(manifest: dict, source: str, template: str) -> dict:
 
 
 def evaluate_model(data: str | Path, model: str, *, adapter: str | None = None, output: str | Path | None = None,
-                   label: str | None = None, **options) -> dict:
+                   label: str | None = None, reporter: Reporter | None = None, **options) -> dict:
     """Score ``model`` (optionally with a LoRA ``adapter``) on a split of compiled directory ``data``.
 
     Args:
@@ -184,6 +199,7 @@ def evaluate_model(data: str | Path, model: str, *, adapter: str | None = None, 
         adapter: LoRA adapter folder or LoRA run folder.
         output: folder for ``eval.json``, ``eval.md`` and ``predictions.jsonl`` (None: write nothing).
         label: name of the model in reports (default: the folder name).
+        reporter: where progress goes (a bar per task; :mod:`trainers.progress`; default: nowhere).
         **options: :class:`trainers.config.EvalConfig` fields (split, shots, max_new_tokens, ...).
 
     Returns:
@@ -209,6 +225,8 @@ def evaluate_model(data: str | Path, model: str, *, adapter: str | None = None, 
         return len(tok(prompt)["input_ids"]) + 8  # room for a short answer when ranking choices
 
     cols = ["task", "template", "source", "row_key", "prompt", "completion", "answer_choices"]
+    if "references" in dd[cfg.split].column_names:  # the template names reference columns (see README)
+        cols.append("references")
     if "seq_lengths" in dd[cfg.split].column_names or "prompt" not in dd[cfg.split].column_names:
         raise FtdataError(f"{data}: split '{cfg.split}' is packed (no per-example prompt); evaluate on a build "
                           "without packing: true")
@@ -223,43 +241,25 @@ def evaluate_model(data: str | Path, model: str, *, adapter: str | None = None, 
     for task, _, _ in groups:
         templates_per_task[task] += 1
 
+    reporter = quiet_reporter(reporter)
     tasks, records = {}, []
     for (task, template, source), rows in sorted(groups.items()):
         rows = rows[: cfg.max_rows] if cfg.max_rows else rows
         info = _template_info(manifest, source, template)
-        has_choices = rows[0]["answer_choices"] is not None
-        fams = M.families(info.get("metrics"), has_choices)
-        prompts = fewshot_prompts(rows, pools.get((task, template), []), cfg.shots, seed=cfg.seed,
-                                  separator=manifest.get("separator", " ") if layout != "seq2seq" else " ",
-                                  shot_separator=cfg.shot_separator, count_tokens=count_tokens,
-                                  max_tokens=max_input)
-        golds = [r["completion"] for r in rows]
-        scores: dict[str, float] = {}
-        if has_choices:
-            lls = rank_choices(net, tok, layout, manifest, prompts, [r["answer_choices"] for r in rows],
-                               batch_size=cfg.batch_size, length_normalize=cfg.length_normalize)
-            preds = [r["answer_choices"][max(range(len(s)), key=s.__getitem__)] for r, s in zip(rows, lls)]
-            classes = sorted({c for r in rows for c in r["answer_choices"]})
-            scores["accuracy"] = M.accuracy(preds, golds)
-            scores["macro_f1"] = M.macro_f1(preds, golds, classes)
-        else:
-            lls = None
-            preds = generate(net, tok, layout, prompts, cfg, max_input)
-            if cfg.shots:  # a base model continues with the next exemplar; keep its answer only
-                preds = [p.split(cfg.shot_separator)[0].strip() for p in preds]
-            refs = [[g] for g in golds]
-            if "rouge" in fams:
-                scores |= M.rouge(preds, refs)
-            if "bleu" in fams:
-                scores |= M.bleu(preds, refs)
-            if "accuracy" in fams:
-                scores["exact_match"] = M.exact_match(preds, refs)
+        with reporter.bar(f"{label or auto_label} · {task}", len(rows)) as advance:
+            scores, preds, lls, prompts = _score(net, tok, layout, manifest, cfg, rows, pools, max_input,
+                                                 count_tokens, advance, info)
         key = task if templates_per_task[task] == 1 else f"{task}/{template}"
+        has_choices = rows[0]["answer_choices"] is not None
         tasks[key] = {"task": task, "template": template, "n": len(rows), "metrics": scores,
                       "metric_source": info.get("metrics") or ("answer choices" if has_choices else "default")}
+        if not has_choices:
+            tasks[key]["references"] = _reference_counts(rows)
         for i, (r, p) in enumerate(zip(rows, preds)):
             rec = {"task": task, "template": template, "row_key": r["row_key"], "prompt": prompts[i],
                    "reference": r["completion"], "prediction": p, "correct": p == r["completion"]}
+            if r.get("references"):
+                rec["references"] = r["references"]
             if lls is not None:
                 rec["choice_scores"] = dict(zip(r["answer_choices"], [round(x, 4) for x in lls[i]]))
             records.append(rec)
@@ -270,6 +270,52 @@ def evaluate_model(data: str | Path, model: str, *, adapter: str | None = None, 
     if output is not None:
         write_eval(Path(output), report, records)
     return report
+
+
+def references_of(row: dict) -> list[str]:
+    """Every reference a row has: its template's reference columns (``references``), else its completion."""
+    return list(row.get("references") or []) or [row["completion"]]
+
+
+def _reference_counts(rows: list[dict]) -> dict:
+    """How many references the rows had: ``{"min", "max", "mean"}``."""
+    n = [len(references_of(r)) for r in rows] or [0]
+    return {"min": min(n), "max": max(n), "mean": round(sum(n) / len(n), 3)}
+
+
+def _score(net, tok, layout: str, manifest: dict, cfg: EvalConfig, rows: list[dict], pools: dict, max_input: int,
+           count_tokens, advance, info: dict):
+    """``(scores, predictions, choice log-likelihoods or None, prompts)`` for one task's rows.
+
+    Generated predictions are scored against every reference a row has (:func:`references_of`).
+    """
+    task, template = rows[0]["task"], rows[0]["template"]
+    has_choices = rows[0]["answer_choices"] is not None
+    fams = M.families(info.get("metrics"), has_choices)
+    prompts = fewshot_prompts(rows, pools.get((task, template), []), cfg.shots, seed=cfg.seed,
+                              separator=manifest.get("separator", " ") if layout != "seq2seq" else " ",
+                              shot_separator=cfg.shot_separator, count_tokens=count_tokens, max_tokens=max_input)
+    scores: dict[str, float] = {}
+    if has_choices:
+        golds = [r["completion"] for r in rows]
+        lls = rank_choices(net, tok, layout, manifest, prompts, [r["answer_choices"] for r in rows],
+                           batch_size=cfg.batch_size, length_normalize=cfg.length_normalize, advance=advance)
+        preds = [r["answer_choices"][max(range(len(s)), key=s.__getitem__)] for r, s in zip(rows, lls)]
+        classes = sorted({c for r in rows for c in r["answer_choices"]})
+        scores["accuracy"] = M.accuracy(preds, golds)
+        scores["macro_f1"] = M.macro_f1(preds, golds, classes)
+        return scores, preds, lls, prompts
+    preds = generate(net, tok, layout, prompts, cfg, max_input, advance=advance)
+    if cfg.shots:  # a base model continues with the next exemplar; keep its answer only
+        preds = [p.split(cfg.shot_separator)[0].strip() for p in preds]
+    refs = [references_of(r) for r in rows]
+    if "rouge" in fams:
+        scores |= M.rouge(preds, refs)
+    if "bleu" in fams:
+        scores |= M.bleu(preds, refs)
+    if "accuracy" in fams:
+        scores["exact_match"] = M.exact_match(preds, refs)
+    return scores, preds, None, prompts
 
 
 def markdown_table(report: dict) -> str:

@@ -11,13 +11,23 @@ import shutil
 import time
 from pathlib import Path
 
-from ._run import PeakMemory, load_model, prepare_run_dir, training_arguments, write_run
+from ._run import (
+    PeakMemory,
+    load_model,
+    make_trainer,
+    prepare_run_dir,
+    training_seconds,
+    validation_summary,
+    write_run,
+)
 from .config import TrainConfig, parse_config
-from .data import Collator, open_for_training, with_lengths
+from .data import Collator, open_for_training, training_splits
+from .progress import Reporter, no_hub_bars
 from .tiny import count_parameters
 
 
-def train_full(data: str | Path, model: str, output: str | Path, *, overwrite: bool = False, **options) -> dict:
+def train_full(data: str | Path, model: str, output: str | Path, *, overwrite: bool = False,
+               reporter: Reporter | None = None, **options) -> dict:
     """Fine-tune all weights of ``model`` on the train split of compiled directory ``data``.
 
     Args:
@@ -25,33 +35,31 @@ def train_full(data: str | Path, model: str, output: str | Path, *, overwrite: b
         model: model folder or hub name; its tokenizer must match the data's.
         output: run folder to write (see :mod:`trainers._run`).
         overwrite: replace an existing run folder.
+        reporter: where progress goes (:mod:`trainers.progress`; default: nowhere).
         **options: :class:`trainers.config.TrainConfig` fields (max_steps, lr, batch_size, ...).
 
     Returns:
         The run summary (also written to ``output/summary.json``).
     """
-    from transformers import Trainer
+    from transformers import set_seed
 
     cfg = parse_config(TrainConfig, options)
     # -- setup ----------------------------------------------------------------------------
     out = prepare_run_dir(output, overwrite)
     dd, manifest = open_for_training(data, cfg.split)
     layout = manifest["layout"]
+    set_seed(cfg.seed)  # before loading: weights the checkpoint lacks are drawn from the run's seed
     net, tok = load_model(model, layout, manifest, str(data))
     net.config.use_cache = False  # a KV cache during training would also disable packed masks
-    train = dd[cfg.split]
-    if cfg.max_rows:
-        train = train.select(range(min(cfg.max_rows, train.num_rows)))
-    train = with_lengths(train)
+    train, val = training_splits(dd, cfg, str(data))
     collator = Collator(pad_id=tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id,
                         seq2seq=layout == "seq2seq")
     workdir = out.parent / f".{out.name}.trainer"
-    trainer = Trainer(model=net, args=training_arguments(workdir, cfg), train_dataset=train,
-                      data_collator=collator, processing_class=tok)
+    trainer = make_trainer(net, tok, cfg, workdir, train, val, collator, reporter, "full")
     trainable, total = count_parameters(net)
     # -- train ----------------------------------------------------------------------------
     t0 = time.perf_counter()
-    with PeakMemory() as mem:
+    with PeakMemory() as mem, no_hub_bars():  # no bar per checkpoint saved
         result = trainer.train()
     seconds = time.perf_counter() - t0
     # -- save -----------------------------------------------------------------------------
@@ -64,10 +72,12 @@ def train_full(data: str | Path, model: str, output: str | Path, *, overwrite: b
         "parallel_mode": str(getattr(trainer.args.parallel_mode, "value", trainer.args.parallel_mode)),
         "peak_memory": mem.as_dict(),
         # tokens counted on this rank's batches; other ranks see the same number of batches
-        "tokens": collator.tokens * world, "tokens_per_second": round(collator.tokens * world / seconds, 1),
+        "tokens": collator.tokens * world, "tokens_per_second": round(collator.tokens * world / training_seconds(trainer, seconds), 1),
         "padding_efficiency": round(collator.padding_efficiency, 4),
+        **validation_summary(trainer, val),
     }
-    trainer.save_model(str(out / "model"))  # rank 0 only; also saves the tokenizer
+    with no_hub_bars():
+        trainer.save_model(str(out / "model"))  # rank 0 only; also saves the tokenizer
     write_run(out, trainer=trainer, manifest=manifest, summary=summary)
     # -- cleanup --------------------------------------------------------------------------
     if trainer.is_world_process_zero():

@@ -5,8 +5,13 @@ tokenizer, manifest, log, loss curve, summary, COMPLETED) -> cleanup. Runs uncha
 ``torchrun`` and ``accelerate launch``.
 
 Target modules default per architecture (:data:`DEFAULT_TARGETS`, by ``config.model_type``):
-the attention projections, which is where LoRA was introduced. Unknown architectures fall
-back to peft's own table and then to ``all-linear``. ``target_modules`` overrides.
+the attention projections, which is where LoRA was introduced. A name matches a module whose
+dotted path ends with it, so GPT-2's ``attn.c_proj`` is the attention output and not the MLP's
+``mlp.c_proj``. Unknown architectures fall back to peft's own table and then to
+``all-linear``. ``target_modules`` overrides.
+
+The adapter's initial weights (LoRA's A matrices are random) are drawn after the run's seed is
+set, so the same seed gives the same adapter, whatever ran before in the process.
 """
 
 from __future__ import annotations
@@ -20,13 +25,16 @@ from ftdata.errors import FtdataError
 from ._run import (
     PeakMemory,
     load_model,
+    make_trainer,
     peft_compat,
     prepare_run_dir,
-    training_arguments,
+    training_seconds,
+    validation_summary,
     write_run,
 )
 from .config import TrainConfig, parse_config
-from .data import Collator, open_for_training, with_lengths
+from .data import Collator, open_for_training, training_splits
+from .progress import Reporter, no_hub_bars
 from .tiny import count_parameters
 
 _LLAMA_LIKE = ["q_proj", "k_proj", "v_proj", "o_proj"]
@@ -35,7 +43,7 @@ _LLAMA_LIKE = ["q_proj", "k_proj", "v_proj", "o_proj"]
 DEFAULT_TARGETS: dict[str, list[str]] = {
     "llama": _LLAMA_LIKE, "mistral": _LLAMA_LIKE, "mixtral": _LLAMA_LIKE, "qwen2": _LLAMA_LIKE,
     "qwen3": _LLAMA_LIKE, "gemma": _LLAMA_LIKE, "gemma2": _LLAMA_LIKE, "phi3": ["qkv_proj", "o_proj"],
-    "gpt2": ["c_attn", "c_proj"], "gpt_neox": ["query_key_value", "dense"], "opt": _LLAMA_LIKE[:3] + ["out_proj"],
+    "gpt2": ["attn.c_attn", "attn.c_proj"], "gpt_neox": ["query_key_value", "dense"], "opt": _LLAMA_LIKE[:3] + ["out_proj"],
     "t5": ["q", "k", "v", "o"], "mt5": ["q", "k", "v", "o"], "bart": _LLAMA_LIKE[:3] + ["out_proj"],
 }
 
@@ -62,7 +70,8 @@ def _fingerprint(net) -> dict[str, tuple[float, float]]:
                 for n, p in net.named_parameters() if not p.requires_grad}
 
 
-def train_lora(data: str | Path, model: str, output: str | Path, *, overwrite: bool = False, **options) -> dict:
+def train_lora(data: str | Path, model: str, output: str | Path, *, overwrite: bool = False,
+               reporter: Reporter | None = None, **options) -> dict:
     """Train a LoRA adapter for ``model`` on the train split of compiled directory ``data``.
 
     Args:
@@ -70,6 +79,7 @@ def train_lora(data: str | Path, model: str, output: str | Path, *, overwrite: b
         model: base model folder or hub name; its tokenizer must match the data's.
         output: run folder to write; the adapter goes to ``output/adapter``.
         overwrite: replace an existing run folder.
+        reporter: where progress goes (:mod:`trainers.progress`; default: nowhere).
         **options: :class:`trainers.config.TrainConfig` fields (lora_r, lora_alpha,
             target_modules, max_steps, lr, ...).
 
@@ -77,7 +87,7 @@ def train_lora(data: str | Path, model: str, output: str | Path, *, overwrite: b
         The run summary (also written to ``output/summary.json``).
     """
     from peft import LoraConfig, TaskType, get_peft_model
-    from transformers import Trainer
+    from transformers import set_seed
 
     cfg = parse_config(TrainConfig, options)
     # -- setup ----------------------------------------------------------------------------
@@ -91,24 +101,21 @@ def train_lora(data: str | Path, model: str, output: str | Path, *, overwrite: b
                       target_modules=targets,
                       task_type=TaskType.SEQ_2_SEQ_LM if layout == "seq2seq" else TaskType.CAUSAL_LM)
     peft_compat()
+    set_seed(cfg.seed)  # LoRA's A matrices are random: draw them from the run's seed
     try:
         net = get_peft_model(base, lora)
     except ValueError as exc:  # e.g. target modules not found in the model
         raise FtdataError(f"--target-modules {targets}: {exc}") from None
-    train = dd[cfg.split]
-    if cfg.max_rows:
-        train = train.select(range(min(cfg.max_rows, train.num_rows)))
-    train = with_lengths(train)
+    train, val = training_splits(dd, cfg, str(data))
     collator = Collator(pad_id=tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id,
                         seq2seq=layout == "seq2seq")
     workdir = out.parent / f".{out.name}.trainer"
-    trainer = Trainer(model=net, args=training_arguments(workdir, cfg), train_dataset=train,
-                      data_collator=collator, processing_class=tok)
+    trainer = make_trainer(net, tok, cfg, workdir, train, val, collator, reporter, "lora")
     trainable, total = count_parameters(net)
     frozen_before = _fingerprint(net)
     # -- train ----------------------------------------------------------------------------
     t0 = time.perf_counter()
-    with PeakMemory() as mem:
+    with PeakMemory() as mem, no_hub_bars():  # no bar per checkpoint saved
         result = trainer.train()
     seconds = time.perf_counter() - t0
     # -- save -----------------------------------------------------------------------------
@@ -123,12 +130,14 @@ def train_lora(data: str | Path, model: str, output: str | Path, *, overwrite: b
         "peak_memory": mem.as_dict(),
         # checked, not assumed: every frozen weight is bit-for-bit what it was before training
         "base_weights_unchanged": _fingerprint(net) == frozen_before,
-        "tokens": collator.tokens * world, "tokens_per_second": round(collator.tokens * world / seconds, 1),
+        "tokens": collator.tokens * world, "tokens_per_second": round(collator.tokens * world / training_seconds(trainer, seconds), 1),
         "padding_efficiency": round(collator.padding_efficiency, 4),
+        **validation_summary(trainer, val),
     }
     if trainer.is_world_process_zero():
         # save_pretrained on a PeftModel writes only the adapter weights and its config
-        net.save_pretrained(str(out / "adapter"))
+        with no_hub_bars():
+            net.save_pretrained(str(out / "adapter"))
         tok.save_pretrained(str(out / "adapter"))
     write_run(out, trainer=trainer, manifest=manifest, summary=summary)
     # -- cleanup --------------------------------------------------------------------------

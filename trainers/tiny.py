@@ -93,7 +93,10 @@ def save_tiny_model(arch: str, output: str | Path, tokenizer: str = "ftdata:tiny
         out.unlink() if out.is_symlink() else shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
     mark_output(out, "model")
-    model.save_pretrained(out)
+    from .progress import no_hub_bars
+
+    with no_hub_bars():
+        model.save_pretrained(out)
     tok.save_pretrained(out)
     return out
 

@@ -36,6 +36,9 @@ column          type       holds                                        read by 
 ``_cut_chars``  int32      characters removed from that field           ``field_cut_stats``
 ``_chat``       uint8      chat checks: 1 train/serve parity mismatch,  ``chat_section``
                            2 spans from the per-part diff (fallback)
+``_references`` list<str>  the template's reference columns' values     ``write_splits``: written
+                           (:meth:`Template.reference_values`), or null  as ``references`` when a
+                                                                        template names any
 =============== ========== ============================================ ========================
 
 (``plan``, ``dedup_rows``, ``near_dedup``, ``split_stats``, ``field_cut_stats`` and ``_records``
@@ -86,6 +89,7 @@ INTERNAL = pa.schema([
     ("_cut_tokens", pa.int32()),  # tokens removed from the template's truncate field (0: not shortened)
     ("_cut_chars", pa.int32()),   # characters removed from that field
     ("_chat", pa.uint8()),        # chat checks (ftdata.plan.chataudit): parity mismatch, span fallback
+    ("_references", pa.list_(pa.string())),  # reference answers (template `references`), or null
 ])
 
 
@@ -94,11 +98,14 @@ INTERNAL = pa.schema([
 #: Arrow struct, whose one inferred type cannot hold arguments of different shapes.
 CHAT_COLUMNS = [("messages", pa.string()), ("tools", pa.string())]
 
+#: The column a build adds when a template names reference columns (``references``).
+REFERENCES_COLUMN = ("references", pa.list_(pa.string()))
 
-def output_schema(chat: bool = False) -> pa.Schema:
+
+def output_schema(chat: bool = False, references: bool = False) -> pa.Schema:
     """Columns of a compiled split (both layouts; see the package docstring); a chat build
-    adds :data:`CHAT_COLUMNS`."""
-    return pa.schema(_BASE_COLUMNS + (CHAT_COLUMNS if chat else []))
+    adds :data:`CHAT_COLUMNS`, a build whose templates name reference columns ``references``."""
+    return pa.schema(_BASE_COLUMNS + (CHAT_COLUMNS if chat else []) + ([REFERENCES_COLUMN] if references else []))
 
 
 _BASE_COLUMNS = [
@@ -411,8 +418,23 @@ def process_chunk(ctx: ChunkContext, rows: list[CheckedRow]) -> ChunkResult:
         "_minhash": pa.array(_minhashes(ctx, list(zip(tpls, prompts, completions))), pa.binary()),
         **_cut_columns(cuts, keys, [t.id for t in tpls]),
         "_chat": pa.array([x.chat_bits for x in items], pa.uint8()),
+        "_references": pa.array(_references(items, hits, specials_for(tok.backend_tokenizer)),
+                                pa.list_(pa.string())),
     }, schema=work_schema(bool(ctx.chat)))
     return ChunkResult(table, rejects, n)
+
+
+def _references(items: list, hits: set[str], sp) -> list[list[str] | None]:
+    """Each example's reference answers (its template's ``references`` columns), or None when the
+    template names none; special-token strings escaped in the row are restored, as in the prompt."""
+    out = []
+    for x in items:
+        if not x.template.references:
+            out.append(None)
+            continue
+        refs = x.template.reference_values(x.row.data)
+        out.append([sp.restore(r) for r in refs] if x.row.key in hits else refs)
+    return out
 
 
 def _cut_columns(cuts: dict, keys: list[str], ids: list[str]) -> dict[str, pa.Array]:

@@ -151,6 +151,11 @@ class Build(PhaseA):
         self.timings: Counter = Counter()
 
     # -- helpers ------------------------------------------------------------------------
+    @property
+    def has_references(self) -> bool:
+        """A template names reference columns: the splits get a ``references`` column."""
+        return any(t.references for ts in self.templates.values() for t in ts)
+
     def context(self, src) -> ChunkContext:
         r = self.recipe
         return ChunkContext(source=src.name, task=src.task_name, templates=self.templates[src.name],
@@ -289,7 +294,8 @@ class Build(PhaseA):
             self.reject(rec)
         self.check_outcome(p, target)
         shards = (write_packed(work, p, self.out.tmp, r.shard_size, r.max_length, release)
-                  if r.packing else write_splits(work, p, self.out.tmp, r.shard_size, release))
+                  if r.packing else write_splits(work, p, self.out.tmp, r.shard_size, release,
+                                                 references=self.has_references))
         p.info["audit"] = audit_section(work, p, rejects_by_code=self.rejects_by,
                                         special_tokens_mode=r.special_tokens_in_data,
                                         release=release)
@@ -395,7 +401,9 @@ class Build(PhaseA):
         hashes = {"recipe_file": self.recipe_file_hash, "sources": source_hashes,
                   "templates": self.template_hashes}
         return manifest_json.manifest(
-            self.recipe, self.tok, columns=[f.name for f in output_schema(self.chat_on)], hashes=hashes,
+            self.recipe, self.tok,
+            columns=[f.name for f in output_schema(self.chat_on, self.has_references and not self.recipe.packing)],
+            hashes=hashes,
             templates=self.templates, counts=self.counts, rejects_by=self.rejects_by,
             rejects_by_stage=self.rejects_by_stage, split_counts=split_counts,
             token_stats=token_stats, shards=shards, extra=extra)

@@ -238,19 +238,24 @@ def plan(work: pa.Table, split, dedup, *, mixture=None, contamination=None,
 
 
 def write_splits(work: pa.Table, p: Plan, folder: Path, shard_size: int,
-                 release: Release | None = None) -> dict[str, list[dict]]:
+                 release: Release | None = None, references: bool = False) -> dict[str, list[dict]]:
     """Copy the planned rows into final shards, a bounded slice at a time.
 
     Every slice of every split is gathered in one pass over the chunk files
-    (:func:`ftdata.write.gather.gather_slices`), not one pass per slice.
+    (:func:`ftdata.write.gather.gather_slices`), not one pass per slice. With ``references`` (a
+    template names reference columns) the internal ``_references`` column is written as
+    ``references``; without, the shards are what they always were.
     """
-    cols = [f.name for f in output_schema(CHAT_COLUMNS[0][0] in work.column_names)]
+    chat = CHAT_COLUMNS[0][0] in work.column_names
+    schema = output_schema(chat, references)
+    cols = [f.name for f in output_schema(chat)]
+    table = (work.select(cols + ["_references"]).rename_columns(schema.names) if references
+             else work.select(cols))
     names = p.split_names
     orders = [p.order.get(name, np.zeros(0, dtype=np.int64)) for name in names]
     slices = [(k, o[start:start + WRITE_SLICE]) for k, o in enumerate(orders) for start in range(0, len(o), WRITE_SLICE)]
-    writers = [SplitWriter(folder / name, output_schema(CHAT_COLUMNS[0][0] in work.column_names), shard_size)
-               for name in names]
-    for (k, _), part in zip(slices, gather_slices(work.select(cols), [s for _, s in slices], folder, release)):
+    writers = [SplitWriter(folder / name, schema, shard_size) for name in names]
+    for (k, _), part in zip(slices, gather_slices(table, [s for _, s in slices], folder, release)):
         writers[k].write(part)
     return {name: w.close(name) for name, w in zip(names, writers)}
 

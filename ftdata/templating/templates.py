@@ -20,6 +20,7 @@ Two file forms are read:
           prompt: "Summarize the following conversation.\\n\\n{{dialogue}}"
           completion: "{{summary}}"
           metrics: [ROUGE]
+          references: [summary, summary2, summary3]   # optional: every reference a row has
 
   A native template may give an ``id``; without one it gets :func:`default_id`, which
   depends on the file's base name and the template's name only (never on the folder).
@@ -29,6 +30,13 @@ Rendering follows promptsource: ``answer_choices`` is rendered with the row and 
 rendered text is split on ``|||`` and each part stripped; ``|||`` inside the row's own
 values is escaped first so data cannot move the boundary. An empty prompt or completion
 means the template does not apply to that row.
+
+``references`` (either form, optional) names the columns that hold a row's reference answers
+for evaluation, e.g. DialogSum's three test summaries. They are not rendered and not trained:
+a build copies each row's non-empty values, in the order named, into a ``references`` column
+(:meth:`Template.reference_values`), and ``ftdata eval`` scores generated text against all of
+them. A column a row lacks is skipped, so one template serves rows with one reference and rows
+with three.
 """
 
 from __future__ import annotations
@@ -88,6 +96,8 @@ class Template:
     original_task: bool | None = None
     choices_in_prompt: bool | None = None
     languages: list[str] = field(default_factory=list)
+    #: columns holding the row's reference answers for evaluation (not rendered; see the module docstring)
+    references: list[str] = field(default_factory=list)
     reference: str = ""
     file: str = "<string>"
     line: int = 0
@@ -130,7 +140,20 @@ class Template:
         h = hashlib.sha256()
         for k, v in sorted(self.sources().items()):
             h.update(f"{k}\x00{v}\x00".encode())
+        if self.references:  # only then: templates without references keep their hash
+            h.update(("references\x00" + "\x00".join(self.references) + "\x00").encode())
         return h.hexdigest()
+
+    def reference_values(self, row: dict) -> list[str]:
+        """The row's reference answers: the :attr:`references` columns' values, stripped; columns
+        the row lacks and empty values are skipped."""
+        out = []
+        for col in self.references:
+            v = row.get(col)
+            text = "" if v is None else str(v).strip()
+            if text:
+                out.append(text)
+        return out
 
     # -- compilation ---------------------------------------------------------------------
     def compile(self) -> None:
@@ -316,7 +339,15 @@ def templates_from_data(data: Any, file: str) -> list[Template]:
         name = str(e.get("name") or key or f"template_{i}")
         tid = str(e.get("id") or key or default_id(file, name))
         known = {"__tag__", "name", "id", "jinja", "prompt", "completion", "answer_choices",
-                 "metadata", "metrics", "reference", "original_task", "choices_in_prompt", "languages"}
+                 "metadata", "metrics", "reference", "references", "original_task", "choices_in_prompt", "languages"}
+        refs = e.get("references")
+        if isinstance(refs, str):
+            refs = [refs]
+        if refs is not None and not (isinstance(refs, list) and refs
+                                     and all(isinstance(r, str) and r.strip() for r in refs)):
+            problems.append(f"{where}: references must be a list of column names (the columns holding the row's "
+                            f"reference answers), found {refs!r}")
+            continue
         t = Template(
             name=name, id=tid,
             jinja=e.get("jinja") if is_ps else None,
@@ -327,6 +358,7 @@ def templates_from_data(data: Any, file: str) -> list[Template]:
             original_task=md.get("original_task", e.get("original_task")),
             choices_in_prompt=md.get("choices_in_prompt", e.get("choices_in_prompt")),
             languages=_meta_list(md.get("languages", e.get("languages"))),
+            references=[r.strip() for r in refs or []],
             reference=str(e.get("reference") or ""),
             file=file, line=getattr(e, "line", 0), dataset=dataset, subset=subset,
             extra={k: v for k, v in e.items() if k not in known},

@@ -98,9 +98,12 @@ def manifest(recipe: Recipe, tok, *, columns: list[str], hashes: dict,
 
 
 def _template_entry(t: Template) -> dict:
-    return {"name": t.name, "id": t.id, "metrics": t.metrics, "file": str(Path(t.file).name),
-            "answer_choices": t.answer_choices, "text_hash": t.text_hash(),
-            "jinja": t.jinja if t.jinja is not None else f"{t.prompt} ||| {t.completion}"}
+    entry = {"name": t.name, "id": t.id, "metrics": t.metrics, "file": str(Path(t.file).name),
+             "answer_choices": t.answer_choices, "text_hash": t.text_hash(),
+             "jinja": t.jinja if t.jinja is not None else f"{t.prompt} ||| {t.completion}"}
+    if t.references:  # only then: manifests of templates without references stay as they were
+        entry["references"] = list(t.references)
+    return entry
 
 
 def accounting_ok(manifest: dict) -> list[str]:

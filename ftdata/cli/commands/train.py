@@ -42,10 +42,17 @@ _TRAIN_FLAGS = [
     click.option("--batch-size", type=int, help="Rows per device per step (default 8)."),
     click.option("--grad-accum", type=int, help="Gradient accumulation steps."),
     click.option("--warmup-ratio", type=float, help="Share of steps warming up the learning rate."),
-    click.option("--seed", type=int, help="Seed for shuffling and LoRA initialisation."),
+    click.option("--seed", type=int, help="Seed for shuffling, dropout and LoRA initialisation (same seed, same weights)."),
     click.option("--max-rows", type=int, help="Train on the first N rows only (smoke runs)."),
     click.option("--group-by-length/--no-group-by-length", default=None,
-                 help="Batch rows of similar length (default on; turn off when length predicts the label)."),
+                 help="Batch rows of similar length: less padding, but nearly one class per batch where length "
+                      "predicts the label (default off; see bench/train.py --classification)."),
+    click.option("--val-split", help="Split whose loss is measured during training (default validation, when the "
+                                     "data has it; 'none' turns it off)."),
+    click.option("--val-every", type=float, help="Validation loss every N steps; below 1 a share of the run (default 0.2)."),
+    click.option("--val-max-rows", type=int, help="Validation loss on the first N rows (default 512)."),
+    click.option("--keep-best/--no-keep-best", default=None,
+                 help="Keep the weights with the lowest validation loss, not the last step's (default off)."),
     click.option("--lora-r", type=int, help="LoRA rank (default 8)."),
     click.option("--lora-alpha", type=int, help="LoRA alpha (default 16)."),
     click.option("--target-modules", help="Comma-separated module names for LoRA (default per architecture)."),
@@ -90,14 +97,23 @@ def train(data, model, method, output, overwrite, config_file, target_modules, *
         from trainers.full import train_full as run
     else:
         from trainers.lora import train_lora as run
-    s = run(data, model, output, overwrite=overwrite, **opts)
     from trainers._run import is_main_process
+    from trainers.progress import ConsoleReporter
 
+    s = run(data, model, output, overwrite=overwrite, reporter=ConsoleReporter() if is_main_process() else None, **opts)
     if not is_main_process():  # under torchrun every rank returns; one line is enough
         return
-    click.echo(f"{method}: {s['steps']} steps, loss {s['train_loss']:.4f}, {s['trainable_params']:,} of "
-               f"{s['total_params']:,} params trained, {s['wall_seconds']:.1f}s, {s['tokens_per_second']:,.0f} tokens/s, "
-               f"padding efficiency {s['padding_efficiency']:.3f} -> {output}")
+    click.echo(run_line(s) + f" -> {output}")
+
+
+def run_line(s: dict) -> str:
+    """One line for a finished training run (its summary)."""
+    v = s.get("validation")
+    val = (f", val loss {v['last_loss']:.4f} (best {v['best_loss']:.4f} at step {v['best_step']}, kept {v['kept']})"
+           if v and v["last_loss"] is not None else "")
+    return (f"{s['method']}: {s['steps']} steps, loss {s['train_loss']:.4f}{val}, {s['trainable_params']:,} of "
+            f"{s['total_params']:,} params trained, {s['wall_seconds']:.1f}s, {s['tokens_per_second']:,.0f} tokens/s, "
+            f"padding efficiency {s['padding_efficiency']:.3f}")
 
 
 _EVAL_FLAGS = [
@@ -131,8 +147,10 @@ def eval_(data, model, adapter, output, config_file, as_json, **flags):
     """
     _need_trainers()
     from trainers.evaluate import evaluate_model, markdown_table
+    from trainers.progress import ConsoleReporter
 
-    rep = evaluate_model(data, model, adapter=adapter, output=output, **_options(config_file, **flags))
+    rep = evaluate_model(data, model, adapter=adapter, output=output, reporter=ConsoleReporter(),
+                         **_options(config_file, **flags))
     click.echo(json.dumps(rep, indent=2) if as_json else markdown_table(rep))
 
 
@@ -148,11 +166,18 @@ def eval_(data, model, adapter, output, config_file, as_json, **flags):
 @click.option("--config", "config_file", type=click.Path(dir_okay=False),
               help="YAML with `train:` and `eval:` mappings of options.")
 @click.option("--max-new-tokens", type=int, help="Longest generated completion (default 64).")
-@click.option("--eval-max-rows", type=int, help="Evaluate the first N test rows per task only.")
+@click.option("--eval-max-rows", type=int, help="Evaluate the first N test rows per task of DATA only.")
+@click.option("--heldout-max-rows", type=int,
+              help="Evaluate the first N test rows per task of --heldout only (default all: --eval-max-rows does not "
+                   "shrink the forgetting set).")
 @_with(_TRAIN_FLAGS)
 def compare(data, model, output, methods, shots, heldout, lora_lr, overwrite, config_file, max_new_tokens,
-            eval_max_rows, target_modules, **flags):
+            eval_max_rows, heldout_max_rows, target_modules, **flags):
     """Base model 0/k-shot vs full fine-tune vs LoRA on DATA's test split, plus forgetting.
+
+    Prints one line per stage (held-out base, base k-shot, each method's training and
+    evaluation, its held-out score) and a progress bar while evaluating, on stderr; the table
+    on stdout.
 
     \b
     Example:
@@ -176,9 +201,11 @@ def compare(data, model, output, methods, shots, heldout, lora_lr, overwrite, co
         shot_list = tuple(int(s) for s in _split_list(shots) or [0])
     except ValueError:
         raise FtdataError(f"--shots: expected comma-separated integers such as 0,1,3; found '{shots}'") from None
+    from trainers.progress import ConsoleReporter
+
     rep = run(data, model, output, methods=tuple(_split_list(methods) or []), shots=shot_list, heldout=heldout,
               overwrite=overwrite, train_options=train_opts, lora_options={"lr": lora_lr} if lora_lr else None,
-              eval_options=eval_opts)
+              eval_options=eval_opts, heldout_max_rows=heldout_max_rows, reporter=ConsoleReporter())
     from trainers.compare import compare_markdown
 
     click.echo(compare_markdown(rep))

@@ -41,3 +41,60 @@ def test_metrics_work_offline():
     assert M.families(["ROUGE"], False) == ["rouge"]
     assert M.families(["Accuracy"], True) == ["accuracy"]
     assert M.families(["BLEU"], False) == ["bleu"]
+
+
+def test_rouge_is_the_plain_mean_and_the_same_every_time():
+    """ROUGE is the mean of per-example F-measures: no unseeded bootstrap, so a rerun agrees."""
+    from rouge_score import rouge_scorer
+
+    preds = [f"the cat number {i} sat on {'the mat' if i % 3 else 'a chair'} today" for i in range(30)]
+    refs = [[f"a cat {i} sat on the mat"] if i % 2 else [f"the dog {i} slept", f"cat {i} on the mat today"]
+            for i in range(30)]
+    runs = [M.rouge(preds, refs) for _ in range(4)]
+    assert all(r == runs[0] for r in runs)
+    scorer = rouge_scorer.RougeScorer(["rouge1", "rougeL"], use_stemmer=True)
+    for key in ("rouge1", "rougeL"):
+        mean = sum(scorer.score_multi(r, p)[key].fmeasure for p, r in zip(preds, refs)) / len(preds)
+        assert runs[0][key] == pytest.approx(100 * mean, abs=1e-3)
+
+
+def test_every_reference_counts():
+    """With several references a prediction is scored against its best one (ROUGE, BLEU, exact match)."""
+    pred = ["the meeting moved to friday"]
+    one, three = [["they talk about lunch"]], [["they talk about lunch", "the meeting moved to friday", "x"]]
+    assert M.rouge(pred, one)["rouge1"] < 50 and M.rouge(pred, three)["rouge1"] == pytest.approx(100)
+    assert M.bleu(pred, one)["bleu"] < 50 and M.bleu(pred, three)["bleu"] == pytest.approx(100)
+    assert M.exact_match(pred, one) == 0 and M.exact_match(pred, three) == 100
+
+
+@pytest.mark.parametrize("arch", ["llama", "gpt2", "t5"])
+def test_default_lora_targets_are_the_attention_projections(arch):
+    """What the README says: LoRA adapts attention only (GPT-2's ``c_proj`` is also the MLP's name)."""
+    from peft import LoraConfig, get_peft_model
+
+    from trainers._run import peft_compat
+    from trainers.lora import default_targets
+    from trainers.tiny import build_tiny_model
+
+    net, _ = build_tiny_model(arch, seed=0)
+    peft_compat()
+    adapted = get_peft_model(net, LoraConfig(r=2, target_modules=default_targets(net.config.model_type)))
+    names = [n for n, m in adapted.named_modules() if hasattr(m, "lora_A")]
+    assert names
+    attention = ("attn", "self_attn", "SelfAttention", "EncDecAttention")
+    assert all(any(f".{a}." in n for a in attention) for n in names), names
+
+
+def test_batches_are_random_by_default():
+    """Length grouping is opt-in: on SMS spam it made batches nearly one class each (bench/train.py
+    --classification), a silent trap for classification."""
+    from pathlib import Path
+
+    from trainers._run import training_arguments
+    from trainers.config import TrainConfig, parse_config
+
+    cfg = parse_config(TrainConfig, {})
+    assert cfg.group_by_length is False
+    assert training_arguments(Path("/nonexistent"), cfg).train_sampling_strategy == "random"
+    on = parse_config(TrainConfig, {"group_by_length": True})
+    assert training_arguments(Path("/nonexistent"), on).train_sampling_strategy == "group_by_length"

@@ -2,13 +2,15 @@
 
 ``evaluate.load('rouge')`` downloads its script from the Hugging Face Hub; this file is
 loaded by path instead (see :func:`trainers.metrics.load_metric`), so scoring works offline.
-Scores are F-measures averaged over examples, scaled to 0..100. With several references per
+Scores are F-measures averaged over examples (a plain mean, so the same predictions always
+give the same score: rouge-score's ``BootstrapAggregator`` reports the median of an unseeded
+bootstrap, which moves from call to call), scaled to 0..100. With several references per
 prediction, each prediction takes its best-scoring reference (rouge-score's ``score_multi``).
 """
 
 import datasets
 import evaluate
-from rouge_score import rouge_scorer, scoring
+from rouge_score import rouge_scorer
 
 _KEYS = ("rouge1", "rouge2", "rougeL", "rougeLsum")
 
@@ -27,11 +29,11 @@ class Rouge(evaluate.Metric):
 
     def _compute(self, predictions, references, use_stemmer=True):
         scorer = rouge_scorer.RougeScorer(list(_KEYS), use_stemmer=use_stemmer)
-        agg = scoring.BootstrapAggregator()
+        totals = dict.fromkeys(_KEYS, 0.0)
         for pred, refs in zip(predictions, references):
             # rougeLsum splits summaries into sentences on newlines
-            agg.add_scores(scorer.score_multi([r.replace(". ", ".\n") for r in refs], pred.replace(". ", ".\n")))
-        if not predictions:
-            return {k: 0.0 for k in _KEYS}
-        result = agg.aggregate()
-        return {k: round(100 * result[k].mid.fmeasure, 4) for k in _KEYS}
+            scores = scorer.score_multi([r.replace(". ", ".\n") for r in refs], pred.replace(". ", ".\n"))
+            for k in _KEYS:
+                totals[k] += scores[k].fmeasure
+        n = len(predictions)
+        return {k: round(100 * totals[k] / n, 4) if n else 0.0 for k in _KEYS}
