@@ -17,7 +17,8 @@ from .data import Collator, open_for_training, with_lengths
 from .tiny import count_parameters
 
 
-def train_full(data: str | Path, model: str, output: str | Path, *, overwrite: bool = False, **options) -> dict:
+def train_full(data: str | Path, model: str, output: str | Path, *, overwrite: bool = False, callbacks=None,
+               **options) -> dict:
     """Fine-tune all weights of ``model`` on the train split of compiled directory ``data``.
 
     Args:
@@ -25,6 +26,7 @@ def train_full(data: str | Path, model: str, output: str | Path, *, overwrite: b
         model: model folder or hub name; its tokenizer must match the data's.
         output: run folder to write (see :mod:`trainers._run`).
         overwrite: replace an existing run folder.
+        callbacks: transformers ``TrainerCallback`` objects added to the Trainer (e.g. a time budget).
         **options: :class:`trainers.config.TrainConfig` fields (max_steps, lr, batch_size, ...).
 
     Returns:
@@ -47,7 +49,7 @@ def train_full(data: str | Path, model: str, output: str | Path, *, overwrite: b
                         seq2seq=layout == "seq2seq")
     workdir = out.parent / f".{out.name}.trainer"
     trainer = Trainer(model=net, args=training_arguments(workdir, cfg), train_dataset=train,
-                      data_collator=collator, processing_class=tok)
+                      data_collator=collator, processing_class=tok, callbacks=callbacks)
     trainable, total = count_parameters(net)
     # -- train ----------------------------------------------------------------------------
     t0 = time.perf_counter()
