@@ -24,8 +24,8 @@ Raw text (``layout: text``, ``cut=True``): a document longer than ``max_length``
 consecutive pieces of ``max_length`` tokens (the last one shorter) and each piece is packed as
 a document of its own: its positions restart at 0 and it never attends to another piece. No
 token is dropped for length. The pieces of one document are written in one slice (a row's
-bins and the full-length rows of its documents stay together); the ``packing`` section counts
-the pieces per split.
+bins and the full-length rows of its documents stay together), not necessarily in piece
+order (best fit decides the rows); the ``packing`` section counts the pieces per split.
 """
 
 from __future__ import annotations
