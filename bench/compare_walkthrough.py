@@ -51,19 +51,21 @@ SMS_CSV = {"delimiter": "\t", "quoting": "none", "header": False, "columns": ["l
 
 #: Settings of the full walkthrough and of --small (the same steps on a few rows).
 FULL = {
-    "rows": None, "sft_max_length": 384, "pretrain_max_length": 256, "sms_cap": 1500,
+    "rows": None, "sft_max_length": 384, "pretrain_max_length": 256,
     "model": {"hidden": 128, "layers": 4, "heads": 4},
     "pretrain": {"max_steps": 3000, "batch_size": 8, "lr": 3e-3, "max_seconds": 720},
-    "compare": {"max_steps": 150, "batch_size": 8, "lr": 1e-3, "lora_lr": 5e-3, "max_new_tokens": 48,
-                "heldout_text_rows": 120, "eval_max_rows": None},
+    "compare": {"sms": {"max_steps": 150, "batch_size": 8, "lr": 1e-3, "lora_lr": 5e-3},
+                "dialogsum": {"max_steps": 100, "batch_size": 8, "lr": 1e-3, "lora_lr": 5e-3},
+                "max_new_tokens": 48, "heldout_text_rows": 120, "eval_max_rows": None},
 }
 SMALL = {
     "rows": {"sms": 300, "dialogsum": 24, "food": 200, "multi30k": 300}, "sft_max_length": 256,
-    "pretrain_max_length": 64, "sms_cap": 150,
+    "pretrain_max_length": 64,
     "model": {"hidden": 32, "layers": 1, "heads": 2},
     "pretrain": {"max_steps": 6, "batch_size": 8, "lr": 3e-3, "max_seconds": None},
-    "compare": {"max_steps": 4, "batch_size": 4, "lr": 1e-3, "lora_lr": 5e-3, "max_new_tokens": 8,
-                "heldout_text_rows": 8, "eval_max_rows": 6},
+    "compare": {"sms": {"max_steps": 4, "batch_size": 4, "lr": 1e-3, "lora_lr": 5e-3},
+                "dialogsum": {"max_steps": 2, "batch_size": 2, "lr": 1e-3, "lora_lr": 5e-3},
+                "max_new_tokens": 8, "heldout_text_rows": 8, "eval_max_rows": 6},
 }
 
 
@@ -108,44 +110,33 @@ def _sms(**extra) -> dict:
     return {"name": "sms", "path": "", "format": "tsv", "csv": SMS_CSV, "key": "@line"} | extra
 
 
-def _food(**extra) -> dict:
-    return {"name": "food", "path": "", "format": "csv", "key": "Id"} | extra
-
-
 def write_recipes(work: Path, files: dict[str, Path], cfg: dict) -> dict[str, Path]:
     rec = work / "recipes"
     common = {"seed": SEED, "split": {"ratios": RATIOS}, "tokenizer": "ftdata:tiny-bpe"}
-    sft = _yaml(rec / "sft.yaml", {
-        "name": "sft", "output": str(work / "out" / "sft"), **common, "max_length": cfg["sft_max_length"],
-        "sources": [
-            _sms(path=str(files["sms"]), task="sms_spam",
-                 templates=[{"file": str(TEMPLATES / "sms_spam" / "templates.yaml"), "names": ["spam_or_ham"]}]),
-            {"name": "dialogsum_dev", "task": "dialogsum", "path": str(files["dev"]), "key": "fname",
-             "split": "train",
-             "templates": [{"file": str(TEMPLATES / "dialogsum" / "templates.yaml"), "names": ["summarize"]}]},
-            {"name": "dialogsum_test", "task": "dialogsum", "path": str(files["test"]), "key": "fname",
-             "split": "test", "rename": {"summary1": "summary"},
-             "templates": [{"file": str(TEMPLATES / "dialogsum" / "templates.yaml"), "names": ["summarize"]}]},
-        ],
-        # SMS has nine times DialogSum's training rows: capped, each task gets a fair share of steps
-        "mixture": {"method": "proportional", "cap": cfg["sms_cap"]},
+    summarize = [{"file": str(TEMPLATES / "dialogsum" / "templates.yaml"), "names": ["summarize"]}]
+    sms = _yaml(rec / "sms.yaml", {
+        "name": "sms", "output": str(work / "out" / "sms"), **common, "max_length": cfg["sft_max_length"],
+        "sources": [_sms(path=str(files["sms"]), task="sms_spam",
+                         templates=[{"file": str(TEMPLATES / "sms_spam" / "templates.yaml"),
+                                     "names": ["spam_or_ham"]}])],
     })
-    # a small test split (2%: about 100 reviews, each scored over five answers), inside the
-    # pretraining recipe's test split of the same source (ratios are cumulative, in order)
-    heldout = _yaml(rec / "heldout.yaml", {
-        "name": "heldout", "output": str(work / "out" / "heldout"), **common, "max_length": cfg["sft_max_length"],
-        "split": {"ratios": HELDOUT_RATIOS},
-        "sources": [_food(path=str(files["food"]), task="food_rating", columns={"Score": {"type": "int"}},
-                          templates=[{"file": str(TEMPLATES / "amazon_fine_food" / "templates.yaml"),
-                                      "names": ["rate_review"]}])],
+    dialogsum = _yaml(rec / "dialogsum.yaml", {
+        "name": "dialogsum", "output": str(work / "out" / "dialogsum"), **common,
+        "max_length": cfg["sft_max_length"],
+        "sources": [
+            {"name": "dialogsum_dev", "task": "dialogsum", "path": str(files["dev"]), "key": "fname",
+             "split": "train", "templates": summarize},
+            {"name": "dialogsum_test", "task": "dialogsum", "path": str(files["test"]), "key": "fname",
+             "split": "test", "rename": {"summary1": "summary"}, "templates": summarize},
+        ],
     })
     pretrain = _yaml(rec / "pretrain.yaml", {
         "name": "pretrain", "output": str(work / "out" / "pretrain"), **common, "layout": "text",
         "max_length": cfg["pretrain_max_length"],
         "sources": [
-            # the same name, key, seed and ratios as in sft.yaml / heldout.yaml: the same rows are test rows
+            # the same name, key, seed and ratios as in sms.yaml: the same rows are test rows
             _sms(path=str(files["sms"])),
-            _food(path=str(files["food"]), rename={"Text": "text"}),
+            {"name": "food", "path": str(files["food"]), "format": "csv", "key": "Id", "rename": {"Text": "text"}},
             {"name": "dialogue_dev", "path": str(files["dev"]), "key": "fname", "split": "train",
              "rename": {"dialogue": "text"}},
             {"name": "summary_dev", "path": str(files["dev"]), "key": "fname", "split": "train",
@@ -160,7 +151,7 @@ def write_recipes(work: Path, files: dict[str, Path], cfg: dict) -> dict[str, Pa
              "split": "test"},
         ],
     })
-    return {"sft": sft, "heldout": heldout, "pretrain": pretrain}
+    return {"sms": sms, "dialogsum": dialogsum, "pretrain": pretrain}
 
 
 def run(cmd: list[str], log: list[dict], name: str, threads: int | None = None) -> float:
@@ -199,7 +190,7 @@ def walkthrough(work: Path, *, small: bool = False, base: str | None = None, thr
     t0 = time.perf_counter()
     log: list[dict] = []
     recipes = write_recipes(work, data_files(work, cfg["rows"]), cfg)
-    for name in ("pretrain", "sft", "heldout"):
+    for name in ("pretrain", "sms", "dialogsum"):
         run(["build", recipes[name], "--overwrite", "--no-cache"], log, f"build {name}")
     out = work / "out"
     if base is None:
@@ -212,20 +203,23 @@ def walkthrough(work: Path, *, small: bool = False, base: str | None = None, thr
         run(cmd, log, "pretrain", threads)
         base = str(work / "runs" / "base" / "model")
     c = cfg["compare"]
-    cmd = ["compare", out / "sft", "--model", base, "--shots", "0,1,3", "--method", "full,lora",
-           "--heldout", out / "heldout", "--heldout-text", out / "pretrain", "--heldout-text-rows",
-           c["heldout_text_rows"], "--max-steps", c["max_steps"], "--batch-size", c["batch_size"], "--lr", c["lr"],
-           "--lora-lr", c["lora_lr"], "--no-group-by-length", "--max-new-tokens", c["max_new_tokens"],
-           "--seed", SEED, "-o", work / "reports" / "compare", "--overwrite"]
-    if c["eval_max_rows"]:
-        cmd += ["--eval-max-rows", c["eval_max_rows"]]
-    run(cmd, log, "compare", threads)
+    reports = {}
+    for task, other in (("sms", "dialogsum"), ("dialogsum", "sms")):  # tune on one, forgetting on the other
+        opts = c[task]
+        cmd = ["compare", out / task, "--model", base, "--shots", "0,1,3", "--method", "full,lora",
+               "--heldout", out / other, "--heldout-text", out / "pretrain", "--heldout-text-rows",
+               c["heldout_text_rows"], "--max-steps", opts["max_steps"], "--batch-size", opts["batch_size"],
+               "--lr", opts["lr"], "--lora-lr", opts["lora_lr"], "--no-group-by-length", "--max-new-tokens",
+               c["max_new_tokens"], "--seed", SEED, "-o", work / "reports" / task, "--overwrite"]
+        if c["eval_max_rows"]:
+            cmd += ["--eval-max-rows", c["eval_max_rows"]]
+        run(cmd, log, f"compare {task}", threads)
+        reports[task] = json.loads((work / "reports" / task / "compare.json").read_text(encoding="utf-8"))
     total = time.perf_counter() - t0
-    report = json.loads((work / "reports" / "compare" / "compare.json").read_text(encoding="utf-8"))
     pre = work / "runs" / "base" / "pretrain.json"
     result = {"small": small, "base": base, "threads": threads, "steps": log, "total_seconds": round(total, 1),
               "pretrain": json.loads(pre.read_text(encoding="utf-8")) if pre.is_file() else None,
-              "compare": report}
+              "compare": reports}
     (work / "walkthrough.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     return result
 
@@ -246,7 +240,8 @@ def main() -> None:
         print(f"\npretrained base: {pre['total_params']:,} params, {pre['steps']} steps, {pre['tokens']:,} tokens, "
               f"{pre['wall_seconds']:.0f}s; held-out perplexity {b['perplexity']:.2f} -> {a['perplexity']:.2f} "
               f"({a['tokens']:,} tokens)")
-    print("\n" + (args.work / "reports" / "compare" / "compare.md").read_text(encoding="utf-8"))
+    for task in res["compare"]:
+        print(f"\n### tuned on {task}\n\n" + (args.work / "reports" / task / "compare.md").read_text(encoding="utf-8"))
     for s in res["steps"]:
         print(f"{s['step']:>16}: {s['seconds']:7.1f}s")
     print(f"{'total':>16}: {res['total_seconds']:7.1f}s")
