@@ -175,14 +175,15 @@ def run(cmd: list[str], log: list[dict], name: str, threads: int | None = None) 
     return secs
 
 
-def walkthrough(work: Path, *, small: bool = False, base: str | None = None, threads: int | None = 1) -> dict:
+def walkthrough(work: Path, *, small: bool = False, base: str | None = None, threads: int | None = 1,
+                jobs: int = 2) -> dict:
     """Every step of the walkthrough (see the module docstring); returns what walkthrough.json holds.
 
     ``threads``: torch's threads in the training and evaluation steps (``OMP_NUM_THREADS``;
     None: torch's default, one per core). On a machine whose cores other jobs share, one
     thread is several times faster than two: a thread waiting at each operation's barrier for
     a descheduled peer wastes its turn (measured on the shared 2-core machine: 648 vs 126
-    training tokens/s for the walkthrough's model).
+    training tokens/s for the walkthrough's model). ``jobs``: comparisons run at once.
     """
     cfg = SMALL if small else FULL
     work = work.resolve()
@@ -204,7 +205,8 @@ def walkthrough(work: Path, *, small: bool = False, base: str | None = None, thr
         base = str(work / "runs" / "base" / "model")
     c = cfg["compare"]
     reports = {}
-    for task, other in (("sms", "dialogsum"), ("dialogsum", "sms")):  # tune on one, forgetting on the other
+
+    def compare(task: str, other: str) -> None:  # tune on one task, forgetting on the other
         opts = c[task]
         cmd = ["compare", out / task, "--model", base, "--shots", "0,1,3", "--method", "full,lora",
                "--heldout", out / other, "--heldout-text", out / "pretrain", "--heldout-text-rows",
@@ -215,6 +217,18 @@ def walkthrough(work: Path, *, small: bool = False, base: str | None = None, thr
             cmd += ["--eval-max-rows", c["eval_max_rows"]]
         run(cmd, log, f"compare {task}", threads)
         reports[task] = json.loads((work / "reports" / task / "compare.json").read_text(encoding="utf-8"))
+
+    pairs = [("sms", "dialogsum"), ("dialogsum", "sms")]
+    if jobs > 1:  # both comparisons at once (one thread each by default: two cores, two jobs)
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(jobs) as pool:
+            for f in [pool.submit(compare, *p) for p in pairs]:
+                f.result()
+    else:
+        for p in pairs:
+            compare(*p)
+    reports = {t: reports[t] for t, _ in pairs}
     total = time.perf_counter() - t0
     pre = work / "runs" / "base" / "pretrain.json"
     result = {"small": small, "base": base, "threads": threads, "steps": log, "total_seconds": round(total, 1),
@@ -232,8 +246,9 @@ def main() -> None:
     ap.add_argument("--small", action="store_true", help="A few rows and a tiny model: checks the machinery.")
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads for training and evaluation (0: torch's default; 1 is faster on shared cores).")
+    ap.add_argument("--jobs", type=int, default=2, help="Comparisons run at once (1: one after the other).")
     args = ap.parse_args()
-    res = walkthrough(args.work, small=args.small, base=args.base, threads=args.threads or None)
+    res = walkthrough(args.work, small=args.small, base=args.base, threads=args.threads or None, jobs=args.jobs)
     pre = res["pretrain"]
     if pre:
         b, a = pre["perplexity_before"], pre["perplexity_after"]
