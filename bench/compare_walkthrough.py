@@ -9,21 +9,20 @@ runs), on the English text in ``../shared/data``:
 
    * ``pretrain.yaml`` (``layout: text``): DialogSum dialogues and summaries, SMS messages,
      Amazon review texts and Multi30K English captions -- raw text, every token trained, packed;
-   * ``sft.yaml``: SMS spam (template ``spam_or_ham``, accuracy/macro-F1) and DialogSum
-     (``summarize``, ROUGE), one multi-task build, SMS capped by the mixture;
-   * ``heldout.yaml``: Amazon review ratings (``rate_review``), a task never trained: forgetting.
+   * ``sms.yaml``: SMS spam (template ``spam_or_ham``: accuracy, macro-F1);
+   * ``dialogsum.yaml``: DialogSum (``summarize``: ROUGE-1/2/L), dev rows train, test rows test.
 
-   **No test row is pretrained on**: the pretraining recipe reads each source under the *same
-   source name, key, seed and split ratios* as the recipe whose test split is scored, so every
-   SMS and Amazon row that is a test row there is a test row here too (a split is a hash of
-   seed, source name and key: ``ftdata.plan.split``); DialogSum's test file and Multi30K's
-   test captions are ``split: test`` sources. The pretraining test split is the held-out text
-   whose perplexity measures pretraining and forgetting.
+   **No test row is pretrained on**: the pretraining recipe reads SMS under the *same source
+   name, key, seed and split ratios* as ``sms.yaml``, so every SMS test row there is a test row
+   here too (a split is a hash of seed, source name and key: ``ftdata.plan.split``); DialogSum's
+   test file and Multi30K's test captions are ``split: test`` sources. The pretraining test
+   split is the held-out text whose perplexity measures pretraining and forgetting.
 2. ``ftdata build`` for each recipe;
 3. ``ftdata pretrain out/pretrain -o runs/base`` (skipped with ``--base``): a small llama
    trained from scratch, held-out perplexity before and after;
-4. ``ftdata compare out/sft --model runs/base/model --shots 0,1,3 --method full,lora
-   --heldout out/heldout --heldout-text out/pretrain``: the table (``compare.md``).
+4. ``ftdata compare out/sms --model runs/base/model --shots 0,1,3 --method full,lora
+   --heldout out/dialogsum --heldout-text out/pretrain``, and the same for DialogSum with SMS
+   held out: one table per tuned task (``reports/<task>/compare.md``), both run at once.
 
 Prints the pretraining summary, the table and the wall time of each step, and writes
 ``WORK/walkthrough.json``. ``--small`` runs the same steps on a few rows of each source and a
