@@ -34,3 +34,7 @@ BUILTIN_TOKENIZER = "ftdata:tiny-bpe"
 #: several splits (lower wins): few-shot exemplars and mixtures draw on ``train``, and exact and
 #: near dedup keep the held-out copy. ``split.ratios`` may name only these.
 SPLIT_PRIORITY = {"test": 0, "validation": 1, "valid": 1, "dev": 1, "train": 9}
+
+#: The column raw text is read from (``layout: text``, a source without templates) and the one
+#: column of a plain-text source's rows (``format: txt``).
+TEXT_COLUMN = "text"

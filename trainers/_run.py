@@ -247,7 +247,7 @@ def write_loss_curve(history: list[dict], out: Path, title: str) -> None:
     plt.close(fig)
 
 
-def make_trainer(net, tok, cfg, workdir: Path, train, val, collator, reporter, label: str):
+def make_trainer(net, tok, cfg, workdir: Path, train, val, collator, reporter, label: str, callbacks=None):
     """The transformers Trainer for a run: ``collator`` batches the training rows and a copy of it
     the validation rows (so tokens/s and padding efficiency count training batches only);
     transformers' dict printer is replaced by ftdata's compact lines (:mod:`trainers.progress`)."""
@@ -266,7 +266,8 @@ def make_trainer(net, tok, cfg, workdir: Path, train, val, collator, reporter, l
                 self.data_collator = train_collator
 
     trainer = _Trainer(model=net, args=training_arguments(workdir, cfg, validation=val is not None),
-                       train_dataset=train, eval_dataset=val, data_collator=collator, processing_class=tok)
+                       train_dataset=train, eval_dataset=val, data_collator=collator, processing_class=tok,
+                       callbacks=callbacks)
     use_compact_log(trainer, reporter, label)
     return trainer
 

@@ -7,6 +7,8 @@ compiled directory whose task is *not* trained), :func:`compare` runs
 2. for each method (``full``, ``lora``): training on ``data``'s train split, then the tuned
    model on ``data``'s test split (zero-shot),
 3. the base and each tuned model on ``heldout``'s test split: the change is forgetting,
+4. with ``heldout_text`` (a raw-text build, e.g. held-out pretraining text): the base's and
+   each tuned model's perplexity on its test split, the other measure of forgetting,
 
 and writes ``compare.json`` and ``compare.md`` (one row per setting: the headline score per
 task, the held-out score and its change, trainable parameters, peak memory, wall times),
@@ -25,6 +27,7 @@ from ._run import PeakMemory, check_run_dir
 from .evaluate import evaluate_model
 from .full import train_full
 from .lora import train_lora
+from .perplexity import perplexity
 from .progress import Reporter, quiet_reporter
 from .tiny import count_parameters
 
@@ -88,6 +91,7 @@ def compare(data: str | Path, model: str, output: str | Path, *, methods: tuple[
             shots: tuple[int, ...] = (0, 3), heldout: str | Path | None = None, overwrite: bool = False,
             train_options: dict | None = None, lora_options: dict | None = None,
             eval_options: dict | None = None, heldout_max_rows: int | None = None,
+            heldout_text: str | Path | None = None, heldout_text_rows: int | None = None,
             reporter: Reporter | None = None) -> dict:
     """Run the whole comparison; returns the report (also written to ``output``).
 
@@ -105,6 +109,9 @@ def compare(data: str | Path, model: str, output: str | Path, *, methods: tuple[
             ``max_rows`` sizes the evaluation of ``data`` only.
         heldout_max_rows: rows per task of ``heldout``'s test split (default all of them): the
             forgetting set has its own size, so a quick ``max_rows`` does not shrink it.
+        heldout_text: compiled text (or causal) directory whose test-split perplexity is
+            measured for the base and each tuned model (forgetting of the pretraining text).
+        heldout_text_rows: score only its first N (packed) test rows.
         reporter: where progress goes: one line per stage, a bar while evaluating, compact
             training lines (:mod:`trainers.progress`; default: nowhere).
     """
@@ -134,10 +141,18 @@ def compare(data: str | Path, model: str, output: str | Path, *, methods: tuple[
 
     if heldout is not None:
         held_base, _, _ = timed_eval("held-out, base", heldout, model, "heldout-base", "base", **held_ev)
+
+    def ppl(which: str) -> dict | None:
+        if heldout_text is None:
+            return None
+        return perplexity(heldout_text, which, max_rows=heldout_text_rows)
+
+    ppl_base = ppl(model)
     for k in shots:
         rep, secs, mem = timed_eval(f"base {k}-shot", data, model, f"base-{k}shot", f"base {k}-shot", shots=k, **ev)
         rows.append({"setting": f"base {k}-shot", "method": None, "shots": k, "tasks": rep["tasks"],
                      "heldout": held_base["tasks"] if (held_base and k == 0) else None,
+                     "heldout_perplexity": ppl_base if k == 0 else None,
                      "trainable_params": 0, "total_params": total, "train_seconds": None,
                      "eval_seconds": secs, "peak_memory": mem})
     for method in methods:
@@ -152,12 +167,14 @@ def compare(data: str | Path, model: str, output: str | Path, *, methods: tuple[
         if heldout is not None:
             held, _, _ = timed_eval(f"held-out, {method}", heldout, str(run), f"heldout-{method}", method, **held_ev)
         rows.append({"setting": f"{method} fine-tune", "method": method, "shots": 0, "tasks": rep["tasks"],
-                     "heldout": held["tasks"] if held else None, "trainable_params": summary["trainable_params"],
+                     "heldout": held["tasks"] if held else None, "heldout_perplexity": ppl(str(run)),
+                     "trainable_params": summary["trainable_params"],
                      "total_params": summary["total_params"], "train_seconds": summary["wall_seconds"],
                      "eval_seconds": secs, "peak_memory": summary["peak_memory"],
                      "tokens_per_second": summary["tokens_per_second"], "steps": summary["steps"],
                      "validation": summary.get("validation")})
     report = {"data": str(Path(data).resolve()), "heldout": str(Path(heldout).resolve()) if heldout else None,
+              "heldout_text": str(Path(heldout_text).resolve()) if heldout_text else None,
               "model": model, "rows": rows}
     (out / "compare.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     (out / "compare.md").write_text(compare_markdown(report), encoding="utf-8")
@@ -183,6 +200,8 @@ def compare_markdown(report: dict) -> str:
         m = t["metrics"]
         if "rouge1" in m:
             cols += [(key, r, f"{key} {r}") for r in ("rouge1", "rouge2", "rougeL")]
+        elif "macro_f1" in m and "accuracy" in m:
+            cols += [(key, r, f"{key} {r}") for r in ("accuracy", "macro_f1")]
         else:
             h = headline(m)
             cols.append((key, h[0] if h else None, f"{key} {h[0] if h else ''}"))
@@ -192,6 +211,10 @@ def compare_markdown(report: dict) -> str:
         held_keys = list(base_held)
     head = ["setting"] + [c[2] for c in cols] + [f"held-out {k} {headline(base_held[k]['metrics'])[0]} (Δ)"
                                                  for k in held_keys]
+    base_ppl = next((r.get("heldout_perplexity") for r in rows if r.get("heldout_perplexity") and r["method"] is None),
+                    None)
+    if base_ppl:
+        head.append("held-out text ppl (Δ)")
     head += ["trainable params", "peak mem MB (Δ)", "train s", "eval s"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
@@ -203,11 +226,15 @@ def compare_markdown(report: dict) -> str:
                 cells.append(f"{val:.2f} ({val - before:+.2f})")
             else:
                 cells.append("—")
+        if base_ppl:
+            p = r.get("heldout_perplexity")
+            cells.append(f"{p['perplexity']:.2f} ({p['perplexity'] - base_ppl['perplexity']:+.2f})" if p else "—")
         pm = r["peak_memory"] or {}
         cells += [f"{r['trainable_params']:,} / {r['total_params']:,}",
                   f"{pm.get('peak_mb', 0):.0f} ({pm.get('delta_mb', 0):+.0f})",
                   "—" if r["train_seconds"] is None else f"{r['train_seconds']:.1f}", f"{r['eval_seconds']:.1f}"]
         lines.append("| " + " | ".join(cells) + " |")
     note = ("\nScores are 0..100 on the test split. Peak memory: CUDA allocator peak on a GPU, else the process's "
-            "sampled resident set (Δ = rise during the step). Held-out Δ is the change from the base model (forgetting).\n")
+            "sampled resident set (Δ = rise during the step). Held-out Δ is the change from the base model (forgetting); "
+            "held-out text ppl is the perplexity on the held-out raw text (a rise is forgetting).\n")
     return "\n".join(lines) + "\n" + note

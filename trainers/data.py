@@ -13,6 +13,9 @@ model's tokenizer is the one the data was tokenized with (same ``hashes.tokenize
   transformers then builds a block-diagonal causal mask from the position ids, so documents
   in one row never attend to each other. Padding is appended as one more "document" with its
   own positions 0..n-1 and ignored labels, so it is kept apart the same way.
+  A document's first token is never a target: the model would predict it from the end of the
+  document before it (labels are unshifted; the model shifts). Completion-only rows never
+  train it anyway; raw text (``layout: text``) would.
 
 Length-grouped batches come from the Trainer's ``group_by_length`` sampler fed with a
 ``length`` column added here (so lengths are read from Arrow, not recomputed row by row).
@@ -135,7 +138,12 @@ class Collator:
             else:
                 mask.append([1] * n + [0] * pad)
             if not self.seq2seq:
-                labels.append(list(r["labels"]) + [IGNORE_INDEX] * pad)
+                lab = list(r["labels"])
+                if packed:  # no target across a document boundary (see the module docstring)
+                    for i, p in enumerate(r["position_ids"]):
+                        if p == 0:
+                            lab[i] = IGNORE_INDEX
+                labels.append(lab + [IGNORE_INDEX] * pad)
         self.tokens += sum(len(r["input_ids"]) for r in rows)
         self.slots += width * len(rows)
         batch = {"input_ids": torch.tensor(ids, dtype=torch.long)}

@@ -27,7 +27,7 @@ from .tiny import count_parameters
 
 
 def train_full(data: str | Path, model: str, output: str | Path, *, overwrite: bool = False,
-               reporter: Reporter | None = None, **options) -> dict:
+               reporter: Reporter | None = None, callbacks=None, **options) -> dict:
     """Fine-tune all weights of ``model`` on the train split of compiled directory ``data``.
 
     Args:
@@ -36,6 +36,7 @@ def train_full(data: str | Path, model: str, output: str | Path, *, overwrite: b
         output: run folder to write (see :mod:`trainers._run`).
         overwrite: replace an existing run folder.
         reporter: where progress goes (:mod:`trainers.progress`; default: nowhere).
+        callbacks: transformers ``TrainerCallback`` objects added to the Trainer (e.g. a time budget).
         **options: :class:`trainers.config.TrainConfig` fields (max_steps, lr, batch_size, ...).
 
     Returns:
@@ -55,7 +56,7 @@ def train_full(data: str | Path, model: str, output: str | Path, *, overwrite: b
     collator = Collator(pad_id=tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id,
                         seq2seq=layout == "seq2seq")
     workdir = out.parent / f".{out.name}.trainer"
-    trainer = make_trainer(net, tok, cfg, workdir, train, val, collator, reporter, "full")
+    trainer = make_trainer(net, tok, cfg, workdir, train, val, collator, reporter, "full", callbacks)
     trainable, total = count_parameters(net)
     # -- train ----------------------------------------------------------------------------
     t0 = time.perf_counter()

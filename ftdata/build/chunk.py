@@ -59,6 +59,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from ..constants import TEXT_COLUMN
 from ..errors import BuildError
 from ..rejects import Code, Reject
 from ..templating.templates import DoesNotApply, Template, TemplateError, from_jinja
@@ -262,6 +263,41 @@ def messages_rows(ctx: ChunkContext, rows: list[CheckedRow]):
     return kept, rejects, len(rows)
 
 
+#: No length limit while a raw-text document is tokenized (packing cuts it into max_length pieces).
+_UNLIMITED = 2**31 - 1
+
+
+@functools.cache
+def _text_template() -> Template:
+    """The template standing for a text column (compiled once; rendering never changes it)."""
+    return from_jinja("{{ text }} ||| {{ text }}", name="text")
+
+
+def text_rows(ctx: ChunkContext, rows: list[CheckedRow]):
+    """Text layout from the column ``text``: one document per row, template name ``text``."""
+    t = _text_template()
+    kept, rejects = [], []
+    for row in rows:
+        value = row.data.get(TEXT_COLUMN)
+        if not isinstance(value, str) or not value.strip():
+            found = "no column 'text'" if value is None else f"an empty or non-text value ({type(value).__name__})"
+            rejects.append(Reject(ctx.source, row.key, row.line, Code.DOES_NOT_APPLY,
+                                  f"layout text reads the column 'text' of a source without templates; found {found} "
+                                  "(rename the text column to 'text', or give the source a template)", t.name,
+                                  row.split))
+            continue
+        kept.append(Rendered(row, t, "", value.strip(), None))
+    return kept, rejects, len(rows)
+
+
+def as_documents(ctx: ChunkContext, kept: list[Rendered]) -> list[Rendered]:
+    """Text layout from templates: prompt, separator and completion make one document, all trained."""
+    import dataclasses
+
+    return [dataclasses.replace(k, prompt="", completion=k.prompt + ctx.separator + k.completion, choices=None)
+            for k in kept]
+
+
 def tokenize_kept(ctx: ChunkContext, tok, kept: list, hits: set[str]):
     """Tokenize and mask rendered examples; see :mod:`ftdata.tokenize.spans`.
 
@@ -307,6 +343,10 @@ def tokenize_kept(ctx: ChunkContext, tok, kept: list, hits: set[str]):
                 eos=[eos if ce.append_eos else None for ce in chats], untrained_end=[ce.untrained_end for ce in chats],
                 max_length=ctx.max_length, overflow=ctx.overflow, add_special_tokens=False, bos_id=tok.bos_token_id,
                 escaped=escaped if text_mode else None, prompts=[ce.text[:ce.spans[0][0]] for ce in chats]))
+        elif ctx.layout == "text":  # every token trained: an empty prompt, no separator, no length limit
+            cols = encode_causal_columns(backend, [""] * len(kept), [k.completion for k in kept], separator="",
+                                         eos_id=eos, max_length=_UNLIMITED, overflow="drop", bos_id=tok.bos_token_id,
+                                         escaped=escaped if text_mode else None)
         elif ctx.layout == "causal":
             cols = encode_causal_columns(backend, [k.prompt for k in kept], [k.completion for k in kept],
                                          separator=ctx.separator, eos_id=eos, max_length=ctx.max_length,
@@ -380,8 +420,12 @@ def process_chunk(ctx: ChunkContext, rows: list[CheckedRow]) -> ChunkResult:
     cuts: dict[tuple[str, str], tuple[int, int]] = {}
     if ctx.chat and ctx.chat.get("messages_column"):
         kept, rejects, n = messages_rows(ctx, rows)
+    elif ctx.layout == "text" and not ctx.templates:
+        kept, rejects, n = text_rows(ctx, rows)
     else:
         kept, rejects, n = render_rows(ctx, rows, tok.backend_tokenizer, cuts)
+        if ctx.layout == "text":
+            kept = as_documents(ctx, kept)
     items, cols, tok_rejects = tokenize_kept(ctx, tok, kept, hits)
     rejects += tok_rejects
     rws, tpls = [x.row for x in items], [x.template for x in items]

@@ -136,9 +136,11 @@ class Build(PhaseA):
                 t.limits = recipe.render_limits
             self.templates[src.name] = chosen
         # a chat messages column gives one example per row, whatever the templates
+        # and so does a raw-text source read from its column 'text'
         per_row = 1 if recipe.chat and recipe.chat.enabled and recipe.chat.messages_column else None
         self.counts = {s.name: SourceCounts(templates=len(self.templates[s.name]),
-                                            fanout=per_row or self.row_plans[s.name].fanout) for s in recipe.sources}
+                                            fanout=per_row or self.row_plans[s.name].fanout
+                                            or int(recipe.layout == "text")) for s in recipe.sources}
         self.rejects_by: Counter = Counter()
         #: a chat build's shards carry the conversation and its tools (JSON text)
         self.chat_on = bool(recipe.chat and recipe.chat.enabled)
@@ -293,9 +295,10 @@ class Build(PhaseA):
         for rec in p.rejects:
             self.reject(rec)
         self.check_outcome(p, target)
-        shards = (write_packed(work, p, self.out.tmp, r.shard_size, r.max_length, release)
-                  if r.packing else write_splits(work, p, self.out.tmp, r.shard_size, release,
-                                                 references=self.has_references))
+        text = r.layout == "text"  # raw text is always packed, long documents cut into pieces
+        shards = (write_packed(work, p, self.out.tmp, r.shard_size, r.max_length, release, cut=text)
+                  if r.packing or text else write_splits(work, p, self.out.tmp, r.shard_size, release,
+                                                          references=self.has_references))
         p.info["audit"] = audit_section(work, p, rejects_by_code=self.rejects_by,
                                         special_tokens_mode=r.special_tokens_in_data,
                                         release=release)

@@ -29,7 +29,7 @@ from ..errors import did_you_mean
 from ..templating.limits import RenderLimits
 from .rules import DEFER, cross_field, raise_all, rule
 
-FORMATS = ("jsonl", "json", "csv", "tsv", "parquet", "arrow", "hf")
+FORMATS = ("jsonl", "json", "csv", "tsv", "parquet", "arrow", "txt", "hf")
 
 
 def check_license_id(v: str | None) -> str | None:
@@ -120,13 +120,16 @@ class SourceSpec(_Model):
     name: str = Field(description="Short name used as the task name in the output.")
     path: str | None = Field(None, description="Local file or folder, relative to the recipe.")
     hub: HubSource | None = Field(None, description="Hub dataset instead of a local path.")
-    format: Literal["jsonl", "json", "csv", "tsv", "parquet", "arrow", "hf"] | None = Field(
-        None, description="Input format; guessed from the extension when absent.")
+    format: Literal["jsonl", "json", "csv", "tsv", "parquet", "arrow", "txt", "hf"] | None = Field(
+        None, description="Input format; guessed from the extension when absent (txt: one row per non-blank line, "
+                          "column 'text').")
     csv: CsvOptions = Field(default_factory=CsvOptions, description="CSV/TSV parsing options.")
     key: str | None = Field(None, description="Column with a stable row id; '@line' for the line number; default a hash of the row's content.")
     rename: dict[str, str] = Field(default_factory=dict, description="Column renames, old: new.")
     columns: dict[str, ColumnSpec] = Field(default_factory=dict, description="Row schema: column -> type and constraints.")
-    templates: list[TemplateRef] = Field(description="Templates that apply to this source.")
+    templates: list[TemplateRef] = Field(
+        default_factory=list, description="Templates that apply to this source (at least one, except with layout: "
+                                          "text, where a source without templates contributes its column 'text').")
     split: str | None = Field(None, description="Put every row of this source in this split (keep the source's own split).")
     task: str | None = Field(None, description="Task name; default the source name.")
     license: str | None = Field(None, description="License of this source's rows (SPDX id such as cc-by-4.0), for the dataset card.")
@@ -352,7 +355,9 @@ class Recipe(_Model):
     sources: list[SourceSpec] = Field(min_length=1, description="Input datasets.")
     split: SplitSpec = Field(default_factory=SplitSpec, description="Split assignment.")
     tokenizer: str = Field("ftdata:tiny-bpe", description="Tokenizer: local path, hub name, or 'ftdata:tiny-bpe'.")
-    layout: Literal["causal", "seq2seq"] = Field("causal", description="causal: one sequence; seq2seq: input_ids=prompt, labels=completion.")
+    layout: Literal["causal", "seq2seq", "text"] = Field(
+        "causal", description="causal: one sequence; seq2seq: input_ids=prompt, labels=completion; text: raw text "
+                              "(pretraining), every token trained, packed into max_length rows.")
     separator: str = Field(" ", description="Text joining prompt and completion in the causal layout; it is trained with the completion.")
     max_length: int = Field(1024, gt=1, description="Longest example in tokens (including EOS).")
     overflow: Literal["drop", "truncate_prompt", "error"] = Field(

@@ -255,6 +255,12 @@ def _check_source_columns(recipe: Recipe, src: SourceSpec, columns: list[str] | 
     if src.key and src.key != "@line" and src.key not in cols:
         problems.append(f"{where}.key: column '{src.key}' not in source"
                         f"{did_you_mean(src.key, cols)}; available: {', '.join(cols)}")
+    from ..constants import TEXT_COLUMN
+
+    if recipe.layout == "text" and not src.templates and TEXT_COLUMN not in cols:
+        problems.append(f"{where}: layout text reads the column '{TEXT_COLUMN}' of a source without templates, "
+                        f"and this source has none{did_you_mean(TEXT_COLUMN, cols)}; available: {', '.join(cols)}; "
+                        "rename one (rename: {column: text}) or give the source a template")
     group = recipe.split.group_by
     if group and group not in cols:
         problems.append(f"{file}: split.group_by: column '{group}' not in source '{src.name}'"

@@ -37,7 +37,14 @@ def raise_all(model: str, errors: list[InitErrorDetails]) -> None:
 def cross_field(r) -> list[InitErrorDetails]:
     """Problems between the fields of a recipe whose fields are each valid, in a fixed order."""
     errors = []
-    if r.packing and r.layout != "causal":
+    for i, src in enumerate(r.sources):
+        if not src.templates and r.layout != "text":
+            errors.append(rule(("sources", i, "templates"), f"source '{src.name}' has no templates; give at "
+                                "least one (only layout: text reads a source without templates, from its "
+                                "column 'text')", src.templates, ("sources", "layout")))
+    if r.layout == "text":
+        errors += _text_rules(r)
+    if r.packing and r.layout not in ("causal", "text"):
         errors.append(rule(("packing",), "packed rows concatenate input_ids and labels of one "
                             "sequence and need layout: causal, found layout: "
                             f"{r.layout}; set layout: causal or packing: false", r.packing,
@@ -78,3 +85,19 @@ def cross_field(r) -> list[InitErrorDetails]:
                                     "leave it out of the mixture)", mix.weights, reads))
     return errors
 
+
+def _text_rules(r) -> list[InitErrorDetails]:
+    """layout: text is raw text, every token trained: nothing that needs a prompt applies."""
+    errors = []
+    if r.chat and r.chat.enabled:
+        errors.append(rule(("chat",), "layout: text trains raw text, not conversations; remove chat or set "
+                            "layout: causal", r.chat.model_dump(exclude_defaults=True), ("chat", "layout")))
+    if r.shots:
+        errors.append(rule(("shots",), "layout: text has no prompt to put exemplars before; set shots: 0 or "
+                            "layout: causal", r.shots, ("shots", "layout")))
+    if r.overflow != "drop":
+        errors.append(rule(("overflow",), "layout: text cuts a document longer than max_length into "
+                            "max_length pieces (nothing is dropped or refused for its length); leave "
+                            f"overflow at its default, found overflow: {r.overflow}", r.overflow,
+                            ("overflow", "layout")))
+    return errors

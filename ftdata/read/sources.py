@@ -30,9 +30,10 @@ from .columnar import read_arrow, read_parquet
 from .csvfmt import read_csv
 from .jsonfmt import read_json, read_jsonl
 from .row import SourceRow
+from .textfmt import read_text_lines
 
 _EXT = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "tsv",
-        ".parquet": "parquet", ".arrow": "arrow"}
+        ".parquet": "parquet", ".arrow": "arrow", ".txt": "txt"}
 
 
 def guess_format(path: Path) -> str:
@@ -42,7 +43,7 @@ def guess_format(path: Path) -> str:
     if fmt is None:
         raise BuildError(
             f"cannot guess the format of {path} from its extension; set 'format' to one of "
-            "jsonl, json, csv, tsv, parquet, arrow")
+            "jsonl, json, csv, tsv, parquet, arrow, txt")
     return fmt
 
 
@@ -77,6 +78,8 @@ def read_source(src, base: Path, batch_size: int = 1000) -> Iterator[SourceRow]:
             yield from read_parquet(path, batch_size)
         elif fmt == "arrow":
             yield from read_arrow(path, batch_size)
+        elif fmt == "txt":
+            yield from read_text_lines(path)
         else:
             raise BuildError(f"source '{src.name}': format '{fmt}' needs 'hub'")
     except PermissionError as exc:
@@ -114,6 +117,8 @@ def _iter_local(path: Path, fmt: str, src) -> Iterator[SourceRow]:
         return read_json(path)
     if fmt == "arrow":
         return read_arrow(path, 10)
+    if fmt == "txt":
+        return read_text_lines(path)
     raise BuildError(f"unknown format {fmt}")
 
 

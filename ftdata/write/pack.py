@@ -19,6 +19,13 @@ Columns of a packed split:
 Counts stay per document: ``examples_written`` and the split counts count documents; the
 manifest's ``packing`` section gives rows, documents, tokens and the fill ratio (tokens /
 (rows x max_length)) per split.
+
+Raw text (``layout: text``, ``cut=True``): a document longer than ``max_length`` is cut into
+consecutive pieces of ``max_length`` tokens (the last one shorter) and each piece is packed as
+a document of its own: its positions restart at 0 and it never attends to another piece. No
+token is dropped for length. The pieces of one document are written in one slice (a row's
+bins and the full-length rows of its documents stay together), not necessarily in piece
+order (best fit decides the rows); the ``packing`` section counts the pieces per split.
 """
 
 from __future__ import annotations
@@ -84,8 +91,52 @@ def _list_array(offsets: np.ndarray, values: pa.Array) -> pa.Array:
     return pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), values)
 
 
-def packed_table(docs: pa.Table, doc_counts: np.ndarray) -> pa.Table:
-    """Packed rows from ``docs`` (documents in row order) and the number of documents per row."""
+def cut_pieces(lengths: np.ndarray, max_length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pieces of at most ``max_length`` tokens of documents of ``lengths``: per piece its
+    document (position in ``lengths``), first token and length, in document order."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    counts = np.maximum(1, -(-lengths // max_length))
+    doc = np.repeat(np.arange(lengths.size, dtype=np.int64), counts)
+    first = np.zeros(lengths.size + 1, dtype=np.int64)
+    np.cumsum(counts, out=first[1:])
+    start = (np.arange(doc.size, dtype=np.int64) - first[doc]) * max_length
+    return doc, start, np.minimum(max_length, lengths[doc] - start)
+
+
+def _components(bins: list[list[int]], piece_doc: np.ndarray) -> list[list[int]]:
+    """Bins grouped so that every piece of a document is in one group (groups in bin order)."""
+    parent = list(range(len(bins)))
+
+    def find(b: int) -> int:
+        while parent[b] != b:
+            parent[b] = parent[parent[b]]
+            b = parent[b]
+        return b
+
+    home: dict[int, int] = {}
+    for b, items in enumerate(bins):
+        for p in items:
+            d = int(piece_doc[p])
+            other = home.setdefault(d, b)
+            if other != b:
+                ra, rb = find(other), find(b)
+                if ra != rb:
+                    parent[max(ra, rb)] = min(ra, rb)
+    groups: dict[int, list[int]] = {}
+    for b in range(len(bins)):
+        groups.setdefault(find(b), []).append(b)
+    return [groups[k] for k in sorted(groups)]
+
+
+def packed_table(docs: pa.Table, doc_counts: np.ndarray,
+                 pieces: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> pa.Table:
+    """Packed rows from ``docs`` (documents in row order) and the number of documents per row.
+
+    ``pieces`` (raw text): ``(row in docs, first token, length)`` per packed document, in row
+    order; ``doc_counts`` then counts pieces.
+    """
+    if pieces is not None:
+        docs = _piece_table(docs, *pieces)
     lens = pc.list_value_length(docs.column("input_ids")).to_numpy().astype(np.int64)
     doc_off = np.zeros(len(doc_counts) + 1, dtype=np.int64)
     np.cumsum(doc_counts, out=doc_off[1:])
@@ -106,11 +157,34 @@ def packed_table(docs: pa.Table, doc_counts: np.ndarray) -> pa.Table:
     return pa.table(cols, schema=packed_schema())
 
 
+def _first_seen(values: np.ndarray) -> np.ndarray:
+    """The distinct values in the order of their first appearance."""
+    _, first = np.unique(values, return_index=True)
+    return values[np.sort(first)]
+
+
+def _piece_table(docs: pa.Table, row: np.ndarray, start: np.ndarray, length: np.ndarray) -> pa.Table:
+    """One row per piece: tokens ``start:start+length`` of row ``row`` of ``docs``."""
+    lens = pc.list_value_length(docs.column("input_ids")).to_numpy().astype(np.int64)
+    tok_off = np.zeros(docs.num_rows + 1, dtype=np.int64)
+    np.cumsum(lens, out=tok_off[1:])
+    offsets = np.zeros(row.size + 1, dtype=np.int64)
+    np.cumsum(length, out=offsets[1:])
+    at = pa.array(np.arange(int(offsets[-1]), dtype=np.int64) - np.repeat(offsets[:-1] - tok_off[row] - start, length))
+    cols = {c: _list_array(offsets, docs.column(c).combine_chunks().flatten().take(at))
+            for c in ("input_ids", "labels")}
+    take = pa.array(row)
+    cols |= {c: docs.column(c).take(take) for c in PROVENANCE}
+    return pa.table(cols)
+
+
 def write_packed(work: pa.Table, plan, folder: Path, shard_size: int, max_length: int,
-                 release: Release | None = None) -> dict:
+                 release: Release | None = None, cut: bool = False) -> dict:
     """Pack and write every split of ``plan``; returns the shards per split.
 
     ``release``: the build's :meth:`~ftdata.read.mapped.MappedFiles.release` (None: keep pages).
+    ``cut``: documents longer than ``max_length`` are cut into pieces (raw text; see the
+    module docstring); otherwise every document fits.
 
     Adds the manifest's ``packing`` section (and the packed ``columns``) to ``plan.info``.
     """
@@ -118,27 +192,43 @@ def write_packed(work: pa.Table, plan, folder: Path, shard_size: int, max_length
     for name in plan.split_names:
         order = plan.order.get(name, np.zeros(0, dtype=np.int64))
         lens = work.column("_len").take(pa.array(order)).to_numpy() if len(order) else np.zeros(0, np.int64)
-        bins = best_fit_decreasing(lens, max_length)
+        if cut:
+            pdoc, pstart, plen = cut_pieces(lens, max_length)
+            bins = best_fit_decreasing(plen, max_length)
+            groups = _components(bins, pdoc)
+        else:
+            pdoc, plen = np.arange(len(lens), dtype=np.int64), lens
+            bins = best_fit_decreasing(lens, max_length)
+            groups = [[b] for b in range(len(bins))]
         w = SplitWriter(Path(folder) / name, packed_schema(), shard_size)
         parts, start = [], 0
-        while start < len(bins):
-            # a slice of whole rows, about SLICE_DOCS documents
+        while start < len(groups):
+            # a slice of whole groups of rows, about SLICE_DOCS documents
             stop, ndocs = start, 0
-            while stop < len(bins) and (ndocs == 0 or ndocs + len(bins[stop]) <= SLICE_DOCS):
-                ndocs += len(bins[stop])
+            while stop < len(groups) and (ndocs == 0 or ndocs + sum(len(bins[b]) for b in groups[stop]) <= SLICE_DOCS):
+                ndocs += sum(len(bins[b]) for b in groups[stop])
                 stop += 1
-            parts.append(bins[start:stop])
+            parts.append([bins[b] for g in groups[start:stop] for b in g])
             start = stop
-        slices = [order[np.fromiter((p for b in part for p in b), dtype=np.int64, count=sum(map(len, part)))]
+        picked = [np.fromiter((p for b in part for p in b), dtype=np.int64, count=sum(map(len, part)))
                   for part in parts]
+        # the documents each slice reads (each once; a cut document's pieces share it)
+        slices = [order[_first_seen(pdoc[p])] if cut else order[p] for p in picked]
         # every slice in one pass over the chunk files, each handed back once copied from
-        for part, docs in zip(parts, gather_slices(work.select(["input_ids", "labels", *PROVENANCE]), slices,
-                                                   Path(folder), release)):
-            w.write(packed_table(docs, np.fromiter((len(b) for b in part), dtype=np.int64, count=len(part))))
+        for part, p, docs in zip(parts, picked, gather_slices(work.select(["input_ids", "labels", *PROVENANCE]),
+                                                             slices, Path(folder), release)):
+            pieces = None
+            if cut:  # each piece's row among the slice's documents
+                uniq = _first_seen(pdoc[p])
+                sorter = np.argsort(uniq)
+                pieces = (sorter[np.searchsorted(uniq, pdoc[p], sorter=sorter)], pstart[p], plen[p])
+            w.write(packed_table(docs, np.fromiter((len(b) for b in part), dtype=np.int64, count=len(part)), pieces))
         shards[name] = w.close(name)
         tokens = int(lens.sum())
         stats[name] = {"rows": len(bins), "documents": int(len(order)), "tokens": tokens,
                        "fill_ratio": round(tokens / (len(bins) * max_length), 6) if bins else 0.0}
+        if cut:
+            stats[name]["pieces"] = int(len(plen))
     rows = sum(s["rows"] for s in stats.values())
     tokens = sum(s["tokens"] for s in stats.values())
     plan.info["packing"] = {"method": "best_fit_decreasing", "max_length": max_length, "splits": stats,

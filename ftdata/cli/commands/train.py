@@ -161,6 +161,9 @@ def eval_(data, model, adapter, output, config_file, as_json, **flags):
 @click.option("--method", "methods", default="full,lora", show_default=True, help="Comma-separated: full, lora.")
 @click.option("--shots", default="0,3", show_default=True, help="Comma-separated shot counts for the base model.")
 @click.option("--heldout", type=click.Path(file_okay=False), help="Compiled directory of an untrained task (forgetting).")
+@click.option("--heldout-text", type=click.Path(file_okay=False),
+              help="Compiled raw text (layout: text, e.g. held-out pretraining text): perplexity before and after.")
+@click.option("--heldout-text-rows", type=int, help="Score the first N packed rows of --heldout-text's test split.")
 @click.option("--lora-lr", type=float, help="Learning rate for LoRA (default: --lr).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing comparison.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False),
@@ -171,8 +174,8 @@ def eval_(data, model, adapter, output, config_file, as_json, **flags):
               help="Evaluate the first N test rows per task of --heldout only (default all: --eval-max-rows does not "
                    "shrink the forgetting set).")
 @_with(_TRAIN_FLAGS)
-def compare(data, model, output, methods, shots, heldout, lora_lr, overwrite, config_file, max_new_tokens,
-            eval_max_rows, heldout_max_rows, target_modules, **flags):
+def compare(data, model, output, methods, shots, heldout, heldout_text, heldout_text_rows, lora_lr, overwrite,
+            config_file, max_new_tokens, eval_max_rows, heldout_max_rows, target_modules, **flags):
     """Base model 0/k-shot vs full fine-tune vs LoRA on DATA's test split, plus forgetting.
 
     Prints one line per stage (held-out base, base k-shot, each method's training and
@@ -205,7 +208,8 @@ def compare(data, model, output, methods, shots, heldout, lora_lr, overwrite, co
 
     rep = run(data, model, output, methods=tuple(_split_list(methods) or []), shots=shot_list, heldout=heldout,
               overwrite=overwrite, train_options=train_opts, lora_options={"lr": lora_lr} if lora_lr else None,
-              eval_options=eval_opts, heldout_max_rows=heldout_max_rows, reporter=ConsoleReporter())
+              eval_options=eval_opts, heldout_max_rows=heldout_max_rows, heldout_text=heldout_text,
+              heldout_text_rows=heldout_text_rows, reporter=ConsoleReporter())
     from trainers.compare import compare_markdown
 
     click.echo(compare_markdown(rep))

@@ -6,7 +6,7 @@ from click.testing import CliRunner
 
 from ftdata.cli import main
 
-COMMANDS = ["build", "compare", "eval", "export", "init", "inspect", "preview", "push", "report",
+COMMANDS = ["build", "compare", "eval", "export", "init", "inspect", "pretrain", "preview", "push", "report",
             "studio", "templates", "tiny-model", "train", "validate", "verify"]
 
 
