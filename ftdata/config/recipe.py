@@ -152,12 +152,14 @@ def check_recipe(recipe: Recipe, base: Path, file: str) -> list[str]:
     by_id: dict[str, tuple[Path, str, str]] = {}
     clean = []  # sources with no problem, whose templates are tried on sample rows
     strat = recipe.split.stratify_by
+    refs: dict[str, list] = {}  # template where -> [reference columns, columns of its sources, all known]
     for i, src in enumerate(recipe.sources):
         where = f"{file}: sources[{i}]"
         columns, problems_of_source = _source_columns(src, base, where)
         for j, ref in enumerate(src.templates):
             problems_of_source += _check_template_ref(src, ref, (i, j), base, where, columns, by_id)
         problems_of_source += _check_source_columns(recipe, src, columns, where, file)
+        _collect_references(src, base, columns, refs)
         if strat and columns is not None:
             seen_columns.update(src.rename.get(c, c) for c in columns)
         elif strat:
@@ -169,6 +171,13 @@ def check_recipe(recipe: Recipe, base: Path, file: str) -> list[str]:
     if strat and all_known and strat not in seen_columns:
         problems.append(f"{file}: split.stratify_by: column '{strat}' is in no source"
                         f"{did_you_mean(strat, sorted(seen_columns))}")
+    # a reference column a row lacks is skipped (DialogSum dev has one summary, test three), but
+    # one that no source of the template has is a typo that would silently score fewer references
+    for where_t, (names, cols, known) in refs.items():
+        for name in names:
+            if known and name not in cols:
+                problems.append(f"{file}: {where_t}: references: column '{name}' is in no source that uses "
+                                f"the template{did_you_mean(name, sorted(cols))}")
     problems += _check_mix_and_eval(recipe, base, file)
     try:
         problems += check_tokenizer(recipe, load_tokenizer(recipe.tokenizer, base), file)
@@ -181,6 +190,27 @@ def check_recipe(recipe: Recipe, base: Path, file: str) -> list[str]:
         except BuildError as exc:  # rows past the column peek (e.g. a header naming a column twice)
             problems.append(f"{file}: sources[{i}].path: {exc}")
     return problems
+
+
+def _collect_references(src: SourceSpec, base: Path, columns: list[str] | None, refs: dict) -> None:
+    """Add ``src``'s columns (renamed) to each of its templates that names reference columns."""
+    from ..templating.selection import choose_ref
+    from ..templating.templates import load_templates
+
+    for ref in src.templates:
+        tp = resolve_path(base, ref.file)
+        try:
+            chosen = choose_ref(load_templates(tp), ref, str(tp))
+        except Exception:  # noqa: BLE001 - the template reference's own check reports it
+            continue
+        for t in chosen:
+            if not getattr(t, "references", None):
+                continue
+            entry = refs.setdefault(t.where, [list(t.references), set(), True])
+            if columns is None:
+                entry[2] = False
+            else:
+                entry[1].update(src.rename.get(c, c) for c in columns)
 
 
 def _source_columns(src: SourceSpec, base: Path, where: str) -> tuple[list[str] | None, list[str]]:

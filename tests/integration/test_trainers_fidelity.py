@@ -246,3 +246,25 @@ def test_reference_columns_are_checked(tmp_path):
     bad = write_native_templates(tmp_path / "bad.yaml", [dict(REFS_TEMPLATE, references=["summary", 3, ""])])
     with pytest.raises(ConfigError, match="references"):
         load_templates(bad)
+
+
+def test_a_reference_column_no_source_has_is_refused(tmp_path):
+    """A misspelled reference column used to be skipped row by row, silently scoring fewer
+    references; a column that no source of the template has is now a recipe problem."""
+    from ftdata.build.orchestrate import compile_recipe
+    from ftdata.errors import ConfigError
+
+    from tests.conftest import shared, write_native_templates, write_recipe
+
+    tpl = write_native_templates(tmp_path / "t.yaml", [dict(REFS_TEMPLATE, references=["summary", "summary2", "sumary3"])])
+    recipe = write_recipe(tmp_path, {
+        "name": "dialogsum", "output": "out", "seed": 3, "max_length": 1024, "overflow": "truncate_prompt",
+        "split": {"ratios": {"train": 0.9, "validation": 0.1}},
+        "sources": [
+            {"name": "dev", "task": "dialogsum", "path": str(shared("dialogsum", "dialogsum.dev.jsonl")), "key": "fname",
+             "templates": [{"file": str(tpl)}]},
+            {"name": "test", "task": "dialogsum", "path": str(shared("dialogsum", "dialogsum.test.jsonl")),
+             "key": "fname", "split": "test", "rename": {"summary1": "summary"}, "templates": [{"file": str(tpl)}]}]})
+    with pytest.raises(ConfigError, match=r"references: column 'sumary3' is in no source.*summary3"):
+        compile_recipe(recipe)
+    assert not (tmp_path / "out").exists()
