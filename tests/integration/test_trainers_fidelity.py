@@ -183,11 +183,18 @@ def dialogsum_refs(tmp_path_factory) -> Path:
     """DialogSum: dev rows (one summary) train, test rows (three summaries) test; one template for both."""
     from ftdata.build.orchestrate import compile_recipe
 
-    from tests.conftest import shared, write_native_templates, write_recipe
+    from tests.conftest import write_native_templates
 
     folder = tmp_path_factory.mktemp("dialogsum_refs")
     tpl = write_native_templates(folder / "t.yaml", [REFS_TEMPLATE])
-    recipe = write_recipe(folder, {
+    return compile_recipe(_dialogsum_recipe(folder, tpl)).output
+
+
+def _dialogsum_recipe(folder: Path, tpl: Path) -> Path:
+    """DialogSum dev (train) and test (three summaries; summary1 renamed to summary), template ``tpl``."""
+    from tests.conftest import shared, write_recipe
+
+    return write_recipe(folder, {
         "name": "dialogsum", "output": "out", "seed": 3, "max_length": 1024, "overflow": "truncate_prompt",
         "split": {"ratios": {"train": 0.9, "validation": 0.1}},
         "sources": [
@@ -195,7 +202,6 @@ def dialogsum_refs(tmp_path_factory) -> Path:
              "templates": [{"file": str(tpl)}]},
             {"name": "test", "task": "dialogsum", "path": str(shared("dialogsum", "dialogsum.test.jsonl")),
              "key": "fname", "split": "test", "rename": {"summary1": "summary"}, "templates": [{"file": str(tpl)}]}]})
-    return compile_recipe(recipe).output
 
 
 def test_compile_carries_every_reference(dialogsum_refs):
@@ -254,17 +260,10 @@ def test_a_reference_column_no_source_has_is_refused(tmp_path):
     from ftdata.build.orchestrate import compile_recipe
     from ftdata.errors import ConfigError
 
-    from tests.conftest import shared, write_native_templates, write_recipe
+    from tests.conftest import write_native_templates
 
     tpl = write_native_templates(tmp_path / "t.yaml", [dict(REFS_TEMPLATE, references=["summary", "summary2", "sumary3"])])
-    recipe = write_recipe(tmp_path, {
-        "name": "dialogsum", "output": "out", "seed": 3, "max_length": 1024, "overflow": "truncate_prompt",
-        "split": {"ratios": {"train": 0.9, "validation": 0.1}},
-        "sources": [
-            {"name": "dev", "task": "dialogsum", "path": str(shared("dialogsum", "dialogsum.dev.jsonl")), "key": "fname",
-             "templates": [{"file": str(tpl)}]},
-            {"name": "test", "task": "dialogsum", "path": str(shared("dialogsum", "dialogsum.test.jsonl")),
-             "key": "fname", "split": "test", "rename": {"summary1": "summary"}, "templates": [{"file": str(tpl)}]}]})
+    recipe = _dialogsum_recipe(tmp_path, tpl)
     with pytest.raises(ConfigError, match=r"references: column 'sumary3' is in no source.*summary3"):
         compile_recipe(recipe)
     assert not (tmp_path / "out").exists()
