@@ -414,13 +414,15 @@ def test_llamafactory_sharegpt_export_contract(built, tmp_path):
     assert cfg["dataset"] == "oa_train" and cfg["eval_dataset"] == "oa_validation" and cfg["mask_history"] is True
 
 
-#: LLaMA-Factory's own interpreter (it pins datasets 4.0 and its own transformers, so it lives in a
-#: separate venv; FTDATA_LLAMAFACTORY_PYTHON names another)
-LF_PYTHON = Path(os.environ.get("FTDATA_LLAMAFACTORY_PYTHON",
-                                Path(__file__).resolve().parents[3] / "venvs" / "lf" / "bin" / "python"))
+#: LLaMA-Factory's own interpreter (it pins datasets 4.0 and its own transformers, so it lives in the
+#: separate venv scripts/peer_venvs.sh builds; FTDATA_LF_VENV names another, as in test_llamafactory_config)
+LF_PYTHON = Path(os.environ.get("FTDATA_LF_VENV", "/work/venvs/lf")) / "bin" / "python"
 
 
-@pytest.mark.skipif(not LF_PYTHON.exists(), reason=f"LLaMA-Factory venv not found at {LF_PYTHON}")
+@pytest.mark.peer_venv
+@pytest.mark.skipif(not LF_PYTHON.exists(),
+                    reason=f"no LLaMA-Factory venv at {LF_PYTHON.parent.parent} (build it with scripts/peer_venvs.sh, "
+                           "or set FTDATA_LF_VENV)")
 def test_llamafactory_reads_the_sharegpt_export(built, tmp_path):
     """LLaMA-Factory 0.9.5 itself (its dataset_info parser, its ShareGPT converter, datasets 4.0's JSON
     reader, its Qwen function formatter) reads the export: no row is dropped as abnormal, the system
