@@ -112,7 +112,12 @@ def _sms(**extra) -> dict:
 def write_recipes(work: Path, files: dict[str, Path], cfg: dict) -> dict[str, Path]:
     rec = work / "recipes"
     common = {"seed": SEED, "split": {"ratios": RATIOS}, "tokenizer": "ftdata:tiny-bpe"}
-    summarize = [{"file": str(TEMPLATES / "dialogsum" / "templates.yaml"), "names": ["summarize"]}]
+    # the shipped `summarize` template, naming DialogSum test's three summaries as references
+    # (scores use all of them; dev rows have one, `summary`)
+    summarize = [{"file": str(_yaml(rec / "dialogsum_templates.yaml", {"templates": [{
+        "name": "summarize", "prompt": "Summarize the following conversation.\n\n{{dialogue}}\n\nSummary:",
+        "completion": "{{summary}}", "references": ["summary", "summary2", "summary3"], "metrics": ["ROUGE"],
+        "truncate": "dialogue", "languages": ["en"]}]})), "names": ["summarize"]}]
     sms = _yaml(rec / "sms.yaml", {
         "name": "sms", "output": str(work / "out" / "sms"), **common, "max_length": cfg["sft_max_length"],
         "sources": [_sms(path=str(files["sms"]), task="sms_spam",

@@ -153,9 +153,16 @@ def check_recipe(recipe: Recipe, base: Path, file: str) -> list[str]:
     clean = []  # sources with no problem, whose templates are tried on sample rows
     strat = recipe.split.stratify_by
     refs: dict[str, list] = {}  # template where -> [reference columns, columns of its sources, all known]
+    # a recipe may name a source before its templates exist (the studio and `ftdata init` write them);
+    # a build needs them, except where a row is its own example
+    conversations = bool(recipe.chat and recipe.chat.enabled and recipe.chat.messages_column)
     for i, src in enumerate(recipe.sources):
         where = f"{file}: sources[{i}]"
         columns, problems_of_source = _source_columns(src, base, where)
+        if not src.templates and recipe.layout != "text" and not conversations:
+            problems_of_source.append(f"{where}.templates: source '{src.name}' has no templates; give at least one "
+                                      "(only layout: text reads a source without templates, from its column "
+                                      "'text'; a chat build reads its conversation column)")
         for j, ref in enumerate(src.templates):
             problems_of_source += _check_template_ref(src, ref, (i, j), base, where, columns, by_id)
         problems_of_source += _check_source_columns(recipe, src, columns, where, file)

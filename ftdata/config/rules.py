@@ -37,13 +37,6 @@ def raise_all(model: str, errors: list[InitErrorDetails]) -> None:
 def cross_field(r) -> list[InitErrorDetails]:
     """Problems between the fields of a recipe whose fields are each valid, in a fixed order."""
     errors = []
-    conversations = bool(r.chat and r.chat.enabled and r.chat.messages_column)  # a row is its example
-    for i, src in enumerate(r.sources):
-        if not src.templates and r.layout != "text" and not conversations:
-            errors.append(rule(("sources", i, "templates"), f"source '{src.name}' has no templates; give at "
-                                "least one (only layout: text reads a source without templates, from its "
-                                "column 'text'; a chat build reads its conversation column)", src.templates,
-                                ("sources", "layout", "chat")))
     if r.layout == "text":
         errors += _text_rules(r)
     if r.packing and r.layout not in ("causal", "text"):

@@ -15,9 +15,13 @@ def _recipe(**extra) -> dict:
 
 def test_a_source_without_templates_is_allowed_only_in_the_text_layout():
     assert parse_recipe(_recipe(layout="text"), "r.yaml").layout == "text"
-    with pytest.raises(ConfigError) as exc:
-        parse_recipe(_recipe(), "r.yaml")
-    assert "sources[0].templates" in str(exc.value) and "has no templates" in str(exc.value)
+    # parsing accepts it (the studio opens a recipe before its templates exist); the build gate refuses
+    from pathlib import Path
+
+    from ftdata.config.recipe import check_recipe
+
+    problems = check_recipe(parse_recipe(_recipe(), "r.yaml"), Path("."), "r.yaml")
+    assert any("sources[0].templates" in p and "has no templates" in p for p in problems)
 
 
 @pytest.mark.parametrize("extra, where", [
