@@ -40,6 +40,7 @@ class ConsoleReporter(Reporter):
         with tqdm(total=total, desc=desc, unit=" rows", file=self.stream, dynamic_ncols=True, leave=False,
                   bar_format="{desc}: {percentage:3.0f}%|{bar:20}| {n_fmt}/{total_fmt} rows [{elapsed}<{remaining}]") as b:
             yield b.update
+            b.refresh()  # the final count is drawn (tqdm skips updates inside mininterval) before leave=False clears it
 
 
 def quiet_reporter(reporter: Reporter | None) -> Reporter:
