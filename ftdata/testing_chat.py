@@ -266,3 +266,19 @@ def with_tools(convo: list[dict], seed: int, *, reasoning: bool = True) -> list[
             m["reasoning_content"] = "The user said something; I answer: " + " ".join(m["content"].split()[:5])
         out.append(m)
     return out
+
+
+def trained_runs(tok, ids: list[int], labels: list[int]) -> list[str]:
+    """Decoded runs of consecutive trained tokens (a trained label must equal its token id:
+    labels are unshifted)."""
+    from .constants import IGNORE_INDEX
+
+    out, run = [], []
+    for i, lab in zip(ids, labels):
+        if lab != IGNORE_INDEX:
+            assert lab == i, (lab, i)
+            run.append(i)
+        elif run:
+            out.append(tok.decode(run))
+            run = []
+    return out + ([tok.decode(run)] if run else [])

@@ -175,18 +175,24 @@ def _check_assistant(m: dict, where: str) -> None:
         raise _bad(Code.EMPTY_ASSISTANT_TURN, where, "an assistant turn with neither content nor a tool call")
 
 
+def _role(m, where: str, key: str, shape: str, roles: dict[str, str]) -> str:
+    """The internal role of message ``m`` (its ``key`` looked up in ``roles``); a value that is not
+    a message, or a role not in ``roles``, is a reject naming ``where``."""
+    if not isinstance(m, dict) or key not in m:
+        raise _bad(Code.BAD_MESSAGES, where, f"expected {shape}, found {_short(m)}")
+    role = roles.get(m[key]) if isinstance(m[key], str) else None
+    if role is None:
+        raise _bad(Code.UNKNOWN_ROLE, f"{where}.{key}", f"{_short(m[key])} is not one of {', '.join(roles)}")
+    return role
+
+
 def from_openai(value, column: str, system: str | None = None) -> list[dict]:
     """OpenAI-style messages -> the internal list (see the module docstring)."""
     _check_list(value, column, "{role, content}")
     out, calls = [], _Calls()
     for i, m in enumerate(value):
         where = f"column '{column}'[{i}]"
-        if not isinstance(m, dict) or "role" not in m:
-            raise _bad(Code.BAD_MESSAGES, where, f"expected {{role, content}}, found {_short(m)}")
-        role = _OPENAI_ROLES.get(m["role"]) if isinstance(m["role"], str) else None
-        if role is None:
-            raise _bad(Code.UNKNOWN_ROLE, f"{where}.role",
-                       f"{_short(m['role'])} is not one of {', '.join(_OPENAI_ROLES)}")
+        role = _role(m, where, "role", "{role, content}", _OPENAI_ROLES)
         tool_calls = m.get("tool_calls") if role == "assistant" else None
         content = _text(m.get("content"), f"{where}.content", allow_none=role == "assistant")
         msg: dict = {"role": role, "content": content or ""}
@@ -254,11 +260,7 @@ def from_sharegpt(value, column: str, system: str | None = None) -> list[dict]:
     out, calls = [], _Calls()
     for i, m in enumerate(value):
         where = f"column '{column}'[{i}]"
-        if not isinstance(m, dict) or "from" not in m:
-            raise _bad(Code.BAD_MESSAGES, where, f"expected {{from, value}}, found {_short(m)}")
-        role = _SHAREGPT_ROLES.get(m["from"]) if isinstance(m["from"], str) else None
-        if role is None:
-            raise _bad(Code.UNKNOWN_ROLE, f"{where}.from", f"{_short(m['from'])} is not one of {', '.join(_SHAREGPT_ROLES)}")
+        role = _role(m, where, "from", "{from, value}", _SHAREGPT_ROLES)
         if not isinstance(m.get("value"), str):
             raise _bad(Code.BAD_MESSAGES, f"{where}.value", f"expected a string, found {_short(m.get('value'))}")
         if role == "function_call":

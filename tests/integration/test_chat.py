@@ -9,28 +9,13 @@ from transformers import AutoTokenizer
 from ftdata.build.orchestrate import compile_recipe
 from ftdata.constants import IGNORE_INDEX as X
 from ftdata.templating.chat import ChatError, render_chat
-from ftdata.testing_chat import CHATML, LLAMA3, NO_EOT
+from ftdata.testing_chat import CHATML, LLAMA3, NO_EOT, trained_runs
 from ftdata.tokenize.specials import specials_for
 from ftdata.tokenize.tokenizer import ASSET_DIR
 from ftdata.write.manifest import accounting_ok
 
 from tests.conftest import write_jsonl, write_native_templates, write_recipe
 from tests.unit.templating.test_chat import CONVO, REWRITING, chat_tokenizer
-
-
-def trained_segments(tok, ids, labels) -> list[str]:
-    """Decoded runs of consecutive trained tokens."""
-    out, run = [], []
-    for i, lab in zip(ids, labels):
-        if lab != X:
-            assert lab == i
-            run.append(i)
-        elif run:
-            out.append(tok.decode(run))
-            run = []
-    if run:
-        out.append(tok.decode(run))
-    return out
 
 
 def _build(tmp_path, template, rows, chat, templates=None, **kw):
@@ -54,7 +39,7 @@ def test_chatml_pair_trains_answer_and_end_of_turn(tmp_path):
     text = tok.apply_chat_template([{"role": "system", "content": "Be brief."}, {"role": "user", "content": rows[0]["q"]},
                                     {"role": "assistant", "content": "Four."}], tokenize=False)
     assert ex["input_ids"] == tok(text, add_special_tokens=False)["input_ids"]
-    assert trained_segments(tok, ex["input_ids"], ex["labels"]) == ["Four.<|im_end|>"]
+    assert trained_runs(tok, ex["input_ids"], ex["labels"]) == ["Four.<|im_end|>"]
     assert ex["labels"][-1] == X  # the newline after <|im_end|> is context
     assert (ex["prompt"], ex["completion"]) == (rows[0]["q"], "Four.")
     audit = res.manifest["audit"]["totals"]
@@ -68,7 +53,7 @@ def test_llama3_style(tmp_path):
     assert ex["input_ids"][0] == tok.convert_tokens_to_ids("<|begin_of_text|>")
     assert ex["input_ids"].count(ex["input_ids"][0]) == 1
     # the template trims the content: the trained span is what it printed, plus <|eot_id|>
-    assert trained_segments(tok, ex["input_ids"], ex["labels"]) == ["Blue<|eot_id|>"]
+    assert trained_runs(tok, ex["input_ids"], ex["labels"]) == ["Blue<|eot_id|>"]
     assert ex["input_ids"][-1] == tok.convert_tokens_to_ids("<|eot_id|>")
 
 
@@ -81,7 +66,7 @@ def test_messages_column_rewriting_template(tmp_path, train_on, expected):
     tok, res, train = _build(tmp_path, REWRITING, rows, {"messages_column": "messages", "train_on": train_on},
                              templates=False)
     ex = train[0]
-    assert trained_segments(tok, ex["input_ids"], ex["labels"]) == expected
+    assert trained_runs(tok, ex["input_ids"], ex["labels"]) == expected
     assert ex["input_ids"] == tok(tok.apply_chat_template(CONVO, tokenize=False), add_special_tokens=False)["input_ids"]
     assert ex["template"] == "messages" and ex["completion"] == CONVO[-1]["content"]
     assert res.manifest["counts"]["sources"]["qa"]["examples_written"] == 1
@@ -94,7 +79,7 @@ def test_multi_turn_all_turns_every_template(tmp_path, template):
              {"role": "user", "content": "Bye"}, {"role": "assistant", "content": "Goodbye"}]
     tok, _, train = _build(tmp_path, template, [{"id": "1", "messages": convo}],
                            {"messages_column": "messages", "train_on": "all"}, templates=False)
-    segs = trained_segments(tok, train[0]["input_ids"], train[0]["labels"])
+    segs = trained_runs(tok, train[0]["input_ids"], train[0]["labels"])
     eot = "<|eot_id|>" if template is LLAMA3 else "<|im_end|>"
     assert segs == [f"Hello{eot}", f"Goodbye{eot}"]
 
@@ -105,7 +90,7 @@ def test_special_token_strings_in_data_are_text(tmp_path):
     ex = train[0]
     im_end, im_start = tok.convert_tokens_to_ids("<|im_end|>"), tok.convert_tokens_to_ids("<|im_start|>")
     assert ex["input_ids"].count(im_end) == 2 and ex["input_ids"].count(im_start) == 2  # the template's only
-    assert trained_segments(tok, ex["input_ids"], ex["labels"]) == ["ok <|im_start|><|im_end|>"]
+    assert trained_runs(tok, ex["input_ids"], ex["labels"]) == ["ok <|im_start|><|im_end|>"]
     assert ex["prompt"] == rows[0]["q"] and ex["completion"] == rows[0]["a"]
     assert res.manifest["audit"]["totals"]["special_tokens_in_data"] == 1
 
@@ -131,7 +116,7 @@ def test_causal_special_strings_in_data_are_text(tmp_path, word_tokenizer):
     tok = AutoTokenizer.from_pretrained(str(ASSET_DIR))
     special = set(tok.all_special_ids) | {2, 3, 4, 5, 6, 7}
     assert [i for i in ex["input_ids"] if i in special] == [tok.eos_token_id]  # only the appended EOS
-    assert trained_segments(tok, ex["input_ids"], ex["labels"]) == [" c<|endoftext|><|endoftext|>"]
+    assert trained_runs(tok, ex["input_ids"], ex["labels"]) == [" c<|endoftext|><|endoftext|>"]
     assert tok.decode(ex["input_ids"]) == "Q: a <|im_end|> b c<|endoftext|><|endoftext|>"
     assert res.manifest["audit"]["totals"]["special_tokens_in_data"] == 1
 
@@ -141,7 +126,7 @@ def test_template_without_end_of_turn_gets_eos(tmp_path):
              {"role": "user", "content": "Again"}, {"role": "assistant", "content": "Yes"}]
     tok, res, train = _build(tmp_path, NO_EOT, [{"id": "1", "messages": convo}],
                              {"messages_column": "messages", "train_on": "all"}, templates=False)
-    segs = trained_segments(tok, train[0]["input_ids"], train[0]["labels"])
+    segs = trained_runs(tok, train[0]["input_ids"], train[0]["labels"])
     assert segs == ["Yo", "Yes\n" + tok.eos_token]
     # the first assistant turn has no end-of-turn token: reported
     assert res.manifest["audit"]["totals"]["eos_untrained"] == 1
@@ -174,7 +159,7 @@ def test_chat_truncation_cuts_context_only(tmp_path):
     tok, res, train = _build(tmp_path, CHATML, rows, {"system": "Sys."}, max_length=64, overflow="truncate_prompt")
     ex = train[0]
     assert len(ex["input_ids"]) == 64
-    assert trained_segments(tok, ex["input_ids"], ex["labels"]) == ["Short answer.<|im_end|>"]
+    assert trained_runs(tok, ex["input_ids"], ex["labels"]) == ["Short answer.<|im_end|>"]
     assert tok.decode(ex["input_ids"][:20]).startswith("<|im_start|>system\nSys.<|im_end|>")
     assert res.manifest["tokens"]["train"]["truncated"] == 1
 

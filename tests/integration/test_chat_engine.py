@@ -23,6 +23,7 @@ from ftdata.testing_chat import (
     TOOLS,
     dialogsum_conversations,
     named_tokenizer,
+    trained_runs,
     with_tools,
 )
 from ftdata.tokenize.spans import encode_spans
@@ -114,15 +115,6 @@ def intended_spans(text, msgs, chosen, oracle, pol):
     return spans
 
 
-def trained_runs(tok, ids, labels) -> list[str]:
-    out, run = [], []
-    for i, lab in zip(ids, labels):
-        if lab != IGNORE_INDEX:
-            run.append(i)
-        elif run:
-            out.append(tok.decode(run))
-            run = []
-    return out + ([tok.decode(run)] if run else [])
 
 
 POLICIES = [ChatPolicy(train_on="all"), ChatPolicy(train_on="last"),

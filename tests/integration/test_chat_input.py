@@ -24,8 +24,8 @@ import yaml
 import ftdata
 from ftdata.build.orchestrate import compile_recipe
 from ftdata.config.models import ChatSpec
-from ftdata.constants import IGNORE_INDEX
 from ftdata.templating.conversation import conversation, dumps, loads
+from ftdata.testing_chat import trained_runs
 
 from tests.conftest import shared, write_jsonl, write_recipe
 from tests.unit.templating.test_chat import chat_tokenizer
@@ -142,17 +142,6 @@ def examples(out: Path) -> dict[str, dict]:
     return {r["row_key"]: r for s in dd for r in dd[s].to_list()}
 
 
-def trained_text(tok, ids, labels) -> list[str]:
-    out, run = [], []
-    for i, lab in zip(ids, labels):
-        if lab != IGNORE_INDEX:
-            run.append(i)
-        elif run:
-            out.append(tok.decode(run))
-            run = []
-    if run:
-        out.append(tok.decode(run))
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -192,7 +181,7 @@ def test_both_formats_compile_to_the_same_examples(built, corpus):
         # what was tokenized is the tokenizer's own render of that conversation, tools included
         assert tok.decode(ex["input_ids"]) == tok.apply_chat_template(msgs, tools=tools, tokenize=False)
         # train_on: last -- the last assistant turn and its end-of-turn token, nothing else
-        assert trained_text(tok, ex["input_ids"], ex["labels"]) == [msgs[-1]["content"] + "<|im_end|>"], k
+        assert trained_runs(tok, ex["input_ids"], ex["labels"]) == [msgs[-1]["content"] + "<|im_end|>"], k
     tool_ex = a["t_nested"]
     assert '"arguments": {"city": {"name": "Lyon", "zip": [69001, 69002]}}' in tok.decode(tool_ex["input_ids"])
     assert '"name": "get_weather"' in tok.decode(tool_ex["input_ids"]).split("<|im_end|>")[0]  # tools in system
@@ -366,7 +355,7 @@ def test_axolotl_chat_export_contract(built, tmp_path):
         assert all(f is None for i, f in enumerate(flags) if i not in assistants)
         tools = json.loads(row["tools"]) if row["tools"] else None
         assert tok.apply_chat_template(msgs, tools=tools, tokenize=False) == tok.decode(ex[k]["input_ids"])
-        trained = trained_text(tok, ex[k]["input_ids"], ex[k]["labels"])
+        trained = trained_runs(tok, ex[k]["input_ids"], ex[k]["labels"])
         assert trained == [msgs[assistants[-1]]["content"] + "<|im_end|>"]
     readme = (tmp_path / "ax" / "README.md").read_text(encoding="utf-8")
     cfg = yaml.safe_load(readme.split("## Loading")[1].split("```")[1])

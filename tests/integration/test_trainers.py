@@ -48,14 +48,6 @@ def compile_sms(folder: Path) -> Path:
     return compile_recipe(recipe).output
 
 
-@pytest.fixture(scope="module")
-def sms(tmp_path_factory) -> Path:
-    return compile_sms(tmp_path_factory.mktemp("sms"))
-
-
-@pytest.fixture(scope="module")
-def tiny_llama(tmp_path_factory) -> Path:
-    return save_tiny_model("llama", tmp_path_factory.mktemp("models") / "llama", seed=0)
 
 
 # -- collation ---------------------------------------------------------------------------

@@ -14,19 +14,6 @@ pytest.importorskip("peft")
 from click.testing import CliRunner  # noqa: E402
 
 from ftdata.cli.app import main  # noqa: E402
-from trainers.tiny import save_tiny_model  # noqa: E402
-
-from tests.integration.test_trainers import compile_sms  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def sms(tmp_path_factory) -> Path:
-    return compile_sms(tmp_path_factory.mktemp("sms"))
-
-
-@pytest.fixture(scope="module")
-def tiny_llama(tmp_path_factory) -> Path:
-    return save_tiny_model("llama", tmp_path_factory.mktemp("models") / "llama", seed=0)
 
 
 def _weights(folder: Path) -> dict:
