@@ -164,9 +164,8 @@ def check_recipe(recipe: Recipe, base: Path, file: str) -> list[str]:
                                       "(only layout: text reads a source without templates, from its column "
                                       "'text'; a chat build reads its conversation column)")
         for j, ref in enumerate(src.templates):
-            problems_of_source += _check_template_ref(src, ref, (i, j), base, where, columns, by_id)
+            problems_of_source += _check_template_ref(src, ref, (i, j), base, where, columns, by_id, refs)
         problems_of_source += _check_source_columns(recipe, src, columns, where, file)
-        _collect_references(src, base, columns, refs)
         if strat and columns is not None:
             seen_columns.update(src.rename.get(c, c) for c in columns)
         elif strat:
@@ -199,27 +198,6 @@ def check_recipe(recipe: Recipe, base: Path, file: str) -> list[str]:
     return problems
 
 
-def _collect_references(src: SourceSpec, base: Path, columns: list[str] | None, refs: dict) -> None:
-    """Add ``src``'s columns (renamed) to each of its templates that names reference columns."""
-    from ..templating.selection import choose_ref
-    from ..templating.templates import load_templates
-
-    for ref in src.templates:
-        tp = resolve_path(base, ref.file)
-        try:
-            chosen = choose_ref(load_templates(tp), ref, str(tp))
-        except Exception:  # noqa: BLE001 - the template reference's own check reports it
-            continue
-        for t in chosen:
-            if not getattr(t, "references", None):
-                continue
-            entry = refs.setdefault(t.where, [list(t.references), set(), True])
-            if columns is None:
-                entry[2] = False
-            else:
-                entry[1].update(src.rename.get(c, c) for c in columns)
-
-
 def _source_columns(src: SourceSpec, base: Path, where: str) -> tuple[list[str] | None, list[str]]:
     """The columns of a local source (None when unknown: a Hub source, an unreadable file) and
     the problems of its origin: a missing or unreadable file, an unusable Hub dataset."""
@@ -242,10 +220,12 @@ def _source_columns(src: SourceSpec, base: Path, where: str) -> tuple[list[str] 
 
 def _check_template_ref(src: SourceSpec, ref, at: tuple[int, int], base: Path, where: str,
                         columns: list[str] | None,
-                        by_id: dict[str, tuple[Path, str, str]]) -> list[str]:
+                        by_id: dict[str, tuple[Path, str, str]], refs: dict) -> list[str]:
     """Problems of one template reference of a source: a file or choice that fails, an id
     another template already has (``by_id`` collects the first of each), template variables
-    and a truncated field that are not columns of the source (when its columns are known)."""
+    and a truncated field that are not columns of the source (when its columns are known).
+    ``refs`` collects, per template naming reference columns, the columns of its sources
+    (checked once every source is seen)."""
     from ..templating.selection import choose_ref
     from ..templating.templates import load_templates
 
@@ -259,6 +239,12 @@ def _check_template_ref(src: SourceSpec, ref, at: tuple[int, int], base: Path, w
         return [f"{where}.templates[{j}]: {exc}"]
     problems = []
     for t in chosen:
+        if t.references:  # a template naming reference columns: the columns this source offers
+            entry = refs.setdefault(t.where, [list(t.references), set(), True])
+            if columns is None:
+                entry[2] = False
+            else:
+                entry[1].update(src.rename.get(c, c) for c in columns)
         at_ij = f"sources[{i}].templates[{j}]"
         first, name, first_at = by_id.setdefault(t.id, (tp.resolve(), t.name, at_ij))
         if first != tp.resolve():
