@@ -19,10 +19,10 @@ from ftdata.testing_chat import (
     QWEN3_STYLE,
     QWEN_TOKENS,
     chat_tokenizer,
+    trained_runs,
 )
 
 from tests.conftest import write_jsonl, write_recipe
-from tests.integration.test_chat import trained_segments
 
 CONVO = [{"role": "system", "content": "Sys."}, {"role": "user", "content": "Hi"},
          {"role": "assistant", "content": "Hello"}, {"role": "user", "content": "Bye"},
@@ -160,7 +160,7 @@ def test_build_counts_parity_per_template_in_manifest_inspect_and_report(tmp_pat
 
 def test_build_end_of_turn_none_is_audited(tmp_path):
     tok, res, train = _build(tmp_path, CHATML, [{"id": "1", "messages": CONVO}], {"train_on": "all", "end_of_turn": "none"})
-    assert trained_segments(tok, train[0]["input_ids"], train[0]["labels"]) == ["Hello", "Goodbye"]
+    assert trained_runs(tok, train[0]["input_ids"], train[0]["labels"]) == ["Hello", "Goodbye"]
     assert res.manifest["audit"]["totals"]["eos_untrained"] == 1
     assert res.manifest["chat"]["templates"]["messages"]["parity_mismatch"] == 0
 
@@ -170,7 +170,7 @@ def test_build_template_kwargs_reach_the_template(tmp_path):
     tok, res, train = _build(tmp_path, QWEN3_STYLE, [{"id": "1", "messages": msgs}],
                              {"template_kwargs": {"enable_thinking": False}})
     # the empty think block is part of the serving prompt: masked, and parity holds
-    assert trained_segments(tok, train[0]["input_ids"], train[0]["labels"]) == ["A<|im_end|>"]
+    assert trained_runs(tok, train[0]["input_ids"], train[0]["labels"]) == ["A<|im_end|>"]
     assert res.manifest["chat"]["totals"]["parity_mismatch"] == 0
 
 
@@ -200,7 +200,7 @@ def test_openai_tool_calls_and_reasoning_build_end_to_end(tmp_path):
     train = datasets.load_from_disk(str(res.output), keep_in_memory=True)["train"].sort("row_key")
     call = '<think>\nNeed the tool.\n</think>\n\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call><|im_end|>'
     answer = "<think>\nReport it.\n</think>\n\n{}<|im_end|>"
-    got = [trained_segments(tok, e["input_ids"], e["labels"]) for e in train]
+    got = [trained_runs(tok, e["input_ids"], e["labels"]) for e in train]
     assert got == [[call, answer.format("15C and sunny.")], [answer.format("Sunny, 15C.")]]
     # the tokens are the template's render of the stored conversation with its tools
     stored = json.loads(train[0]["messages"])
