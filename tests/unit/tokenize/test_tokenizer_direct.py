@@ -13,6 +13,7 @@ import pytest
 
 from ftdata.testing_chat import CHATML
 from ftdata.tokenize.tokenizer import ASSET_DIR, _direct_class, tokenizer_hash
+
 from tests.conftest import shared
 
 ROOT = Path(__file__).resolve().parents[3]
