@@ -22,31 +22,30 @@ _COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
 def _png(fig) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=80)
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def _subplots(n: int, width: float = 4.2, height: float = 3.0, left: float = 0.75, right: float = 0.15):
-    import matplotlib
+    """A figure of ``n`` panels, three to a row, and its axes.
 
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
+    A bare ``Figure`` on the Agg canvas (no pyplot: no figure manager to register and close), and
+    only the ``n`` axes drawn: an axes' ticks are most of a plot's cost, and a hidden one costs as
+    much to make as a visible one.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     cols = min(n, 3)
     rows = (n + cols - 1) // cols
+    fig = Figure(figsize=(width * cols, height * rows))
+    FigureCanvasAgg(fig)
     # a fixed layout: tight_layout / bbox_inches="tight" measure every label and double the cost
-    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False,
-                             gridspec_kw={"left": left / (width * cols), "right": 1 - right / (width * cols),
-                                          "bottom": 0.55 / (height * rows), "top": 1 - 0.35 / (height * rows),
-                                          # the gap between panels holds one panel's right margin and
-                                          # the next one's left (its labels): as a share of a panel's axes
-                                          "wspace": (left + right + 0.1) / (width - left - right),
-                                          "hspace": 0.45})
-    for ax in axes.flat[n:]:
-        ax.set_visible(False)
-    return fig, list(axes.flat[:n])
+    grid = fig.add_gridspec(rows, cols, left=left / (width * cols), right=1 - right / (width * cols),
+                            bottom=0.55 / (height * rows), top=1 - 0.35 / (height * rows),
+                            # the gap between panels holds one panel's right margin and
+                            # the next one's left (its labels): as a share of a panel's axes
+                            wspace=(left + right + 0.1) / (width - left - right), hspace=0.45)
+    return fig, [fig.add_subplot(grid[i // cols, i % cols]) for i in range(n)]
 
 
 def length_plot(stats: dict, max_length: int | None) -> str:
