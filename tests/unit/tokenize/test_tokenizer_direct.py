@@ -101,3 +101,7 @@ def test_loading_the_shipped_tokenizer_imports_neither_autotokenizer_nor_torch(t
     from transformers import AutoTokenizer
 
     assert out[1].split() == [tokenizer_hash(AutoTokenizer.from_pretrained(str(p))) for p in (ASSET_DIR, qwen)]
+
+
+def test_a_word_level_tokenizer_saved_by_save_pretrained_loads_as_autotokenizer_loads_it(word_tokenizer):
+    assert _same(word_tokenizer) == "TokenizersBackend"
