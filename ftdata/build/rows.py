@@ -18,9 +18,11 @@ from pathlib import Path
 
 from ..config.models import Recipe, SourceSpec
 from ..plan.split import split_unit
+from ..read.jsonfmt import read_jsonl
 from ..read.keys import KeySet
+from ..read.ranges import line_ranges
 from ..read.schema import check_source_row
-from ..read.sources import SourceRow, read_source
+from ..read.sources import SourceRow, local_jsonl, read_source
 from ..rejects import Code, Reject
 from .chunk import CheckedRow
 
@@ -57,11 +59,11 @@ def checked_rows(src: SourceSpec, recipe: Recipe, base: Path, *, counts,
     """
     seen = KeySet()
     index = 0
-    it = read_source(src, base, recipe.batch_size)
+    batches = raw_batches(src, base, recipe.batch_size)
     while True:
         t0 = time.perf_counter()
-        raw = list(islice(it, recipe.batch_size))
-        if not raw:
+        raw = next(batches, None)
+        if raw is None:
             return
         counts.rows_read += len(raw)
         staged = [_stage_row(src, row) for row in raw]
@@ -80,6 +82,23 @@ def checked_rows(src: SourceSpec, recipe: Recipe, base: Path, *, counts,
             index += 1
         timings["read"] += time.perf_counter() - t0
         yield out
+
+
+def raw_batches(src: SourceSpec, base: Path, batch_size: int) -> Iterator[list[SourceRow]]:
+    """A source's rows in input order, in chunks: a local JSON Lines file in the line ranges of
+    :func:`~ftdata.read.ranges.line_ranges` (``batch_size`` lines or
+    :data:`~ftdata.read.ranges.CHUNK_BYTES` of text, whichever comes first: chunks sized by
+    work), every other source in chunks of ``batch_size`` rows."""
+    path = local_jsonl(src, base)
+    if path is not None:
+        for r in line_ranges(path, batch_size):
+            rows = list(read_jsonl(path, r.start, r.end, r.first_line))
+            if rows:  # a range of blank lines only
+                yield rows
+        return
+    it = read_source(src, base, batch_size)
+    while rows := list(islice(it, batch_size)):
+        yield rows
 
 
 def _stage_row(src: SourceSpec, row: SourceRow) -> Reject | tuple[SourceRow, dict, str]:

@@ -9,6 +9,7 @@ surrogates (:func:`lone_surrogate`); a file that is not JSON at all stops the bu
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import re
@@ -113,9 +114,14 @@ def _finite(obj: Any) -> bool:
     return True
 
 
-def read_jsonl(path: Path) -> Iterator[SourceRow]:
+def read_jsonl(path: Path, start: int = 0, end: int | None = None, first_line: int = 1) -> Iterator[SourceRow]:
+    """The rows of a JSON Lines file, or of its lines in bytes ``[start, end)`` (whole lines,
+    the first of them line ``first_line``: a chunk from :func:`ftdata.read.ranges.line_ranges`)."""
     with open(path, "rb") as fh:
-        for i, raw in enumerate(fh, start=1):
+        if start or end is not None:
+            fh.seek(start)
+            fh = io.BytesIO(fh.read(-1 if end is None else end - start))
+        for i, raw in enumerate(fh, start=first_line):
             if not raw.strip():
                 continue
             text = _decode(raw)
