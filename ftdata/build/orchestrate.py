@@ -199,16 +199,20 @@ class Build(PhaseA):
     def row_key(self, src, row: SourceRow, data: dict) -> str:
         return row_stream.row_key(src, row, data)
 
+    def wants_index(self, src) -> bool:
+        """The rows of ``src`` need their running index (round-robin template choice): the build
+        process reads them, numbering them in order (never the workers, see :mod:`ftdata.build.ranged`)."""
+        rows = self.row_plans.get(src.name)
+        return rows is not None and any(g.mode == "round_robin" for g in rows.groups)
+
     def checked_rows(self, src, record: bool = True) -> Iterator[list[CheckedRow]]:
         """Read a source in order; schema-check it; yield batches of CheckedRow
         (:func:`~ftdata.build.rows.checked_rows`). ``record=False`` reads silently (no counts,
         no rejects), for the few-shot exemplar pass."""
         counts = self.counts[src.name] if record else SourceCounts()
         reject = self.reject if record else (lambda rec: None)
-        rows = self.row_plans.get(src.name)
-        want_index = rows is not None and any(g.mode == "round_robin" for g in rows.groups)
         for batch in row_stream.checked_rows(src, self.recipe, self.base, counts=counts,
-                                             reject=reject, want_index=want_index,
+                                             reject=reject, want_index=self.wants_index(src),
                                              timings=self.timings):
             if record:
                 self.hashed_rows += sum(r.split is None for r in batch)

@@ -13,12 +13,13 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
 from ..config.models import Recipe, SourceSpec
 from ..plan.split import split_unit
-from ..read.jsonfmt import read_jsonl
+from ..read.jsonfmt import jsonl_rows, read_jsonl
 from ..read.keys import KeySet
 from ..read.ranges import line_ranges
 from ..read.schema import check_source_row
@@ -71,9 +72,7 @@ def checked_rows(src: SourceSpec, recipe: Recipe, base: Path, *, counts,
         out = []
         for x in staged:
             if not isinstance(x, Reject) and next(dup):
-                row, _, key = x
-                x = Reject(src.name, key, row.line, Code.DUPLICATE_KEY,
-                           f"row key '{key}' already used by an earlier row")
+                x = duplicate_key(src, x[2], x[0].line)
             if isinstance(x, Reject):
                 reject(x)
                 counts.rows_rejected += 1
@@ -82,6 +81,51 @@ def checked_rows(src: SourceSpec, recipe: Recipe, base: Path, *, counts,
             index += 1
         timings["read"] += time.perf_counter() - t0
         yield out
+
+
+def duplicate_key(src: SourceSpec, key: str, line: int) -> Reject:
+    """The reject of a row whose key an earlier row of its source already used."""
+    return Reject(src.name, key, line, Code.DUPLICATE_KEY, f"row key '{key}' already used by an earlier row")
+
+
+@dataclass
+class RangeRead:
+    """What reading one byte range of a source gave (in a worker), besides its checked rows: the
+    build process needs it to find duplicate keys and account for the rows, in input order."""
+
+    n_read: int                      # rows read (blank lines are not rows)
+    rejects: list[Reject]            # rows that could not be read or failed their schema, in order
+    keys: list[str]                  # the key of each checked row, in order
+    lines: list[int]                 # its line
+    unsplit: list[bool]              # its split comes from the ratios (none pinned)
+
+    def as_dict(self) -> dict:
+        return {"n_read": self.n_read, "rejects": [r.as_dict() for r in self.rejects], "keys": self.keys,
+                "lines": self.lines, "unsplit": self.unsplit}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> RangeRead:
+        return cls(d["n_read"], [Reject.from_dict(r) for r in d["rejects"]], d["keys"], d["lines"], d["unsplit"])
+
+
+def read_range(src: SourceSpec, recipe: Recipe, data: bytes, first_line: int) -> tuple[list[CheckedRow], RangeRead]:
+    """The checked rows of whole JSON Lines ``data`` (a range of ``src``'s file whose first line
+    is ``first_line``) and its :class:`RangeRead`: the row check and keys of :func:`checked_rows`
+    for one chunk, without the duplicate-key check (the build process does it, in input order)."""
+    rows, rejects, keys, lines, unsplit = [], [], [], [], []
+    n = 0
+    for row in jsonl_rows(data, first_line):
+        n += 1
+        x = _stage_row(src, row)
+        if isinstance(x, Reject):
+            rejects.append(x)
+            continue
+        r = _checked_row(src, recipe, *x, index=None)
+        rows.append(r)
+        keys.append(r.key)
+        lines.append(r.line)
+        unsplit.append(r.split is None)
+    return rows, RangeRead(n, rejects, keys, lines, unsplit)
 
 
 def raw_batches(src: SourceSpec, base: Path, batch_size: int) -> Iterator[list[SourceRow]]:

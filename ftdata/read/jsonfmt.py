@@ -9,11 +9,12 @@ surrogates (:func:`lone_surrogate`); a file that is not JSON at all stops the bu
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -120,7 +121,15 @@ def read_jsonl(path: Path, start: int = 0, end: int | None = None, first_line: i
     with open(path, "rb") as fh:
         if start or end is not None:
             fh.seek(start)
-            fh = io.BytesIO(fh.read(-1 if end is None else end - start))
+            yield from jsonl_rows(fh.read(-1 if end is None else end - start), first_line)
+        else:
+            yield from jsonl_rows(fh, first_line)
+
+
+def jsonl_rows(lines: Iterable[bytes] | bytes, first_line: int = 1) -> Iterator[SourceRow]:
+    """The rows of JSON Lines ``lines`` (an open binary file, or the bytes of whole lines), the
+    first being line ``first_line`` of its file; a UTF-8 byte-order mark is skipped on line 1."""
+    with io.BytesIO(lines) if isinstance(lines, bytes) else contextlib.nullcontext(lines) as fh:
         for i, raw in enumerate(fh, start=first_line):
             if not raw.strip():
                 continue
