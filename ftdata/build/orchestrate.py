@@ -3,8 +3,10 @@
 read -> schema check -> (phase A, per chunk: render -> tokenize + mask) ->
 (phase B: split -> dedup -> order -> write shards) -> manifest.json, rejects.jsonl, COMPLETED.
 
-Reading, the schema check and row keys run in this process, in input order (they are cheap
-and need one view of the source: duplicate keys). Phase A (:mod:`ftdata.build.chunk`) is a pure
+Reading, the schema check and row keys run in the workers for a local JSON Lines source
+(:mod:`ftdata.build.ranged`: this process only cuts the file into byte ranges) and in this
+process for every other source; duplicate keys are found in this process, in input order, either
+way (they need one view of the source). Phase A (:mod:`ftdata.build.chunk`) is a pure
 function per chunk; phase B (:mod:`ftdata.plan.finalize`) decides over all chunks at once, on
 small NumPy columns. Every row read ends up either in the output or in ``rejects.jsonl``
 with its stage and reason, and the manifest's counts add up exactly (:func:`~ftdata.write.manifest.accounting_ok`).

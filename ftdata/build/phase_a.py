@@ -1,7 +1,9 @@
 """Phase A driven from the build process: every chunk of every source, from cache or engine.
 
-Rows are read and checked in input order (:meth:`checked_rows`), cut into chunks, and each
-chunk's result comes from the chunk cache or from the engine's workers; each result is
+Rows are read and checked in input order (:meth:`checked_rows`), cut into chunks -- or, for a
+local JSON Lines source, only its byte ranges are cut here and the workers read them
+(:mod:`ftdata.build.ranged`; :meth:`PhaseA.read_back` checks their keys in input order and puts
+their read rejects where reading here would have written them) -- and each chunk's result comes from the chunk cache or from the engine's workers; each result is
 accounted for (candidates, rejects) and its table kept on disk for phase B, in input order.
 Progress (rows, rates, ETA) is reported after every chunk.
 
@@ -24,7 +26,7 @@ from ..read.ranges import line_ranges
 from ..read.sources import guess_format, local_jsonl
 from . import rows as row_stream
 from .cache import CachedChunk, chunk_key, context_fingerprint, table_counts
-from .chunk import ChunkResult, process_chunk
+from .chunk import ChunkResult
 from .engines import make_engine
 from .engines.job import Job
 from .progress import BuildProgress, RateMeter, count_rows
@@ -149,6 +151,9 @@ class PhaseA:
         its rows. A chunk holding a duplicate key is recomputed here without the duplicate rows:
         exactly the chunk reading in this process makes. Returns ``(result or None for a range of
         blank lines, rows done, cache key to store it under here or None)``."""
+        from .chunk import process_chunk  # looked up at call time, as the engines do
+
+        t0 = time.perf_counter()
         info = res.read
         dup = seen.add_batch(info.keys).tolist() if info.keys else []
         dups = [row_stream.duplicate_key(src, k, line) for k, line, d in zip(info.keys, info.lines, dup) if d]
@@ -160,14 +165,14 @@ class PhaseA:
         self.hashed_rows += sum(u for u, d in zip(info.unsplit, dup) if not d)
         n_rows = len(info.keys) - len(dups)
         if not info.n_read:
-            return None, 0, None
-        if dups:
-            t0 = time.perf_counter()
+            res, key = None, None
+        elif dups:
             drop = {r.line for r in dups}
             rows = [r for r in job.task.rows()[0] if r.line not in drop]
             res = process_chunk(ctx, rows)
             key = chunk_key(fp, rows) if self.cache is not None else None
-            self.timings["read"] += time.perf_counter() - t0
+        # this process's share of reading: the key check, the accounting, a chunk recomputed
+        self.timings["read"] += time.perf_counter() - t0
         return res, n_rows, key
 
     def _slot(self) -> list:

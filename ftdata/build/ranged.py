@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from ..config.models import Recipe, SourceSpec
 from .cache import CachedChunk, ChunkCache
-from .chunk import ChunkResult, process_chunk
+from .chunk import ChunkResult
 from .rows import read_range
 
 
@@ -69,6 +69,8 @@ def run_range(ctx, task: RangeTask, store: tuple | None = None) -> ChunkResult |
     """Worker side: read, check and key the range, run phase A on it (through the chunk cache when
     ``store`` names it, as :func:`ftdata.build.cache.cached_process`). A range of blank lines only
     gives a result with no table (``read.n_read == 0``): it is no chunk."""
+    from .chunk import process_chunk  # looked up at call time, as cached_process does
+
     data = task.data()
     cache = key = None
     if store is not None:

@@ -1,8 +1,10 @@
 """The build's row stream: a source read in input order, each row checked and keyed.
 
-Reading, the one row check (:func:`~ftdata.read.schema.check_source_row`) and row keys run in
-the build process, in input order: they are cheap and need one view of the source (duplicate
-keys). A row that cannot be read, fails its schema or repeats a key becomes a
+Reading, the one row check (:func:`~ftdata.read.schema.check_source_row`) and row keys run here
+in input order (:func:`checked_rows`), in the build process, for every source but a local JSON
+Lines one on the local engine: that one the workers read, one byte range each
+(:func:`read_range`, called by :mod:`ftdata.build.ranged`), and the build process checks the
+keys they return for duplicates, in input order. A row that cannot be read, fails its schema or repeats a key becomes a
 :class:`~ftdata.rejects.Reject`; every other row becomes a :class:`~ftdata.build.chunk.CheckedRow`
 carrying what phase A and the split need (its split unit, group, stratum, pinned split).
 """
