@@ -125,14 +125,12 @@ class PhaseA:
             self.timings["render+tokenize"] += time.perf_counter() - t_wait - (main_now - main_before)
             hit = isinstance(res, CachedChunk) and res.hit
             key = None if store is not None else job.key
-            blank = isinstance(res, ChunkResult) and res.table is None  # a range of blank lines: no chunk
-            if store is not None and not blank:  # a result the worker could not store is kept for this build only
+            if store is not None:  # a result the worker could not store is kept for this build only
                 self.cache.note(res.key, hit)
             n_rows = self._rows_in_flight.popleft()
             if job.task is not None:
                 res, n_rows, key = self.read_back(src, ctx, fp, job, res, seen, key)
-            if res is not None:
-                files.append(self.save_chunk(res, work_dir / f"{src.name}-{job.index:06d}.arrow", src.name, key))
+            files.append(self.save_chunk(res, work_dir / f"{src.name}-{job.index:06d}.arrow", src.name, key))
             prog.rows += n_rows
             prog.chunks += 1
             prog.cached_chunks += hit
@@ -149,8 +147,8 @@ class PhaseA:
         """Account, in input order, for a chunk its worker read (:mod:`ftdata.build.ranged`):
         check its keys against ``seen``, put its read and duplicate-key rejects in its slot, count
         its rows. A chunk holding a duplicate key is recomputed here without the duplicate rows:
-        exactly the chunk reading in this process makes. Returns ``(result or None for a range of
-        blank lines, rows done, cache key to store it under here or None)``."""
+        exactly the chunk reading in this process makes. Returns ``(result, rows done, cache key
+        to store it under here or None)``."""
         from .chunk import process_chunk  # looked up at call time, as the engines do
 
         t0 = time.perf_counter()
@@ -164,9 +162,7 @@ class PhaseA:
         counts.rows_rejected += len(rejects)
         self.hashed_rows += sum(u for u, d in zip(info.unsplit, dup) if not d)
         n_rows = len(info.keys) - len(dups)
-        if not info.n_read:
-            res, key = None, None
-        elif dups:
+        if dups:
             drop = {r.line for r in dups}
             rows = [r for r in job.task.rows()[0] if r.line not in drop]
             res = process_chunk(ctx, rows)

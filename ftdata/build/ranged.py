@@ -67,8 +67,7 @@ def range_key(fingerprint: str, task: RangeTask, data: bytes) -> str:
 
 def run_range(ctx, task: RangeTask, store: tuple | None = None) -> ChunkResult | CachedChunk:
     """Worker side: read, check and key the range, run phase A on it (through the chunk cache when
-    ``store`` names it, as :func:`ftdata.build.cache.cached_process`). A range of blank lines only
-    gives a result with no table (``read.n_read == 0``): it is no chunk."""
+    ``store`` names it, as :func:`ftdata.build.cache.cached_process`)."""
     from .chunk import process_chunk  # looked up at call time, as cached_process does
 
     data = task.data()
@@ -80,8 +79,6 @@ def run_range(ctx, task: RangeTask, store: tuple | None = None) -> ChunkResult |
         if hit is not None and hit.read is not None:
             return hit
     rows, info = read_range(task.src, task.recipe, data, task.first_line)
-    if not info.n_read:
-        return ChunkResult(None, [], 0, read=info)
     res = process_chunk(ctx, rows)
     res.read = info
     stored = cache.put(key, res, res.table.schema) if cache is not None else None

@@ -138,9 +138,8 @@ def raw_batches(src: SourceSpec, base: Path, batch_size: int) -> Iterator[list[S
     path = local_jsonl(src, base)
     if path is not None:
         for r in line_ranges(path, batch_size):
-            rows = list(read_jsonl(path, r.start, r.end, r.first_line))
-            if rows:  # a range of blank lines only
-                yield rows
+            # a range of blank lines only is still a chunk (of no rows), as in the workers
+            yield list(read_jsonl(path, r.start, r.end, r.first_line))
         return
     it = read_source(src, base, batch_size)
     while rows := list(islice(it, batch_size)):

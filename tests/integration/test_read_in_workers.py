@@ -35,6 +35,8 @@ def _source(folder):
             lines.append(b'{"fname": "broken", ')  # malformed JSON
         if i % 31 == 7:
             lines += [b"", b"  "]  # blank lines are no rows
+        if i == 100:
+            lines += [b""] * 40  # whole chunks of blank lines: no chunk at all
         if i % 37 == 11:
             lines.append(b'{"fname": "\xff\xfe"}')  # invalid UTF-8
         if i % 13 == 12:
