@@ -39,10 +39,12 @@ import pyarrow.compute  # noqa: F401 - pa.compute
 
 from ..constants import __version__
 from ..rejects import Reject
+from .rows import RangeRead
 
 ENV_VAR = "FTDATA_CACHE_DIR"
 _REJECTS = b"ftdata.rejects"
 _CANDIDATES = b"ftdata.candidates"
+_READ = b"ftdata.read"  # a chunk read by its worker: its rows' keys and read rejects (RangeRead)
 
 
 @lru_cache(maxsize=1)
@@ -144,6 +146,7 @@ class CachedChunk:
     tokens: int
     key: str | None = None
     hit: bool = False  # found in the cache (False: computed by this build and stored)
+    read: RangeRead | None = None  # a chunk its worker read (ftdata.build.ranged)
 
 
 def table_counts(table: pa.Table) -> tuple[int, int]:
@@ -197,21 +200,24 @@ class ChunkCache:
                 meta = reader.metadata or {}
                 rejects = [Reject.from_dict(r) for r in json.loads(meta[_REJECTS])]
                 candidates = int(meta[_CANDIDATES])
+                read = RangeRead.from_dict(json.loads(meta[_READ])) if _READ in meta else None
                 rows, tokens = table_counts(reader.read_all())
         except (OSError, KeyError, TypeError, ValueError, pa.ArrowInvalid):  # TypeError: an unknown field
             self.misses += 1
             return None
         self.hits += 1
-        return CachedChunk(p, rejects, candidates, rows, tokens, key=key, hit=True)
+        return CachedChunk(p, rejects, candidates, rows, tokens, key=key, hit=True, read=read)
 
     def put(self, key: str, res, schema: pa.Schema) -> CachedChunk | None:
         """Store a fresh result atomically; None when its rejects cannot be stored as JSON."""
         self.used.add(key)
         try:
             rejects = json.dumps([r.as_dict() for r in res.rejects], ensure_ascii=False)
+            read = getattr(res, "read", None)
+            read_meta = {} if read is None else {_READ: json.dumps(read.as_dict(), ensure_ascii=False).encode()}
         except (TypeError, ValueError):
             return None
-        meta = {_REJECTS: rejects.encode(), _CANDIDATES: str(res.candidates).encode()}
+        meta = {_REJECTS: rejects.encode(), _CANDIDATES: str(res.candidates).encode(), **read_meta}
         p = self.path(key)
         p.parent.mkdir(parents=True, exist_ok=True)
         tmp = p.with_name(f".{p.name}.{uuid.uuid4().hex[:8]}.tmp")
@@ -223,7 +229,7 @@ class ChunkCache:
         finally:
             if tmp.exists():
                 tmp.unlink()
-        return CachedChunk(p, list(res.rejects), res.candidates, *table_counts(res.table), key=key)
+        return CachedChunk(p, list(res.rejects), res.candidates, *table_counts(res.table), key=key, read=read)
 
     def note(self, key: str, hit: bool) -> None:
         """Count an entry a worker looked up (``hit``) or computed (see :func:`cached_process`)."""

@@ -182,6 +182,7 @@ class ChunkResult:
     rejects: list[Reject]
     candidates: int
     key: str | None = None  # cache key, when a worker computed it (ftdata.build.cache.cached_process)
+    read: object | None = None  # a chunk its worker read: its ftdata.build.rows.RangeRead
 
 
 def dedup_text(prompt: str, completion: str) -> str:

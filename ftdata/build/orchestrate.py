@@ -3,8 +3,10 @@
 read -> schema check -> (phase A, per chunk: render -> tokenize + mask) ->
 (phase B: split -> dedup -> order -> write shards) -> manifest.json, rejects.jsonl, COMPLETED.
 
-Reading, the schema check and row keys run in this process, in input order (they are cheap
-and need one view of the source: duplicate keys). Phase A (:mod:`ftdata.build.chunk`) is a pure
+Reading, the schema check and row keys run in the workers for a local JSON Lines source
+(:mod:`ftdata.build.ranged`: this process only cuts the file into byte ranges) and in this
+process for every other source; duplicate keys are found in this process, in input order, either
+way (they need one view of the source). Phase A (:mod:`ftdata.build.chunk`) is a pure
 function per chunk; phase B (:mod:`ftdata.plan.finalize`) decides over all chunks at once, on
 small NumPy columns. Every row read ends up either in the output or in ``rejects.jsonl``
 with its stage and reason, and the manifest's counts add up exactly (:func:`~ftdata.write.manifest.accounting_ok`).
@@ -211,16 +213,20 @@ class Build(PhaseA):
     def row_key(self, src, row: SourceRow, data: dict) -> str:
         return row_stream.row_key(src, row, data)
 
+    def wants_index(self, src) -> bool:
+        """The rows of ``src`` need their running index (round-robin template choice): the build
+        process reads them, numbering them in order (never the workers, see :mod:`ftdata.build.ranged`)."""
+        rows = self.row_plans.get(src.name)
+        return rows is not None and any(g.mode == "round_robin" for g in rows.groups)
+
     def checked_rows(self, src, record: bool = True) -> Iterator[list[CheckedRow]]:
         """Read a source in order; schema-check it; yield batches of CheckedRow
         (:func:`~ftdata.build.rows.checked_rows`). ``record=False`` reads silently (no counts,
         no rejects), for the few-shot exemplar pass."""
         counts = self.counts[src.name] if record else SourceCounts()
         reject = self.reject if record else (lambda rec: None)
-        rows = self.row_plans.get(src.name)
-        want_index = rows is not None and any(g.mode == "round_robin" for g in rows.groups)
         for batch in row_stream.checked_rows(src, self.recipe, self.base, counts=counts,
-                                             reject=reject, want_index=want_index,
+                                             reject=reject, want_index=self.wants_index(src),
                                              timings=self.timings):
             if record:
                 self.hashed_rows += sum(r.split is None for r in batch)

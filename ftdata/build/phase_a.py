@@ -1,7 +1,9 @@
 """Phase A driven from the build process: every chunk of every source, from cache or engine.
 
-Rows are read and checked in input order (:meth:`checked_rows`), cut into chunks, and each
-chunk's result comes from the chunk cache or from the engine's workers; each result is
+Rows are read and checked in input order (:meth:`checked_rows`), cut into chunks -- or, for a
+local JSON Lines source, only its byte ranges are cut here and the workers read them
+(:mod:`ftdata.build.ranged`; :meth:`PhaseA.read_back` checks their keys in input order and puts
+their read rejects where reading here would have written them) -- and each chunk's result comes from the chunk cache or from the engine's workers; each result is
 accounted for (candidates, rejects) and its table kept on disk for phase B, in input order.
 Progress (rows, rates, ETA) is reported after every chunk.
 
@@ -19,12 +21,16 @@ import pyarrow as pa
 
 from ..config.paths import resolve_path
 from ..errors import BuildError
-from ..read.sources import guess_format
+from ..read.keys import KeySet
+from ..read.ranges import line_ranges
+from ..read.sources import guess_format, local_jsonl
+from . import rows as row_stream
 from .cache import CachedChunk, chunk_key, context_fingerprint, table_counts
 from .chunk import ChunkResult
 from .engines import make_engine
 from .engines.job import Job
 from .progress import BuildProgress, RateMeter, count_rows
+from .ranged import RangeTask
 
 
 def _import_before_fork() -> None:
@@ -64,7 +70,7 @@ class PhaseA:
         its file in ``self._files``; the progress, at the start of the finalize stage."""
         from collections import deque
 
-        self._meter, self._rows_in_flight = RateMeter(), deque()
+        self._meter, self._rows_in_flight, self._events = RateMeter(), deque(), deque()
         prog = self._prog = BuildProgress("phase A", rows_total=self._count_rows())
         self._report(prog, progress)
         _import_before_fork()
@@ -90,7 +96,16 @@ class PhaseA:
         store = ((str(self.cache.root), self.cache.read, fp)
                  if self.cache is not None and engine.stores_results else None)
 
+        path = local_jsonl(src, self.base) if engine.stores_results and not self.wants_index(src) else None
+
         def jobs():
+            if path is not None:  # the workers read (ftdata.build.ranged); this process only cuts
+                for i, r in enumerate(line_ranges(path, self.recipe.batch_size)):
+                    job = Job(i, [], task=RangeTask(src, self.recipe, str(path), r.start, r.end, r.first_line))
+                    job.slot = self._slot()  # its read rejects go here once its result is back
+                    self._rows_in_flight.append(0)
+                    yield job
+                return
             for i, rows in enumerate(self.checked_rows(src)):
                 job = Job(i, rows)
                 if self.cache is not None and store is None:
@@ -101,7 +116,7 @@ class PhaseA:
                 self._rows_in_flight.append(len(rows))
                 yield job
 
-        files = []
+        files, seen = [], KeySet()
         t_wait, main_before = time.perf_counter(), self.timings["read"] + self.timings["cache"]
         for job, res in engine.map(ctx, jobs(), store=store):
             # time this thread waited for the engine (reading and cache look-ups run inside
@@ -109,11 +124,14 @@ class PhaseA:
             main_now = self.timings["read"] + self.timings["cache"]
             self.timings["render+tokenize"] += time.perf_counter() - t_wait - (main_now - main_before)
             hit = isinstance(res, CachedChunk) and res.hit
+            key = None if store is not None else job.key
             if store is not None:  # a result the worker could not store is kept for this build only
                 self.cache.note(res.key, hit)
-            files.append(self.save_chunk(res, work_dir / f"{src.name}-{job.index:06d}.arrow", src.name,
-                                         None if store is not None else job.key))
-            prog.rows += self._rows_in_flight.popleft()
+            n_rows = self._rows_in_flight.popleft()
+            if job.task is not None:
+                res, n_rows, key = self.read_back(src, ctx, fp, job, res, seen, key)
+            files.append(self.save_chunk(res, work_dir / f"{src.name}-{job.index:06d}.arrow", src.name, key))
+            prog.rows += n_rows
             prog.chunks += 1
             prog.cached_chunks += hit
             if self._importer is None:  # a first result: the engine's workers are running
@@ -125,12 +143,51 @@ class PhaseA:
             t_wait, main_before = time.perf_counter(), self.timings["read"] + self.timings["cache"]
         return files
 
+    def read_back(self, src, ctx, fp, job: Job, res, seen: KeySet, key: str | None):
+        """Account, in input order, for a chunk its worker read (:mod:`ftdata.build.ranged`):
+        check its keys against ``seen``, put its read and duplicate-key rejects in its slot, count
+        its rows. A chunk holding a duplicate key is recomputed here without the duplicate rows:
+        exactly the chunk reading in this process makes. Returns ``(result, rows done, cache key
+        to store it under here or None)``."""
+        from .chunk import process_chunk  # looked up at call time, as the engines do
+
+        t0 = time.perf_counter()
+        info = res.read
+        dup = seen.add_batch(info.keys).tolist() if info.keys else []
+        dups = [row_stream.duplicate_key(src, k, line) for k, line, d in zip(info.keys, info.lines, dup) if d]
+        rejects = sorted(info.rejects + dups, key=lambda r: r.line) if dups else info.rejects  # row order
+        self._fill(job.slot, rejects)
+        counts = self.counts[src.name]
+        counts.rows_read += info.n_read
+        counts.rows_rejected += len(rejects)
+        self.hashed_rows += sum(u for u, d in zip(info.unsplit, dup) if not d)
+        n_rows = len(info.keys) - len(dups)
+        if dups:
+            drop = {r.line for r in dups}
+            rows = [r for r in job.task.rows()[0] if r.line not in drop]
+            res = process_chunk(ctx, rows)
+            key = chunk_key(fp, rows) if self.cache is not None else None
+        # this process's share of reading: the key check, the accounting, a chunk recomputed
+        self.timings["read"] += time.perf_counter() - t0
+        return res, n_rows, key
+
+    def _slot(self) -> list:
+        """A place in the ordered reject events, filled later (:meth:`_fill`)."""
+        slot = [False, []]
+        self._events.append(slot)
+        return slot
+
+    def _fill(self, slot: list, rejects: list) -> None:
+        slot[:] = [True, rejects]
+        while self._events and self._events[0][0]:  # write every event whose turn has come
+            for rec in self._events.popleft()[1]:
+                self.reject(rec)
+
     def save_chunk(self, res: ChunkResult | CachedChunk, path: Path, source: str, key: str | None = None) -> Path:
         """Account for a chunk's result and keep its table on disk (in the cache when on)."""
         t0 = time.perf_counter()
         self.counts[source].examples_candidates += res.candidates
-        for rec in res.rejects:
-            self.reject(rec)
+        self._fill(self._slot(), list(res.rejects))  # after the read rejects of chunks still in flight
         if not isinstance(res, CachedChunk):
             stored = self.cache.put(key, res, res.table.schema) if self.cache is not None and key else None
             if stored is None:

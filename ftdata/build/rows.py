@@ -1,8 +1,10 @@
 """The build's row stream: a source read in input order, each row checked and keyed.
 
-Reading, the one row check (:func:`~ftdata.read.schema.check_source_row`) and row keys run in
-the build process, in input order: they are cheap and need one view of the source (duplicate
-keys). A row that cannot be read, fails its schema or repeats a key becomes a
+Reading, the one row check (:func:`~ftdata.read.schema.check_source_row`) and row keys run here
+in input order (:func:`checked_rows`), in the build process, for every source but a local JSON
+Lines one on the local engine: that one the workers read, one byte range each
+(:func:`read_range`, called by :mod:`ftdata.build.ranged`), and the build process checks the
+keys they return for duplicates, in input order. A row that cannot be read, fails its schema or repeats a key becomes a
 :class:`~ftdata.rejects.Reject`; every other row becomes a :class:`~ftdata.build.chunk.CheckedRow`
 carrying what phase A and the split need (its split unit, group, stratum, pinned split).
 """
@@ -13,14 +15,17 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
 from ..config.models import Recipe, SourceSpec
 from ..plan.split import split_unit
+from ..read.jsonfmt import jsonl_rows, read_jsonl
 from ..read.keys import KeySet
+from ..read.ranges import line_ranges
 from ..read.schema import check_source_row
-from ..read.sources import SourceRow, read_source
+from ..read.sources import SourceRow, local_jsonl, read_source
 from ..rejects import Code, Reject
 from .chunk import CheckedRow
 
@@ -57,11 +62,11 @@ def checked_rows(src: SourceSpec, recipe: Recipe, base: Path, *, counts,
     """
     seen = KeySet()
     index = 0
-    it = read_source(src, base, recipe.batch_size)
+    batches = raw_batches(src, base, recipe.batch_size)
     while True:
         t0 = time.perf_counter()
-        raw = list(islice(it, recipe.batch_size))
-        if not raw:
+        raw = next(batches, None)
+        if raw is None:
             return
         counts.rows_read += len(raw)
         staged = [_stage_row(src, row) for row in raw]
@@ -69,9 +74,7 @@ def checked_rows(src: SourceSpec, recipe: Recipe, base: Path, *, counts,
         out = []
         for x in staged:
             if not isinstance(x, Reject) and next(dup):
-                row, _, key = x
-                x = Reject(src.name, key, row.line, Code.DUPLICATE_KEY,
-                           f"row key '{key}' already used by an earlier row")
+                x = duplicate_key(src, x[2], x[0].line)
             if isinstance(x, Reject):
                 reject(x)
                 counts.rows_rejected += 1
@@ -80,6 +83,67 @@ def checked_rows(src: SourceSpec, recipe: Recipe, base: Path, *, counts,
             index += 1
         timings["read"] += time.perf_counter() - t0
         yield out
+
+
+def duplicate_key(src: SourceSpec, key: str, line: int) -> Reject:
+    """The reject of a row whose key an earlier row of its source already used."""
+    return Reject(src.name, key, line, Code.DUPLICATE_KEY, f"row key '{key}' already used by an earlier row")
+
+
+@dataclass
+class RangeRead:
+    """What reading one byte range of a source gave (in a worker), besides its checked rows: the
+    build process needs it to find duplicate keys and account for the rows, in input order."""
+
+    n_read: int                      # rows read (blank lines are not rows)
+    rejects: list[Reject]            # rows that could not be read or failed their schema, in order
+    keys: list[str]                  # the key of each checked row, in order
+    lines: list[int]                 # its line
+    unsplit: list[bool]              # its split comes from the ratios (none pinned)
+
+    def as_dict(self) -> dict:
+        return {"n_read": self.n_read, "rejects": [r.as_dict() for r in self.rejects], "keys": self.keys,
+                "lines": self.lines, "unsplit": self.unsplit}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> RangeRead:
+        return cls(d["n_read"], [Reject.from_dict(r) for r in d["rejects"]], d["keys"], d["lines"], d["unsplit"])
+
+
+def read_range(src: SourceSpec, recipe: Recipe, data: bytes, first_line: int) -> tuple[list[CheckedRow], RangeRead]:
+    """The checked rows of whole JSON Lines ``data`` (a range of ``src``'s file whose first line
+    is ``first_line``) and its :class:`RangeRead`: the row check and keys of :func:`checked_rows`
+    for one chunk, without the duplicate-key check (the build process does it, in input order)."""
+    rows, rejects, keys, lines, unsplit = [], [], [], [], []
+    n = 0
+    for row in jsonl_rows(data, first_line):
+        n += 1
+        x = _stage_row(src, row)
+        if isinstance(x, Reject):
+            rejects.append(x)
+            continue
+        r = _checked_row(src, recipe, *x, index=None)
+        rows.append(r)
+        keys.append(r.key)
+        lines.append(r.line)
+        unsplit.append(r.split is None)
+    return rows, RangeRead(n, rejects, keys, lines, unsplit)
+
+
+def raw_batches(src: SourceSpec, base: Path, batch_size: int) -> Iterator[list[SourceRow]]:
+    """A source's rows in input order, in chunks: a local JSON Lines file in the line ranges of
+    :func:`~ftdata.read.ranges.line_ranges` (``batch_size`` lines or
+    :data:`~ftdata.read.ranges.CHUNK_BYTES` of text, whichever comes first: chunks sized by
+    work), every other source in chunks of ``batch_size`` rows."""
+    path = local_jsonl(src, base)
+    if path is not None:
+        for r in line_ranges(path, batch_size):
+            # a range of blank lines only is still a chunk (of no rows), as in the workers
+            yield list(read_jsonl(path, r.start, r.end, r.first_line))
+        return
+    it = read_source(src, base, batch_size)
+    while rows := list(islice(it, batch_size)):
+        yield rows
 
 
 def _stage_row(src: SourceSpec, row: SourceRow) -> Reject | tuple[SourceRow, dict, str]:

@@ -9,10 +9,12 @@ surrogates (:func:`lone_surrogate`); a file that is not JSON at all stops the bu
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -113,9 +115,22 @@ def _finite(obj: Any) -> bool:
     return True
 
 
-def read_jsonl(path: Path) -> Iterator[SourceRow]:
+def read_jsonl(path: Path, start: int = 0, end: int | None = None, first_line: int = 1) -> Iterator[SourceRow]:
+    """The rows of a JSON Lines file, or of its lines in bytes ``[start, end)`` (whole lines,
+    the first of them line ``first_line``: a chunk from :func:`ftdata.read.ranges.line_ranges`)."""
     with open(path, "rb") as fh:
-        for i, raw in enumerate(fh, start=1):
+        if start or end is not None:
+            fh.seek(start)
+            yield from jsonl_rows(fh.read(-1 if end is None else end - start), first_line)
+        else:
+            yield from jsonl_rows(fh, first_line)
+
+
+def jsonl_rows(lines: Iterable[bytes] | bytes, first_line: int = 1) -> Iterator[SourceRow]:
+    """The rows of JSON Lines ``lines`` (an open binary file, or the bytes of whole lines), the
+    first being line ``first_line`` of its file; a UTF-8 byte-order mark is skipped on line 1."""
+    with io.BytesIO(lines) if isinstance(lines, bytes) else contextlib.nullcontext(lines) as fh:
+        for i, raw in enumerate(fh, start=first_line):
             if not raw.strip():
                 continue
             text = _decode(raw)

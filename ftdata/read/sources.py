@@ -88,6 +88,19 @@ def read_source(src, base: Path, batch_size: int = 1000) -> Iterator[SourceRow]:
         raise BuildError(f"source '{src.name}': {path} is a folder; set format: arrow for a save_to_disk folder") from None
 
 
+def local_jsonl(src, base: Path) -> Path | None:
+    """The file of a source that is a local, non-empty JSON Lines file, else None (every other
+    source, and every problem with the file, is :func:`read_source`'s to read or report)."""
+    from ..config.paths import resolve_path
+
+    if src.hub is not None or not src.path:
+        return None
+    path = resolve_path(base, src.path)
+    if not path.is_file() or path.stat().st_size == 0 or (src.format or guess_format(path)) != "jsonl":
+        return None
+    return path
+
+
 def peek_columns(path: Path, fmt: str, src) -> list[str]:
     """Column names of a source, from its first readable row (used for static checks)."""
     if path.is_file() and path.stat().st_size == 0:

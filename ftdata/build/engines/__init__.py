@@ -30,7 +30,7 @@ ENGINES = ("local", "ray")
 
 
 class Engine(Protocol):
-    stores_results: bool  # workers can read and write the chunk cache themselves
+    stores_results: bool  # workers share the build's file system: they read and write the chunk cache, and read JSON Lines sources (ftdata.build.ranged)
 
     def map(self, ctx, jobs: Iterable[Job], store: tuple | None = None) -> Iterator[tuple[Job, Any]]:
         """Run :func:`ftdata.build.chunk.process_chunk` over ``jobs``; yield results in job order.

@@ -8,9 +8,12 @@ from typing import Any
 
 @dataclass
 class Job:
-    """One chunk of work: its rows, or its result when already known (cache hit)."""
+    """One chunk of work: its rows (or the byte range that holds them), or its result when already
+    known (cache hit)."""
 
     index: int
     rows: list
     result: Any = None
     key: str | None = None  # cache key of the chunk, when the build caches
+    task: Any = None  # a byte range the worker reads itself (ftdata.build.ranged.RangeTask), or None
+    slot: Any = None  # where its read rejects go in the build's ordered reject events

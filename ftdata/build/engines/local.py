@@ -55,12 +55,14 @@ def unpack_context(digest: str, blob: bytes, cache: dict):
     return ctx
 
 
-def run_chunk(digest: str, blob: bytes, rows: list | bytes, store: tuple | None = None):
+def run_chunk(digest: str, blob: bytes, rows, store: tuple | None = None):
     """Worker entry point: phase A for one chunk (in a worker process or thread), through the
     chunk cache when ``store`` names it (:func:`ftdata.build.cache.cached_process`). ``rows`` may
-    come pickled (:func:`ftdata.build.cache.rows_blob`): the cache key hashes those bytes as they are."""
+    come pickled (:func:`ftdata.build.cache.rows_blob`): the cache key hashes those bytes as they are;
+    or as a :class:`~ftdata.build.ranged.RangeTask`, a byte range of the source the worker reads."""
     from ..cache import cached_process
     from ..chunk import process_chunk
+    from ..ranged import RangeTask, run_range
 
     rows_b = None
     if isinstance(rows, bytes):
@@ -73,6 +75,8 @@ def run_chunk(digest: str, blob: bytes, rows: list | bytes, store: tuple | None 
         if cache is None:
             cache = _LOCAL.ctx = {}
     ctx = unpack_context(digest, blob, cache)
+    if isinstance(rows, RangeTask):  # a chunk this worker reads itself (ftdata.build.ranged)
+        return run_range(ctx, rows, store)
     return process_chunk(ctx, rows) if store is None else cached_process(ctx, rows, store, rows_b)
 
 
@@ -182,7 +186,8 @@ class LocalEngine:
             if job.result is None:
                 # a process is sent the rows pickled once, here: its cache key hashes those bytes
                 # instead of pickling the rows again (a thread shares them as they are)
-                rows = job.rows if self.num_proc == 1 else rows_blob(job.rows)
+                # (a job with a task sends only its byte range: the worker reads the rows)
+                rows = job.task if job.task is not None else job.rows if self.num_proc == 1 else rows_blob(job.rows)
                 entry = run_chunk if self.num_proc == 1 else run_chunk_on_thread
                 fut = self._executor().submit(entry, digest, blob, rows, store)
             window.append((job, fut))

@@ -1,7 +1,8 @@
 """The Ray engine: phase A on Ray Data, on this machine or on a cluster.
 
-The build's own process still reads the sources (it needs one view of them to find duplicate
-keys, and reading is cheap next to rendering and tokenizing) and still runs phase B over the
+The build's own process still reads every source, JSON Lines included (Ray's workers may run
+on machines that do not see the file, so the local engine's reading in the workers,
+:mod:`ftdata.build.ranged`, is not used; the engine says so with ``stores_results = False``) and still runs phase B over the
 memory-mapped chunk tables. What Ray runs is the expensive middle: each chunk's rows go into a
 Ray Dataset, one chunk per block, and ``map_batches`` applies the very function the local
 engine runs (:func:`ftdata.build.engines.local.run_chunk` -> :func:`ftdata.build.chunk.process_chunk`)

@@ -1,0 +1,88 @@
+"""Reading in the workers: a JSON Lines chunk travels as a byte range, not as rows.
+
+For a local JSON Lines source on an engine whose workers share the build's file system (the
+local engine: threads or forked processes), the build process only scans the file for chunk
+boundaries (:func:`ftdata.read.ranges.line_ranges`, NumPy over raw bytes, never parsing) and
+sends each worker a :class:`RangeTask`. The worker reads its bytes, parses them, runs the one
+row check and computes keys and split units (:func:`ftdata.build.rows.read_range`), runs phase
+A, and returns the result with a :class:`~ftdata.build.rows.RangeRead`: each checked row's key
+and line, and the rows it rejected while reading. The build process then, in input order
+(:meth:`ftdata.build.phase_a.PhaseA.map_chunks`), checks the keys against the source's
+:class:`~ftdata.read.keys.KeySet`, writes the read rejects where today's path writes them, and
+for the rare chunk holding a duplicate key recomputes that chunk without the duplicate rows, so
+the result is exactly the one of reading in the build process.
+
+A chunk's cache key (:func:`range_key`) hashes the range's raw bytes, its first line number,
+the source's and split's settings (they decide the row check, keys and split units) and the
+context fingerprint; the cached entry carries the :class:`RangeRead` too, so a hit gives the
+same result as a miss.
+
+Not read in the workers (the build process reads, as before): other formats, Hub sources,
+sources whose rows need a running index (``round_robin`` template choice, see
+``want_index``), and engines whose workers may not see the file (Ray).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from ..config.models import Recipe, SourceSpec
+from .cache import CachedChunk, ChunkCache
+from .chunk import ChunkResult
+from .rows import read_range
+
+
+@dataclass
+class RangeTask:
+    """One chunk of a JSON Lines source: bytes ``[start, end)`` of ``path``, first line ``first_line``."""
+
+    src: SourceSpec
+    recipe: Recipe
+    path: str
+    start: int
+    end: int
+    first_line: int
+
+    def data(self) -> bytes:
+        with open(self.path, "rb") as fh:
+            fh.seek(self.start)
+            return fh.read(self.end - self.start)
+
+    def rows(self):
+        """``(checked rows, RangeRead)`` of the range (:func:`ftdata.build.rows.read_range`)."""
+        return read_range(self.src, self.recipe, self.data(), self.first_line)
+
+
+def range_key(fingerprint: str, task: RangeTask, data: bytes) -> str:
+    """Cache key of a range chunk: see the module docstring."""
+    settings = [task.src.model_dump(mode="json", exclude={"path"}), task.recipe.split.model_dump(mode="json"),
+                task.recipe.seed, task.first_line]
+    h = hashlib.sha256(fingerprint.encode())
+    h.update(b"\x00jsonl range\x00" + json.dumps(settings, sort_keys=True, default=str).encode() + b"\x00")
+    h.update(data)
+    return h.hexdigest()
+
+
+def run_range(ctx, task: RangeTask, store: tuple | None = None) -> ChunkResult | CachedChunk:
+    """Worker side: read, check and key the range, run phase A on it (through the chunk cache when
+    ``store`` names it, as :func:`ftdata.build.cache.cached_process`)."""
+    from .chunk import process_chunk  # looked up at call time, as cached_process does
+
+    data = task.data()
+    cache = key = None
+    if store is not None:
+        root, read, fingerprint = store
+        cache, key = ChunkCache(root, read=read), range_key(fingerprint, task, data)
+        hit = cache.get(key)
+        if hit is not None and hit.read is not None:
+            return hit
+    rows, info = read_range(task.src, task.recipe, data, task.first_line)
+    res = process_chunk(ctx, rows)
+    res.read = info
+    stored = cache.put(key, res, res.table.schema) if cache is not None else None
+    if stored is None:
+        res.key = key
+        return res
+    return stored
