@@ -133,6 +133,9 @@ def plain_messages(messages: list[dict]) -> list[dict]:
     """
     out = []
     for m in messages:
+        if len(m) == 2 and m.get("content") is not None and m.get("role") is not None:
+            out.append(m)  # {role, content}: already as the template sees it (templates cannot change it)
+            continue
         m = {k: v for k, v in m.items() if v is not None and k != "weight"}
         reasoning = next((m[k] for k in REASONING_KEYS if m.get(k) is not None), None)
         if reasoning is not None:
