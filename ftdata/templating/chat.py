@@ -53,6 +53,7 @@ Examples where it is not are counted per template (``parity_mismatch``).
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -167,6 +168,7 @@ def _with(m: dict, **changes) -> dict:
 _MARK_BASE = 0x100000
 _MARK_TOP = 0x10FFFC
 _MARK_RX = re.compile(f"[{chr(_MARK_BASE)}-{chr(_MARK_TOP)}]")
+_MARK_SPLIT = re.compile(f"([{chr(_MARK_BASE)}-{chr(_MARK_TOP)}])")
 _EMPTY_THINK = re.compile(r"\s*<think>\s*</think>\s*")
 
 
@@ -244,18 +246,18 @@ def _markers(marked: str, n: int) -> tuple[list[int | None], str]:
     Raises:
         _Fallback: a marker appears twice or the pairs are out of order.
     """
+    pieces = _MARK_SPLIT.split(marked)  # text, marker, text, marker, ..., text
+    texts = pieces[::2]
+    codes = [ord(c) - _MARK_BASE for c in pieces[1::2]]
+    if codes and (codes[-1] >= 2 * n or codes != sorted(set(codes))):
+        raise _Fallback  # a marker of the data itself, or printed twice / reordered
+    ends = list(itertools.accumulate(map(len, texts[:-1])))  # each marker's place in the stripped text
+    if len(codes) == 2 * n:  # every marker printed: they are 0..2n-1 in order
+        return ends, "".join(texts) if codes else marked
     pos: list[int | None] = [None] * (2 * n)
-    removed = 0
-    last = -1
-    for mt in _MARK_RX.finditer(marked):
-        j = ord(mt.group()) - _MARK_BASE
-        if j >= 2 * n or pos[j] is not None or j < last:
-            raise _Fallback  # a marker of the data itself, or printed twice / reordered
-        last = j
-        pos[j] = mt.start() - removed
-        removed += 1
-    stripped = _MARK_RX.sub("", marked) if removed else marked
-    return pos, stripped
+    for j, at in zip(codes, ends):
+        pos[j] = at
+    return pos, "".join(texts)
 
 
 def _marker_tool_regions(render, marked, messages, chosen, owners, m1, turns) -> None:

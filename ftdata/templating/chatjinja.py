@@ -103,6 +103,29 @@ def compile_chat_template(source: str):
         raise ChatTemplateError(f"chat template does not compile: {type(exc).__name__}: {exc}") from None
 
 
+#: The variables every render passes (a template_kwargs key among them: the plain Template.render,
+#: which reports the clash as before).
+_CALL_KEYS = frozenset({"messages", "tools", "documents", "add_generation_prompt"})
+
+
+@functools.lru_cache(maxsize=16)
+def _prepared(source: str):
+    """``(template, its globals as a plain dict, context maker)``: the context
+    ``Template.render`` builds (``jinja2.runtime.new_context``, the globals first, then the
+    variables), without reading the globals' ChainMap twice on every call. The context maker is
+    None where this jinja2 lacks that helper (the plain ``Template.render`` then)."""
+    tpl = compile_chat_template(source)
+    try:
+        from jinja2.runtime import new_context
+    except ImportError:  # pragma: no cover - jinja2 3.x has it
+        return tpl, None, None
+    if tpl.environment.is_async:  # pragma: no cover - our environment is synchronous
+        return tpl, None, None
+    globals_ = dict(tpl.globals)
+    return tpl, globals_, functools.partial(new_context, tpl.environment, tpl.name, tpl.blocks,
+                                            shared=True, globals=globals_)
+
+
 def plain_messages(messages: list[dict]) -> list[dict]:
     """Messages as the template sees them: None values dropped, reasoning under both names.
 
@@ -110,6 +133,9 @@ def plain_messages(messages: list[dict]) -> list[dict]:
     """
     out = []
     for m in messages:
+        if len(m) == 2 and m.get("content") is not None and m.get("role") is not None:
+            out.append(m)  # {role, content}: already as the template sees it (templates cannot change it)
+            continue
         m = {k: v for k, v in m.items() if v is not None and k != "weight"}
         reasoning = next((m[k] for k in REASONING_KEYS if m.get(k) is not None), None)
         if reasoning is not None:
@@ -145,13 +171,21 @@ class ChatRenderer:
         Raises:
             ChatTemplateError: the template raised or returned something that is not text.
         """
-        tpl = compile_chat_template(self.source)
+        tpl, parent, make_context = _prepared(self.source)
         try:
-            out = tpl.render(messages=messages, tools=tools, documents=None,
-                             add_generation_prompt=add_generation_prompt, **self.variables)
+            if make_context is None or not _CALL_KEYS.isdisjoint(self.variables):
+                return tpl.render(messages=messages, tools=tools, documents=None,
+                                  add_generation_prompt=add_generation_prompt, **self.variables)
+            # what Template.render does, with the template's globals copied out of their ChainMap
+            # once per process (building the context from the ChainMap was half of a short render)
+            ctx = make_context({**parent, "messages": messages, "tools": tools, "documents": None,
+                                "add_generation_prompt": add_generation_prompt, **self.variables})
+            try:
+                return tpl.environment.concat(tpl.root_render_func(ctx))
+            except Exception:  # noqa: BLE001 - as Template.render: the traceback rewritten, then raised
+                tpl.environment.handle_exception()
         except Exception as exc:  # noqa: BLE001 - a stranger's template may raise anything; reported per example
             raise ChatTemplateError(f"chat template failed: {type(exc).__name__}: {exc}") from None
-        return out
 
 
 def renderer_for(tok, template: str | None = None, template_kwargs: dict | None = None) -> ChatRenderer:

@@ -57,6 +57,9 @@ DEFAULT_TOOLS_COLUMN = "tools"
 
 _OPENAI_ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant",
                  "tool": "tool"}
+#: The roles whose {role, content} message :func:`from_openai` takes as it is (a tool message
+#: answers a call: the full checks).
+_PLAIN_ROLES = {k: v for k, v in _OPENAI_ROLES.items() if v != "tool"}
 _SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
                    "system": "system", "function_call": "function_call", "observation": "tool", "tool": "tool"}
 
@@ -191,6 +194,11 @@ def from_openai(value, column: str, system: str | None = None) -> list[dict]:
     _check_list(value, column, "{role, content}")
     out, calls = [], _Calls()
     for i, m in enumerate(value):
+        # the common message, {role, content} of text, not a tool's: nothing else to check
+        if (type(m) is dict and len(m) == 2 and type(m.get("content")) is str and type(m.get("role")) is str
+                and _PLAIN_ROLES.get(m["role"]) is not None and (m["content"] or m["role"] != "assistant")):
+            out.append({"role": _PLAIN_ROLES[m["role"]], "content": m["content"]})
+            continue
         where = f"column '{column}'[{i}]"
         role = _role(m, where, "role", "{role, content}", _OPENAI_ROLES)
         tool_calls = m.get("tool_calls") if role == "assistant" else None

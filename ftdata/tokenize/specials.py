@@ -30,6 +30,8 @@ class Specials:
         added = backend.get_added_tokens_decoder().values()
         self.strings = sorted({t.content for t in added if t.special}, key=lambda s: (-len(s), s))
         self.rx = re.compile("|".join(map(re.escape, self.strings))) if self.strings else None
+        firsts = {s[:1] for s in self.strings}
+        self._first = firsts.pop() if len(firsts) == 1 and "" not in firsts else None  # every special's first character
         self.to_sentinel = {s: chr(SENTINEL_BASE + i) for i, s in enumerate(self.strings)}
         self.from_sentinel = {v: k for k, v in self.to_sentinel.items()}
         top = chr(SENTINEL_BASE + max(len(self.strings) - 1, 0))
@@ -40,18 +42,43 @@ class Specials:
         self._affixes: tuple[list[int], list[int]] | None = None
 
     def escape(self, value):
-        """``(value, hit)``: strings (also inside lists and dicts) with specials replaced."""
-        if self.rx is None:
+        """``(value, hit)``: strings (also inside lists and dicts) with specials replaced
+        (``value`` itself when nothing needed escaping)."""
+        if self.rx is None or not self.found_in(value):
             return value, False
+        return self._escape(value)
+
+    def found_in(self, value) -> bool:
+        """Whether a string in ``value`` (or inside its lists and dicts' values) holds a special.
+
+        The cheap pre-check of :meth:`escape`: it builds nothing and stops at the first hit,
+        and when every special starts with one character (``<``) a string without it is not
+        searched further.
+        """
+        if self.rx is None:
+            return False
+        search, first, stack = self.rx.search, self._first, [value]
+        while stack:
+            v = stack.pop()
+            if isinstance(v, str):
+                if (first is None or first in v) and search(v) is not None:
+                    return True
+            elif isinstance(v, list):
+                stack.extend(v)
+            elif isinstance(v, dict):
+                stack.extend(v.values())
+        return False
+
+    def _escape(self, value):
         if isinstance(value, str):
             if self.rx.search(value) is None:
                 return value, False
             return self.rx.sub(lambda m: self.to_sentinel[m.group()], value), True
         if isinstance(value, list):
-            out = [self.escape(v) for v in value]
+            out = [self._escape(v) for v in value]
             return ([v for v, _ in out], True) if any(h for _, h in out) else (value, False)
         if isinstance(value, dict):
-            out = {k: self.escape(v) for k, v in value.items()}
+            out = {k: self._escape(v) for k, v in value.items()}
             return ({k: v for k, (v, _) in out.items()}, True) if any(h for _, h in out.values()) else (value, False)
         return value, False
 

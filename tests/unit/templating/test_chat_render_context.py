@@ -1,0 +1,52 @@
+"""The renderer's prepared context (globals copied once) renders as ``Template.render`` does."""
+
+from __future__ import annotations
+
+import pytest
+
+from ftdata.templating.chatjinja import (
+    ChatRenderer,
+    ChatTemplateError,
+    _prepared,
+    compile_chat_template,
+)
+from ftdata.testing_chat import TEMPLATES
+
+MSGS = [{"role": "system", "content": "s"}, {"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]
+#: Uses the globals (namespace, raise_exception, strftime_now), the variables and a loop.
+GLOBALS = ("{% set ns = namespace(n=0) %}{% for m in messages %}{% set ns.n = ns.n + 1 %}"
+           "{{ m.role }}={{ m.content }};{% endfor %}{{ ns.n }}|{{ bos_token }}|{{ tools is none }}|"
+           "{{ documents is none }}|{{ add_generation_prompt }}|{{ strftime_now('%Y') | length }}")
+
+
+def _template_render(r: ChatRenderer, msgs, tools=None, agp=False) -> str:
+    """What the renderer rendered before: the compiled template's own render."""
+    return compile_chat_template(r.source).render(messages=msgs, tools=tools, documents=None,
+                                                  add_generation_prompt=agp, **r.variables)
+
+
+@pytest.mark.parametrize("source", [GLOBALS] + [TEMPLATES[k][0] for k in sorted(TEMPLATES)])
+def test_prepared_context_renders_as_template_render(source):
+    r = ChatRenderer(source, {"bos_token": "<s>", "eos_token": "</s>"}, {"enable_thinking": False})
+    assert _prepared(source)[2] is not None  # the prepared context is what renders here
+    for agp in (False, True):
+        assert r.render(MSGS, None, agp) == _template_render(r, MSGS, None, agp)
+
+
+def test_errors_read_as_before():
+    r = ChatRenderer("{% if messages[-1].role != 'user' %}{{ raise_exception('last is ' + messages[-1].role) }}"
+                     "{% endif %}ok")
+    with pytest.raises(ChatTemplateError) as exc:
+        r.render(MSGS)
+    assert str(exc.value) == "chat template failed: TemplateError: last is assistant"
+    assert r.render(MSGS[:2]) == "ok"
+    with pytest.raises(ChatTemplateError, match=r"SecurityError: .*namespace attribute '_x'"):
+        ChatRenderer("{% set ns = namespace(_x=1) %}").render(MSGS)
+
+
+def test_template_kwargs_named_like_a_call_variable_fail_as_before():
+    """A ``template_kwargs`` key among messages/tools/documents/add_generation_prompt takes the
+    plain ``Template.render`` (not the prepared context), which reports the clash."""
+    r = ChatRenderer("{{ tools }}", {}, {"tools": [1]})
+    with pytest.raises(ChatTemplateError, match="TypeError: .*multiple values for keyword argument 'tools'"):
+        r.render(MSGS)
