@@ -18,6 +18,7 @@ order (see :mod:`ftdata.build.engines`), so output is byte-identical whatever th
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import multiprocessing as mp
 import os
@@ -136,6 +137,12 @@ def watch_parent(parent: int, every: float = PARENT_POLL) -> None:
 
 def _worker_init(tokenizer_threads: bool, parent: int) -> None:
     exit_with_parent(parent)
+    # everything the worker inherits (modules, tokenizer, context) lives as long as it does: out
+    # of the collector's sight, the generational collections a chunk's many small objects trigger
+    # no longer walk it each time. Measured with 2 workers (CPU seconds of the build and its workers,
+    # best of 3, loaded machine): 10,000 DialogSum conversations 5.77 -> 5.36, 32,000 two-turn
+    # conversations 7.30 -> 6.31; 1,000 32-turn ones unchanged (3.64 -> 3.76, noise)
+    gc.freeze()
     # Ctrl-C signals the whole process group: the build process alone decides what happens
     # (it ends the workers, see LocalEngine.close), so a worker never dies half-way on its own
     signal.signal(signal.SIGINT, signal.SIG_IGN)
