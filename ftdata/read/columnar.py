@@ -1,21 +1,95 @@
-"""Parquet files, Arrow IPC files and ``datasets`` save_to_disk folders, read by record batch."""
+"""Parquet files, Arrow IPC files and ``datasets`` save_to_disk folders, read by record batch.
+
+A Parquet file or an Arrow IPC *file* (random access: feather v2) is read in row slices
+(:func:`row_slices`): a slice never crosses a row group (Parquet) or record batch (Arrow) and
+holds at most ``max_rows`` rows. Cutting reads only the file's metadata (the Parquet footer, the
+IPC footer and each batch's message header, memory-mapped); :func:`read_slice` reads one
+slice's rows, numbered as :func:`read_parquet` / :func:`read_arrow` number them, in the build
+process or in a worker (:mod:`ftdata.build.ranged`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import BuildError
 from .row import SourceRow
 
 
-def read_parquet(path: Path, batch_size: int) -> Iterator[SourceRow]:
+#: The first bytes of an Arrow IPC file (the stream format has none).
+ARROW_FILE_MAGIC = b"ARROW1"
+
+
+@dataclass(frozen=True)
+class RowSlice:
+    """Rows ``offset``..``offset + count`` of row group / record batch ``part``; the first is row
+    ``first_line`` of the file (1-based, as the readers number rows)."""
+
+    part: int
+    offset: int
+    count: int
+    first_line: int
+
+
+def is_arrow_file(path: Path) -> bool:
+    """Whether ``path`` is a file in the Arrow IPC file format (not the stream format, not a folder)."""
+    if not path.is_file():
+        return False
+    with open(path, "rb") as fh:
+        return fh.read(len(ARROW_FILE_MAGIC)) == ARROW_FILE_MAGIC
+
+
+def _parquet(path: Path):
     import pyarrow.parquet as pq
 
     try:
-        pf = pq.ParquetFile(path)
+        return pq.ParquetFile(path)
     except Exception as exc:  # noqa: BLE001
         raise BuildError(f"{path}: not a Parquet file: {exc}") from None
+
+
+def _arrow_file(path: Path):
+    import pyarrow as pa
+
+    try:
+        return pa.ipc.open_file(pa.memory_map(str(path)))
+    except Exception as exc:  # noqa: BLE001
+        raise BuildError(f"{path}: not an Arrow IPC file: {exc}") from None
+
+
+def part_rows(path: Path, fmt: str) -> list[int]:
+    """Rows of each row group (``parquet``) or record batch (``arrow``, an IPC file), from metadata."""
+    if fmt == "parquet":
+        meta = _parquet(path).metadata
+        return [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+    reader = _arrow_file(path)
+    return [reader.get_batch(i).num_rows for i in range(reader.num_record_batches)]  # mapped, not read
+
+
+def row_slices(path: Path, fmt: str, max_rows: int) -> Iterator[RowSlice]:
+    """The slices of a Parquet or Arrow IPC file: see the module docstring. Empty parts have none."""
+    line = 1
+    for part, n in enumerate(part_rows(path, fmt)):
+        for offset in range(0, n, max_rows):
+            count = min(max_rows, n - offset)
+            yield RowSlice(part, offset, count, line)
+            line += count
+
+
+def read_slice(path: Path, fmt: str, s: RowSlice) -> list[SourceRow]:
+    """The rows of one slice (:func:`row_slices`)."""
+    if fmt == "parquet":
+        table = _parquet(path).read_row_group(s.part)
+    else:
+        table = _arrow_file(path).get_batch(s.part)
+    rows = table.slice(s.offset, s.count).to_pylist()
+    return [SourceRow(s.first_line + i, row) for i, row in enumerate(rows)]
+
+
+def read_parquet(path: Path, batch_size: int) -> Iterator[SourceRow]:
+    pf = _parquet(path)
     n = 0
     for batch in pf.iter_batches(batch_size=batch_size):
         for row in batch.to_pylist():
