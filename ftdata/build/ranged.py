@@ -1,4 +1,4 @@
-"""Reading in the workers: a JSON Lines chunk travels as a byte range, not as rows.
+"""Reading in the workers: a chunk travels as a byte range or row slice, not as rows.
 
 For a local JSON Lines source on an engine whose workers share the build's file system (the
 local engine: threads or forked processes), the build process only scans the file for chunk
@@ -16,6 +16,18 @@ A chunk's cache key (:func:`range_key`) hashes the range's raw bytes, its first 
 the source's and split's settings (they decide the row check, keys and split units) and the
 context fingerprint; the cached entry carries the :class:`RangeRead` too, so a hit gives the
 same result as a miss.
+
+A local Parquet file or Arrow IPC file (not an Arrow stream, not a ``save_to_disk`` folder)
+travels the same way as a :class:`SliceTask`: the build process reads only the file's metadata
+(:func:`ftdata.read.columnar.row_slices`: row groups / record batches cut into ``batch_size``
+rows, the chunks it reads itself when it does) and the worker reads its slice
+(:func:`ftdata.read.columnar.read_slice`) into the rows the whole-file reader gives, then the
+same :func:`~ftdata.build.rows.read_range` and phase A. Its cache key hashes, instead of the
+range's bytes, the file's sha256 (computed anyway for the manifest's ``source_hashes``) and the
+slice's place (row group or batch, offset, count; first line among the settings): a worker
+then looks a slice up without reading or decoding it, and a Parquet row group's bytes alone
+would not decide its rows (the footer's schema does too). The price: any change to the file
+invalidates all of its chunks, where a JSON Lines edit keeps the ranges it does not touch.
 
 Not read in the workers (the build process reads, as before): other formats, Hub sources,
 sources whose rows need a running index (``round_robin`` template choice, see
