@@ -150,3 +150,17 @@ def test_cutting_at_row_groups_gives_the_outputs_of_the_old_cut(tmp_path, monkey
     assert codes and not {"unreadable", "schema", "duplicate_key"} & set(codes), codes  # phase-A rejects only
     assert output_bytes(here.output) == want
     assert output_bytes(workers.output) == want
+
+
+def test_with_read_rejects_the_new_cut_changes_only_the_order_of_rejects(tmp_path, monkeypatch):
+    """What cutting at row groups changes for a source with read rejects: the order of the lines
+    of rejects.jsonl (read rejects are written between chunks' phase-A rejects), nothing else."""
+    recipe = _recipe(tmp_path, "parquet", with_rejects=True)
+    new = output_bytes(compile_recipe(recipe, output=tmp_path / "new", num_proc=1, cache=False).output)
+    with monkeypatch.context() as m:
+        _build_process(m)
+        m.setattr(row_stream, "local_columnar", lambda src, base: None)  # the old cut
+        old = output_bytes(compile_recipe(recipe, output=tmp_path / "old", num_proc=1, cache=False).output)
+    assert old.keys() == new.keys()
+    assert [n for n in old if old[n] != new[n]] == ["rejects.jsonl"]
+    assert sorted(old["rejects.jsonl"].splitlines()) == sorted(new["rejects.jsonl"].splitlines())
