@@ -67,3 +67,24 @@ def test_only_files_with_random_access_are_sliced(tmp_path):
     (tmp_path / "bad.parquet").write_bytes(b"not parquet")
     with pytest.raises(BuildError, match="bad.parquet: not a Parquet file"):
         list(row_slices(tmp_path / "bad.parquet", "parquet", 10))
+
+
+@pytest.mark.parametrize("compression", ["lz4", "zstd", "uncompressed"])
+def test_arrow_batch_rows_come_from_the_footer_without_reading_a_batch(tmp_path, monkeypatch, compression):
+    import pyarrow.feather as feather
+
+    t = pa.table({"id": list(range(1000)), "c": pa.array(["a", "b"] * 500).dictionary_encode()})
+    p = tmp_path / "f.arrow"
+    feather.write_feather(t, p, compression=compression, chunksize=137)
+    reader = pa.ipc.open_file(str(p))
+    want = [reader.get_batch(i).num_rows for i in range(reader.num_record_batches)]
+    assert want == [137] * 7 + [41]
+
+    class NoBatches:  # the reader's metadata, but no batch may be read
+        num_record_batches = reader.num_record_batches
+
+        def get_batch(self, i):
+            pytest.fail("read a record batch")
+
+    monkeypatch.setattr(columnar, "_arrow_file", lambda path: NoBatches())
+    assert columnar.part_rows(p, "arrow") == want
