@@ -67,7 +67,7 @@ def part_rows(path: Path, fmt: str) -> list[int]:
     reader = _arrow_file(path)
     try:
         rows = arrow_batch_rows(path)
-    except (struct.error, ValueError, OSError):
+    except (struct.error, ValueError, IndexError, OSError):  # not laid out as expected
         rows = None
     if rows is None or len(rows) != reader.num_record_batches:  # not as the footer says: ask pyarrow
         rows = [reader.get_batch(i).num_rows for i in range(reader.num_record_batches)]
@@ -78,9 +78,10 @@ def arrow_batch_rows(path: Path) -> list[int]:
     """Rows of each record batch of an Arrow IPC file, from its footer and each batch's message
     header (flatbuffers, read in place): pyarrow gives a batch's row count only with the batch,
     which decompresses it in a compressed file (feather's default)."""
-    import mmap
+    import pyarrow as pa
 
-    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+    with pa.memory_map(str(path)) as f:
+        buf = memoryview(f.read_buffer())  # mapped: only the pages read below are touched
         # the file ends with the footer, its int32 length and the 6-byte magic
         start = len(buf) - 10 - struct.unpack_from("<i", buf, len(buf) - 10)[0]
         footer = start + struct.unpack_from("<I", buf, start)[0]

@@ -88,3 +88,13 @@ def test_arrow_batch_rows_come_from_the_footer_without_reading_a_batch(tmp_path,
 
     monkeypatch.setattr(columnar, "_arrow_file", lambda path: NoBatches())
     assert columnar.part_rows(p, "arrow") == want
+
+
+def test_a_footer_not_laid_out_as_expected_falls_back_to_the_batches(tmp_path, monkeypatch):
+    p = _write(tmp_path, "arrow")
+
+    def odd(path):
+        raise ValueError("not a record batch")
+
+    monkeypatch.setattr(columnar, "arrow_batch_rows", odd)
+    assert columnar.part_rows(p, "arrow") == SIZES
