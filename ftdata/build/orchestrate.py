@@ -164,6 +164,7 @@ class Build(PhaseA):
         self.reject_samples: dict[str, dict[str, Reject]] = {s.name: {} for s in recipe.sources}
         self.hashed_rows = 0  # rows whose split comes from the ratios
         self._importer = None  # the thread of _import_for_finalize, once started
+        self.source_file_hashes: dict = {}  # source name -> its file's sha256 (run), for worker-read slices
         self.timings: Counter = Counter()
 
     # -- helpers ------------------------------------------------------------------------
@@ -260,6 +261,7 @@ class Build(PhaseA):
         check_engine(engine, num_proc, ray_address)
         self._tok_hash = tokenizer_hash(self.tok)
         source_hashes = self.source_hashes()
+        self.source_file_hashes = source_hashes
         fp = self.fingerprint(source_hashes)
         if skip_unchanged and overwrite and not force:
             restore_previous(target)  # a killed build may have left the previous output aside

@@ -1,7 +1,7 @@
 """Phase A driven from the build process: every chunk of every source, from cache or engine.
 
 Rows are read and checked in input order (:meth:`checked_rows`), cut into chunks -- or, for a
-local JSON Lines source, only its byte ranges are cut here and the workers read them
+local JSON Lines, Parquet or Arrow IPC file, only its byte ranges or row slices are cut here and the workers read them
 (:mod:`ftdata.build.ranged`; :meth:`PhaseA.read_back` checks their keys in input order and puts
 their read rejects where reading here would have written them) -- and each chunk's result comes from the chunk cache or from the engine's workers; each result is
 accounted for (candidates, rejects) and its table kept on disk for phase B, in input order.
@@ -22,15 +22,14 @@ import pyarrow as pa
 from ..config.paths import resolve_path
 from ..errors import BuildError
 from ..read.keys import KeySet
-from ..read.ranges import line_ranges
-from ..read.sources import guess_format, local_jsonl
+from ..read.sources import guess_format
 from . import rows as row_stream
 from .cache import CachedChunk, chunk_key, context_fingerprint, table_counts
 from .chunk import ChunkResult
 from .engines import make_engine
 from .engines.job import Job
 from .progress import BuildProgress, RateMeter, count_rows
-from .ranged import RangeTask
+from .ranged import read_tasks
 
 
 def _import_before_fork() -> None:
@@ -96,12 +95,13 @@ class PhaseA:
         store = ((str(self.cache.root), self.cache.read, fp)
                  if self.cache is not None and engine.stores_results else None)
 
-        path = local_jsonl(src, self.base) if engine.stores_results and not self.wants_index(src) else None
+        tasks = (read_tasks(src, self.recipe, self.base, self.source_file_hashes.get(src.name))
+                 if engine.stores_results and not self.wants_index(src) else None)
 
         def jobs():
-            if path is not None:  # the workers read (ftdata.build.ranged); this process only cuts
-                for i, r in enumerate(line_ranges(path, self.recipe.batch_size)):
-                    job = Job(i, [], task=RangeTask(src, self.recipe, str(path), r.start, r.end, r.first_line))
+            if tasks is not None:  # the workers read (ftdata.build.ranged); this process only cuts
+                for i, task in enumerate(tasks):
+                    job = Job(i, [], task=task)
                     job.slot = self._slot()  # its read rejects go here once its result is back
                     self._rows_in_flight.append(0)
                     yield job

@@ -1,4 +1,4 @@
-"""Reading in the workers: a JSON Lines chunk travels as a byte range, not as rows.
+"""Reading in the workers: a chunk travels as a byte range or row slice, not as rows.
 
 For a local JSON Lines source on an engine whose workers share the build's file system (the
 local engine: threads or forked processes), the build process only scans the file for chunk
@@ -17,6 +17,18 @@ the source's and split's settings (they decide the row check, keys and split uni
 context fingerprint; the cached entry carries the :class:`RangeRead` too, so a hit gives the
 same result as a miss.
 
+A local Parquet file or Arrow IPC file (not an Arrow stream, not a ``save_to_disk`` folder)
+travels the same way as a :class:`SliceTask`: the build process reads only the file's metadata
+(:func:`ftdata.read.columnar.row_slices`: row groups / record batches cut into ``batch_size``
+rows, the chunks it reads itself when it does) and the worker reads its slice
+(:func:`ftdata.read.columnar.read_slice`) into the rows the whole-file reader gives, then the
+same :func:`~ftdata.build.rows.read_range` and phase A. Its cache key hashes, instead of the
+range's bytes, the file's sha256 (computed anyway for the manifest's ``source_hashes``) and the
+slice's place (row group or batch, offset, count; first line among the settings): a worker
+then looks a slice up without reading or decoding it, and a Parquet row group's bytes alone
+would not decide its rows (the footer's schema does too). The price: any change to the file
+invalidates all of its chunks, where a JSON Lines edit keeps the ranges it does not touch.
+
 Not read in the workers (the build process reads, as before): other formats, Hub sources,
 sources whose rows need a running index (``round_robin`` template choice, see
 ``want_index``), and engines whose workers may not see the file (Ray).
@@ -26,16 +38,43 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..config.models import Recipe, SourceSpec
+from ..read.columnar import RowSlice, read_slice, row_slices
+from ..read.jsonfmt import jsonl_rows
+from ..read.ranges import line_ranges
+from ..read.sources import file_hash as file_sha
+from ..read.sources import local_columnar, local_jsonl
 from .cache import CachedChunk, ChunkCache
 from .chunk import ChunkResult
 from .rows import read_range
 
 
+class ReadTask:
+    """A chunk its worker reads: :meth:`data` gives the bytes the cache key hashes,
+    :meth:`source_rows` the rows from them."""
+
+    src: SourceSpec
+    recipe: Recipe
+    first_line: int
+    KIND = b""  # names the kind of task in the cache key
+
+    def data(self) -> bytes:
+        raise NotImplementedError
+
+    def source_rows(self, data: bytes):
+        raise NotImplementedError
+
+    def rows(self):
+        """``(checked rows, RangeRead)`` of the chunk (:func:`ftdata.build.rows.read_range`)."""
+        return read_range(self.src, self.recipe, self.source_rows(self.data()))
+
+
 @dataclass
-class RangeTask:
+class RangeTask(ReadTask):
     """One chunk of a JSON Lines source: bytes ``[start, end)`` of ``path``, first line ``first_line``."""
 
     src: SourceSpec
@@ -44,28 +83,69 @@ class RangeTask:
     start: int
     end: int
     first_line: int
+    KIND = b"jsonl range"
 
     def data(self) -> bytes:
         with open(self.path, "rb") as fh:
             fh.seek(self.start)
             return fh.read(self.end - self.start)
 
-    def rows(self):
-        """``(checked rows, RangeRead)`` of the range (:func:`ftdata.build.rows.read_range`)."""
-        return read_range(self.src, self.recipe, self.data(), self.first_line)
+    def source_rows(self, data: bytes):
+        return jsonl_rows(data, self.first_line)
 
 
-def range_key(fingerprint: str, task: RangeTask, data: bytes) -> str:
-    """Cache key of a range chunk: see the module docstring."""
+@dataclass
+class SliceTask(ReadTask):
+    """One chunk of a Parquet or Arrow IPC file (``fmt``): row slice ``part`` of ``path``, whose
+    content is the file's sha256 ``file_hash`` (the one the manifest records)."""
+
+    src: SourceSpec
+    recipe: Recipe
+    path: str
+    fmt: str
+    part: RowSlice
+    file_hash: str
+    KIND = b"columnar slice"
+
+    @property
+    def first_line(self) -> int:
+        return self.part.first_line
+
+    def data(self) -> bytes:
+        """What identifies the slice's rows: the file's content hash and where the slice lies in it."""
+        p = self.part
+        return json.dumps([self.fmt, self.file_hash, p.part, p.offset, p.count]).encode()
+
+    def source_rows(self, data: bytes):
+        return read_slice(Path(self.path), self.fmt, self.part)
+
+
+def read_tasks(src: SourceSpec, recipe: Recipe, base: Path, file_hash: str | None) -> Iterator[ReadTask] | None:
+    """The chunks of ``src`` its workers can read (a local JSON Lines, Parquet or Arrow IPC file),
+    cut here from the file's newlines or metadata only; None for any other source."""
+    path = local_jsonl(src, base)
+    if path is not None:
+        return (RangeTask(src, recipe, str(path), r.start, r.end, r.first_line)
+                for r in line_ranges(path, recipe.batch_size))
+    cols = local_columnar(src, base)
+    if cols is None:
+        return None
+    path, fmt = cols
+    sha = file_hash or file_sha(path)
+    return (SliceTask(src, recipe, str(path), fmt, s, sha) for s in row_slices(path, fmt, recipe.batch_size))
+
+
+def range_key(fingerprint: str, task: ReadTask, data: bytes) -> str:
+    """Cache key of a chunk its worker reads: see the module docstring."""
     settings = [task.src.model_dump(mode="json", exclude={"path"}), task.recipe.split.model_dump(mode="json"),
                 task.recipe.seed, task.first_line]
     h = hashlib.sha256(fingerprint.encode())
-    h.update(b"\x00jsonl range\x00" + json.dumps(settings, sort_keys=True, default=str).encode() + b"\x00")
+    h.update(b"\x00" + task.KIND + b"\x00" + json.dumps(settings, sort_keys=True, default=str).encode() + b"\x00")
     h.update(data)
     return h.hexdigest()
 
 
-def run_range(ctx, task: RangeTask, store: tuple | None = None) -> ChunkResult | CachedChunk:
+def run_range(ctx, task: ReadTask, store: tuple | None = None) -> ChunkResult | CachedChunk:
     """Worker side: read, check and key the range, run phase A on it (through the chunk cache when
     ``store`` names it, as :func:`ftdata.build.cache.cached_process`)."""
     from .chunk import process_chunk  # looked up at call time, as cached_process does
@@ -78,7 +158,7 @@ def run_range(ctx, task: RangeTask, store: tuple | None = None) -> ChunkResult |
         hit = cache.get(key)
         if hit is not None and hit.read is not None:
             return hit
-    rows, info = read_range(task.src, task.recipe, data, task.first_line)
+    rows, info = read_range(task.src, task.recipe, task.source_rows(data))
     res = process_chunk(ctx, rows)
     res.read = info
     stored = cache.put(key, res, res.table.schema) if cache is not None else None

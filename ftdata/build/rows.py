@@ -2,8 +2,8 @@
 
 Reading, the one row check (:func:`~ftdata.read.schema.check_source_row`) and row keys run here
 in input order (:func:`checked_rows`), in the build process, for every source but a local JSON
-Lines one on the local engine: that one the workers read, one byte range each
-(:func:`read_range`, called by :mod:`ftdata.build.ranged`), and the build process checks the
+Lines, Parquet or Arrow IPC file on the local engine: that one the workers read, one byte range
+or row slice each (:func:`read_range`, called by :mod:`ftdata.build.ranged`), and the build process checks the
 keys they return for duplicates, in input order. A row that cannot be read, fails its schema or repeats a key becomes a
 :class:`~ftdata.rejects.Reject`; every other row becomes a :class:`~ftdata.build.chunk.CheckedRow`
 carrying what phase A and the split need (its split unit, group, stratum, pinned split).
@@ -14,18 +14,19 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
 from ..config.models import Recipe, SourceSpec
 from ..plan.split import split_unit
-from ..read.jsonfmt import jsonl_rows, read_jsonl
+from ..read.columnar import read_slice, row_slices
+from ..read.jsonfmt import read_jsonl
 from ..read.keys import KeySet
 from ..read.ranges import line_ranges
 from ..read.schema import check_source_row
-from ..read.sources import SourceRow, local_jsonl, read_source
+from ..read.sources import SourceRow, local_columnar, local_jsonl, read_source
 from ..rejects import Code, Reject
 from .chunk import CheckedRow
 
@@ -110,13 +111,14 @@ class RangeRead:
         return cls(d["n_read"], [Reject.from_dict(r) for r in d["rejects"]], d["keys"], d["lines"], d["unsplit"])
 
 
-def read_range(src: SourceSpec, recipe: Recipe, data: bytes, first_line: int) -> tuple[list[CheckedRow], RangeRead]:
-    """The checked rows of whole JSON Lines ``data`` (a range of ``src``'s file whose first line
-    is ``first_line``) and its :class:`RangeRead`: the row check and keys of :func:`checked_rows`
-    for one chunk, without the duplicate-key check (the build process does it, in input order)."""
+def read_range(src: SourceSpec, recipe: Recipe, source_rows: Iterable[SourceRow]) -> tuple[list[CheckedRow], RangeRead]:
+    """The checked rows of one chunk of ``src`` read in a worker (a JSON Lines byte range, a
+    Parquet / Arrow row slice: :mod:`ftdata.build.ranged`) and its :class:`RangeRead`: the row
+    check and keys of :func:`checked_rows` for one chunk, without the duplicate-key check (the
+    build process does it, in input order)."""
     rows, rejects, keys, lines, unsplit = [], [], [], [], []
     n = 0
-    for row in jsonl_rows(data, first_line):
+    for row in source_rows:
         n += 1
         x = _stage_row(src, row)
         if isinstance(x, Reject):
@@ -134,12 +136,20 @@ def raw_batches(src: SourceSpec, base: Path, batch_size: int) -> Iterator[list[S
     """A source's rows in input order, in chunks: a local JSON Lines file in the line ranges of
     :func:`~ftdata.read.ranges.line_ranges` (``batch_size`` lines or
     :data:`~ftdata.read.ranges.CHUNK_BYTES` of text, whichever comes first: chunks sized by
-    work), every other source in chunks of ``batch_size`` rows."""
+    work), a local Parquet or Arrow IPC file in the row slices of
+    :func:`~ftdata.read.columnar.row_slices` (``batch_size`` rows, never across a row group or
+    record batch), every other source in chunks of ``batch_size`` rows: the chunks the workers
+    read (:mod:`ftdata.build.ranged`)."""
     path = local_jsonl(src, base)
     if path is not None:
         for r in line_ranges(path, batch_size):
             # a range of blank lines only is still a chunk (of no rows), as in the workers
             yield list(read_jsonl(path, r.start, r.end, r.first_line))
+        return
+    cols = local_columnar(src, base)
+    if cols is not None:
+        for s in row_slices(*cols, batch_size):
+            yield read_slice(*cols, s)
         return
     it = read_source(src, base, batch_size)
     while rows := list(islice(it, batch_size)):

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import BuildError
-from .columnar import read_arrow, read_parquet
+from .columnar import is_arrow_file, read_arrow, read_parquet
 from .csvfmt import read_csv
 from .jsonfmt import read_json, read_jsonl
 from .row import SourceRow
@@ -99,6 +99,21 @@ def local_jsonl(src, base: Path) -> Path | None:
     if not path.is_file() or path.stat().st_size == 0 or (src.format or guess_format(path)) != "jsonl":
         return None
     return path
+
+
+def local_columnar(src, base: Path) -> tuple[Path, str] | None:
+    """``(file, format)`` of a source that is a local, non-empty Parquet file or Arrow IPC file
+    (read in row slices, :func:`~ftdata.read.columnar.row_slices`), else None (an Arrow stream or
+    ``save_to_disk`` folder, and every problem with the file, is :func:`read_source`'s)."""
+    from ..config.paths import resolve_path
+
+    if src.hub is not None or not src.path:
+        return None
+    path = resolve_path(base, src.path)
+    fmt = src.format or guess_format(path)
+    if not path.is_file() or path.stat().st_size == 0 or fmt not in ("parquet", "arrow"):
+        return None
+    return (path, fmt) if fmt == "parquet" or is_arrow_file(path) else None
 
 
 def peek_columns(path: Path, fmt: str, src) -> list[str]:

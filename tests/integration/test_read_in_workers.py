@@ -63,7 +63,7 @@ def test_workers_read_jsonl_with_the_bytes_of_reading_in_the_build_process(tmp_p
     if num_proc == 1:
         assert calls  # the worker threads read
     with monkeypatch.context() as m:  # the build process reads, as before this path existed
-        m.setattr(phase_a, "local_jsonl", lambda src, base: None)
+        m.setattr(phase_a, "read_tasks", lambda *a: None)
         m.setattr(ranged, "read_range", lambda *a: pytest.fail("the build process path read a range"))
         main = compile_recipe(recipe, output=tmp_path / "main", num_proc=num_proc, cache=False)
     got, want = output_bytes(workers.output), output_bytes(main.output)

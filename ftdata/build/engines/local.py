@@ -60,10 +60,10 @@ def run_chunk(digest: str, blob: bytes, rows, store: tuple | None = None):
     """Worker entry point: phase A for one chunk (in a worker process or thread), through the
     chunk cache when ``store`` names it (:func:`ftdata.build.cache.cached_process`). ``rows`` may
     come pickled (:func:`ftdata.build.cache.rows_blob`): the cache key hashes those bytes as they are;
-    or as a :class:`~ftdata.build.ranged.RangeTask`, a byte range of the source the worker reads."""
+    or as a :class:`~ftdata.build.ranged.ReadTask`, a byte range or row slice of the source the worker reads."""
     from ..cache import cached_process
     from ..chunk import process_chunk
-    from ..ranged import RangeTask, run_range
+    from ..ranged import ReadTask, run_range
 
     rows_b = None
     if isinstance(rows, bytes):
@@ -76,7 +76,7 @@ def run_chunk(digest: str, blob: bytes, rows, store: tuple | None = None):
         if cache is None:
             cache = _LOCAL.ctx = {}
     ctx = unpack_context(digest, blob, cache)
-    if isinstance(rows, RangeTask):  # a chunk this worker reads itself (ftdata.build.ranged)
+    if isinstance(rows, ReadTask):  # a chunk this worker reads itself (ftdata.build.ranged)
         return run_range(ctx, rows, store)
     return process_chunk(ctx, rows) if store is None else cached_process(ctx, rows, store, rows_b)
 

@@ -21,3 +21,23 @@ def test_the_key_changes_with_everything_that_changes_the_chunk_and_nothing_else
                range_key("fp", _task(first_line=5), data), range_key("fp", _task(seed=2), data),
                range_key("fp", _task(columns={"id": {"type": "int"}}), data), range_key("fp", _task(split="test"), data)]
     assert len({base, *changed}) == 1 + len(changed)
+
+
+def _slice(file_hash="h", part=(2, 16, 16, 40), path="a.parquet", fmt="parquet", **src):
+    from ftdata.build.ranged import SliceTask
+    from ftdata.read.columnar import RowSlice
+
+    t = _task(path=path, **src)
+    return SliceTask(t.src, t.recipe, path, fmt, RowSlice(*part), file_hash)
+
+
+def test_a_slice_key_hashes_the_file_hash_and_the_slice_place_not_the_file_location():
+    def key(t):
+        return range_key("fp", t, t.data())
+
+    base = key(_slice())
+    assert key(_slice()) == base and key(_slice(path="elsewhere/a.parquet")) == base
+    changed = [key(_slice(file_hash="h2")), key(_slice(part=(3, 16, 16, 40))), key(_slice(part=(2, 0, 16, 40))),
+               key(_slice(part=(2, 16, 15, 40))), key(_slice(part=(2, 16, 16, 41))), key(_slice(fmt="arrow")),
+               key(_slice(seed=2)), key(_slice(split="test")), range_key("fp2", _slice(), _slice().data())]
+    assert base not in changed and len(set(changed)) == len(changed)

@@ -1,0 +1,100 @@
+"""Row slices of Parquet and Arrow IPC files (ftdata.read.columnar): cut from metadata, read as the whole file."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from ftdata.errors import BuildError
+from ftdata.read import columnar
+from ftdata.read.columnar import read_arrow, read_parquet, read_slice, row_slices
+from ftdata.read.sources import local_columnar
+
+SIZES = [7, 1, 0, 20, 5]
+
+
+def _write(tmp_path, fmt):
+    schema = pa.schema([("id", pa.int64()), ("t", pa.string())])
+    parts = [pa.table({"id": list(range(sum(SIZES[:i]), sum(SIZES[:i + 1]))), "t": ["x" * j for j in range(n)]},
+                      schema=schema) for i, n in enumerate(SIZES)]
+    if fmt == "parquet":
+        p = tmp_path / "a.parquet"
+        with pq.ParquetWriter(p, parts[0].schema) as w:
+            for t in parts:
+                if len(t):
+                    w.write_table(t, row_group_size=len(t))
+    else:
+        p = tmp_path / "a.arrow"
+        with pa.OSFile(str(p), "wb") as sink, pa.ipc.new_file(sink, parts[0].schema) as w:
+            for t in parts:
+                w.write_batch(pa.RecordBatch.from_pydict(t.to_pydict(), schema=t.schema))
+    return p
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "arrow"])
+@pytest.mark.parametrize("max_rows", [1, 3, 7, 1000])
+def test_slices_cover_every_part_and_read_as_the_whole_file(tmp_path, monkeypatch, fmt, max_rows):
+    p = _write(tmp_path, fmt)
+    with monkeypatch.context() as m:  # cutting never reads the rows
+        m.setattr(pq.ParquetFile, "read_row_group", lambda *a, **k: pytest.fail("read a row group"))
+        m.setattr(columnar, "read_slice", lambda *a: pytest.fail("read a slice"))
+        slices = list(row_slices(p, fmt, max_rows))
+    sizes = [n for n in SIZES if n]  # an empty part has no slice
+    assert [s.count for s in slices] == [min(max_rows, n - o) for n in sizes for o in range(0, n, max_rows)]
+    assert all(s.count <= max_rows for s in slices)
+    whole = list((read_parquet if fmt == "parquet" else read_arrow)(p, 4))
+    parts = [r for s in slices for r in read_slice(p, fmt, s)]
+    assert [(r.line, r.data) for r in parts] == [(r.line, r.data) for r in whole]
+    assert [r.line for r in parts] == list(range(1, sum(SIZES) + 1))
+
+
+def test_only_files_with_random_access_are_sliced(tmp_path):
+    from ftdata.config.models import SourceSpec
+
+    _write(tmp_path, "arrow")
+    t = pa.table({"id": [1]})
+    with pa.OSFile(str(tmp_path / "s.arrow"), "wb") as sink, pa.ipc.new_stream(sink, t.schema) as w:
+        w.write_table(t)
+    (tmp_path / "e.parquet").write_bytes(b"")
+
+    def spec(path):
+        return SourceSpec.model_validate({"name": "a", "path": path})
+
+    assert local_columnar(spec("a.arrow"), tmp_path) == (tmp_path / "a.arrow", "arrow")
+    assert local_columnar(spec("s.arrow"), tmp_path) is None  # a stream: read in the build process
+    assert local_columnar(spec("e.parquet"), tmp_path) is None  # empty: read_source reports it
+    (tmp_path / "bad.parquet").write_bytes(b"not parquet")
+    with pytest.raises(BuildError, match="bad.parquet: not a Parquet file"):
+        list(row_slices(tmp_path / "bad.parquet", "parquet", 10))
+
+
+@pytest.mark.parametrize("compression", ["lz4", "zstd", "uncompressed"])
+def test_arrow_batch_rows_come_from_the_footer_without_reading_a_batch(tmp_path, monkeypatch, compression):
+    import pyarrow.feather as feather
+
+    t = pa.table({"id": list(range(1000)), "c": pa.array(["a", "b"] * 500).dictionary_encode()})
+    p = tmp_path / "f.arrow"
+    feather.write_feather(t, p, compression=compression, chunksize=137)
+    reader = pa.ipc.open_file(str(p))
+    want = [reader.get_batch(i).num_rows for i in range(reader.num_record_batches)]
+    assert want == [137] * 7 + [41]
+
+    class NoBatches:  # the reader's metadata, but no batch may be read
+        num_record_batches = reader.num_record_batches
+
+        def get_batch(self, i):
+            pytest.fail("read a record batch")
+
+    monkeypatch.setattr(columnar, "_arrow_file", lambda path: NoBatches())
+    assert columnar.part_rows(p, "arrow") == want
+
+
+def test_a_footer_not_laid_out_as_expected_falls_back_to_the_batches(tmp_path, monkeypatch):
+    p = _write(tmp_path, "arrow")
+
+    def odd(path):
+        raise ValueError("not a record batch")
+
+    monkeypatch.setattr(columnar, "arrow_batch_rows", odd)
+    assert columnar.part_rows(p, "arrow") == SIZES
