@@ -95,14 +95,15 @@ def trl_prepare(prompts: list[str], completions: list[str], folder: Path) -> tup
     return sum(s for s, _ in spent), tokens, sum(c for _, c in spent)
 
 
-def datasets_map(prompts: list[str], completions: list[str], batch: int) -> tuple[float, int, float]:
+def datasets_map(prompts: list[str], completions: list[str], batch: int, keep: bool = False) -> tuple:
     """A hand-written batched ``datasets.map``, as a user writes it for completion-only training:
     the transformers fast tokenizer (the shipped one) on the prompts alone and on prompt +
     completion (``completions`` carry their separator), EOS appended, ``labels`` = the ids with
     -100 over the prompt's token count, and ``attention_mask``; batches of ``batch``, one process.
 
     Returns ``(wall seconds, tokens, CPU seconds)`` of the ``map`` call (not the tokenizer's
-    loading nor the ``Dataset``'s making)."""
+    loading nor the ``Dataset``'s making), and the mapped ``Dataset`` after them with ``keep``
+    (tests/unit/test_bench_peers.py compares it with ftdata's columns)."""
     import datasets
 
     tok = load_tokenizer("ftdata:tiny-bpe")
@@ -119,7 +120,8 @@ def datasets_map(prompts: list[str], completions: list[str], batch: int) -> tupl
     c0, t0 = time.process_time(), time.perf_counter()
     out = data.map(tokenize, batched=True, batch_size=batch, remove_columns=["prompt", "completion"])
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
-    return seconds, sum(len(x) for x in out["input_ids"]), cpu
+    tokens = sum(len(x) for x in out["input_ids"])
+    return (seconds, tokens, cpu, out) if keep else (seconds, tokens, cpu)
 
 
 def main() -> None:
