@@ -13,10 +13,13 @@ In the same process, one after another:
   (prompt + separator + completion), batches of 1,000 (the baseline of every ratio); and
   ``encode_batch_fast`` (no offsets), which ftdata's vectorised masking calls, shown as a
   second reference line;
-* TRL: building an ``SFTTrainer`` (tiny model) on the same prompt/completion pairs, which
-  tokenizes them and prepares the completion mask (its preparation; no training);
-* ``datasets.map`` calling the same tokenizer (``transformers`` fast tokenizer) on the
-  joined texts, batched.
+* TRL: building an ``SFTTrainer`` (tiny model, ``completion_only_loss=True``) on the same
+  prompt/completion pairs; its dataset preparation alone is timed (EOS, tokenizing prompt and
+  prompt + completion per example, the completion mask, the ``labels`` column; see
+  :func:`trl_prepare`);
+* a hand-written batched ``datasets.map`` producing ``input_ids``, ``attention_mask`` and
+  completion-only ``labels`` with the same tokenizer (``transformers`` fast tokenizer): the
+  prompts and the joined texts tokenized, -100 over the prompt (:func:`datasets_map`).
 
 The fast methods run in ``--rounds`` rounds, one after another, and each is scored by its
 best round (a shared machine's load changes by the minute); TRL runs once. Prints
@@ -50,7 +53,18 @@ def bare(texts: list[str], batch: int, fast: bool = False) -> float:
     return time.perf_counter() - t0
 
 
-def trl_prepare(prompts: list[str], completions: list[str], folder: Path) -> tuple[float, int]:
+def trl_prepare(prompts: list[str], completions: list[str], folder: Path) -> tuple[float, int, float]:
+    """TRL's own preparation of prompt/completion pairs: ``SFTTrainer(...)`` with
+    ``completion_only_loss=True`` on a ``Dataset`` of ``prompt`` and ``completion`` columns, the
+    shipped tokenizer and a tiny model (no training). What it does to the data (TRL 1.16,
+    ``SFTTrainer._prepare_dataset``): one ``Dataset.map`` appends EOS to every completion; one
+    tokenizes each example (``batched=False``: per example, the prompt alone and prompt + completion,
+    the completion starting where the two token lists diverge, a ``completion_mask``); one builds
+    the ``labels`` column from that mask (-100 over the prompt).
+
+    Returns ``(wall seconds, tokens, CPU seconds)`` of ``_prepare_dataset`` alone (timed by wrapping
+    it, not calling it: TRL calls it as it always does), so importing TRL, building the model and
+    the trainer's other set-up are not counted against the peer."""
     import datasets
     from transformers import GPT2Config, GPT2LMHeadModel
     from trl import SFTConfig, SFTTrainer
@@ -60,22 +74,54 @@ def trl_prepare(prompts: list[str], completions: list[str], folder: Path) -> tup
     data = datasets.Dataset.from_dict({"prompt": prompts, "completion": completions})
     args = SFTConfig(output_dir=str(folder / "trl"), max_length=None, report_to=[], completion_only_loss=True,
                      use_cpu=True, bf16=False, disable_tqdm=True)
-    t0 = time.perf_counter()
-    trainer = SFTTrainer(model=model, args=args, train_dataset=data, processing_class=tok)
-    seconds = time.perf_counter() - t0
-    tokens = sum(len(x) for x in trainer.train_dataset["input_ids"])
-    return seconds, tokens
+    spent = []
+    prepare = SFTTrainer._prepare_dataset
+
+    def timed_prepare(self, *a, **k):
+        c0, t0 = time.process_time(), time.perf_counter()
+        try:
+            return prepare(self, *a, **k)
+        finally:
+            spent.append((time.perf_counter() - t0, time.process_time() - c0))
+
+    SFTTrainer._prepare_dataset = timed_prepare
+    try:
+        trainer = SFTTrainer(model=model, args=args, train_dataset=data, processing_class=tok)
+    finally:
+        SFTTrainer._prepare_dataset = prepare
+    prepared = trainer.train_dataset
+    assert "labels" in prepared.column_names, prepared.column_names  # the completion-only labels were built
+    tokens = sum(len(x) for x in prepared["input_ids"])
+    return sum(s for s, _ in spent), tokens, sum(c for _, c in spent)
 
 
-def datasets_map(texts: list[str], batch: int) -> tuple[float, int]:
+def datasets_map(prompts: list[str], completions: list[str], batch: int, keep: bool = False) -> tuple:
+    """A hand-written batched ``datasets.map``, as a user writes it for completion-only training:
+    the transformers fast tokenizer (the shipped one) on the prompts alone and on prompt +
+    completion (``completions`` carry their separator), EOS appended, ``labels`` = the ids with
+    -100 over the prompt's token count, and ``attention_mask``; batches of ``batch``, one process.
+
+    Returns ``(wall seconds, tokens, CPU seconds)`` of the ``map`` call (not the tokenizer's
+    loading nor the ``Dataset``'s making), and the mapped ``Dataset`` after them with ``keep``
+    (tests/unit/test_bench_peers.py compares it with ftdata's columns)."""
     import datasets
 
     tok = load_tokenizer("ftdata:tiny-bpe")
-    data = datasets.Dataset.from_dict({"text": texts})
-    t0 = time.perf_counter()
-    out = data.map(lambda b: tok(b["text"]), batched=True, batch_size=batch, remove_columns=["text"])
-    seconds = time.perf_counter() - t0
-    return seconds, sum(len(x) for x in out["input_ids"])
+    eos = tok.eos_token_id
+    data = datasets.Dataset.from_dict({"prompt": prompts, "completion": completions})
+
+    def tokenize(b):
+        n_prompt = [len(x) for x in tok(b["prompt"], add_special_tokens=False)["input_ids"]]
+        full = tok([p + c for p, c in zip(b["prompt"], b["completion"])], add_special_tokens=False)["input_ids"]
+        input_ids = [ids + [eos] for ids in full]
+        labels = [[-100] * k + ids[k:] for k, ids in zip(n_prompt, input_ids)]
+        return {"input_ids": input_ids, "attention_mask": [[1] * len(x) for x in input_ids], "labels": labels}
+
+    c0, t0 = time.process_time(), time.perf_counter()
+    out = data.map(tokenize, batched=True, batch_size=batch, remove_columns=["prompt", "completion"])
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    tokens = sum(len(x) for x in out["input_ids"])
+    return (seconds, tokens, cpu, out) if keep else (seconds, tokens, cpu)
 
 
 def main() -> None:
@@ -129,11 +175,11 @@ def main() -> None:
                 times.setdefault("bare encode_batch", []).append(bare(texts, args.batch_size))
                 times.setdefault("bare encode_batch_fast", []).append(bare(texts, args.batch_size, fast=True))
             if not args.skip_map:
-                s, k = datasets_map(texts, args.batch_size)
+                s, k, _ = datasets_map(prompts, [sep + c for c in completions], args.batch_size)
                 times.setdefault("datasets.map(tokenizer)", []).append(s)
                 counts["datasets.map(tokenizer)"] = (len(texts), k)
         if not args.skip_trl:  # slow: one round
-            s, k = trl_prepare(prompts, [sep + c for c in completions], folder)
+            s, k, _ = trl_prepare(prompts, [sep + c for c in completions], folder)
             times["TRL SFTTrainer preparation"] = [s]
             counts["TRL SFTTrainer preparation"] = (len(texts), k)
     res = {}

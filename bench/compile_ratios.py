@@ -11,9 +11,12 @@ after another, and is scored by its best round (a shared machine's load changes 
 
 * ``plain``: DialogSum dev+test ``--times`` over (50 -> 50,000 rows), one prompt/completion
   template, the shipped ``ftdata:tiny-bpe`` tokenizer, 2 processes and 1 process; with the peers
-  (``--skip-peers`` leaves them out): a hand-written batched ``datasets.map`` of the transformers
-  tokenizer on the joined texts (best of the rounds) and TRL's ``SFTTrainer`` preparation
-  (prompt/completion, completion-only loss; one run: it is slow).
+  (``--skip-peers`` leaves them out): a hand-written batched ``datasets.map`` giving
+  ``input_ids`` and completion-only ``labels`` (prompts and joined texts tokenized by the
+  transformers tokenizer, -100 over the prompt, EOS; best of the rounds) and TRL's
+  ``SFTTrainer`` dataset preparation (prompt/completion, ``completion_only_loss``; one run: it is
+  slow); each peer's wall and CPU seconds cover its data work alone (bench/compile.py says what
+  each does).
 * ``bpe-nfc`` / ``bpe-raw``: the same rows with a large byte-level BPE vocabulary trained here
   from the shared English text (``../shared/data``: Multi30K English, DialogSum, Amazon Fine Food,
   SMS Spam), a Qwen2-style split regex and byte-level pre-tokenizer, ``vocab_size=100_000`` asked
@@ -261,14 +264,14 @@ def run_case(name: str, recipe: Path, tokenizer: Path, procs: list[int], rounds:
         s, c = bare(tokenizer, texts)
         times.setdefault("bare", []).append(s)
         cpu.setdefault("bare", []).append(c)
-        if peers:  # CPU: the whole call (it also loads the tokenizer and makes the Dataset)
-            _, c, (s, _) = timed(datasets_map, texts, BATCH)
+        if peers:  # wall and CPU of the map call alone (see bench/compile.py)
+            s, _, c = datasets_map(extra["prompts"], [" " + c for c in extra["completions"]], BATCH)
             times.setdefault("datasets.map", []).append(s)
             cpu.setdefault("datasets.map", []).append(c)
         print(f"  {name} round {r + 1}: " + ", ".join(f"{k} {v[-1]:.1f}s cpu {cpu[k][-1]:.1f}s"
                                                       for k, v in times.items()), flush=True)
     if peers:
-        _, c, (s, _) = timed(trl_prepare, extra["prompts"], [" " + c for c in extra["completions"]], folder)
+        s, _, c = trl_prepare(extra["prompts"], [" " + c for c in extra["completions"]], folder)
         times["TRL preparation"] = [s]
         cpu["TRL preparation"] = [c]
     best = {k: min(v) for k, v in times.items()}

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
+from itertools import chain
 
 import numpy as np
 
@@ -153,13 +154,12 @@ def _place_tokens(backend, blen_of: np.ndarray, texts: list[str], completions, s
     sep_b = len(separator.encode("utf-8"))
     t_len = p_len + sep_b + np.fromiter((len(c.encode("utf-8")) for c in completions), dtype=np.int64, count=n_ex)
     encs = backend.encode_batch_fast(texts, add_special_tokens=False)
-    parts = [np.array(e.ids, dtype=np.int32) for e in encs]
-    del encs
-    n = np.fromiter(map(len, parts), dtype=np.int64, count=n_ex)
+    n = np.fromiter(map(len, encs), dtype=np.int64, count=n_ex)
     toff = np.zeros(n_ex + 1, dtype=np.int64)
     np.cumsum(n, out=toff[1:])
-    flat = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
-    del parts
+    # the ids straight into one flat array (no per-example array to concatenate)
+    flat = np.fromiter(chain.from_iterable(e.ids for e in encs), dtype=np.int32, count=int(toff[-1]))
+    del encs
     try:
         blen = blen_of[flat]
     except IndexError:  # an id the vocabulary table does not cover

@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 
 from ..constants import IGNORE_INDEX
 from ..read.mapped import MappedFiles, Release
+from .gather import take_rows
 
 #: Rows per slice when computing per-example statistics (bounds memory on large splits).
 STATS_SLICE = 8192
@@ -59,9 +60,12 @@ def _segment_counts(labels: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
 
 def _names(batch: pa.RecordBatch, column: str, packed: bool) -> np.ndarray:
-    """A string column of ``batch`` per example (flattened per document in packed rows)."""
+    """A string column of ``batch`` per example (flattened per document in packed rows), as
+    objects shared by equal values: one string per distinct name, not one per example (a split
+    holds few names and may hold millions of examples)."""
     col = batch.column(column)
-    return (pc.list_flatten(col) if packed else col).to_numpy(zero_copy_only=False)
+    enc = pc.dictionary_encode(pc.list_flatten(col) if packed else col, null_encoding="encode")
+    return enc.dictionary.to_numpy(zero_copy_only=False)[enc.indices.to_numpy(zero_copy_only=False)]
 
 
 def split_stats(table: pa.Table, release: Release | None = None, seq2seq: bool | None = None) -> dict[str, np.ndarray]:
@@ -154,13 +158,14 @@ def first_examples(table: pa.Table, stats: dict[str, np.ndarray], per_template: 
             picked += np.flatnonzero(in_t & (task == k))[:per_template].tolist()
     picked.sort()
     cols = [c for c in COLUMNS if c in table.column_names and c != "answer_choices"]
+    # take_rows, not Table.take: that would first concatenate whole columns of the split
     if "seq_lengths" not in table.column_names:
-        return table.select(cols).take(picked).to_pylist()
+        return take_rows(table.select(cols), picked).to_pylist()
     # packed: example i is document i - first[row] of the row that holds it
     per_row = pc.list_value_length(table.column("seq_lengths")).to_numpy(zero_copy_only=False).astype(np.int64)
     first = np.cumsum(per_row) - per_row
     rows = np.searchsorted(first, picked, side="right") - 1
-    got = table.select(cols).take(np.unique(rows)).to_pylist()
+    got = take_rows(table.select(cols), np.unique(rows)).to_pylist()
     by_row = dict(zip(np.unique(rows).tolist(), got))
     return [_documents(by_row[r])[i - first[r]] for i, r in zip(picked, rows.tolist())]
 
