@@ -53,23 +53,37 @@ def _source(folder):
                      "columns": {"summary": {"type": "str", "min_length": 1}}}]})
 
 
-@pytest.mark.parametrize("num_proc", [1, 2])
-def test_workers_read_jsonl_with_the_bytes_of_reading_in_the_build_process(tmp_path, monkeypatch, num_proc):
-    recipe = _source(tmp_path)
+
+def read_in_build_process(m) -> None:
+    """Read in the build process, as every source was before reading in the workers existed."""
+    m.setattr(phase_a, "read_tasks", lambda *a: None)
+    m.setattr(ranged, "read_range", lambda *a: pytest.fail("the build process path read a range"))
+
+
+def built_both_ways(recipe, tmp_path, monkeypatch, num_proc):
+    """Build ``recipe`` read in the workers (cache on) and read in the build process (cache off);
+    assert every output file is byte-identical. Returns (the workers' build, its bytes, the
+    build process's bytes)."""
     calls = []
     real = ranged.read_range
     monkeypatch.setattr(ranged, "read_range", lambda *a: calls.append(1) or real(*a))
     workers = compile_recipe(recipe, output=tmp_path / "workers", num_proc=num_proc, cache=True)
     if num_proc == 1:
         assert calls  # the worker threads read
-    with monkeypatch.context() as m:  # the build process reads, as before this path existed
-        m.setattr(phase_a, "read_tasks", lambda *a: None)
-        m.setattr(ranged, "read_range", lambda *a: pytest.fail("the build process path read a range"))
+    with monkeypatch.context() as m:
+        read_in_build_process(m)
         main = compile_recipe(recipe, output=tmp_path / "main", num_proc=num_proc, cache=False)
     got, want = output_bytes(workers.output), output_bytes(main.output)
     assert got.keys() == want.keys()
     for name in want:
         assert got[name] == want[name], name
+    return workers, got, want
+
+
+@pytest.mark.parametrize("num_proc", [1, 2])
+def test_workers_read_jsonl_with_the_bytes_of_reading_in_the_build_process(tmp_path, monkeypatch, num_proc):
+    recipe = _source(tmp_path)
+    workers, got, want = built_both_ways(recipe, tmp_path, monkeypatch, num_proc)
 
     rej = [json.loads(x) for x in want["rejects.jsonl"].decode().splitlines()]
     codes = [r["code"] for r in rej]

@@ -16,12 +16,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ftdata.build import phase_a, ranged
 from ftdata.build import rows as row_stream
 from ftdata.build.orchestrate import compile_recipe
 from ftdata.read.columnar import row_slices
 
 from .test_cache import output_bytes
+from .test_read_in_workers import built_both_ways, read_in_build_process
 from tests.conftest import shared, write_native_templates, write_recipe
 
 PARTS = [23, 5, 40, 1, 31, 0, 17, 50, 33]  # row group / record batch sizes (one empty), batch_size 16
@@ -85,31 +85,13 @@ def _recipe(folder, fmt: str, with_rejects: bool):
                      "columns": {"summary": {"type": "str", "min_length": 1}}}]})
 
 
-def _build_process(m):
-    """Read in the build process, as every source but JSON Lines was before."""
-    m.setattr(phase_a, "read_tasks", lambda *a: None)
-    m.setattr(ranged, "read_range", lambda *a: pytest.fail("the build process path read a slice"))
-
-
 @pytest.mark.parametrize("fmt", ["parquet", "arrow"])
 @pytest.mark.parametrize("num_proc", [1, 2])
 def test_workers_read_columnar_files_with_the_bytes_of_reading_in_the_build_process(tmp_path, monkeypatch,
                                                                                    num_proc, fmt):
     recipe = _recipe(tmp_path, fmt, with_rejects=True)
     path = tmp_path / f"d.{fmt}"
-    calls = []
-    real = ranged.read_range
-    monkeypatch.setattr(ranged, "read_range", lambda *a: calls.append(1) or real(*a))
-    workers = compile_recipe(recipe, output=tmp_path / "workers", num_proc=num_proc, cache=True)
-    if num_proc == 1:
-        assert calls  # the worker threads read
-    with monkeypatch.context() as m:
-        _build_process(m)
-        main = compile_recipe(recipe, output=tmp_path / "main", num_proc=num_proc, cache=False)
-    got, want = output_bytes(workers.output), output_bytes(main.output)
-    assert got.keys() == want.keys()
-    for name in want:
-        assert got[name] == want[name], name
+    workers, got, want = built_both_ways(recipe, tmp_path, monkeypatch, num_proc)
 
     rej = [json.loads(x) for x in want["rejects.jsonl"].decode().splitlines()]
     codes = [r["code"] for r in rej]
@@ -140,7 +122,7 @@ def test_cutting_at_row_groups_gives_the_outputs_of_the_old_cut(tmp_path, monkey
     recipe = _recipe(tmp_path, fmt, with_rejects=False)
     workers = compile_recipe(recipe, output=tmp_path / "workers", num_proc=2, cache=False)
     with monkeypatch.context() as m:
-        _build_process(m)
+        read_in_build_process(m)
         here = compile_recipe(recipe, output=tmp_path / "here", num_proc=2, cache=False)
         m.setattr(row_stream, "local_columnar", lambda src, base: None)  # the old cut
         old = compile_recipe(recipe, output=tmp_path / "old", num_proc=2, cache=False)
@@ -158,7 +140,7 @@ def test_with_read_rejects_the_new_cut_changes_only_the_order_of_rejects(tmp_pat
     recipe = _recipe(tmp_path, "parquet", with_rejects=True)
     new = output_bytes(compile_recipe(recipe, output=tmp_path / "new", num_proc=1, cache=False).output)
     with monkeypatch.context() as m:
-        _build_process(m)
+        read_in_build_process(m)
         m.setattr(row_stream, "local_columnar", lambda src, base: None)  # the old cut
         old = output_bytes(compile_recipe(recipe, output=tmp_path / "old", num_proc=1, cache=False).output)
     assert old.keys() == new.keys()
