@@ -29,7 +29,7 @@ from .chunk import ChunkResult
 from .engines import make_engine
 from .engines.job import Job
 from .progress import BuildProgress, RateMeter, count_rows
-from .ranged import read_tasks
+from .ranged import range_key, read_tasks
 
 
 def _import_before_fork() -> None:
@@ -96,12 +96,14 @@ class PhaseA:
                  if self.cache is not None and engine.stores_results else None)
 
         tasks = (read_tasks(src, self.recipe, self.base, self.source_file_hashes.get(src.name))
-                 if engine.stores_results and not self.wants_index(src) else None)
+                 if not self.wants_index(src) else None)
 
         def jobs():
             if tasks is not None:  # the workers read (ftdata.build.ranged); this process only cuts
                 for i, task in enumerate(tasks):
                     job = Job(i, [], task=task)
+                    if not engine.stores_results:  # workers that may not see the file: read here
+                        self.read_for_engine(job, fp)
                     job.slot = self._slot()  # its read rejects go here once its result is back
                     self._rows_in_flight.append(0)
                     yield job
@@ -129,6 +131,8 @@ class PhaseA:
                 self.cache.note(res.key, hit)
             n_rows = self._rows_in_flight.popleft()
             if job.task is not None:
+                if getattr(res, "read", None) is None:  # read here, run by the engine
+                    res.read = job.read
                 res, n_rows, key = self.read_back(src, ctx, fp, job, res, seen, key)
             files.append(self.save_chunk(res, work_dir / f"{src.name}-{job.index:06d}.arrow", src.name, key))
             prog.rows += n_rows
@@ -142,6 +146,21 @@ class PhaseA:
             self._report(prog, progress)
             t_wait, main_before = time.perf_counter(), self.timings["read"] + self.timings["cache"]
         return files
+
+    def read_for_engine(self, job: Job, fp: str | None) -> None:
+        """Read ``job``'s range or slice in this process, for an engine whose workers may not see
+        the file (Ray): its rows go to the engine, its :class:`~ftdata.build.rows.RangeRead` stays
+        on the job, and its cache entry is keyed and found as a worker's would be
+        (:func:`~ftdata.build.ranged.range_key`), so engines share the cache."""
+        t0 = time.perf_counter()
+        data = job.task.data()
+        job.key = range_key(fp, job.task, data) if self.cache is not None else None
+        hit = self.cache.get(job.key) if job.key is not None else None
+        if hit is not None and hit.read is not None:
+            job.result = hit
+        else:
+            job.rows, job.read = row_stream.read_range(job.task.src, job.task.recipe, job.task.source_rows(data))
+        self.timings["read"] += time.perf_counter() - t0
 
     def read_back(self, src, ctx, fp, job: Job, res, seen: KeySet, key: str | None):
         """Account, in input order, for a chunk its worker read (:mod:`ftdata.build.ranged`):

@@ -31,7 +31,8 @@ invalidates all of its chunks, where a JSON Lines edit keeps the ranges it does 
 
 Not read in the workers (the build process reads, as before): other formats, Hub sources,
 sources whose rows need a running index (``round_robin`` template choice, see
-``want_index``), and engines whose workers may not see the file (Ray).
+``want_index``). For an engine whose workers may not see the file (Ray) the build process
+reads the same ranges and slices itself and keys them the same way, so engines share the cache.
 """
 
 from __future__ import annotations

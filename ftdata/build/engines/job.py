@@ -17,3 +17,4 @@ class Job:
     key: str | None = None  # cache key of the chunk, when the build caches
     task: Any = None  # a byte range the worker reads itself (ftdata.build.ranged.RangeTask), or None
     slot: Any = None  # where its read rejects go in the build's ordered reject events
+    read: Any = None  # what the build process read of ``task`` for an engine that cannot (RangeRead)

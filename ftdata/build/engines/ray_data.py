@@ -1,8 +1,10 @@
 """The Ray engine: phase A on Ray Data, on this machine or on a cluster.
 
-The build's own process still reads every source, JSON Lines included (Ray's workers may run
-on machines that do not see the file, so the local engine's reading in the workers,
-:mod:`ftdata.build.ranged`, is not used; the engine says so with ``stores_results = False``) and still runs phase B over the
+The build's own process still reads every source (Ray's workers may run on machines that do
+not see the file; the engine says so with ``stores_results = False``): a JSON Lines, Parquet or
+Arrow IPC source in the same ranges and slices the local engine's workers read
+(:meth:`ftdata.build.phase_a.PhaseA.read_for_engine`), keyed in the chunk cache as theirs are, so
+the two engines share cached chunks. It still runs phase B over the
 memory-mapped chunk tables. What Ray runs is the expensive middle: each chunk's rows go into a
 Ray Dataset, one chunk per block, and ``map_batches`` applies the very function the local
 engine runs (:func:`ftdata.build.engines.local.run_chunk` -> :func:`ftdata.build.chunk.process_chunk`)
