@@ -71,8 +71,10 @@ def main() -> None:
     ap.add_argument("--num-proc", type=int, default=2)
     args = ap.parse_args()
     results = []
+    scratch = Path(__file__).resolve().parents[1] / "out"  # ignored by git; absent in a fresh clone
+    scratch.mkdir(exist_ok=True)
     for times in (args.small, args.large):
-        with tempfile.TemporaryDirectory(dir=str(Path(__file__).resolve().parents[1] / "out")) as d:
+        with tempfile.TemporaryDirectory(dir=str(scratch)) as d:
             results.append(measure(times, args.num_proc, Path(d)))
         print(json.dumps(results[-1]), flush=True)
     a, b = results
