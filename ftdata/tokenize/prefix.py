@@ -43,8 +43,8 @@ def _prefix_check(backend, encs_ok: list[tuple[int, Encoded, object]], prompts: 
         if e.truncated or k <= n_lead:  # n_lead: the post-processor's leading specials (BOS)
             continue
         p = prompts[i]
-        j = _cut_token(lambda t, enc=enc: enc.token_to_chars(t)[0], n_lead, k, lambda c, p=p: _space_edge(p, c))
-        tail = p[enc.token_to_chars(j)[0]:] if j > n_lead else None
+        j, c = _cut_char(enc.token_to_chars, p, n_lead, k)
+        tail = p[c:] if j > n_lead else None
         checks.append(PrefixCheck(p, tail, e.input_ids, n_lead, j, k, escaped is not None and escaped[i]))
         targets.append(e)
     for e, bad in zip(targets, _prefix_verdicts(backend, checks)):
@@ -119,6 +119,34 @@ def _cut_token(start, lo: int, k: int, edge) -> int:
             return j
         j, s = j - 1, before
     return lo
+
+
+def _cut_char(chars, text: str, lo: int, k: int) -> tuple[int, int]:
+    """:func:`_cut_token` on character offsets, ``start(t) = chars(t)[0]`` and ``edge(c) =
+    _space_edge(text, c)``, with both inlined (the reference path calls it once per example).
+
+    Returns:
+        The cut token and the character where it starts (0 when the cut is ``lo``).
+    """
+    n = len(text)
+    first = max(k - PREFIX_WINDOW, lo + 1)
+    if first < k:
+        before = chars(first - 1)[0]
+        for j in range(first, k):
+            s = chars(j)[0]
+            # _space_edge holds only where one of the two characters is a space: test that first
+            if before < s and 0 < s < n and (text[s] == " " or text[s - 1] == " ") and _space_edge(text, s):
+                return j, s
+            before = s
+    j = first - 1
+    s = chars(j)[0] if j > lo else 0
+    stop = max(first - 1 - PREFIX_REACH, lo)
+    while j > stop:
+        before = chars(j - 1)[0]
+        if before < s and 0 < s < n and (text[s] == " " or text[s - 1] == " ") and _space_edge(text, s):
+            return j, s
+        j, s = j - 1, before
+    return lo, 0
 
 
 class PrefixCheck(NamedTuple):
