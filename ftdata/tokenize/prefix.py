@@ -213,7 +213,10 @@ def _prefix_verdicts(backend, checks: list[PrefixCheck], kept: dict | None = Non
     def encode(texts: list[tuple[str, bool]]) -> list[list[int]]:
         new = [t for t in dict.fromkeys(texts) if t not in memo]
         if kept:
-            memo.update((t, kept[t]) for t in new if t in kept)
+            for t in new:
+                ids = kept.get(t)  # one lookup: a build thread may empty ``kept`` meanwhile
+                if ids is not None:
+                    memo[t] = ids
             new = [t for t in new if t not in memo]
         if not new:
             return [memo[t] for t in texts]
