@@ -67,6 +67,7 @@ from ..tokenize.auditbits import SPECIAL_IN_DATA
 from ..tokenize.causal_fast import encode_causal_columns
 from ..tokenize.encoded import Columns
 from ..tokenize.overflow import TooLong
+from ..tokenize.prefix import kept_tails
 from ..tokenize.seq2seq import encode_seq2seq
 from ..tokenize.spans import encode_spans
 from ..tokenize.specials import specials_for
@@ -343,7 +344,8 @@ def tokenize_kept(ctx: ChunkContext, tok, kept: list, hits: set[str]):
                 backend, [ce.text for ce in chats], [ce.spans for ce in chats],
                 eos=[eos if ce.append_eos else None for ce in chats], untrained_end=[ce.untrained_end for ce in chats],
                 max_length=ctx.max_length, overflow=ctx.overflow, add_special_tokens=False, bos_id=tok.bos_token_id,
-                escaped=escaped if text_mode else None, prompts=[ce.text[:ce.spans[0][0]] for ce in chats]))
+                escaped=escaped if text_mode else None, prompts=[ce.text[:ce.spans[0][0]] for ce in chats],
+                kept_tails=kept_tails(backend)))
         elif ctx.layout == "text":  # every token trained: an empty prompt, no separator, no length limit
             cols = encode_causal_columns(backend, [""] * len(kept), [k.completion for k in kept], separator="",
                                          eos_id=eos, max_length=_UNLIMITED, overflow="drop", bos_id=tok.bos_token_id,

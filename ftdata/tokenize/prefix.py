@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from .auditbits import PROMPT_NOT_PREFIX
-from .specials import encode_texts
+from .specials import _per_backend, encode_texts
 
 if TYPE_CHECKING:
     from .encoded import Columns, Encoded
@@ -27,12 +27,12 @@ PREFIX_REACH = 64
 
 
 def _prefix_check(backend, encs_ok: list[tuple[int, Encoded, object]], prompts: list[str],
-                  escaped: list[bool] | None, n_lead: int = 0) -> None:
+                  escaped: list[bool] | None, n_lead: int = 0, kept: dict | None = None) -> None:
     """Flag examples whose prompt, tokenized alone, is not a prefix of the joint tokens.
 
     What "prefix" means, and how it is decided, is :func:`_prefix_verdicts`; here token starts
     are character positions (the encoding's offsets). Truncated examples are not checked (their
-    tokens are no longer the joint tokenization).
+    tokens are no longer the joint tokenization). ``kept``: see :func:`_prefix_verdicts`.
     """
     checks, targets = [], []
     for i, e, enc in encs_ok:
@@ -43,11 +43,11 @@ def _prefix_check(backend, encs_ok: list[tuple[int, Encoded, object]], prompts: 
         if e.truncated or k <= n_lead:  # n_lead: the post-processor's leading specials (BOS)
             continue
         p = prompts[i]
-        j = _cut_token(lambda t, enc=enc: enc.token_to_chars(t)[0], n_lead, k, lambda c, p=p: _space_edge(p, c))
-        tail = p[enc.token_to_chars(j)[0]:] if j > n_lead else None
+        j, c = _cut_char(enc.token_to_chars, p, n_lead, k)
+        tail = p[c:] if j > n_lead else None
         checks.append(PrefixCheck(p, tail, e.input_ids, n_lead, j, k, escaped is not None and escaped[i]))
         targets.append(e)
-    for e, bad in zip(targets, _prefix_verdicts(backend, checks)):
+    for e, bad in zip(targets, _prefix_verdicts(backend, checks, kept)):
         if bad:
             e.flags |= PROMPT_NOT_PREFIX
 
@@ -121,6 +121,34 @@ def _cut_token(start, lo: int, k: int, edge) -> int:
     return lo
 
 
+def _cut_char(chars, text: str, lo: int, k: int) -> tuple[int, int]:
+    """:func:`_cut_token` on character offsets, ``start(t) = chars(t)[0]`` and ``edge(c) =
+    _space_edge(text, c)``, with both inlined (the reference path calls it once per example).
+
+    Returns:
+        The cut token and the character where it starts (0 when the cut is ``lo``).
+    """
+    n = len(text)
+    first = max(k - PREFIX_WINDOW, lo + 1)
+    if first < k:
+        before = chars(first - 1)[0]
+        for j in range(first, k):
+            s = chars(j)[0]
+            # _space_edge holds only where one of the two characters is a space: test that first
+            if before < s and 0 < s < n and (text[s] == " " or text[s - 1] == " ") and _space_edge(text, s):
+                return j, s
+            before = s
+    j = first - 1
+    s = chars(j)[0] if j > lo else 0
+    stop = max(first - 1 - PREFIX_REACH, lo)
+    while j > stop:
+        before = chars(j - 1)[0]
+        if before < s and 0 < s < n and (text[s] == " " or text[s - 1] == " ") and _space_edge(text, s):
+            return j, s
+        j, s = j - 1, before
+    return lo, 0
+
+
 class PrefixCheck(NamedTuple):
     """One example for :func:`_prefix_verdicts`: the prompt's ids are ``ids[lo:k]`` (a list or an
     array); ``tail`` (None: no cut, the whole prompt) should encode to ``ids[j:k]``; ``escaped``:
@@ -135,7 +163,20 @@ class PrefixCheck(NamedTuple):
     escaped: bool
 
 
-def _prefix_verdicts(backend, checks: list[PrefixCheck]) -> list[bool]:
+#: Most texts :func:`_prefix_verdicts` keeps between calls, and the longest it keeps (characters).
+KEPT_TEXTS, KEPT_CHARS = 1 << 14, 256
+
+
+def kept_tails(backend) -> dict:
+    """The tails :func:`_prefix_verdicts` keeps for a backend between chunks, kept per backend
+    object (the loader caches tokenizers and nothing changes one once loaded)."""
+    return _per_backend(_KEPT, backend, lambda _: {})
+
+
+_KEPT: dict[int, tuple[object, dict]] = {}
+
+
+def _prefix_verdicts(backend, checks: list[PrefixCheck], kept: dict | None = None) -> list[bool]:
     """Which prompts, tokenized alone, are **not** a prefix of their joint tokenization.
 
     The prompt is a prefix when its ids, tokenized alone without the post-processor's tokens,
@@ -154,11 +195,15 @@ def _prefix_verdicts(backend, checks: list[PrefixCheck]) -> list[bool]:
     ``Prepend`` normalizer to every text): a tail that starts with a space is also tried
     without it. Every tail that still differs is decided by the whole prompt tokenized alone, so
     no example is flagged by the shortcut. Distinct tails are encoded once (a template's prompts
-    mostly end alike).
+    mostly end alike), and with ``kept`` once per process: a chat prompt's tail is its last user
+    message's last words and the generation prompt, which repeat across chunks.
 
     Args:
         backend: a ``tokenizers.Tokenizer``.
         checks: one :class:`PrefixCheck` per example.
+        kept: ids of texts encoded by earlier calls for this backend (:func:`kept_tails`), read
+            and added to (texts up to :data:`KEPT_CHARS` characters, emptied past
+            :data:`KEPT_TEXTS` texts); None: encode every distinct text.
 
     Returns:
         Per check, True when the prompt is not a prefix.
@@ -167,12 +212,24 @@ def _prefix_verdicts(backend, checks: list[PrefixCheck]) -> list[bool]:
 
     def encode(texts: list[tuple[str, bool]]) -> list[list[int]]:
         new = [t for t in dict.fromkeys(texts) if t not in memo]
+        if kept:
+            for t in new:
+                ids = kept.get(t)  # one lookup: a build thread may empty ``kept`` meanwhile
+                if ids is not None:
+                    memo[t] = ids
+            new = [t for t in new if t not in memo]
+        if not new:
+            return [memo[t] for t in texts]
         if any(esc for _, esc in new):
             encs = encode_texts(backend, [t for t, _ in new], add_special_tokens=False, escaped=[e for _, e in new])
         else:  # no offsets needed: the fast batch call skips building them
             encs = getattr(backend, "encode_batch_fast", backend.encode_batch)([t for t, _ in new],
                                                                                add_special_tokens=False)
         memo.update(zip(new, (list(e.ids) for e in encs)))
+        if kept is not None:
+            if len(kept) + len(new) > KEPT_TEXTS:
+                kept.clear()
+            kept.update((t, memo[t]) for t in new if len(t[0]) <= KEPT_CHARS)
         return [memo[t] for t in texts]
 
     def ids_of(ids, a: int, b: int) -> list[int]:

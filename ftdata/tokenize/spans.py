@@ -95,7 +95,7 @@ def dup_bos(ids: list[int], bos_id: int | None) -> bool:
 def encode_spans(backend, texts: list[str], spans: list[list[tuple[int, int]]], *, eos: list[int | None],
                  untrained_end: list[bool], max_length: int, overflow: str, add_special_tokens: bool = True,
                  bos_id: int | None = None, escaped: list[bool] | None = None,
-                 prompts: list[str] | None = None) -> list[Encoded]:
+                 prompts: list[str] | None = None, kept_tails: dict | None = None) -> list[Encoded]:
     """Tokenize each text once and train exactly the tokens of its spans (plus an appended EOS).
 
     Args:
@@ -110,6 +110,7 @@ def encode_spans(backend, texts: list[str], spans: list[list[tuple[int, int]]], 
         bos_id: BOS id, for the duplicated-BOS check.
         escaped: per text, whether its data held special-token strings.
         prompts: per text, the text before the first trained span, for the prefix audit.
+        kept_tails: the prefix audit's texts kept between calls (:func:`~ftdata.tokenize.prefix.kept_tails`).
     """
     encs = encode_texts(backend, texts, add_special_tokens=add_special_tokens, escaped=escaped)
     out: list[Encoded] = []
@@ -122,7 +123,8 @@ def encode_spans(backend, texts: list[str], spans: list[list[tuple[int, int]]], 
         raise
     if prompts is not None:
         _prefix_check(backend, [(i, e, enc) for i, (e, enc) in enumerate(zip(out, encs)) if e.reject is None],
-                      prompts, escaped, len(specials_for(backend).affixes()[0]) if add_special_tokens else 0)
+                      prompts, escaped, len(specials_for(backend).affixes()[0]) if add_special_tokens else 0,
+                      kept_tails)
     return out
 
 
