@@ -31,6 +31,7 @@ class RowSlice:
     offset: int
     count: int
     first_line: int
+    part_rows: int | None = None  # rows of the whole part, as the cut counted them (checked on read)
 
 
 def is_arrow_file(path: Path) -> bool:
@@ -118,7 +119,7 @@ def row_slices(path: Path, fmt: str, max_rows: int) -> Iterator[RowSlice]:
     for part, n in enumerate(part_rows(path, fmt)):
         for offset in range(0, n, max_rows):
             count = min(max_rows, n - offset)
-            yield RowSlice(part, offset, count, line)
+            yield RowSlice(part, offset, count, line, n)
             line += count
 
 
@@ -128,6 +129,12 @@ def read_slice(path: Path, fmt: str, s: RowSlice) -> list[SourceRow]:
         table = _parquet(path).read_row_group(s.part)
     else:
         table = _arrow_file(path).get_batch(s.part)
+    if s.part_rows is not None and table.num_rows != s.part_rows:
+        # the cut counted the part's rows from metadata alone: a count that disagrees with the
+        # data would drop or repeat rows without a word, so it stops the build instead
+        kind = "row group" if fmt == "parquet" else "record batch"
+        raise BuildError(f"{path}: {kind} {s.part} holds {table.num_rows} rows, but its metadata said "
+                         f"{s.part_rows}; rewrite the file or report this as a bug")
     rows = table.slice(s.offset, s.count).to_pylist()
     return [SourceRow(s.first_line + i, row) for i, row in enumerate(rows)]
 

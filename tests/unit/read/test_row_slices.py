@@ -98,3 +98,15 @@ def test_a_footer_not_laid_out_as_expected_falls_back_to_the_batches(tmp_path, m
 
     monkeypatch.setattr(columnar, "arrow_batch_rows", odd)
     assert columnar.part_rows(p, "arrow") == SIZES
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "arrow"])
+def test_a_part_whose_rows_differ_from_the_cut_stops_the_build(tmp_path, monkeypatch, fmt):
+    """Row counts come from metadata alone (for Arrow, a footer parsed here): a count that
+    disagrees with the data must not drop or repeat rows silently."""
+    p = _write(tmp_path, fmt)
+    real = columnar.part_rows
+    monkeypatch.setattr(columnar, "part_rows", lambda path, f: [n - 1 if n > 1 else n for n in real(path, f)])
+    slices = list(row_slices(p, fmt, 1000))
+    with pytest.raises(BuildError, match=r"holds \d+ rows, but its metadata said \d+"):
+        read_slice(p, fmt, slices[0])
