@@ -38,3 +38,7 @@ SPLIT_PRIORITY = {"test": 0, "validation": 1, "valid": 1, "dev": 1, "train": 9}
 #: The column raw text is read from (``layout: text``, a source without templates) and the one
 #: column of a plain-text source's rows (``format: txt``).
 TEXT_COLUMN = "text"
+
+#: Columns a chat build stores as JSON text (the conversation and its tools): the shards' schema
+#: (ftdata.build.chunk.CHAT_COLUMNS) and ``ftdata.load(decode=True)`` read this one list.
+CHAT_JSON_COLUMNS = ("messages", "tools")

@@ -59,7 +59,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from ..constants import TEXT_COLUMN
+from ..constants import CHAT_JSON_COLUMNS, TEXT_COLUMN
 from ..errors import BuildError
 from ..rejects import Code, Reject
 from ..templating.templates import DoesNotApply, Template, TemplateError, from_jinja
@@ -98,7 +98,7 @@ INTERNAL = pa.schema([
 #: Columns a chat build adds: the conversation as rendered (internal format, see
 #: :mod:`ftdata.templating.conversation`) and its tool schemas, each as JSON text -- never an
 #: Arrow struct, whose one inferred type cannot hold arguments of different shapes.
-CHAT_COLUMNS = [("messages", pa.string()), ("tools", pa.string())]
+CHAT_COLUMNS = [(name, pa.string()) for name in CHAT_JSON_COLUMNS]
 
 #: The column a build adds when a template names reference columns (``references``).
 REFERENCES_COLUMN = ("references", pa.list_(pa.string()))

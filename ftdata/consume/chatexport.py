@@ -36,7 +36,7 @@ from ..templating.conversation import dumps
 Conv = tuple[list[dict], "list[dict] | None", "list[int | None]"]  # messages, tools, weights
 
 
-def write(name: str, convs: Iterable[Conv], tmp: Path, split: str, chat: dict) -> tuple[int, list[str], list[str], str]:
+def write(name: str, convs: Iterable[Conv], tmp: Path, split: str) -> tuple[int, list[str], list[str], str]:
     """Write one split; returns (rows written, columns, files, a note on what was left out or '')."""
     if name == "trl-chat":
         return _write_trl(convs, tmp, split)

@@ -297,7 +297,7 @@ def _write(target: Target, dd, chosen: list[str], tmp: Path, dest: Path,
             elif target.writer == "chat":
                 chat = dd.manifest.get("chat") or {}
                 convs = ((m, t, assistant_weights(m, chat)) for m, t in _conversations(ds))
-                n, columns, written, skipped = chatexport.write(target.name, convs, tmp, s, chat)
+                n, columns, written, skipped = chatexport.write(target.name, convs, tmp, s)
                 files += written
                 rows[s] = n
                 if skipped:

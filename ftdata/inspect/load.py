@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Literal
 
-from ..constants import COMPLETED, MANIFEST
+from ..constants import CHAT_JSON_COLUMNS, COMPLETED, MANIFEST
 from ..errors import FtdataError
 
 
@@ -34,8 +34,8 @@ def read_manifest(path: str | Path, verify: Literal["quick", "full", "none"] = "
     return json.loads((p / MANIFEST).read_text(encoding="utf-8"))
 
 
-#: Columns a chat build stores as JSON text (see ftdata.build.chunk.CHAT_COLUMNS).
-JSON_COLUMNS = ("messages", "tools")
+#: Columns a chat build stores as JSON text.
+JSON_COLUMNS = CHAT_JSON_COLUMNS
 
 
 def load_compiled(path: str | Path, verify: Literal["quick", "full", "none"] = "full", decode: bool = False):

@@ -67,7 +67,6 @@ PARITY_MISMATCH = 1
 SPAN_FALLBACK = 2
 #: Stands for one assistant turn's content in the probe render.
 MARK = "\U0010fffd"
-ROLES = ("system", "user", "assistant", "tool")
 
 
 class ChatError(Exception):
@@ -339,12 +338,6 @@ def _snap(text: str, a: int, b: int, specials: list[str]) -> tuple[int, int]:
     return a, b
 
 
-def turn_span(tok, messages: list[dict], i: int, rendered: str, template: str | None = None) -> tuple[int, int]:
-    """Character span of message ``i``'s content in ``rendered``, by the per-turn diff."""
-    r = renderer_for(tok, template)
-    return _probe(lambda msgs: _render(r, msgs), plain_messages(messages), i, {"content": MARK}, rendered, "turn")
-
-
 def _end_of_turn(text: str, end: int, specials: list[str], skip: str | None = None) -> int | None:
     """End of the special token that closes a turn at ``end`` (after optional whitespace), or None.
     ``skip``: a special that opens the next turn, never an end (the header's first token)."""
@@ -486,6 +479,7 @@ def render_chat(tok, messages: list[dict], *, specials: list[str], policy: ChatP
                      tools is not None)
     spans, missing, starts, contents = [], [], [], []
     prev = 0
+    eos = renderer.variables.get("eos_token") or "\x00no-eos"  # end_of_turn: eos ends a turn with it
     for t in turns:
         parts = [x for x in (t.reasoning, t.content, t.tools) if x is not None]
         if not parts:
@@ -501,7 +495,7 @@ def render_chat(tok, messages: list[dict], *, specials: list[str], policy: ChatP
             skip = next((sp for sp in specials if g and g.startswith(sp)), None)
             closed = any(text.startswith(sp, end - len(sp), end) for sp in specials)  # <|call|> in the region
         eot = (end if closed else _end_of_turn(text, end, specials, skip)) if policy.end_of_turn != "none" else None
-        if policy.end_of_turn == "eos" and eot is not None and text[eot - len(_eos(tok, renderer)):eot] != _eos(tok, renderer):
+        if policy.end_of_turn == "eos" and eot is not None and text[eot - len(eos):eot] != eos:
             eot = None
         spans.append((start, eot if eot is not None else end))
         missing.append(eot is None)
@@ -523,10 +517,6 @@ def render_chat(tok, messages: list[dict], *, specials: list[str], policy: ChatP
     a, b = contents[-1]
     return ChatExample(text, spans, untrained_end, append_eos, text[:a], text[a:b],
                        parity, fallback)
-
-
-def _eos(tok, renderer: ChatRenderer) -> str:
-    return renderer.variables.get("eos_token") or "\x00no-eos"
 
 
 def _turn_start(t: _Turn, text: str, prev: int, first: int, end: int, header: _Header, policy: ChatPolicy,
