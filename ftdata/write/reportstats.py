@@ -150,13 +150,15 @@ def first_examples(table: pa.Table, stats: dict[str, np.ndarray], per_template: 
     split order: ``source``, ``task``, ``template``, ``row_key``, ``input_ids``, ``labels`` and, when
     the split has them, ``prompt`` and ``completion``. ``stats``: the split's :func:`split_stats`
     (its task and template per example say which rows to read: only those are read)."""
-    task, tpl = stats["task"], stats["template"]
+    # one pass in split order (np.unique over astype(str) copies made fixed-width copies of every
+    # example's names, and a mask per pair compared the whole split again)
+    seen: dict = {}
     picked: list[int] = []
-    for t in np.unique(tpl.astype(str)):
-        in_t = tpl == t
-        for k in np.unique(task[in_t].astype(str)):
-            picked += np.flatnonzero(in_t & (task == k))[:per_template].tolist()
-    picked.sort()
+    for i, pair in enumerate(zip(stats["task"].tolist(), stats["template"].tolist())):
+        n = seen.get(pair, 0)
+        if n < per_template:
+            seen[pair] = n + 1
+            picked.append(i)
     cols = [c for c in COLUMNS if c in table.column_names and c != "answer_choices"]
     # take_rows, not Table.take: that would first concatenate whole columns of the split
     if "seq_lengths" not in table.column_names:
