@@ -123,12 +123,26 @@ def row_slices(path: Path, fmt: str, max_rows: int) -> Iterator[RowSlice]:
             line += count
 
 
+#: The part (row group / record batch) the last slice read in this process decoded: the next
+#: slices of a part reuse it instead of decoding the whole part again for each ``batch_size`` rows
+#: (one row group of 200,000 rows read in 1,000-row slices took 15x the whole-file read).
+_DECODED: dict = {}
+
+
+def _decoded_part(path: Path, fmt: str, part: int):
+    st = path.stat()
+    key = (str(path), st.st_mtime_ns, st.st_size, fmt, part)
+    got = _DECODED.get(key)
+    if got is None:
+        got = _parquet(path).read_row_group(part) if fmt == "parquet" else _arrow_file(path).get_batch(part)
+        _DECODED.clear()  # one part at a time: memory stays at about one decoded part
+        _DECODED[key] = got
+    return got
+
+
 def read_slice(path: Path, fmt: str, s: RowSlice) -> list[SourceRow]:
     """The rows of one slice (:func:`row_slices`)."""
-    if fmt == "parquet":
-        table = _parquet(path).read_row_group(s.part)
-    else:
-        table = _arrow_file(path).get_batch(s.part)
+    table = _decoded_part(path, fmt, s.part)
     if s.part_rows is not None and table.num_rows != s.part_rows:
         # the cut counted the part's rows from metadata alone: a count that disagrees with the
         # data would drop or repeat rows without a word, so it stops the build instead
