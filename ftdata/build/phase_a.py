@@ -165,7 +165,8 @@ class PhaseA:
     def read_back(self, src, ctx, fp, job: Job, res, seen: KeySet, key: str | None):
         """Account, in input order, for a chunk its worker read (:mod:`ftdata.build.ranged`):
         check its keys against ``seen``, put its read and duplicate-key rejects in its slot, count
-        its rows. A chunk holding a duplicate key is recomputed here without the duplicate rows:
+        its rows. A chunk holding a duplicate key loses the duplicate rows' examples and rejects
+        (:func:`_without_lines`; recomputed here without those rows where that cannot be done):
         exactly the chunk reading in this process makes. Returns ``(result, rows done, cache key
         to store it under here or None)``."""
         from .chunk import process_chunk  # looked up at call time, as the engines do
@@ -183,9 +184,13 @@ class PhaseA:
         n_rows = len(info.keys) - len(dups)
         if dups:
             drop = {r.line for r in dups}
-            rows = [r for r in job.task.rows()[0] if r.line not in drop]
-            res = process_chunk(ctx, rows)
-            key = chunk_key(fp, rows) if self.cache is not None else None
+            kept = _without_lines(res, drop)
+            if kept is not None:  # the duplicate rows' examples and rejects taken out of the result
+                res, key = kept, None  # (the cache keeps the whole range's entry)
+            else:
+                rows = [r for r in job.task.rows()[0] if r.line not in drop]
+                res = process_chunk(ctx, rows)
+                key = chunk_key(fp, rows) if self.cache is not None else None
         # this process's share of reading: the key check, the accounting, a chunk recomputed
         self.timings["read"] += time.perf_counter() - t0
         return res, n_rows, key
@@ -241,3 +246,19 @@ class PhaseA:
             total += n
         return total
 
+
+def _without_lines(res, drop: set[int]) -> ChunkResult | None:
+    """``res`` (a chunk's result, in memory or a file) without the examples and rejects of the rows
+    on lines ``drop``: what phase A gives the chunk without those rows, since a row's examples and
+    rejects depend on that row alone (the same recipe builds the same bytes whatever ``batch_size``).
+    None where the chunk's candidates are not its examples plus its rejects, row by row (then the
+    caller recomputes the chunk without those rows)."""
+    import pyarrow.compute as pc
+
+    table = res.table if isinstance(res, ChunkResult) else pa.ipc.open_file(pa.memory_map(str(res.path))).read_all()
+    if res.candidates != table.num_rows + len(res.rejects):
+        return None
+    gone = pc.is_in(table.column("_line"), value_set=pa.array(sorted(drop), pa.int64()))
+    kept = table.filter(pc.invert(gone))
+    rejects = [r for r in res.rejects if r.line not in drop]
+    return ChunkResult(kept, rejects, kept.num_rows + len(rejects))

@@ -9,7 +9,7 @@ A, and returns the result with a :class:`~ftdata.build.rows.RangeRead`: each che
 and line, and the rows it rejected while reading. The build process then, in input order
 (:meth:`ftdata.build.phase_a.PhaseA.map_chunks`), checks the keys against the source's
 :class:`~ftdata.read.keys.KeySet`, writes the read rejects where today's path writes them, and
-for the rare chunk holding a duplicate key recomputes that chunk without the duplicate rows, so
+for a chunk holding a duplicate key takes the duplicate rows' examples and rejects out of its result, so
 the result is exactly the one of reading in the build process.
 
 A chunk's cache key (:func:`range_key`) hashes the range's raw bytes, its first line number,

@@ -99,11 +99,37 @@ def test_workers_read_jsonl_with_the_bytes_of_reading_in_the_build_process(tmp_p
 
     # the chunks the workers stored carry their rows' keys and read rejects; a warm rebuild reuses
     # every one and gives the same bytes
-    # (plus one entry per chunk with a duplicate key, recomputed by the build process from its rows)
+    # (and nothing else: a chunk with a duplicate key is its worker's entry less the duplicate rows)
     entries = list((tmp_path / ".workers.cache").rglob("*.arrow"))
     read_by_worker = sum(b"ftdata.read" in pa.ipc.open_file(str(p)).metadata for p in entries)
-    assert read_by_worker == len(list(line_ranges(tmp_path / "d.jsonl", 16))) < len(entries)
+    assert read_by_worker == len(list(line_ranges(tmp_path / "d.jsonl", 16))) == len(entries)
     warm = compile_recipe(recipe, output=tmp_path / "workers", num_proc=num_proc, overwrite=True,
                           cache=True)
     assert warm.build_info["cache"]["chunks_computed"] == 0
     assert output_bytes(warm.output) == got
+
+
+@pytest.mark.parametrize("num_proc", [1, 2])
+def test_a_chunk_with_a_duplicate_key_is_not_recomputed_in_the_build_process(tmp_path, monkeypatch, num_proc):
+    """Rows repeated through a file (content-hash keys: every exact repeat is a duplicate key) put a
+    duplicate in nearly every chunk; the build process recomputed each such chunk on its own thread
+    (6,000 DialogSum rows with 2% repeats: 7 of 7 chunks, 3.83 s against 2.45 s reading in the build
+    process). The duplicate rows are now taken out of the worker's result; same bytes."""
+    import threading
+
+    from ftdata.build import chunk
+
+    recipe = _source(tmp_path)
+    on_build_thread = []
+    real = chunk.process_chunk
+
+    def counted(*a, **k):
+        if threading.current_thread() is threading.main_thread():
+            on_build_thread.append(1)
+        return real(*a, **k)
+
+    monkeypatch.setattr(chunk, "process_chunk", counted)
+    _, got, want = built_both_ways(recipe, tmp_path, monkeypatch, num_proc)
+    assert b"duplicate_key" in want["rejects.jsonl"]
+    # the build-process path (cache off) runs its chunks on worker threads or processes too
+    assert on_build_thread == []
