@@ -3,15 +3,18 @@
 For each (task, template, source) of the held-out split (``test``, else ``validation``) the
 export writes
 
-* ``data/<name>/<split>.jsonl``: the held-out rows (``prompt``, ``completion``, ``row_key``, ...)
-  and ``data/<name>/train.jsonl``, the same template's train rows, lm-eval's ``fewshot_split``;
+* ``data/<name>/<split>.jsonl``: the held-out rows (``prompt``, ``completion``, ``row_key``, ...,
+  and ``references`` when the template names reference columns: a generated answer is scored
+  against every one, as ``ftdata eval`` scores it) and ``data/<name>/train.jsonl``, the same
+  template's train rows, lm-eval's ``fewshot_split``;
 * ``<name>.yaml``: the task. ``dataset_path: json`` with absolute ``data_files`` (move the folder
   and export again). Templates with ``answer_choices`` are ``multiple_choice``: each choice is
   scored by the log-likelihood of ``separator + choice + EOS`` after the prompt (the EOS token's
   text ends every choice in the ``choices`` column, so lm-eval scores the EOS ``ftdata eval``
   scores), ``acc`` is 1 when the first most likely choice is the answer. Other templates are
   ``generate_until`` (greedy, ``max_gen_toks`` 64, no stop string but EOS, as ``ftdata eval``)
-  scored with the families the template's ``metrics`` name: ROUGE, BLEU, else exact match;
+  scored with the families the template's ``metrics`` name: ROUGE, BLEU, else exact match,
+  against the row's ``references`` (else its ``completion``);
 * ``<group>.yaml``: a group of every task, and ``ftdata_lmeval.py``: the scoring functions the
   YAMLs name (:mod:`ftdata.consume.lmeval_utils`, copied as it is).
 
@@ -41,12 +44,15 @@ HELPER = "ftdata_lmeval.py"
 SHOT_SEPARATOR = "\n\n"
 MAX_NEW_TOKENS = 64
 _COLUMNS = ["task", "template", "source", "row_key", "prompt", "completion", "answer_choices"]
+#: The compiled column of a template's reference answers (only when a template names reference columns).
+REFERENCES = "references"
 
 CONTRACT = ("One lm-evaluation-harness task per template (`<task>.yaml`, data under `data/`), all in one group. "
             "Templates with `answer_choices` are `multiple_choice` (log-likelihood of separator + choice + EOS "
             "after the prompt, as `ftdata eval` ranks them; `acc` 0..1, `macro_f1` 0..100); the others "
             "`generate_until` (greedy, 64 new tokens, stop at EOS) with ROUGE, BLEU or normalized exact match "
-            "(0..100) as the template's `metrics` name. Few-shot exemplars (`--num_fewshot k`) come from the train "
+            "(0..100) as the template's `metrics` name, against every reference the row has (`references`, else "
+            "`completion`). Few-shot exemplars (`--num_fewshot k`) come from the train "
             "split. `data_files` are absolute paths: export again after moving the folder.")
 LOAD = ("lm_eval --model hf --model_args pretrained=MODEL_DIR --include_path {dest} --tasks {group} "
         "--batch_size 1 --log_samples --output_path lm-eval-results\n"
@@ -154,12 +160,14 @@ def write_lmeval(dd, chosen: list[str], tmp: Path, dest: Path) -> tuple[dict, li
     separator = manifest.get("separator", " ")
     group = group_name(manifest.get("name"))
 
+    # the template's reference answers, which ftdata eval scores a generated answer against
+    refs = [REFERENCES] if REFERENCES in dd[eval_split].column_names else []
     groups: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
-    for r in dd[eval_split].select_columns(_COLUMNS).to_list():
+    for r in dd[eval_split].select_columns(_COLUMNS + refs).to_list():
         groups[(r["task"], r["template"], r["source"])].append(r)
     pools: dict[tuple[str, str], list[dict]] = defaultdict(list)
     if fewshot:
-        for r in dd[FEWSHOT_SPLIT].select_columns(_COLUMNS).to_list():
+        for r in dd[FEWSHOT_SPLIT].select_columns(_COLUMNS + refs).to_list():
             pools[(r["task"], r["template"])].append(r)
     names = _names(sorted(groups), group)
     templates = {(src, t["name"]): t for src, ts in manifest.get("templates", {}).items() for t in ts}
@@ -195,5 +203,5 @@ def write_lmeval(dd, chosen: list[str], tmp: Path, dest: Path) -> tuple[dict, li
                                        encoding="utf-8")
     shutil.copyfile(Path(__file__).with_name("lmeval_utils.py"), tmp / HELPER)
     files += [f"{group}.yaml", HELPER]
-    columns = _COLUMNS + ["choices", "gold"]
+    columns = _COLUMNS + refs + ["choices", "gold"]
     return rows, files, columns

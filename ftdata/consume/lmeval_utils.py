@@ -9,9 +9,11 @@ checks the two agree on the same inputs):
 * multiple choice: the prediction is the first choice of highest summed log-likelihood;
   ``acc`` (0..1) and ``macro_f1`` (0..100, over every answer choice of the task).
 * generation: the stripped text (cut at the first shot separator when lm-eval is asked to stop
-  there), then ROUGE-1/2/L/Lsum F-measure (rouge-score, Porter stemmer, sentences split at
-  ". "; 0..100, averaged over examples), corpus BLEU (sacrebleu, 13a; 0..100) and normalized
-  exact match (lower case, no punctuation, no English articles, single spaces; 0..100).
+  there), scored against every reference the row has (the doc's ``references``: its template's
+  reference columns, else its ``completion``): ROUGE-1/2/L/Lsum F-measure of the best reference
+  (rouge-score ``score_multi``, Porter stemmer, sentences split at ". "; 0..100, averaged over
+  examples), corpus BLEU over every reference (sacrebleu, 13a; 0..100) and normalized exact match
+  with any reference (lower case, no punctuation, no English articles, single spaces; 0..100).
 
 ``process_results: !function ftdata_lmeval.scores_rouge_bleu`` names the metric families a
 generation task reports (any of ``rouge``, ``bleu``, ``exact``, joined by ``_``).
@@ -38,25 +40,39 @@ def normalize_answer(text: str) -> str:
 _scorer = None
 
 
-def rouge_item(prediction: str, reference: str) -> dict[str, float]:
-    """ROUGE-1/2/L/Lsum F-measures (0..100) of one prediction; rougeLsum splits at ". "."""
+def references(doc: dict) -> list[str]:
+    """Every reference of a doc: its ``references`` (the template's reference columns), else its completion."""
+    return list(doc.get("references") or []) or [doc["completion"]]
+
+
+def rouge_item(prediction: str, refs: str | list[str]) -> dict[str, float]:
+    """ROUGE-1/2/L/Lsum F-measures (0..100) of one prediction against its best reference
+    (each key's best, rouge-score's ``score_multi``); rougeLsum splits at ". "."""
     global _scorer
     if _scorer is None:
         from rouge_score import rouge_scorer
 
         _scorer = rouge_scorer.RougeScorer(list(ROUGE_KEYS), use_stemmer=True)
-    s = _scorer.score(reference.replace(". ", ".\n"), prediction.replace(". ", ".\n"))
+    refs = [refs] if isinstance(refs, str) else refs
+    s = _scorer.score_multi([r.replace(". ", ".\n") for r in refs], prediction.replace(". ", ".\n"))
     return {k: 100 * s[k].fmeasure for k in ROUGE_KEYS}
 
 
 def corpus_bleu(items) -> float:
-    """Corpus BLEU (0..100, sacrebleu 13a) of ``(reference, prediction)`` pairs."""
+    """Corpus BLEU (0..100, sacrebleu 13a) of ``(references, prediction)`` pairs.
+
+    ``references`` is one string or a list; sacrebleu takes one stream per reference position,
+    so shorter lists are padded with their last reference (which does not change the best match).
+    """
     import sacrebleu
 
     if not items:
         return 0.0
-    refs, preds = zip(*items)
-    return float(sacrebleu.corpus_bleu(list(preds), [list(refs)], tokenize="13a").score)
+    refs = [[r] if isinstance(r, str) else list(r) for r, _ in items]
+    width = max(len(r) for r in refs)
+    padded = [r + [r[-1]] * (width - len(r)) for r in refs]
+    streams = [[r[i] for r in padded] for i in range(width)]
+    return float(sacrebleu.corpus_bleu([p for _, p in items], streams, tokenize="13a").score)
 
 
 def mean(items) -> float:
@@ -65,14 +81,14 @@ def mean(items) -> float:
 
 def _process(families: tuple[str, ...]):
     def process_results(doc, results):
-        pred, gold = results[0].strip(), doc["completion"]
+        pred, refs = results[0].strip(), references(doc)
         out: dict = {}
         if "rouge" in families:
-            out |= rouge_item(pred, gold)
+            out |= rouge_item(pred, refs)
         if "bleu" in families:
-            out["bleu"] = (gold, pred)
+            out["bleu"] = (refs, pred)
         if "exact" in families:
-            out["exact_match"] = 100.0 * (normalize_answer(pred) == normalize_answer(gold))
+            out["exact_match"] = 100.0 * (normalize_answer(pred) in {normalize_answer(r) for r in refs})
         return out
 
     process_results.__name__ = "scores_" + "_".join(families)

@@ -175,3 +175,42 @@ def test_refusals(reviews_out, reviews_packed_out, tmp_path):
     assert res.rows == {"validation": 90}
     cfg = yaml.safe_load((tmp_path / "b" / f"{MC}.yaml").read_text().replace("!function", ""))
     assert "fewshot_split" not in cfg and cfg["test_split"] == "validation"
+
+
+def test_docs_carry_every_reference_the_helper_scores(tmp_path):
+    """DialogSum test rows have three summaries (template ``references``): the exported docs carry
+    them and the exported helper scores a generated answer against each, as ``ftdata eval`` does
+    (the third summary, word for word, scores ROUGE 100; the export used to score the first only)."""
+    import importlib.util
+
+    from ftdata.build.orchestrate import compile_recipe
+
+    from tests.conftest import shared, write_native_templates, write_recipe
+
+    tpl = write_native_templates(tmp_path / "t.yaml", [{
+        "name": "summarize", "prompt": "Summarize the following conversation.\n\n{{dialogue}}\n\nSummary:",
+        "completion": "{{summary}}", "references": ["summary", "summary2", "summary3"], "metrics": ["ROUGE"]}])
+    out = compile_recipe(write_recipe(tmp_path, {
+        "name": "dialogsum", "output": "out", "seed": 3, "max_length": 1024, "overflow": "truncate_prompt",
+        "sources": [{"name": "test", "task": "dialogsum", "path": str(shared("dialogsum", "dialogsum.test.jsonl")),
+                     "key": "fname", "split": "test", "rename": {"summary1": "summary"},
+                     "templates": [{"file": str(tpl)}]}]})).output
+    res = export(out, "lm-eval", tmp_path / "tasks")
+    assert res.rows["test"] == 500 and "references" in res.columns
+    name = f"{group_name('dialogsum')}_summarize"
+    cfg = yaml.safe_load((tmp_path / "tasks" / f"{name}.yaml").read_text().replace("!function", ""))
+    assert cfg["process_results"].strip() == "ftdata_lmeval.scores_rouge"
+    docs = [json.loads(line) for line in (tmp_path / "tasks" / "data" / name / "test.jsonl").read_text().splitlines()]
+    src = {r["fname"]: r for r in map(json.loads, shared("dialogsum", "dialogsum.test.jsonl").read_text().splitlines())}
+    for d in docs:
+        s = src[d["row_key"]]
+        assert d["references"] == [s["summary1"].strip(), s["summary2"].strip(), s["summary3"].strip()]
+    spec = importlib.util.spec_from_file_location("ftdata_lmeval", tmp_path / "tasks" / "ftdata_lmeval.py")
+    helper = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(helper)
+    process = getattr(helper, "scores_rouge")
+    for d in docs[:5]:
+        scores = process(d, [d["references"][2]])
+        assert scores["rouge1"] == pytest.approx(100.0) and scores["rougeL"] == pytest.approx(100.0)
+        assert scores == pytest.approx({k: M.rouge([d["references"][2]], [d["references"]])[k] for k in scores},
+                                       abs=1e-3)

@@ -54,3 +54,42 @@ def test_choice_accuracy_and_macro_f1_are_ftdata_evals():
 def test_generation_families_are_ftdata_evals(metrics):
     fams = M.families(metrics, has_choices=False)
     assert _families(metrics) == tuple("exact" if f == "accuracy" else f for f in fams)
+
+
+def _dialogsum_test_rows(n: int) -> list[dict]:
+    """The first ``n`` DialogSum test rows: three human summaries each (real data, ../shared/data)."""
+    import json
+
+    from tests.conftest import shared
+
+    lines = shared("dialogsum", "dialogsum.test.jsonl").read_text(encoding="utf-8").splitlines()[:n]
+    return [json.loads(line) for line in lines]
+
+
+def test_generation_is_scored_against_every_reference_as_ftdata_eval():
+    """A template with ``references`` (DialogSum's three summaries): the export's docs carry them and
+    the helper scores ROUGE, BLEU and exact match against all of them, as ``ftdata eval`` does
+    (the helper used to score the ``completion``, the first summary, only)."""
+    rows = _dialogsum_test_rows(6)
+    docs = [{"completion": r["summary1"].strip(),
+             "references": [r["summary1"].strip(), r["summary2"].strip(), r["summary3"].strip()]} for r in rows]
+    # predictions: a row's third summary, its second, an unrelated row's summary, a few words
+    preds = [docs[0]["references"][2], docs[1]["references"][1], docs[3]["references"][0],
+             "They talk about work.", docs[4]["references"][2].upper(), docs[5]["references"][1]]
+    refs = [d["references"] for d in docs]
+    process = U.__getattr__("scores_rouge_bleu_exact")
+    items = [process(d, [" " + p]) for d, p in zip(docs, preds)]
+    for k in U.ROUGE_KEYS:
+        assert [round(i[k], 4) for i in items] == [M.rouge([p], [r])[k] for p, r in zip(preds, refs)]
+    assert items[0]["rouge1"] == pytest.approx(100.0)  # the third summary, word for word
+    assert U.corpus_bleu([i["bleu"] for i in items]) == pytest.approx(M.bleu(preds, refs)["bleu"], abs=1e-4)
+    assert U.mean([i["exact_match"] for i in items]) == pytest.approx(M.exact_match(preds, refs))
+    assert [i["exact_match"] for i in items] == [100.0, 100.0, 0.0, 0.0, 100.0, 100.0]
+
+
+def test_a_doc_without_references_is_scored_against_its_completion():
+    process = U.__getattr__("scores_rouge_exact")
+    for doc in ({"completion": "an apple a day"}, {"completion": "an apple a day", "references": None}):
+        out = process(doc, ["The apple, a day."])
+        assert out["exact_match"] == 100.0
+        assert round(out["rouge1"], 4) == M.rouge(["The apple, a day."], [["an apple a day"]])["rouge1"] == 75.0
