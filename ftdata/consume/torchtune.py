@@ -25,6 +25,8 @@ from ..errors import FtdataError
 from .export import TARGETS, _check, _select, quiet_datasets
 
 TARGET = TARGETS["torchtune"]
+#: Rows per Arrow batch when checking ids against the recipe's tokenizer.
+_CHECK_BATCH = 65_536
 
 
 class CompiledSFTDataset:
@@ -72,15 +74,22 @@ def _rows(path: Path, split: str):
 
 
 def _check_tokenizer(rows, tokenizer, where: str) -> None:
+    """Refuse ids the recipe's tokenizer cannot hold: an id at or past its ``vocab_size``, a row
+    longer than its ``max_seq_len`` (either check only when the tokenizer has that integer).
+
+    The largest id and the longest row come from Arrow compute over the ``tokens`` column, a
+    batch of rows at a time (no Python loop over ids)."""
+    import pyarrow.compute as pc
+
     vocab = getattr(tokenizer, "vocab_size", None)
     limit = getattr(tokenizer, "max_seq_len", None)
     if not isinstance(vocab, int) and not isinstance(limit, int):
         return
     top = longest = 0
-    for batch in rows.select_columns(["tokens"]).iter(batch_size=1000):
-        for ids in batch["tokens"]:
-            longest = max(longest, len(ids))
-            top = max([top, *ids])
+    for batch in rows.select_columns(["tokens"]).with_format("arrow").iter(batch_size=_CHECK_BATCH):
+        col = batch.column("tokens")
+        longest = max(longest, pc.max(pc.list_value_length(col)).as_py() or 0)
+        top = max(top, pc.max(pc.list_flatten(col)).as_py() or 0)
     if isinstance(vocab, int) and top >= vocab:
         raise FtdataError(f"{where}: token id {top} is outside the recipe tokenizer's vocabulary "
                           f"({vocab}); the data was compiled with another tokenizer")

@@ -77,3 +77,22 @@ def test_mismatches_are_errors_not_silent_cuts(reviews_out, tmp_path):
         dataset(None, tmp_path / "tt", split="test2")
     with pytest.raises(FtdataError, match="packed: true is not supported"):
         dataset(None, tmp_path / "tt", packed=True)
+
+
+def test_a_compiled_directory_it_cannot_train_is_refused(reviews_out, reviews_packed_out, tmp_path):
+    """The compiled-directory branch: a missing split, packed rows, a seq2seq layout."""
+    import json
+    import shutil
+
+    from ftdata.consume.torchtune import dataset
+
+    with pytest.raises(FtdataError, match=rf"no split 'test2' in {reviews_out}; found \['train', 'validation', 'test'\]"):
+        dataset(None, reviews_out, split="test2")
+    with pytest.raises(FtdataError, match="the compiled rows are packed .* compile without packing"):
+        dataset(None, reviews_packed_out)
+    s2s = tmp_path / "s2s"
+    shutil.copytree(reviews_out, s2s)
+    m = json.loads((s2s / "manifest.json").read_text())
+    (s2s / "manifest.json").write_text(json.dumps(m | {"layout": "seq2seq"}))
+    with pytest.raises(FtdataError, match="needs a causal-layout build .* found layout 'seq2seq'"):
+        dataset(None, s2s)
