@@ -151,13 +151,13 @@ class Build(PhaseA):
             self.templates[src.name] = chosen
         # a chat messages column gives one example per row, whatever the templates
         # and so does a raw-text source read from its column 'text'
-        per_row = 1 if recipe.chat and recipe.chat.enabled and recipe.chat.messages_column else None
+        per_row = 1 if recipe.conversations else None
         self.counts = {s.name: SourceCounts(templates=len(self.templates[s.name]),
                                             fanout=per_row or self.row_plans[s.name].fanout
                                             or int(recipe.layout == "text")) for s in recipe.sources}
         self.rejects_by: Counter = Counter()
         #: a chat build's shards carry the conversation and its tools (JSON text)
-        self.chat_on = bool(recipe.chat and recipe.chat.enabled)
+        self.chat_on = recipe.chat_on
         self.rejects_by_stage: Counter = Counter()
         # per source: reject code -> records, and the first record of each code (ftdata.plan.gate)
         self.rejects_by_source: dict[str, Counter] = {s.name: Counter() for s in recipe.sources}
@@ -180,7 +180,7 @@ class Build(PhaseA):
                             separator=r.separator, max_length=r.max_length, overflow=r.overflow,
                             add_eos=r.add_eos, seed=r.seed,
                             near_dup=(r.dedup.shingle_size, r.dedup.num_perm) if r.dedup.near else None,
-                            chat=r.chat.model_dump() if r.chat and r.chat.enabled else None,
+                            chat=r.chat.model_dump() if self.chat_on else None,
                             special_tokens_in_data=r.special_tokens_in_data, render_plan=self.render_plan(src))
 
     def render_plan(self, src) -> RenderPlan | None:
@@ -322,7 +322,7 @@ class Build(PhaseA):
         p.info["audit"] = audit_section(work, p, rejects_by_code=self.rejects_by,
                                         special_tokens_mode=r.special_tokens_in_data,
                                         release=release)
-        if r.chat and r.chat.enabled:  # only chat builds get the section: other manifests stay as they were
+        if self.chat_on:  # only chat builds get the section: other manifests stay as they were
             p.info["chat"] = chat_section(work, p, release)
         release()
         split_counts, token_stats = split_stats(work, p, release)

@@ -416,6 +416,16 @@ class Recipe(_Model):
     def output_dir(self, base: Path) -> Path:
         return (base / (self.output or f"out/{self.name}")).resolve()
 
+    @property
+    def chat_on(self) -> bool:
+        """A chat build: ``chat`` is given and enabled (examples are rendered as messages)."""
+        return self.chat is not None and self.chat.enabled
+
+    @property
+    def conversations(self) -> bool:
+        """A chat build reading whole conversations from ``chat.messages_column``: one example per row."""
+        return self.chat_on and bool(self.chat.messages_column)
+
 
 def recipe_hash(recipe: Recipe) -> str:
     """Content hash of the validated recipe (normalised, so comments and order do not count)."""

@@ -131,7 +131,7 @@ def check_tokenizer(recipe: Recipe, tok, file: str) -> list[str]:
     if recipe.add_eos and tok.eos_token_id is None:
         problems.append(f"{file}: add_eos: tokenizer '{recipe.tokenizer}' has no EOS token; set "
                         "add_eos: false or pick another tokenizer")
-    if chat and chat.enabled and not chat.template and not getattr(tok, "chat_template", None):
+    if recipe.chat_on and not chat.template and not getattr(tok, "chat_template", None):
         problems.append(f"{file}: chat.template: tokenizer '{recipe.tokenizer}' has no chat "
                         "template; set chat.template or pick a tokenizer that has one")
     return problems
@@ -155,7 +155,7 @@ def check_recipe(recipe: Recipe, base: Path, file: str) -> list[str]:
     refs: dict[str, list] = {}  # template where -> [reference columns, columns of its sources, all known]
     # a recipe may name a source before its templates exist (the studio and `ftdata init` write them);
     # a build needs them, except where a row is its own example
-    conversations = bool(recipe.chat and recipe.chat.enabled and recipe.chat.messages_column)
+    conversations = recipe.conversations
     for i, src in enumerate(recipe.sources):
         where = f"{file}: sources[{i}]"
         columns, problems_of_source = _source_columns(src, base, where)

@@ -44,7 +44,7 @@ def cross_field(r) -> list[InitErrorDetails]:
                             "sequence and need layout: causal, found layout: "
                             f"{r.layout}; set layout: causal or packing: false", r.packing,
                             ("packing", "layout")))
-    if r.chat and r.chat.enabled and r.layout != "causal":
+    if r.chat_on and r.layout != "causal":
         errors.append(rule(("chat",), "the chat layout renders one sequence and needs layout: "
                             f"causal, found layout: {r.layout}; set layout: causal or "
                             "chat.enabled: false", r.chat.model_dump(exclude_defaults=True),
@@ -84,7 +84,7 @@ def cross_field(r) -> list[InitErrorDetails]:
 def _text_rules(r) -> list[InitErrorDetails]:
     """layout: text is raw text, every token trained: nothing that needs a prompt applies."""
     errors = []
-    if r.chat and r.chat.enabled:
+    if r.chat_on:
         errors.append(rule(("chat",), "layout: text trains raw text, not conversations; remove chat or set "
                             "layout: causal", r.chat.model_dump(exclude_defaults=True), ("chat", "layout")))
     if r.shots:

@@ -22,8 +22,7 @@ def preflight(recipe, base: Path, n: int = 20) -> list[str]:
     from .templates import load_templates
 
     problems: list[str] = []
-    chat = getattr(recipe, "chat", None)
-    if chat is not None and chat.enabled and chat.messages_column:
+    if recipe.conversations:
         return problems  # examples come from the messages column; templates are not rendered
     for src in recipe.sources:
         if src.path is None or src.hub is not None:

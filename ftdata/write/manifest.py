@@ -89,7 +89,7 @@ def manifest(recipe: Recipe, tok, *, columns: list[str], hashes: dict,
         "tokens": token_stats,
         "shards": shards,
     }
-    if recipe.chat is not None and recipe.chat.enabled:
+    if recipe.chat_on:
         # one section: the recipe's chat settings (the conversation exports read them) and the
         # build's chat checks from ``extra`` (ftdata.plan.chataudit: totals, per template, notes)
         m["chat"] = recipe.chat.model_dump(mode="json") | extra.get("chat", {})

@@ -112,3 +112,30 @@ def test_masks_and_conversation_exports_train_the_same_turns():
     assert trained_turns(convs[2], ChatPolicy(train_on="all")) == [1]  # weight 0 removes one
     # the rule lives in one place: the chat engine calls the conversation module's function
     assert _calls('m.get("weight") == 0') == {"conversation.py": 1}
+
+
+def test_a_chat_build_is_decided_in_one_place():
+    """``Recipe.chat_on`` (``chat`` given and enabled) and ``Recipe.conversations`` (and reading a
+    messages column) are the rule; no other module reads ``chat.enabled`` itself."""
+    import ast
+
+    from ftdata.config.models import Recipe
+
+    base = {"name": "r", "sources": [{"name": "s", "path": "x.jsonl", "templates": [{"file": "t.yaml"}]}]}
+    cases = [(None, False, False), ({"enabled": False, "messages_column": "messages"}, False, False),
+             ({}, True, False), ({"messages_column": "messages"}, True, True)]
+    for chat, on, conversations in cases:
+        r = Recipe.model_validate(base | ({"chat": chat} if chat is not None else {}))
+        assert (r.chat_on, r.conversations) == (on, conversations), chat
+    package = Path(__file__).resolve().parents[2] / "ftdata"
+    readers = []
+    for file in sorted(package.rglob("*.py")):
+        for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and node.attr == "enabled" and (
+                    getattr(node.value, "attr", None) == "chat" or getattr(node.value, "id", None) == "chat"):
+                readers.append(f"{file.relative_to(package)}:{node.lineno}")
+    assert readers == ["config/models.py:" + str(_line_of(package / "config" / "models.py", "return self.chat is not None"))]
+
+
+def _line_of(file: Path, text: str) -> int:
+    return next(i for i, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1) if text in line)
