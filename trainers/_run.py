@@ -272,6 +272,30 @@ def make_trainer(net, tok, cfg, workdir: Path, train, val, collator, reporter, l
     return trainer
 
 
+def train_and_summarize(trainer, collator, val, head: dict, after_training=None) -> dict:
+    """Run ``trainer.train()`` and return the run summary: ``head`` (method, model, data, options,
+    parameter counts), then what every method measures (steps, losses, time, peak memory, tokens
+    per second, padding efficiency, validation). ``after_training()`` adds checks made once
+    training is over (LoRA: the frozen weights did not move), after ``peak_memory``."""
+    t0 = time.perf_counter()
+    with PeakMemory() as mem, no_hub_bars():  # no bar per checkpoint saved
+        result = trainer.train()
+    seconds = time.perf_counter() - t0
+    world = trainer.args.world_size
+    return head | {
+        "steps": result.global_step, "train_loss": round(result.training_loss, 6), "wall_seconds": round(seconds, 3),
+        "world_size": world,
+        "parallel_mode": str(getattr(trainer.args.parallel_mode, "value", trainer.args.parallel_mode)),
+        "peak_memory": mem.as_dict(),
+        **(after_training() if after_training else {}),
+        # tokens counted on this rank's batches; other ranks see the same number of batches
+        "tokens": collator.tokens * world,
+        "tokens_per_second": round(collator.tokens * world / training_seconds(trainer, seconds), 1),
+        "padding_efficiency": round(collator.padding_efficiency, 4),
+        **validation_summary(trainer, val),
+    }
+
+
 def training_seconds(trainer, seconds: float) -> float:
     """Wall seconds of ``trainer.train()`` less the time its validation passes took."""
     spent = sum(h.get("eval_runtime", 0.0) for h in trainer.state.log_history)

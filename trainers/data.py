@@ -33,6 +33,11 @@ from ftdata.inspect.load import load_compiled
 TOKEN_COLUMNS = ("input_ids", "attention_mask", "labels", "position_ids", "seq_lengths")
 
 
+def pad_id(tok) -> int:
+    """The id padding is written with: the tokenizer's pad token, else its EOS."""
+    return tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+
+
 def check_tokenizer(manifest: dict, tok, where: str, model_name: str) -> None:
     """Refuse a tokenizer whose hash differs from the manifest's ``hashes.tokenizer``."""
     from ftdata.tokenize.tokenizer import tokenizer_hash

@@ -33,6 +33,7 @@ from ftdata.tokenize.spans import encode_causal
 from . import metrics as M
 from ._run import load_model, peft_compat, read_run
 from .config import EvalConfig, parse_config
+from .data import pad_id
 from .progress import Reporter, no_hub_bars, quiet_reporter
 
 
@@ -124,7 +125,7 @@ def rank_choices(net, tok, layout: str, manifest: dict, prompts: list[str], choi
     else:
         encs = encode_causal(backend, [p for _, p, _ in pairs], [c for *_, c in pairs],
                              separator=manifest.get("separator", " "), eos_id=eos, max_length=big, overflow="drop")
-    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    pad = pad_id(tok)
     scores: list[float] = []
     done = 0
     with torch.no_grad():
@@ -165,7 +166,7 @@ def generate(net, tok, layout: str, prompts: list[str], cfg: EvalConfig, max_inp
     when given, is called after each batch of n prompts."""
     import torch
 
-    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    pad = pad_id(tok)
     kwargs = cfg.generation_kwargs() | {"pad_token_id": pad, "eos_token_id": tok.eos_token_id}
     tok.padding_side = "left" if layout != "seq2seq" else "right"
     tok.truncation_side = "left"  # keep the end of the prompt, where the question is

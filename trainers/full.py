@@ -8,20 +8,17 @@ log, loss curve, summary, COMPLETED) -> cleanup. Runs unchanged under ``torchrun
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
 from ._run import (
-    PeakMemory,
     load_model,
     make_trainer,
     prepare_run_dir,
-    training_seconds,
-    validation_summary,
+    train_and_summarize,
     write_run,
 )
 from .config import TrainConfig, parse_config
-from .data import Collator, open_for_training, training_splits
+from .data import Collator, open_for_training, pad_id, training_splits
 from .progress import Reporter, no_hub_bars
 from .tiny import count_parameters
 
@@ -53,30 +50,16 @@ def train_full(data: str | Path, model: str, output: str | Path, *, overwrite: b
     net, tok = load_model(model, layout, manifest, str(data))
     net.config.use_cache = False  # a KV cache during training would also disable packed masks
     train, val = training_splits(dd, cfg, str(data))
-    collator = Collator(pad_id=tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id,
-                        seq2seq=layout == "seq2seq")
+    collator = Collator(pad_id=pad_id(tok), seq2seq=layout == "seq2seq")
     workdir = out.parent / f".{out.name}.trainer"
     trainer = make_trainer(net, tok, cfg, workdir, train, val, collator, reporter, "full", callbacks)
     trainable, total = count_parameters(net)
     # -- train ----------------------------------------------------------------------------
-    t0 = time.perf_counter()
-    with PeakMemory() as mem, no_hub_bars():  # no bar per checkpoint saved
-        result = trainer.train()
-    seconds = time.perf_counter() - t0
-    # -- save -----------------------------------------------------------------------------
-    world = trainer.args.world_size
-    summary = {
+    summary = train_and_summarize(trainer, collator, val, {
         "method": "full", "base_model": str(model), "data": str(Path(data).resolve()), "data_name": manifest["name"],
         "layout": layout, "split": cfg.split, "rows": train.num_rows, "options": cfg.model_dump(),
-        "trainable_params": trainable, "total_params": total, "steps": result.global_step,
-        "train_loss": round(result.training_loss, 6), "wall_seconds": round(seconds, 3), "world_size": world,
-        "parallel_mode": str(getattr(trainer.args.parallel_mode, "value", trainer.args.parallel_mode)),
-        "peak_memory": mem.as_dict(),
-        # tokens counted on this rank's batches; other ranks see the same number of batches
-        "tokens": collator.tokens * world, "tokens_per_second": round(collator.tokens * world / training_seconds(trainer, seconds), 1),
-        "padding_efficiency": round(collator.padding_efficiency, 4),
-        **validation_summary(trainer, val),
-    }
+        "trainable_params": trainable, "total_params": total})
+    # -- save -----------------------------------------------------------------------------
     with no_hub_bars():
         trainer.save_model(str(out / "model"))  # rank 0 only; also saves the tokenizer
     write_run(out, trainer=trainer, manifest=manifest, summary=summary)

@@ -17,23 +17,20 @@ set, so the same seed gives the same adapter, whatever ran before in the process
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
 from ftdata.errors import FtdataError
 
 from ._run import (
-    PeakMemory,
     load_model,
     make_trainer,
     peft_compat,
     prepare_run_dir,
-    training_seconds,
-    validation_summary,
+    train_and_summarize,
     write_run,
 )
 from .config import TrainConfig, parse_config
-from .data import Collator, open_for_training, training_splits
+from .data import Collator, open_for_training, pad_id, training_splits
 from .progress import Reporter, no_hub_bars
 from .tiny import count_parameters
 
@@ -107,33 +104,20 @@ def train_lora(data: str | Path, model: str, output: str | Path, *, overwrite: b
     except ValueError as exc:  # e.g. target modules not found in the model
         raise FtdataError(f"--target-modules {targets}: {exc}") from None
     train, val = training_splits(dd, cfg, str(data))
-    collator = Collator(pad_id=tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id,
-                        seq2seq=layout == "seq2seq")
+    collator = Collator(pad_id=pad_id(tok), seq2seq=layout == "seq2seq")
     workdir = out.parent / f".{out.name}.trainer"
     trainer = make_trainer(net, tok, cfg, workdir, train, val, collator, reporter, "lora")
     trainable, total = count_parameters(net)
     frozen_before = _fingerprint(net)
     # -- train ----------------------------------------------------------------------------
-    t0 = time.perf_counter()
-    with PeakMemory() as mem, no_hub_bars():  # no bar per checkpoint saved
-        result = trainer.train()
-    seconds = time.perf_counter() - t0
-    # -- save -----------------------------------------------------------------------------
-    world = trainer.args.world_size
-    summary = {
+    summary = train_and_summarize(trainer, collator, val, {
         "method": "lora", "base_model": str(Path(model).resolve()) if Path(model).exists() else model,
         "data": str(Path(data).resolve()), "data_name": manifest["name"], "layout": layout, "split": cfg.split,
         "rows": train.num_rows, "options": cfg.model_dump(), "target_modules": targets,
-        "trainable_params": trainable, "total_params": total, "steps": result.global_step,
-        "train_loss": round(result.training_loss, 6), "wall_seconds": round(seconds, 3), "world_size": world,
-        "parallel_mode": str(getattr(trainer.args.parallel_mode, "value", trainer.args.parallel_mode)),
-        "peak_memory": mem.as_dict(),
+        "trainable_params": trainable, "total_params": total},
         # checked, not assumed: every frozen weight is bit-for-bit what it was before training
-        "base_weights_unchanged": _fingerprint(net) == frozen_before,
-        "tokens": collator.tokens * world, "tokens_per_second": round(collator.tokens * world / training_seconds(trainer, seconds), 1),
-        "padding_efficiency": round(collator.padding_efficiency, 4),
-        **validation_summary(trainer, val),
-    }
+        after_training=lambda: {"base_weights_unchanged": _fingerprint(net) == frozen_before})
+    # -- save -----------------------------------------------------------------------------
     if trainer.is_world_process_zero():
         # save_pretrained on a PeftModel writes only the adapter weights and its config
         with no_hub_bars():

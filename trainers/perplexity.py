@@ -16,7 +16,7 @@ from pathlib import Path
 from ftdata.constants import IGNORE_INDEX
 from ftdata.errors import FtdataError
 
-from .data import Collator, open_for_training
+from .data import Collator, open_for_training, pad_id
 
 
 def perplexity(data: str | Path, model: str, *, split: str = "test", adapter: str | None = None,
@@ -41,7 +41,7 @@ def perplexity(data: str | Path, model: str, *, split: str = "test", adapter: st
     if max_rows:
         rows = rows.select(range(min(max_rows, rows.num_rows)))
     cols = [c for c in ("input_ids", "labels", "position_ids", "seq_lengths") if c in rows.column_names]
-    collate = Collator(pad_id=tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id)
+    collate = Collator(pad_id=pad_id(tok))
     total, count = 0.0, 0
     with torch.no_grad():
         for start in range(0, rows.num_rows, batch_size):

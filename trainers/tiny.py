@@ -17,6 +17,8 @@ from ftdata.errors import FtdataError
 from ftdata.tokenize.tokenizer import load_tokenizer
 from ftdata.write.writer import mark_output, not_replaceable
 
+from .data import pad_id
+
 ARCHITECTURES = ("llama", "gpt2", "t5")
 
 
@@ -37,7 +39,7 @@ def tiny_config(arch: str, tok, *, hidden: int = 64, layers: int = 2, heads: int
     if hidden % heads:
         raise FtdataError(f"tiny model: hidden size {hidden} is not divisible by heads {heads}")
     vocab = len(tok)
-    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    pad = pad_id(tok)
     common = {"vocab_size": vocab, "eos_token_id": tok.eos_token_id, "pad_token_id": pad,
               "bos_token_id": tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id}
     if arch == "llama":

@@ -98,3 +98,42 @@ def test_batches_are_random_by_default():
     assert training_arguments(Path("/nonexistent"), cfg).train_sampling_strategy == "random"
     on = parse_config(TrainConfig, {"group_by_length": True})
     assert training_arguments(Path("/nonexistent"), on).train_sampling_strategy == "group_by_length"
+
+
+def test_every_method_summarizes_a_run_the_same_way():
+    """trainers/_run.train_and_summarize: the block full.py and lora.py both wrote out (train, time
+    it, then steps, loss, tokens/s, padding, validation), with the method's own fields around it."""
+    from types import SimpleNamespace
+
+    from trainers._run import train_and_summarize
+
+    col = Collator(pad_id=0)
+    col([{"input_ids": [5, 6, 7], "labels": [5, 6, 7]}, {"input_ids": [8], "labels": [8]}])  # 4 tokens, 6 slots
+    log = [{"loss": 2.0, "step": 1}, {"eval_loss": 1.5, "step": 1, "eval_runtime": 0.0},
+           {"eval_loss": 1.25, "step": 2, "eval_runtime": 0.0}]
+    trainer = SimpleNamespace(
+        train=lambda: SimpleNamespace(global_step=2, training_loss=1.23456789),
+        args=SimpleNamespace(world_size=2, parallel_mode=SimpleNamespace(value="distributed"),
+                             load_best_model_at_end=True),
+        state=SimpleNamespace(log_history=log))
+    s = train_and_summarize(trainer, col, SimpleNamespace(num_rows=7), {"method": "lora", "trainable_params": 3},
+                            after_training=lambda: {"base_weights_unchanged": True})
+    assert list(s) == ["method", "trainable_params", "steps", "train_loss", "wall_seconds", "world_size",
+                       "parallel_mode", "peak_memory", "base_weights_unchanged", "tokens", "tokens_per_second",
+                       "padding_efficiency", "validation"]
+    assert (s["steps"], s["train_loss"], s["world_size"], s["parallel_mode"]) == (2, 1.234568, 2, "distributed")
+    assert (s["tokens"], s["padding_efficiency"]) == (8, round(4 / 6, 4))  # this rank's tokens x world size
+    assert s["validation"] == {"rows": 7, "evaluations": 2, "last_loss": 1.25, "best_loss": 1.25, "best_step": 2,
+                               "kept": "best"}
+    no_check = train_and_summarize(trainer, col, None, {"method": "full"})
+    assert "base_weights_unchanged" not in no_check and no_check["validation"] is None
+
+
+def test_padding_uses_the_pad_token_else_eos():
+    from types import SimpleNamespace
+
+    from trainers.data import pad_id
+
+    assert pad_id(SimpleNamespace(pad_token_id=3, eos_token_id=0)) == 3
+    assert pad_id(SimpleNamespace(pad_token_id=0, eos_token_id=2)) == 0  # id 0 is a pad id, not "none"
+    assert pad_id(SimpleNamespace(pad_token_id=None, eos_token_id=2)) == 2
