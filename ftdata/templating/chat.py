@@ -52,7 +52,6 @@ Examples where it is not are counted per template (``parity_mismatch``).
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import re
 from dataclasses import dataclass
@@ -421,15 +420,14 @@ class _Header:
 
 def render_chat(tok, messages: list[dict], *, specials: list[str], policy: ChatPolicy | None = None,
                 tools: list[dict] | None = None, template: str | None = None, method: str = "auto",
-                renderer: ChatRenderer | None = None, train_on: str | None = None,
-                add_eos: bool | None = None) -> ChatExample:
+                renderer: ChatRenderer | None = None) -> ChatExample:
     """Render a conversation and find the trained spans (see the module docstring).
 
     Args:
         tok: a transformers tokenizer (its chat template and special tokens), or None with ``renderer``.
         messages: the conversation (contents already escaped, see :class:`ftdata.tokenize.specials.Specials`).
         specials: special-token strings of the tokenizer, longest first.
-        policy: what to train (default :class:`ChatPolicy`); ``train_on`` / ``add_eos`` override it.
+        policy: what to train (default :class:`ChatPolicy`).
         tools: the conversation's tool schemas, passed to the template.
         template: a Jinja chat template to use instead of the tokenizer's own.
         method: ``auto`` (marker render, the diff where its check fails), ``diff`` (always the
@@ -440,9 +438,6 @@ def render_chat(tok, messages: list[dict], *, specials: list[str], policy: ChatP
         ChatError: the template fails, a part cannot be located, or nothing is trained.
     """
     policy = policy or ChatPolicy()
-    if train_on is not None or add_eos is not None:
-        policy = dataclasses.replace(policy, train_on=train_on or policy.train_on,
-                                     add_eos=policy.add_eos if add_eos is None else add_eos)
     if renderer is None:
         try:
             renderer = renderer_for(tok, template)

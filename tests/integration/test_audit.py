@@ -284,14 +284,14 @@ def test_prefix_audit_example_by_example(trained, family):
 
 
 def test_prefix_audit_chat_example_by_example(trained):
-    from ftdata.templating.chat import messages_from_pair, render_chat
+    from ftdata.templating.chat import ChatPolicy, messages_from_pair, render_chat
 
     folder, _ = trained("chat")
     tok = load_tokenizer(str(folder))
     b = tok.backend_tokenizer
     prompts, completions = _pairs(_dialogsum_rows(60))
-    chats = [render_chat(tok, messages_from_pair(p, c, None), train_on="last", specials=specials_for(b).strings,
-                         add_eos=True) for p, c in zip(prompts, completions)]
+    chats = [render_chat(tok, messages_from_pair(p, c, None), specials=specials_for(b).strings,
+                         policy=ChatPolicy(train_on="last", add_eos=True)) for p, c in zip(prompts, completions)]
     out = encode_spans(b, [c.text for c in chats], [c.spans for c in chats],
                        eos=[tok.eos_token_id if c.append_eos else None for c in chats],
                        untrained_end=[c.untrained_end for c in chats], max_length=4096, overflow="drop",

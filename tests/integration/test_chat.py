@@ -8,7 +8,7 @@ from transformers import AutoTokenizer
 
 from ftdata.build.orchestrate import compile_recipe
 from ftdata.constants import IGNORE_INDEX as X
-from ftdata.templating.chat import ChatError, render_chat
+from ftdata.templating.chat import ChatError, ChatPolicy, render_chat
 from ftdata.testing_chat import CHATML, LLAMA3, NO_EOT, trained_runs
 from ftdata.tokenize.specials import specials_for
 from ftdata.tokenize.tokenizer import ASSET_DIR
@@ -138,7 +138,7 @@ def test_unlocatable_and_empty_turns_are_rejected(tmp_path):
     sp = specials_for(tok.backend_tokenizer)
     msgs = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]
     with pytest.raises(ChatError, match="cannot locate"):
-        render_chat(tok, msgs, train_on="last", specials=sp.strings, add_eos=True)
+        render_chat(tok, msgs, specials=sp.strings, policy=ChatPolicy(train_on="last", add_eos=True))
     rows = [{"id": "1", "messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": ""}]},
             {"id": "2", "messages": [{"role": "user", "content": "q"}]},
             {"id": "3", "messages": "not a list"},

@@ -83,3 +83,23 @@ def test_renderer_pickles_without_its_compiled_template(tmp_path):
 def test_plain_messages_drop_none_and_weight_and_alias_reasoning():
     out = plain_messages([{"role": "assistant", "content": "a", "weight": 0, "name": None, "reasoning": "r"}])
     assert out == [{"thinking": "r", "role": "assistant", "content": "a", "reasoning": "r", "reasoning_content": "r"}]
+
+
+def test_render_chat_reads_what_to_train_from_the_policy_only(tmp_path):
+    """``render_chat``'s legacy ``train_on`` / ``add_eos`` keywords (a second way to say what the
+    policy says, used by no caller outside tests) are gone; the policy gives the same spans."""
+    import inspect
+
+    from ftdata.templating.chat import ChatPolicy, render_chat
+    from ftdata.tokenize.specials import specials_for
+
+    params = inspect.signature(render_chat).parameters
+    assert "train_on" not in params and "add_eos" not in params
+    tok = named_tokenizer(tmp_path / "tok", "chatml")
+    sp = specials_for(tok.backend_tokenizer).strings
+    last = render_chat(tok, PLAIN, specials=sp, policy=ChatPolicy(train_on="last", add_eos=True))
+    every = render_chat(tok, PLAIN, specials=sp, policy=ChatPolicy(train_on="all", add_eos=False))
+    assert [last.text[a:b] for a, b in last.spans] == ["Goodbye<|im_end|>"]
+    assert [every.text[a:b] for a, b in every.spans] == ["Hello<|im_end|>", "Goodbye<|im_end|>"]
+    with pytest.raises(TypeError, match="train_on"):
+        render_chat(tok, PLAIN, specials=sp, train_on="all")
