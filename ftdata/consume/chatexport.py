@@ -31,6 +31,7 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
+from ..templating.chat import ChatPolicy
 from ..templating.conversation import dumps
 
 Conv = tuple[list[dict], "list[dict] | None", "list[int | None]"]  # messages, tools, weights
@@ -164,13 +165,14 @@ def _indent(text: str, n: int) -> str:
 def loading(name: str, manifest: dict, dest: Path, splits: list[str]) -> str:
     """The README's loading snippet for a conversation export, from the recipe's chat settings."""
     chat = manifest.get("chat") or {}
+    policy = ChatPolicy.from_spec(chat)  # what the build trained, with the policy's defaults
     tok = manifest.get("tokenizer", {}).get("name")
     if name == "axolotl-chat":
         tpl = chat.get("template")
         head = (f"chat_template: jinja\nchat_template_jinja: |\n{_indent(tpl, 2)}\n" if tpl
                 else "chat_template: tokenizer_default\n")
-        eos = "none" if chat.get("end_of_turn") == "none" else "turn"
-        roles = chat.get("train_roles") or ["assistant"]
+        eos = "none" if policy.end_of_turn == "none" else "turn"
+        roles = list(policy.train_roles)
 
         def ds(split: str, extra: str = "") -> str:
             return (f"  - path: {dest}/{split}.jsonl\n    ds_type: json\n{extra}    type: chat_template\n"
@@ -189,7 +191,7 @@ def loading(name: str, manifest: dict, dest: Path, splits: list[str]) -> str:
         lines += [f"model_name_or_path: {tok}   # the model whose tokenizer ftdata compiled with",
                   "template: ...   # LLaMA-Factory's template for that model (qwen, llama3, ...)",
                   f"cutoff_len: {manifest.get('max_length')}"]
-        if chat.get("train_on", "last") != "all":
+        if policy.train_on != "all":
             lines.append("mask_history: true   # train the last assistant turn only, as the recipe does")
         return "\n".join(lines)
     return ""

@@ -53,6 +53,7 @@ from pathlib import Path
 from ..constants import IGNORE_INDEX
 from ..errors import FtdataError, did_you_mean
 from ..inspect.load import load_compiled
+from ..templating.chat import ChatPolicy
 from ..templating.conversation import assistant_weights, loads
 from ..write.writer import mark_output, not_replaceable
 from . import chatexport, lmeval
@@ -295,8 +296,9 @@ def _write(target: Target, dd, chosen: list[str], tmp: Path, dest: Path,
                 columns = ["messages"]
                 files.append(f"{s}.jsonl")
             elif target.writer == "chat":
-                chat = dd.manifest.get("chat") or {}
-                convs = ((m, t, assistant_weights(m, chat)) for m, t in _conversations(ds))
+                policy = ChatPolicy.from_spec(dd.manifest.get("chat"))  # the build's policy, its defaults
+                convs = ((m, t, assistant_weights(m, policy.train_on, policy.train_roles))
+                         for m, t in _conversations(ds))
                 n, columns, written, skipped = chatexport.write(target.name, convs, tmp, s)
                 files += written
                 rows[s] = n

@@ -365,15 +365,15 @@ def trained_turns(messages: list[dict], train_on: str = "last",
     return sorted(chosen)
 
 
-def assistant_weights(messages: list[dict], chat: dict) -> list[int | None]:
+def assistant_weights(messages: list[dict], train_on: str, train_roles: tuple[str, ...]) -> list[int | None]:
     """Per message: 1 if the assistant turn is trained, 0 if not, None for other roles.
 
-    :func:`trained_turns` decides, with the recipe's ``chat.train_on`` and ``chat.train_roles``.
-    The conversation exports write this as OpenAI ``weight``, axolotl ``training`` and
-    LLaMA-Factory ``mask_history``.
+    :func:`trained_turns` decides, with the chat policy's ``train_on`` and ``train_roles`` (the
+    caller reads them from the recipe's ``chat`` through ``ChatPolicy.from_spec``, which holds
+    their defaults). The conversation exports write this as OpenAI ``weight``, axolotl
+    ``training`` and LLaMA-Factory ``mask_history``.
     """
-    chosen = set(trained_turns(messages, chat.get("train_on") or "last",
-                               tuple(chat.get("train_roles") or ("assistant",))))
+    chosen = set(trained_turns(messages, train_on, train_roles))
     return [None if m["role"] != "assistant" else int(i in chosen) for i, m in enumerate(messages)]
 
 

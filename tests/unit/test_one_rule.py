@@ -104,7 +104,7 @@ def test_masks_and_conversation_exports_train_the_same_turns():
     for train_on in ("last", "all"):
         for msgs in convs:
             chosen = trained_turns(msgs, ChatPolicy(train_on=train_on))
-            weights = assistant_weights(msgs, {"train_on": train_on, "train_roles": ["assistant"]})
+            weights = assistant_weights(msgs, train_on, ("assistant",))
             assert [i for i, w in enumerate(weights) if w == 1] == chosen
             assert [i for i, w in enumerate(weights) if w is not None] == [i for i, m in enumerate(msgs)
                                                                              if m["role"] == "assistant"]
@@ -112,6 +112,8 @@ def test_masks_and_conversation_exports_train_the_same_turns():
     assert trained_turns(convs[2], ChatPolicy(train_on="all")) == [1]  # weight 0 removes one
     # the rule lives in one place: the chat engine calls the conversation module's function
     assert _calls('m.get("weight") == 0') == {"conversation.py": 1}
+    # and the policy's defaults are read in one place: ChatPolicy.from_spec (the exports call it too)
+    assert _calls('get("train_on")') == {"chat.py": 1} and _calls('get("train_roles")') == {"chat.py": 1}
 
 
 def test_a_chat_build_is_decided_in_one_place():
