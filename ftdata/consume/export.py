@@ -176,15 +176,19 @@ def quiet_datasets():
             dlog.enable_progress_bar()
 
 
-def _check(target: Target, manifest: dict, columns: list[str]) -> None:
-    where = f"export --to {target.name}"
+def _check(target: Target, manifest: dict, columns: list[str], source: str) -> None:
+    """Refuse a compiled split ``target`` cannot take; ``source`` names it (``DIR [split]``)."""
+    where = f"export --to {target.name}: {source}"
     if target.tokens and manifest.get("layout") != "causal":
         raise FtdataError(f"{where}: needs a causal-layout build (input_ids = prompt + completion); found layout "
                           f"'{manifest.get('layout')}'. Compile with layout: causal, or export to parquet/jsonl")
     pair = {"prompt", "completion"} <= set(columns)
-    if (target.writer == "lm-eval" and not pair) or (target.writer == "chat" and not (pair or "messages" in columns)):
-        raise FtdataError(f"{where}: needs the 'prompt' and 'completion' columns; found {columns}"
-                          + (" (packed rows keep tokens only; compile without packing)" if PACKED_COLUMN in columns else ""))
+    packed = " (packed rows keep tokens only; compile without packing)" if PACKED_COLUMN in columns else ""
+    if target.writer == "lm-eval" and not pair:
+        raise FtdataError(f"{where}: needs the 'prompt' and 'completion' columns; found {columns}{packed}")
+    if target.writer == "chat" and not (pair or "messages" in columns):
+        raise FtdataError(f"{where}: needs a chat build's 'messages' column (conversations) or the 'prompt' and "
+                          f"'completion' columns (one user and one assistant turn per row); found {columns}{packed}")
     if PACKED_COLUMN in columns and target.packed is None:
         raise FtdataError(f"{where}: the compiled rows are packed ({PACKED_COLUMN} present) and {target.name} packs "
                           "by itself; compile without packing and turn on the consumer's packing instead")
@@ -351,7 +355,7 @@ def export(path: str | Path, to: str, dest: str | Path, *, splits: list[str] | N
         chosen = [s for s in available if target.splits is None or s in target.splits]
     if not chosen:
         raise FtdataError(f"export --to {to}: none of the splits {list(target.splits or [])} is in {path}; found {available}")
-    _check(target, manifest, dd[chosen[0]].column_names)
+    _check(target, manifest, dd[chosen[0]].column_names, f"{path} [{chosen[0]}]")
 
     dest = Path(dest)
     tmp = prepare_dest(dest, Path(path), overwrite)

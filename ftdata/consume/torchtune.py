@@ -56,7 +56,7 @@ def _rows(path: Path, split: str):
         dd = load_compiled(path)
         if split not in dd:
             raise FtdataError(f"torchtune dataset: no split '{split}' in {path}; found {list(dd)}")
-        _check(TARGET, dd.manifest, dd[split].column_names)
+        _check(TARGET, dd.manifest, dd[split].column_names, f"{path} [{split}]")
         return _select(dd[split], TARGET)
     file = path / f"{split}.parquet"
     if not file.is_file():
