@@ -277,14 +277,14 @@ def prepare_dest(dest: Path, source: Path, overwrite: bool) -> Path:
     return tmp
 
 
-def _write(target: Target, dd, chosen: list[str], tmp: Path, dest: Path,
+def _write(target: Target, dd, chosen: list[str], tmp: Path,
            notes: list[str]) -> tuple[dict, list[str], list[str]]:
-    """Write the chosen splits into ``tmp`` (to be renamed ``dest``); return (rows per split, files,
+    """Write the chosen splits into ``tmp`` (to be renamed to the destination); return (rows per split, files,
     columns); ``notes`` gets what an export had to leave out."""
     import datasets
 
     if target.writer == "lm-eval":
-        return lmeval.write_lmeval(dd, chosen, tmp, dest)
+        return lmeval.write_lmeval(dd, chosen, tmp)
     rows, files, columns = {}, [], []
     if target.writer == "disk":
         out = datasets.DatasetDict({s: _select(dd[s], target) for s in chosen})
@@ -366,7 +366,7 @@ def export(path: str | Path, to: str, dest: str | Path, *, splits: list[str] | N
         notes.append(model_note(manifest))
     try:
         with quiet_datasets():
-            rows, files, columns = _write(target, dd, chosen, tmp, dest.resolve(), notes)
+            rows, files, columns = _write(target, dd, chosen, tmp, notes)
             if target.name == "llamafactory-sharegpt":
                 files.append(chatexport.write_dataset_info(tmp, manifest.get("name", "ftdata"), files))
         if to == "llamafactory":

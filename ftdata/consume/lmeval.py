@@ -7,8 +7,11 @@ export writes
   and ``references`` when the template names reference columns: a generated answer is scored
   against every one, as ``ftdata eval`` scores it) and ``data/<name>/train.jsonl``, the same
   template's train rows, lm-eval's ``fewshot_split``;
-* ``<name>.yaml``: the task. ``dataset_path: json`` with absolute ``data_files`` (move the folder
-  and export again). Templates with ``answer_choices`` are ``multiple_choice``: each choice is
+* ``<name>.yaml``: the task. Its ``data_files`` are relative to the folder: the YAML names
+  ``custom_dataset: !function ftdata_lmeval.load_data``, which lm-eval calls with the
+  ``dataset_kwargs`` and which reads them from beside itself (``datasets.load_dataset("json")``,
+  as ``dataset_path: json`` would), so the folder can be moved or shipped and holds no local
+  path. Templates with ``answer_choices`` are ``multiple_choice``: each choice is
   scored by the log-likelihood of ``separator + choice + EOS`` after the prompt (the EOS token's
   text ends every choice in the ``choices`` column, so lm-eval scores the EOS ``ftdata eval``
   scores), ``acc`` is 1 when the first most likely choice is the answer. Other templates are
@@ -53,7 +56,7 @@ CONTRACT = ("One lm-evaluation-harness task per template (`<task>.yaml`, data un
             "`generate_until` (greedy, 64 new tokens, stop at EOS) with ROUGE, BLEU or normalized exact match "
             "(0..100) as the template's `metrics` name, against every reference the row has (`references`, else "
             "`completion`). Few-shot exemplars (`--num_fewshot k`) come from the train "
-            "split. `data_files` are absolute paths: export again after moving the folder.")
+            "split. `data_files` are relative to this folder (read by `ftdata_lmeval.load_data`): the folder can be moved.")
 LOAD = ("lm_eval --model hf --model_args pretrained=MODEL_DIR --include_path {dest} --tasks {group} "
         "--batch_size 1 --log_samples --output_path lm-eval-results\n"
         "# k-shot with a base model: add  --num_fewshot k --gen_kwargs 'until=[\"\\n\\n\"]'")
@@ -94,7 +97,7 @@ def _metric(name: str, aggregation) -> dict:
 def _task_config(name: str, files: dict[str, str], eval_split: str, fewshot: bool,
                  choices: bool, metrics: list[str] | None, separator: str, info: dict) -> dict:
     cfg: dict = {"task": name, "dataset_path": "json", "dataset_kwargs": {"data_files": files},
-                 "test_split": eval_split}
+                 "custom_dataset": _Function("ftdata_lmeval.load_data"), "test_split": eval_split}
     if fewshot:
         cfg["fewshot_split"] = FEWSHOT_SPLIT
     cfg |= {"doc_to_text": "prompt", "target_delimiter": separator, "fewshot_delimiter": SHOT_SEPARATOR}
@@ -140,8 +143,8 @@ def _write_jsonl(path: Path, rows: list[dict]) -> None:
             fh.write(json.dumps(r, ensure_ascii=False) + "\n")
 
 
-def write_lmeval(dd, chosen: list[str], tmp: Path, dest: Path) -> tuple[dict, list[str], list[str]]:
-    """Write the lm-eval tasks of compiled ``dd`` (with ``.manifest``) into ``tmp``, data paths under ``dest``.
+def write_lmeval(dd, chosen: list[str], tmp: Path) -> tuple[dict, list[str], list[str]]:
+    """Write the lm-eval tasks of compiled ``dd`` (with ``.manifest``) into ``tmp`` (data paths relative to it).
 
     Returns:
         (rows per split, files written, columns of the data files).
@@ -189,7 +192,7 @@ def write_lmeval(dd, chosen: list[str], tmp: Path, dest: Path) -> tuple[dict, li
             rel = f"data/{name}/{split}.jsonl"
             _write_jsonl(tmp / rel, split_rows)
             files.append(rel)
-            paths[split] = str(dest / rel)
+            paths[split] = rel
             rows[split] += len(split_rows)
         if fewshot and not data[FEWSHOT_SPLIT]:
             del paths[FEWSHOT_SPLIT]

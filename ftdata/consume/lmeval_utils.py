@@ -16,7 +16,9 @@ checks the two agree on the same inputs):
   with any reference (lower case, no punctuation, no English articles, single spaces; 0..100).
 
 ``process_results: !function ftdata_lmeval.scores_rouge_bleu`` names the metric families a
-generation task reports (any of ``rouge``, ``bleu``, ``exact``, joined by ``_``).
+generation task reports (any of ``rouge``, ``bleu``, ``exact``, joined by ``_``), and
+``custom_dataset: !function ftdata_lmeval.load_data`` reads the task's ``data_files``, which are
+relative to this file's folder (the export holds no local path and can be moved).
 """
 
 from __future__ import annotations
@@ -73,6 +75,17 @@ def corpus_bleu(items) -> float:
     padded = [r + [r[-1]] * (width - len(r)) for r in refs]
     streams = [[r[i] for r in padded] for i in range(width)]
     return float(sacrebleu.corpus_bleu([p for _, p in items], streams, tokenize="13a").score)
+
+
+def load_data(data_files: dict[str, str], **_metadata):
+    """The task's splits: ``data_files`` (split -> JSON Lines path relative to this file's folder)
+    read as ``dataset_path: json`` reads them. lm-eval passes the task's metadata too (ignored)."""
+    from pathlib import Path
+
+    import datasets
+
+    here = Path(__file__).resolve().parent
+    return datasets.load_dataset("json", data_files={s: str(here / p) for s, p in data_files.items()})
 
 
 def mean(items) -> float:

@@ -7,8 +7,10 @@ mean nothing without them; ``AutoTokenizer.from_pretrained`` reads the folder). 
 is looked up as the recipe named it (or as ``tokenizer=`` names it) and must hash to the
 manifest's ``hashes.tokenizer``: the pushed files are the ones that compiled the data. The card
 keeps the compiled card's YAML (languages, licenses, citations, renames: what only the build
-knew) and adds ``configs``; the pushed manifest names a local tokenizer folder by its own name,
-never by its absolute path. ``--dry-run DIR`` writes exactly that folder
+knew) and adds ``configs``; the pushed manifest holds no path of the builder's machine: a
+local tokenizer folder is named by its own name, and template files the recipe named by an
+absolute path are keyed by their shortest unique trailing path (:func:`portable_manifest`; the
+compiled directory's own manifest is not changed). ``--dry-run DIR`` writes exactly that folder
 locally and uploads nothing; a real push stages the same folder in a temporary directory and
 hands it to ``HfApi.upload_folder`` in one commit.
 
@@ -75,6 +77,38 @@ def _tokenizer(manifest: dict, given: str | None):
     return tok
 
 
+def portable_manifest(manifest: dict) -> dict:
+    """The manifest as pushed: the same content without the builder's local paths.
+
+    ``tokenizer.name`` a local folder becomes the folder's name; ``hashes.templates`` keys that
+    are absolute paths become their shortest trailing path unique among the keys (``t.yaml``,
+    else ``a/t.yaml``, ...). Keys the recipe wrote relative to itself stay as they are."""
+    tok_info = dict(manifest.get("tokenizer") or {})
+    tok_info["name"] = tokenizer_display(tok_info.get("name"))
+    out = dict(manifest, tokenizer=tok_info)
+    hashes = manifest.get("hashes") or {}
+    if "templates" in hashes:
+        out["hashes"] = dict(hashes, templates=_relative_keys(hashes["templates"]))
+    return out
+
+
+def _relative_keys(files: dict[str, str]) -> dict[str, str]:
+    """``files`` with each absolute path key replaced by its shortest unique trailing path."""
+    absolute = [k for k in files if Path(k).expanduser().is_absolute()]
+    taken = {k for k in files if k not in absolute}
+    parts = {k: Path(k).expanduser().parts[1:] for k in absolute}
+    short = {}
+    for k in absolute:
+        for n in range(1, len(parts[k]) + 1):
+            tail = parts[k][-n:]
+            name = "/".join(tail)
+            if name not in taken and sum(p[-n:] == tail for p in parts.values()) == 1:
+                break
+        short[k] = name
+        taken.add(name)
+    return {short.get(k, k): v for k, v in files.items()}
+
+
 def _save_tokenizer(tok, folder: Path) -> list[str]:
     """Save ``tok`` into ``folder``; return the files it wrote (relative names, sorted)."""
     before = {p for p in folder.iterdir()}
@@ -110,9 +144,7 @@ def stage(path: str | Path, folder: Path, repo_id: str | None = None,
     meta = {k: v for k, v in {**card_metadata(manifest), **meta}.items() if k != "configs"}
     (folder / "README.md").write_text(render_card(manifest, repo_id=repo_id, data_files=data_files, meta=meta,
                                                   tokenizer_files=tok_files), encoding="utf-8")
-    tok_info = dict(manifest.get("tokenizer") or {})
-    tok_info["name"] = tokenizer_display(tok_info.get("name"))
-    (folder / MANIFEST).write_text(json.dumps(dict(manifest, tokenizer=tok_info), indent=2, sort_keys=True) + "\n",
+    (folder / MANIFEST).write_text(json.dumps(portable_manifest(manifest), indent=2, sort_keys=True) + "\n",
                                    encoding="utf-8")
     return sorted(files + tok_files + ["README.md", MANIFEST]), rows
 

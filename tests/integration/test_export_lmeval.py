@@ -208,9 +208,32 @@ def test_docs_carry_every_reference_the_helper_scores(tmp_path):
     spec = importlib.util.spec_from_file_location("ftdata_lmeval", tmp_path / "tasks" / "ftdata_lmeval.py")
     helper = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(helper)
-    process = getattr(helper, "scores_rouge")
+    process = helper.scores_rouge  # made by the module's __getattr__
     for d in docs[:5]:
         scores = process(d, [d["references"][2]])
         assert scores["rouge1"] == pytest.approx(100.0) and scores["rougeL"] == pytest.approx(100.0)
         assert scores == pytest.approx({k: M.rouge([d["references"][2]], [d["references"]])[k] for k in scores},
                                        abs=1e-3)
+
+
+@pytest.mark.filterwarnings("ignore:Use TaskManager.load:DeprecationWarning")
+def test_the_folder_holds_no_local_path_and_can_be_moved(reviews_out, tmp_path, monkeypatch):
+    """``data_files`` are relative to the folder (the helper's ``load_data`` reads them from beside
+    itself), so no task YAML holds the builder's path and a moved folder still loads in lm-eval."""
+    from lm_eval.tasks import TaskManager
+
+    export(reviews_out, "lm-eval", tmp_path / "made")
+    for f in (tmp_path / "made").glob("*.yaml"):
+        assert str(tmp_path) not in f.read_text(), f.name
+    cfg = yaml.safe_load((tmp_path / "made" / f"{MC}.yaml").read_text().replace("!function", ""))
+    assert cfg["dataset_kwargs"] == {"data_files": {"test": f"data/{MC}/test.jsonl",
+                                                    "train": f"data/{MC}/train.jsonl"}}
+    moved = tmp_path / "elsewhere" / "tasks"
+    moved.parent.mkdir()
+    (tmp_path / "made").rename(moved)
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")  # relative paths are not read from the working folder
+    task = TaskManager(include_path=str(moved)).load_task_or_group([MC])[MC]
+    assert len(task.test_docs()) == 39 and len(task.fewshot_docs()) == 331
+    first = json.loads((moved / "data" / MC / "test.jsonl").read_text().splitlines()[0])
+    assert task.test_docs()[0]["row_key"] == first["row_key"]

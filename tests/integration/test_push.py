@@ -268,3 +268,24 @@ def test_card_yaml_round_trips_through_huggingface_hub(reviews_out, tmp_path):
     data = DatasetCardData(**raw)
     assert data.license == "apache-2.0" and data.language == ["en"] and data.size_categories == ["1K<n<10K"]
     assert data.task_categories == ["text-classification", "text-generation"] and data.pretty_name == "reviews"
+
+
+def test_pushed_files_hold_no_local_path(cited_out, tmp_path):
+    """The recipe named its templates and tokenizer by absolute paths: the pushed manifest keys the
+    templates by file name and names the tokenizer folder by its name, and no pushed text file
+    holds the build's folder; the compiled directory's own manifest keeps its bytes."""
+    compiled = (cited_out / "manifest.json").read_bytes()
+    hub = tmp_path / "hub"
+    push(cited_out, "org/cited", dry_run=hub)
+    local = str(cited_out.parent)
+    own = json.loads(compiled)
+    assert sorted(own["hashes"]["templates"]) == [f"{local}/head.yaml", f"{local}/title.yaml"]  # as compiled
+    pushed = json.loads((hub / "manifest.json").read_text())
+    assert pushed["hashes"]["templates"] == {"head.yaml": own["hashes"]["templates"][f"{local}/head.yaml"],
+                                             "title.yaml": own["hashes"]["templates"][f"{local}/title.yaml"]}
+    assert pushed == own | {"tokenizer": own["tokenizer"] | {"name": "my-tokenizer"},
+                            "hashes": own["hashes"] | {"templates": pushed["hashes"]["templates"]}}
+    for f in sorted(hub.rglob("*")):
+        if f.is_file() and f.suffix in (".json", ".md", ".txt", ".jinja", ""):
+            assert local not in f.read_text(encoding="utf-8"), f
+    assert (cited_out / "manifest.json").read_bytes() == compiled
