@@ -95,8 +95,10 @@ class PhaseA:
         store = ((str(self.cache.root), self.cache.read, fp)
                  if self.cache is not None and engine.stores_results else None)
 
-        tasks = (read_tasks(src, self.recipe, self.base, self.source_file_hashes.get(src.name))
+        t0 = time.perf_counter()  # a CSV/TSV file is scanned whole here, before its first range
+        tasks = (read_tasks(src, self.recipe, self.base, self.source_file_hashes.get(src.name), self.not_cut)
                  if not self.wants_index(src) else None)
+        self.timings["read"] += time.perf_counter() - t0
 
         def jobs():
             if tasks is not None:  # the workers read (ftdata.build.ranged); this process only cuts

@@ -67,3 +67,108 @@ def line_ranges(path: Path, max_lines: int, max_bytes: int = CHUNK_BYTES) -> Ite
             line += n_lines
             nl = nl[n_lines:]
             start = end
+
+
+# -- CSV / TSV ----------------------------------------------------------------------------------
+
+_QUOTE, _LF, _CR = 0x22, 0x0A, 0x0D
+_BOM = b"\xef\xbb\xbf"
+
+
+@dataclass(frozen=True)
+class CsvCut:
+    """The chunks of a CSV/TSV file (:func:`csv_ranges`), or why it has none: ``ranges`` None and
+    ``reason`` saying why the file must be read whole, in one process."""
+
+    ranges: list[ByteRange] | None
+    reason: str | None = None
+
+
+def csv_ranges(path: Path, max_lines: int, *, delimiter: str, quoted: bool, field_limit: int,
+               nul_is_error: bool = False, max_bytes: int = CHUNK_BYTES) -> CsvCut:
+    """The chunks of a CSV/TSV file, cut only where Python's csv module (``strict=False``,
+    ``doublequote``, no escape character, lines split at ``\\n``, ``\\r\\n`` and a lone ``\\r``)
+    is between records, at the limits of :func:`line_ranges` (``max_lines`` physical lines or
+    ``max_bytes`` bytes); ``ranges`` None when the file cannot be cut safely.
+
+    A cut is a ``\\n`` with an even number of ``"`` before it (``quoted`` False, QUOTE_NONE: every
+    ``\\n``). Quote parity is the csv module's quoted state only when every quote that opens (even
+    count before it) starts a field -- right after the byte-order mark or file start, the
+    delimiter, ``\\n``, ``\\r`` or a closing quote (a doubled ``""``) -- and every quote that closes
+    is followed by the delimiter, ``\\n``, ``\\r``, another quote or the end of the file: a stray
+    quote anywhere else (``ab"c``, ``"ab"c``) makes the module carry on in a state parity does not
+    follow, and so does a file ending inside quotes; then there is no cut. Nor where the module
+    would raise an error mid-record and go on at the next line (a state the cut cannot know): a
+    record (a stretch between cuts) longer than ``field_limit`` bytes may hold a field over the
+    limit, and ``nul_is_error`` (Python 3.10) makes any NUL byte one. Line numbers count ``\\n``
+    and lone ``\\r``, as the csv module's line iterator does. The whole file is scanned (NumPy, a
+    block at a time) before the first range is given.
+    """
+    size = path.stat().st_size
+    if size == 0:
+        return CsvCut([])
+    d = delimiter.encode("utf-8")
+    if quoted and (len(d) != 1 or d[0] in (_QUOTE, _LF, _CR)):
+        return CsvCut(None, f"delimiter {delimiter!r} is not one ASCII byte")
+    arr = np.memmap(path, dtype=np.uint8, mode="r")
+    begin = len(_BOM) if arr[:3].tobytes() == _BOM else 0  # where the first field starts
+    ranges: list[ByteRange] = []
+    start, line = 0, 1           # the chunk being cut: its first byte and line
+    quotes = lines = 0           # quotes and line ends before the block
+    last_cut = -1                # the previous cut (a ``\n`` position)
+    for a in range(0, size, _BLOCK):
+        block = arr[a:a + _BLOCK]
+        if nul_is_error and not block.all():
+            return CsvCut(None, "a NUL byte (an error to Python 3.10's csv module)")
+        lf = np.flatnonzero(block == _LF) + a
+        cr = np.flatnonzero(block == _CR) + a
+        nxt = arr[np.minimum(cr + 1, size - 1)]
+        lone_cr = cr[(nxt != _LF) | (cr == size - 1)]
+        ends = np.union1d(lf, lone_cr)  # every physical line end in the block, in order
+        cuts = lf
+        if quoted:
+            q = np.flatnonzero(block == _QUOTE) + a
+            opens = ((quotes + np.arange(len(q))) & 1) == 0
+            o, c = q[opens], q[~opens]
+            before = arr[np.maximum(o - 1, 0)]
+            ok_open = (o == begin) | (before == d[0]) | (before == _LF) | (before == _CR) | (before == _QUOTE)
+            after = arr[np.minimum(c + 1, size - 1)]
+            ok_close = (c == size - 1) | (after == d[0]) | (after == _LF) | (after == _CR) | (after == _QUOTE)
+            if not ok_open.all() or not ok_close.all():
+                bad = int(np.concatenate([o[~ok_open], c[~ok_close]]).min())
+                return CsvCut(None, f"a quote the csv module does not read as opening or closing a "
+                                    f"quoted field (byte {bad}, line {_line_of(arr, bad)})")
+            cuts = lf[((quotes + np.searchsorted(q, lf)) & 1) == 0]
+            quotes += len(q)
+        gaps = np.diff(cuts, prepend=last_cut)
+        if len(gaps) and int(gaps.max()) > field_limit:
+            return CsvCut(None, f"a record may be longer than the csv field limit ({field_limit})")
+        if len(cuts):
+            last_cut = int(cuts[-1])
+        # lines up to and including each cut
+        cut_lines = lines + np.searchsorted(ends, cuts, side="right")
+        lines += len(ends)
+        while len(cuts):
+            by_lines = int(np.searchsorted(cut_lines, line - 1 + max_lines))
+            by_bytes = int(np.searchsorted(cuts, start + max_bytes - 1))
+            i = min(by_lines, by_bytes)
+            if i >= len(cuts):
+                break
+            ranges.append(ByteRange(start, int(cuts[i]) + 1, line))
+            start, line = int(cuts[i]) + 1, int(cut_lines[i]) + 1
+            cuts, cut_lines = cuts[i + 1:], cut_lines[i + 1:]
+    if quotes & 1:
+        return CsvCut(None, "the file ends inside a quoted field")
+    if size - last_cut - 1 > field_limit:
+        return CsvCut(None, f"a record may be longer than the csv field limit ({field_limit})")
+    if start < size:
+        ranges.append(ByteRange(start, size, line))
+    return CsvCut(ranges)
+
+
+def _line_of(arr, pos: int) -> int:
+    """The physical line holding byte ``pos`` (for a message)."""
+    head = arr[:pos]
+    lf, cr = np.flatnonzero(head == _LF), np.flatnonzero(head == _CR)
+    lone = cr[arr[cr + 1] != _LF] if len(cr) else cr
+    return 1 + len(lf) + len(lone)
