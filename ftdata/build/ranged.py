@@ -37,8 +37,10 @@ reads the same ranges and slices itself and keys them the same way, so engines s
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +55,10 @@ from ..read.sources import local_columnar, local_csv, local_jsonl
 from .cache import CachedChunk, ChunkCache
 from .chunk import ChunkResult
 from .rows import read_range
+
+#: Python 3.10's csv module raises on a NUL byte (3.11 reads it as a character): such a file is
+#: not cut (:func:`~ftdata.read.ranges.csv_ranges`).
+NUL_IS_CSV_ERROR = sys.version_info < (3, 11)
 
 
 class ReadTask:
@@ -169,14 +175,11 @@ def read_tasks(src: SourceSpec, recipe: Recipe, base: Path, file_hash: str | Non
 
 def _csv_tasks(src: SourceSpec, recipe: Recipe, path: Path, tsv: bool, not_cut: dict | None) -> Iterator[ReadTask] | None:
     """The ranges of a CSV/TSV file, the whole file scanned first; None where it has none."""
-    import csv
-    import sys
-
     try:
         header = csv_header(path, src.csv, tsv)  # the errors reading it here would raise, raised here
         delimiter, quoting = csv_dialect(src.csv, tsv)
         cut = csv_ranges(path, recipe.batch_size, delimiter=delimiter, quoted=quoting != csv.QUOTE_NONE,
-                         field_limit=field_limit(), nul_is_error=sys.version_info < (3, 11))
+                         field_limit=field_limit(), nul_is_error=NUL_IS_CSV_ERROR)
     except PermissionError:
         return None  # read_source reports it
     if cut.ranges is None:
