@@ -37,7 +37,6 @@ reads the same ranges and slices itself and keys them the same way, so engines s
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import sys
@@ -47,9 +46,9 @@ from pathlib import Path
 
 from ..config.models import Recipe, SourceSpec
 from ..read.columnar import RowSlice, read_slice, row_slices
-from ..read.csvfmt import csv_dialect, csv_header, field_limit, read_csv_range
+from ..read.csvfmt import csv_cut, csv_header, read_csv_range
 from ..read.jsonfmt import jsonl_rows
-from ..read.ranges import csv_ranges, line_ranges
+from ..read.ranges import line_ranges
 from ..read.sources import file_hash as file_sha
 from ..read.sources import local_columnar, local_csv, local_jsonl
 from .cache import CachedChunk, ChunkCache
@@ -177,9 +176,7 @@ def _csv_tasks(src: SourceSpec, recipe: Recipe, path: Path, tsv: bool, not_cut: 
     """The ranges of a CSV/TSV file, the whole file scanned first; None where it has none."""
     try:
         header = csv_header(path, src.csv, tsv)  # the errors reading it here would raise, raised here
-        delimiter, quoting = csv_dialect(src.csv, tsv)
-        cut = csv_ranges(path, recipe.batch_size, delimiter=delimiter, quoted=quoting != csv.QUOTE_NONE,
-                         field_limit=field_limit(), nul_is_error=NUL_IS_CSV_ERROR)
+        cut = csv_cut(path, src.csv, tsv, recipe.batch_size, nul_is_error=NUL_IS_CSV_ERROR)
     except PermissionError:
         return None  # read_source reports it
     if cut.ranges is None:

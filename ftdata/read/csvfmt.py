@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import BuildError
+from .ranges import CsvCut, csv_ranges
 from .row import SourceRow
 
 #: Longest CSV field accepted (the csv module's own default of 131072 is too small for documents).
@@ -108,6 +109,19 @@ def read_csv_range(data: bytes, opts, tsv: bool, header: list[str], first_line: 
     if first and opts.header:
         next(reader, None)  # the header line: its columns are ``header``
     yield from _rows(counter, reader, header, csv_dialect(opts, tsv)[0])
+
+
+def csv_cut(path: Path, opts, tsv: bool, rows: int, nul_is_error: bool = False) -> CsvCut:
+    """The ranges of ``rows`` rows a CSV/TSV file is read in by the workers, each read by
+    :func:`read_csv_range` into the rows :func:`read_csv` gives for it; or why it cannot be cut
+    (:func:`~ftdata.read.ranges.csv_ranges`)."""
+    delimiter, quoting = csv_dialect(opts, tsv)
+
+    def is_row(data: bytes, line: int) -> bool:  # a record that is not blank
+        return next(read_csv_range(data, opts, tsv, ["_"], line), None) is not None
+
+    return csv_ranges(path, rows, delimiter=delimiter, quoted=quoting != csv.QUOTE_NONE, header=opts.header,
+                      field_limit=field_limit(), is_row=is_row, nul_is_error=nul_is_error)
 
 
 def _rows(counter: _LineCounter, reader, header: list[str], delimiter: str) -> Iterator[SourceRow]:
