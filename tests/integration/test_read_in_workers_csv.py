@@ -132,7 +132,7 @@ def test_a_cut_that_ignores_quotes_gives_other_bytes(tmp_path, monkeypatch):
     recipe = _recipe(tmp_path, "r.csv", _cuttable_csv(tmp_path))
     real = csvfmt.csv_ranges
     monkeypatch.setattr(csvfmt, "csv_ranges", lambda *a, **k: real(*a, **{**k, "quoted": False}))
-    with pytest.raises(AssertionError, match="rejects.jsonl|manifest.json|train|test|validation"):
+    with pytest.raises(AssertionError, match=r"\nassert b"):  # an output file's bytes differ
         built_both_ways(recipe, tmp_path, monkeypatch, 1)
 
 
