@@ -29,6 +29,16 @@ then looks a slice up without reading or decoding it, and a Parquet row group's 
 would not decide its rows (the footer's schema does too). The price: any change to the file
 invalidates all of its chunks, where a JSON Lines edit keeps the ranges it does not touch.
 
+A local CSV or TSV file travels as a :class:`CsvRangeTask`: byte ranges of ``batch_size`` rows,
+cut only between records (:func:`ftdata.read.csvfmt.csv_cut`, quote parity checked against the
+csv module's states, the whole file scanned with NumPy first), so the chunks are the very
+batches of reading the whole file in the build process; the build process reads the header
+(:func:`~ftdata.read.csvfmt.csv_header`) and each worker reads its range with it and its first
+line. Its cache key hashes the range's bytes and, with the settings, the header. A file that
+cannot be cut safely (a stray quote, a file ending inside quotes, a record that may exceed the
+csv field limit, a NUL byte on Python 3.10) is read whole in the build process, as before, and
+``build_info.json`` names it under ``read_in_build_process`` with the reason.
+
 Not read in the workers (the build process reads, as before): other formats, Hub sources,
 sources whose rows need a running index (``round_robin`` template choice, see
 ``want_index``). For an engine whose workers may not see the file (Ray) the build process

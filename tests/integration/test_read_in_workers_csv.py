@@ -183,3 +183,20 @@ def test_a_file_that_cannot_be_cut_is_read_in_the_build_process(tmp_path, monkey
             "NUL on 3.10": "NUL"}[case] in why, why
     if case == "field limit":
         assert b"field larger than field limit" in want["rejects.jsonl"]
+
+
+def test_a_worker_that_meets_a_csv_error_stops_the_build(tmp_path, monkeypatch):
+    """csv_ranges rules out every file where the csv module can raise mid-record; were one cut
+    anyway (here: the field limit not checked), the worker stops the build with a clear error
+    instead of giving rows other than reading the whole file gives."""
+    data = _cuttable_csv(tmp_path) + b'80,P,U,N,1,1,5,1,t,"' + b"y" * 3000 + b'\n",\n81,P,U,N,1,1,5,1,t,x\n'
+    recipe = _recipe(tmp_path, "r.csv", data)
+    real = csvfmt.csv_ranges
+    monkeypatch.setattr(csvfmt, "csv_ranges", lambda *a, **k: real(*a, **{**k, "field_limit": 1 << 30}))
+    monkeypatch.setattr(csvfmt, "CSV_FIELD_LIMIT", 2000)
+    limit = csv.field_size_limit(2000)
+    try:
+        with pytest.raises(Exception, match="raised mid-record .* field larger than field limit"):
+            compile_recipe(recipe, output=tmp_path / "out", num_proc=1)
+    finally:
+        csv.field_size_limit(limit)
