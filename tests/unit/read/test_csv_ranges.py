@@ -74,6 +74,31 @@ def test_every_range_read_alone_gives_the_batches_of_the_whole_file(tmp_path, qu
     assert cut_files > 1000 and (not_cut > 50 if quoting == "minimal" else not_cut == 0), (cut_files, not_cut)
 
 
+def test_records_and_quotes_carried_across_scan_blocks(tmp_path, monkeypatch):
+    """The scan reads the file a block at a time: a record, a quote pair, a ``\r\n`` or a blank
+    line split between blocks (here of 1 and 3 bytes) gives the same ranges."""
+    from ftdata.read import ranges
+
+    rnd = random.Random(7)
+    path = tmp_path / "f.csv"
+    checked = 0
+    for _ in range(150):
+        path.write_bytes(_random_csv(rnd).encode())
+        opts = CsvOptions(quoting=rnd.choice(["minimal", "none"]))
+        try:
+            csv_header(path, opts, False)
+        except Exception:
+            continue
+        for rows in (1, 3):
+            want = csv_cut(path, opts, False, rows)
+            for block in (1, 3):
+                monkeypatch.setattr(ranges, "_BLOCK", block)
+                assert csv_cut(path, opts, False, rows) == want, (path.read_bytes(), block)
+                monkeypatch.undo()
+            checked += want.ranges is not None
+    assert checked > 200
+
+
 def test_a_newline_inside_quotes_is_never_a_cut(tmp_path):
     """A cut at newlines alone (every ``\\n``, as JSON Lines is cut) splits the quoted records and
     reads other rows; csv_ranges cuts after them."""
