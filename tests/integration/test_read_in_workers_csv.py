@@ -21,7 +21,7 @@ from ftdata.build.orchestrate import compile_recipe
 from ftdata.read import csvfmt
 
 from .test_cache import output_bytes
-from .test_read_in_workers import built_both_ways
+from .test_read_in_workers import built_both_ways, read_in_build_process
 from tests.conftest import shared, write_native_templates, write_recipe
 
 BATCH = 8  # physical lines a range: cuts land next to, and move past, multi-line records
@@ -39,7 +39,7 @@ def _reviews() -> tuple[list[str], list[list[str]]]:
     return rows[0], rows[1:121]
 
 
-def _cuttable_csv(folder) -> bytes:
+def _cuttable_csv(folder, repeats: bool = True) -> bytes:
     """Real Amazon reviews written back with quoted newlines (``\\n``, ``\\r\\n``, lone ``\\r``) and
     doubled quotes in their fields, records ending in all three line ends, a byte-order mark,
     blank lines, invalid UTF-8, wrong field counts, empty summaries (schema) and repeated Ids
@@ -63,9 +63,9 @@ def _cuttable_csv(folder) -> bytes:
             parts.append(b"only,three,fields\n")
         if i % 17 == 8:
             parts.append(b"999" + str(i).encode() + b",B00\xff\xfe,U,P,1,1,5,1,\"bad\",\"text\"\n")
-        if i % 9 == 7:
+        if repeats and i % 9 == 7:
             parts.append(_record(rows[i - 1], "\n").encode())   # the Id of the record before
-        if i % 19 == 18:
+        if repeats and i % 19 == 18:
             parts.append(_record(rows[i - 15], "\r\n").encode())  # an Id ranges before
     return b"".join(parts)
 
@@ -200,3 +200,28 @@ def test_a_worker_that_meets_a_csv_error_stops_the_build(tmp_path, monkeypatch):
             compile_recipe(recipe, output=tmp_path / "out", num_proc=1)
     finally:
         csv.field_size_limit(limit)
+
+
+def test_ray_reads_the_same_csv_ranges_and_shares_their_cache(tmp_path, monkeypatch):
+    """On Ray (workers that may not see the file) the build process reads the same ranges itself
+    and keys them as the local workers do: the bytes of reading the whole file on Ray, and the
+    local engine reuses every entry. (No repeated keys: a chunk holding one is kept for its build
+    only on Ray, as for JSON Lines. rejects.jsonl on Ray orders read and phase-A rejects by Ray's
+    window, not the local engine's, also for JSON Lines: compared Ray with Ray.)"""
+    ray = pytest.importorskip("ray", reason="the ray extra is part of the test extra")
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        recipe = _recipe(tmp_path, "r.csv", _cuttable_csv(tmp_path, repeats=False))
+        on_ray = compile_recipe(recipe, output=tmp_path / "out", engine="ray", cache=True)
+        with monkeypatch.context() as m:
+            read_in_build_process(m)
+            whole = compile_recipe(recipe, output=tmp_path / "whole", engine="ray", cache=False)
+        assert output_bytes(on_ray.output) == output_bytes(whole.output)
+    finally:
+        if started:
+            ray.shutdown()
+    local = compile_recipe(recipe, output=tmp_path / "out", overwrite=True, cache=True)  # the same cache
+    assert local.build_info["cache"]["chunks_computed"] == 0
+    assert local.build_info["cache"]["chunks_reused"] == on_ray.build_info["cache"]["chunks_computed"] > 15
