@@ -57,20 +57,22 @@ def test_every_range_read_alone_gives_the_batches_of_the_whole_file(tmp_path, qu
     path = tmp_path / "f.csv"
     cut_files = not_cut = 0
     for _ in range(400):
-        path.write_bytes(_random_csv(rnd).encode())
-        opts = CsvOptions(quoting=quoting) if rnd.random() < 0.5 else \
-            CsvOptions(quoting=quoting, header=False, columns=["a", "b", "c"])
+        tsv = rnd.random() < 0.3
+        text = _random_csv(rnd)
+        path.write_bytes((text.replace(",", "\t") if tsv else text).encode())
+        opts = rnd.choice([CsvOptions(quoting=quoting), CsvOptions(quoting=quoting, columns=["a", "b", "c"]),
+                           CsvOptions(quoting=quoting, header=False, columns=["a", "b", "c"])])
         try:
-            csv_header(path, opts, False)
+            csv_header(path, opts, tsv)
         except Exception:  # no header: the build stops, on both paths (csv_header raises as read_csv)
             continue
         for rows in (1, 2, 3, 100):
-            cut = csv_cut(path, opts, False, rows)
+            cut = csv_cut(path, opts, tsv, rows)
             if cut.ranges is None:
                 not_cut += 1
                 continue
             cut_files += 1
-            assert _ranged(path, opts, cut) == _batches(path, opts, rows), path.read_bytes()
+            assert _ranged(path, opts, cut, tsv) == _batches(path, opts, rows, tsv), path.read_bytes()
     assert cut_files > 1000 and (not_cut > 50 if quoting == "minimal" else not_cut == 0), (cut_files, not_cut)
 
 
