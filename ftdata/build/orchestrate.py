@@ -166,6 +166,8 @@ class Build(PhaseA):
         self._importer = None  # the thread of _import_for_finalize, once started
         self.source_file_hashes: dict = {}  # source name -> its file's sha256 (run), for worker-read slices
         self.timings: Counter = Counter()
+        #: source name -> why its CSV/TSV file is read whole here, not in ranges by the workers
+        self.not_cut: dict[str, str] = {}
 
     # -- helpers ------------------------------------------------------------------------
     @property
@@ -369,6 +371,8 @@ class Build(PhaseA):
                          "phase A tokens/s": round(prog.tokens / phase_a, 1) if phase_a else None,
                          "overall examples/s":
                              round(prog.examples / info["seconds"]["total"], 1)}
+        if self.not_cut:
+            info["read_in_build_process"] = dict(self.not_cut)
         return info
 
     def _commit(self, target: Path, manifest: dict, build_info: Callable[[], dict]) -> dict:

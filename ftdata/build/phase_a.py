@@ -1,7 +1,7 @@
 """Phase A driven from the build process: every chunk of every source, from cache or engine.
 
 Rows are read and checked in input order (:meth:`checked_rows`), cut into chunks -- or, for a
-local JSON Lines, Parquet or Arrow IPC file, only its byte ranges or row slices are cut here and the workers read them
+local JSON Lines, CSV/TSV, Parquet or Arrow IPC file, only its byte ranges or row slices are cut here and the workers read them
 (:mod:`ftdata.build.ranged`; :meth:`PhaseA.read_back` checks their keys in input order and puts
 their read rejects where reading here would have written them) -- and each chunk's result comes from the chunk cache or from the engine's workers; each result is
 accounted for (candidates, rejects) and its table kept on disk for phase B, in input order.
@@ -95,8 +95,10 @@ class PhaseA:
         store = ((str(self.cache.root), self.cache.read, fp)
                  if self.cache is not None and engine.stores_results else None)
 
-        tasks = (read_tasks(src, self.recipe, self.base, self.source_file_hashes.get(src.name))
+        t0 = time.perf_counter()  # a CSV/TSV file is scanned whole here, before its first range
+        tasks = (read_tasks(src, self.recipe, self.base, self.source_file_hashes.get(src.name), self.not_cut)
                  if not self.wants_index(src) else None)
+        self.timings["read"] += time.perf_counter() - t0
 
         def jobs():
             if tasks is not None:  # the workers read (ftdata.build.ranged); this process only cuts

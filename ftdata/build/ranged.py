@@ -29,6 +29,16 @@ then looks a slice up without reading or decoding it, and a Parquet row group's 
 would not decide its rows (the footer's schema does too). The price: any change to the file
 invalidates all of its chunks, where a JSON Lines edit keeps the ranges it does not touch.
 
+A local CSV or TSV file travels as a :class:`CsvRangeTask`: byte ranges of ``batch_size`` rows,
+cut only between records (:func:`ftdata.read.csvfmt.csv_cut`, quote parity checked against the
+csv module's states, the whole file scanned with NumPy first), so the chunks are the very
+batches of reading the whole file in the build process; the build process reads the header
+(:func:`~ftdata.read.csvfmt.csv_header`) and each worker reads its range with it and its first
+line. Its cache key hashes the range's bytes and, with the settings, the header. A file that
+cannot be cut safely (a stray quote, a file ending inside quotes, a record that may exceed the
+csv field limit, a NUL byte on Python 3.10) is read whole in the build process, as before, and
+``build_info.json`` names it under ``read_in_build_process`` with the reason.
+
 Not read in the workers (the build process reads, as before): other formats, Hub sources,
 sources whose rows need a running index (``round_robin`` template choice, see
 ``want_index``). For an engine whose workers may not see the file (Ray) the build process
@@ -39,19 +49,25 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..config.models import Recipe, SourceSpec
 from ..read.columnar import RowSlice, read_slice, row_slices
+from ..read.csvfmt import csv_cut, csv_header, read_csv_range
 from ..read.jsonfmt import jsonl_rows
 from ..read.ranges import line_ranges
 from ..read.sources import file_hash as file_sha
-from ..read.sources import local_columnar, local_jsonl
+from ..read.sources import local_columnar, local_csv, local_jsonl
 from .cache import CachedChunk, ChunkCache
 from .chunk import ChunkResult
 from .rows import read_range
+
+#: Python 3.10's csv module raises on a NUL byte (3.11 reads it as a character): such a file is
+#: not cut (:func:`~ftdata.read.ranges.csv_ranges`).
+NUL_IS_CSV_ERROR = sys.version_info < (3, 11)
 
 
 class ReadTask:
@@ -68,6 +84,10 @@ class ReadTask:
 
     def source_rows(self, data: bytes):
         raise NotImplementedError
+
+    def key_settings(self) -> list:
+        """What decides the chunk's rows besides its data, the source's settings and first line."""
+        return []
 
     def rows(self):
         """``(checked rows, RangeRead)`` of the chunk (:func:`ftdata.build.rows.read_range`)."""
@@ -96,6 +116,27 @@ class RangeTask(ReadTask):
 
 
 @dataclass
+class CsvRangeTask(RangeTask):
+    """One chunk of a CSV or TSV file (``tsv``) whose columns are ``header``: bytes ``[start, end)``,
+    cut between records (:func:`~ftdata.read.ranges.csv_ranges`)."""
+
+    tsv: bool
+    header: list[str]
+    KIND = b"csv range"
+
+    def source_rows(self, data: bytes):
+        for row in read_csv_range(data, self.src.csv, self.tsv, self.header, self.first_line):
+            if row.error is not None and row.error.startswith("malformed CSV"):
+                # csv_ranges cuts no file where the csv module can raise mid-record
+                raise RuntimeError(f"{self.path}: the csv module raised mid-record in bytes "
+                                   f"{self.start}..{self.end} (line {row.line}), which csv_ranges rules out: {row.error}")
+            yield row
+
+    def key_settings(self) -> list:
+        return [self.header]  # the first line's, outside the range for every range but the first
+
+
+@dataclass
 class SliceTask(ReadTask):
     """One chunk of a Parquet or Arrow IPC file (``fmt``): row slice ``part`` of ``path``, whose
     content is the file's sha256 ``file_hash`` (the one the manifest records)."""
@@ -121,13 +162,18 @@ class SliceTask(ReadTask):
         return read_slice(Path(self.path), self.fmt, self.part)
 
 
-def read_tasks(src: SourceSpec, recipe: Recipe, base: Path, file_hash: str | None) -> Iterator[ReadTask] | None:
-    """The chunks of ``src`` its workers can read (a local JSON Lines, Parquet or Arrow IPC file),
-    cut here from the file's newlines or metadata only; None for any other source."""
+def read_tasks(src: SourceSpec, recipe: Recipe, base: Path, file_hash: str | None,
+               not_cut: dict | None = None) -> Iterator[ReadTask] | None:
+    """The chunks of ``src`` its workers can read (a local JSON Lines, CSV/TSV, Parquet or Arrow
+    IPC file), cut here from the file's bytes or metadata only; None for any other source, and for
+    a CSV/TSV file that cannot be cut between records (``not_cut[src.name]`` says why)."""
     path = local_jsonl(src, base)
     if path is not None:
         return (RangeTask(src, recipe, str(path), r.start, r.end, r.first_line)
                 for r in line_ranges(path, recipe.batch_size))
+    csv_file = local_csv(src, base)
+    if csv_file is not None:
+        return _csv_tasks(src, recipe, *csv_file, not_cut)
     cols = local_columnar(src, base)
     if cols is None:
         return None
@@ -136,10 +182,26 @@ def read_tasks(src: SourceSpec, recipe: Recipe, base: Path, file_hash: str | Non
     return (SliceTask(src, recipe, str(path), fmt, s, sha) for s in row_slices(path, fmt, recipe.batch_size))
 
 
+def _csv_tasks(src: SourceSpec, recipe: Recipe, path: Path, tsv: bool, not_cut: dict | None) -> Iterator[ReadTask] | None:
+    """The ranges of a CSV/TSV file, the whole file scanned first; None where it has none."""
+    try:
+        header = csv_header(path, src.csv, tsv)  # the errors reading it here would raise, raised here
+        cut = csv_cut(path, src.csv, tsv, recipe.batch_size, nul_is_error=NUL_IS_CSV_ERROR)
+    except PermissionError:
+        return None  # read_source reports it
+    if cut.ranges is None:
+        if not_cut is not None:
+            not_cut[src.name] = cut.reason
+        return None
+    if header is None:  # a header line and no record: no rows, no chunk
+        return iter(())
+    return (CsvRangeTask(src, recipe, str(path), r.start, r.end, r.first_line, tsv, header) for r in cut.ranges)
+
+
 def range_key(fingerprint: str, task: ReadTask, data: bytes) -> str:
     """Cache key of a chunk its worker reads: see the module docstring."""
     settings = [task.src.model_dump(mode="json", exclude={"path"}), task.recipe.split.model_dump(mode="json"),
-                task.recipe.seed, task.first_line]
+                task.recipe.seed, task.first_line] + task.key_settings()
     h = hashlib.sha256(fingerprint.encode())
     h.update(b"\x00" + task.KIND + b"\x00" + json.dumps(settings, sort_keys=True, default=str).encode() + b"\x00")
     h.update(data)

@@ -2,7 +2,8 @@
 
 Reading, the one row check (:func:`~ftdata.read.schema.check_source_row`) and row keys run here
 in input order (:func:`checked_rows`), in the build process, for every source but a local JSON
-Lines, Parquet or Arrow IPC file on the local engine: that one the workers read, one byte range
+Lines, CSV/TSV (one that can be cut between records), Parquet or Arrow IPC file on the local
+engine: that one the workers read, one byte range
 or row slice each (:func:`read_range`, called by :mod:`ftdata.build.ranged`), and the build process checks the
 keys they return for duplicates, in input order. A row that cannot be read, fails its schema or repeats a key becomes a
 :class:`~ftdata.rejects.Reject`; every other row becomes a :class:`~ftdata.build.chunk.CheckedRow`
@@ -139,7 +140,8 @@ def raw_batches(src: SourceSpec, base: Path, batch_size: int) -> Iterator[list[S
     work), a local Parquet or Arrow IPC file in the row slices of
     :func:`~ftdata.read.columnar.row_slices` (``batch_size`` rows, never across a row group or
     record batch), every other source in chunks of ``batch_size`` rows: the chunks the workers
-    read (:mod:`ftdata.build.ranged`)."""
+    read (:mod:`ftdata.build.ranged`; a CSV/TSV file's ranges are these ``batch_size``-row
+    chunks, :func:`~ftdata.read.csvfmt.csv_cut`)."""
     path = local_jsonl(src, base)
     if path is not None:
         for r in line_ranges(path, batch_size):

@@ -14,7 +14,7 @@ the whole file goes through, in the build process or in a worker.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,3 +67,130 @@ def line_ranges(path: Path, max_lines: int, max_bytes: int = CHUNK_BYTES) -> Ite
             line += n_lines
             nl = nl[n_lines:]
             start = end
+
+
+# -- CSV / TSV ----------------------------------------------------------------------------------
+
+_QUOTE, _LF, _CR = 0x22, 0x0A, 0x0D
+_BOM = b"\xef\xbb\xbf"
+#: bytes that make a record a row (not blank): ASCII other than whitespace and the quote. A
+#: record without one (whitespace, quotes, non-ASCII only) is checked by parsing it.
+_SOLID = np.array([i < 0x80 and not chr(i).isspace() and i != _QUOTE for i in range(256)])
+
+
+@dataclass(frozen=True)
+class CsvCut:
+    """The chunks of a CSV/TSV file (:func:`csv_ranges`), or why it has none: ``ranges`` None and
+    ``reason`` saying why the file must be read whole, in one process."""
+
+    ranges: list[ByteRange] | None
+    reason: str | None = None
+
+
+def csv_ranges(path: Path, rows: int, *, delimiter: str, quoted: bool, header: bool, field_limit: int,
+               is_row: Callable[[bytes, int], bool], nul_is_error: bool = False) -> CsvCut:
+    """The chunks of a CSV/TSV file, ``rows`` rows each (the last one fewer): the chunks reading
+    the whole file in ``rows``-row batches gives (blank records are no rows; with ``header`` the
+    first record is none), cut only where Python's csv module (``strict=False``, ``doublequote``,
+    no escape character, lines split at ``\n``, ``\r\n`` and a lone ``\r``) is between records;
+    ``ranges`` None when the file cannot be cut safely.
+
+    Records end at the line ends with an even number of ``"`` before them (``quoted`` False,
+    QUOTE_NONE: at every line end). Quote parity is the csv module's quoted state only when
+    every quote that opens (even count before it) starts a field -- right after the byte-order
+    mark or file start, the delimiter, ``\n``, ``\r`` or a closing quote (a doubled ``""``) --
+    and every quote that closes is followed by the delimiter, ``\n``, ``\r``, another quote or
+    the end of the file: a stray quote anywhere else (``ab"c``, ``"ab"c``) makes the module carry
+    on in a state parity does not follow, and so does a file ending inside quotes; then there is
+    no cut. Nor where the module would raise an error mid-record and go on at the next line (a
+    state the cut cannot know): a record longer than ``field_limit`` bytes may hold a field over
+    the limit, and ``nul_is_error`` (Python 3.10) makes any NUL byte one. A record with an ASCII
+    byte other than whitespace and quotes is a row; ``is_row(bytes, first line)`` decides for
+    the others (blank lines). Line numbers count ``\n`` and lone ``\r``, as the csv module's
+    line iterator does. The whole file is scanned (NumPy, a block at a time) before the first
+    range is given; a cut lies right after a chunk's last row, so blank lines after it belong
+    to the next chunk, and trailing ones to the last.
+    """
+    size = path.stat().st_size
+    if size == 0:
+        return CsvCut([])
+    d = delimiter.encode("utf-8")
+    if quoted and (len(d) != 1 or d[0] in (_QUOTE, _LF, _CR)):
+        return CsvCut(None, f"delimiter {delimiter!r} is not one ASCII byte")
+    arr = np.memmap(path, dtype=np.uint8, mode="r")
+    begin = len(_BOM) if arr[:3].tobytes() == _BOM else 0  # where the first field starts
+    cuts: list[tuple[int, int]] = []  # (last byte of a chunk, its last line)
+    quotes = lines = n_rows = 0       # quotes, line ends and rows before the block
+    rec_start, rec_line = 0, 1        # the record being read: its first byte and line
+    solid = False                     # it has a byte that makes it a row
+    for a in range(0, size, _BLOCK):
+        block = arr[a:a + _BLOCK]
+        if nul_is_error and not block.all():
+            return CsvCut(None, "a NUL byte (an error to Python 3.10's csv module)")
+        lf = np.flatnonzero(block == _LF) + a
+        cr = np.flatnonzero(block == _CR) + a
+        lone_cr = cr[arr[np.minimum(cr + 1, size - 1)] != _LF]  # (a \r as the last byte is lone too)
+        ends = np.union1d(lf, lone_cr)  # every physical line end in the block, in order
+        ends_at = ends
+        if quoted:
+            q = np.flatnonzero(block == _QUOTE) + a
+            opens = ((quotes + np.arange(len(q))) & 1) == 0
+            o, c = q[opens], q[~opens]
+            before = arr[np.maximum(o - 1, 0)]
+            ok_open = (o == begin) | (before == d[0]) | (before == _LF) | (before == _CR) | (before == _QUOTE)
+            after = arr[np.minimum(c + 1, size - 1)]
+            ok_close = (c == size - 1) | (after == d[0]) | (after == _LF) | (after == _CR) | (after == _QUOTE)
+            if not ok_open.all() or not ok_close.all():
+                bad = int(np.concatenate([o[~ok_open], c[~ok_close]]).min())
+                return CsvCut(None, f"a quote the csv module does not read as opening or closing a "
+                                    f"quoted field (byte {bad}, line {_line_of(arr, bad)})")
+            ends_at = ends[((quotes + np.searchsorted(q, ends)) & 1) == 0]  # record ends
+            quotes += len(q)
+        line_no = lines + np.searchsorted(ends, ends_at, side="right")  # the line each record ends on
+        lines += len(ends)
+        starts = np.concatenate([[rec_start], ends_at[:-1] + 1]) if len(ends_at) else np.array([rec_start])
+        if len(ends_at) and int((ends_at - starts).max()) + 1 > field_limit:
+            return CsvCut(None, f"a record may be longer than the csv field limit ({field_limit})")
+        # which records have a solid byte: per piece of the block between record ends
+        pieces = np.concatenate([[0], ends_at + 1 - a])
+        pieces = pieces[pieces < len(block)]
+        has = np.logical_or.reduceat(_SOLID[block], pieces) if len(block) else np.zeros(0, bool)
+        if pieces[0] == 0 and len(has):
+            has[0] |= solid  # the record carried over from the block before
+        else:
+            has = np.concatenate([[solid], has])
+        row = has[:len(ends_at)].copy()
+        first_lines = np.concatenate([[rec_line], line_no[:-1] + 1]) if len(ends_at) else np.array([rec_line])
+        for i in np.flatnonzero(~row):
+            row[i] = is_row(arr[int(starts[i]):int(ends_at[i]) + 1].tobytes(), int(first_lines[i]))
+        if header and len(ends_at) and starts[0] == 0:
+            row[0] = False  # the header line
+        solid = bool(has[len(ends_at)]) if len(has) > len(ends_at) else False
+        if len(ends_at):
+            rec_start, rec_line = int(ends_at[-1]) + 1, int(line_no[-1]) + 1
+        at = np.flatnonzero(row)
+        at = at[(n_rows + np.arange(1, len(at) + 1)) % rows == 0]  # each chunk's last row
+        cuts += zip(ends_at[at].tolist(), line_no[at].tolist())
+        n_rows += int(row.sum())
+    if quotes & 1:
+        return CsvCut(None, "the file ends inside a quoted field")
+    if rec_start < size:  # a last record without a line end
+        if size - rec_start > field_limit:
+            return CsvCut(None, f"a record may be longer than the csv field limit ({field_limit})")
+        if not (header and rec_start == 0) and (solid or is_row(arr[rec_start:].tobytes(), rec_line)):
+            n_rows += 1
+    ranges, start, line = [], 0, 1
+    for end, last in cuts:
+        ranges.append(ByteRange(start, end + 1, line))
+        start, line = end + 1, last + 1
+    if n_rows > len(cuts) * rows:  # the last chunk, of fewer rows or ending without a line end
+        ranges.append(ByteRange(start, size, line))
+    return CsvCut(ranges)
+
+
+def _line_of(arr, pos: int) -> int:
+    """The physical line holding byte ``pos`` (for a message)."""
+    head = arr[:pos]
+    lf, cr = np.flatnonzero(head == _LF), np.flatnonzero(head == _CR)
+    lone = cr[arr[cr + 1] != _LF] if len(cr) else cr
+    return 1 + len(lf) + len(lone)

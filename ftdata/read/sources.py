@@ -101,6 +101,20 @@ def local_jsonl(src, base: Path) -> Path | None:
     return path
 
 
+def local_csv(src, base: Path) -> tuple[Path, bool] | None:
+    """``(file, is TSV)`` of a source that is a local, non-empty CSV or TSV file (read in the byte
+    ranges of :func:`~ftdata.read.ranges.csv_ranges` where it can be cut), else None."""
+    from ..config.paths import resolve_path
+
+    if src.hub is not None or not src.path:
+        return None
+    path = resolve_path(base, src.path)
+    if not path.is_file() or path.stat().st_size == 0:
+        return None
+    fmt = src.format or guess_format(path)
+    return (path, fmt == "tsv") if fmt in ("csv", "tsv") else None
+
+
 def local_columnar(src, base: Path) -> tuple[Path, str] | None:
     """``(file, format)`` of a source that is a local, non-empty Parquet file or Arrow IPC file
     (read in row slices, :func:`~ftdata.read.columnar.row_slices`), else None (an Arrow stream or

@@ -60,16 +60,17 @@ def read_in_build_process(m) -> None:
     m.setattr(ranged, "read_range", lambda *a: pytest.fail("the build process path read a range"))
 
 
-def built_both_ways(recipe, tmp_path, monkeypatch, num_proc):
+def built_both_ways(recipe, tmp_path, monkeypatch, num_proc, workers_read: bool = True):
     """Build ``recipe`` read in the workers (cache on) and read in the build process (cache off);
     assert every output file is byte-identical. Returns (the workers' build, its bytes, the
-    build process's bytes)."""
+    build process's bytes). ``workers_read`` False: a source the workers cannot read (both
+    builds read it in the build process)."""
     calls = []
     real = ranged.read_range
     monkeypatch.setattr(ranged, "read_range", lambda *a: calls.append(1) or real(*a))
     workers = compile_recipe(recipe, output=tmp_path / "workers", num_proc=num_proc, cache=True)
     if num_proc == 1:
-        assert calls  # the worker threads read
+        assert bool(calls) == workers_read  # the worker threads read
     with monkeypatch.context() as m:
         read_in_build_process(m)
         main = compile_recipe(recipe, output=tmp_path / "main", num_proc=num_proc, cache=False)
