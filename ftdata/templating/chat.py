@@ -187,6 +187,8 @@ class _Fallback(Exception):
 
 def _parts(m: dict) -> tuple[bool, bool, bool]:
     """Which parts message ``m`` has: (content to locate, reasoning, tool calls)."""
+    if len(m) == 2 and "content" in m and "role" in m:  # {role, content}: no reasoning, no tool calls
+        return isinstance(m["content"], str), False, False
     tools = bool(m.get("tool_calls")) and m["role"] == "assistant"
     content = isinstance(m.get("content"), str) and (m["content"] != "" or not tools)
     return content, m["role"] == "assistant" and _reasoning_of(m) is not None, tools
