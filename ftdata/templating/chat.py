@@ -343,13 +343,26 @@ def _snap(text: str, a: int, b: int, specials: list[str]) -> tuple[int, int]:
 def _end_of_turn(text: str, end: int, specials: list[str], skip: str | None = None) -> int | None:
     """End of the special token that closes a turn at ``end`` (after optional whitespace), or None.
     ``skip``: a special that opens the next turn, never an end (the header's first token)."""
-    j = end
-    while j < len(text) and text[j].isspace():
-        j += 1
-    for sp in specials:  # longest first
-        if text.startswith(sp, j):
-            return None if sp == skip else j + len(sp)
-    return None
+    m = _closing(specials).match(text, end)
+    if m is None:
+        return None
+    return None if m.group(1) == skip else m.end()
+
+
+_CLOSING: dict[int, tuple[list[str], re.Pattern]] = {}
+
+
+def _closing(specials: list[str]) -> re.Pattern:
+    """Whitespace, then the first of ``specials`` (in their order: longest first) that follows it:
+    one regex match per turn, however many specials a tokenizer has (Llama 3: 256). ``\s`` is
+    ``str.isspace``. Kept per specials list (the build passes the same list for every row)."""
+    kept = _CLOSING.get(id(specials))
+    if kept is None or kept[0] is not specials:
+        if len(_CLOSING) > 16:
+            _CLOSING.clear()
+        alt = "|".join(map(re.escape, specials)) if specials else "(?!)"
+        kept = _CLOSING[id(specials)] = (specials, re.compile(rf"\s*({alt})"))
+    return kept[1]
 
 
 def _render(r: ChatRenderer, messages: list[dict], tools=None, add_generation_prompt: bool = False) -> str:
@@ -483,12 +496,15 @@ def render_chat(tok, messages: list[dict], *, specials: list[str], policy: ChatP
     prev = 0
     eos = renderer.variables.get("eos_token") or "\x00no-eos"  # end_of_turn: eos ends a turn with it
     for t in turns:
-        parts = [x for x in (t.reasoning, t.content, t.tools) if x is not None]
-        if not parts:
-            raise ChatError(f"cannot locate turn {t.index} in the rendered conversation: the chat template "
-                            "prints none of its parts")
-        first = min(a for a, _ in parts)
-        end = max(b for _, b in parts)
+        if t.reasoning is None and t.tools is None and t.content is not None:
+            first, end = t.content  # the common turn: its content alone
+        else:
+            parts = [x for x in (t.reasoning, t.content, t.tools) if x is not None]
+            if not parts:
+                raise ChatError(f"cannot locate turn {t.index} in the rendered conversation: the chat template "
+                                "prints none of its parts")
+            first = min(a for a, _ in parts)
+            end = max(b for _, b in parts)
         start = (_turn_start(t, text, prev, first, end, header, policy, specials)
                  if msgs[t.index]["role"] == "assistant" else first)  # other roles: their content
         skip, closed = None, False
