@@ -66,10 +66,18 @@ def _byte_spans(texts: list[str], spans: list[list[tuple[int, int]]]) -> tuple[n
     np.cumsum(count, out=first[1:])
     for i, t in enumerate(texts):
         if not t.isascii() and count[i]:
-            at = first[i]
-            for j, (a, b) in enumerate(spans[i]):
-                ab[at + j] = len(t[:a].encode("utf-8")), len(t[:b].encode("utf-8"))
+            ab[first[i]:first[i + 1]] = _to_bytes(t, ab[first[i]:first[i + 1]])
     return ex, ab
+
+
+def _to_bytes(text: str, chars: np.ndarray) -> np.ndarray:
+    """Character positions of ``text`` as UTF-8 byte positions: the text between consecutive
+    positions is encoded once (linear in the text, however many turns it has)."""
+    at, pos, out = 0, 0, {}
+    for c in sorted(set(chars.ravel().tolist())):
+        pos += len(text[at:c].encode("utf-8"))
+        out[c], at = pos, c
+    return np.vectorize(out.__getitem__, otypes=[np.int64])(chars)
 
 
 def _spans_fast(backend, texts, spans, eos, untrained_end, max_length, overflow, bos_id, prompts,

@@ -20,7 +20,13 @@ from tokenizers import normalizers
 
 from ftdata.templating.chat import ChatPolicy, render_chat
 from ftdata.templating.chatjinja import renderer_for
-from ftdata.testing_chat import TEMPLATES, TOOLS, dialogsum_conversations, named_tokenizer, with_tools
+from ftdata.testing_chat import (
+    TEMPLATES,
+    TOOLS,
+    dialogsum_conversations,
+    named_tokenizer,
+    with_tools,
+)
 from ftdata.tokenize import spans_fast
 from ftdata.tokenize.auditbits import DUP_BOS
 from ftdata.tokenize.encoded import Columns
