@@ -354,7 +354,7 @@ _CLOSING: dict[int, tuple[list[str], re.Pattern]] = {}
 
 def _closing(specials: list[str]) -> re.Pattern:
     """Whitespace, then the first of ``specials`` (in their order: longest first) that follows it:
-    one regex match per turn, however many specials a tokenizer has (Llama 3: 256). ``\s`` is
+    one regex match per turn, however many specials a tokenizer has (Llama 3: 256). ``\\s`` is
     ``str.isspace``. Kept per specials list (the build passes the same list for every row)."""
     kept = _CLOSING.get(id(specials))
     if kept is None or kept[0] is not specials:
