@@ -343,26 +343,34 @@ def _snap(text: str, a: int, b: int, specials: list[str]) -> tuple[int, int]:
 def _end_of_turn(text: str, end: int, specials: list[str], skip: str | None = None) -> int | None:
     """End of the special token that closes a turn at ``end`` (after optional whitespace), or None.
     ``skip``: a special that opens the next turn, never an end (the header's first token)."""
-    m = _closing(specials).match(text, end)
+    m = _SpecialsRx.of(specials).closing.match(text, end)
     if m is None:
         return None
     return None if m.group(1) == skip else m.end()
 
 
-_CLOSING: dict[int, tuple[list[str], re.Pattern]] = {}
+class _SpecialsRx:
+    """One tokenizer's specials (longest first) as the turn search asks about them, each question
+    one C-level call however many specials there are (Llama 3: 256), not a Python loop over them.
+    Kept per specials list (the build passes the same list for every row)."""
 
+    _KEPT: dict[int, _SpecialsRx] = {}
 
-def _closing(specials: list[str]) -> re.Pattern:
-    """Whitespace, then the first of ``specials`` (in their order: longest first) that follows it:
-    one regex match per turn, however many specials a tokenizer has (Llama 3: 256). ``\\s`` is
-    ``str.isspace``. Kept per specials list (the build passes the same list for every row)."""
-    kept = _CLOSING.get(id(specials))
-    if kept is None or kept[0] is not specials:
-        if len(_CLOSING) > 16:
-            _CLOSING.clear()
+    def __init__(self, specials: list[str]):
+        self.specials = specials
+        self.all = tuple(specials)  # for str.endswith: does a text end with any of them
         alt = "|".join(map(re.escape, specials)) if specials else "(?!)"
-        kept = _CLOSING[id(specials)] = (specials, re.compile(rf"\s*({alt})"))
-    return kept[1]
+        self.first = re.compile(alt)  # alternation tries them in order: the first that matches wins
+        self.closing = re.compile(rf"\s*({alt})")  # \s is str.isspace
+
+    @classmethod
+    def of(cls, specials: list[str]) -> _SpecialsRx:
+        kept = cls._KEPT.get(id(specials))
+        if kept is None or kept.specials is not specials:
+            if len(cls._KEPT) > 16:
+                cls._KEPT.clear()
+            kept = cls._KEPT[id(specials)] = cls(specials)
+        return kept
 
 
 def _render(r: ChatRenderer, messages: list[dict], tools=None, add_generation_prompt: bool = False) -> str:
@@ -509,9 +517,10 @@ def render_chat(tok, messages: list[dict], *, specials: list[str], policy: ChatP
                  if msgs[t.index]["role"] == "assistant" else first)  # other roles: their content
         skip, closed = None, False
         if t.tools is not None and end == t.tools[1]:  # a turn that ends with its tool calls
-            g = header.get()
-            skip = next((sp for sp in specials if g and g.startswith(sp)), None)
-            closed = any(text.startswith(sp, end - len(sp), end) for sp in specials)  # <|call|> in the region
+            g, rx = header.get(), _SpecialsRx.of(specials)
+            opening = rx.first.match(g) if g else None  # the first special (in order) g starts with
+            skip = opening.group() if opening else None
+            closed = text.endswith(rx.all, 0, end)  # <|call|> in the region
         eot = (end if closed else _end_of_turn(text, end, specials, skip)) if policy.end_of_turn != "none" else None
         if policy.end_of_turn == "eos" and eot is not None and text[eot - len(eos):eot] != eos:
             eot = None
@@ -557,7 +566,7 @@ def _turn_start(t: _Turn, text: str, prev: int, first: int, end: int, header: _H
         if _EMPTY_THINK.fullmatch(text, h, first):
             return h if policy.empty_think == "train" else first
         # a channel header the model writes (Harmony-style <|channel|>final<|message|>) trains with the turn
-        return h if any(sp in text[h:first] for sp in specials) else first
+        return h if _SpecialsRx.of(specials).first.search(text, h, first) is not None else first
     h = header.end_before(text, prev, first, end)  # a tool-call turn: from the generation prompt's end
     return h if h is not None and h <= end else first
 
