@@ -69,7 +69,7 @@ from ..tokenize.encoded import Columns
 from ..tokenize.overflow import TooLong
 from ..tokenize.prefix import kept_tails
 from ..tokenize.seq2seq import encode_seq2seq
-from ..tokenize.spans import encode_spans
+from ..tokenize.spans_fast import encode_spans_columns
 from ..tokenize.specials import specials_for
 from ..tokenize.tokenizer import load_tokenizer
 
@@ -340,12 +340,12 @@ def tokenize_kept(ctx: ChunkContext, tok, kept: list, hits: set[str]):
         escaped = [o[1] for o in ok]
     try:
         if ctx.chat:
-            cols = Columns.from_encoded(encode_spans(
+            cols = encode_spans_columns(
                 backend, [ce.text for ce in chats], [ce.spans for ce in chats],
                 eos=[eos if ce.append_eos else None for ce in chats], untrained_end=[ce.untrained_end for ce in chats],
-                max_length=ctx.max_length, overflow=ctx.overflow, add_special_tokens=False, bos_id=tok.bos_token_id,
+                max_length=ctx.max_length, overflow=ctx.overflow, bos_id=tok.bos_token_id,
                 escaped=escaped if text_mode else None, prompts=[ce.text[:ce.spans[0][0]] for ce in chats],
-                kept_tails=kept_tails(backend)))
+                kept_tails=kept_tails(backend))
         elif ctx.layout == "text":  # every token trained: an empty prompt, no separator, no length limit
             cols = encode_causal_columns(backend, [""] * len(kept), [k.completion for k in kept], separator="",
                                          eos_id=eos, max_length=_UNLIMITED, overflow="drop", bos_id=tok.bos_token_id,

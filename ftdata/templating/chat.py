@@ -186,6 +186,8 @@ class _Fallback(Exception):
 
 def _parts(m: dict) -> tuple[bool, bool, bool]:
     """Which parts message ``m`` has: (content to locate, reasoning, tool calls)."""
+    if len(m) == 2 and "content" in m and "role" in m:  # {role, content}: no reasoning, no tool calls
+        return isinstance(m["content"], str), False, False
     tools = bool(m.get("tool_calls")) and m["role"] == "assistant"
     content = isinstance(m.get("content"), str) and (m["content"] != "" or not tools)
     return content, m["role"] == "assistant" and _reasoning_of(m) is not None, tools
@@ -340,13 +342,34 @@ def _snap(text: str, a: int, b: int, specials: list[str]) -> tuple[int, int]:
 def _end_of_turn(text: str, end: int, specials: list[str], skip: str | None = None) -> int | None:
     """End of the special token that closes a turn at ``end`` (after optional whitespace), or None.
     ``skip``: a special that opens the next turn, never an end (the header's first token)."""
-    j = end
-    while j < len(text) and text[j].isspace():
-        j += 1
-    for sp in specials:  # longest first
-        if text.startswith(sp, j):
-            return None if sp == skip else j + len(sp)
-    return None
+    m = _SpecialsRx.of(specials).closing.match(text, end)
+    if m is None:
+        return None
+    return None if m.group(1) == skip else m.end()
+
+
+class _SpecialsRx:
+    """One tokenizer's specials (longest first) as the turn search asks about them, each question
+    one C-level call however many specials there are (Llama 3: 256), not a Python loop over them.
+    Kept per specials list (the build passes the same list for every row)."""
+
+    _KEPT: dict[int, _SpecialsRx] = {}
+
+    def __init__(self, specials: list[str]):
+        self.specials = specials
+        self.all = tuple(specials)  # for str.endswith: does a text end with any of them
+        alt = "|".join(map(re.escape, specials)) if specials else "(?!)"
+        self.first = re.compile(alt)  # alternation tries them in order: the first that matches wins
+        self.closing = re.compile(rf"\s*({alt})")  # \s is str.isspace
+
+    @classmethod
+    def of(cls, specials: list[str]) -> _SpecialsRx:
+        kept = cls._KEPT.get(id(specials))
+        if kept is None or kept.specials is not specials:
+            if len(cls._KEPT) > 16:
+                cls._KEPT.clear()
+            kept = cls._KEPT[id(specials)] = cls(specials)
+        return kept
 
 
 def _render(r: ChatRenderer, messages: list[dict], tools=None, add_generation_prompt: bool = False) -> str:
@@ -476,19 +499,23 @@ def render_chat(tok, messages: list[dict], *, specials: list[str], policy: ChatP
     prev = 0
     eos = renderer.variables.get("eos_token") or "\x00no-eos"  # end_of_turn: eos ends a turn with it
     for t in turns:
-        parts = [x for x in (t.reasoning, t.content, t.tools) if x is not None]
-        if not parts:
-            raise ChatError(f"cannot locate turn {t.index} in the rendered conversation: the chat template "
-                            "prints none of its parts")
-        first = min(a for a, _ in parts)
-        end = max(b for _, b in parts)
+        if t.reasoning is None and t.tools is None and t.content is not None:
+            first, end = t.content  # the common turn: its content alone
+        else:
+            parts = [x for x in (t.reasoning, t.content, t.tools) if x is not None]
+            if not parts:
+                raise ChatError(f"cannot locate turn {t.index} in the rendered conversation: the chat template "
+                                "prints none of its parts")
+            first = min(a for a, _ in parts)
+            end = max(b for _, b in parts)
         start = (_turn_start(t, text, prev, first, end, header, policy, specials)
                  if msgs[t.index]["role"] == "assistant" else first)  # other roles: their content
         skip, closed = None, False
         if t.tools is not None and end == t.tools[1]:  # a turn that ends with its tool calls
-            g = header.get()
-            skip = next((sp for sp in specials if g and g.startswith(sp)), None)
-            closed = any(text.startswith(sp, end - len(sp), end) for sp in specials)  # <|call|> in the region
+            g, rx = header.get(), _SpecialsRx.of(specials)
+            opening = rx.first.match(g) if g else None  # the first special (in order) g starts with
+            skip = opening.group() if opening else None
+            closed = text.endswith(rx.all, 0, end)  # <|call|> in the region
         eot = (end if closed else _end_of_turn(text, end, specials, skip)) if policy.end_of_turn != "none" else None
         if policy.end_of_turn == "eos" and eot is not None and text[eot - len(eos):eot] != eos:
             eot = None
@@ -534,7 +561,7 @@ def _turn_start(t: _Turn, text: str, prev: int, first: int, end: int, header: _H
         if _EMPTY_THINK.fullmatch(text, h, first):
             return h if policy.empty_think == "train" else first
         # a channel header the model writes (Harmony-style <|channel|>final<|message|>) trains with the turn
-        return h if any(sp in text[h:first] for sp in specials) else first
+        return h if _SpecialsRx.of(specials).first.search(text, h, first) is not None else first
     h = header.end_before(text, prev, first, end)  # a tool-call turn: from the generation prompt's end
     return h if h is not None and h <= end else first
 

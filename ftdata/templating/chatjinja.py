@@ -157,13 +157,14 @@ class ChatRenderer:
         self.source = source
         self.variables = {**(special_tokens or {}), **(template_kwargs or {})}
         self.generation_prompts: dict = {}  # kept by ftdata.templating.chat (per opening's roles)
+        self._base = None  # (the template's globals, the variables, the two merged)
 
     def __getstate__(self):  # the compiled template stays behind; a worker compiles its own
         return {"source": self.source, "variables": self.variables}
 
     def __setstate__(self, state):
         self.__dict__.update(state)
-        self.generation_prompts = {}
+        self.generation_prompts, self._base = {}, None
 
     def render(self, messages: list[dict], tools: list[dict] | None = None, add_generation_prompt: bool = False) -> str:
         """The conversation as the template prints it (messages already plain, see :func:`plain_messages`).
@@ -178,8 +179,11 @@ class ChatRenderer:
                                   add_generation_prompt=add_generation_prompt, **self.variables)
             # what Template.render does, with the template's globals copied out of their ChainMap
             # once per process (building the context from the ChainMap was half of a short render)
-            ctx = make_context({**parent, "messages": messages, "tools": tools, "documents": None,
-                                "add_generation_prompt": add_generation_prompt, **self.variables})
+            base = self._base  # the globals with the fixed variables over them, merged once
+            if base is None or base[0] is not parent or base[1] is not self.variables:
+                base = self._base = (parent, self.variables, {**parent, **self.variables})
+            ctx = make_context({**base[2], "messages": messages, "tools": tools, "documents": None,
+                                "add_generation_prompt": add_generation_prompt})
             try:
                 return tpl.environment.concat(tpl.root_render_func(ctx))
             except Exception:  # noqa: BLE001 - as Template.render: the traceback rewritten, then raised

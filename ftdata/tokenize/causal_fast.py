@@ -120,7 +120,10 @@ def _causal_fast(backend, prompts, completions, separator, eos_id, max_length, o
         return None  # the normalizer would change a text of this chunk: the reference path, this chunk only
     pbytes = [p.encode("utf-8") for p in prompts]
     p_len = np.fromiter(map(len, pbytes), dtype=np.int64, count=len(prompts))
-    placed = _place_tokens(backend, blen_of, texts, completions, separator, p_len)
+    sep_b = len(separator.encode("utf-8"))
+    t_len = p_len + sep_b + np.fromiter((len(c.encode("utf-8")) for c in completions), dtype=np.int64,
+                                        count=len(completions))
+    placed = place_tokens(backend, blen_of, texts, t_len)
     if placed is None:
         _SLOW[id(backend)] = backend  # this tokenizer's tokens are not plain byte strings of the text
         return None
@@ -139,10 +142,10 @@ def _causal_fast(backend, prompts, completions, separator, eos_id, max_length, o
     return cols
 
 
-def _place_tokens(backend, blen_of: np.ndarray, texts: list[str], completions, separator,
-                  p_len: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
-    """Encode the joined texts (prompt + separator + completion) without offsets and place every
-    token by its byte length.
+def place_tokens(backend, blen_of: np.ndarray, texts: list[str],
+                 t_len: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """Encode ``texts`` (no post-processor tokens) without offsets and place every token by its
+    byte length; ``t_len``: each text's UTF-8 length.
 
     Returns:
         ``(flat, n, toff, cum)``: every example's ids concatenated (int32), its token count, its
@@ -151,8 +154,6 @@ def _place_tokens(backend, blen_of: np.ndarray, texts: list[str], completions, s
         table does not cover or marks -1, or a text whose tokens are not its bytes).
     """
     n_ex = len(texts)
-    sep_b = len(separator.encode("utf-8"))
-    t_len = p_len + sep_b + np.fromiter((len(c.encode("utf-8")) for c in completions), dtype=np.int64, count=n_ex)
     encs = backend.encode_batch_fast(texts, add_special_tokens=False)
     n = np.fromiter(map(len, encs), dtype=np.int64, count=n_ex)
     toff = np.zeros(n_ex + 1, dtype=np.int64)

@@ -262,9 +262,10 @@ def _char_start(data: bytes, b: int) -> int:
 
 
 def _prefix_check_columns(backend, cols: Columns, n_prompt: np.ndarray, prompts: list[str], pbytes: list[bytes],
-                          cum: np.ndarray, toff: np.ndarray, n_lead: int) -> None:
+                          cum: np.ndarray, toff: np.ndarray, n_lead: int, kept: dict | None = None) -> None:
     """:func:`_prefix_check` on columns: token starts are byte positions into the prompt
-    (``cum[j]``: the chunk-wide byte where token ``j`` of the chunk's encodings starts)."""
+    (``cum[j]``: the chunk-wide byte where token ``j`` of the chunk's encodings starts).
+    ``kept``: see :func:`_prefix_verdicts`."""
     alive = np.fromiter((r is None for r in cols.reject), dtype=bool, count=len(cols))
     cols.flags[alive & cols.straddle] |= PROMPT_NOT_PREFIX  # cut or not, as the reference does
     ok = alive & ~cols.truncated
@@ -286,7 +287,7 @@ def _prefix_check_columns(backend, cols: Columns, n_prompt: np.ndarray, prompts:
             b = start(j)
         tail = pb[b:].decode("utf-8") if j > n_lead else None
         checks.append(PrefixCheck(prompts[i], tail, cols.ids, a + n_lead, a + j, a + k, False))
-    for i, bad in zip(todo.tolist(), _prefix_verdicts(backend, checks)):
+    for i, bad in zip(todo.tolist(), _prefix_verdicts(backend, checks, kept)):
         if bad:
             cols.flags[i] |= PROMPT_NOT_PREFIX
 

@@ -12,7 +12,8 @@ otherwise.
   :mod:`~ftdata.tokenize.causal_fast`.
 * Chat layout (:mod:`ftdata.templating.chat`, through :func:`encode_spans`): the text is the
   tokenizer's own chat template applied to the conversation; the trained spans are the
-  assistant turns (content and end-of-turn token).
+  assistant turns (content and end-of-turn token). Byte-level tokenizers take the vectorised
+  equivalent, :mod:`~ftdata.tokenize.spans_fast`.
 * Seq2seq layout: :mod:`~ftdata.tokenize.seq2seq`.
 
 A token whose characters start before a trained span and end inside it *straddles* the

@@ -120,7 +120,8 @@ def _prefix_checks(prompts, completions, monkeypatch, vectorised: bool) -> list:
     window search or with the per-example one alone."""
     seen = []
     with monkeypatch.context() as m:
-        m.setattr(prefix, "_prefix_verdicts", lambda backend, checks: seen.extend(checks) or [False] * len(checks))
+        m.setattr(prefix, "_prefix_verdicts",
+                  lambda backend, checks, kept=None: seen.extend(checks) or [False] * len(checks))
         if not vectorised:
             m.setattr(prefix, "_window_cuts", lambda k, *a: (np.full(len(k), -1), np.full(len(k), -1)))
         _fast(BACKENDS["bos"], prompts, completions, monkeypatch, separator="", eos_id=EOS, max_length=10_000,
