@@ -166,6 +166,7 @@ class Build(PhaseA):
         self._importer = None  # the thread of _import_for_finalize, once started
         self.source_file_hashes: dict = {}  # source name -> its file's sha256 (run), for worker-read slices
         self.timings: Counter = Counter()
+        self._ahead = None  # the report's plots drawn while the shards are written (_plots_ahead)
 
     # -- helpers ------------------------------------------------------------------------
     @property
@@ -284,6 +285,8 @@ class Build(PhaseA):
             info = self._commit(target, manifest, lambda: self._build_info(fp, engine, num_proc, force))
         except BaseException as exc:
             maps.close()
+            if self._ahead is not None:
+                self._ahead.wait()  # the report's plots, drawn while the shards were written: < 1 s
             if self._eng is not None:
                 self._eng.close(wait=False)  # no chunk still running is of use now (Ctrl-C: exit promptly)
             full = no_space_error(exc, self.out, getattr(getattr(self, "cache", None), "root", None))
@@ -315,6 +318,7 @@ class Build(PhaseA):
         for rec in p.rejects:
             self.reject(rec)
         self.check_outcome(p, target)
+        self._ahead = self._plots_ahead(work, p)
         text = r.layout == "text"  # raw text is always packed, long documents cut into pieces
         shards = (write_packed(work, p, self.out.tmp, r.shard_size, r.max_length, release, cut=text)
                   if r.packing or text else write_splits(work, p, self.out.tmp, r.shard_size, release,
@@ -339,6 +343,27 @@ class Build(PhaseA):
             c.rows_with_output = with_output.get(name, 0)
             c.rows_without_output = c.rows_read - c.rows_rejected - c.rows_with_output
         return p, shards, split_counts, token_stats
+
+    def _plots_ahead(self, work, p):
+        """The report's plots of the per-example statistics, drawn on a thread while this one
+        writes the shards (:class:`~ftdata.write.report.PlotsAhead`), where memory allows: a work
+        table within :data:`~ftdata.write.gather.IN_MEMORY_BYTES` (its pages stay mapped while the
+        thread reads it), rows not packed, matplotlib installed. None otherwise: the report draws
+        them after phase B, as before."""
+        import importlib.util
+
+        import numpy as np
+
+        from ..write.gather import IN_MEMORY_BYTES
+
+        r = self.recipe
+        if (r.packing or r.layout == "text" or work.nbytes > IN_MEMORY_BYTES
+                or importlib.util.find_spec("matplotlib") is None):
+            return None
+        from ..write.report import PlotsAhead
+
+        return PlotsAhead(work, {n: p.order.get(n, np.zeros(0, dtype=np.int64)) for n in p.split_names},
+                          r.layout == "seq2seq", r.max_length)
 
     def _write_manifest(self, work_dir: Path, p, shards: dict, source_hashes: dict,
                         split_counts: dict, token_stats: dict) -> dict:
@@ -391,7 +416,8 @@ class Build(PhaseA):
             return info
 
         # report.html: plots of this build (ftdata.write.report)
-        write_report(self.out.tmp, manifest, tokenizer=self.tok.backend_tokenizer, build_info=once)
+        write_report(self.out.tmp, manifest, tokenizer=self.tok.backend_tokenizer, build_info=once,
+                     ahead=self._ahead)
         write_json(self.out.tmp / BUILD_INFO, once())
         self.out.commit()
         drop_failed(target)  # the rejects of an earlier failed build
