@@ -21,7 +21,10 @@ mixture samples over every example of a task, and stratified splits rank every r
 value. What could run as chunks arrive -- mapping the work tables (3 ms), the plan's columns,
 the audit counts (1 ms), the split statistics (14 ms), rows with output (10 ms) -- is about 2.5%
 of phase B, less than the bookkeeping to merge it, so it stays here; the split hash per row is
-computed once while reading (:func:`ftdata.plan.split.split_unit`).
+computed once while reading (:func:`ftdata.plan.split.split_unit`). What overlaps instead, where
+memory allows (a work table within :data:`ftdata.write.gather.IN_MEMORY_BYTES`): the shards'
+rows are gathered in memory rather than through spill files, and the report's plots are drawn
+on a thread while the shards are written (:meth:`Build._plots_ahead`).
 """
 
 from __future__ import annotations

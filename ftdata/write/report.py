@@ -152,9 +152,10 @@ class PlotsAhead:
     split's in its order: the rows its shards get) and draws the plots; it writes no file. The
     report uses them when they were drawn for its splits, in its order, with its
     ``max_length``, and draws them itself otherwise (also when the thread failed): the same
-    images either way. Measured on the plain benchmark (warm builds, phase A cached, best of 3):
-    phase B + commit 1.04 -> 0.80 s wall. A forked process instead was slower than no overlap
-    (1.20-1.93 s): every page the build process then wrote was copied on write.
+    images either way. Measured on the plain benchmark (warm builds, phase A cached, 3 each):
+    phase B + commit 0.71 / 0.71 / 0.77 -> 0.72 / 0.63 / 0.59 s wall. A forked process instead
+    was slower than no overlap (0.86-1.65 s): the build process's writes after the fork were
+    copied on write.
     """
 
     def __init__(self, work: pa.Table, orders: dict[str, np.ndarray], seq2seq: bool, max_length: int | None):

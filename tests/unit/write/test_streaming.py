@@ -117,7 +117,7 @@ def test_gathering_in_memory_writes_the_same_shard_bytes_as_spilling(tmp_path, m
         spill.mkdir()
         released = []
         w = SplitWriter(tmp_path / name, table.schema, shard_size=900)
-        for part in gather_slices(table, slices, spill, lambda a, b: released.append((a, b))):
+        for part in gather_slices(table, slices, spill, lambda a, b, got=released: got.append((a, b))):
             w.write(part)
         shards = w.close("train")
         written[name] = [(s["rows"], s["sha256"], (tmp_path / name / s["file"].split("/")[-1]).read_bytes()) for s in shards]
