@@ -21,7 +21,10 @@ mixture samples over every example of a task, and stratified splits rank every r
 value. What could run as chunks arrive -- mapping the work tables (3 ms), the plan's columns,
 the audit counts (1 ms), the split statistics (14 ms), rows with output (10 ms) -- is about 2.5%
 of phase B, less than the bookkeeping to merge it, so it stays here; the split hash per row is
-computed once while reading (:func:`ftdata.plan.split.split_unit`).
+computed once while reading (:func:`ftdata.plan.split.split_unit`). What overlaps instead, where
+memory allows (a work table within :data:`ftdata.write.gather.IN_MEMORY_BYTES`): the shards'
+rows are gathered in memory rather than through spill files, and the report's plots are drawn
+on a thread while the shards are written (:meth:`Build._plots_ahead`).
 """
 
 from __future__ import annotations
@@ -168,6 +171,7 @@ class Build(PhaseA):
         self.timings: Counter = Counter()
         #: source name -> why its CSV/TSV file is read whole here, not in ranges by the workers
         self.not_cut: dict[str, str] = {}
+        self._ahead = None  # the report's plots drawn while the shards are written (_plots_ahead)
 
     # -- helpers ------------------------------------------------------------------------
     @property
@@ -286,6 +290,8 @@ class Build(PhaseA):
             info = self._commit(target, manifest, lambda: self._build_info(fp, engine, num_proc, force))
         except BaseException as exc:
             maps.close()
+            if self._ahead is not None:
+                self._ahead.wait()  # the report's plots, drawn while the shards were written: < 1 s
             if self._eng is not None:
                 self._eng.close(wait=False)  # no chunk still running is of use now (Ctrl-C: exit promptly)
             full = no_space_error(exc, self.out, getattr(getattr(self, "cache", None), "root", None))
@@ -317,6 +323,7 @@ class Build(PhaseA):
         for rec in p.rejects:
             self.reject(rec)
         self.check_outcome(p, target)
+        self._ahead = self._plots_ahead(work, p)
         text = r.layout == "text"  # raw text is always packed, long documents cut into pieces
         shards = (write_packed(work, p, self.out.tmp, r.shard_size, r.max_length, release, cut=text)
                   if r.packing or text else write_splits(work, p, self.out.tmp, r.shard_size, release,
@@ -341,6 +348,27 @@ class Build(PhaseA):
             c.rows_with_output = with_output.get(name, 0)
             c.rows_without_output = c.rows_read - c.rows_rejected - c.rows_with_output
         return p, shards, split_counts, token_stats
+
+    def _plots_ahead(self, work, p):
+        """The report's plots of the per-example statistics, drawn on a thread while this one
+        writes the shards (:class:`~ftdata.write.report.PlotsAhead`), where memory allows: a work
+        table within :data:`~ftdata.write.gather.IN_MEMORY_BYTES` (its pages stay mapped while the
+        thread reads it), rows not packed, matplotlib installed. None otherwise: the report draws
+        them after phase B, as before."""
+        import importlib.util
+
+        import numpy as np
+
+        from ..write.gather import IN_MEMORY_BYTES
+
+        r = self.recipe
+        if (r.packing or r.layout == "text" or work.nbytes > IN_MEMORY_BYTES
+                or importlib.util.find_spec("matplotlib") is None):
+            return None
+        from ..write.report import PlotsAhead
+
+        return PlotsAhead(work, {n: p.order.get(n, np.zeros(0, dtype=np.int64)) for n in p.split_names},
+                          r.layout == "seq2seq", r.max_length)
 
     def _write_manifest(self, work_dir: Path, p, shards: dict, source_hashes: dict,
                         split_counts: dict, token_stats: dict) -> dict:
@@ -395,7 +423,8 @@ class Build(PhaseA):
             return info
 
         # report.html: plots of this build (ftdata.write.report)
-        write_report(self.out.tmp, manifest, tokenizer=self.tok.backend_tokenizer, build_info=once)
+        write_report(self.out.tmp, manifest, tokenizer=self.tok.backend_tokenizer, build_info=once,
+                     ahead=self._ahead)
         write_json(self.out.tmp / BUILD_INFO, once())
         self.out.commit()
         drop_failed(target)  # the rejects of an earlier failed build

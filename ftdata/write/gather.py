@@ -21,6 +21,15 @@ copies many slices at once instead: one pass over the chunks, in file order, sen
 rows (one ``take``) to small spill files, one per slice; then each slice is read back whole and
 put in order (one ``take``). Every chunk is read once, sequentially, and memory holds a few
 chunks (:data:`AHEAD` copied out ahead of the one being spilled) and two slices.
+
+Where memory allows -- the columns to gather take at most :data:`IN_MEMORY_BYTES` -- the spill
+files are skipped: the chunks are copied once into one table (their pages handed back once
+copied) and every slice is taken from it (:func:`_gather_in_memory`). The spill
+writes every row to disk and reads it back, and a file system with online discard pays again
+to delete them: writing the shards of the plain benchmark's 50,000 DialogSum examples (218 MB of
+output columns) took best 0.47 s wall / 0.76 CPU-s through spill files and 0.33 / 0.46 in memory,
+same bytes. Above the budget memory stays flat as before; below it, phase B holds one more copy
+of the output (at most the budget).
 """
 
 from __future__ import annotations
@@ -38,6 +47,9 @@ import pyarrow as pa
 
 #: Chunks copied out ahead of the one being spilled (each on its own thread).
 AHEAD = 2
+#: Largest table (bytes of the columns gathered) that :func:`gather_slices` copies into memory
+#: whole instead of spilling (256 MiB: the extra memory a small build may hold in phase B).
+IN_MEMORY_BYTES = 256 << 20
 
 
 def take_rows(table: pa.Table, indices, release: Callable[[int, int], None] | None = None) -> pa.Table:
@@ -102,9 +114,26 @@ def gather_slices(table: pa.Table, slices: list[np.ndarray], spill_dir: Path,
     Slices beyond what one pass may hold open (:func:`_open_files_budget`) are done in further
     passes, each reading only the rows of its own slices.
     """
+    if table.nbytes <= IN_MEMORY_BYTES:
+        yield from _gather_in_memory(table, slices, release)
+        return
     budget = _open_files_budget()
     for first in range(0, len(slices), budget):
         yield from _gather_pass(table, slices[first:first + budget], spill_dir, release)
+
+
+def _gather_in_memory(table: pa.Table, slices: list[np.ndarray],
+                      release: Callable[[int, int], None] | None) -> Iterator[pa.Table]:
+    """:func:`gather_slices` for a table that fits :data:`IN_MEMORY_BYTES`: its chunks copied once
+    into one table (then each chunk's pages handed back), then each slice taken from it."""
+    whole = table.combine_chunks()
+    if release is not None:
+        start = 0
+        for batch in table.to_batches():
+            release(start, start + batch.num_rows)
+            start += batch.num_rows
+    for s in slices:
+        yield whole.take(pa.array(np.asarray(s, dtype=np.int64)))
 
 
 def _gather_pass(table: pa.Table, slices: list[np.ndarray], spill_dir: Path,

@@ -341,3 +341,65 @@ def test_real_report_in_headless_chromium(sms_dialogsum, tmp_path):
     # the marked examples come after the plots, and the page is drawn to its end (the audit table)
     assert mark_rows.min() > blue_rows.min()
     assert np.flatnonzero((px.sum(axis=2) < 600).any(axis=1)).max() > mark_rows.max()
+
+
+def _without_build_seconds(page: str) -> str:
+    return re.sub(r"<div class=card><b>[0-9.]+</b>build seconds</div>", "", page)
+
+
+def test_plots_drawn_while_the_shards_are_written_are_the_reports_own(two_tasks, tmp_path, monkeypatch):
+    # the report's per-example plots are drawn on a thread during phase B (PlotsAhead); the
+    # report must be what drawing them afterwards gives (the build seconds aside)
+    from ftdata.build.orchestrate import Build
+    from ftdata.write import report
+
+    recipe = two_tasks.parent / "recipe.yaml"
+    used = []
+    real = report.PlotsAhead.images
+
+    def spy(self, splits, max_length):
+        got = real(self, splits, max_length)
+        used.append(got is not None)
+        return got
+
+    monkeypatch.setattr(report.PlotsAhead, "images", spy)
+    ahead = (compile_recipe(recipe, output=tmp_path / "ahead").output / REPORT).read_text()
+    assert used == [True]
+    monkeypatch.setattr(Build, "_plots_ahead", lambda self, work, p: None)
+    after = (compile_recipe(recipe, output=tmp_path / "after").output / REPORT).read_text()
+    assert used == [True]
+    assert _plots(ahead) == _plots(after) and len(_plots(after)) == 6
+    assert _without_build_seconds(ahead) == _without_build_seconds(after)
+    assert _without_build_seconds(ahead) != ahead  # the card was there to strip
+
+
+def test_plots_are_drawn_afterwards_over_the_memory_budget(two_tasks, tmp_path, monkeypatch):
+    from ftdata.build.orchestrate import Build
+    from ftdata.write import gather
+
+    made = []
+    real = Build._plots_ahead
+    monkeypatch.setattr(Build, "_plots_ahead", lambda self, work, p: made.append(real(self, work, p)) or made[-1])
+    monkeypatch.setattr(gather, "IN_MEMORY_BYTES", 1000)  # the work table is larger
+    page = (compile_recipe(two_tasks.parent / "recipe.yaml", output=tmp_path / "out").output / REPORT).read_text()
+    assert made == [None]
+    assert _plots(page) == _plots((two_tasks / REPORT).read_text())
+
+
+def test_plots_ahead_are_used_only_for_the_reports_splits_and_max_length(reviews_out):
+    import pyarrow as pa
+
+    from ftdata.write.report import PlotsAhead, plot_images
+
+    dd = load_compiled(reviews_out)
+    work = pa.concat_tables([dd[s].data.table.select(["input_ids", "labels", "task", "template"]) for s in dd])
+    sizes = [dd[s].num_rows for s in dd]
+    starts = np.cumsum([0] + sizes)
+    orders = {s: np.arange(a, a + n)[::-1] for s, a, n in zip(dd, starts, sizes)}  # any order of the rows
+    ahead = PlotsAhead(work, orders, False, 77)
+    splits = [s for s in dd if dd[s].num_rows]
+    stats = {s: split_stats(work.take(pa.array(orders[s]))) for s in splits}
+    assert ahead.images(splits, 77) == plot_images(stats, 77)
+    assert ahead.images(splits, 78) is None and ahead.images(splits[::-1], 77) is None
+    broken = PlotsAhead(work.drop_columns(["labels"]), orders, False, 77)  # its statistics fail
+    assert broken.images(splits, 77) is None

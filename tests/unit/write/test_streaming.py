@@ -45,9 +45,20 @@ def test_take_rows_hands_back_each_chunk_it_copied_from():
     assert sorted(released) == [(0, 10), (10, 20), (40, 50)]  # chunks 2 and 3 were never read
 
 
+@pytest.mark.parametrize("in_memory", [False, True], ids=["spilled", "in-memory"])
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.integers(0, 30), min_size=1, max_size=6), st.data())
-def test_gather_slices_equals_table_take_per_slice(tmp_path_factory, sizes, data):
+def test_gather_slices_equals_table_take_per_slice(tmp_path_factory, in_memory, sizes, data):
+    # both ways of gathering: through spill files, and (a table within IN_MEMORY_BYTES) in memory
+    budget = gather.IN_MEMORY_BYTES
+    gather.IN_MEMORY_BYTES = 1 << 40 if in_memory else -1
+    try:
+        _check_gather_slices(tmp_path_factory, sizes, data)
+    finally:
+        gather.IN_MEMORY_BYTES = budget
+
+
+def _check_gather_slices(tmp_path_factory, sizes, data):
     table = pa.concat_tables([pa.table({"x": pa.array(np.arange(n, dtype=np.int64) + 100 * i),
                                         "ids": pa.array([[i, j] for j in range(n)], pa.list_(pa.int32()))})
                               for i, n in enumerate(sizes)])
@@ -63,6 +74,7 @@ def test_gather_slices_equals_table_take_per_slice(tmp_path_factory, sizes, data
 
 def test_gather_slices_beyond_the_open_files_budget_takes_more_passes(tmp_path, monkeypatch):
     monkeypatch.setattr(gather, "_open_files_budget", lambda: 2)
+    monkeypatch.setattr(gather, "IN_MEMORY_BYTES", -1)  # the spilling way, whatever the table's size
     table = pa.concat_tables([pa.table({"x": pa.array(range(i * 10, i * 10 + 10))}) for i in range(4)])
     order = np.random.default_rng(1).permutation(40)
     slices = [order[i:i + 7] for i in range(0, 40, 7)]  # 6 slices: 3 passes
@@ -71,6 +83,68 @@ def test_gather_slices_beyond_the_open_files_budget_takes_more_passes(tmp_path, 
     assert [g.column("x").to_pylist() for g in got] == [s.tolist() for s in slices]
     assert len(released) == 3 * 4
     assert not list(tmp_path.iterdir())  # the spill folders are gone
+
+
+def _varied_table(n_chunks: int, rows: int) -> pa.Table:
+    """Chunks holding every kind of column a work table has, nulls included."""
+    rng = np.random.default_rng(3)
+    chunks = []
+    for c in range(n_chunks):
+        chunks.append(pa.table({
+            "input_ids": pa.array([rng.integers(0, 50_000, rng.integers(0, 60)).tolist() for _ in range(rows)],
+                                  pa.list_(pa.int32())),
+            "task": pa.array([f"t{c % 3}"] * rows),
+            "prompt": pa.array([None if i % 7 == 0 else "p" * int(rng.integers(0, 90)) + "é" for i in range(rows)]),
+            "answer_choices": pa.array([None if i % 2 else ["a", None, "b"] for i in range(rows)],
+                                       pa.list_(pa.string())),
+            "_dedup": pa.array([bytes(rng.integers(0, 256, 16, dtype=np.uint8)) for _ in range(rows)], pa.binary(16)),
+            "_u": pa.array(rng.random(rows)),
+        }))
+    return pa.concat_tables(chunks)
+
+
+def test_gathering_in_memory_writes_the_same_shard_bytes_as_spilling(tmp_path, monkeypatch):
+    # the shards must not depend on which way the rows were gathered (outputs stay byte-identical)
+    from ftdata.write.writer import SplitWriter
+
+    table = _varied_table(9, 250)
+    order = np.random.default_rng(4).permutation(table.num_rows)
+    slices = [order[a:a + 400] for a in range(0, len(order), 400)]
+    written = {}
+    for name, budget in (("spilled", -1), ("in_memory", 1 << 40)):
+        monkeypatch.setattr(gather, "IN_MEMORY_BYTES", budget)
+        spill = tmp_path / f"spill-{name}"
+        spill.mkdir()
+        released = []
+        w = SplitWriter(tmp_path / name, table.schema, shard_size=900)
+        for part in gather_slices(table, slices, spill, lambda a, b, got=released: got.append((a, b))):
+            w.write(part)
+        shards = w.close("train")
+        written[name] = [(s["rows"], s["sha256"], (tmp_path / name / s["file"].split("/")[-1]).read_bytes()) for s in shards]
+        assert sorted(released) == [(i * 250, (i + 1) * 250) for i in range(9)]  # every chunk handed back once
+        assert not list(spill.iterdir())
+    assert [r for r, _, _ in written["in_memory"]] == [900, 900, 450]
+    assert written["in_memory"] == written["spilled"]
+
+
+def test_gather_slices_spills_only_a_table_over_the_in_memory_budget(tmp_path, monkeypatch):
+    table = _varied_table(3, 100)
+    made = []
+    real = gather.tempfile.TemporaryDirectory
+
+    def spy(*a, **k):
+        made.append(k.get("prefix"))
+        return real(*a, **k)
+
+    monkeypatch.setattr(gather.tempfile, "TemporaryDirectory", spy)
+    slices = [np.arange(300)[::-1]]
+    monkeypatch.setattr(gather, "IN_MEMORY_BYTES", table.nbytes)  # fits: gathered in memory
+    inside = list(gather_slices(table, slices, tmp_path))
+    assert made == []
+    monkeypatch.setattr(gather, "IN_MEMORY_BYTES", table.nbytes - 1)  # one byte over: spilled
+    spilled = list(gather_slices(table, slices, tmp_path))
+    assert made == ["gather-"]
+    assert inside[0].equals(spilled[0]) and inside[0].equals(table.take(pa.array(slices[0])))
 
 
 def _chunk_files(folder, sizes):
