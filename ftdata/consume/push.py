@@ -104,6 +104,10 @@ def _relative_keys(files: dict[str, str]) -> dict[str, str]:
             name = "/".join(tail)
             if name not in taken and sum(p[-n:] == tail for p in parts.values()) == 1:
                 break
+        else:  # every tail is taken (a relative key already names it): number the whole one
+            base, i = name, 2
+            while name in taken:
+                name, i = f"{base}~{i}", i + 1
         short[k] = name
         taken.add(name)
     return {short.get(k, k): v for k, v in files.items()}

@@ -116,7 +116,8 @@ def csv_ranges(path: Path, rows: int, *, delimiter: str, quoted: bool, header: b
         return CsvCut([])
     d = delimiter.encode("utf-8")
     if quoted and (len(d) != 1 or d[0] in (_QUOTE, _LF, _CR)):
-        return CsvCut(None, f"delimiter {delimiter!r} is not one ASCII byte")
+        why = "is a quote or line-end character" if len(d) == 1 else "is not one ASCII byte"
+        return CsvCut(None, f"delimiter {delimiter!r} {why}")
     arr = np.memmap(path, dtype=np.uint8, mode="r")
     begin = len(_BOM) if arr[:3].tobytes() == _BOM else 0  # where the first field starts
     cuts: list[tuple[int, int]] = []  # (last byte of a chunk, its last line)

@@ -345,7 +345,7 @@ def _end_of_turn(text: str, end: int, specials: list[str], skip: str | None = No
     m = _SpecialsRx.of(specials).closing.match(text, end)
     if m is None:
         return None
-    return None if m.group(1) == skip else m.end()
+    return None if m.group(2) == skip else m.end()
 
 
 class _SpecialsRx:
@@ -360,7 +360,10 @@ class _SpecialsRx:
         self.all = tuple(specials)  # for str.endswith: does a text end with any of them
         alt = "|".join(map(re.escape, specials)) if specials else "(?!)"
         self.first = re.compile(alt)  # alternation tries them in order: the first that matches wins
-        self.closing = re.compile(rf"\s*({alt})")  # \s is str.isspace
+        # all the whitespace, then a special: the lookahead takes every whitespace character and
+        # the backreference consumes exactly those, so the match never gives one back to a special
+        # that starts with whitespace (an atomic group, which Python 3.10's re lacks; \s is str.isspace)
+        self.closing = re.compile(rf"(?=(\s*))\1({alt})")
 
     @classmethod
     def of(cls, specials: list[str]) -> _SpecialsRx:

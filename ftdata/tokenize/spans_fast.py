@@ -9,7 +9,9 @@ boundaries, done for every span of the chunk at once. The labels of the whole ch
 one pass over a NumPy array: no Python list per token and no per-example lookups, so a
 32-turn conversation costs no more per token than a 2-turn one.
 
-It gives what the reference path gives (tested on every chat template of the tests): a token
+It gives what the reference path gives for every example it keeps (tested on every chat template
+of the tests; a rejected example's ``n_trained`` and audit flags may differ, and the chunk drops it
+before they are read): a token
 is trained when it holds a byte of a span (the first and last such tokens bound it, as the
 reference's char-to-token lookups do: the bytes of one character split over several tokens
 all train), it straddles when it starts before the span or ends after it, ``n_trained`` adds

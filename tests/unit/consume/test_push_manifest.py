@@ -33,3 +33,12 @@ def test_a_tail_another_key_already_has_takes_one_more_folder():
     out = portable_manifest(m)
     assert out["hashes"]["templates"] == {"x.yaml": "rel", "a/x.yaml": "abs"}
     assert out["tokenizer"]["name"] == "ftdata:tiny-bpe"  # a name that is not a path stays
+
+
+def test_an_absolute_key_whose_every_tail_is_taken_keeps_its_own_hash():
+    """Every tail of ``/a/t.yaml`` is already a relative key: it gets a numbered name of its own,
+    not one of theirs (which would drop a hash and file another under the wrong name)."""
+    m = {"hashes": {"templates": {"t.yaml": "h1", "a/t.yaml": "h2", "/a/t.yaml": "h3"}},
+         "tokenizer": {"name": "ftdata:tiny-bpe"}}
+    out = portable_manifest(m)["hashes"]["templates"]
+    assert out == {"t.yaml": "h1", "a/t.yaml": "h2", "a/t.yaml~2": "h3"}

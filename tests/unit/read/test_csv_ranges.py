@@ -183,7 +183,9 @@ def test_nul_bytes_are_not_cut_where_the_csv_module_raises_on_them(tmp_path):
 def test_a_delimiter_of_several_bytes_is_not_cut_when_quoted(tmp_path):
     path = tmp_path / "f.csv"
     path.write_bytes('q§a\n"x"§1\n'.encode())
-    assert "delimiter" in csv_cut(path, CsvOptions(delimiter="§"), False, 1).reason
+    assert "not one ASCII byte" in csv_cut(path, CsvOptions(delimiter="§"), False, 1).reason
+    for d in ('"', "\n", "\r"):  # one byte, but one the cut reads as a quote or a line end
+        assert "quote or line-end" in csv_cut(path, CsvOptions(delimiter=d), False, 1).reason
     opts = CsvOptions(delimiter="§", quoting="none")
     assert _ranged(path, opts, csv_cut(path, opts, False, 1)) == _batches(path, opts, 1)
 

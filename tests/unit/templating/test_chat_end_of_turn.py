@@ -63,3 +63,11 @@ def test_the_tool_turn_questions_answer_as_the_scans_did(parts, data, specials):
                                                           None)
     assert text.endswith(rx.all, 0, end) == any(text.startswith(sp, end - len(sp), end) for sp in specials)
     assert (rx.first.search(text, h, end) is not None) == any(sp in text[h:end] for sp in specials)
+
+
+def test_a_special_that_starts_with_whitespace_is_not_an_end_after_the_whitespace_is_skipped():
+    """The scan skips all the whitespace first, then asks which special starts there: a special
+    whose own text starts with whitespace never matches (the regex must not backtrack into it)."""
+    for text, specials in (("a\n<|x|>", ["\n<|x|>"]), ("a  <|eot|>", [" <|eot|>", "<|eot|>"]),
+                           ("a \t<|a|>", ["<|a|>"]), ("a\n\n<|x|>", ["\n<|x|>", "<|y|>"])):
+        assert _end_of_turn(text, 1, specials) == scan(text, 1, specials, None)
