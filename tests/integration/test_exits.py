@@ -45,6 +45,11 @@ def _ftdata(*args: str, **kw) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True, **kw)
 
 
+def _default_sigint() -> None:
+    """In the child before exec: SIGINT's default action, however the test runner was started."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _children(pid: int) -> list[int]:
     """Live processes whose parent is ``pid``."""
     kids = []
@@ -172,7 +177,10 @@ def test_interrupted_build_exits_130_promptly_and_rerunning_resumes(tmp_path, nu
 
     recipe = _dialogsum_recipe(tmp_path, batch_size=2)  # 250 chunks: still running when signalled
     cache = resolve_cache_dir(tmp_path / "out", None, tmp_path)[0]
-    p = _ftdata("build", str(recipe), "-q", "--num-proc", str(num_proc), cwd=tmp_path, start_new_session=True)
+    # Ctrl-C as a terminal delivers it: a shell runs a background job (a CI runner's, say) with
+    # SIGINT ignored, which its children inherit; the build is given the default disposition back
+    p = _ftdata("build", str(recipe), "-q", "--num-proc", str(num_proc), cwd=tmp_path, start_new_session=True,
+                preexec_fn=_default_sigint)
     workers = _workers_started(p, num_proc) if num_proc > 1 else []
     try:
         t0 = time.monotonic()
