@@ -114,18 +114,12 @@ def gather_slices(table: pa.Table, slices: list[np.ndarray], spill_dir: Path,
     Slices beyond what one pass may hold open (:func:`_open_files_budget`) are done in further
     passes, each reading only the rows of its own slices.
     """
-    if fits_in_memory(table):
+    if table.nbytes <= IN_MEMORY_BYTES:
         yield from _gather_in_memory(table, slices, release)
         return
     budget = _open_files_budget()
     for first in range(0, len(slices), budget):
         yield from _gather_pass(table, slices[first:first + budget], spill_dir, release)
-
-
-def fits_in_memory(table: pa.Table) -> bool:
-    """Whether :func:`gather_slices` copies ``table`` into memory rather than spilling it
-    (its columns within :data:`IN_MEMORY_BYTES`)."""
-    return table.nbytes <= IN_MEMORY_BYTES
 
 
 def _gather_in_memory(table: pa.Table, slices: list[np.ndarray],
@@ -134,7 +128,10 @@ def _gather_in_memory(table: pa.Table, slices: list[np.ndarray],
     into one table (then each chunk's pages handed back), then each slice taken from it."""
     whole = table.combine_chunks()
     if release is not None:
-        release(0, table.num_rows)
+        start = 0
+        for batch in table.to_batches():
+            release(start, start + batch.num_rows)
+            start += batch.num_rows
     for s in slices:
         yield whole.take(pa.array(np.asarray(s, dtype=np.int64)))
 
