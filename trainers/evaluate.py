@@ -25,6 +25,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from ftdata.constants import IGNORE_INDEX
+from ftdata.consume.lmeval_utils import references as references_of
 from ftdata.errors import FtdataError
 from ftdata.inspect.load import load_compiled
 from ftdata.tokenize.seq2seq import encode_seq2seq
@@ -271,11 +272,6 @@ def evaluate_model(data: str | Path, model: str, *, adapter: str | None = None, 
     if output is not None:
         write_eval(Path(output), report, records)
     return report
-
-
-def references_of(row: dict) -> list[str]:
-    """Every reference a row has: its template's reference columns (``references``), else its completion."""
-    return list(row.get("references") or []) or [row["completion"]]
 
 
 def _reference_counts(rows: list[dict]) -> dict:

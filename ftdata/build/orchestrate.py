@@ -359,10 +359,10 @@ class Build(PhaseA):
 
         import numpy as np
 
-        from ..write.gather import IN_MEMORY_BYTES
+        from ..write.gather import fits_in_memory
 
         r = self.recipe
-        if (r.packing or r.layout == "text" or work.nbytes > IN_MEMORY_BYTES
+        if (r.packing or r.layout == "text" or not fits_in_memory(work)
                 or importlib.util.find_spec("matplotlib") is None):
             return None
         from ..write.report import PlotsAhead

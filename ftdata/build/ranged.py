@@ -56,7 +56,7 @@ from pathlib import Path
 
 from ..config.models import Recipe, SourceSpec
 from ..read.columnar import RowSlice, read_slice, row_slices
-from ..read.csvfmt import csv_cut, csv_header, read_csv_range
+from ..read.csvfmt import MALFORMED, csv_cut, csv_header, read_csv_range
 from ..read.jsonfmt import jsonl_rows
 from ..read.ranges import line_ranges
 from ..read.sources import file_hash as file_sha
@@ -126,7 +126,7 @@ class CsvRangeTask(RangeTask):
 
     def source_rows(self, data: bytes):
         for row in read_csv_range(data, self.src.csv, self.tsv, self.header, self.first_line):
-            if row.error is not None and row.error.startswith("malformed CSV"):
+            if row.error is not None and row.error.startswith(MALFORMED):
                 # csv_ranges cuts no file where the csv module can raise mid-record
                 raise RuntimeError(f"{self.path}: the csv module raised mid-record in bytes "
                                    f"{self.start}..{self.end} (line {row.line}), which csv_ranges rules out: {row.error}")

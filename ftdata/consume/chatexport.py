@@ -31,6 +31,7 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
+from ..constants import CHAT_JSON_COLUMNS
 from ..templating.chat import ChatPolicy
 from ..templating.conversation import dumps
 
@@ -51,7 +52,7 @@ def write(name: str, convs: Iterable[Conv], tmp: Path, split: str) -> tuple[int,
                 continue
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
             n += 1
-    columns = {"openai-jsonl": ["messages", "tools"], "axolotl-chat": ["messages", "tools"],
+    columns = {"openai-jsonl": list(CHAT_JSON_COLUMNS), "axolotl-chat": list(CHAT_JSON_COLUMNS),
                "llamafactory-sharegpt": ["conversations", "system", "tools"]}[name]
     note = "; ".join(f"{k}: {v}" for k, v in sorted(left.items()))
     return n, columns, [f"{split}.jsonl"], note
@@ -105,7 +106,7 @@ def _write_trl(convs: Iterable[Conv], tmp: Path, split: str) -> tuple[int, list[
     splits = json.loads(index.read_text(encoding="utf-8"))["splits"] if index.exists() else []
     index.write_text(json.dumps({"splits": splits + [split]}), encoding="utf-8")
     files = sorted(str(p.relative_to(tmp)) for p in (tmp / split).rglob("*") if p.is_file())
-    return len(rows), ["messages", "tools"], files + (["dataset_dict.json"] if not splits else []), ""
+    return len(rows), list(CHAT_JSON_COLUMNS), files + (["dataset_dict.json"] if not splits else []), ""
 
 
 #: ShareGPT tags of the export (LLaMA-Factory's defaults, written out in dataset_info.json).

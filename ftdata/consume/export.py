@@ -50,7 +50,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..constants import IGNORE_INDEX
+from ..constants import CHAT_JSON_COLUMNS, IGNORE_INDEX
 from ..errors import FtdataError, did_you_mean
 from ..inspect.load import load_compiled
 from ..templating.chat import ChatPolicy
@@ -216,7 +216,7 @@ def _conversations(ds) -> Iterator[tuple[list[dict], list[dict] | None]]:
         for row in _chat_rows(ds):
             yield row["messages"], None
         return
-    for batch in ds.select_columns(["messages", "tools"]).iter(batch_size=1000):
+    for batch in ds.select_columns(list(CHAT_JSON_COLUMNS)).iter(batch_size=1000):
         for m, t in zip(batch["messages"], batch["tools"]):
             yield loads(m), loads(t)
 

@@ -34,10 +34,6 @@ def read_manifest(path: str | Path, verify: Literal["quick", "full", "none"] = "
     return json.loads((p / MANIFEST).read_text(encoding="utf-8"))
 
 
-#: Columns a chat build stores as JSON text.
-JSON_COLUMNS = CHAT_JSON_COLUMNS
-
-
 def load_compiled(path: str | Path, verify: Literal["quick", "full", "none"] = "full", decode: bool = False):
     """Load a compiled directory as a ``DatasetDict`` with ``.manifest`` attached.
 
@@ -55,7 +51,7 @@ def load_compiled(path: str | Path, verify: Literal["quick", "full", "none"] = "
     dd = datasets.load_from_disk(str(path))
     if decode:
         for split in list(dd):
-            for col in JSON_COLUMNS:
+            for col in CHAT_JSON_COLUMNS:
                 if col in dd[split].column_names:
                     dd[split] = dd[split].cast_column(col, datasets.Json())
     dd.manifest = manifest

@@ -40,6 +40,10 @@ class _LineCounter(io.TextIOBase):
         return line
 
 
+#: The start of a row error the csv module raised (a malformed record).
+MALFORMED = "malformed CSV"
+
+
 def csv_dialect(opts, tsv: bool) -> tuple[str, int]:
     """``(delimiter, quoting)`` of a source's CSV options."""
     return opts.delimiter or ("\t" if tsv else ","), csv.QUOTE_NONE if opts.quoting == "none" else csv.QUOTE_MINIMAL
@@ -132,7 +136,7 @@ def _rows(counter: _LineCounter, reader, header: list[str], delimiter: str) -> I
         except StopIteration:
             return
         except csv.Error as exc:
-            yield SourceRow(start, None, f"malformed CSV: {exc}")
+            yield SourceRow(start, None, f"{MALFORMED}: {exc}")
             continue
         if not rec or (len(rec) == 1 and not rec[0].strip()):
             continue

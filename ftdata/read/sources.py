@@ -27,7 +27,7 @@ from pathlib import Path
 
 from ..errors import BuildError
 from .columnar import is_arrow_file, read_arrow, read_parquet
-from .csvfmt import read_csv
+from .csvfmt import csv_dialect, read_csv
 from .jsonfmt import read_json, read_jsonl
 from .row import SourceRow
 from .textfmt import read_text_lines
@@ -138,8 +138,7 @@ def peek_columns(path: Path, fmt: str, src) -> list[str]:
         if not src.csv.header:
             return list(src.csv.columns or [])
         with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
-            delimiter = src.csv.delimiter or ("\t" if fmt == "tsv" else ",")
-            quoting = csv.QUOTE_NONE if src.csv.quoting == "none" else csv.QUOTE_MINIMAL
+            delimiter, quoting = csv_dialect(src.csv, fmt == "tsv")
             first = next(csv.reader(fh, delimiter=delimiter, quoting=quoting), [])
             return src.csv.columns or [h.strip() for h in first]
     if fmt == "parquet":

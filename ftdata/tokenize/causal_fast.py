@@ -142,6 +142,16 @@ def _causal_fast(backend, prompts, completions, separator, eos_id, max_length, o
     return cols
 
 
+def dup_bos_flags(ids: np.ndarray, off: np.ndarray, out_n: np.ndarray, bos_id: int | None) -> np.ndarray | int:
+    """:data:`DUP_BOS` for each example (``ids[off[i]:off[i + 1]]``, ``out_n[i]`` tokens) that
+    starts with two BOS tokens; 0 when there is no BOS (or no token)."""
+    if bos_id is None or not ids.size:
+        return 0
+    last = ids.size - 1
+    heads = np.minimum(off[:-1], last)  # clamped: an example may have no token at all
+    return np.where((out_n > 1) & (ids[heads] == bos_id) & (ids[np.minimum(heads + 1, last)] == bos_id), DUP_BOS, 0)
+
+
 def place_tokens(backend, blen_of: np.ndarray, texts: list[str],
                  t_len: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
     """Encode ``texts`` (no post-processor tokens) without offsets and place every token by its
@@ -223,12 +233,7 @@ def _assemble(flat: np.ndarray, n: np.ndarray, k: np.ndarray, straddle: np.ndarr
         labels[off[1:] - 1] = eos_id
     n_trained = (n - k + (eos_id is not None)).astype(np.int32)
     flags = np.where(straddle, STRADDLE, 0) | (EOS_UNTRAINED if eos_id is None else 0)
-    if bos_id is not None:
-        two = out_n > 1
-        last = max(ids.size - 1, 0)
-        heads = np.minimum(off[:-1], last)  # clamped: an example may have no token at all
-        if ids.size:
-            flags |= np.where(two & (ids[heads] == bos_id) & (ids[np.minimum(heads + 1, last)] == bos_id), DUP_BOS, 0)
+    flags |= dup_bos_flags(ids, off, out_n, bos_id)
     cols = Columns(ids, labels, off, n_trained, straddle, np.zeros(n_ex, dtype=bool), flags.astype(np.uint8),
                    [None] * n_ex)
     return cols, out_n

@@ -28,8 +28,16 @@ from itertools import chain
 import numpy as np
 
 from ..constants import IGNORE_INDEX
-from .auditbits import DUP_BOS, EOS_UNTRAINED, STRADDLE
-from .causal_fast import _SLOW, _fit_columns, byte_lengths, normal_forms, normalized, place_tokens
+from .auditbits import EOS_UNTRAINED, STRADDLE
+from .causal_fast import (
+    _SLOW,
+    _fit_columns,
+    byte_lengths,
+    dup_bos_flags,
+    normal_forms,
+    normalized,
+    place_tokens,
+)
 from .encoded import NO_TRAINED_TOKEN, Columns
 from .prefix import _prefix_check_columns
 from .spans import encode_spans
@@ -141,11 +149,7 @@ def _spans_fast(backend, texts, spans, eos, untrained_end, max_length, overflow,
     n_trained += has_eos
     ends = np.fromiter(untrained_end, dtype=bool, count=n_ex)
     flags = np.where(straddle, STRADDLE, 0) | np.where(ends, EOS_UNTRAINED, 0)
-    if bos_id is not None and ids.size:
-        last = ids.size - 1
-        heads = np.minimum(off[:-1], last)  # clamped: an example may have no token at all
-        flags |= np.where((out_n > 1) & (ids[heads] == bos_id) & (ids[np.minimum(heads + 1, last)] == bos_id),
-                          DUP_BOS, 0)
+    flags |= dup_bos_flags(ids, off, out_n, bos_id)
     cols = Columns(ids, labels, off, n_trained.astype(np.int32), straddle, np.zeros(n_ex, dtype=bool),
                    flags.astype(np.uint8), [None] * n_ex)
     for i in np.flatnonzero(none_trained):

@@ -114,12 +114,18 @@ def gather_slices(table: pa.Table, slices: list[np.ndarray], spill_dir: Path,
     Slices beyond what one pass may hold open (:func:`_open_files_budget`) are done in further
     passes, each reading only the rows of its own slices.
     """
-    if table.nbytes <= IN_MEMORY_BYTES:
+    if fits_in_memory(table):
         yield from _gather_in_memory(table, slices, release)
         return
     budget = _open_files_budget()
     for first in range(0, len(slices), budget):
         yield from _gather_pass(table, slices[first:first + budget], spill_dir, release)
+
+
+def fits_in_memory(table: pa.Table) -> bool:
+    """Whether :func:`gather_slices` copies ``table`` into memory rather than spilling it
+    (its columns within :data:`IN_MEMORY_BYTES`)."""
+    return table.nbytes <= IN_MEMORY_BYTES
 
 
 def _gather_in_memory(table: pa.Table, slices: list[np.ndarray],

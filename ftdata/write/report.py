@@ -37,7 +37,7 @@ from .card import FIELD_CUT_HEAD, field_cut_rows, field_cut_total, mixture_metho
 from .reporthtml import CSS, audit_section, cell, esc, flatten, img, table
 from .reportplots import bar_plot, fraction_plot, length_plot, side_plot
 from .reportsamples import EXAMPLES_PER_TEMPLATE, examples_section, reject_samples, rejects_table
-from .reportstats import _STATS, COLUMNS, answer_counts, first_examples, shard_tables, split_stats
+from .reportstats import COLUMNS, answer_counts, first_examples, shard_tables, split_stats
 
 REPORT = "report.html"
 #: How every report begins and how its title ends: what tells a report ftdata wrote (which
@@ -171,7 +171,7 @@ class PlotsAhead:
     def _draw(self, work: pa.Table, orders: dict[str, np.ndarray], seq2seq: bool) -> None:
         splits, max_length = self.key
         try:
-            every = split_stats(work.select([c for c in _STATS if c in work.column_names]), None, seq2seq)
+            every = split_stats(work, None, seq2seq)
             self._images = plot_images({s: {k: v[orders[s]] for k, v in every.items()} for s in splits}, max_length)
         except Exception:  # noqa: BLE001 - whatever failed, the report draws the plots itself
             self._images = None
