@@ -50,6 +50,9 @@ AHEAD = 2
 #: Largest table (bytes of the columns gathered) that :func:`gather_slices` copies into memory
 #: whole instead of spilling (256 MiB: the extra memory a small build may hold in phase B).
 IN_MEMORY_BYTES = 256 << 20
+#: Threads of the in-memory gather: the columns are copied, and the slices taken, two at a time
+#: (Arrow releases the GIL), while the caller writes the slice before.
+GATHER_THREADS = 2
 
 
 def take_rows(table: pa.Table, indices, release: Callable[[int, int], None] | None = None) -> pa.Table:
@@ -132,14 +135,21 @@ def _gather_in_memory(table: pa.Table, slices: list[np.ndarray],
                       release: Callable[[int, int], None] | None) -> Iterator[pa.Table]:
     """:func:`gather_slices` for a table that fits :data:`IN_MEMORY_BYTES`: its chunks copied once
     into one table (then each chunk's pages handed back), then each slice taken from it."""
-    whole = table.combine_chunks()
-    if release is not None:
-        start = 0
-        for batch in table.to_batches():
-            release(start, start + batch.num_rows)
-            start += batch.num_rows
-    for s in slices:
-        yield whole.take(pa.array(np.asarray(s, dtype=np.int64)))
+    with ThreadPoolExecutor(GATHER_THREADS, thread_name_prefix="ftdata-gather") as pool:
+        whole = pa.Table.from_arrays(list(pool.map(pa.ChunkedArray.combine_chunks, table.columns)),
+                                     schema=table.schema)
+        if release is not None:
+            start = 0
+            for batch in table.to_batches():
+                release(start, start + batch.num_rows)
+                start += batch.num_rows
+        taking: deque = deque()
+        for s in slices:  # the next slices are taken while the caller writes this one
+            taking.append(pool.submit(whole.take, pa.array(np.asarray(s, dtype=np.int64))))
+            if len(taking) > GATHER_THREADS:
+                yield taking.popleft().result()
+        while taking:
+            yield taking.popleft().result()
 
 
 def _gather_pass(table: pa.Table, slices: list[np.ndarray], spill_dir: Path,
