@@ -157,10 +157,8 @@ class PhaseA:
         t0 = time.perf_counter()
         data = job.task.data()
         job.key = range_key(fp, job.task, data) if self.cache is not None else None
-        hit = self.cache.get(job.key) if job.key is not None else None
-        if hit is not None and hit.read is not None:
-            job.result = hit
-        else:
+        job.result = self.cache.get(job.key, ranged=True) if job.key is not None else None
+        if job.result is None:
             job.rows, job.read = row_stream.read_range(job.task.src, job.task.recipe, job.task.source_rows(data))
         self.timings["read"] += time.perf_counter() - t0
 

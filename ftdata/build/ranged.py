@@ -61,7 +61,7 @@ from ..read.jsonfmt import jsonl_rows
 from ..read.ranges import line_ranges
 from ..read.sources import file_hash as file_sha
 from ..read.sources import local_columnar, local_csv, local_jsonl
-from .cache import CachedChunk, ChunkCache
+from .cache import CachedChunk, through_cache
 from .chunk import ChunkResult
 from .rows import read_range
 
@@ -210,22 +210,15 @@ def range_key(fingerprint: str, task: ReadTask, data: bytes) -> str:
 
 def run_range(ctx, task: ReadTask, store: tuple | None = None) -> ChunkResult | CachedChunk:
     """Worker side: read, check and key the range, run phase A on it (through the chunk cache when
-    ``store`` names it, as :func:`ftdata.build.cache.cached_process`)."""
+    ``store`` names it: :func:`ftdata.build.cache.through_cache`)."""
     from .chunk import process_chunk  # looked up at call time, as cached_process does
 
     data = task.data()
-    cache = key = None
-    if store is not None:
-        root, read, fingerprint = store
-        cache, key = ChunkCache(root, read=read), range_key(fingerprint, task, data)
-        hit = cache.get(key)
-        if hit is not None and hit.read is not None:
-            return hit
-    rows, info = read_range(task.src, task.recipe, task.source_rows(data))
-    res = process_chunk(ctx, rows)
-    res.read = info
-    stored = cache.put(key, res, res.table.schema) if cache is not None else None
-    if stored is None:
-        res.key = key
+
+    def compute() -> ChunkResult:
+        rows, info = read_range(task.src, task.recipe, task.source_rows(data))
+        res = process_chunk(ctx, rows)
+        res.read = info
         return res
-    return stored
+
+    return through_cache(store, lambda fp: range_key(fp, task, data), compute, ranged=True)
