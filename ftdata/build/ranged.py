@@ -60,7 +60,7 @@ from ..read.csvfmt import MALFORMED, csv_cut, csv_header, read_csv_range
 from ..read.jsonfmt import jsonl_rows
 from ..read.ranges import line_ranges
 from ..read.sources import file_hash as file_sha
-from ..read.sources import local_columnar, local_csv, local_jsonl
+from ..read.sources import local_file
 from .cache import CachedChunk, through_cache
 from .chunk import ChunkResult
 from .rows import read_range
@@ -167,17 +167,15 @@ def read_tasks(src: SourceSpec, recipe: Recipe, base: Path, file_hash: str | Non
     """The chunks of ``src`` its workers can read (a local JSON Lines, CSV/TSV, Parquet or Arrow
     IPC file), cut here from the file's bytes or metadata only; None for any other source, and for
     a CSV/TSV file that cannot be cut between records (``not_cut[src.name]`` says why)."""
-    path = local_jsonl(src, base)
-    if path is not None:
+    local = local_file(src, base)
+    if local is None:
+        return None
+    path, fmt = local
+    if fmt == "jsonl":
         return (RangeTask(src, recipe, str(path), r.start, r.end, r.first_line)
                 for r in line_ranges(path, recipe.batch_size))
-    csv_file = local_csv(src, base)
-    if csv_file is not None:
-        return _csv_tasks(src, recipe, *csv_file, not_cut)
-    cols = local_columnar(src, base)
-    if cols is None:
-        return None
-    path, fmt = cols
+    if fmt in ("csv", "tsv"):
+        return _csv_tasks(src, recipe, path, fmt == "tsv", not_cut)
     sha = file_hash or file_sha(path)
     return (SliceTask(src, recipe, str(path), fmt, s, sha) for s in row_slices(path, fmt, recipe.batch_size))
 

@@ -27,7 +27,7 @@ from ..read.jsonfmt import read_jsonl
 from ..read.keys import KeySet
 from ..read.ranges import line_ranges
 from ..read.schema import check_source_row
-from ..read.sources import SourceRow, local_columnar, local_jsonl, read_source
+from ..read.sources import SourceRow, local_file, read_source
 from ..rejects import Code, Reject
 from .chunk import CheckedRow
 
@@ -142,16 +142,15 @@ def raw_batches(src: SourceSpec, base: Path, batch_size: int) -> Iterator[list[S
     record batch), every other source in chunks of ``batch_size`` rows: the chunks the workers
     read (:mod:`ftdata.build.ranged`; a CSV/TSV file's ranges are these ``batch_size``-row
     chunks, :func:`~ftdata.read.csvfmt.csv_cut`)."""
-    path = local_jsonl(src, base)
-    if path is not None:
+    path, fmt = local_file(src, base) or (None, None)
+    if fmt == "jsonl":
         for r in line_ranges(path, batch_size):
             # a range of blank lines only is still a chunk (of no rows), as in the workers
             yield list(read_jsonl(path, r.start, r.end, r.first_line))
         return
-    cols = local_columnar(src, base)
-    if cols is not None:
-        for s in row_slices(*cols, batch_size):
-            yield read_slice(*cols, s)
+    if fmt in ("parquet", "arrow"):
+        for s in row_slices(path, fmt, batch_size):
+            yield read_slice(path, fmt, s)
         return
     it = read_source(src, base, batch_size)
     while rows := list(islice(it, batch_size)):
