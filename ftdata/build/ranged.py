@@ -55,12 +55,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config.models import Recipe, SourceSpec
-from ..read.columnar import RowSlice, read_slice, row_slices
+from ..read.columnar import RowSlice, read_slice
 from ..read.csvfmt import MALFORMED, csv_cut, csv_header, read_csv_range
 from ..read.jsonfmt import jsonl_rows
-from ..read.ranges import line_ranges
 from ..read.sources import file_hash as file_sha
-from ..read.sources import local_file
+from ..read.sources import local_cuts, local_file
 from .cache import CachedChunk, through_cache
 from .chunk import ChunkResult
 from .rows import read_range
@@ -171,13 +170,13 @@ def read_tasks(src: SourceSpec, recipe: Recipe, base: Path, file_hash: str | Non
     if local is None:
         return None
     path, fmt = local
-    if fmt == "jsonl":
-        return (RangeTask(src, recipe, str(path), r.start, r.end, r.first_line)
-                for r in line_ranges(path, recipe.batch_size))
-    if fmt in ("csv", "tsv"):
+    cuts = local_cuts(path, fmt, recipe.batch_size)
+    if cuts is None:
         return _csv_tasks(src, recipe, path, fmt == "tsv", not_cut)
+    if fmt == "jsonl":
+        return (RangeTask(src, recipe, str(path), r.start, r.end, r.first_line) for r in cuts)
     sha = file_hash or file_sha(path)
-    return (SliceTask(src, recipe, str(path), fmt, s, sha) for s in row_slices(path, fmt, recipe.batch_size))
+    return (SliceTask(src, recipe, str(path), fmt, s, sha) for s in cuts)
 
 
 def _csv_tasks(src: SourceSpec, recipe: Recipe, path: Path, tsv: bool, not_cut: dict | None) -> Iterator[ReadTask] | None:

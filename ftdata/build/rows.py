@@ -22,12 +22,9 @@ from pathlib import Path
 
 from ..config.models import Recipe, SourceSpec
 from ..plan.split import split_unit
-from ..read.columnar import read_slice, row_slices
-from ..read.jsonfmt import read_jsonl
 from ..read.keys import KeySet
-from ..read.ranges import line_ranges
 from ..read.schema import check_source_row
-from ..read.sources import SourceRow, local_file, read_source
+from ..read.sources import SourceRow, local_cuts, local_file, read_cut, read_source
 from ..rejects import Code, Reject
 from .chunk import CheckedRow
 
@@ -142,15 +139,11 @@ def raw_batches(src: SourceSpec, base: Path, batch_size: int) -> Iterator[list[S
     record batch), every other source in chunks of ``batch_size`` rows: the chunks the workers
     read (:mod:`ftdata.build.ranged`; a CSV/TSV file's ranges are these ``batch_size``-row
     chunks, :func:`~ftdata.read.csvfmt.csv_cut`)."""
-    path, fmt = local_file(src, base) or (None, None)
-    if fmt == "jsonl":
-        for r in line_ranges(path, batch_size):
-            # a range of blank lines only is still a chunk (of no rows), as in the workers
-            yield list(read_jsonl(path, r.start, r.end, r.first_line))
-        return
-    if fmt in ("parquet", "arrow"):
-        for s in row_slices(path, fmt, batch_size):
-            yield read_slice(path, fmt, s)
+    local = local_file(src, base)
+    cuts = local_cuts(*local, batch_size) if local is not None else None
+    if cuts is not None:
+        for cut in cuts:
+            yield read_cut(*local, cut)
         return
     it = read_source(src, base, batch_size)
     while rows := list(islice(it, batch_size)):

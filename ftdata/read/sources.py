@@ -26,9 +26,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import BuildError
-from .columnar import is_arrow_file, read_arrow, read_parquet
+from .columnar import RowSlice, is_arrow_file, read_arrow, read_parquet, read_slice, row_slices
 from .csvfmt import csv_dialect, read_csv
 from .jsonfmt import read_json, read_jsonl
+from .ranges import ByteRange, line_ranges
 from .row import SourceRow
 from .textfmt import read_text_lines
 
@@ -108,6 +109,27 @@ def local_file(src, base: Path) -> tuple[Path, str] | None:
     if fmt not in CHUNKED_FORMATS or (fmt == "arrow" and not is_arrow_file(path)):
         return None
     return path, fmt
+
+
+def local_cuts(path: Path, fmt: str, batch_size: int) -> Iterator[ByteRange | RowSlice] | None:
+    """The chunks of a :func:`local_file`, cut from its bytes or metadata alone, read here
+    (:func:`read_cut`) or by its workers (:mod:`ftdata.build.ranged`): a JSON Lines file's line
+    ranges (:func:`~ftdata.read.ranges.line_ranges`), a Parquet or Arrow IPC file's row slices
+    (:func:`~ftdata.read.columnar.row_slices`); None for a CSV/TSV file, cut only after a scan of
+    the whole file (:func:`~ftdata.read.csvfmt.csv_cut`) into the ``batch_size``-row chunks
+    :func:`read_source` reads anyway."""
+    if fmt == "jsonl":
+        return line_ranges(path, batch_size)
+    if fmt in ("parquet", "arrow"):
+        return row_slices(path, fmt, batch_size)
+    return None
+
+
+def read_cut(path: Path, fmt: str, cut: ByteRange | RowSlice) -> list[SourceRow]:
+    """The rows of one chunk of :func:`local_cuts` (a range of blank lines only is a chunk of no rows)."""
+    if isinstance(cut, RowSlice):
+        return read_slice(path, fmt, cut)
+    return list(read_jsonl(path, cut.start, cut.end, cut.first_line))
 
 
 def peek_columns(path: Path, fmt: str, src) -> list[str]:
