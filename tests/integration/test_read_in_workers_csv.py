@@ -205,8 +205,7 @@ def test_a_worker_that_meets_a_csv_error_stops_the_build(tmp_path, monkeypatch):
 def test_ray_reads_the_same_csv_ranges_and_shares_their_cache(tmp_path, monkeypatch):
     """On Ray (workers that may not see the file) the build process reads the same ranges itself
     and keys them as the local workers do: the bytes of reading the whole file on Ray, and the
-    local engine reuses every entry. (No repeated keys: a chunk holding one is kept for its build
-    only on Ray, as for JSON Lines. rejects.jsonl on Ray orders read and phase-A rejects by Ray's
+    local engine reuses every entry. (rejects.jsonl on Ray orders read and phase-A rejects by Ray's
     window, not the local engine's, also for JSON Lines: compared Ray with Ray.)"""
     ray = pytest.importorskip("ray", reason="the ray extra is part of the test extra")
     started = not ray.is_initialized()
