@@ -187,8 +187,9 @@ class ChunkCache:
     def path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.arrow"
 
-    def get(self, key: str) -> CachedChunk | None:
-        """The entry for ``key``, or None (unreadable entries count as missing)."""
+    def get(self, key: str, *, ranged: bool = False) -> CachedChunk | None:
+        """The entry for ``key``, or None (unreadable entries count as missing; with ``ranged``, a
+        chunk its worker reads (:mod:`ftdata.build.ranged`), so do entries without its ``RangeRead``)."""
         self.used.add(key)
         p = self.path(key)
         if not self.read or not p.exists():
@@ -203,6 +204,9 @@ class ChunkCache:
                 read = RangeRead.from_dict(json.loads(meta[_READ])) if _READ in meta else None
                 rows, tokens = table_counts(reader.read_all())
         except (OSError, KeyError, TypeError, ValueError, pa.ArrowInvalid):  # TypeError: an unknown field
+            self.misses += 1
+            return None
+        if ranged and read is None:
             self.misses += 1
             return None
         self.hits += 1
@@ -253,27 +257,37 @@ class ChunkCache:
         return n
 
 
-def cached_process(ctx, rows: list, store: tuple[str, bool, str], blob: bytes | None = None):
-    """Phase A for one chunk with the cache consulted where it runs (a worker).
+def through_cache(store: tuple[str, bool, str] | None, key_of, compute, *, ranged: bool = False):
+    """A chunk's result, through the chunk cache where it runs (a worker): the one place that looks
+    a chunk up, computes it on a miss and stores it.
 
-    ``store`` is ``(cache folder, read, context fingerprint)``. The worker hashes the rows,
-    returns the cached entry on a hit, and otherwise computes the chunk and stores it, so the
-    build process neither hashes rows nor writes tables. Returns a :class:`CachedChunk`, or
-    the :class:`~ftdata.build.chunk.ChunkResult` itself (with ``key`` attribute) when it cannot be
-    stored; :meth:`ChunkCache.note` does the bookkeeping in the build process. ``blob``: the
-    rows' :func:`rows_blob`, when they came as one.
+    ``store`` is ``(cache folder, read, context fingerprint)``, or None (no cache: ``compute()``);
+    ``key_of(fingerprint)`` gives the chunk's key, ``compute()`` its
+    :class:`~ftdata.build.chunk.ChunkResult`; ``ranged``: see :meth:`ChunkCache.get`. Returns a
+    :class:`CachedChunk`, or the result itself (with ``key`` attribute) when it cannot be stored;
+    :meth:`ChunkCache.note` does the bookkeeping in the build process.
     """
-    from .chunk import process_chunk
-
+    if store is None:
+        return compute()
     root, read, fingerprint = store
     cache = ChunkCache(Path(root), read=read)
-    key = chunk_key(fingerprint, rows, blob=blob)
-    hit = cache.get(key)
+    key = key_of(fingerprint)
+    hit = cache.get(key, ranged=ranged)
     if hit is not None:
         return hit
-    res = process_chunk(ctx, rows)
+    res = compute()
     stored = cache.put(key, res, res.table.schema)
     if stored is None:
         res.key = key
         return res
     return stored
+
+
+def cached_process(ctx, rows: list, store: tuple[str, bool, str], blob: bytes | None = None):
+    """Phase A for one chunk with the cache consulted where it runs (a worker,
+    :func:`through_cache`): the worker hashes the rows, so the build process neither hashes rows
+    nor writes tables. ``blob``: the rows' :func:`rows_blob`, when they came as one.
+    """
+    from .chunk import process_chunk
+
+    return through_cache(store, lambda fp: chunk_key(fp, rows, blob=blob), lambda: process_chunk(ctx, rows))

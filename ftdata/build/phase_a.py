@@ -133,8 +133,6 @@ class PhaseA:
                 self.cache.note(res.key, hit)
             n_rows = self._rows_in_flight.popleft()
             if job.task is not None:
-                if getattr(res, "read", None) is None:  # read here, run by the engine
-                    res.read = job.read
                 res, n_rows, key = self.read_back(src, ctx, fp, job, res, seen, key)
             files.append(self.save_chunk(res, work_dir / f"{src.name}-{job.index:06d}.arrow", src.name, key))
             prog.rows += n_rows
@@ -157,10 +155,8 @@ class PhaseA:
         t0 = time.perf_counter()
         data = job.task.data()
         job.key = range_key(fp, job.task, data) if self.cache is not None else None
-        hit = self.cache.get(job.key) if job.key is not None else None
-        if hit is not None and hit.read is not None:
-            job.result = hit
-        else:
+        job.result = self.cache.get(job.key, ranged=True) if job.key is not None else None
+        if job.result is None:
             job.rows, job.read = row_stream.read_range(job.task.src, job.task.recipe, job.task.source_rows(data))
         self.timings["read"] += time.perf_counter() - t0
 
@@ -170,7 +166,8 @@ class PhaseA:
         its rows. A chunk holding a duplicate key loses the duplicate rows' examples and rejects
         (:func:`_without_lines`; recomputed here without those rows where that cannot be done):
         exactly the chunk reading in this process makes. Returns ``(result, rows done, cache key
-        to store it under here or None)``."""
+        to store it under here or None)``. ``key``: the range's key where this process stores the
+        chunk's entry (an engine whose workers may not see the cache: Ray)."""
         from .chunk import process_chunk  # looked up at call time, as the engines do
 
         t0 = time.perf_counter()
@@ -185,10 +182,18 @@ class PhaseA:
         self.hashed_rows += sum(u for u, d in zip(info.unsplit, dup) if not d)
         n_rows = len(info.keys) - len(dups)
         if dups:
+            if key is not None and not isinstance(res, CachedChunk):
+                # the whole range's entry, as a worker that sees the cache stores it, so the next
+                # build finds it; this build keeps the chunk without the duplicate rows
+                t1 = time.perf_counter()
+                self.cache.put(key, res, res.table.schema)
+                wrote = time.perf_counter() - t1
+                self.timings["write"] += wrote
+                t0 += wrote  # not reading
             drop = {r.line for r in dups}
             kept = _without_lines(res, drop)
             if kept is not None:  # the duplicate rows' examples and rejects taken out of the result
-                res, key = kept, None  # (the cache keeps the whole range's entry)
+                res, key = kept, None  # kept for this build only (the cache has the whole range's entry)
             else:
                 rows = [r for r in job.task.rows()[0] if r.line not in drop]
                 res = process_chunk(ctx, rows)

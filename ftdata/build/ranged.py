@@ -55,13 +55,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config.models import Recipe, SourceSpec
-from ..read.columnar import RowSlice, read_slice, row_slices
+from ..read.columnar import RowSlice, read_slice
 from ..read.csvfmt import MALFORMED, csv_cut, csv_header, read_csv_range
 from ..read.jsonfmt import jsonl_rows
-from ..read.ranges import line_ranges
 from ..read.sources import file_hash as file_sha
-from ..read.sources import local_columnar, local_csv, local_jsonl
-from .cache import CachedChunk, ChunkCache
+from ..read.sources import local_cuts, local_file
+from .cache import CachedChunk, through_cache
 from .chunk import ChunkResult
 from .rows import read_range
 
@@ -167,19 +166,17 @@ def read_tasks(src: SourceSpec, recipe: Recipe, base: Path, file_hash: str | Non
     """The chunks of ``src`` its workers can read (a local JSON Lines, CSV/TSV, Parquet or Arrow
     IPC file), cut here from the file's bytes or metadata only; None for any other source, and for
     a CSV/TSV file that cannot be cut between records (``not_cut[src.name]`` says why)."""
-    path = local_jsonl(src, base)
-    if path is not None:
-        return (RangeTask(src, recipe, str(path), r.start, r.end, r.first_line)
-                for r in line_ranges(path, recipe.batch_size))
-    csv_file = local_csv(src, base)
-    if csv_file is not None:
-        return _csv_tasks(src, recipe, *csv_file, not_cut)
-    cols = local_columnar(src, base)
-    if cols is None:
+    local = local_file(src, base)
+    if local is None:
         return None
-    path, fmt = cols
+    path, fmt = local
+    cuts = local_cuts(path, fmt, recipe.batch_size)
+    if cuts is None:
+        return _csv_tasks(src, recipe, path, fmt == "tsv", not_cut)
+    if fmt == "jsonl":
+        return (RangeTask(src, recipe, str(path), r.start, r.end, r.first_line) for r in cuts)
     sha = file_hash or file_sha(path)
-    return (SliceTask(src, recipe, str(path), fmt, s, sha) for s in row_slices(path, fmt, recipe.batch_size))
+    return (SliceTask(src, recipe, str(path), fmt, s, sha) for s in cuts)
 
 
 def _csv_tasks(src: SourceSpec, recipe: Recipe, path: Path, tsv: bool, not_cut: dict | None) -> Iterator[ReadTask] | None:
@@ -210,22 +207,15 @@ def range_key(fingerprint: str, task: ReadTask, data: bytes) -> str:
 
 def run_range(ctx, task: ReadTask, store: tuple | None = None) -> ChunkResult | CachedChunk:
     """Worker side: read, check and key the range, run phase A on it (through the chunk cache when
-    ``store`` names it, as :func:`ftdata.build.cache.cached_process`)."""
+    ``store`` names it: :func:`ftdata.build.cache.through_cache`)."""
     from .chunk import process_chunk  # looked up at call time, as cached_process does
 
     data = task.data()
-    cache = key = None
-    if store is not None:
-        root, read, fingerprint = store
-        cache, key = ChunkCache(root, read=read), range_key(fingerprint, task, data)
-        hit = cache.get(key)
-        if hit is not None and hit.read is not None:
-            return hit
-    rows, info = read_range(task.src, task.recipe, task.source_rows(data))
-    res = process_chunk(ctx, rows)
-    res.read = info
-    stored = cache.put(key, res, res.table.schema) if cache is not None else None
-    if stored is None:
-        res.key = key
+
+    def compute() -> ChunkResult:
+        rows, info = read_range(task.src, task.recipe, task.source_rows(data))
+        res = process_chunk(ctx, rows)
+        res.read = info
         return res
-    return stored
+
+    return through_cache(store, lambda fp: range_key(fp, task, data), compute, ranged=True)

@@ -22,12 +22,9 @@ from pathlib import Path
 
 from ..config.models import Recipe, SourceSpec
 from ..plan.split import split_unit
-from ..read.columnar import read_slice, row_slices
-from ..read.jsonfmt import read_jsonl
 from ..read.keys import KeySet
-from ..read.ranges import line_ranges
 from ..read.schema import check_source_row
-from ..read.sources import SourceRow, local_columnar, local_jsonl, read_source
+from ..read.sources import SourceRow, local_cuts, local_file, read_cut, read_source
 from ..rejects import Code, Reject
 from .chunk import CheckedRow
 
@@ -142,16 +139,11 @@ def raw_batches(src: SourceSpec, base: Path, batch_size: int) -> Iterator[list[S
     record batch), every other source in chunks of ``batch_size`` rows: the chunks the workers
     read (:mod:`ftdata.build.ranged`; a CSV/TSV file's ranges are these ``batch_size``-row
     chunks, :func:`~ftdata.read.csvfmt.csv_cut`)."""
-    path = local_jsonl(src, base)
-    if path is not None:
-        for r in line_ranges(path, batch_size):
-            # a range of blank lines only is still a chunk (of no rows), as in the workers
-            yield list(read_jsonl(path, r.start, r.end, r.first_line))
-        return
-    cols = local_columnar(src, base)
-    if cols is not None:
-        for s in row_slices(*cols, batch_size):
-            yield read_slice(*cols, s)
+    local = local_file(src, base)
+    cuts = local_cuts(*local, batch_size) if local is not None else None
+    if cuts is not None:
+        for cut in cuts:
+            yield read_cut(*local, cut)
         return
     it = read_source(src, base, batch_size)
     while rows := list(islice(it, batch_size)):

@@ -26,9 +26,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import BuildError
-from .columnar import is_arrow_file, read_arrow, read_parquet
+from .columnar import RowSlice, is_arrow_file, read_arrow, read_parquet, read_slice, row_slices
 from .csvfmt import csv_dialect, read_csv
 from .jsonfmt import read_json, read_jsonl
+from .ranges import ByteRange, line_ranges
 from .row import SourceRow
 from .textfmt import read_text_lines
 
@@ -88,22 +89,15 @@ def read_source(src, base: Path, batch_size: int = 1000) -> Iterator[SourceRow]:
         raise BuildError(f"source '{src.name}': {path} is a folder; set format: arrow for a save_to_disk folder") from None
 
 
-def local_jsonl(src, base: Path) -> Path | None:
-    """The file of a source that is a local, non-empty JSON Lines file, else None (every other
-    source, and every problem with the file, is :func:`read_source`'s to read or report)."""
-    from ..config.paths import resolve_path
-
-    if src.hub is not None or not src.path:
-        return None
-    path = resolve_path(base, src.path)
-    if not path.is_file() or path.stat().st_size == 0 or (src.format or guess_format(path)) != "jsonl":
-        return None
-    return path
+#: The formats of a local file its workers read in chunks (:mod:`ftdata.build.ranged`); an Arrow
+#: file only as an IPC file (random access), not as a stream or ``save_to_disk`` folder.
+CHUNKED_FORMATS = ("jsonl", "csv", "tsv", "parquet", "arrow")
 
 
-def local_csv(src, base: Path) -> tuple[Path, bool] | None:
-    """``(file, is TSV)`` of a source that is a local, non-empty CSV or TSV file (read in the byte
-    ranges of :func:`~ftdata.read.ranges.csv_ranges` where it can be cut), else None."""
+def local_file(src, base: Path) -> tuple[Path, str] | None:
+    """``(file, format)`` of a source that is a local, non-empty file in one of
+    :data:`CHUNKED_FORMATS`, else None (every other source, and every problem with the file, is
+    :func:`read_source`'s to read or report)."""
     from ..config.paths import resolve_path
 
     if src.hub is not None or not src.path:
@@ -112,22 +106,30 @@ def local_csv(src, base: Path) -> tuple[Path, bool] | None:
     if not path.is_file() or path.stat().st_size == 0:
         return None
     fmt = src.format or guess_format(path)
-    return (path, fmt == "tsv") if fmt in ("csv", "tsv") else None
-
-
-def local_columnar(src, base: Path) -> tuple[Path, str] | None:
-    """``(file, format)`` of a source that is a local, non-empty Parquet file or Arrow IPC file
-    (read in row slices, :func:`~ftdata.read.columnar.row_slices`), else None (an Arrow stream or
-    ``save_to_disk`` folder, and every problem with the file, is :func:`read_source`'s)."""
-    from ..config.paths import resolve_path
-
-    if src.hub is not None or not src.path:
+    if fmt not in CHUNKED_FORMATS or (fmt == "arrow" and not is_arrow_file(path)):
         return None
-    path = resolve_path(base, src.path)
-    fmt = src.format or guess_format(path)
-    if not path.is_file() or path.stat().st_size == 0 or fmt not in ("parquet", "arrow"):
-        return None
-    return (path, fmt) if fmt == "parquet" or is_arrow_file(path) else None
+    return path, fmt
+
+
+def local_cuts(path: Path, fmt: str, batch_size: int) -> Iterator[ByteRange | RowSlice] | None:
+    """The chunks of a :func:`local_file`, cut from its bytes or metadata alone, read here
+    (:func:`read_cut`) or by its workers (:mod:`ftdata.build.ranged`): a JSON Lines file's line
+    ranges (:func:`~ftdata.read.ranges.line_ranges`), a Parquet or Arrow IPC file's row slices
+    (:func:`~ftdata.read.columnar.row_slices`); None for a CSV/TSV file, cut only after a scan of
+    the whole file (:func:`~ftdata.read.csvfmt.csv_cut`) into the ``batch_size``-row chunks
+    :func:`read_source` reads anyway."""
+    if fmt == "jsonl":
+        return line_ranges(path, batch_size)
+    if fmt in ("parquet", "arrow"):
+        return row_slices(path, fmt, batch_size)
+    return None
+
+
+def read_cut(path: Path, fmt: str, cut: ByteRange | RowSlice) -> list[SourceRow]:
+    """The rows of one chunk of :func:`local_cuts` (a range of blank lines only is a chunk of no rows)."""
+    if isinstance(cut, RowSlice):
+        return read_slice(path, fmt, cut)
+    return list(read_jsonl(path, cut.start, cut.end, cut.first_line))
 
 
 def peek_columns(path: Path, fmt: str, src) -> list[str]:

@@ -60,6 +60,7 @@ from ..rejects import Code
 from .chatjinja import REASONING_KEYS, ChatRenderer, ChatTemplateError, plain_messages, renderer_for
 from .conversation import ConversationError, from_openai
 from .conversation import trained_turns as conversation_turns
+from .specialsrx import SpecialsRx
 
 #: Bits of the internal ``_chat`` column (see :mod:`ftdata.plan.chataudit`).
 PARITY_MISMATCH = 1
@@ -342,37 +343,10 @@ def _snap(text: str, a: int, b: int, specials: list[str]) -> tuple[int, int]:
 def _end_of_turn(text: str, end: int, specials: list[str], skip: str | None = None) -> int | None:
     """End of the special token that closes a turn at ``end`` (after optional whitespace), or None.
     ``skip``: a special that opens the next turn, never an end (the header's first token)."""
-    m = _SpecialsRx.of(specials).closing.match(text, end)
+    m = SpecialsRx.of(specials).closing.match(text, end)
     if m is None:
         return None
     return None if m.group(2) == skip else m.end()
-
-
-class _SpecialsRx:
-    """One tokenizer's specials (longest first) as the turn search asks about them, each question
-    one C-level call however many specials there are (Llama 3: 256), not a Python loop over them.
-    Kept per specials list (the build passes the same list for every row)."""
-
-    _KEPT: dict[int, _SpecialsRx] = {}
-
-    def __init__(self, specials: list[str]):
-        self.specials = specials
-        self.all = tuple(specials)  # for str.endswith: does a text end with any of them
-        alt = "|".join(map(re.escape, specials)) if specials else "(?!)"
-        self.first = re.compile(alt)  # alternation tries them in order: the first that matches wins
-        # all the whitespace, then a special: the lookahead takes every whitespace character and
-        # the backreference consumes exactly those, so the match never gives one back to a special
-        # that starts with whitespace (an atomic group, which Python 3.10's re lacks; \s is str.isspace)
-        self.closing = re.compile(rf"(?=(\s*))\1({alt})")
-
-    @classmethod
-    def of(cls, specials: list[str]) -> _SpecialsRx:
-        kept = cls._KEPT.get(id(specials))
-        if kept is None or kept.specials is not specials:
-            if len(cls._KEPT) > 16:
-                cls._KEPT.clear()
-            kept = cls._KEPT[id(specials)] = cls(specials)
-        return kept
 
 
 def _render(r: ChatRenderer, messages: list[dict], tools=None, add_generation_prompt: bool = False) -> str:
@@ -515,7 +489,7 @@ def render_chat(tok, messages: list[dict], *, specials: list[str], policy: ChatP
                  if msgs[t.index]["role"] == "assistant" else first)  # other roles: their content
         skip, closed = None, False
         if t.tools is not None and end == t.tools[1]:  # a turn that ends with its tool calls
-            g, rx = header.get(), _SpecialsRx.of(specials)
+            g, rx = header.get(), SpecialsRx.of(specials)
             opening = rx.first.match(g) if g else None  # the first special (in order) g starts with
             skip = opening.group() if opening else None
             closed = text.endswith(rx.all, 0, end)  # <|call|> in the region
@@ -564,7 +538,7 @@ def _turn_start(t: _Turn, text: str, prev: int, first: int, end: int, header: _H
         if _EMPTY_THINK.fullmatch(text, h, first):
             return h if policy.empty_think == "train" else first
         # a channel header the model writes (Harmony-style <|channel|>final<|message|>) trains with the turn
-        return h if _SpecialsRx.of(specials).first.search(text, h, first) is not None else first
+        return h if SpecialsRx.of(specials).first.search(text, h, first) is not None else first
     h = header.end_before(text, prev, first, end)  # a tool-call turn: from the generation prompt's end
     return h if h is not None and h <= end else first
 

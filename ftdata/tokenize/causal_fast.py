@@ -64,6 +64,20 @@ def normalized(forms: tuple[str, ...], texts: list[str]) -> bool:
     return all(t.isascii() or all(unicodedata.is_normalized(f, t) for f in forms) for t in texts)
 
 
+def fast_table(backend) -> np.ndarray | None:
+    """The byte lengths a fast path places ``backend``'s tokens by (:func:`byte_lengths`), or None:
+    not a byte-level tokenizer, or one whose byte lengths once failed to add up (:func:`place_tokens`)."""
+    return None if _SLOW.get(id(backend)) is backend else byte_lengths(backend)
+
+
+def unchanged_by_normalizer(backend, texts: list[str], prompts: list[str] | None) -> bool:
+    """Whether ``backend``'s Unicode normalizer leaves every text of the chunk, and every prompt
+    (the prefix check, :mod:`ftdata.tokenize.prefix`, encodes them alone), as it is: else the
+    chunk, this one only, takes the reference path."""
+    forms = normal_forms(backend)
+    return not forms or (normalized(forms, texts) and (prompts is None or normalized(forms, prompts)))
+
+
 def byte_lengths(backend) -> np.ndarray | None:
     """UTF-8 bytes of text each token id stands for, or None when tokens are not byte strings.
 
@@ -110,14 +124,12 @@ def encode_causal_columns(backend, prompts: list[str], completions: list[str], *
 
 def _causal_fast(backend, prompts, completions, separator, eos_id, max_length, overflow, bos_id) -> Columns | None:
     """The byte-length path of :func:`encode_causal_columns`; None when it does not apply."""
-    blen_of = None if _SLOW.get(id(backend)) is backend else byte_lengths(backend)
+    blen_of = fast_table(backend)
     if blen_of is None:
         return None
     texts = [p + separator + c for p, c in zip(prompts, completions)]
-    forms = normal_forms(backend)
-    # the prompts too: the prefix check (ftdata.tokenize.prefix) encodes them alone
-    if forms and not (normalized(forms, texts) and normalized(forms, prompts)):
-        return None  # the normalizer would change a text of this chunk: the reference path, this chunk only
+    if not unchanged_by_normalizer(backend, texts, prompts):
+        return None
     pbytes = [p.encode("utf-8") for p in prompts]
     p_len = np.fromiter(map(len, pbytes), dtype=np.int64, count=len(prompts))
     sep_b = len(separator.encode("utf-8"))
@@ -125,7 +137,6 @@ def _causal_fast(backend, prompts, completions, separator, eos_id, max_length, o
                                         count=len(completions))
     placed = place_tokens(backend, blen_of, texts, t_len)
     if placed is None:
-        _SLOW[id(backend)] = backend  # this tokenizer's tokens are not plain byte strings of the text
         return None
     flat, n, toff, cum = placed
     k, none_trained, straddle = _first_trained(flat, n, toff, cum, p_len)
@@ -161,7 +172,8 @@ def place_tokens(backend, blen_of: np.ndarray, texts: list[str],
         ``(flat, n, toff, cum)``: every example's ids concatenated (int32), its token count, its
         first token's index in ``flat`` (n + 1 offsets), and ``cum[j]``, the bytes before token
         ``j``, chunk-wide; None when the byte lengths do not add up to the texts' (an id the
-        table does not cover or marks -1, or a text whose tokens are not its bytes).
+        table does not cover or marks -1, or a text whose tokens are not its bytes): then
+        ``backend`` keeps the reference path (:func:`fast_table`).
     """
     n_ex = len(texts)
     encs = backend.encode_batch_fast(texts, add_special_tokens=False)
@@ -174,14 +186,16 @@ def place_tokens(backend, blen_of: np.ndarray, texts: list[str],
     try:
         blen = blen_of[flat]
     except IndexError:  # an id the vocabulary table does not cover
-        return None
-    cum = np.zeros(flat.size + 1, dtype=np.int64)  # cum[j]: bytes before token j, chunk-wide
-    np.cumsum(blen, out=cum[1:])
-    base = cum[toff[:-1]]  # where each example's first token starts
-    if ((blen_of.min(initial=0) < 0 and (blen < 0).any())
-            or not np.array_equal(cum[toff[1:]] - base, t_len)):
-        return None
-    return flat, n, toff, cum
+        blen = None
+    if blen is not None:
+        cum = np.zeros(flat.size + 1, dtype=np.int64)  # cum[j]: bytes before token j, chunk-wide
+        np.cumsum(blen, out=cum[1:])
+        base = cum[toff[:-1]]  # where each example's first token starts
+        if not ((blen_of.min(initial=0) < 0 and (blen < 0).any())
+                or not np.array_equal(cum[toff[1:]] - base, t_len)):
+            return flat, n, toff, cum
+    _SLOW[id(backend)] = backend  # this tokenizer's tokens are not plain byte strings of the text
+    return None
 
 
 def _first_trained(flat: np.ndarray, n: np.ndarray, toff: np.ndarray, cum: np.ndarray,

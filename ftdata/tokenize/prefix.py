@@ -123,7 +123,10 @@ def _cut_token(start, lo: int, k: int, edge) -> int:
 
 def _cut_char(chars, text: str, lo: int, k: int) -> tuple[int, int]:
     """:func:`_cut_token` on character offsets, ``start(t) = chars(t)[0]`` and ``edge(c) =
-    _space_edge(text, c)``, with both inlined (the reference path calls it once per example).
+    _space_edge(text, c)``, with both inlined (the reference path calls it once per example):
+    written as :func:`_cut_token` with those two as closures it took 5.3 µs a call against 3.4
+    (CPU, 4,000 DialogSum prompts with the shipped tokenizer), so it stays a copy that
+    tests/unit/tokenize/test_prefix_shortcuts.py keeps in agreement.
 
     Returns:
         The cut token and the character where it starts (0 when the cut is ``lo``).

@@ -30,13 +30,11 @@ import numpy as np
 from ..constants import IGNORE_INDEX
 from .auditbits import EOS_UNTRAINED, STRADDLE
 from .causal_fast import (
-    _SLOW,
     _fit_columns,
-    byte_lengths,
     dup_bos_flags,
-    normal_forms,
-    normalized,
+    fast_table,
     place_tokens,
+    unchanged_by_normalizer,
 )
 from .encoded import NO_TRAINED_TOKEN, Columns
 from .prefix import _prefix_check_columns
@@ -93,18 +91,13 @@ def _to_bytes(text: str, chars: np.ndarray) -> np.ndarray:
 def _spans_fast(backend, texts, spans, eos, untrained_end, max_length, overflow, bos_id, prompts,
                 kept_tails) -> Columns | None:
     """The byte-length path of :func:`encode_spans_columns`; None when it does not apply."""
-    blen_of = None if _SLOW.get(id(backend)) is backend else byte_lengths(backend)
-    if blen_of is None:
+    blen_of = fast_table(backend)
+    if blen_of is None or not unchanged_by_normalizer(backend, texts, prompts):
         return None
-    forms = normal_forms(backend)
-    # the prompts too: the prefix check (ftdata.tokenize.prefix) encodes them alone
-    if forms and not (normalized(forms, texts) and (prompts is None or normalized(forms, prompts))):
-        return None  # the normalizer would change a text of this chunk: the reference path, this chunk only
     n_ex = len(texts)
     t_len = np.fromiter(map(_utf8_len, texts), dtype=np.int64, count=n_ex)
     placed = place_tokens(backend, blen_of, texts, t_len)
     if placed is None:
-        _SLOW[id(backend)] = backend  # this tokenizer's tokens are not plain byte strings of the text
         return None
     flat, n, toff, cum = placed
     ex, ab = _byte_spans(texts, spans)

@@ -15,6 +15,8 @@ import bisect
 import copy
 import re
 
+from ..templating.specialsrx import SpecialsRx
+
 #: First private-use code point used to stand for a special-token string found in data.
 SENTINEL_BASE = 0xF0000
 
@@ -29,7 +31,7 @@ class Specials:
     def __init__(self, backend):
         added = backend.get_added_tokens_decoder().values()
         self.strings = sorted({t.content for t in added if t.special}, key=lambda s: (-len(s), s))
-        self.rx = re.compile("|".join(map(re.escape, self.strings))) if self.strings else None
+        self.rx = SpecialsRx.of(self.strings).first if self.strings else None  # longest first
         firsts = {s[:1] for s in self.strings}
         self._first = firsts.pop() if len(firsts) == 1 and "" not in firsts else None  # every special's first character
         self.to_sentinel = {s: chr(SENTINEL_BASE + i) for i, s in enumerate(self.strings)}

@@ -9,17 +9,7 @@ from ftdata.build.orchestrate import compile_recipe
 from .test_cache import output_bytes, two_source_recipe
 from .test_template_random import random_recipe
 
-ray = pytest.importorskip("ray", reason="the ray extra is part of the test extra")
-
-
-@pytest.fixture(scope="module")
-def local_ray():
-    started = not ray.is_initialized()
-    if started:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    if started:
-        ray.shutdown()
+pytest.importorskip("ray", reason="the ray extra is part of the test extra")  # the module: Ray only (local_ray)
 
 
 @pytest.mark.slow

@@ -124,7 +124,7 @@ def test_cutting_at_row_groups_gives_the_outputs_of_the_old_cut(tmp_path, monkey
     with monkeypatch.context() as m:
         read_in_build_process(m)
         here = compile_recipe(recipe, output=tmp_path / "here", num_proc=2, cache=False)
-        m.setattr(row_stream, "local_columnar", lambda src, base: None)  # the old cut
+        m.setattr(row_stream, "local_file", lambda src, base: None)  # the old cut
         old = compile_recipe(recipe, output=tmp_path / "old", num_proc=2, cache=False)
     assert len(list(row_slices(tmp_path / f"d.{fmt}", fmt, 16))) != -(-sum(PARTS) // 16)  # the cuts differ
     want = output_bytes(old.output)
@@ -141,7 +141,7 @@ def test_with_read_rejects_the_new_cut_changes_only_the_order_of_rejects(tmp_pat
     new = output_bytes(compile_recipe(recipe, output=tmp_path / "new", num_proc=1, cache=False).output)
     with monkeypatch.context() as m:
         read_in_build_process(m)
-        m.setattr(row_stream, "local_columnar", lambda src, base: None)  # the old cut
+        m.setattr(row_stream, "local_file", lambda src, base: None)  # the old cut
         old = output_bytes(compile_recipe(recipe, output=tmp_path / "old", num_proc=1, cache=False).output)
     assert old.keys() == new.keys()
     assert [n for n in old if old[n] != new[n]] == ["rejects.jsonl"]

@@ -202,26 +202,17 @@ def test_a_worker_that_meets_a_csv_error_stops_the_build(tmp_path, monkeypatch):
         csv.field_size_limit(limit)
 
 
-def test_ray_reads_the_same_csv_ranges_and_shares_their_cache(tmp_path, monkeypatch):
+def test_ray_reads_the_same_csv_ranges_and_shares_their_cache(tmp_path, monkeypatch, local_ray):
     """On Ray (workers that may not see the file) the build process reads the same ranges itself
     and keys them as the local workers do: the bytes of reading the whole file on Ray, and the
-    local engine reuses every entry. (No repeated keys: a chunk holding one is kept for its build
-    only on Ray, as for JSON Lines. rejects.jsonl on Ray orders read and phase-A rejects by Ray's
+    local engine reuses every entry. (rejects.jsonl on Ray orders read and phase-A rejects by Ray's
     window, not the local engine's, also for JSON Lines: compared Ray with Ray.)"""
-    ray = pytest.importorskip("ray", reason="the ray extra is part of the test extra")
-    started = not ray.is_initialized()
-    if started:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        recipe = _recipe(tmp_path, "r.csv", _cuttable_csv(tmp_path, repeats=False))
-        on_ray = compile_recipe(recipe, output=tmp_path / "out", engine="ray", cache=True)
-        with monkeypatch.context() as m:
-            read_in_build_process(m)
-            whole = compile_recipe(recipe, output=tmp_path / "whole", engine="ray", cache=False)
-        assert output_bytes(on_ray.output) == output_bytes(whole.output)
-    finally:
-        if started:
-            ray.shutdown()
+    recipe = _recipe(tmp_path, "r.csv", _cuttable_csv(tmp_path, repeats=False))
+    on_ray = compile_recipe(recipe, output=tmp_path / "out", engine="ray", cache=True)
+    with monkeypatch.context() as m:
+        read_in_build_process(m)
+        whole = compile_recipe(recipe, output=tmp_path / "whole", engine="ray", cache=False)
+    assert output_bytes(on_ray.output) == output_bytes(whole.output)
     local = compile_recipe(recipe, output=tmp_path / "out", overwrite=True, cache=True)  # the same cache
     assert local.build_info["cache"]["chunks_computed"] == 0
     assert local.build_info["cache"]["chunks_reused"] == on_ray.build_info["cache"]["chunks_computed"] > 15

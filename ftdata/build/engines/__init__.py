@@ -35,7 +35,9 @@ class Engine(Protocol):
     def map(self, ctx, jobs: Iterable[Job], store: tuple | None = None) -> Iterator[tuple[Job, Any]]:
         """Run :func:`ftdata.build.chunk.process_chunk` over ``jobs``; yield results in job order.
 
-        ``store`` (engines with ``stores_results``): the chunk cache, consulted by the workers."""
+        ``store`` (engines with ``stores_results``): the chunk cache, consulted by the workers.
+        An engine without ``stores_results`` runs a job with a ``task`` on the rows the build
+        process read (``job.rows``) and gives its result that read's ``job.read``."""
 
     def close(self, wait: bool = True) -> None:
         """Release workers; ``wait=False`` (the build failed or was interrupted): without

@@ -116,6 +116,8 @@ class RayEngine:
                 kind, value = pickle.loads(got[k])
                 if kind == "error":
                     raise value
+                if j.task is not None:  # a range the build process read (PhaseA.read_for_engine)
+                    value.read = j.read
                 j.result, j.rows = value, []
         for j in batch:
             yield j, j.result

@@ -37,3 +37,32 @@ def test_chunk_key_covers_rows_settings_templates_and_tokenizer():
         chunk_key(context_fingerprint(_ctx(), "tok2"), rows),
     ]
     assert len({key, *variants}) == len(variants) + 1
+
+
+def test_through_cache_computes_on_a_miss_stores_and_finds_it_again(tmp_path):
+    """The one look-up + compute + store of the chunk cache (cached_process and run_range call it)."""
+    import pyarrow as pa
+
+    from ftdata.build.cache import ChunkCache, through_cache
+    from ftdata.build.chunk import ChunkResult
+    from ftdata.build.rows import RangeRead
+
+    calls = []
+
+    def compute(read=None):
+        calls.append(1)
+        return ChunkResult(pa.table({"_line": pa.array([1, 2], pa.int64()), "_len": pa.array([3, 4], pa.int32())}), [], 2, read=read)
+
+    store = (str(tmp_path), True, "fp")
+    first = through_cache(store, lambda fp: fp + "-k1", compute)
+    again = through_cache(store, lambda fp: fp + "-k1", compute)
+    assert len(calls) == 1 and not first.hit and again.hit and again.rows == first.rows == 2
+    assert through_cache(None, lambda fp: fp + "-k1", compute).table.num_rows == 2 and len(calls) == 2
+    # a chunk its worker reads needs the entry's RangeRead: an entry without one is a miss, recomputed
+    cache = ChunkCache(tmp_path)
+    assert cache.get("fp-k1").hit and cache.get("fp-k1", ranged=True) is None and (cache.hits, cache.misses) == (1, 1)
+    info = RangeRead(keys=["a", "b"], lines=[1, 2], unsplit=[False, False], rejects=[], n_read=2)
+    ranged = through_cache(store, lambda fp: fp + "-k1", lambda: compute(info), ranged=True)
+    assert len(calls) == 3 and not ranged.hit
+    hit = through_cache(store, lambda fp: fp + "-k1", lambda: compute(info), ranged=True)
+    assert hit.hit and hit.read.keys == ["a", "b"] and len(calls) == 3

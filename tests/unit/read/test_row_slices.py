@@ -9,7 +9,7 @@ import pytest
 from ftdata.errors import BuildError
 from ftdata.read import columnar
 from ftdata.read.columnar import read_arrow, read_parquet, read_slice, row_slices
-from ftdata.read.sources import local_columnar
+from ftdata.read.sources import local_file
 
 SIZES = [7, 1, 0, 20, 5]
 
@@ -61,9 +61,18 @@ def test_only_files_with_random_access_are_sliced(tmp_path):
     def spec(path):
         return SourceSpec.model_validate({"name": "a", "path": path})
 
-    assert local_columnar(spec("a.arrow"), tmp_path) == (tmp_path / "a.arrow", "arrow")
-    assert local_columnar(spec("s.arrow"), tmp_path) is None  # a stream: read in the build process
-    assert local_columnar(spec("e.parquet"), tmp_path) is None  # empty: read_source reports it
+    assert local_file(spec("a.arrow"), tmp_path) == (tmp_path / "a.arrow", "arrow")
+    assert local_file(spec("s.arrow"), tmp_path) is None  # a stream: read in the build process
+    assert local_file(spec("e.parquet"), tmp_path) is None  # empty: read_source reports it
+    # the one check of every chunked format: a local, non-empty file, its format given or guessed
+    for name in ("r.jsonl", "r.csv", "r.tsv", "r.json", "r.txt"):
+        (tmp_path / name).write_text('{"a": 1}\n')
+    assert [local_file(spec(n), tmp_path) for n in ("r.jsonl", "r.csv", "r.tsv")] == [
+        (tmp_path / "r.jsonl", "jsonl"), (tmp_path / "r.csv", "csv"), (tmp_path / "r.tsv", "tsv")]
+    assert local_file(spec("r.json"), tmp_path) is None and local_file(spec("r.txt"), tmp_path) is None
+    assert local_file(spec("missing.jsonl"), tmp_path) is None
+    given = SourceSpec.model_validate({"name": "a", "path": "r.txt", "format": "jsonl"})
+    assert local_file(given, tmp_path) == (tmp_path / "r.txt", "jsonl")
     (tmp_path / "bad.parquet").write_bytes(b"not parquet")
     with pytest.raises(BuildError, match="bad.parquet: not a Parquet file"):
         list(row_slices(tmp_path / "bad.parquet", "parquet", 10))

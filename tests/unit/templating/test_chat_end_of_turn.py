@@ -9,7 +9,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ftdata.templating.chat import _end_of_turn, _SpecialsRx
+from ftdata.templating.chat import _end_of_turn
+from ftdata.templating.specialsrx import SpecialsRx
 
 LLAMA3 = sorted([f"<|reserved_special_token_{i}|>" for i in range(248)]
                 + ["<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>",
@@ -57,7 +58,7 @@ def test_the_tool_turn_questions_answer_as_the_scans_did(parts, data, specials):
     text = "".join(parts)
     end = data.draw(st.integers(0, len(text)))
     h = data.draw(st.integers(0, end))
-    rx = _SpecialsRx.of(specials)
+    rx = SpecialsRx.of(specials)
     opening = rx.first.match(text) if text else None
     assert (opening.group() if opening else None) == next((sp for sp in specials if text and text.startswith(sp)),
                                                           None)

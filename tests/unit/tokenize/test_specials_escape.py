@@ -56,3 +56,13 @@ def test_row_with_a_special_is_escaped_and_one_without_is_not():
     # a special among a dict's keys is not escaped (keys are not data): both paths agree
     assert _SHIPPED.escape({"<|im_end|>": "x"}) == ({"<|im_end|>": "x"}, False)
     assert _MIXED.escape(["q", {"k": "[SEP]"}]) == (["q", {"k": _MIXED.to_sentinel["[SEP]"]}], True)
+
+
+def test_escaping_and_the_chat_turn_search_share_one_compiled_alternation():
+    """The specials' regex is compiled once per list (SpecialsRx), longest first, for both."""
+    from ftdata.templating.specialsrx import SpecialsRx
+
+    assert _MIXED.strings == ["<|x|>", "[SEP]", "##"]
+    assert _MIXED.rx is SpecialsRx.of(_MIXED.strings).first
+    assert _MIXED.rx.pattern == "|".join(map(__import__("re").escape, _MIXED.strings))
+    assert _MIXED.escape("a<|x|>[SEP]##")[0] == "a" + "".join(_MIXED.to_sentinel[s] for s in _MIXED.strings)
