@@ -52,6 +52,7 @@ Examples where it is not are counted per template (``parity_mismatch``).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from dataclasses import dataclass
@@ -240,6 +241,12 @@ def _marker_spans(render, messages: list[dict], chosen: list[int], text: str) ->
     return [turns[i] for i in chosen]
 
 
+@functools.lru_cache(maxsize=64)
+def _in_order(n: int) -> list[str]:
+    """Markers 0..2n-1 in order (compared, never changed)."""
+    return [chr(_MARK_BASE + j) for j in range(2 * n)]
+
+
 def _markers(marked: str, n: int) -> tuple[list[int | None], str]:
     """Positions in the stripped text of markers 0..2n-1 (None: absent), and the stripped text.
 
@@ -248,6 +255,8 @@ def _markers(marked: str, n: int) -> tuple[list[int | None], str]:
     """
     pieces = _MARK_SPLIT.split(marked)  # text, marker, text, marker, ..., text
     texts = pieces[::2]
+    if pieces[1::2] == _in_order(n):  # the common case: every marker printed once, in order
+        return list(itertools.accumulate(map(len, texts[:-1]))), "".join(texts)
     codes = [ord(c) - _MARK_BASE for c in pieces[1::2]]
     if codes and (codes[-1] >= 2 * n or codes != sorted(set(codes))):
         raise _Fallback  # a marker of the data itself, or printed twice / reordered
@@ -574,7 +583,7 @@ def _parity(render_p, msgs, chosen, starts, text, policy: ChatPolicy) -> bool:
     is not the training text before the turn's trained start."""
     if policy.parity == "off":
         return False
-    for i, start in list(zip(chosen, starts))[-1:] if policy.parity == "last" else zip(chosen, starts):
+    for i, start in [(chosen[-1], starts[-1])] if policy.parity == "last" else zip(chosen, starts):
         try:
             prompt = render_p(msgs[:i], True)
         except ChatError:
