@@ -423,7 +423,7 @@ class _Header:
 
     def __init__(self, render_p, messages, first: int, cache: dict, tools: bool):
         self.render_p, self.head, self.cache = render_p, messages[:first], cache
-        self.key = (tuple(m["role"] for m in self.head), tools)
+        self.key = (tuple([m["role"] for m in self.head]), tools)
         self._g, self._own = False, False
 
     def get(self) -> str | None:
@@ -536,7 +536,7 @@ def render_chat(tok, messages: list[dict], *, specials: list[str], policy: ChatP
         starts.append(start)
         contents.append(t.content if t.content is not None else (start, end))
         prev = spans[-1][1]
-    if not any(b > a for t in turns for a, b in filter(None, (t.reasoning, t.content, t.tools))):
+    if not any(x is not None and x[1] > x[0] for t in turns for x in (t.content, t.reasoning, t.tools)):
         raise ChatError("no trained token: the assistant turn(s) to train render no content", Code.NO_TRAINED_TOKEN)
     append_eos = False
     if policy.end_of_turn == "eot":
