@@ -52,6 +52,7 @@ Examples where it is not are counted per template (``parity_mismatch``).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from dataclasses import dataclass
@@ -241,6 +242,12 @@ def _marker_spans(render, messages: list[dict], chosen: list[int], text: str) ->
     return [turns[i] for i in chosen]
 
 
+@functools.lru_cache(maxsize=64)
+def _in_order(n: int) -> list[str]:
+    """Markers 0..2n-1 in order (compared, never changed)."""
+    return [chr(_MARK_BASE + j) for j in range(2 * n)]
+
+
 def _markers(marked: str, n: int) -> tuple[list[int | None], str]:
     """Positions in the stripped text of markers 0..2n-1 (None: absent), and the stripped text.
 
@@ -249,6 +256,8 @@ def _markers(marked: str, n: int) -> tuple[list[int | None], str]:
     """
     pieces = _MARK_SPLIT.split(marked)  # text, marker, text, marker, ..., text
     texts = pieces[::2]
+    if pieces[1::2] == _in_order(n):  # the common case: every marker printed once, in order
+        return list(itertools.accumulate(map(len, texts[:-1]))), "".join(texts)
     codes = [ord(c) - _MARK_BASE for c in pieces[1::2]]
     if codes and (codes[-1] >= 2 * n or codes != sorted(set(codes))):
         raise _Fallback  # a marker of the data itself, or printed twice / reordered
@@ -388,7 +397,7 @@ class _Header:
 
     def __init__(self, render_p, messages, first: int, cache: dict, tools: bool):
         self.render_p, self.head, self.cache = render_p, messages[:first], cache
-        self.key = (tuple(m["role"] for m in self.head), tools)
+        self.key = (tuple([m["role"] for m in self.head]), tools)
         self._g, self._own = False, False
 
     def get(self) -> str | None:
@@ -501,7 +510,7 @@ def render_chat(tok, messages: list[dict], *, specials: list[str], policy: ChatP
         starts.append(start)
         contents.append(t.content if t.content is not None else (start, end))
         prev = spans[-1][1]
-    if not any(b > a for t in turns for a, b in filter(None, (t.reasoning, t.content, t.tools))):
+    if not any(x is not None and x[1] > x[0] for t in turns for x in (t.content, t.reasoning, t.tools)):
         raise ChatError("no trained token: the assistant turn(s) to train render no content", Code.NO_TRAINED_TOKEN)
     append_eos = False
     if policy.end_of_turn == "eot":
@@ -548,7 +557,7 @@ def _parity(render_p, msgs, chosen, starts, text, policy: ChatPolicy) -> bool:
     is not the training text before the turn's trained start."""
     if policy.parity == "off":
         return False
-    for i, start in list(zip(chosen, starts))[-1:] if policy.parity == "last" else zip(chosen, starts):
+    for i, start in [(chosen[-1], starts[-1])] if policy.parity == "last" else zip(chosen, starts):
         try:
             prompt = render_p(msgs[:i], True)
         except ChatError:

@@ -108,22 +108,57 @@ def compile_chat_template(source: str):
 _CALL_KEYS = frozenset({"messages", "tools", "documents", "add_generation_prompt"})
 
 
+#: What jinja2 3.1's ``Context.__init__`` sets (and its ``EvalContext``): a context is cloned from a
+#: prototype only when the prototype has exactly these, else built by ``new_context`` per render.
+_CONTEXT_ATTRS = frozenset({"parent", "vars", "environment", "eval_ctx", "exported_vars", "name", "globals_keys",
+                            "blocks"})
+_EVAL_ATTRS = frozenset({"environment", "autoescape", "volatile"})
+
+
+def _context_maker(tpl, globals_: dict):
+    """``make(parent) -> Context``: the context ``new_context`` builds for ``Template.render``
+    (``shared=True``: the dict given is the parent), cloned from one prototype built by
+    ``new_context`` itself: its fixed attributes (environment, name, the set of global names)
+    shared, its per-render state new (``vars``, ``exported_vars``, the block lists, the
+    evaluation context). Building a context was a third of a short render."""
+    from jinja2.runtime import new_context
+
+    make = functools.partial(new_context, tpl.environment, tpl.name, tpl.blocks, shared=True, globals=globals_)
+    proto = make({})
+    if set(vars(proto)) != _CONTEXT_ATTRS or set(vars(proto.eval_ctx)) != _EVAL_ATTRS:  # pragma: no cover
+        return make  # another jinja2's Context: built as it builds it
+    cls, ev_cls = type(proto), type(proto.eval_ctx)
+    fixed = {k: v for k, v in vars(proto).items() if k in ("environment", "name", "globals_keys")}
+    ev_fixed = dict(vars(proto.eval_ctx))
+    blocks = tpl.blocks
+    new = object.__new__
+
+    def clone(parent: dict):
+        ctx, ev = new(cls), new(ev_cls)
+        vars(ev).update(ev_fixed)
+        vars(ctx).update(fixed, parent=parent, vars={}, exported_vars=set(), eval_ctx=ev,
+                         blocks={k: [v] for k, v in blocks.items()})
+        return ctx
+
+    return clone
+
+
 @functools.lru_cache(maxsize=16)
 def _prepared(source: str):
     """``(template, its globals as a plain dict, context maker)``: the context
     ``Template.render`` builds (``jinja2.runtime.new_context``, the globals first, then the
-    variables), without reading the globals' ChainMap twice on every call. The context maker is
-    None where this jinja2 lacks that helper (the plain ``Template.render`` then)."""
+    variables; see :func:`_context_maker`), without reading the globals' ChainMap on every
+    call. The context maker is None where this jinja2 lacks that helper (the plain
+    ``Template.render`` then)."""
     tpl = compile_chat_template(source)
     try:
-        from jinja2.runtime import new_context
+        from jinja2.runtime import new_context  # noqa: F401 - the helper the context maker mirrors
     except ImportError:  # pragma: no cover - jinja2 3.x has it
         return tpl, None, None
     if tpl.environment.is_async:  # pragma: no cover - our environment is synchronous
         return tpl, None, None
     globals_ = dict(tpl.globals)
-    return tpl, globals_, functools.partial(new_context, tpl.environment, tpl.name, tpl.blocks,
-                                            shared=True, globals=globals_)
+    return tpl, globals_, _context_maker(tpl, globals_)
 
 
 def plain_messages(messages: list[dict]) -> list[dict]:
@@ -157,14 +192,14 @@ class ChatRenderer:
         self.source = source
         self.variables = {**(special_tokens or {}), **(template_kwargs or {})}
         self.generation_prompts: dict = {}  # kept by ftdata.templating.chat (per opening's roles)
-        self._base = None  # (the template's globals, the variables, the two merged)
+        self._fast = None  # (the variables it was made for, the render function)
 
     def __getstate__(self):  # the compiled template stays behind; a worker compiles its own
         return {"source": self.source, "variables": self.variables}
 
     def __setstate__(self, state):
         self.__dict__.update(state)
-        self.generation_prompts, self._base = {}, None
+        self.generation_prompts, self._fast = {}, None
 
     def render(self, messages: list[dict], tools: list[dict] | None = None, add_generation_prompt: bool = False) -> str:
         """The conversation as the template prints it (messages already plain, see :func:`plain_messages`).
@@ -172,24 +207,38 @@ class ChatRenderer:
         Raises:
             ChatTemplateError: the template raised or returned something that is not text.
         """
-        tpl, parent, make_context = _prepared(self.source)
         try:
-            if make_context is None or not _CALL_KEYS.isdisjoint(self.variables):
-                return tpl.render(messages=messages, tools=tools, documents=None,
-                                  add_generation_prompt=add_generation_prompt, **self.variables)
-            # what Template.render does, with the template's globals copied out of their ChainMap
-            # once per process (building the context from the ChainMap was half of a short render)
-            base = self._base  # the globals with the fixed variables over them, merged once
-            if base is None or base[0] is not parent or base[1] is not self.variables:
-                base = self._base = (parent, self.variables, {**parent, **self.variables})
-            ctx = make_context({**base[2], "messages": messages, "tools": tools, "documents": None,
-                                "add_generation_prompt": add_generation_prompt})
-            try:
-                return tpl.environment.concat(tpl.root_render_func(ctx))
-            except Exception:  # noqa: BLE001 - as Template.render: the traceback rewritten, then raised
-                tpl.environment.handle_exception()
+            fast = self._fast
+            if fast is None or fast[0] is not self.variables:  # first call (the template compiled here)
+                fast = self._fast = (self.variables, self._render_function())
+            return fast[1](messages, tools, add_generation_prompt)
         except Exception as exc:  # noqa: BLE001 - a stranger's template may raise anything; reported per example
             raise ChatTemplateError(f"chat template failed: {type(exc).__name__}: {exc}") from None
+
+    def _render_function(self):
+        """``render(messages, tools, add_generation_prompt) -> str`` for this template and these
+        variables: what ``Template.render`` does, with the template's globals and the fixed
+        variables merged once (building the context from the globals' ChainMap was half of a
+        short render), the context cloned (:func:`_context_maker`)."""
+        tpl, parent, make_context = _prepared(self.source)
+        variables = self.variables
+        if make_context is None or not _CALL_KEYS.isdisjoint(variables):
+            def plain(messages, tools, add_generation_prompt):  # Template.render reports the clash
+                return tpl.render(messages=messages, tools=tools, documents=None,
+                                  add_generation_prompt=add_generation_prompt, **variables)
+            return plain
+        base = {**parent, **variables}
+        root, concat, env = tpl.root_render_func, tpl.environment.concat, tpl.environment
+
+        def render(messages, tools, add_generation_prompt):
+            ctx = make_context({**base, "messages": messages, "tools": tools, "documents": None,
+                                "add_generation_prompt": add_generation_prompt})
+            try:
+                return concat(root(ctx))
+            except Exception:  # noqa: BLE001 - as Template.render: the traceback rewritten, then raised
+                env.handle_exception()
+
+        return render
 
 
 def renderer_for(tok, template: str | None = None, template_kwargs: dict | None = None) -> ChatRenderer:

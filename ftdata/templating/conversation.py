@@ -72,9 +72,13 @@ class ConversationError(Exception):
         self.code = code
 
 
+#: One encoder for :func:`dumps` (``json.dumps`` with arguments builds one per call: half its time).
+_DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def dumps(value: Any) -> str:
     """The stored JSON text of a conversation or tools value (key order kept, UTF-8 as is)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _DUMPS.encode(value)
 
 
 def loads(text: str | None) -> Any:
@@ -356,6 +360,8 @@ def trained_turns(messages: list[dict], train_on: str = "last",
     message's own ``weight`` overrides both: 0 leaves it untrained, 1 trains it.
     """
     cands = [i for i, m in enumerate(messages) if m["role"] in train_roles]
+    if not any("weight" in m for m in messages):  # no message overrides: the policy's choice, in order
+        return cands[-1:] if train_on == "last" else cands
     chosen = set(cands[-1:] if train_on == "last" else cands)
     for i, m in enumerate(messages):
         if m.get("weight") == 0:

@@ -50,3 +50,38 @@ def test_template_kwargs_named_like_a_call_variable_fail_as_before():
     r = ChatRenderer("{{ tools }}", {}, {"tools": [1]})
     with pytest.raises(ChatTemplateError, match="TypeError: .*multiple values for keyword argument 'tools'"):
         r.render(MSGS)
+
+
+def test_cloned_context_keeps_no_state_between_renders():
+    """Each render gets its own context (cloned from one prototype): a top-level ``set`` of one
+    render, or a namespace it changed, is not seen by the next render."""
+    source = ("{% if messages[0].content == 'first' %}{% set seen = 'yes' %}{% endif %}"
+              "{% set ns = namespace(n=0) %}{% for m in messages %}{% set ns.n = ns.n + 1 %}{% endfor %}"
+              "{{ seen is defined }}|{{ ns.n }}")
+    r = ChatRenderer(source)
+    first = [{"role": "user", "content": "first"}]
+    later = [{"role": "user", "content": "later"}, {"role": "assistant", "content": "a"}]
+    assert r.render(first) == "True|1" == _template_render(r, first)
+    assert r.render(later) == "False|2" == _template_render(r, later)
+    assert r.render(first) == "True|1"
+
+
+def test_cloned_context_is_sandboxed():
+    """The sandboxed environment still decides what a template may reach (templates from strangers)."""
+    from jinja2.exceptions import SecurityError
+
+    r = ChatRenderer("{{ messages.__class__.__mro__ }}")
+    with pytest.raises(ChatTemplateError, match="SecurityError: access to attribute '__class__' of 'list'"):
+        r.render(MSGS)
+    with pytest.raises(SecurityError):
+        compile_chat_template(r.source).render(messages=MSGS)  # as the plain render refuses it
+    unsafe = ChatRenderer("{{ messages.append(1) }}")  # immutable sandbox: no mutating a list
+    with pytest.raises(ChatTemplateError, match="SecurityError"):
+        unsafe.render(MSGS)
+
+
+def test_a_template_that_does_not_compile_reads_as_before():
+    """The compile error is reported at the first render, wrapped as a render failure."""
+    with pytest.raises(ChatTemplateError, match=r"^chat template failed: ChatTemplateError: chat template does not "
+                                                r"compile: TemplateSyntaxError"):
+        ChatRenderer("{% if %}").render(MSGS)

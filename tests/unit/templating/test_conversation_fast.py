@@ -56,3 +56,44 @@ def test_both_paths_are_taken():
     assert _outcome([{"role": "user", "content": "q"}, {"role": "assistant", "content": ""}], None) == (
         "error", _outcome([_Slow(role="user", content="q"), _Slow(role="assistant", content="")], None)[1],
         "column 'messages'[1]: an assistant turn with neither content nor a tool call")
+
+
+def _trained_turns_spec(messages, train_on, train_roles):
+    """The rule as written before its fast path: the policy's choice, then every weight applied."""
+    cands = [i for i, m in enumerate(messages) if m["role"] in train_roles]
+    chosen = set(cands[-1:] if train_on == "last" else cands)
+    for i, m in enumerate(messages):
+        if m.get("weight") == 0:
+            chosen.discard(i)
+        elif m.get("weight") == 1:
+            chosen.add(i)
+    return sorted(chosen)
+
+
+_TURN = st.fixed_dictionaries({"role": st.sampled_from(["system", "user", "assistant", "tool"])},
+                              optional={"weight": st.sampled_from([0, 1, None, False, True, 2])})
+
+
+@settings(max_examples=400, deadline=None)
+@given(messages=st.lists(_TURN, max_size=6), train_on=st.sampled_from(["last", "all"]),
+       train_roles=st.sampled_from([("assistant",), ("assistant", "user"), ("tool",)]))
+def test_trained_turns_fast_path_agrees_with_the_rule(messages, train_on, train_roles):
+    from ftdata.templating.conversation import trained_turns
+
+    assert trained_turns(messages, train_on, train_roles) == _trained_turns_spec(messages, train_on, train_roles)
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+                     lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=5), kids, max_size=3),
+                     max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=_JSON)
+def test_dumps_writes_what_json_dumps_wrote(value):
+    """The stored JSON text is byte for byte what ``json.dumps`` with the same arguments writes."""
+    import json
+
+    from ftdata.templating.conversation import dumps
+
+    assert dumps(value) == json.dumps(value, ensure_ascii=False, separators=(",", ":"))
