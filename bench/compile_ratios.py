@@ -33,6 +33,11 @@ after another, and is scored by its best round (a shared machine's load changes 
 Then (``--skip-memory`` leaves it out) peak anonymous RSS of the build and its workers at
 ``--memory-large`` vs ``--memory-small`` x 1,000 rows (default 1M vs 100k; :mod:`memory`), in
 fresh subprocesses. Trained tokenizers are cached in ``--cache-dir`` (never in the repository).
+Every timed run (a build, the bare tokenizer, a peer) runs in a Python process of its own
+(:func:`fresh`), started for it: in one long-lived process the methods timed later ran in a heap
+that every earlier build and encoding had left fragmented, and slowed round by round (the bare
+tokenizer on 16,000 two-turn conversations took 1.33 s late in a whole run and 0.73 s in a run
+of two cases). ``--in-process`` times them all in this process, as rounds 1-3 of issue 20 did.
 Prints one table and a JSON line with everything. Each ratio is given twice: by wall clock, and
 by CPU seconds (user + system of the process, its threads and its reaped worker processes), which
 a shared machine's load disturbs far less; on an idle machine with every core busy the two agree.
@@ -43,6 +48,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pickle
+import subprocess
 import sys
 import tempfile
 import time
@@ -203,6 +210,52 @@ def cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
+#: How run_case calls what it times: :func:`fresh` (default) or in this process (``--in-process``).
+CALL = {"fresh": True}
+
+
+def fresh(fn, *args):
+    """``fn(*args)`` in a new Python process (this script, ``--child``), its result pickled back:
+    what it times starts from an unfragmented heap, whatever ran before it."""
+    if not CALL["fresh"]:
+        return fn(*args)
+    with tempfile.TemporaryDirectory() as d:
+        job, out = Path(d) / "job.pkl", Path(d) / "out.pkl"
+        job.write_bytes(pickle.dumps((fn.__name__, args, str(out)), protocol=pickle.HIGHEST_PROTOCOL))
+        subprocess.run([sys.executable, __file__, "--child", str(job)], check=True)
+        return pickle.loads(out.read_bytes())
+
+
+def child(job: Path) -> None:
+    """The ``--child`` side of :func:`fresh`."""
+    name, args, out = pickle.loads(job.read_bytes())
+    import datasets
+
+    datasets.disable_progress_bars()
+    if name == "build":
+        warm_build(*args)
+    Path(out).write_bytes(pickle.dumps(globals()[name](*args), protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def warm_build(recipe: Path, out: Path, procs: int, rows: int = 64) -> None:
+    """An untimed build of the recipe's first ``rows`` source rows, before the timed one in a fresh
+    process: what a build imports or compiles once per process (matplotlib, Jinja, datasets'
+    features) is then done, as it was for every round but the first in one long-lived process.
+    Not counted: ``bare`` excludes loading the tokenizer and importing its library too."""
+    spec = yaml.safe_load(recipe.read_text(encoding="utf-8"))
+    src = Path(spec["sources"][0]["path"])
+    with open(src, encoding="utf-8") as fh:
+        head = [line for _, line in zip(range(rows), fh)]
+    small = out.parent / f"{recipe.stem}-warm"
+    small.mkdir(exist_ok=True)
+    (small / src.name).write_text("".join(head), encoding="utf-8")
+    spec["sources"][0]["path"] = str(small / src.name)
+    spec["output"] = str(small / "out")
+    warm = recipe.parent / f"{recipe.stem}-warm.yaml"  # beside the recipe: its template files resolve the same
+    warm.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    compile_recipe(warm, output=small / "out", num_proc=procs, cache=False, overwrite=True, force=True)
+
+
 def timed(fn, *args):
     """``(wall seconds, CPU seconds, fn(*args))``."""
     c0, t0 = cpu_seconds(), time.perf_counter()
@@ -253,7 +306,7 @@ def run_case(name: str, recipe: Path, tokenizer: Path, procs: list[int], rounds:
     extra = {}
     for r in range(rounds):
         for p in procs:
-            s, c, n = build(recipe, folder / f"out{p}", p)
+            s, c, n = fresh(build, recipe, folder / f"out{p}", p)
             times.setdefault(f"ftdata {p} proc", []).append(s)
             cpu.setdefault(f"ftdata {p} proc", []).append(c)
             examples[p] = n
@@ -261,17 +314,17 @@ def run_case(name: str, recipe: Path, tokenizer: Path, procs: list[int], rounds:
             prompts, completions = plain_texts(folder / f"out{procs[0]}")
             texts = [a + " " + b for a, b in zip(prompts, completions)]
             extra["prompts"], extra["completions"] = prompts, completions
-        s, c = bare(tokenizer, texts)
+        s, c = fresh(bare, tokenizer, texts)
         times.setdefault("bare", []).append(s)
         cpu.setdefault("bare", []).append(c)
         if peers:  # wall and CPU of the map call alone (see bench/compile.py)
-            s, _, c = datasets_map(extra["prompts"], [" " + c for c in extra["completions"]], BATCH)
+            s, _, c = fresh(datasets_map, extra["prompts"], [" " + c for c in extra["completions"]], BATCH)
             times.setdefault("datasets.map", []).append(s)
             cpu.setdefault("datasets.map", []).append(c)
         print(f"  {name} round {r + 1}: " + ", ".join(f"{k} {v[-1]:.1f}s cpu {cpu[k][-1]:.1f}s"
                                                       for k, v in times.items()), flush=True)
     if peers:
-        s, _, c = trl_prepare(extra["prompts"], [" " + c for c in extra["completions"]], folder)
+        s, _, c = fresh(trl_prepare, extra["prompts"], [" " + c for c in extra["completions"]], folder)
         times["TRL preparation"] = [s]
         cpu["TRL preparation"] = [c]
     best = {k: min(v) for k, v in times.items()}
@@ -293,7 +346,13 @@ def main() -> None:
     ap.add_argument("--memory-small", type=int, default=100)
     ap.add_argument("--memory-large", type=int, default=1000)
     ap.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "cache" / "ftdata-bench")
+    ap.add_argument("--in-process", action="store_true",
+                    help="time every run in this process (rounds 1-3 of issue 20) instead of a fresh one each")
+    ap.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child:
+        return child(args.child)
+    CALL["fresh"] = not args.in_process
     import datasets
 
     datasets.disable_progress_bars()
