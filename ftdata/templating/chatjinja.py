@@ -120,8 +120,12 @@ def _context_maker(tpl, globals_: dict):
     (``shared=True``: the dict given is the parent), cloned from one prototype built by
     ``new_context`` itself: its fixed attributes (environment, name, the set of global names)
     shared, its per-render state new (``vars``, ``exported_vars``, the block lists, the
-    evaluation context). Building a context was a third of a short render."""
-    from jinja2.runtime import new_context
+    evaluation context). Building a context was a third of a short render. None where this
+    jinja2 lacks ``new_context`` (the plain ``Template.render`` then)."""
+    try:
+        from jinja2.runtime import new_context
+    except ImportError:  # pragma: no cover - jinja2 3.x has it
+        return None
 
     make = functools.partial(new_context, tpl.environment, tpl.name, tpl.blocks, shared=True, globals=globals_)
     proto = make({})
@@ -148,13 +152,8 @@ def _prepared(source: str):
     """``(template, its globals as a plain dict, context maker)``: the context
     ``Template.render`` builds (``jinja2.runtime.new_context``, the globals first, then the
     variables; see :func:`_context_maker`), without reading the globals' ChainMap on every
-    call. The context maker is None where this jinja2 lacks that helper (the plain
-    ``Template.render`` then)."""
+    call. The context maker is None where it cannot be made (the plain ``Template.render`` then)."""
     tpl = compile_chat_template(source)
-    try:
-        from jinja2.runtime import new_context  # noqa: F401 - the helper the context maker mirrors
-    except ImportError:  # pragma: no cover - jinja2 3.x has it
-        return tpl, None, None
     if tpl.environment.is_async:  # pragma: no cover - our environment is synchronous
         return tpl, None, None
     globals_ = dict(tpl.globals)

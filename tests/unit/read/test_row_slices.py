@@ -71,6 +71,8 @@ def test_only_files_with_random_access_are_sliced(tmp_path):
         (tmp_path / "r.jsonl", "jsonl"), (tmp_path / "r.csv", "csv"), (tmp_path / "r.tsv", "tsv")]
     assert local_file(spec("r.json"), tmp_path) is None and local_file(spec("r.txt"), tmp_path) is None
     assert local_file(spec("missing.jsonl"), tmp_path) is None
+    # a missing file whose format cannot be guessed: None (read_source says "not found"), not a guess error
+    assert local_file(spec("missing.xyz"), tmp_path) is None
     given = SourceSpec.model_validate({"name": "a", "path": "r.txt", "format": "jsonl"})
     assert local_file(given, tmp_path) == (tmp_path / "r.txt", "jsonl")
     (tmp_path / "bad.parquet").write_bytes(b"not parquet")
