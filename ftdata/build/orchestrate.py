@@ -226,12 +226,14 @@ class Build(PhaseA):
         rows = self.row_plans.get(src.name)
         return rows is not None and any(g.mode == "round_robin" for g in rows.groups)
 
-    def checked_rows(self, src, record: bool = True) -> Iterator[list[CheckedRow]]:
+    def checked_rows(self, src, record: bool = True, reject: Callable[[Reject], None] | None = None
+                     ) -> Iterator[list[CheckedRow]]:
         """Read a source in order; schema-check it; yield batches of CheckedRow
         (:func:`~ftdata.build.rows.checked_rows`). ``record=False`` reads silently (no counts,
-        no rejects), for the few-shot exemplar pass."""
+        no rejects), for the few-shot exemplar pass. ``reject``: where the rejects of reading go
+        (default: written at once); phase A hands them to each batch's chunk."""
         counts = self.counts[src.name] if record else SourceCounts()
-        reject = self.reject if record else (lambda rec: None)
+        reject = (reject or self.reject) if record else (lambda rec: None)
         for batch in row_stream.checked_rows(src, self.recipe, self.base, counts=counts,
                                              reject=reject, want_index=self.wants_index(src),
                                              timings=self.timings):

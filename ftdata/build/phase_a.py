@@ -2,10 +2,17 @@
 
 Rows are read and checked in input order (:meth:`checked_rows`), cut into chunks -- or, for a
 local JSON Lines, CSV/TSV, Parquet or Arrow IPC file, only its byte ranges or row slices are cut here and the workers read them
-(:mod:`ftdata.build.ranged`; :meth:`PhaseA.read_back` checks their keys in input order and puts
-their read rejects where reading here would have written them) -- and each chunk's result comes from the chunk cache or from the engine's workers; each result is
+(:mod:`ftdata.build.ranged`; :meth:`PhaseA.read_back` checks their keys in input order) -- and
+each chunk's result comes from the chunk cache or from the engine's workers; each result is
 accounted for (candidates, rejects) and its table kept on disk for phase B, in input order.
 Progress (rows, rates, ETA) is reported after every chunk.
+
+A chunk's rejects -- those of reading its rows (read, schema, duplicate key), wherever they were
+read, and those of rendering and tokenizing them -- are written together when its result is
+accounted for, in line order (:meth:`PhaseA.write_rejects`). Chunks cover consecutive lines, so a
+source's phase-A rejects are in input order, a row's own in template order, whatever the chunk
+size, the number of workers, the engine or where the rows were read: ``rejects.jsonl`` is the same
+bytes for all of them (the plan's rejects follow, from phase B).
 
 :class:`PhaseA` is the part of :class:`~ftdata.build.orchestrate.Build` that does this; it
 reads the build's ``recipe``, ``base``, ``cache``, ``counts``, ``timings``, ``reject`` and
@@ -69,7 +76,7 @@ class PhaseA:
         its file in ``self._files``; the progress, at the start of the finalize stage."""
         from collections import deque
 
-        self._meter, self._rows_in_flight, self._events = RateMeter(), deque(), deque()
+        self._meter, self._rows_in_flight = RateMeter(), deque()
         prog = self._prog = BuildProgress("phase A", rows_total=self._count_rows())
         self._report(prog, progress)
         _import_before_fork()
@@ -100,18 +107,20 @@ class PhaseA:
                  if not self.wants_index(src) else None)
         self.timings["read"] += time.perf_counter() - t0
 
+        read_rejects: list = []  # read here, not yet given to a job: the rows read since the last batch
+
         def jobs():
             if tasks is not None:  # the workers read (ftdata.build.ranged); this process only cuts
                 for i, task in enumerate(tasks):
                     job = Job(i, [], task=task)
                     if not engine.stores_results:  # workers that may not see the file: read here
                         self.read_for_engine(job, fp)
-                    job.slot = self._slot()  # its read rejects go here once its result is back
                     self._rows_in_flight.append(0)
                     yield job
                 return
-            for i, rows in enumerate(self.checked_rows(src)):
-                job = Job(i, rows)
+            for i, rows in enumerate(self.checked_rows(src, reject=read_rejects.append)):
+                job = Job(i, rows, read_rejects=read_rejects[:])
+                read_rejects.clear()
                 if self.cache is not None and store is None:
                     t0 = time.perf_counter()
                     job.key = chunk_key(fp, rows)
@@ -133,8 +142,9 @@ class PhaseA:
                 self.cache.note(res.key, hit)
             n_rows = self._rows_in_flight.popleft()
             if job.task is not None:
-                res, n_rows, key = self.read_back(src, ctx, fp, job, res, seen, key)
-            files.append(self.save_chunk(res, work_dir / f"{src.name}-{job.index:06d}.arrow", src.name, key))
+                res, n_rows, key, job.read_rejects = self.read_back(src, ctx, fp, job, res, seen, key)
+            files.append(self.save_chunk(res, work_dir / f"{src.name}-{job.index:06d}.arrow", src.name, key,
+                                         job.read_rejects))
             prog.rows += n_rows
             prog.chunks += 1
             prog.cached_chunks += hit
@@ -145,6 +155,7 @@ class PhaseA:
                 self._importer.start()
             self._report(prog, progress)
             t_wait, main_before = time.perf_counter(), self.timings["read"] + self.timings["cache"]
+        self.write_rejects(read_rejects)  # rows read after the last batch's (all rejected), or no batch at all
         return files
 
     def read_for_engine(self, job: Job, fp: str | None) -> None:
@@ -162,11 +173,10 @@ class PhaseA:
 
     def read_back(self, src, ctx, fp, job: Job, res, seen: KeySet, key: str | None):
         """Account, in input order, for a chunk its worker read (:mod:`ftdata.build.ranged`):
-        check its keys against ``seen``, put its read and duplicate-key rejects in its slot, count
-        its rows. A chunk holding a duplicate key loses the duplicate rows' examples and rejects
+        check its keys against ``seen``, count its rows and its read and duplicate-key rejects. A chunk holding a duplicate key loses the duplicate rows' examples and rejects
         (:func:`_without_lines`; recomputed here without those rows where that cannot be done):
         exactly the chunk reading in this process makes. Returns ``(result, rows done, cache key
-        to store it under here or None)``. ``key``: the range's key where this process stores the
+        to store it under here or None, read and duplicate-key rejects)``. ``key``: the range's key where this process stores the
         chunk's entry (an engine whose workers may not see the cache: Ray)."""
         from .chunk import process_chunk  # looked up at call time, as the engines do
 
@@ -174,8 +184,7 @@ class PhaseA:
         info = res.read
         dup = seen.add_batch(info.keys).tolist() if info.keys else []
         dups = [row_stream.duplicate_key(src, k, line) for k, line, d in zip(info.keys, info.lines, dup) if d]
-        rejects = sorted(info.rejects + dups, key=lambda r: r.line) if dups else info.rejects  # row order
-        self._fill(job.slot, rejects)
+        rejects = info.rejects + dups
         counts = self.counts[src.name]
         counts.rows_read += info.n_read
         counts.rows_rejected += len(rejects)
@@ -200,25 +209,21 @@ class PhaseA:
                 key = chunk_key(fp, rows) if self.cache is not None else None
         # this process's share of reading: the key check, the accounting, a chunk recomputed
         self.timings["read"] += time.perf_counter() - t0
-        return res, n_rows, key
+        return res, n_rows, key, rejects
 
-    def _slot(self) -> list:
-        """A place in the ordered reject events, filled later (:meth:`_fill`)."""
-        slot = [False, []]
-        self._events.append(slot)
-        return slot
+    def write_rejects(self, *batches: list) -> None:
+        """Write rejects of consecutive lines of one source in line order (a stable sort: a row's
+        own rejects keep their template order)."""
+        for rec in sorted([r for b in batches for r in b], key=lambda r: r.line):
+            self.reject(rec)
 
-    def _fill(self, slot: list, rejects: list) -> None:
-        slot[:] = [True, rejects]
-        while self._events and self._events[0][0]:  # write every event whose turn has come
-            for rec in self._events.popleft()[1]:
-                self.reject(rec)
-
-    def save_chunk(self, res: ChunkResult | CachedChunk, path: Path, source: str, key: str | None = None) -> Path:
-        """Account for a chunk's result and keep its table on disk (in the cache when on)."""
+    def save_chunk(self, res: ChunkResult | CachedChunk, path: Path, source: str, key: str | None = None,
+                   read_rejects: list = ()) -> Path:
+        """Account for a chunk's result and keep its table on disk (in the cache when on); write the
+        rejects of reading its rows and of its rows, in line order."""
         t0 = time.perf_counter()
         self.counts[source].examples_candidates += res.candidates
-        self._fill(self._slot(), list(res.rejects))  # after the read rejects of chunks still in flight
+        self.write_rejects(read_rejects, res.rejects)
         if not isinstance(res, CachedChunk):
             stored = self.cache.put(key, res, res.table.schema) if self.cache is not None and key else None
             if stored is None:

@@ -119,18 +119,21 @@ def _records(out: Path) -> list[dict]:
     return [json.loads(x) for x in (out / "rejects.jsonl").read_text(encoding="utf-8").splitlines()]
 
 
-# recorded at d4f50a9 (before the reject table), see the module docstring
+# recorded at d4f50a9 (before the reject table), see the module docstring; rejects.jsonl re-recorded
+# when phase-A rejects came out in input order whatever the batch size (tests/integration/test_reject_order.py):
+# the same lines as the build of the commit before (7867302; sorted, byte-equal), in another order
 ZOO = {
-    "rejects.jsonl": "36470fac77951abec00966a4d075b438b6a3db7a05e80484e46b3788be43ea38",
+    "rejects.jsonl": "89e2c703293dca32761f57df5ae7ff1d773ca31eed3d681be3509f4516d694b4",
     "test/data-00000-of-00001.arrow": "151e4249df124ab74aab34ae310331e57643326123df64a97dcb2afed316c36c",
     "train/data-00000-of-00001.arrow": "c3046d6f78dd4ae6b9651e8ffbcc1ea6bc7143e381559705cdbffb7d6badb872",
 }
 # re-recorded when chat builds began to store the conversation (columns messages, tools) and the
 # chat input rules got their own codes: every column the shards had before is equal to the
 # recording above it (checked column by column against a build of the previous commit), the empty
-# assistant turns are empty_assistant_turn (were no_trained_token), the unknown role unknown_role
+# assistant turns are empty_assistant_turn (were no_trained_token), the unknown role unknown_role;
+# rejects.jsonl re-recorded with ZOO's (input order: the same lines, sorted, as 7867302's build)
 CHAT_ZOO = {
-    "rejects.jsonl": "bfeb667af40dee2e457259ad0f0cca3564e02396c878604a147dd6624d6b4b09",
+    "rejects.jsonl": "4b5a333aaa85aa0d61f1b5f4141f474225348a7a5401f9a118a41390c58de305",
     "test/data-00000-of-00001.arrow": "e8210b3bb4be8bfb8d02e9c674bd0dc9b07db9946aa51b03aed29b2f1b1829b4",
     "train/data-00000-of-00001.arrow": "74bb86114c3d47cf9975f1867774bead551e3800bf8295f6f6b42a23f0bdef1a",
 }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -16,5 +16,5 @@ class Job:
     result: Any = None
     key: str | None = None  # cache key of the chunk, when the build caches
     task: Any = None  # a byte range the worker reads itself (ftdata.build.ranged.RangeTask), or None
-    slot: Any = None  # where its read rejects go in the build's ordered reject events
+    read_rejects: list = field(default_factory=list)  # rejects of reading its rows (written with its result's)
     read: Any = None  # what the build process read of ``task`` for an engine that cannot (RangeRead)
