@@ -363,7 +363,7 @@ def _eos_text(r: ChatRenderer) -> str:
     return r.variables.get("eos_token") or "\x00no-eos"
 
 
-def _render(r: ChatRenderer, messages: list[dict], tools=None, add_generation_prompt: bool = False) -> str:
+def _render(r: ChatRenderer, tools, messages: list[dict], add_generation_prompt: bool = False) -> str:
     try:
         return r.render(messages, tools, add_generation_prompt)
     except ChatTemplateError as exc:
@@ -462,11 +462,8 @@ def render_chat(tok, messages: list[dict], *, specials: list[str], policy: ChatP
     plain = fast and method == "auto" and _all_plain(messages)
     msgs = messages if plain else plain_messages(messages)
 
-    def render(ms):
-        return _render(renderer, ms, tools)
-
-    def render_p(ms, gen):
-        return _render(renderer, ms, tools, gen)
+    # render(messages) and render_p(messages, add_generation_prompt): one C-level partial, no frame of its own
+    render = render_p = functools.partial(_render, renderer, tools)
 
     chosen = trained_turns(messages, policy)
     if not chosen:
