@@ -405,6 +405,14 @@ class _Header:
         self.key = (tuple([m["role"] for m in self.head]), tools)
         self._g, self._own = False, False
 
+    @classmethod
+    def of(cls, render_p, msgs: list[dict], chosen: list[int], renderer: ChatRenderer, tools: bool) -> _Header:
+        """The header of a conversation: the generation prompt from its opening (up to its first
+        user message, or its first trained turn when that comes first): short."""
+        first_user = 1 if msgs[0]["role"] == "user" else next(
+            (i + 1 for i, m in enumerate(msgs) if m["role"] == "user"), chosen[0])
+        return cls(render_p, msgs, min(first_user, chosen[0]) or chosen[0], renderer.generation_prompts, tools)
+
     def get(self) -> str | None:
         if self._g is False:
             if self.key in self.cache:
@@ -487,10 +495,7 @@ def render_chat(tok, messages: list[dict], *, specials: list[str], policy: ChatP
     for t in turns:
         if t.tools is not None:
             t.tools = _snap(text, *t.tools, specials)
-    # the generation prompt from the conversation's opening (up to its first user message): short
-    first_user = next((i + 1 for i, m in enumerate(msgs) if m["role"] == "user"), chosen[0])
-    header = _Header(render_p, msgs, min(first_user, chosen[0]) or chosen[0], renderer.generation_prompts,
-                     tools is not None)
+    header = _Header.of(render_p, msgs, chosen, renderer, tools is not None)
     spans, missing, starts, contents = [], [], [], []
     prev = 0
     eos = _eos_text(renderer)
@@ -579,9 +584,7 @@ def _plain_example(renderer: ChatRenderer, msgs: list[dict], chosen: list[int], 
     if "".join(texts) != text:
         return None
     pos = list(itertools.accumulate(map(len, texts[:-1])))
-    first_user = next((i + 1 for i, m in enumerate(msgs) if m["role"] == "user"), chosen[0])
-    header = _Header(render_p, msgs, min(first_user, chosen[0]) or chosen[0], renderer.generation_prompts,
-                     tools)
+    header = _Header.of(render_p, msgs, chosen, renderer, tools)
     eos = _eos_text(renderer)
     eot_rule = policy.end_of_turn
     spans, missing, starts = [], [], []
