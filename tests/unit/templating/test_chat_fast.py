@@ -13,7 +13,7 @@ value of train_on, end_of_turn, empty_think and parity, and the user role traine
 
 from __future__ import annotations
 
-import itertools
+import dataclasses
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -22,7 +22,13 @@ from hypothesis import strategies as st
 from ftdata.templating import chat as chat_mod
 from ftdata.templating.chat import _MARK_BASE, ChatError, ChatPolicy, render_chat
 from ftdata.templating.chatjinja import renderer_for
-from ftdata.testing_chat import TEMPLATES, TOOLS, chat_tokenizer, dialogsum_conversations, named_tokenizer
+from ftdata.testing_chat import (
+    TEMPLATES,
+    TOOLS,
+    chat_tokenizer,
+    dialogsum_conversations,
+    named_tokenizer,
+)
 from ftdata.tokenize.specials import specials_for
 
 from tests.conftest import shared
@@ -40,9 +46,7 @@ POLICIES = [ChatPolicy(train_on=on, end_of_turn=eot, empty_think=et, parity=par,
                 ("last", "none", "train", "all", ("assistant",)),
                 ("all", "eot", "mask", "all", ("assistant", "user")),
             ]]
-for _p, _add in itertools.product(POLICIES[:2], [False]):
-    POLICIES.append(ChatPolicy(_p.train_roles, _p.train_on, _p.reasoning, _p.empty_think, _p.end_of_turn, _add,
-                               _p.parity))
+POLICIES += [dataclasses.replace(p, add_eos=False) for p in POLICIES[:2]]  # eot without an appended EOS
 
 
 @pytest.fixture(scope="module")
