@@ -553,9 +553,10 @@ def _example(text: str, spans: list[tuple[int, int]], missing: list[bool], start
 
 
 def _all_plain(messages: list[dict]) -> bool:
-    """Every message is ``{role, content}`` with text content (no reasoning, tool calls, weight)."""
+    """Every message is ``{role, content}`` with text content and a role (no reasoning, tool calls,
+    weight): :func:`plain_messages` hands each to the template as it is."""
     for m in messages:
-        if len(m) != 2 or type(m.get("content")) is not str or "role" not in m:
+        if len(m) != 2 or type(m.get("content")) is not str or m.get("role") is None:
             return False
     return True
 

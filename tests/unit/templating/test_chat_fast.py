@@ -64,6 +64,8 @@ def _outcome(tok, renderer, specials, msgs, policy, tools, fast):
         return render_chat(tok, msgs, specials=specials, policy=policy, tools=tools, renderer=renderer, fast=fast)
     except ChatError as exc:
         return ("error", exc.code, str(exc))
+    except Exception as exc:  # noqa: BLE001 - malformed input fails alike on both paths
+        return ("crash", type(exc).__name__, str(exc))
 
 
 class _Counted:
@@ -143,4 +145,6 @@ def test_fast_path_taken_and_declined(setups, monkeypatch):
     assert (counted.taken, counted.handed) == (1, 1)
     _same(setups["qwen3_style"], [plain[0], {**plain[1], "reasoning_content": "think"}], POLICIES[0])
     _same(setups["chatml"], [plain[0], {**plain[1], "weight": 1}], POLICIES[0])
+    # a null role: plain_messages drops it (the general path then fails on the message), not plain here
+    assert _same(setups["chatml"], [{"role": None, "content": "x"}, *plain], POLICIES[1])[0] == "crash"
     assert (counted.taken, counted.handed) == (1, 1)  # not plain: the fast path is not asked
