@@ -366,17 +366,20 @@ def tokenize_kept(ctx: ChunkContext, tok, kept: list, hits: set[str]):
                          f"{exc.message} (overflow: error)") from None
     items = []
     for i, (k, esc, why) in enumerate(zip(kept, escaped, cols.reject)):
+        if why is not None:  # a Rejection: (code, message)
+            row = k.row
+            rejects.append(Reject(ctx.source, row.key, row.line, why.code, why.message, k.template.name, row.split))
+            continue
+        if not esc:
+            items.append(k)  # nothing to restore: the example as rendered
+            continue
         row, t, prompt, completion, choices = k.row, k.template, k.prompt, k.completion, k.choices
         msgs, tools = k.messages, k.tools
-        if why is not None:  # a Rejection: (code, message)
-            rejects.append(Reject(ctx.source, row.key, row.line, why.code, why.message, t.name, row.split))
-            continue
-        if esc:
-            cols.flags[i] |= SPECIAL_IN_DATA
-            prompt, completion = sp.restore(prompt), sp.restore(completion)
-            if choices:
-                choices = [sp.restore(x) for x in choices]
-            msgs, tools = _restored(sp, msgs), _restored(sp, tools)
+        cols.flags[i] |= SPECIAL_IN_DATA
+        prompt, completion = sp.restore(prompt), sp.restore(completion)
+        if choices:
+            choices = [sp.restore(x) for x in choices]
+        msgs, tools = _restored(sp, msgs), _restored(sp, tools)
         items.append(Rendered(row, t, prompt, completion, choices, msgs, tools, k.chat_bits))
     if len(items) < len(cols):
         cols = cols.take(np.fromiter((w is None for w in cols.reject), dtype=bool, count=len(cols)))

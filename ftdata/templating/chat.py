@@ -358,7 +358,12 @@ def _end_of_turn(text: str, end: int, specials: list[str], skip: str | None = No
     return None if m.group(2) == skip else m.end()
 
 
-def _render(r: ChatRenderer, messages: list[dict], tools=None, add_generation_prompt: bool = False) -> str:
+def _eos_text(r: ChatRenderer) -> str:
+    """The EOS token's text (``end_of_turn: eos`` ends a turn with it), or a text no render holds."""
+    return r.variables.get("eos_token") or "\x00no-eos"
+
+
+def _render(r: ChatRenderer, tools, messages: list[dict], add_generation_prompt: bool = False) -> str:
     try:
         return r.render(messages, tools, add_generation_prompt)
     except ChatTemplateError as exc:
@@ -400,6 +405,14 @@ class _Header:
         self.key = (tuple([m["role"] for m in self.head]), tools)
         self._g, self._own = False, False
 
+    @classmethod
+    def of(cls, render_p, msgs: list[dict], chosen: list[int], renderer: ChatRenderer, tools: bool) -> _Header:
+        """The header of a conversation: the generation prompt from its opening (up to its first
+        user message, or its first trained turn when that comes first): short."""
+        first_user = 1 if msgs[0]["role"] == "user" else next(
+            (i + 1 for i, m in enumerate(msgs) if m["role"] == "user"), chosen[0])
+        return cls(render_p, msgs, min(first_user, chosen[0]) or chosen[0], renderer.generation_prompts, tools)
+
     def get(self) -> str | None:
         if self._g is False:
             if self.key in self.cache:
@@ -429,7 +442,7 @@ class _Header:
 
 def render_chat(tok, messages: list[dict], *, specials: list[str], policy: ChatPolicy | None = None,
                 tools: list[dict] | None = None, template: str | None = None, method: str = "auto",
-                renderer: ChatRenderer | None = None) -> ChatExample:
+                renderer: ChatRenderer | None = None, fast: bool = True) -> ChatExample:
     """Render a conversation and find the trained spans (see the module docstring).
 
     Args:
@@ -442,6 +455,8 @@ def render_chat(tok, messages: list[dict], *, specials: list[str], policy: ChatP
         method: ``auto`` (marker render, the diff where its check fails), ``diff`` (always the
             per-part diff; the benchmark's "before").
         renderer: the compiled template (built from ``tok`` / ``template`` when None).
+        fast: take :func:`_plain_example` for the common conversation (False: the general path
+            always; both give the same example, ``tests/unit/templating/test_chat_fast.py``).
 
     Raises:
         ChatError: the template fails, a part cannot be located, or nothing is trained.
@@ -452,19 +467,22 @@ def render_chat(tok, messages: list[dict], *, specials: list[str], policy: ChatP
             renderer = renderer_for(tok, template)
         except ChatTemplateError as exc:
             raise ChatError(str(exc)) from None
-    msgs = plain_messages(messages)
+    plain = fast and method == "auto" and _all_plain(messages)
+    msgs = messages if plain else plain_messages(messages)
 
-    def render(ms):
-        return _render(renderer, ms, tools)
-
-    def render_p(ms, gen):
-        return _render(renderer, ms, tools, gen)
+    # render(messages) and render_p(messages, add_generation_prompt): one C-level partial, no frame of its own
+    render = render_p = functools.partial(_render, renderer, tools)
 
     chosen = trained_turns(messages, policy)
     if not chosen:
         raise ChatError(f"no turn to train (train_roles: {', '.join(policy.train_roles)}; weight 0 on the others)",
                         Code.NO_TRAINED_TOKEN)
     text = render(msgs)
+    if plain:
+        ex = _plain_example(renderer, msgs, chosen, text, specials, policy, tools is not None, render,
+                            render_p)
+        if ex is not None:
+            return ex
     fallback = method == "diff"
     turns = None
     if not fallback:
@@ -477,13 +495,10 @@ def render_chat(tok, messages: list[dict], *, specials: list[str], policy: ChatP
     for t in turns:
         if t.tools is not None:
             t.tools = _snap(text, *t.tools, specials)
-    # the generation prompt from the conversation's opening (up to its first user message): short
-    first_user = next((i + 1 for i, m in enumerate(msgs) if m["role"] == "user"), chosen[0])
-    header = _Header(render_p, msgs, min(first_user, chosen[0]) or chosen[0], renderer.generation_prompts,
-                     tools is not None)
+    header = _Header.of(render_p, msgs, chosen, renderer, tools is not None)
     spans, missing, starts, contents = [], [], [], []
     prev = 0
-    eos = renderer.variables.get("eos_token") or "\x00no-eos"  # end_of_turn: eos ends a turn with it
+    eos = _eos_text(renderer)
     for t in turns:
         if t.reasoning is None and t.tools is None and t.content is not None:
             first, end = t.content  # the common turn: its content alone
@@ -510,7 +525,17 @@ def render_chat(tok, messages: list[dict], *, specials: list[str], policy: ChatP
         starts.append(start)
         contents.append(t.content if t.content is not None else (start, end))
         prev = spans[-1][1]
-    if not any(x is not None and x[1] > x[0] for t in turns for x in (t.content, t.reasoning, t.tools)):
+    trains = any(x is not None and x[1] > x[0] for t in turns for x in (t.content, t.reasoning, t.tools))
+    return _example(text, spans, missing, starts, contents[-1], chosen, msgs, policy, render_p, trains, fallback)
+
+
+def _example(text: str, spans: list[tuple[int, int]], missing: list[bool], starts: list[int],
+             content: tuple[int, int], chosen: list[int], msgs: list[dict], policy: ChatPolicy, render_p,
+             trains: bool, fallback: bool) -> ChatExample:
+    """The example from its turns' spans (``missing``: no end-of-turn token found; ``content``:
+    the last turn's content span; ``trains``: some part of a turn renders text): the appended
+    EOS, the untrained end, the parity check."""
+    if not trains:
         raise ChatError("no trained token: the assistant turn(s) to train render no content", Code.NO_TRAINED_TOKEN)
     append_eos = False
     if policy.end_of_turn == "eot":
@@ -522,9 +547,62 @@ def render_chat(tok, messages: list[dict], *, specials: list[str], policy: ChatP
         spans[-1] = (spans[-1][0], len(text))
     untrained_end = any(missing[:-1]) or (missing[-1] and not append_eos)
     parity = _parity(render_p, msgs, chosen, starts, text, policy)
-    a, b = contents[-1]
+    a, b = content
     return ChatExample(text, spans, untrained_end, append_eos, text[:a], text[a:b],
                        parity, fallback)
+
+
+def _all_plain(messages: list[dict]) -> bool:
+    """Every message is ``{role, content}`` with text content and a role (no reasoning, tool calls,
+    weight): :func:`plain_messages` hands each to the template as it is."""
+    for m in messages:
+        if len(m) != 2 or type(m.get("content")) is not str or m.get("role") is None:
+            return False
+    return True
+
+
+def _plain_example(renderer: ChatRenderer, msgs: list[dict], chosen: list[int], text: str, specials: list[str],
+                   policy: ChatPolicy, tools: bool, render, render_p) -> ChatExample | None:
+    """:func:`render_chat`'s general path for the common conversation (:func:`_all_plain`), with
+    none of its per-part objects: each chosen turn's content wrapped in its marker pair, one
+    marked render, its markers read in order, the stripped text checked to be the plain render,
+    then each turn's start and end-of-turn as there. None where the marked render is not the
+    common case (a marker missing, repeated or out of order, the check failing): the general
+    path then reads the same conversation from its plain render on."""
+    n = len(chosen)
+    if 2 * n > _MARK_TOP - _MARK_BASE + 1:
+        return None
+    marked = list(msgs)
+    k = _MARK_BASE
+    for i in chosen:
+        m = msgs[i]
+        marked[i] = {**m, "content": chr(k) + m["content"] + chr(k + 1)}
+        k += 2
+    pieces = _MARK_SPLIT.split(render(marked))
+    if pieces[1::2] != _in_order(n):
+        return None
+    texts = pieces[::2]
+    if "".join(texts) != text:
+        return None
+    pos = list(itertools.accumulate(map(len, texts[:-1])))
+    header = _Header.of(render_p, msgs, chosen, renderer, tools)
+    eos = _eos_text(renderer)
+    eot_rule = policy.end_of_turn
+    spans, missing, starts = [], [], []
+    prev, trains = 0, False
+    for j, i in enumerate(chosen):
+        first, end = pos[2 * j], pos[2 * j + 1]
+        trains = trains or end > first
+        start = (_content_start(text, prev, first, header, policy, specials)
+                 if msgs[i]["role"] == "assistant" else first)  # other roles: their content
+        eot = _end_of_turn(text, end, specials) if eot_rule != "none" else None
+        if eot_rule == "eos" and eot is not None and text[eot - len(eos):eot] != eos:
+            eot = None
+        prev = eot if eot is not None else end
+        spans.append((start, prev))
+        missing.append(eot is None)
+        starts.append(start)
+    return _example(text, spans, missing, starts, (first, end), chosen, msgs, policy, render_p, trains, False)
 
 
 def _turn_start(t: _Turn, text: str, prev: int, first: int, end: int, header: _Header, policy: ChatPolicy,
@@ -541,15 +619,23 @@ def _turn_start(t: _Turn, text: str, prev: int, first: int, end: int, header: _H
         h = header.end_before(text, t.reasoning[1], n, end)  # a channel that opens a new block
         return h if h is not None and h <= n else n
     if t.content is not None and t.content[0] == first:
-        h = header.end_before(text, prev, first, first)
-        if h is None or h == first:
-            return first
-        if _EMPTY_THINK.fullmatch(text, h, first):
-            return h if policy.empty_think == "train" else first
-        # a channel header the model writes (Harmony-style <|channel|>final<|message|>) trains with the turn
-        return h if SpecialsRx.of(specials).first.search(text, h, first) is not None else first
+        return _content_start(text, prev, first, header, policy, specials)
     h = header.end_before(text, prev, first, end)  # a tool-call turn: from the generation prompt's end
     return h if h is not None and h <= end else first
+
+
+def _content_start(text: str, prev: int, first: int, header: _Header, policy: ChatPolicy,
+                   specials: list[str]) -> int:
+    """Where a turn whose text starts with its content starts training: at the content, or at
+    the end of the generation prompt before it when what lies between is an empty think block
+    (``empty_think: train``) or a channel header the model writes."""
+    h = header.end_before(text, prev, first, first)
+    if h is None or h == first:
+        return first
+    if _EMPTY_THINK.fullmatch(text, h, first):
+        return h if policy.empty_think == "train" else first
+    # a channel header the model writes (Harmony-style <|channel|>final<|message|>) trains with the turn
+    return h if SpecialsRx.of(specials).first.search(text, h, first) is not None else first
 
 
 def _parity(render_p, msgs, chosen, starts, text, policy: ChatPolicy) -> bool:

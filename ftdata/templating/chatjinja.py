@@ -137,11 +137,13 @@ def _context_maker(tpl, globals_: dict):
     blocks = tpl.blocks
     new = object.__new__
 
-    def clone(parent: dict):
+    def clone(parent: dict):  # the instance dicts filled in place (keyword update was a third of it)
         ctx, ev = new(cls), new(ev_cls)
-        vars(ev).update(ev_fixed)
-        vars(ctx).update(fixed, parent=parent, vars={}, exported_vars=set(), eval_ctx=ev,
-                         blocks={k: [v] for k, v in blocks.items()})
+        ev.__dict__.update(ev_fixed)
+        d = ctx.__dict__
+        d.update(fixed)
+        d["parent"], d["vars"], d["exported_vars"], d["eval_ctx"] = parent, {}, set(), ev
+        d["blocks"] = {k: [v] for k, v in blocks.items()} if blocks else {}
         return ctx
 
     return clone

@@ -1,12 +1,15 @@
-"""from_openai's fast path for plain {role, content} messages agrees with the full checks."""
+"""from_openai's fast path for plain {role, content} messages agrees with the full checks; dumps'
+cached C encoder writes what the JSON encoder writes."""
 
 from __future__ import annotations
+
+import json
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ftdata.templating.chatjinja import plain_messages
-from ftdata.templating.conversation import ConversationError, from_openai
+from ftdata.templating.conversation import ConversationError, dumps, from_openai
 
 
 class _Slow(dict):
@@ -87,3 +90,16 @@ def test_dumps_writes_what_json_dumps_wrote(value):
     from ftdata.templating.conversation import dumps
 
     assert dumps(value) == json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+                     max_leaves=20)
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=_JSON)
+def test_dumps_is_the_json_encoders_text(value):
+    """dumps (the C encoder made once) writes exactly what the JSON encoder it stands for writes
+    (NaN and infinities included, non-ASCII as is, key order kept)."""
+    assert dumps(value) == json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode(value)
