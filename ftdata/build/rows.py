@@ -133,8 +133,8 @@ def read_range(src: SourceSpec, recipe: Recipe, source_rows: Iterable[SourceRow]
 def raw_batches(src: SourceSpec, base: Path, batch_size: int) -> Iterator[list[SourceRow]]:
     """A source's rows in input order, in chunks: a local JSON Lines file in the line ranges of
     :func:`~ftdata.read.ranges.line_ranges` (``batch_size`` lines or
-    :data:`~ftdata.read.ranges.CHUNK_BYTES` of text, whichever comes first: chunks sized by
-    work), a local Parquet or Arrow IPC file in the row slices of
+    :data:`~ftdata.read.ranges.CHUNK_BYTES` of text, whichever comes first, the file's tail
+    cut finer: chunks sized by work), a local Parquet or Arrow IPC file in the row slices of
     :func:`~ftdata.read.columnar.row_slices` (``batch_size`` rows, never across a row group or
     record batch), every other source in chunks of ``batch_size`` rows: the chunks the workers
     read (:mod:`ftdata.build.ranged`; a CSV/TSV file's ranges are these ``batch_size``-row

@@ -373,7 +373,8 @@ class Recipe(_Model):
     def _dedup_bool(cls, v):
         return {"exact": v, "near": False} if isinstance(v, bool) else v
     batch_size: int = Field(1000, gt=0, description="Rows per chunk at most (a JSON Lines chunk is also cut "
-                            "after 1 MiB of row text: ftdata.read.ranges.CHUNK_BYTES).")
+                            "after 1 MiB of row text, finer in the file's last 4 MiB: "
+                            "ftdata.read.ranges.line_ranges).")
     shard_size: int = Field(100_000, gt=0, description="Maximum examples per Arrow shard.")
     cache_dir: str | None = Field(
         None, description="Folder for cached chunk results (incremental rebuilds); default $FTDATA_CACHE_DIR, "

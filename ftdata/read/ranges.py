@@ -1,10 +1,13 @@
 """Chunk boundaries of a line-based source, found by scanning bytes (never parsing).
 
 A build cuts a JSON Lines source into chunks of whole lines: a chunk ends after
-``max_lines`` lines, or after the line holding its ``max_bytes``-th byte, whichever comes
-first (:func:`line_ranges`). Cutting by bytes as well as by lines sizes chunks by work: 1,000
-conversations of 32 turns are 3.5 MB of text and become several chunks the workers share,
-where 1,000 rows of a short prompt/completion source stay one chunk.
+``max_lines`` lines, or after the line holding its byte budget's last byte, whichever comes
+first (:func:`line_ranges`). The budget is ``max_bytes``, or a quarter of the bytes still to
+cut when that is less (the file's tail), but at least :data:`TAIL_MIN_BYTES`. Cutting by
+bytes as well as by lines sizes chunks by work: 1,000 conversations of 32 turns are 3.5 MB of
+text and become several chunks the workers share, where 1,000 rows of a short
+prompt/completion source stay one chunk; the tail's shrinking chunks let the workers finish
+together.
 
 The scan finds newline positions with NumPy, a block of the file at a time, so its cost is a few
 milliseconds per hundred megabytes, whatever the line count; the rows of a range are read by
@@ -30,6 +33,18 @@ import numpy as np
 #: 1,000 32-turn conversations into 4 chunks that two workers share instead of one.
 CHUNK_BYTES = 1 << 20
 
+#: The tail of a file is cut finer: a chunk holds at most 1/:data:`TAIL_SHARE` of the bytes
+#: still to cut (never less than :data:`TAIL_MIN_BYTES`), so the last chunks shrink and the
+#: workers finish together instead of one tokenizing a whole last chunk while the others wait.
+#: Both are constants, not the worker count: the cuts (and the chunk cache's keys) depend on the
+#: file and ``batch_size`` alone, whatever ``--num-proc`` or engine. Measured on 5,000 DialogSum
+#: conversations (4.8 MB; 5 chunks before, 12 now), 2 processes, 8 builds each way alternating:
+#: phase A median 1.333 -> 1.169 s, build 1.800 -> 1.637 s, CPU 2.95 -> 2.90 s; the worker left
+#: idle at the end waited 0.19-0.28 s before, 0.02 s now. 1,000 32-turn conversations (4 -> 11
+#: chunks) and the plain 50,000 rows (50 -> 57) within the noise either way.
+TAIL_SHARE = 4
+TAIL_MIN_BYTES = 128 << 10
+
 _BLOCK = 1 << 24  # bytes scanned per NumPy pass
 
 
@@ -51,14 +66,15 @@ def line_ranges(path: Path, max_lines: int, max_bytes: int = CHUNK_BYTES) -> Ite
         nl = np.empty(0, dtype=np.int64)  # positions of the newlines at or after ``start``, scanned
         start, line, scanned = 0, 1, 0
         while start < size:
-            while scanned < size and len(nl) < max_lines and (not len(nl) or nl[-1] < start + max_bytes - 1):
+            cap = min(max_bytes, max(TAIL_MIN_BYTES, (size - start) // TAIL_SHARE))
+            while scanned < size and len(nl) < max_lines and (not len(nl) or nl[-1] < start + cap - 1):
                 block = np.frombuffer(fh.read(_BLOCK), dtype=np.uint8)
                 nl = np.concatenate([nl, np.flatnonzero(block == 10) + scanned])
                 scanned += max(len(block), 1)  # a file that shrank under us ends the scan
             ends = []
             if len(nl) >= max_lines:
                 ends.append(int(nl[max_lines - 1]))
-            i = int(np.searchsorted(nl, start + max_bytes - 1))
+            i = int(np.searchsorted(nl, start + cap - 1))
             if i < len(nl):
                 ends.append(int(nl[i]))
             end = min(ends) + 1 if ends else size
