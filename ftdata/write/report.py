@@ -70,7 +70,9 @@ def render_report(manifest: dict, tables: dict[str, pa.Table], build_info: dict 
         plots = False
     m = manifest
     seq2seq = m.get("layout") == "seq2seq"
-    stats = {s: split_stats(t, release, seq2seq) for s, t in tables.items() if t.num_rows}
+    names = [s for s, t in tables.items() if t.num_rows]
+    ahead_stats = ahead.stats(names) if ahead is not None else None
+    stats = ahead_stats if ahead_stats is not None else {s: split_stats(tables[s], release, seq2seq) for s in names}
     # the build's split order (train, validation, test) rather than the manifest's sorted keys
     order = [s for s in tables if s in manifest["tokens"]] + [s for s in manifest["tokens"] if s not in tables]
     answers = {s: answer_counts(t, release) for s, t in tables.items() if t.num_rows}
@@ -152,7 +154,8 @@ class PlotsAhead:
     split's in its order: the rows its shards get) and draws the plots; it writes no file. The
     report uses them when they were drawn for its splits, in its order, with its
     ``max_length``, and draws them itself otherwise (also when the thread failed): the same
-    images either way. Measured on the plain benchmark (warm builds, phase A cached, 3 each):
+    images either way. The report takes the thread's statistics too (:meth:`stats`), rather than
+    reading them again from the shards. Measured on the plain benchmark (warm builds, phase A cached, 3 each):
     phase B + commit 0.71 / 0.71 / 0.77 -> 0.72 / 0.63 / 0.59 s wall. A forked process instead
     was slower than no overlap (0.86-1.65 s): the build process's writes after the fork were
     copied on write.
@@ -163,6 +166,8 @@ class PlotsAhead:
 
         self.key = ([name for name, order in orders.items() if len(order)], max_length)
         self._images: dict[str, str] | None = None
+        self._stats: dict[str, dict[str, np.ndarray]] | None = None
+        self._stats_done = threading.Event()
         # not a daemon: a process that ends (a failed build's CLI) waits for it rather than
         # tearing down the interpreter under it (matplotlib's C++ then aborts the process)
         self._thread = threading.Thread(target=self._draw, args=(work, orders, seq2seq), name="ftdata-report-plots")
@@ -170,15 +175,29 @@ class PlotsAhead:
 
     def _draw(self, work: pa.Table, orders: dict[str, np.ndarray], seq2seq: bool) -> None:
         splits, max_length = self.key
+        # whatever fails, the report reads the statistics or draws the plots itself
         try:
             every = split_stats(work, None, seq2seq)
-            self._images = plot_images({s: {k: v[orders[s]] for k, v in every.items()} for s in splits}, max_length)
-        except Exception:  # noqa: BLE001 - whatever failed, the report draws the plots itself
+            self._stats = {s: {k: v[orders[s]] for k, v in every.items()} for s in splits}
+        except Exception:  # noqa: BLE001
+            self._stats = None
+        finally:
+            self._stats_done.set()
+        try:
+            self._images = None if self._stats is None else plot_images(self._stats, max_length)
+        except Exception:  # noqa: BLE001
             self._images = None
 
     def wait(self) -> None:
         """Until the thread is done (a failed build returns with no thread of its own running)."""
         self._thread.join()
+
+    def stats(self, splits: list[str]) -> dict[str, dict[str, np.ndarray]] | None:
+        """The per-example statistics of these splits (in this order), as
+        :func:`~ftdata.write.reportstats.split_stats` reads them from the shards, once computed
+        (before the plots are drawn); None when computed for other splits or when they failed."""
+        self._stats_done.wait()
+        return self._stats if self.key[0] == splits else None
 
     def images(self, splits: list[str], max_length: int | None) -> dict[str, str] | None:
         """The images, once drawn, when drawn for exactly these splits (in this order) and

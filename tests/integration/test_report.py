@@ -355,19 +355,25 @@ def test_plots_drawn_while_the_shards_are_written_are_the_reports_own(two_tasks,
 
     recipe = two_tasks.parent / "recipe.yaml"
     used = []
-    real = report.PlotsAhead.images
+    real, real_stats = report.PlotsAhead.images, report.PlotsAhead.stats
 
     def spy(self, splits, max_length):
         got = real(self, splits, max_length)
         used.append(got is not None)
         return got
 
+    def spy_stats(self, splits):
+        got = real_stats(self, splits)
+        used.append(("stats", got is not None))
+        return got
+
     monkeypatch.setattr(report.PlotsAhead, "images", spy)
+    monkeypatch.setattr(report.PlotsAhead, "stats", spy_stats)
     ahead = (compile_recipe(recipe, output=tmp_path / "ahead").output / REPORT).read_text()
-    assert used == [True]
+    assert used == [("stats", True), True]  # its statistics (tables) and plots both from the thread
     monkeypatch.setattr(Build, "_plots_ahead", lambda self, work, p: None)
     after = (compile_recipe(recipe, output=tmp_path / "after").output / REPORT).read_text()
-    assert used == [True]
+    assert used == [("stats", True), True]
     assert _plots(ahead) == _plots(after) and len(_plots(after)) == 6
     assert _without_build_seconds(ahead) == _without_build_seconds(after)
     assert _without_build_seconds(ahead) != ahead  # the card was there to strip
@@ -401,5 +407,9 @@ def test_plots_ahead_are_used_only_for_the_reports_splits_and_max_length(reviews
     stats = {s: split_stats(work.take(pa.array(orders[s]))) for s in splits}
     assert ahead.images(splits, 77) == plot_images(stats, 77)
     assert ahead.images(splits, 78) is None and ahead.images(splits[::-1], 77) is None
+    got = ahead.stats(splits)  # what the report reads from the shards, array for array
+    assert list(got) == splits and all(got[s].keys() == stats[s].keys() for s in splits)
+    assert all(np.array_equal(got[s][k], v) and got[s][k].dtype == v.dtype for s in splits for k, v in stats[s].items())
+    assert ahead.stats(splits[::-1]) is None
     broken = PlotsAhead(work.drop_columns(["labels"]), orders, False, 77)  # its statistics fail
-    assert broken.images(splits, 77) is None
+    assert broken.images(splits, 77) is None and broken.stats(splits) is None
