@@ -30,7 +30,8 @@ import numpy as np
 #: rows, and 10,000 DialogSum conversations 5.67 / 5.61 / 5.61 / 5.35 / 5.54 s: within the noise,
 #: so a chunk's fixed cost does not decide. 1 MiB keeps the plain DialogSum benchmark (~1.1 KB a
 #: row) at ~940 rows a chunk, close to today's 1,000 (fewer chunk files for phase B), and cuts
-#: 1,000 32-turn conversations into 4 chunks that two workers share instead of one.
+#: 1,000 32-turn conversations into 4 chunks of 1 MiB that two workers share instead of one
+#: (11 with the tail rule below).
 CHUNK_BYTES = 1 << 20
 
 #: The tail of a file is cut finer: a chunk holds at most 1/:data:`TAIL_SHARE` of the bytes
