@@ -172,6 +172,11 @@ _MARK_SPLIT = re.compile(f"([{chr(_MARK_BASE)}-{chr(_MARK_TOP)}])")
 _EMPTY_THINK = re.compile(r"\s*<think>\s*</think>\s*")
 
 
+def _wrap(value: str, k: int) -> str:
+    """``value`` in marker pair ``k`` (the caller keeps ``k`` within the plane: :data:`_MARK_TOP`)."""
+    return chr(_MARK_BASE + 2 * k) + value + chr(_MARK_BASE + 2 * k + 1)
+
+
 @dataclass
 class _Turn:
     """Where one trained message's parts are in the render (character spans, None: not printed)."""
@@ -212,7 +217,7 @@ def _marker_spans(render, messages: list[dict], chosen: list[int], text: str) ->
         owners.append((i, part))
         if _MARK_BASE + 2 * k + 1 > _MARK_TOP:
             raise _Fallback
-        return chr(_MARK_BASE + 2 * k) + value + chr(_MARK_BASE + 2 * k + 1)
+        return _wrap(value, k)
 
     for i in range(len(messages)) if any_tools else chosen:
         m = messages[i]
@@ -356,6 +361,20 @@ def _end_of_turn(text: str, end: int, specials: list[str], skip: str | None = No
     if m is None:
         return None
     return None if m.group(2) == skip else m.end()
+
+
+def _turn_end(text: str, end: int, specials: list[str], policy: ChatPolicy, eos: str, skip: str | None = None,
+              closed: bool = False) -> int | None:
+    """Where a turn whose parts end at ``end`` ends, its end-of-turn token included, by the
+    policy's ``end_of_turn`` (None: no such token, or ``none``). ``closed``: the turn's tool calls
+    close it themselves (it ends at ``end``); ``skip``: see :func:`_end_of_turn`. With ``eos``
+    only a turn that ends with the EOS text (``eos``, :func:`_eos_text`) has one."""
+    if policy.end_of_turn == "none":
+        return None
+    eot = end if closed else _end_of_turn(text, end, specials, skip)
+    if policy.end_of_turn == "eos" and eot is not None and text[eot - len(eos):eot] != eos:
+        return None
+    return eot
 
 
 def _eos_text(r: ChatRenderer) -> str:
@@ -517,9 +536,7 @@ def render_chat(tok, messages: list[dict], *, specials: list[str], policy: ChatP
             opening = rx.first.match(g) if g else None  # the first special (in order) g starts with
             skip = opening.group() if opening else None
             closed = text.endswith(rx.all, 0, end)  # <|call|> in the region
-        eot = (end if closed else _end_of_turn(text, end, specials, skip)) if policy.end_of_turn != "none" else None
-        if policy.end_of_turn == "eos" and eot is not None and text[eot - len(eos):eot] != eos:
-            eot = None
+        eot = _turn_end(text, end, specials, policy, eos, skip, closed)
         spans.append((start, eot if eot is not None else end))
         missing.append(eot is None)
         starts.append(start)
@@ -570,24 +587,19 @@ def _plain_example(renderer: ChatRenderer, msgs: list[dict], chosen: list[int], 
     common case (a marker missing, repeated or out of order, the check failing): the general
     path then reads the same conversation from its plain render on."""
     n = len(chosen)
-    if 2 * n > _MARK_TOP - _MARK_BASE + 1:
+    if _MARK_BASE + 2 * n - 1 > _MARK_TOP:
         return None
     marked = list(msgs)
-    k = _MARK_BASE
-    for i in chosen:
-        m = msgs[i]
-        marked[i] = {**m, "content": chr(k) + m["content"] + chr(k + 1)}
-        k += 2
-    pieces = _MARK_SPLIT.split(render(marked))
-    if pieces[1::2] != _in_order(n):
+    for k, i in enumerate(chosen):
+        marked[i] = {**msgs[i], "content": _wrap(msgs[i]["content"], k)}
+    try:
+        pos, stripped = _markers(render(marked), n)
+    except _Fallback:
         return None
-    texts = pieces[::2]
-    if "".join(texts) != text:
+    if stripped != text or None in pos:
         return None
-    pos = list(itertools.accumulate(map(len, texts[:-1])))
     header = _Header.of(render_p, msgs, chosen, renderer, tools)
     eos = _eos_text(renderer)
-    eot_rule = policy.end_of_turn
     spans, missing, starts = [], [], []
     prev, trains = 0, False
     for j, i in enumerate(chosen):
@@ -595,9 +607,7 @@ def _plain_example(renderer: ChatRenderer, msgs: list[dict], chosen: list[int], 
         trains = trains or end > first
         start = (_content_start(text, prev, first, header, policy, specials)
                  if msgs[i]["role"] == "assistant" else first)  # other roles: their content
-        eot = _end_of_turn(text, end, specials) if eot_rule != "none" else None
-        if eot_rule == "eos" and eot is not None and text[eot - len(eos):eot] != eos:
-            eot = None
+        eot = _turn_end(text, end, specials, policy, eos)
         prev = eot if eot is not None else end
         spans.append((start, prev))
         missing.append(eot is None)
