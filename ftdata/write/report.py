@@ -75,7 +75,7 @@ def render_report(manifest: dict, tables: dict[str, pa.Table], build_info: dict 
     stats = ahead_stats if ahead_stats is not None else {s: split_stats(tables[s], release, seq2seq) for s in names}
     # the build's split order (train, validation, test) rather than the manifest's sorted keys
     order = [s for s in tables if s in manifest["tokens"]] + [s for s in manifest["tokens"] if s not in tables]
-    answers = {s: answer_counts(t, release) for s, t in tables.items() if t.num_rows}
+    answers = {s: answer_counts(tables[s], release) for s in names}
     first = next(iter(stats), None)
     docs = first_examples(tables[first], stats[first], EXAMPLES_PER_TEMPLATE) if first else []
     drawn = ahead.images(list(stats), m.get("max_length")) if ahead is not None and plots else None
