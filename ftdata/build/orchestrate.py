@@ -61,6 +61,7 @@ from ..write.pack import write_packed
 from ..write.writer import RejectsWriter, write_json
 from . import fingerprint as inputs
 from . import rows as row_stream
+from .arrowpool import build_memory_pool
 from .cache import (
     ChunkCache,
     resolve_cache_dir,
@@ -263,7 +264,15 @@ class Build(PhaseA):
             skip_unchanged: bool = False, started: float | None = None) -> BuildResult:
         """The whole life cycle: phase A, phase B (plan and write), the commit; on any failure
         the output is left as it was. ``started``: the ``time.perf_counter()`` the build's time
-        counts from (default: now)."""
+        counts from (default: now). Arrow allocates from jemalloc meanwhile (:mod:`~ftdata.build.arrowpool`)."""
+        with build_memory_pool():
+            return self._run(target, overwrite, progress, num_proc=num_proc, engine=engine,
+                             ray_address=ray_address, cache=cache, force=force, skip_unchanged=skip_unchanged,
+                             started=started)
+
+    def _run(self, target: Path, overwrite: bool, progress, *, num_proc: int, engine: str,
+             ray_address: str | None, cache: bool, force: bool, skip_unchanged: bool,
+             started: float | None) -> BuildResult:
         t_start = self._t_start = time.perf_counter()
         self._started = t_start if started is None else started
         check_engine(engine, num_proc, ray_address)
