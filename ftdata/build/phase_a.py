@@ -84,10 +84,10 @@ class PhaseA:
         self._files = []
         for src in self.recipe.sources:
             self._files += self.map_chunks(src, work_dir, self._eng, prog, progress)
+        if self._importer is not None:  # before the engine closes: it may change the environment
+            self._importer.join()
         self._eng.close()
         self._eng = None
-        if self._importer is not None:
-            self._importer.join()
         prog.stage_seconds["phase A"] = round(time.perf_counter() - self._t_start, 3)
         prog.stage = "finalize"
         self._report(prog, progress)

@@ -136,20 +136,37 @@ def watch_parent(parent: int, every: float = PARENT_POLL) -> None:
     os._exit(1)
 
 
+def cores() -> int:
+    """The cores this process may run on (its CPU affinity where the system says, e.g. under
+    ``taskset`` or a container's cpuset; else ``os.cpu_count()``)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def tokenizer_threads(workers: int) -> bool:
     """Whether a tokenizer call should keep its own thread pool when ``workers`` threads or
     processes tokenize at once: only with fewer workers than cores. With as many, its threads
     only add contention (they spin while they wait); the workers already fill the cores."""
-    return workers < (os.cpu_count() or 1)
+    return workers < cores()
 
 
 class _SerialTokenizers:
     """``TOKENIZERS_PARALLELISM=false`` in this process while thread engines that fill the cores
     run (the tokenizers library reads it at every batch call; a worker process sets it for
-    itself in :func:`_worker_init`). Set when the first such engine starts and put back when the
-    last one closes; a value the user set is left alone. Measured on the plain benchmark
-    (50,000 DialogSum rows, one process, 2 cores, builds alternating): 9.27 / 9.07 / 9.02 s with the
-    tokenizer's pool, 8.87 / 8.97 / 8.40 s without."""
+    itself in :func:`_worker_init`). Set when the first such engine starts and removed when the
+    last one's threads have finished, if it still says ``false``; a value the user set is left
+    alone. Measured on the plain benchmark (50,000 DialogSum rows, one process, 2 cores, builds
+    alternating): 9.27 / 9.07 / 9.02 s with the tokenizer's pool, 8.87 / 8.97 / 8.40 s without.
+
+    It is the whole process's environment: while a build's phase A runs, every tokenizer call in
+    the process is single-threaded, and a process forked meanwhile inherits the value. Changing
+    the environment is not safe against C code reading it at that moment on another thread
+    (``setenv`` may move the table ``getenv`` scans): ftdata's own threads never do (the value is
+    set before the chunk threads start and removed after they end), but a program that tokenizes
+    on threads of its own while it starts a one-process build should set the variable itself;
+    then it is left as it is."""
 
     _lock = threading.Lock()
     _depth = 0
@@ -168,11 +185,12 @@ class _SerialTokenizers:
         with cls._lock:
             cls._depth -= 1
             if cls._depth == 0 and cls._set:
-                os.environ.pop("TOKENIZERS_PARALLELISM", None)
+                if os.environ.get("TOKENIZERS_PARALLELISM") == "false":  # not changed meanwhile
+                    del os.environ["TOKENIZERS_PARALLELISM"]
                 cls._set = False
 
 
-def _worker_init(tokenizer_threads: bool, parent: int) -> None:
+def _worker_init(keep_tokenizer_pool: bool, parent: int) -> None:
     exit_with_parent(parent)
     # everything the worker inherits (modules, tokenizer, context) lives as long as it does: out
     # of the collector's sight, the generational collections a chunk's many small objects trigger
@@ -183,7 +201,7 @@ def _worker_init(tokenizer_threads: bool, parent: int) -> None:
     # Ctrl-C signals the whole process group: the build process alone decides what happens
     # (it ends the workers, see LocalEngine.close), so a worker never dies half-way on its own
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if not tokenizer_threads:  # see tokenizer_threads()
+    if not keep_tokenizer_pool:  # see tokenizer_threads()
         os.environ["TOKENIZERS_PARALLELISM"] = "false"
 
 
@@ -263,6 +281,15 @@ class LocalEngine:
                 proc.kill()
             for proc in procs:
                 proc.join()
-        if self._serial:
-            self._serial = False
-            _SerialTokenizers.leave()
+            if self._serial:
+                self._serial = False
+                if wait:
+                    _SerialTokenizers.leave()
+                else:  # a thread may still be in its chunk: the setting goes once the threads end
+                    threading.Thread(target=_leave_after, args=(pool,), name="ftdata-chunk-wait", daemon=True).start()
+
+
+def _leave_after(pool: Executor) -> None:
+    """:meth:`_SerialTokenizers.leave` once ``pool``'s threads have finished their chunks."""
+    pool.shutdown(wait=True)
+    _SerialTokenizers.leave()

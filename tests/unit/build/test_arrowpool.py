@@ -54,16 +54,19 @@ def test_the_pool_is_put_back_when_the_last_of_nested_or_concurrent_builds_ends(
             inner_done.set()
             outer_may_leave.wait(10)
 
-    with build_memory_pool():
-        t = threading.Thread(target=other)
-        t.start()
-        assert inner_done.wait(10)
+    t = threading.Thread(target=other)
+    try:
         with build_memory_pool():
-            pass
-        names["after nested"] = pa.default_memory_pool().backend_name
-    names["first left"] = pa.default_memory_pool().backend_name  # the other build still runs
-    outer_may_leave.set()
-    t.join()
+            t.start()
+            assert inner_done.wait(10)
+            with build_memory_pool():
+                pass
+            names["after nested"] = pa.default_memory_pool().backend_name
+        names["first left"] = pa.default_memory_pool().backend_name  # the other build still runs
+    finally:
+        outer_may_leave.set()
+        if t.is_alive():
+            t.join()
     assert names == {"other": "jemalloc", "after nested": "jemalloc", "first left": "jemalloc"}
     assert pa.default_memory_pool().backend_name == "system"
 

@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
 from ftdata.build.engines import local
 from ftdata.build.orchestrate import compile_recipe
 from ftdata.testing import write_jsonl, write_native_templates, write_recipe
+
+
+@pytest.fixture
+def no_setting(monkeypatch):
+    """No TOKENIZERS_PARALLELISM before the test, and none left after it (nor a count held)."""
+    had = os.environ.pop("TOKENIZERS_PARALLELISM", None)
+    yield
+    held = local._SerialTokenizers._depth
+    local._SerialTokenizers._depth, local._SerialTokenizers._set = 0, False
+    os.environ.pop("TOKENIZERS_PARALLELISM", None)
+    if had is not None:
+        os.environ["TOKENIZERS_PARALLELISM"] = had
+    assert held == 0, "an engine was left open"
 
 
 def _recipe(folder):
@@ -23,33 +37,64 @@ def _recipe(folder):
 def _seen_during_build(folder, num_proc: int) -> set:
     seen = set()
     compile_recipe(_recipe(folder), num_proc=num_proc, overwrite=True,
-                   progress=lambda prog: seen.add(os.environ.get("TOKENIZERS_PARALLELISM")) if prog.stage == "phase A" and prog.rows else None)
+                   progress=lambda prog: seen.add(os.environ.get("TOKENIZERS_PARALLELISM"))
+                   if prog.stage == "phase A" and prog.rows else None)
     return seen
 
 
-@pytest.mark.parametrize(("cores", "expected"), [(2, {"false"}), (1, {"false"}), (16, {None})])
-def test_chunk_threads_tokenize_single_threaded_only_where_they_fill_the_cores(tmp_path, monkeypatch, cores, expected):
-    monkeypatch.delenv("TOKENIZERS_PARALLELISM", raising=False)
-    monkeypatch.setattr(local.os, "cpu_count", lambda: cores)
-    assert local.tokenizer_threads(local.THREADS) == (cores > local.THREADS)
+@pytest.mark.parametrize(("n_cores", "expected"), [(2, {"false"}), (1, {"false"}), (16, {None})])
+def test_chunk_threads_tokenize_single_threaded_only_where_they_fill_the_cores(tmp_path, monkeypatch, no_setting,
+                                                                               n_cores, expected):
+    monkeypatch.setattr(local, "cores", lambda: n_cores)
+    assert local.tokenizer_threads(local.THREADS) == (n_cores > local.THREADS)
     assert _seen_during_build(tmp_path, 1) == expected
-    assert "TOKENIZERS_PARALLELISM" not in os.environ  # put back once the build is done
+    assert "TOKENIZERS_PARALLELISM" not in os.environ  # removed once the build is done
 
 
-def test_a_value_the_user_set_is_kept(tmp_path, monkeypatch):
-    monkeypatch.setenv("TOKENIZERS_PARALLELISM", "true")
-    monkeypatch.setattr(local.os, "cpu_count", lambda: 2)
+def test_a_value_the_user_set_is_kept(tmp_path, monkeypatch, no_setting):
+    os.environ["TOKENIZERS_PARALLELISM"] = "true"
+    monkeypatch.setattr(local, "cores", lambda: 2)
     assert _seen_during_build(tmp_path, 1) == {"true"}
     assert os.environ["TOKENIZERS_PARALLELISM"] == "true"
 
 
-def test_nested_engines_put_the_setting_back_when_the_last_closes(monkeypatch):
-    monkeypatch.delenv("TOKENIZERS_PARALLELISM", raising=False)
-    monkeypatch.setattr(local.os, "cpu_count", lambda: 2)
+def test_nested_engines_put_the_setting_back_when_the_last_closes(monkeypatch, no_setting):
+    monkeypatch.setattr(local, "cores", lambda: 2)
     a, b = local.LocalEngine(1), local.LocalEngine(1)
-    a._executor()
-    b._executor()
-    a.close()
-    assert os.environ.get("TOKENIZERS_PARALLELISM") == "false"  # b still runs
-    b.close()
+    try:
+        a._executor()
+        b._executor()
+        a.close()
+        a.close()  # closing twice leaves the count alone
+        assert os.environ.get("TOKENIZERS_PARALLELISM") == "false"  # b still runs
+    finally:
+        a.close()
+        b.close()
     assert "TOKENIZERS_PARALLELISM" not in os.environ
+
+
+def test_an_interrupted_engine_removes_the_setting_only_once_its_threads_end(monkeypatch, no_setting):
+    import threading
+
+    monkeypatch.setattr(local, "cores", lambda: 2)
+    eng = local.LocalEngine(1)
+    release = threading.Event()
+    try:
+        busy = eng._executor().submit(release.wait, 10)  # a chunk still running when the build fails
+        eng.close(wait=False)
+        assert os.environ.get("TOKENIZERS_PARALLELISM") == "false"
+    finally:
+        release.set()
+    busy.result(10)
+    for _ in range(200):  # the setting goes once the thread has ended, on a thread of its own
+        if "TOKENIZERS_PARALLELISM" not in os.environ:
+            break
+        time.sleep(0.01)
+    assert "TOKENIZERS_PARALLELISM" not in os.environ
+    assert local._SerialTokenizers._depth == 0
+
+
+def test_cores_are_those_this_process_may_use():
+    if hasattr(os, "sched_getaffinity"):
+        assert local.cores() == len(os.sched_getaffinity(0))
+    assert local.cores() >= 1
