@@ -172,11 +172,6 @@ _MARK_SPLIT = re.compile(f"([{chr(_MARK_BASE)}-{chr(_MARK_TOP)}])")
 _EMPTY_THINK = re.compile(r"\s*<think>\s*</think>\s*")
 
 
-def _wrap(value: str, k: int) -> str:
-    """``value`` in marker pair ``k`` (the caller keeps ``k`` within the plane: :data:`_MARK_TOP`)."""
-    return chr(_MARK_BASE + 2 * k) + value + chr(_MARK_BASE + 2 * k + 1)
-
-
 @dataclass
 class _Turn:
     """Where one trained message's parts are in the render (character spans, None: not printed)."""
@@ -189,6 +184,14 @@ class _Turn:
 
 class _Fallback(Exception):
     """The marker render cannot be trusted for this conversation: use the per-part diff."""
+
+
+def _wrap(value: str, k: int) -> str:
+    """``value`` in marker pair ``k``; :class:`_Fallback` when the pair is past the plane's
+    last code point (:data:`_MARK_TOP`)."""
+    if _MARK_BASE + 2 * k + 1 > _MARK_TOP:
+        raise _Fallback
+    return chr(_MARK_BASE + 2 * k) + value + chr(_MARK_BASE + 2 * k + 1)
 
 
 def _parts(m: dict) -> tuple[bool, bool, bool]:
@@ -213,11 +216,8 @@ def _marker_spans(render, messages: list[dict], chosen: list[int], text: str) ->
     any_tools = any(p[2] for p in parts.values())
 
     def wrap(value: str, i: int, part: str) -> str:
-        k = len(owners)
         owners.append((i, part))
-        if _MARK_BASE + 2 * k + 1 > _MARK_TOP:
-            raise _Fallback
-        return _wrap(value, k)
+        return _wrap(value, len(owners) - 1)
 
     for i in range(len(messages)) if any_tools else chosen:
         m = messages[i]
@@ -587,12 +587,10 @@ def _plain_example(renderer: ChatRenderer, msgs: list[dict], chosen: list[int], 
     common case (a marker missing, repeated or out of order, the check failing): the general
     path then reads the same conversation from its plain render on."""
     n = len(chosen)
-    if _MARK_BASE + 2 * n - 1 > _MARK_TOP:
-        return None
     marked = list(msgs)
-    for k, i in enumerate(chosen):
-        marked[i] = {**msgs[i], "content": _wrap(msgs[i]["content"], k)}
     try:
+        for k, i in enumerate(chosen):
+            marked[i] = {**msgs[i], "content": _wrap(msgs[i]["content"], k)}
         pos, stripped = _markers(render(marked), n)
     except _Fallback:
         return None

@@ -58,3 +58,13 @@ def test_every_marker_in_order(n):
     pos, stripped = _markers(marked, n)
     assert stripped == "".join(texts)
     assert pos == list(itertools.accumulate(len(t) for t in texts[:-1]))
+
+
+def test_a_marker_pair_past_the_plane_falls_back():
+    from ftdata.templating.chat import _MARK_TOP, _wrap
+
+    last = (_MARK_TOP - _MARK_BASE - 1) // 2  # the last pair whose closing marker is in the plane
+    assert _wrap("x", last) == chr(_MARK_BASE + 2 * last) + "x" + chr(_MARK_BASE + 2 * last + 1)
+    assert ord(_wrap("x", last)[-1]) <= _MARK_TOP
+    with pytest.raises(_Fallback):
+        _wrap("x", last + 1)
