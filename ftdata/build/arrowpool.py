@@ -25,42 +25,33 @@ is replaced for the build's duration and put back after.
 from __future__ import annotations
 
 import os
-import threading
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import pyarrow as pa
 
-_LOCK = threading.Lock()
-_STATE = {"depth": 0, "previous": None}
+from .processwide import Held
 
 
-def _wanted():
-    """The pool a build sets, or None: the user chose one, or jemalloc is missing or already the default."""
+def _jemalloc() -> Callable[[], None] | None:
+    """Set jemalloc as Arrow's default pool; how to put the previous one back. None: the user
+    chose a pool, or jemalloc is missing or already the default."""
     if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
         return None
     try:
         pool = pa.jemalloc_memory_pool()
     except NotImplementedError:
         return None
-    return None if pa.default_memory_pool().backend_name == pool.backend_name else pool
+    previous = pa.default_memory_pool()
+    if previous.backend_name == pool.backend_name:
+        return None
+    pa.set_memory_pool(pool)
+    return lambda: pa.set_memory_pool(previous)
 
 
-@contextmanager
+_POOL = Held(_jemalloc)
+
+
 def build_memory_pool():
-    """jemalloc as Arrow's default pool for the duration (see the module docstring); nests and
-    may be entered by several threads (the first in sets it, the last out restores the previous)."""
-    with _LOCK:
-        if _STATE["depth"] == 0:
-            pool = _wanted()
-            if pool is not None:
-                _STATE["previous"] = pa.default_memory_pool()
-                pa.set_memory_pool(pool)
-        _STATE["depth"] += 1
-    try:
-        yield
-    finally:
-        with _LOCK:
-            _STATE["depth"] -= 1
-            if _STATE["depth"] == 0 and _STATE["previous"] is not None:
-                pa.set_memory_pool(_STATE["previous"])
-                _STATE["previous"] = None
+    """jemalloc as Arrow's default pool for the duration of the ``with`` block (see the module
+    docstring); nests and may be entered by several threads (:class:`~ftdata.build.processwide.Held`)."""
+    return _POOL.held()

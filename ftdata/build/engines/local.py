@@ -8,7 +8,7 @@ order (see :mod:`ftdata.build.engines`), so output is byte-identical whatever th
   arrays, and the build's own thread reads the next chunk. Each thread works on its own copy of
   the context (templates, render plans), so nothing lazily built inside it is shared between
   threads. Where the two threads fill the cores, each tokenizes single-threaded, as the worker
-  processes do (:func:`tokenizer_threads`; :class:`_SerialTokenizers`).
+  processes do (:func:`tokenizer_threads`; :func:`_serial_tokenizers`).
 * ``num_proc>1``: a pool of processes (forked on Linux, so the workers start in milliseconds
   with every module already imported; spawned elsewhere). The context travels as one pickled
   blob per chunk and is unpickled once per worker; the rows go pickled once
@@ -33,6 +33,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 
 from ..cache import rows_blob
+from ..processwide import Held
 from .job import Job
 
 #: Threads used by the single-process mode: one chunk tokenizing while another renders.
@@ -152,13 +153,15 @@ def tokenizer_threads(workers: int) -> bool:
     return workers < cores()
 
 
-class _SerialTokenizers:
-    """``TOKENIZERS_PARALLELISM=false`` in this process while thread engines that fill the cores
-    run (the tokenizers library reads it at every batch call; a worker process sets it for
-    itself in :func:`_worker_init`). Set when the first such engine starts and removed when the
-    last one's threads have finished, if it still says ``false``; a value the user set is left
-    alone. Measured on the plain benchmark (50,000 DialogSum rows, one process, 2 cores, builds
-    alternating): 9.27 / 9.07 / 9.02 s with the tokenizer's pool, 8.87 / 8.97 / 8.40 s without.
+def _serial_tokenizers():
+    """Set ``TOKENIZERS_PARALLELISM=false``; return how to remove it again (only if it still says
+    ``false``), or None when it is set already (by the user: their value stays).
+
+    The tokenizers library reads it at every batch call (a worker process sets it for itself in
+    :func:`_worker_init`). Held by :data:`SERIAL_TOKENIZERS` from when the first thread engine
+    that fills the cores starts to when the last one's threads have finished. Measured on the
+    plain benchmark (50,000 DialogSum rows, one process, 2 cores, builds alternating): 9.27 /
+    9.07 / 9.02 s with the tokenizer's pool, 8.87 / 8.97 / 8.40 s without.
 
     It is the whole process's environment: while a build's phase A runs, every tokenizer call in
     the process is single-threaded, and a process forked meanwhile inherits the value. Changing
@@ -166,28 +169,21 @@ class _SerialTokenizers:
     (``setenv`` may move the table ``getenv`` scans): ftdata's own threads never do (the value is
     set before the chunk threads start and removed after they end), but a program that tokenizes
     on threads of its own while it starts a one-process build should set the variable itself;
-    then it is left as it is."""
+    then it is left as it is.
+    """
+    if "TOKENIZERS_PARALLELISM" in os.environ:
+        return None
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
 
-    _lock = threading.Lock()
-    _depth = 0
-    _set = False
+    def undo() -> None:
+        if os.environ.get("TOKENIZERS_PARALLELISM") == "false":  # not changed meanwhile
+            del os.environ["TOKENIZERS_PARALLELISM"]
 
-    @classmethod
-    def enter(cls) -> None:
-        with cls._lock:
-            if cls._depth == 0 and "TOKENIZERS_PARALLELISM" not in os.environ:
-                os.environ["TOKENIZERS_PARALLELISM"] = "false"
-                cls._set = True
-            cls._depth += 1
+    return undo
 
-    @classmethod
-    def leave(cls) -> None:
-        with cls._lock:
-            cls._depth -= 1
-            if cls._depth == 0 and cls._set:
-                if os.environ.get("TOKENIZERS_PARALLELISM") == "false":  # not changed meanwhile
-                    del os.environ["TOKENIZERS_PARALLELISM"]
-                cls._set = False
+
+#: ``TOKENIZERS_PARALLELISM=false`` while thread engines that fill the cores run (:func:`_serial_tokenizers`).
+SERIAL_TOKENIZERS = Held(_serial_tokenizers)
 
 
 def _worker_init(keep_tokenizer_pool: bool, parent: int) -> None:
@@ -223,7 +219,7 @@ class LocalEngine:
     def __init__(self, num_proc: int = 1):
         self.num_proc = num_proc
         self._pool: Executor | None = None
-        self._serial = False  # this engine holds _SerialTokenizers
+        self._serial = False  # this engine holds SERIAL_TOKENIZERS
 
     @property
     def workers(self) -> int:
@@ -233,7 +229,7 @@ class LocalEngine:
         if self._pool is None:
             if self.num_proc == 1:
                 if not tokenizer_threads(THREADS):
-                    _SerialTokenizers.enter()
+                    SERIAL_TOKENIZERS.enter()
                     self._serial = True
                 self._pool = ThreadPoolExecutor(THREADS, thread_name_prefix="ftdata-chunk")
             else:
@@ -284,12 +280,12 @@ class LocalEngine:
             if self._serial:
                 self._serial = False
                 if wait:
-                    _SerialTokenizers.leave()
+                    SERIAL_TOKENIZERS.leave()
                 else:  # a thread may still be in its chunk: the setting goes once the threads end
                     threading.Thread(target=_leave_after, args=(pool,), name="ftdata-chunk-wait", daemon=True).start()
 
 
 def _leave_after(pool: Executor) -> None:
-    """:meth:`_SerialTokenizers.leave` once ``pool``'s threads have finished their chunks."""
+    """``SERIAL_TOKENIZERS.leave()`` once ``pool``'s threads have finished their chunks."""
     pool.shutdown(wait=True)
-    _SerialTokenizers.leave()
+    SERIAL_TOKENIZERS.leave()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 import pytest
@@ -17,8 +18,8 @@ def no_setting(monkeypatch):
     """No TOKENIZERS_PARALLELISM before the test, and none left after it (nor a count held)."""
     had = os.environ.pop("TOKENIZERS_PARALLELISM", None)
     yield
-    held = local._SerialTokenizers._depth
-    local._SerialTokenizers._depth, local._SerialTokenizers._set = 0, False
+    held = local.SERIAL_TOKENIZERS._depth
+    local.SERIAL_TOKENIZERS._depth, local.SERIAL_TOKENIZERS._undo = 0, None
     os.environ.pop("TOKENIZERS_PARALLELISM", None)
     if had is not None:
         os.environ["TOKENIZERS_PARALLELISM"] = had
@@ -74,8 +75,6 @@ def test_nested_engines_put_the_setting_back_when_the_last_closes(monkeypatch, n
 
 
 def test_an_interrupted_engine_removes_the_setting_only_once_its_threads_end(monkeypatch, no_setting):
-    import threading
-
     monkeypatch.setattr(local, "cores", lambda: 2)
     eng = local.LocalEngine(1)
     release = threading.Event()
@@ -91,10 +90,47 @@ def test_an_interrupted_engine_removes_the_setting_only_once_its_threads_end(mon
             break
         time.sleep(0.01)
     assert "TOKENIZERS_PARALLELISM" not in os.environ
-    assert local._SerialTokenizers._depth == 0
+    assert local.SERIAL_TOKENIZERS._depth == 0
 
 
 def test_cores_are_those_this_process_may_use():
     if hasattr(os, "sched_getaffinity"):
         assert local.cores() == len(os.sched_getaffinity(0))
     assert local.cores() >= 1
+
+
+def test_a_value_set_while_the_engine_ran_is_kept(monkeypatch, no_setting):
+    monkeypatch.setattr(local, "cores", lambda: 2)
+    eng = local.LocalEngine(1)
+    try:
+        eng._executor()
+        assert os.environ.get("TOKENIZERS_PARALLELISM") == "false"
+        os.environ["TOKENIZERS_PARALLELISM"] = "true"  # the program changed its mind meanwhile
+    finally:
+        eng.close()
+    assert os.environ.get("TOKENIZERS_PARALLELISM") == "true"
+
+
+def test_the_import_thread_ends_before_the_engine_closes(tmp_path, monkeypatch, no_setting):
+    """The engine's close changes the environment; the build's import thread (C code reading it)
+    must be done by then."""
+    from ftdata.build import phase_a
+
+    real = phase_a._import_for_finalize
+
+    def slow_import():
+        time.sleep(0.5)
+        real()
+
+    monkeypatch.setattr(phase_a, "_import_for_finalize", slow_import)
+    monkeypatch.setattr(local, "cores", lambda: 2)
+    alive_at_close = []
+    close = local.LocalEngine.close
+
+    def recording_close(self, wait=True):
+        alive_at_close.append(any(t.name == "ftdata-import" and t.is_alive() for t in threading.enumerate()))
+        close(self, wait)
+
+    monkeypatch.setattr(local.LocalEngine, "close", recording_close)
+    _seen_during_build(tmp_path, 1)
+    assert alive_at_close and not any(alive_at_close)
