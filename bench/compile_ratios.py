@@ -30,6 +30,11 @@ after another, and is scored by its best round (a shared machine's load changes 
   the same text in all), every assistant turn trained: the two ratios should be alike (cost
   linear in length).
 
+Each case also times ``encode_batch_fast`` on the same texts (no offsets: the least a tokenizer
+call does, as ftdata calls it for byte-level vocabularies) and prints ftdata against it: the
+share of a build that is ftdata's own work around the tokenizer call (reading, rendering, masks,
+dedup, the shards and their hashes, the report) rather than tokenizing.
+
 Then (``--skip-memory`` leaves it out) peak anonymous RSS of the build and its workers at
 ``--memory-large`` vs ``--memory-small`` x 1,000 rows (default 1M vs 100k; :mod:`memory`), in
 fresh subprocesses. Trained tokenizers are cached in ``--cache-dir`` (never in the repository).
@@ -72,6 +77,9 @@ QWEN2_SPLIT = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[
                r"|\s*[\r\n]+|\s+(?!\S)|\s+")
 SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<unk>"]
 BATCH = 1000
+#: The tokenizer's least work on the same texts: ``encode_batch_fast`` (no offsets), its own
+#: threads. A ratio to it says how much time ftdata adds around the tokenizer call itself.
+FLOOR = "encode_batch_fast"
 
 
 # -- tokenizers trained here ---------------------------------------------------------------
@@ -263,16 +271,18 @@ def timed(fn, *args):
     return time.perf_counter() - t0, cpu_seconds() - c0, out
 
 
-def bare(tokenizer: Path | str, texts: list[str]) -> tuple[float, float]:
-    """Wall and CPU seconds of ``encode_batch`` (with offsets) over ``texts``, batches of 1,000."""
+def bare(tokenizer: Path | str, texts: list[str], offsets: bool = True) -> tuple[float, float]:
+    """Wall and CPU seconds of ``encode_batch`` (with offsets) over ``texts``, batches of 1,000;
+    ``offsets=False``: ``encode_batch_fast``, the least a tokenizer call does (:data:`FLOOR`)."""
     from tokenizers import Tokenizer
 
     backend = Tokenizer.from_file(str(Path(tokenizer) / "tokenizer.json"))
-    backend.encode_batch(texts[:8])
+    encode = backend.encode_batch if offsets else backend.encode_batch_fast
+    encode(texts[:8])
 
     def run():
         for i in range(0, len(texts), BATCH):
-            backend.encode_batch(texts[i:i + BATCH])
+            encode(texts[i:i + BATCH])
 
     wall, cpu, _ = timed(run)
     return wall, cpu
@@ -317,6 +327,9 @@ def run_case(name: str, recipe: Path, tokenizer: Path, procs: list[int], rounds:
         s, c = fresh(bare, tokenizer, texts)
         times.setdefault("bare", []).append(s)
         cpu.setdefault("bare", []).append(c)
+        s, c = fresh(bare, tokenizer, texts, False)
+        times.setdefault(FLOOR, []).append(s)
+        cpu.setdefault(FLOOR, []).append(c)
         if peers:  # wall and CPU of the map call alone (see bench/compile.py)
             s, _, c = fresh(datasets_map, extra["prompts"], [" " + c for c in extra["completions"]], BATCH)
             times.setdefault("datasets.map", []).append(s)
@@ -431,7 +444,7 @@ def main() -> None:
             label = f"{r['case']} ({key.split(' ', 1)[1]})"
             print(f"{label:<34}{b[key]:>10.2f}{b['bare']:>9.2f}{b['bare'] / b[key]:>12.2f}x"
                   f"{c[key]:>12.2f}{c['bare']:>10.2f}{c['bare'] / c[key]:>8.2f}x")
-        for peer in ("datasets.map", "TRL preparation"):
+        for peer in (FLOOR, "datasets.map", "TRL preparation"):
             if peer in b:
                 r["ratio"][f"vs {peer}"] = b[peer] / b["ftdata 2 proc"]
                 r["ratio_cpu"][f"vs {peer}"] = c[peer] / c["ftdata 2 proc"]
