@@ -157,8 +157,8 @@ def _serial_tokenizers():
     """Set ``TOKENIZERS_PARALLELISM=false``; return how to remove it again (only if it still says
     ``false``), or None when it is set already (by the user: their value stays).
 
-    The tokenizers library reads it at every batch call (a worker process sets it for itself in
-    :func:`_worker_init`). Held by :data:`SERIAL_TOKENIZERS` from when the first thread engine
+    The tokenizers library reads it at every batch call. A worker process calls this for itself
+    (:func:`_worker_init`), so a value the user set stays there too. Held by :data:`SERIAL_TOKENIZERS` from when the first thread engine
     that fills the cores starts to when the last one's threads have finished. Measured on the
     plain benchmark (50,000 DialogSum rows, one process, 2 cores, builds alternating): 9.27 /
     9.07 / 9.02 s with the tokenizer's pool, 8.87 / 8.97 / 8.40 s without.
@@ -197,8 +197,8 @@ def _worker_init(keep_tokenizer_pool: bool, parent: int) -> None:
     # Ctrl-C signals the whole process group: the build process alone decides what happens
     # (it ends the workers, see LocalEngine.close), so a worker never dies half-way on its own
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if not keep_tokenizer_pool:  # see tokenizer_threads()
-        os.environ["TOKENIZERS_PARALLELISM"] = "false"
+    if not keep_tokenizer_pool:  # see tokenizer_threads(); the worker's environment ends with it: no undo
+        _serial_tokenizers()
 
 
 def _mp_context():

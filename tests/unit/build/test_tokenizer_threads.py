@@ -134,3 +134,19 @@ def test_the_import_thread_ends_before_the_engine_closes(tmp_path, monkeypatch, 
     monkeypatch.setattr(local.LocalEngine, "close", recording_close)
     _seen_during_build(tmp_path, 1)
     assert alive_at_close and not any(alive_at_close)
+
+
+@pytest.mark.parametrize(("user", "expected"), [(None, "false"), ("true", "true")])
+def test_worker_processes_follow_the_same_rule(no_setting, user, expected):
+    """A worker process that fills the cores tokenizes single-threaded, and keeps a value the user
+    set, as the thread engine does (one rule: :func:`local._serial_tokenizers`)."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    if user is not None:
+        os.environ["TOKENIZERS_PARALLELISM"] = user
+    with ProcessPoolExecutor(1, mp_context=mp.get_context("fork"), initializer=local._worker_init,
+                             initargs=(False, os.getpid())) as pool:
+        seen = pool.submit(os.getenv, "TOKENIZERS_PARALLELISM").result(30)
+    assert seen == expected
+    assert os.environ.get("TOKENIZERS_PARALLELISM") == user  # the build process's own is untouched
