@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from itertools import chain
 
 import numpy as np
 
@@ -29,6 +28,7 @@ from ..constants import IGNORE_INDEX
 from .auditbits import DUP_BOS, EOS_UNTRAINED, STRADDLE
 from .encoded import NO_TRAINED_TOKEN, Columns
 from .overflow import fit_to_length
+from .pieces import encode_flat
 from .prefix import _prefix_check_columns
 from .spans import encode_causal
 from .specials import _per_backend, specials_for
@@ -176,13 +176,9 @@ def place_tokens(backend, blen_of: np.ndarray, texts: list[str],
         ``backend`` keeps the reference path (:func:`fast_table`).
     """
     n_ex = len(texts)
-    encs = backend.encode_batch_fast(texts, add_special_tokens=False)
-    n = np.fromiter(map(len, encs), dtype=np.int64, count=n_ex)
+    flat, n = encode_flat(backend, texts)
     toff = np.zeros(n_ex + 1, dtype=np.int64)
     np.cumsum(n, out=toff[1:])
-    # the ids straight into one flat array (no per-example array to concatenate)
-    flat = np.fromiter(chain.from_iterable(e.ids for e in encs), dtype=np.int32, count=int(toff[-1]))
-    del encs
     try:
         blen = blen_of[flat]
     except IndexError:  # an id the vocabulary table does not cover
