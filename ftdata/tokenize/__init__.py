@@ -10,6 +10,9 @@ exactly when it holds a character of a trained span (:mod:`~ftdata.tokenize.span
   in ``assets/tokenizer``);
 * :mod:`~ftdata.tokenize.spans` -- tokenize and mask, the reference path (causal, chat spans);
 * :mod:`~ftdata.tokenize.causal_fast` -- the vectorised causal path for byte-level tokenizers;
+* :mod:`~ftdata.tokenize.pieces` -- the ids of ASCII text from its pre-tokenized pieces, each
+  distinct piece encoded once (the fast paths' tokenizer call);
+* :mod:`~ftdata.tokenize.forms` -- Unicode-form normalizers, which leave text in their form as it is;
 * :mod:`~ftdata.tokenize.seq2seq` -- the seq2seq layout;
 * :mod:`~ftdata.tokenize.specials` -- special-token strings in data: escaping and encoding them;
 * :mod:`~ftdata.tokenize.encoded` -- the results, :class:`Encoded` and :class:`Columns`;

@@ -19,14 +19,12 @@ the fast path for the next chunk). Any other normalizer keeps the reference path
 
 from __future__ import annotations
 
-import json
-import unicodedata
-
 import numpy as np
 
 from ..constants import IGNORE_INDEX
 from .auditbits import DUP_BOS, EOS_UNTRAINED, STRADDLE
 from .encoded import NO_TRAINED_TOKEN, Columns
+from .forms import normal_forms, normalized
 from .overflow import fit_to_length
 from .pieces import encode_flat
 from .prefix import _prefix_check_columns
@@ -34,34 +32,10 @@ from .spans import encode_causal
 from .specials import _per_backend, specials_for
 
 _BYTE_LENGTHS: dict[int, tuple[object, np.ndarray | None]] = {}
-_FORMS: dict[int, tuple[object, tuple[str, ...] | None]] = {}
-#: Unicode normalization forms: a normalizer made only of these is the identity on text already in them.
-UNICODE_FORMS = ("NFC", "NFD", "NFKC", "NFKD")
 #: Backends whose byte lengths once failed to add up: reference path only. A pure per-tokenizer
 #: memo (id -> the backend itself, checked by identity as in :func:`ftdata.tokenize.specials._per_backend`, so a new
 #: tokenizer that reuses a freed one's id is not taken for it); it changes speed, never output.
 _SLOW: dict[int, object] = {}
-
-
-def normal_forms(backend) -> tuple[str, ...] | None:
-    """The Unicode forms the backend's normalizer applies, in order: ``()`` without a normalizer,
-    None when it does anything else (lower-casing, replacing, prepending, ...)."""
-    return _per_backend(_FORMS, backend, _normal_forms)
-
-
-def _normal_forms(backend) -> tuple[str, ...] | None:
-    if backend.normalizer is None:
-        return ()
-    spec = json.loads(backend.to_str()).get("normalizer") or {}
-    parts = spec.get("normalizers", []) if spec.get("type") == "Sequence" else [spec]
-    forms = tuple(p.get("type") for p in parts)
-    return forms if all(f in UNICODE_FORMS for f in forms) else None
-
-
-def normalized(forms: tuple[str, ...], texts: list[str]) -> bool:
-    """Whether every text is already in every form of ``forms`` (the normalizer leaves it as it is).
-    ASCII text is in every form (``str.isascii`` is a flag CPython keeps: no scan)."""
-    return all(t.isascii() or all(unicodedata.is_normalized(f, t) for f in forms) for t in texts)
 
 
 def fast_table(backend) -> np.ndarray | None:

@@ -40,6 +40,7 @@ from itertools import chain
 
 import numpy as np
 
+from .forms import normal_forms
 from .specials import _per_backend
 
 #: Pieces a plan remembers before it starts over (a few hundred bytes each).
@@ -239,8 +240,6 @@ def _probes(backend) -> list[str]:
 
 
 def _make_plan(backend) -> PiecePlan | None:
-    from .causal_fast import normal_forms
-
     spec = json.loads(backend.to_str())
     model = spec.get("model") or {}
     if model.get("type") != "BPE" or model.get("dropout") or normal_forms(backend) is None:
