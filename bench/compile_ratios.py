@@ -32,9 +32,11 @@ after another, and is scored by its best round (a shared machine's load changes 
   linear in length).
 
 Each case also times ``encode_batch_fast`` on the same texts (no offsets: the least a tokenizer
-call does, as ftdata calls it for byte-level vocabularies) and prints ftdata against it: the
-share of a build that is ftdata's own work around the tokenizer call (reading, rendering, masks,
-dedup, the shards and their hashes, the report) rather than tokenizing.
+call does) and prints ftdata against it. Below 1, the gap is ftdata's own work around the
+tokenizer call (reading, rendering, masks, dedup, the shards and their hashes, the report); above
+1, ftdata encoded the texts with less work than the call itself: where
+:mod:`ftdata.tokenize.pieces` applies (byte-level BPE, ASCII text) it encodes each distinct
+pre-tokenized piece once and looks the rest up.
 
 Then (``--skip-memory`` leaves it out) peak anonymous RSS of the build and its workers at
 ``--memory-large`` vs ``--memory-small`` x 1,000 rows (default 1M vs 100k; :mod:`memory`), in
