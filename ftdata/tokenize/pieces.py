@@ -135,9 +135,10 @@ def _splitter(spec: dict) -> re.Pattern | None:
 
 
 def _alternation(contents: list[str]) -> re.Pattern | None:
-    """The leftmost, then longest, match of any of ``contents`` (their longest first)."""
+    """The leftmost, then longest, match of any of ``contents`` (their longest first), as the
+    one group of the pattern (``split`` keeps what it matched)."""
     contents = sorted({c for c in contents if c}, key=len, reverse=True)
-    return re.compile("|".join(map(re.escape, contents))) if contents else None
+    return re.compile("(" + "|".join(map(re.escape, contents)) + ")") if contents else None
 
 
 class PiecePlan:
@@ -167,29 +168,27 @@ class PiecePlan:
         return ids
 
     def _split_added(self, text: str) -> list:
-        """A text's pieces, its added tokens as ``(id,)``."""
+        """A text's pieces, its added tokens as ``(id,)``: each pass splits the text left by the
+        passes before it (``re.split``: text, token, text, ..., text)."""
+        ids, findall = self.added_ids, self.findall
         segments: list = [text]
         for pattern in self.passes:
-            nxt = []
+            nxt: list = []
             for seg in segments:
                 if type(seg) is tuple:
                     nxt.append(seg)
                     continue
-                at = 0
-                for m in pattern.finditer(seg):
-                    if m.start() > at:
-                        nxt.append(seg[at:m.start()])
-                    nxt.append((self.added_ids[m.group()],))
-                    at = m.end()
-                if at < len(seg):
-                    nxt.append(seg[at:])
+                parts = pattern.split(seg)
+                for k in range(0, len(parts) - 1, 2):
+                    nxt += (parts[k], (ids[parts[k + 1]],))
+                nxt.append(parts[-1])
             segments = nxt
         out: list = []
         for seg in segments:
             if type(seg) is tuple:
                 out.append(seg)
             else:
-                out.extend(self.findall(seg))
+                out += findall(seg)
         return out
 
     def pieces(self, text: str) -> list | None:
@@ -229,7 +228,8 @@ def _probes(backend) -> list[str]:
     seps = [" ", "  ", "   ", "\n", "\n\n", " \n", "\t", "\r\n", "\x0b", "\x0c", "\x1c", "\x1f", "\x7f", "\x00", ""]
     probes = list(chars)
     probes += [a + b for a in chars for b in ("a", " ", "1", "\n", "'", ".")]
-    probes += [f"{s}{w}{t}" for w in words for s in seps for t in seps]
+    probes += [f"{s}{w}{t}" for w in words for s in seps for t in (seps[0], seps[3], seps[-1])]
+    probes += [f"{w}{s}" for w in words for s in seps]
     probes += ["1", "12", "123", "1234", "12345678", "3.14", "1,000", " 42", "x1y2", "a1b", "A-Z", "...", "?!"]
     probes += ["Summary:\n\n#Person1#: Hi, Mr. Smith.  I'm Doctor Hawkins.\n   Why are you here today?\n",
                "  leading and trailing  ", "tab\tseparated\tvalues\t", "\r\n\r\nwindows\r\n", "end with space "]
