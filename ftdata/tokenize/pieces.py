@@ -57,11 +57,22 @@ _CLASSES = {r"\p{L}": ("A-Za-z", "[A-Za-z]"), r"\p{N}": ("0-9", "[0-9]"), r"\s":
 _SAME = {r"\r", r"\n", r"\t"}
 
 
+#: Groups whose meaning Oniguruma (Ruby syntax, as tokenizers uses it) and Python's ``re`` share:
+#: non-capturing, lookahead, and case-insensitive (``re.findall`` would return a capturing
+#: group's text, and ``(?m)`` is dot-all in Oniguruma but multi-line in ``re``).
+_GROUPS = ("(?:", "(?=", "(?!", "(?i:")
+
+
 def ascii_pattern(pattern: str) -> re.Pattern | None:
     """``pattern`` (Oniguruma, as tokenizers compiles it) for ASCII-only text in Python's ``re``:
-    its Unicode classes become the ASCII characters they hold. None when it holds an escape
-    this does not rewrite (``\\d``, ``\\w``, ``\\p{Lu}``, ``\\S`` inside a class, ...) or
-    Python cannot compile it."""
+    its Unicode classes become the ASCII characters they hold. None when it holds anything the
+    two engines may read differently and this does not rewrite: an escape other than those in
+    :data:`_CLASSES` and :data:`_SAME` or an escaped punctuation character (``\\d``, ``\\w``,
+    ``\\p{Lu}``, ``\\A``, ``\\S`` inside a class), a group not in :data:`_GROUPS`, ``^`` or
+    ``$`` outside a class (line anchors in Oniguruma, text anchors in ``re``), a class
+    intersection (``&&``) or nested class, a repeated interval (``{1,3}+``: possessive in
+    ``re`` since 3.11, repeated in Oniguruma), or a pattern that matches the empty text;
+    or when Python cannot compile it."""
     out, i, in_class = [], 0, False
     while i < len(pattern):
         ch = pattern[i]
@@ -78,26 +89,27 @@ def ascii_pattern(pattern: str) -> re.Pattern | None:
                 return None
             i += len(esc)
             continue
-        if ch == "[" and not in_class:
+        if in_class:
+            if ch == "[" or pattern.startswith("&&", i):  # Oniguruma's set syntax, which re does not share
+                return None
+            in_class = ch != "]"
+        elif ch == "[":
             in_class = True
-            out.append(ch)
             if pattern.startswith("[^", i):
-                out.append("^")
+                out.append("[")
+                ch = "^"
                 i += 1
             if pattern.startswith("]", i + 1):  # a leading ] is a literal in both
                 return None
-        elif ch == "[":  # a nested class: Oniguruma's set syntax, which re does not share
+        elif ch in "^$" or (ch == "(" and not pattern.startswith(_GROUPS, i)) or pattern.startswith("}+", i):
             return None
-        elif ch == "]" and in_class:
-            in_class = False
-            out.append(ch)
-        else:
-            out.append(ch)
+        out.append(ch)
         i += 1
     try:
-        return re.compile("".join(out))
+        compiled = re.compile("".join(out))
     except re.error:
         return None
+    return None if compiled.groups or compiled.match("") is not None else compiled
 
 
 def _byte_alphabet() -> list[str]:

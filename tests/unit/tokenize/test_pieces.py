@@ -162,8 +162,23 @@ def test_pipelines_it_does_not_reproduce_get_no_plan(change):
 def test_ascii_pattern():
     assert ascii_pattern(r"\p{L}+|[^\s\p{N}]|\S") .pattern == (
         r"[A-Za-z]+|[^\t\n\x0b\x0c\r\x20" "0-9]|" r"[^\t\n\x0b\x0c\r\x20]")
-    for unknown in (r"\d+", r"\w", r"\p{Lu}", r"[^\S]", r"[[a]]", r"(?<=a+)b", r"\b"):
+    for unknown in (r"\d+", r"\w", r"\p{Lu}", r"[^\S]", r"[[a]]", r"(?<=a+)b", r"\b", r"\A\p{L}|."):
         assert ascii_pattern(unknown) is None, unknown
+
+
+@pytest.mark.parametrize("pattern", [
+    r"\p{L}+$|\p{L}|\s+|[^\s\p{L}]+",  # $ ends a line in Oniguruma, the text in re
+    r"^\p{L}+|\p{L}|\s+|[^\s\p{L}]+",
+    r"(\p{L}+)|\s+|.",  # re.findall returns the group's text
+    r"(?m:.+)|\s+",  # dot-all in Oniguruma, multi-line in re
+    r"[a-z&&b]|.",  # class intersection in Oniguruma, literal & in re
+    r"\p{N}{1,3}+|\p{L}+|\s+|.",  # repeated interval in Oniguruma, possessive in re 3.11+
+    r"\p{L}*|\s+|.",  # empty matches
+])
+def test_patterns_the_engines_read_differently_are_refused(pattern):
+    """Each of these reads differently in the tokenizer (Oniguruma) and in Python's re (the
+    comments say how): no rewrite, so no plan."""
+    assert ascii_pattern(pattern) is None
 
 
 def test_a_wrong_plan_is_caught_and_ended(monkeypatch):
