@@ -70,8 +70,9 @@ def ascii_pattern(pattern: str) -> re.Pattern | None:
     :data:`_CLASSES` and :data:`_SAME` or an escaped punctuation character (``\\d``, ``\\w``,
     ``\\p{Lu}``, ``\\A``, ``\\S`` inside a class), a group not in :data:`_GROUPS`, ``^`` or
     ``$`` outside a class (line anchors in Oniguruma, text anchors in ``re``), a class
-    intersection (``&&``) or nested class, a repeated interval (``{1,3}+``: possessive in
-    ``re`` since 3.11, repeated in Oniguruma), or a pattern that matches the empty text;
+    intersection (``&&``) or nested class, an interval followed by ``+`` or ``?``
+    (``{1,3}+`` is possessive in ``re`` since 3.11, repeated in Oniguruma; ``{3}?`` is lazy in
+    ``re``, optional in Oniguruma), or a pattern that matches the empty text;
     or when Python cannot compile it."""
     out, i, in_class = [], 0, False
     while i < len(pattern):
@@ -101,7 +102,7 @@ def ascii_pattern(pattern: str) -> re.Pattern | None:
                 i += 1
             if pattern.startswith("]", i + 1):  # a leading ] is a literal in both
                 return None
-        elif ch in "^$" or (ch == "(" and not pattern.startswith(_GROUPS, i)) or pattern.startswith("}+", i):
+        elif ch in "^$" or (ch == "(" and not pattern.startswith(_GROUPS, i)) or pattern.startswith(("}+", "}?"), i):
             return None
         out.append(ch)
         i += 1

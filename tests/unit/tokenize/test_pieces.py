@@ -173,6 +173,7 @@ def test_ascii_pattern():
     r"(?m:.+)|\s+",  # dot-all in Oniguruma, multi-line in re
     r"[a-z&&b]|.",  # class intersection in Oniguruma, literal & in re
     r"\p{N}{1,3}+|\p{L}+|\s+|.",  # repeated interval in Oniguruma, possessive in re 3.11+
+    r"\s{3}?\p{L}?[\r\n]{,2}|\s+|.",  # optional in Oniguruma, lazy in re (found by a fuzzer)
     r"\p{L}*|\s+|.",  # empty matches
 ])
 def test_patterns_the_engines_read_differently_are_refused(pattern):
