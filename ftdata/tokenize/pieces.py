@@ -16,6 +16,7 @@ Only what is provably the same takes this path:
   (``\\p{L}``, ``\\p{N}``, ``\\s``) are exact ASCII classes (:func:`ascii_pattern` rewrites the
   pattern for Python's ``re``; a pattern using anything it does not know gets no plan), and any
   Unicode-form normalizer (NFC, as Qwen2 has) leaves the text as it is;
+* the tokenizer splits out its special tokens (``encode_special_tokens`` off, as it is by default);
 * the pre-tokenizer is ``ByteLevel`` with its own (GPT-2) pattern, or a ``Split`` by a pattern
   (``Isolated``) followed by ``ByteLevel`` without one (Qwen2, Llama 3), neither adding a prefix
   space; the model is BPE without dropout;
@@ -164,15 +165,13 @@ class PiecePlan:
         self.cache: dict = {}
         self.live = True
         added = backend.get_added_tokens_decoder()
-        skip_special = bool(getattr(backend, "encode_special_tokens", False))
-        used = {i: t for i, t in added.items() if not (skip_special and t.special)}
-        self.added_ids = {t.content: i for i, t in used.items()}
+        self.added_ids = {t.content: i for i, t in added.items()}
         self.any_added = _alternation([t.content for t in added.values()])
         #: the two passes of added tokens (raw text, then normalized); None: texts holding any go to the tokenizer
         self.passes = None
-        if all(not (t.single_word or t.lstrip or t.rstrip) for t in used.values()):
-            self.passes = [p for p in (_alternation([t.content for t in used.values() if not t.normalized]),
-                                       _alternation([t.content for t in used.values() if t.normalized])) if p]
+        if all(not (t.single_word or t.lstrip or t.rstrip) for t in added.values()):
+            self.passes = [p for p in (_alternation([t.content for t in added.values() if not t.normalized]),
+                                       _alternation([t.content for t in added.values() if t.normalized])) if p]
 
     def _miss(self, piece) -> list[int]:
         """A piece's ids from the tokenizer's model (an added token, ``(id,)``: itself), remembered."""
@@ -255,7 +254,8 @@ def _probes(backend) -> list[str]:
 def _make_plan(backend) -> PiecePlan | None:
     spec = json.loads(backend.to_str())
     model = spec.get("model") or {}
-    if model.get("type") != "BPE" or model.get("dropout") or normal_forms(backend) is None:
+    if (model.get("type") != "BPE" or model.get("dropout") or normal_forms(backend) is None
+            or getattr(backend, "encode_special_tokens", False)):  # special tokens read as text: not reproduced
         return None
     pieces = _splitter(spec.get("pre_tokenizer") or {})
     if pieces is None:

@@ -90,7 +90,11 @@ def _trained(pattern: str, normalizer=None, added: list[AddedToken] | None = Non
 
 
 def _check(backend, texts: list[str]) -> None:
+    """``encode_flat`` gives the tokenizer's ids for every text; a plan it had is still live
+    (its own check of one text per batch did not have to step in)."""
+    plan = piece_plan(backend)
     flat, n = encode_flat(backend, texts)
+    assert plan is None or plan.live
     assert len(n) == len(texts) and flat.dtype == np.int32
     encs = backend.encode_batch_fast(texts, add_special_tokens=False)
     ends = np.cumsum(n).tolist()
@@ -118,8 +122,10 @@ def test_added_tokens_split_as_the_tokenizer_does():
     assert piece_plan(backend) is not None
     texts = ["<|im_start|>x", "<|im_start|>xend", "abcend<|im", "the endless abc", "<|im_end|>end<|im<|im_start|>"]
     _check(backend, texts + _random_ascii(2000, seed=7) + [t.replace("im_", "im") for t in _chat_texts()])
-    backend.encode_special_tokens = True  # special tokens are then text
-    _check(backend, texts + _chat_texts())
+    special_as_text = _trained(QWEN2, added=added)
+    special_as_text.encode_special_tokens = True  # special tokens are then text: not reproduced
+    assert piece_plan(special_as_text) is None
+    _check(special_as_text, texts + _chat_texts())
 
 
 def test_texts_left_to_the_tokenizer():
@@ -191,8 +197,11 @@ def test_a_wrong_plan_is_caught_and_ended(monkeypatch):
     encode_flat(backend, texts)
     first = plan.findall(texts[0])[0]
     plan.cache[first] = [0]
-    _check(backend, texts)
+    flat, n = encode_flat(backend, texts)
     assert not plan.live and piece_plan(backend) is None
+    ends = np.cumsum(n).tolist()
+    assert [flat[e - k:e].tolist() for e, k in zip(ends, n.tolist())] == [
+        e.ids for e in backend.encode_batch_fast(texts, add_special_tokens=False)]
     _check(backend, texts)
 
 
