@@ -10,13 +10,15 @@ one ``re.findall`` and one dictionary lookup per piece. On the plain benchmark's
 about a quarter of the CPU time of ``encode_batch_fast``, which also builds each token's string,
 offsets and masks in a Python object the build never reads.
 
-Only what is provably the same takes this path:
+Only what is shown to be the same takes this path:
 
 * the text is ASCII (``str.isascii``: a flag CPython keeps), so the pattern's Unicode classes
   (``\\p{L}``, ``\\p{N}``, ``\\s``) are exact ASCII classes (:func:`ascii_pattern` rewrites the
   pattern for Python's ``re``; a pattern using anything it does not know gets no plan), and any
   Unicode-form normalizer (NFC, as Qwen2 has) leaves the text as it is;
-* the tokenizer splits out its special tokens (``encode_special_tokens`` off, as it is by default);
+* the tokenizer splits out its special tokens (``encode_special_tokens`` off, as it is by
+  default) and neither truncates nor pads (transformers may set both on it per call: a plan is
+  made again whenever these, its added tokens, normalizer, pre-tokenizer or dropout change);
 * the pre-tokenizer is ``ByteLevel`` with its own (GPT-2) pattern, or a ``Split`` by a pattern
   (``Isolated``) followed by ``ByteLevel`` without one (Qwen2, Llama 3), neither adding a prefix
   space; the model is BPE without dropout;
@@ -42,7 +44,6 @@ from itertools import chain
 import numpy as np
 
 from .forms import normal_forms
-from .specials import _per_backend
 
 #: Pieces a plan remembers before it starts over (a few hundred bytes each).
 MAX_PIECES = 1 << 17
@@ -73,8 +74,8 @@ def ascii_pattern(pattern: str) -> re.Pattern | None:
     ``$`` outside a class (line anchors in Oniguruma, text anchors in ``re``), a class
     intersection (``&&``) or nested class, an interval followed by ``+`` or ``?``
     (``{1,3}+`` is possessive in ``re`` since 3.11, repeated in Oniguruma; ``{3}?`` is lazy in
-    ``re``, optional in Oniguruma), or a pattern that matches the empty text;
-    or when Python cannot compile it."""
+    ``re``, optional in Oniguruma), or a pattern that can match empty text anywhere
+    (:func:`_without_lookaheads`); or when Python cannot compile it."""
     out, i, in_class = [], 0, False
     while i < len(pattern):
         ch = pattern[i]
@@ -111,7 +112,39 @@ def ascii_pattern(pattern: str) -> re.Pattern | None:
         compiled = re.compile("".join(out))
     except re.error:
         return None
-    return None if compiled.groups or compiled.match("") is not None else compiled
+    if compiled.groups or re.compile(_without_lookaheads("".join(out))).match("") is not None:
+        return None
+    return compiled
+
+
+def _without_lookaheads(pattern: str) -> str:
+    """``pattern`` (as :func:`ascii_pattern` writes it) with every lookahead group removed. It
+    matches the empty text if any branch of ``pattern`` can match empty text *somewhere*:
+    with anchors and word boundaries refused, lookaheads are the only parts that depend on
+    what is around a match, and removing them only lets more match. An empty match is where
+    the engines part (Oniguruma skips a character after one, ``re.findall`` keeps it)."""
+    out, depth, skip_from, i, in_class = [], 0, None, 0, False
+    while i < len(pattern):
+        ch = pattern[i]
+        step = 2 if ch == "\\" else 1
+        if not in_class and ch == "(":
+            depth += 1
+            if skip_from is None and pattern.startswith(("(?=", "(?!"), i):
+                skip_from = depth
+        elif not in_class and ch == ")":
+            depth -= 1
+            if skip_from is not None and depth < skip_from:
+                skip_from = None
+                i += 1
+                continue
+        elif ch == "[" and not in_class:
+            in_class = True
+        elif ch == "]" and in_class:
+            in_class = False
+        if skip_from is None:
+            out.append(pattern[i:i + step])
+        i += step
+    return "".join(out)
 
 
 def _byte_alphabet() -> list[str]:
@@ -255,7 +288,8 @@ def _make_plan(backend) -> PiecePlan | None:
     spec = json.loads(backend.to_str())
     model = spec.get("model") or {}
     if (model.get("type") != "BPE" or model.get("dropout") or normal_forms(backend) is None
-            or getattr(backend, "encode_special_tokens", False)):  # special tokens read as text: not reproduced
+            or backend.encode_special_tokens  # special tokens read as text: not reproduced
+            or backend.truncation or backend.padding):  # the tokenizer's own cut and fill
         return None
     pieces = _splitter(spec.get("pre_tokenizer") or {})
     if pieces is None:
@@ -271,13 +305,27 @@ def _make_plan(backend) -> PiecePlan | None:
     return plan
 
 
-_PLANS: dict[int, tuple[object, PiecePlan | None]] = {}
+def _state(backend) -> tuple:
+    """What a plan depends on that can change on a loaded tokenizer in place (transformers sets
+    truncation and padding on its backend per call; ``add_tokens``, ``encode_special_tokens``,
+    a new normalizer or pre-tokenizer, the model's dropout): about a microsecond."""
+    norm, pre = backend.normalizer, backend.pre_tokenizer
+    return (backend.truncation, backend.padding, backend.encode_special_tokens, backend.get_vocab_size(True),
+            norm and norm.__getstate__(), pre and pre.__getstate__(), backend.model.dropout)
+
+
+_PLANS: dict[int, tuple[object, tuple, PiecePlan | None]] = {}
 
 
 def piece_plan(backend) -> PiecePlan | None:
-    """The backend's :class:`PiecePlan`, made once per backend object; None when its pipeline is
-    not one this module reproduces, or its probes or a check differed."""
-    plan = _per_backend(_PLANS, backend, _make_plan)
+    """The backend's :class:`PiecePlan`, made once per backend object and made again when the
+    backend changed (:func:`_state`); None when its pipeline is not one this module reproduces,
+    or its probes or a check differed."""
+    state = _state(backend)
+    hit = _PLANS.get(id(backend))
+    if hit is None or hit[0] is not backend or hit[1] != state:
+        hit = _PLANS[id(backend)] = (backend, state, _make_plan(backend))
+    plan = hit[2]
     return plan if plan is not None and plan.live else None
 
 

@@ -181,6 +181,7 @@ def test_ascii_pattern():
     r"\p{N}{1,3}+|\p{L}+|\s+|.",  # repeated interval in Oniguruma, possessive in re 3.11+
     r"\s{3}?\p{L}?[\r\n]{,2}|\s+|.",  # optional in Oniguruma, lazy in re (found by a fuzzer)
     r"\p{L}*|\s+|.",  # empty matches
+    r"(?=[a-z]{3}\p{N})|\p{L}+|\p{N}|\s+|.",  # an empty match inside the text only (found by a review)
 ])
 def test_patterns_the_engines_read_differently_are_refused(pattern):
     """Each of these reads differently in the tokenizer (Oniguruma) and in Python's re (the
@@ -213,3 +214,25 @@ def test_remembered_pieces_are_bounded(monkeypatch):
         _check(backend, _real_texts(200)[i:i + 20])
         assert len(plan.cache) <= 50 + 3000  # emptied before a batch once past the bound
     assert piece_plan(backend) is plan and plan.live
+
+
+@pytest.mark.parametrize("change", ["add_tokens", "encode_special_tokens", "normalizer", "truncation", "padding"])
+def test_a_tokenizer_changed_in_place_gets_a_new_plan(change):
+    """transformers changes its backend in place (truncation and padding per call, added tokens,
+    ``split_special_tokens``): the plan follows, or there is none (found by a review: the ids of
+    a batch's second text came from the old plan)."""
+    backend = copy.deepcopy(SHIPPED)
+    texts = ["hi there", "Hello world <pad> " + "word " * 100]
+    _check(backend, texts)
+    if change == "add_tokens":
+        backend.add_tokens(["world"])
+    elif change == "encode_special_tokens":
+        backend.encode_special_tokens = True
+    elif change == "normalizer":
+        backend.normalizer = normalizers.Lowercase()
+    elif change == "truncation":
+        backend.enable_truncation(max_length=64)
+    else:
+        backend.enable_padding(length=300)
+    _check(backend, texts)
+    assert (piece_plan(backend) is not None) == (change == "add_tokens")
