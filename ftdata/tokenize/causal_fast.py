@@ -31,7 +31,7 @@ from .prefix import _prefix_check_columns
 from .spans import encode_causal
 from .specials import _per_backend, specials_for
 
-_BYTE_LENGTHS: dict[int, tuple[object, np.ndarray | None]] = {}
+_BYTE_LENGTHS: dict[int, tuple[object, object, np.ndarray | None]] = {}
 #: Backends whose byte lengths once failed to add up: reference path only. A pure per-tokenizer
 #: memo (id -> the backend itself, checked by identity as in :func:`ftdata.tokenize.specials._per_backend`, so a new
 #: tokenizer that reuses a freed one's id is not taken for it); it changes speed, never output.

@@ -9,7 +9,7 @@ import unicodedata
 
 from .specials import _per_backend
 
-_FORMS: dict[int, tuple[object, tuple[str, ...] | None]] = {}
+_FORMS: dict[int, tuple[object, object, tuple[str, ...] | None]] = {}
 #: Unicode normalization forms: a normalizer made only of these is the identity on text already in them.
 UNICODE_FORMS = ("NFC", "NFD", "NFKC", "NFKD")
 

@@ -44,6 +44,7 @@ from itertools import chain
 import numpy as np
 
 from .forms import normal_forms
+from .specials import _per_backend
 
 #: Pieces a plan remembers before it starts over (a few hundred bytes each).
 MAX_PIECES = 1 << 17
@@ -150,7 +151,7 @@ def _without_lookaheads(pattern: str) -> str:
 def _byte_alphabet() -> list[str]:
     """The byte-level alphabet: the character each byte is written as (printable Latin-1 bytes
     as themselves, the other bytes as U+0100 onwards, in byte order)."""
-    keep = [*range(0x21, 0x7F), *range(0xA1, 0xAD), *range(0xAE, 0x100)]
+    keep = {*range(0x21, 0x7F), *range(0xA1, 0xAD), *range(0xAE, 0x100)}
     chars, extra = {}, 0
     for b in range(256):
         if b in keep:
@@ -252,8 +253,8 @@ class PiecePlan:
         get, miss = self.cache.get, self._miss
         per_text = [self.pieces(t) for t in texts]
         ids = [None if ps is None else [get(p) or miss(p) for p in ps] for ps in per_text]
+        first = next((i for i, x in enumerate(ids) if x is not None), -1)
         slow = [i for i, x in enumerate(ids) if x is None]
-        first = next((i for i, x in enumerate(ids) if x is not None), -1) if slow else 0 if ids else -1
         if slow:
             for i, e in zip(slow, self.backend.encode_batch_fast([texts[i] for i in slow], add_special_tokens=False)):
                 ids[i] = [e.ids]
@@ -297,9 +298,7 @@ def _make_plan(backend) -> PiecePlan | None:
     plan = PiecePlan(backend, pieces)
     probes = _probes(backend)
     flat, n, _ = plan.encode(probes)
-    ends = np.cumsum(n)
-    encs = backend.encode_batch_fast(probes, add_special_tokens=False)
-    if any(flat[e - k:e].tolist() != enc.ids for e, k, enc in zip(ends.tolist(), n.tolist(), encs)):
+    if _ids_of(flat, n) != [e.ids for e in backend.encode_batch_fast(probes, add_special_tokens=False)]:
         return None
     plan.cache.clear()
     return plan
@@ -314,19 +313,20 @@ def _state(backend) -> tuple:
             norm and norm.__getstate__(), pre and pre.__getstate__(), backend.model.dropout)
 
 
-_PLANS: dict[int, tuple[object, tuple, PiecePlan | None]] = {}
+_PLANS: dict[int, tuple[object, object, PiecePlan | None]] = {}
 
 
 def piece_plan(backend) -> PiecePlan | None:
     """The backend's :class:`PiecePlan`, made once per backend object and made again when the
     backend changed (:func:`_state`); None when its pipeline is not one this module reproduces,
     or its probes or a check differed."""
-    state = _state(backend)
-    hit = _PLANS.get(id(backend))
-    if hit is None or hit[0] is not backend or hit[1] != state:
-        hit = _PLANS[id(backend)] = (backend, state, _make_plan(backend))
-    plan = hit[2]
+    plan = _per_backend(_PLANS, backend, _make_plan, _state(backend))
     return plan if plan is not None and plan.live else None
+
+
+def _ids_of(flat: np.ndarray, n: np.ndarray) -> list[list[int]]:
+    """Each text's ids out of :func:`encode_flat`'s ``(flat, n)``."""
+    return [part.tolist() for part in np.split(flat, np.cumsum(n)[:-1])]
 
 
 def encode_flat(backend, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -338,7 +338,7 @@ def encode_flat(backend, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         flat, n, first = plan.encode(texts)
         if first < 0:
             return flat, n
-        at = int(n[:first].sum())
+        at = int(n[:first].sum())  # that one text's ids: not the whole batch split (a hot path)
         if flat[at:at + n[first]].tolist() == backend.encode(texts[first], add_special_tokens=False).ids:
             return flat, n
         plan.live = False

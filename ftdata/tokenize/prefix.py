@@ -176,7 +176,7 @@ def kept_tails(backend) -> dict:
     return _per_backend(_KEPT, backend, lambda _: {})
 
 
-_KEPT: dict[int, tuple[object, dict]] = {}
+_KEPT: dict[int, tuple[object, object, dict]] = {}
 
 
 def _prefix_verdicts(backend, checks: list[PrefixCheck], kept: dict | None = None) -> list[bool]:

@@ -108,15 +108,17 @@ class Specials:
         return self._affixes
 
 
-def _per_backend(cache: dict, backend, make):
-    """``make(backend)``, computed once per backend object (keyed by id, checked by identity)."""
+def _per_backend(cache: dict, backend, make, state: object = None):
+    """``make(backend)``, computed once per backend object (keyed by id, checked by identity),
+    and again whenever ``state`` (what the result depends on that can change on the object in
+    place) differs from the last call's."""
     hit = cache.get(id(backend))
-    if hit is None or hit[0] is not backend:
-        hit = cache[id(backend)] = (backend, make(backend))
-    return hit[1]
+    if hit is None or hit[0] is not backend or hit[1] != state:
+        hit = cache[id(backend)] = (backend, state, make(backend))
+    return hit[2]
 
 
-_SPECIALS: dict[int, tuple[object, Specials]] = {}
+_SPECIALS: dict[int, tuple[object, object, Specials]] = {}
 
 
 def specials_for(backend) -> Specials:
