@@ -382,13 +382,6 @@ def _eos_text(r: ChatRenderer) -> str:
     return r.variables.get("eos_token") or "\x00no-eos"
 
 
-def _render(r: ChatRenderer, tools, messages: list[dict], add_generation_prompt: bool = False) -> str:
-    try:
-        return r.render(messages, tools, add_generation_prompt)
-    except ChatTemplateError as exc:
-        raise ChatError(str(exc)) from None
-
-
 # --- the example ----------------------------------------------------------------------------------
 
 @dataclass
@@ -489,8 +482,10 @@ def render_chat(tok, messages: list[dict], *, specials: list[str], policy: ChatP
     plain = fast and method == "auto" and _all_plain(messages)
     msgs = messages if plain else plain_messages(messages)
 
-    # render(messages) and render_p(messages, add_generation_prompt): one C-level partial, no frame of its own
-    render = render_p = functools.partial(_render, renderer, tools)
+    # render(messages) and render_p(messages, add_generation_prompt): the renderer's own function, raising ChatError
+    render = render_p = renderer.caller(ChatError)
+    if tools is not None:
+        render = render_p = functools.partial(render, tools=tools)
 
     chosen = trained_turns(messages, policy)
     if not chosen:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from ftdata.templating.chatjinja import (
@@ -85,3 +87,81 @@ def test_a_template_that_does_not_compile_reads_as_before():
     with pytest.raises(ChatTemplateError, match=r"^chat template failed: ChatTemplateError: chat template does not "
                                                 r"compile: TemplateSyntaxError"):
         ChatRenderer("{% if %}").render(MSGS)
+
+
+def test_a_finished_context_is_taken_again_with_no_state_left():
+    """The next render takes the context the last one finished with (its variables emptied): a
+    ``set`` at the top level, a failed render, a namespace, none of it reaches the next render."""
+    source = ("{% if messages[0].content == 'first' %}{% set seen = 'yes' %}{% endif %}"
+              "{% if messages[0].content == 'fail' %}{{ raise_exception('no') }}{% endif %}"
+              "{% set ns = namespace(n=0) %}{% for m in messages %}{% set ns.n = ns.n + 1 %}{% endfor %}"
+              "{{ seen is defined }}|{{ ns.n }}|{{ add_generation_prompt }}")
+    r = ChatRenderer(source)
+    assert _prepared(source)[2].fresh is not None  # a context is reused for this template
+    first = [{"role": "user", "content": "first"}]
+    later = [{"role": "user", "content": "later"}, {"role": "assistant", "content": "a"}]
+    fail = [{"role": "user", "content": "fail"}]
+    for _ in range(3):
+        assert r.render(first) == "True|1|False" == _template_render(r, first)
+        with pytest.raises(ChatTemplateError, match="TemplateError: no"):
+            r.render(fail)
+        assert r.render(later, None, True) == "False|2|True" == _template_render(r, later, None, True)
+
+
+@pytest.mark.parametrize("source", [
+    "{% autoescape true %}{{ messages[0].content }}{% endautoescape %}|{{ messages[0].content }}",
+    "{% block head %}[{{ messages[0].role }}]{% endblock %}{{ messages[0].content }}",
+    "{% macro show(m) %}{{ m.role }}:{{ m.content }}{% endmacro %}{% for m in messages %}{{ show(m) }};{% endfor %}",
+])
+def test_reused_contexts_render_as_template_render(source):
+    """Templates that change the evaluation context for a while, have blocks or macros render
+    the same conversation after conversation as ``Template.render`` does."""
+    r = ChatRenderer(source)
+    convs = [[{"role": "user", "content": f"<b>{i}</b> & more"}] for i in range(5)]
+    for msgs in convs + convs:
+        assert r.render(msgs) == _template_render(r, msgs)
+    if "block" in source:
+        assert _prepared(source)[2].fresh is None  # block lists are per render: never reused
+
+
+def test_threads_share_a_renderer():
+    """Renders of one renderer on several threads at once each get a context of their own."""
+    import threading
+
+    r = ChatRenderer("{% for m in messages %}{{ m.role }}={{ m.content }};{% endfor %}{{ add_generation_prompt }}")
+    bad = []
+
+    def work(t: int) -> None:
+        for i in range(400):
+            msgs = [{"role": "user", "content": f"{t}-{i}"}, {"role": "assistant", "content": str(i * t)}]
+            agp = i % 2 == 0
+            if r.render(msgs, None, agp) != f"user={t}-{i};assistant={i * t};{agp}":
+                bad.append((t, i))
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads switch inside renders
+    try:
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+    finally:
+        sys.setswitchinterval(old)
+    assert bad == []
+
+
+def test_caller_raises_the_error_asked_for():
+    """``caller(error)``: the render as one function, failing with ``error`` and render's message."""
+
+    class Failed(Exception):
+        pass
+
+    r = ChatRenderer("{{ raise_exception('stop at ' + messages[0].role) }}")
+    with pytest.raises(Failed) as exc:
+        r.caller(Failed)(MSGS)
+    assert str(exc.value) == "chat template failed: TemplateError: stop at system"
+    with pytest.raises(Failed, match=r"^chat template failed: ChatTemplateError: chat template does not compile"):
+        ChatRenderer("{% if %}").caller(Failed)(MSGS)
+    ok = ChatRenderer("{{ messages | length }}|{{ tools | length }}|{{ add_generation_prompt }}")
+    assert ok.caller(Failed)(MSGS, True, tools=[{"name": "f"}]) == "3|1|True"
