@@ -206,6 +206,10 @@ class PiecePlan:
         if all(not (t.single_word or t.lstrip or t.rstrip) for t in added.values()):
             self.passes = [p for p in (_alternation([t.content for t in added.values() if not t.normalized]),
                                        _alternation([t.content for t in added.values() if t.normalized])) if p]
+        #: the one pass's split, where there is one (every added token matched on the raw text, or
+        #: every one on the normalized text), and each added token as its piece ``(id,)``
+        self.split_one = self.passes[0].split if self.passes is not None and len(self.passes) == 1 else None
+        self.token_piece = {c: (i,) for c, i in self.added_ids.items()}
 
     def _miss(self, piece) -> list[int]:
         """A piece's ids from the tokenizer's model (an added token, ``(id,)``: itself), remembered."""
@@ -241,30 +245,63 @@ class PiecePlan:
         """The text's pieces, or None: the tokenizer encodes it."""
         if not text.isascii():
             return None
-        if self.any_added is None or self.any_added.search(text) is None:
+        if self.any_added is None:
+            return self.findall(text)
+        if self.split_one is not None:  # one pass: the split inline (text, token, text, ..., text)
+            parts = self.split_one(text)
+            if len(parts) == 1:
+                return self.findall(text)
+            findall, token = self.findall, self.token_piece
+            out = findall(parts[0])
+            for k in range(1, len(parts), 2):
+                out.append(token[parts[k]])
+                out += findall(parts[k + 1])
+            return out
+        if self.any_added.search(text) is None:
             return self.findall(text)
         return None if self.passes is None else self._split_added(text)
 
     def encode(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, int]:
         """Every text's ids, concatenated (int32), each text's count, and the first text
-        encoded by pieces (-1: none was)."""
+        encoded by pieces (-1: none was). The pieces of the whole batch are looked up in one
+        pass; texts the tokenizer encodes are put in their places afterwards."""
         if len(self.cache) > MAX_PIECES:
             self.cache.clear()
-        get, miss = self.cache.get, self._miss
-        per_text = [self.pieces(t) for t in texts]
-        ids = [None if ps is None else [get(p) or miss(p) for p in ps] for ps in per_text]
-        first = next((i for i, x in enumerate(ids) if x is not None), -1)
-        slow = [i for i, x in enumerate(ids) if x is None]
-        if slow:
-            for i, e in zip(slow, self.backend.encode_batch_fast([texts[i] for i in slow], add_special_tokens=False)):
-                ids[i] = [e.ids]
-        lists = list(chain.from_iterable(ids))
+        get, miss, pieces = self.cache.get, self._miss, self.pieces
+        flat: list = []
+        counts: list[int] = []
+        slow: list[int] = []
+        for i, t in enumerate(texts):
+            ps = pieces(t)
+            if ps is None:
+                slow.append(i)
+                counts.append(0)
+            else:
+                flat += ps
+                counts.append(len(ps))
+        lists = [get(p) or miss(p) for p in flat]
+        first = 0 if texts else -1
+        if slow:  # each text the tokenizer encodes: its ids as one more list, in its place
+            encs = self.backend.encode_batch_fast([texts[i] for i in slow], add_special_tokens=False)
+            slow_ids = dict(zip(slow, (e.ids for e in encs)))
+            parts: list = []
+            at = 0
+            for i, c in enumerate(counts):
+                ids = slow_ids.get(i)
+                if ids is None:
+                    parts += lists[at:at + c]
+                    at += c
+                else:
+                    parts.append(ids)
+                    counts[i] = 1
+            lists = parts
+            first = next((i for i in range(len(texts)) if i not in slow_ids), -1)
         cum = np.zeros(len(lists) + 1, dtype=np.int64)
         np.cumsum(np.fromiter(map(len, lists), dtype=np.int64, count=len(lists)), out=cum[1:])
-        ends = np.cumsum(np.fromiter(map(len, ids), dtype=np.int64, count=len(ids)))
+        ends = np.cumsum(np.array(counts, dtype=np.int64))
         n = np.diff(cum[ends], prepend=0)
-        flat = np.fromiter(chain.from_iterable(lists), dtype=np.int32, count=int(cum[-1]))
-        return flat, n, first
+        out = np.fromiter(chain.from_iterable(lists), dtype=np.int32, count=int(cum[-1]))
+        return out, n, first
 
 
 def _probes(backend) -> list[str]:

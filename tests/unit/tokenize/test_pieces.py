@@ -141,6 +141,23 @@ def test_texts_left_to_the_tokenizer():
     _check(SHIPPED, multi30k + _real_texts(50))
 
 
+def test_texts_left_to_the_tokenizer_keep_their_places():
+    """A batch's pieces are looked up in one pass and the tokenizer's texts put back in their
+    places: first, last, between empty texts, all of a batch; ``first`` names the first text
+    encoded by pieces (the one the per-batch check compares)."""
+    de = shared("multi30k_en_de", "train.de").read_text(encoding="utf-8").splitlines()[:40]
+    de = [t for t in de if not t.isascii()][:6]
+    en = _real_texts(5)[:6]
+    plan = piece_plan(SHIPPED)
+    batches = [[de[0], "", en[0], de[1], de[2], "", en[1], de[3]], [en[2], de[4], de[5]], de[:4], en[:3],
+               ["", de[0], ""], [de[1]]]
+    for batch in batches:
+        _check(SHIPPED, batch)
+        _, n, first = plan.encode(batch)
+        assert len(n) == len(batch)
+        assert first == next((i for i, t in enumerate(batch) if t.isascii()), -1)
+
+
 @pytest.mark.parametrize("change", ["dropout", "prefix-space", "metaspace", "lowercase", "digits-class"])
 def test_pipelines_it_does_not_reproduce_get_no_plan(change):
     backend = _trained(QWEN2)
