@@ -150,3 +150,24 @@ def test_worker_processes_follow_the_same_rule(no_setting, user, expected):
         seen = pool.submit(os.getenv, "TOKENIZERS_PARALLELISM").result(30)
     assert seen == expected
     assert os.environ.get("TOKENIZERS_PARALLELISM") == user  # the build process's own is untouched
+
+
+def _gc_state() -> tuple:
+    import gc
+
+    return gc.get_threshold(), gc.get_freeze_count() > 0
+
+
+def test_worker_processes_collect_garbage_less_often():
+    """A worker freezes what it inherits and collects its youngest generation every
+    ``WORKER_GC_THRESHOLD`` allocations; the build process's own setting is untouched."""
+    import gc
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    before = gc.get_threshold()
+    with ProcessPoolExecutor(1, mp_context=mp.get_context("fork"), initializer=local._worker_init,
+                             initargs=(False, os.getpid())) as pool:
+        threshold, frozen = pool.submit(_gc_state).result(30)
+    assert threshold == (local.WORKER_GC_THRESHOLD, *before[1:]) and frozen
+    assert gc.get_threshold() == before
