@@ -320,7 +320,7 @@ def tokenize_kept(ctx: ChunkContext, tok, kept: list, hits: set[str]):
         renderer, policy, method = _chat_setup(ctx, tok)
         if policy.end_of_turn != "eot":  # the policy, not add_eos, decides whether EOS is appended
             eos = tok.eos_token_id
-        ok, chats = [], []
+        ok, ok_escaped, chats = [], [], []
         for k, esc in zip(kept, escaped):
             row, t = k.row, k.template
             msgs = (k.messages if k.messages is not None
@@ -333,11 +333,13 @@ def tokenize_kept(ctx: ChunkContext, tok, kept: list, hits: set[str]):
             except (ChatError, ConversationError) as exc:
                 rejects.append(Reject(ctx.source, row.key, row.line, exc.code, str(exc), t.name, row.split))
                 continue
-            p, c = (ce.prompt, ce.completion) if k.messages is not None else (k.prompt, k.completion)
-            ok.append((Rendered(row, t, p, c, k.choices, msgs, tools, ce.bits), esc))
+            if k.messages is not None:  # a messages-column row: its prompt and completion from the render
+                k.prompt, k.completion = ce.prompt, ce.completion
+            k.messages, k.tools, k.chat_bits = msgs, tools, ce.bits  # this chunk's own example: filled in place
+            ok.append(k)
+            ok_escaped.append(esc)
             chats.append(ce)
-        kept = [o[0] for o in ok]
-        escaped = [o[1] for o in ok]
+        kept, escaped = ok, ok_escaped
     try:
         if ctx.chat:
             cols = encode_spans_columns(

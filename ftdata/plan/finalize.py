@@ -64,6 +64,16 @@ def is_none(a: np.ndarray) -> np.ndarray:
     return np.asarray(np.asarray(a, dtype=object) == None, dtype=bool)  # noqa: E711
 
 
+def split_priority(splits: np.ndarray) -> np.ndarray:
+    """Each row's split priority (:data:`~ftdata.constants.SPLIT_PRIORITY`; 5 for a split it does not
+    name), as int64: one comparison of the object array per named split, not a generator per row."""
+    splits = np.asarray(splits, dtype=object)
+    prio = np.full(len(splits), 5, dtype=np.int64)
+    for name, rank in SPLIT_PRIORITY.items():
+        prio[splits == name] = rank
+    return prio
+
+
 def dedup_rows(work: pa.Table, splits: np.ndarray, sort: np.ndarray,
                release: Release | None = None) -> tuple[np.ndarray, list[tuple]]:
     """Keep-mask after exact dedup across all splits, and (removed, kept, code, note) per copy
@@ -73,7 +83,7 @@ def dedup_rows(work: pa.Table, splits: np.ndarray, sort: np.ndarray,
     if n == 0:
         return keep, []
     hv = column_numpy(work, "_dedup", release).view(np.dtype([("a", "<u8"), ("b", "<u8")]))
-    prio = np.fromiter((SPLIT_PRIORITY.get(s, 5) for s in splits), dtype=np.int16, count=n)
+    prio = split_priority(splits).astype(np.int16)
     order = np.lexsort((np.arange(n), sort, prio, hv["b"], hv["a"]))
     hs = hv[order]
     first = np.ones(n, dtype=bool)
@@ -113,7 +123,7 @@ def near_dedup(work: pa.Table, splits: np.ndarray, keep: np.ndarray, sort: np.nd
         return keep, []
     scope_names = pc.binary_join_element_wise(work.column("task"), work.column("template"), "\x00")
     _, scope = np.unique(scope_names.to_numpy(zero_copy_only=False), return_inverse=True)
-    prio = np.fromiter((SPLIT_PRIORITY.get(x, 5) for x in splits), dtype=np.int64, count=n)
+    prio = split_priority(splits)
     rank = np.empty(n, dtype=np.int64)
     rank[np.lexsort((np.arange(n), sort, prio))] = np.arange(n)
     from .neardup import near_duplicates

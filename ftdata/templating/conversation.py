@@ -178,7 +178,10 @@ class _Calls:
 
 
 def _finish(out: list[dict], column: str, system: str | None) -> list[dict]:
-    if not any(m["role"] == "assistant" for m in out):
+    for m in out:  # a loop, not any() over a generator: once per conversation, a hot path
+        if m["role"] == "assistant":
+            break
+    else:
         raise ConversationError(f"column '{column}': no assistant turn to train", Code.BAD_MESSAGES)
     if system and out[0]["role"] != "system":
         out.insert(0, {"role": "system", "content": system})
@@ -368,7 +371,10 @@ def trained_turns(messages: list[dict], train_on: str = "last",
     message's own ``weight`` overrides both: 0 leaves it untrained, 1 trains it.
     """
     cands = [i for i, m in enumerate(messages) if m["role"] in train_roles]
-    if not any("weight" in m for m in messages):  # no message overrides: the policy's choice, in order
+    for m in messages:  # a loop, not any() over a generator: once per conversation, a hot path
+        if "weight" in m:
+            break
+    else:  # no message overrides: the policy's choice, in order
         return cands[-1:] if train_on == "last" else cands
     chosen = set(cands[-1:] if train_on == "last" else cands)
     for i, m in enumerate(messages):

@@ -95,3 +95,15 @@ def test_dedup_accepts_a_bool(tmp_path, value):
 
     r = parse_recipe({"name": "x", "dedup": value, "sources": [{"name": "s", "path": "p", "templates": []}]})
     assert r.dedup.exact is value and r.dedup.near is False
+
+
+def test_split_priority_is_the_constant_rule():
+    """The vectorised priority gives each row what SPLIT_PRIORITY says (5 for other names and None)."""
+    from ftdata.constants import SPLIT_PRIORITY
+    from ftdata.plan.finalize import split_priority
+
+    names = [*SPLIT_PRIORITY, "holdout", "", None, "Train", "test "]
+    splits = np.array([names[i % len(names)] for i in range(50)], dtype=object)
+    assert split_priority(splits).tolist() == [SPLIT_PRIORITY.get(s, 5) for s in splits]
+    assert split_priority(list(splits)).tolist() == [SPLIT_PRIORITY.get(s, 5) for s in splits]
+    assert split_priority(np.array([], dtype=object)).tolist() == []
