@@ -21,7 +21,7 @@ from itertools import islice
 from pathlib import Path
 
 from ..config.models import Recipe, SourceSpec
-from ..plan.split import split_unit
+from ..plan.split import split_units
 from ..read.keys import KeySet
 from ..read.schema import check_source_row
 from ..read.sources import SourceRow, local_cuts, local_file, read_cut, read_source
@@ -70,7 +70,7 @@ def checked_rows(src: SourceSpec, recipe: Recipe, base: Path, *, counts,
         counts.rows_read += len(raw)
         staged = [_stage_row(src, row) for row in raw]
         dup = iter(seen.add_batch([x[2] for x in staged if not isinstance(x, Reject)]).tolist())
-        out = []
+        valid = []
         for x in staged:
             if not isinstance(x, Reject) and next(dup):
                 x = duplicate_key(src, x[2], x[0].line)
@@ -78,8 +78,9 @@ def checked_rows(src: SourceSpec, recipe: Recipe, base: Path, *, counts,
                 reject(x)
                 counts.rows_rejected += 1
                 continue
-            out.append(_checked_row(src, recipe, *x, index=index if want_index else None))
-            index += 1
+            valid.append(x)
+        out = _checked_rows(src, recipe, valid, index if want_index else None)
+        index += len(valid)
         timings["read"] += time.perf_counter() - t0
         yield out
 
@@ -114,20 +115,17 @@ def read_range(src: SourceSpec, recipe: Recipe, source_rows: Iterable[SourceRow]
     Parquet / Arrow row slice: :mod:`ftdata.build.ranged`) and its :class:`RangeRead`: the row
     check and keys of :func:`checked_rows` for one chunk, without the duplicate-key check (the
     build process does it, in input order)."""
-    rows, rejects, keys, lines, unsplit = [], [], [], [], []
+    staged, rejects = [], []
     n = 0
     for row in source_rows:
         n += 1
         x = _stage_row(src, row)
         if isinstance(x, Reject):
             rejects.append(x)
-            continue
-        r = _checked_row(src, recipe, *x, index=None)
-        rows.append(r)
-        keys.append(r.key)
-        lines.append(r.line)
-        unsplit.append(r.split is None)
-    return rows, RangeRead(n, rejects, keys, lines, unsplit)
+        else:
+            staged.append(x)
+    rows = _checked_rows(src, recipe, staged, None)
+    return rows, RangeRead(n, rejects, [r.key for r in rows], [r.line for r in rows], [r.split is None for r in rows])
 
 
 def raw_batches(src: SourceSpec, base: Path, batch_size: int) -> Iterator[list[SourceRow]]:
@@ -162,19 +160,25 @@ def _stage_row(src: SourceSpec, row: SourceRow) -> Reject | tuple[SourceRow, dic
     return row, data, row_key(src, row, data)
 
 
-def _checked_row(src: SourceSpec, recipe: Recipe, row: SourceRow, data: dict, key: str, *,
-                 index: int | None) -> CheckedRow:
-    """A valid row with what the split needs: its pinned split (the source's, or its own when
-    kept), its split unit, group and stratum."""
+def _checked_rows(src: SourceSpec, recipe: Recipe, staged: list[tuple[SourceRow, dict, str]],
+                  first_index: int | None) -> list[CheckedRow]:
+    """Valid rows (``(row, data, key)`` each) with what the split needs: each one's pinned split
+    (the source's, or its own when kept), split unit, group and stratum; numbered from
+    ``first_index`` (None: not numbered). One pass, the split units hashed together."""
     sp, seed = recipe.split, recipe.seed
     group, strat = sp.group_by, sp.stratify_by
     # the source's own split names are kept without a key, or with split mode 'source'
     keep_own = src.key is None or sp.mode == "source"
     hub_split = src.hub.split.split("[")[0] if src.hub is not None and sp.mode == "source" else None
-    gval = None if group is None or data.get(group) is None else str(data.get(group))
-    own = row.split or hub_split
-    split = src.split or (own if keep_own and own else None)
-    stratum = None if strat is None or data.get(strat) is None else str(data.get(strat))
-    return CheckedRow(key, row.line, data, split=split,
-                      u=split_unit(seed, src.name, key, group, gval), group=gval,
-                      stratum=stratum, index=index)
+    fixed = src.split
+    gvals = ([None if data.get(group) is None else str(data.get(group)) for _, data, _ in staged]
+             if group is not None else [None] * len(staged))
+    units = split_units(seed, src.name, [key for _, _, key in staged], group, gvals)
+    out = []
+    for k, ((row, data, key), gval, u) in enumerate(zip(staged, gvals, units)):
+        own = row.split or hub_split
+        split = fixed or (own if keep_own and own else None)
+        stratum = None if strat is None or data.get(strat) is None else str(data.get(strat))
+        out.append(CheckedRow(key, row.line, data, split=split, u=u, group=gval, stratum=stratum,
+                              index=None if first_index is None else first_index + k))
+    return out

@@ -21,8 +21,13 @@ import numpy as np
 
 def unit_hash(seed: int, key: str) -> float:
     """Map (seed, key) to a float in [0, 1), uniformly and stably across processes."""
-    d = hashlib.blake2b(f"{seed}\x00{key}".encode(), digest_size=8).digest()
-    return int.from_bytes(d, "big") / 2**64
+    return unit_hashes(seed, [key])[0]
+
+
+def unit_hashes(seed: int, keys: list[str]) -> list[float]:
+    """:func:`unit_hash` of each key (one comprehension: a build hashes every row)."""
+    blake2b, from_bytes = hashlib.blake2b, int.from_bytes
+    return [from_bytes(blake2b(f"{seed}\x00{k}".encode(), digest_size=8).digest(), "big") / 2**64 for k in keys]
 
 
 def split_unit(seed: int, source: str, row_key: str, group_by: str | None = None,
@@ -42,9 +47,16 @@ def split_unit(seed: int, source: str, row_key: str, group_by: str | None = None
         empty) are one group. Otherwise the hash of the row key within its source (a key names a
         row of its own source only: line 5 of two files are different rows).
     """
+    return split_units(seed, source, [row_key], group_by, [group])[0]
+
+
+def split_units(seed: int, source: str, row_keys: list[str], group_by: str | None = None,
+                groups: list[str | None] | None = None) -> list[float]:
+    """:func:`split_unit` of many rows of one source at once (``groups``: each row's group
+    value, read with ``group_by`` only)."""
     if group_by is not None:
-        return unit_hash(seed, group or "")
-    return unit_hash(seed, f"{source}\x00{row_key}")
+        return unit_hashes(seed, [g or "" for g in groups])
+    return unit_hashes(seed, [f"{source}\x00{k}" for k in row_keys])
 
 
 def assign_splits(fixed: np.ndarray, u: np.ndarray, ratios: dict[str, float]) -> np.ndarray:
