@@ -259,9 +259,21 @@ def _markers(marked: str, n: int) -> tuple[list[int | None], str]:
     Raises:
         _Fallback: a marker appears twice or the pairs are out of order.
     """
+    texts, at = [], 0
+    for c in _in_order(n):  # the common case: every marker printed once, in order, the rest ASCII
+        j = marked.find(c, at)
+        if j < 0:
+            break
+        texts.append(marked[at:j])
+        at = j + 1
+    else:
+        texts.append(marked[at:])
+        stripped = "".join(texts)
+        if stripped.isascii():  # no marker left: each is past U+FFFF (a flag CPython keeps, not a scan)
+            return list(itertools.accumulate(map(len, texts[:-1]))), stripped
     pieces = _MARK_SPLIT.split(marked)  # text, marker, text, marker, ..., text
     texts = pieces[::2]
-    if pieces[1::2] == _in_order(n):  # the common case: every marker printed once, in order
+    if pieces[1::2] == _in_order(n):  # every marker printed once, in order (text not ASCII)
         return list(itertools.accumulate(map(len, texts[:-1]))), "".join(texts)
     codes = [ord(c) - _MARK_BASE for c in pieces[1::2]]
     if codes and (codes[-1] >= 2 * n or codes != sorted(set(codes))):

@@ -40,7 +40,7 @@ def _spec(marked: str, n: int):
         return "fallback"
 
 
-_PIECE = st.one_of(st.text(alphabet="ab<|>\n ", max_size=4),
+_PIECE = st.one_of(st.text(alphabet="ab<|>\n é\ue000", max_size=4),  # ASCII or not: both readings
                    st.integers(0, 7).map(lambda j: chr(_MARK_BASE + j)))
 
 
