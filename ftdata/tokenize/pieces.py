@@ -347,7 +347,7 @@ def _state(backend) -> tuple:
     a new normalizer or pre-tokenizer, the model's dropout): about a microsecond."""
     norm, pre = backend.normalizer, backend.pre_tokenizer
     return (backend.truncation, backend.padding, backend.encode_special_tokens, backend.get_vocab_size(True),
-            norm and norm.__getstate__(), pre and pre.__getstate__(), backend.model.dropout)
+            norm and norm.__getstate__(), pre and pre.__getstate__(), getattr(backend.model, "dropout", None))
 
 
 _PLANS: dict[int, tuple[object, object, PiecePlan | None]] = {}

@@ -158,6 +158,21 @@ def test_texts_left_to_the_tokenizer_keep_their_places():
         assert first == next((i for i, t in enumerate(batch) if t.isascii()), -1)
 
 
+@pytest.mark.parametrize("kind", ["wordlevel", "unigram", "wordpiece"])
+def test_models_without_dropout_are_encoded_by_the_tokenizer(kind):
+    """``encode_flat`` takes any tokenizer (the prefix audit's tails of every tokenizer go
+    through it): a model that is not BPE, and has no ``dropout`` to read, gets no plan and
+    its texts come out as the tokenizer encodes them."""
+    words = ["[UNK]", "hello", "world", "a", "b"]
+    model = {"wordlevel": lambda: models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="[UNK]"),
+             "unigram": lambda: models.Unigram([(w, -1.0) for w in words], unk_id=0),
+             "wordpiece": lambda: models.WordPiece({w: i for i, w in enumerate(words)}, unk_token="[UNK]")}[kind]()
+    backend = Tokenizer(model)
+    backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    assert piece_plan(backend) is None
+    _check(backend, ["hello world", "a b c", "", "world hello a", "naïve hello"])
+
+
 @pytest.mark.parametrize("change", ["dropout", "prefix-space", "metaspace", "lowercase", "digits-class"])
 def test_pipelines_it_does_not_reproduce_get_no_plan(change):
     backend = _trained(QWEN2)
