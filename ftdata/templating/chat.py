@@ -494,15 +494,15 @@ def render_chat(tok, messages: list[dict], *, specials: list[str], policy: ChatP
     plain = fast and method == "auto" and _all_plain(messages)
     msgs = messages if plain else plain_messages(messages)
 
-    # render(messages) and render_p(messages, add_generation_prompt): the renderer's own function, raising ChatError
-    render = render_p = renderer.caller(ChatError)
-    if tools is not None:
-        render = render_p = functools.partial(render, tools=tools)
-
     chosen = trained_turns(messages, policy)
     if not chosen:
         raise ChatError(f"no turn to train (train_roles: {', '.join(policy.train_roles)}; weight 0 on the others)",
                         Code.NO_TRAINED_TOKEN)
+    # render(messages) and render_p(messages, add_generation_prompt): the renderer's own function,
+    # raising ChatError (asked for after the check above: the template compiles at the first ask)
+    render = render_p = renderer.caller(ChatError)
+    if tools is not None:
+        render = render_p = functools.partial(render, tools=tools)
     text = render(msgs)
     if plain:
         ex = _plain_example(renderer, msgs, chosen, text, specials, policy, tools is not None, render,

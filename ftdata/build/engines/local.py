@@ -202,7 +202,9 @@ def _worker_init(keep_tokenizer_pool: bool, parent: int) -> None:
     # collections found nothing to free (32,000 two-turn conversations, read and processed in one
     # thread: 275 young collections, 29 ms; best of 5, 1.107 -> 1.074 CPU-s; 1,000 32-turn ones
     # 0.525 -> 0.523). The worker is ftdata's own process: the setting ends with it.
-    gc.set_threshold(WORKER_GC_THRESHOLD, *gc.get_threshold()[1:])
+    young, *older = gc.get_threshold()
+    if 0 < young < WORKER_GC_THRESHOLD:  # 0: the parent turned collection off; a higher one is kept
+        gc.set_threshold(WORKER_GC_THRESHOLD, *older)
     # Ctrl-C signals the whole process group: the build process alone decides what happens
     # (it ends the workers, see LocalEngine.close), so a worker never dies half-way on its own
     signal.signal(signal.SIGINT, signal.SIG_IGN)

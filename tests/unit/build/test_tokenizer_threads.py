@@ -158,16 +158,25 @@ def _gc_state() -> tuple:
     return gc.get_threshold(), gc.get_freeze_count() > 0
 
 
-def test_worker_processes_collect_garbage_less_often():
+@pytest.mark.parametrize("parent", [None, 0, 50_000])
+def test_worker_processes_collect_garbage_less_often(parent):
     """A worker freezes what it inherits and collects its youngest generation every
-    ``WORKER_GC_THRESHOLD`` allocations; the build process's own setting is untouched."""
+    ``WORKER_GC_THRESHOLD`` allocations, unless the build process turned collection off (0) or
+    set it higher: those stay. The build process's own setting is untouched."""
     import gc
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
     before = gc.get_threshold()
-    with ProcessPoolExecutor(1, mp_context=mp.get_context("fork"), initializer=local._worker_init,
-                             initargs=(False, os.getpid())) as pool:
-        threshold, frozen = pool.submit(_gc_state).result(30)
-    assert threshold == (local.WORKER_GC_THRESHOLD, *before[1:]) and frozen
-    assert gc.get_threshold() == before
+    if parent is not None:
+        gc.set_threshold(parent, *before[1:])
+    try:
+        with ProcessPoolExecutor(1, mp_context=mp.get_context("fork"), initializer=local._worker_init,
+                                 initargs=(False, os.getpid())) as pool:
+            threshold, frozen = pool.submit(_gc_state).result(30)
+        mine = gc.get_threshold()
+    finally:
+        gc.set_threshold(*before)
+    young = local.WORKER_GC_THRESHOLD if parent is None else parent
+    assert threshold == (young, *before[1:]) and frozen
+    assert mine == (before[0] if parent is None else parent, *before[1:])

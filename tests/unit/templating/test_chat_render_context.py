@@ -165,3 +165,20 @@ def test_caller_raises_the_error_asked_for():
         ChatRenderer("{% if %}").caller(Failed)(MSGS)
     ok = ChatRenderer("{{ messages | length }}|{{ tools | length }}|{{ add_generation_prompt }}")
     assert ok.caller(Failed)(MSGS, True, tools=[{"name": "f"}]) == "3|1|True"
+
+
+def test_a_conversation_with_nothing_to_train_is_that_before_the_template_is_compiled():
+    """The "no turn to train" check comes before the template's first render, so it is what such
+    a row is rejected for even when the template does not compile (as before the render became
+    the renderer's own function)."""
+    from ftdata.rejects import Code
+    from ftdata.templating.chat import ChatError, ChatPolicy, render_chat
+
+    msgs = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo", "weight": 0}]
+    with pytest.raises(ChatError, match="no turn to train") as exc:
+        render_chat(None, msgs, specials=[], policy=ChatPolicy(), renderer=ChatRenderer("{% if %}"))
+    assert exc.value.code == Code.NO_TRAINED_TOKEN
+    with pytest.raises(ChatError, match="does not compile") as exc:
+        render_chat(None, msgs[:1] + [{"role": "assistant", "content": "yo"}], specials=[], policy=ChatPolicy(),
+                    renderer=ChatRenderer("{% if %}"))
+    assert exc.value.code == Code.CHAT_TEMPLATE
