@@ -188,8 +188,7 @@ class PhaseA:
         counts = self.counts[src.name]
         counts.rows_read += info.n_read
         counts.rows_rejected += len(rejects)
-        self.hashed_rows += (sum(info.unsplit) if not any(dup)  # no duplicate: every row counts
-                             else sum(u for u, d in zip(info.unsplit, dup) if not d))
+        self.hashed_rows += sum(u for u, d in zip(info.unsplit, dup) if not d)
         n_rows = len(info.keys) - len(dups)
         if dups:
             if key is not None and not isinstance(res, CachedChunk):

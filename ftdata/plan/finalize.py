@@ -83,7 +83,7 @@ def dedup_rows(work: pa.Table, splits: np.ndarray, sort: np.ndarray,
     if n == 0:
         return keep, []
     hv = column_numpy(work, "_dedup", release).view(np.dtype([("a", "<u8"), ("b", "<u8")]))
-    prio = split_priority(splits).astype(np.int16)
+    prio = split_priority(splits)
     order = np.lexsort((np.arange(n), sort, prio, hv["b"], hv["a"]))
     hs = hv[order]
     first = np.ones(n, dtype=bool)

@@ -125,10 +125,11 @@ def _context_maker(tpl, globals_: dict):
     evaluation context). Building a context was a third of a short render. None where this
     jinja2 lacks ``new_context`` (the plain ``Template.render`` then).
 
-    ``make.fresh(ctx)`` says whether a context a render has finished with is again as ``make``
-    built it, its variables (top-level ``set``) emptied: then the next render may take it
-    (:meth:`ChatRenderer._render_function`). False for another jinja2's context, and for a
-    template with blocks (their lists are per render)."""
+    Returned as :class:`_Maker`: ``make(parent)``, and ``fresh(ctx)``, which says whether a
+    context a render has finished with is again as ``make`` built it, its variables (top-level
+    ``set``) emptied: then the next render may take it (:meth:`ChatRenderer._render_function`).
+    ``fresh`` is None (contexts never reused) for another jinja2's context, and for a template
+    with blocks (their lists are per render)."""
     try:
         from jinja2.runtime import new_context
     except ImportError:  # pragma: no cover - jinja2 3.x has it

@@ -206,9 +206,7 @@ class PiecePlan:
         if all(not (t.single_word or t.lstrip or t.rstrip) for t in added.values()):
             self.passes = [p for p in (_alternation([t.content for t in added.values() if not t.normalized]),
                                        _alternation([t.content for t in added.values() if t.normalized])) if p]
-        #: the one pass's split, where there is one (every added token matched on the raw text, or
-        #: every one on the normalized text), and each added token as its piece ``(id,)``
-        self.split_one = self.passes[0].split if self.passes is not None and len(self.passes) == 1 else None
+        #: each added token as its piece ``(id,)``
         self.token_piece = {c: (i,) for c, i in self.added_ids.items()}
 
     def _miss(self, piece) -> list[int]:
@@ -219,10 +217,11 @@ class PiecePlan:
 
     def _split_added(self, text: str) -> list:
         """A text's pieces, its added tokens as ``(id,)``: each pass splits the text left by the
-        passes before it (``re.split``: text, token, text, ..., text)."""
-        ids, findall = self.added_ids, self.findall
+        passes before it (``re.split``: text, token, text, ..., text), and the last pass's text
+        is cut into pieces as it is split (one pass, ChatML's case: no list of segments)."""
+        token, findall, last = self.token_piece, self.findall, self.passes[-1]
         segments: list = [text]
-        for pattern in self.passes:
+        for pattern in self.passes[:-1]:
             nxt: list = []
             for seg in segments:
                 if type(seg) is tuple:
@@ -230,15 +229,19 @@ class PiecePlan:
                     continue
                 parts = pattern.split(seg)
                 for k in range(0, len(parts) - 1, 2):
-                    nxt += (parts[k], (ids[parts[k + 1]],))
+                    nxt += (parts[k], token[parts[k + 1]])
                 nxt.append(parts[-1])
             segments = nxt
         out: list = []
         for seg in segments:
             if type(seg) is tuple:
                 out.append(seg)
-            else:
-                out += findall(seg)
+                continue
+            parts = last.split(seg)
+            out += findall(parts[0])
+            for k in range(1, len(parts), 2):
+                out.append(token[parts[k]])
+                out += findall(parts[k + 1])
         return out
 
     def pieces(self, text: str) -> list | None:
@@ -247,19 +250,9 @@ class PiecePlan:
             return None
         if self.any_added is None:
             return self.findall(text)
-        if self.split_one is not None:  # one pass: the split inline (text, token, text, ..., text)
-            parts = self.split_one(text)
-            if len(parts) == 1:
-                return self.findall(text)
-            findall, token = self.findall, self.token_piece
-            out = findall(parts[0])
-            for k in range(1, len(parts), 2):
-                out.append(token[parts[k]])
-                out += findall(parts[k + 1])
-            return out
-        if self.any_added.search(text) is None:
-            return self.findall(text)
-        return None if self.passes is None else self._split_added(text)
+        if self.passes is None:  # a text holding an added token that strips or matches single words
+            return self.findall(text) if self.any_added.search(text) is None else None
+        return self._split_added(text)
 
     def encode(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, int]:
         """Every text's ids, concatenated (int32), each text's count, and the first text
@@ -362,8 +355,9 @@ def piece_plan(backend) -> PiecePlan | None:
 
 
 def _ids_of(flat: np.ndarray, n: np.ndarray) -> list[list[int]]:
-    """Each text's ids out of :func:`encode_flat`'s ``(flat, n)``."""
-    return [part.tolist() for part in np.split(flat, np.cumsum(n)[:-1])]
+    """Each text's ids out of :func:`encode_flat`'s ``(flat, n)`` (one ``tolist``, then slices)."""
+    ids = flat.tolist()
+    return [ids[e - k:e] for e, k in zip(np.cumsum(n).tolist(), n.tolist())]
 
 
 def encode_flat(backend, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:

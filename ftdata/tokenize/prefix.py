@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from .auditbits import PROMPT_NOT_PREFIX
-from .pieces import encode_flat
+from .pieces import _ids_of, encode_flat
 from .specials import _per_backend, encode_texts
 
 if TYPE_CHECKING:
@@ -180,12 +180,6 @@ def kept_tails(backend) -> dict:
 _KEPT: dict[int, tuple[object, object, dict]] = {}
 
 
-class _Ids(NamedTuple):
-    """A text's ids from :func:`~ftdata.tokenize.pieces.encode_flat`, read as an encoding's ``ids``."""
-
-    ids: list[int]
-
-
 def _prefix_verdicts(backend, checks: list[PrefixCheck], kept: dict | None = None) -> list[bool]:
     """Which prompts, tokenized alone, are **not** a prefix of their joint tokenization.
 
@@ -231,14 +225,13 @@ def _prefix_verdicts(backend, checks: list[PrefixCheck], kept: dict | None = Non
         if not new:
             return [memo[t] for t in texts]
         if any(esc for _, esc in new):
-            encs = encode_texts(backend, [t for t, _ in new], add_special_tokens=False, escaped=[e for _, e in new])
+            got = [list(e.ids) for e in encode_texts(backend, [t for t, _ in new], add_special_tokens=False,
+                                                      escaped=[e for _, e in new])]
         elif hasattr(backend, "encode_batch_fast"):  # no offsets needed: by pieces where a plan applies
-            flat, n = encode_flat(backend, [t for t, _ in new])
-            ids, ends = flat.tolist(), np.cumsum(n).tolist()
-            encs = [_Ids(ids[e - k:e]) for e, k in zip(ends, n.tolist())]
+            got = _ids_of(*encode_flat(backend, [t for t, _ in new]))
         else:
-            encs = backend.encode_batch([t for t, _ in new], add_special_tokens=False)
-        memo.update(zip(new, (list(e.ids) for e in encs)))
+            got = [list(e.ids) for e in backend.encode_batch([t for t, _ in new], add_special_tokens=False)]
+        memo.update(zip(new, got))
         if kept is not None:
             if len(kept) + len(new) > KEPT_TEXTS:
                 kept.clear()
