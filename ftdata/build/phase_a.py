@@ -24,6 +24,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 
 from ..config.paths import resolve_path
@@ -182,13 +183,18 @@ class PhaseA:
 
         t0 = time.perf_counter()
         info = res.read
-        dup = seen.add_batch(info.keys).tolist() if info.keys else []
-        dups = [row_stream.duplicate_key(src, k, line) for k, line, d in zip(info.keys, info.lines, dup) if d]
+        dup = seen.add_batch(info.keys) if info.keys else np.zeros(0, dtype=bool)
+        if dup.any():  # rare: the rows whose key an earlier row has
+            dups = [row_stream.duplicate_key(src, k, line) for k, line, d in zip(info.keys, info.lines, dup.tolist())
+                    if d]
+            hashed = int(np.count_nonzero(np.asarray(info.unsplit, dtype=bool)[~dup]))
+        else:  # no row walked in Python: a chunk's keys are mostly all new
+            dups, hashed = [], sum(info.unsplit)
         rejects = info.rejects + dups
         counts = self.counts[src.name]
         counts.rows_read += info.n_read
         counts.rows_rejected += len(rejects)
-        self.hashed_rows += sum(u for u, d in zip(info.unsplit, dup) if not d)
+        self.hashed_rows += hashed
         n_rows = len(info.keys) - len(dups)
         if dups:
             if key is not None and not isinstance(res, CachedChunk):

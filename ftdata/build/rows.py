@@ -179,6 +179,6 @@ def _checked_rows(src: SourceSpec, recipe: Recipe, staged: list[tuple[SourceRow,
         own = row.split or hub_split
         split = fixed or (own if keep_own and own else None)
         stratum = None if strat is None or data.get(strat) is None else str(data.get(strat))
-        out.append(CheckedRow(key, row.line, data, split=split, u=u, group=gval, stratum=stratum,
-                              index=None if first_index is None else first_index + k))
+        out.append(CheckedRow(key, row.line, data, split, u, stratum, gval,  # positional: a third of the cost
+                              None if first_index is None else first_index + k))
     return out

@@ -291,7 +291,7 @@ def split_stats(work: pa.Table, p: Plan, release: Release | None = None) -> tupl
         rows = np.nonzero(k >= 0)[0]
         if rows.size == 0:
             continue
-        k, sub = k[rows], batch.take(pa.array(rows))
+        k, sub = (k, batch) if rows.size == batch.num_rows else (k[rows], batch.take(pa.array(rows)))  # all: no copy
         ln = sub.column("_len").to_numpy().astype(np.int64)
         trained = sub.column("_trained").to_numpy().astype(np.int64)
         marked = np.stack([pc.fill_null(sub.column(c), False).to_numpy(zero_copy_only=False)
@@ -356,7 +356,7 @@ def rows_with_output(work: pa.Table, p: Plan, release: Release | None = None) ->
         sel = np.nonzero(written[start:start + batch.num_rows])[0]
         if sel.size == 0:
             continue
-        sub = pa.Table.from_batches([batch.take(pa.array(sel))])
+        sub = pa.Table.from_batches([batch if sel.size == batch.num_rows else batch.take(pa.array(sel))])
         for v in pc.value_counts(sub.column("source").combine_chunks()):
             examples[v["values"].as_py()] += v["counts"].as_py()
         uniq = sub.group_by(["source", "row_key"]).aggregate([])

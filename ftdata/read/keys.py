@@ -20,7 +20,8 @@ _DT = np.dtype(f"S{DIGEST}")
 
 def digests(keys: list[str]) -> np.ndarray:
     """One fixed-width digest per key (equal keys, equal digests)."""
-    blob = b"".join(hashlib.blake2b(k.encode("utf-8", "surrogatepass"), digest_size=DIGEST).digest() for k in keys)
+    blake2b = hashlib.blake2b
+    blob = b"".join([blake2b(k.encode("utf-8", "surrogatepass"), digest_size=DIGEST).digest() for k in keys])
     return np.frombuffer(blob, dtype=_DT) if keys else np.zeros(0, dtype=_DT)
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 
-@dataclass
+@dataclass(slots=True)
 class SourceRow:
     """One raw row: its 1-based line (or record) number, its fields, or why it is unreadable."""
 

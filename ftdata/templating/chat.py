@@ -259,18 +259,19 @@ def _markers(marked: str, n: int) -> tuple[list[int | None], str]:
     Raises:
         _Fallback: a marker appears twice or the pairs are out of order.
     """
-    texts, at = [], 0
-    for c in _in_order(n):  # the common case: every marker printed once, in order, the rest ASCII
+    texts, pos, at = [], [], 0
+    for k, c in enumerate(_in_order(n)):  # the common case: every marker printed once, in order, the rest ASCII
         j = marked.find(c, at)
         if j < 0:
             break
         texts.append(marked[at:j])
+        pos.append(j - k)  # its place in the stripped text: the k markers before it gone
         at = j + 1
     else:
         texts.append(marked[at:])
         stripped = "".join(texts)
         if stripped.isascii():  # no marker left: each is past U+FFFF (a flag CPython keeps, not a scan)
-            return list(itertools.accumulate(map(len, texts[:-1]))), stripped
+            return pos, stripped
     pieces = _MARK_SPLIT.split(marked)  # text, marker, text, marker, ..., text
     texts = pieces[::2]
     if pieces[1::2] == _in_order(n):  # every marker printed once, in order (text not ASCII)
@@ -396,7 +397,7 @@ def _eos_text(r: ChatRenderer) -> str:
 
 # --- the example ----------------------------------------------------------------------------------
 
-@dataclass
+@dataclass(slots=True)
 class ChatExample:
     """A rendered conversation and what to train in it (character spans of the escaped text)."""
 
@@ -424,9 +425,11 @@ class _Header:
     when the kept one is not where it is looked for.
     """
 
+    __slots__ = ("render_p", "messages", "first", "cache", "key", "_g", "_own")
+
     def __init__(self, render_p, messages, first: int, cache: dict, tools: bool):
-        self.render_p, self.head, self.cache = render_p, messages[:first], cache
-        self.key = (tuple([m["role"] for m in self.head]), tools)
+        self.render_p, self.messages, self.first, self.cache = render_p, messages, first, cache
+        self.key = ((messages[0]["role"],) if first == 1 else tuple([m["role"] for m in messages[:first]]), tools)
         self._g, self._own = False, False
 
     @classmethod
@@ -447,15 +450,16 @@ class _Header:
         return self._g
 
     def _render(self) -> str | None:
+        head = self.messages[:self.first]
         try:
-            with_g, without = self.render_p(self.head, True), self.render_p(self.head, False)
+            with_g, without = self.render_p(head, True), self.render_p(head, False)
         except ChatError:
             return None
         return with_g[len(without):] if with_g.startswith(without) and len(with_g) > len(without) else None
 
     def end_before(self, text: str, lo: int, at: int, hi: int) -> int | None:
         """End of the last ``G`` starting in [lo, at] and ending by ``hi``, or None."""
-        g = self.get()
+        g = self._g if self._g is not False else self.get()
         j = text.rfind(g, lo, min(hi, at + len(g))) if g else -1
         if j < 0 and g and not self._own:  # the kept G is not here: this conversation's own
             self._g, self._own = self._render(), True
@@ -569,7 +573,7 @@ def _example(text: str, spans: list[tuple[int, int]], missing: list[bool], start
     elif policy.end_of_turn == "eos" and missing[-1] and chosen[-1] == len(msgs) - 1:
         append_eos = True  # the rest of the text (end-of-turn, whitespace) and an appended EOS
         spans[-1] = (spans[-1][0], len(text))
-    untrained_end = any(missing[:-1]) or (missing[-1] and not append_eos)
+    untrained_end = True in missing[:-1] or (missing[-1] and not append_eos)  # bools: a C scan, not any()
     parity = _parity(render_p, msgs, chosen, starts, text, policy)
     a, b = content
     return ChatExample(text, spans, untrained_end, append_eos, text[:a], text[a:b],
@@ -658,7 +662,9 @@ def _parity(render_p, msgs, chosen, starts, text, policy: ChatPolicy) -> bool:
     is not the training text before the turn's trained start."""
     if policy.parity == "off":
         return False
-    for i, start in [(chosen[-1], starts[-1])] if policy.parity == "last" else zip(chosen, starts):
+    if policy.parity == "last":
+        chosen, starts = chosen[-1:], starts[-1:]
+    for i, start in zip(chosen, starts):
         try:
             prompt = render_p(msgs[:i], True)
         except ChatError:

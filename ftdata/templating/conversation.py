@@ -207,13 +207,15 @@ def _role(m, where: str, key: str, shape: str, roles: dict[str, str]) -> str:
 def from_openai(value, column: str, system: str | None = None) -> list[dict]:
     """OpenAI-style messages -> the internal list (see the module docstring)."""
     _check_list(value, column, "{role, content}")
-    out, calls = [], _Calls()
+    out, calls = [], None  # the tool calls not yet answered: made at the first message that is not plain
     for i, m in enumerate(value):
         # the common message, {role, content} of text, not a tool's: nothing else to check
         if (type(m) is dict and len(m) == 2 and type(m.get("content")) is str and type(m.get("role")) is str
-                and _PLAIN_ROLES.get(m["role"]) is not None and (m["content"] or m["role"] != "assistant")):
-            out.append({"role": _PLAIN_ROLES[m["role"]], "content": m["content"]})
+                and (role := _PLAIN_ROLES.get(m["role"])) is not None and (m["content"] or role != "assistant")):
+            out.append({"role": role, "content": m["content"]})
             continue
+        if calls is None:
+            calls = _Calls()
         where = f"column '{column}'[{i}]"
         role = _role(m, where, "role", "{role, content}", _OPENAI_ROLES)
         tool_calls = m.get("tool_calls") if role == "assistant" else None
@@ -317,9 +319,9 @@ def detect(value) -> str | None:
 
 def tools_from_value(value, column: str) -> list[dict] | None:
     """A tools value (list or JSON text of one) -> OpenAI tool schemas, or None when empty."""
-    where = f"column '{column}'"
     if value is None or value == "" or value == []:
         return None
+    where = f"column '{column}'"
     if isinstance(value, str):
         parsed, err = parse_json_object(value)
         if err is not None:

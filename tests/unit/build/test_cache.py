@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from ftdata.build.cache import chunk_key, context_fingerprint
 from ftdata.build.chunk import CheckedRow, ChunkContext
 
@@ -24,7 +26,7 @@ def test_chunk_key_covers_rows_settings_templates_and_tokenizer():
     rows = [CheckedRow("k1", 1, {"q": "a", "a": "b"}, u=0.25), CheckedRow("k2", 2, {"q": "c", "a": "d"}, u=0.5)]
     fp = context_fingerprint(_ctx(), "tok1")
     key = chunk_key(fp, rows)
-    assert key == chunk_key(context_fingerprint(_ctx(), "tok1"), [CheckedRow(**r.__dict__) for r in rows])
+    assert key == chunk_key(context_fingerprint(_ctx(), "tok1"), [dataclasses.replace(r) for r in rows])
     from ftdata.templating.templates import from_strings
 
     variants = [
