@@ -33,16 +33,25 @@ def chat_section(work, plan, release=None) -> dict:
         work: the work table; plan: the build plan (its ``order`` holds the written rows).
         release: the build's page release (see :func:`ftdata.plan.worktable.column_numpy`).
     """
-    from ..plan.worktable import column_numpy
+    from .worktable import SMALL_PASS_ROWS, value_codes, work_batches
 
     idx = np.concatenate([np.asarray(v, dtype=np.int64) for v in plan.order.values()] or [np.zeros(0, np.int64)])
-    bits = column_numpy(work, "_chat", release)[idx].astype(np.int64)
-    names = column_numpy(work, "template", release)[idx]
-    per: dict[str, dict[str, int]] = {}
-    for name in sorted(set(names.tolist())):
-        b = bits[names == name]
-        per[name] = {"examples": int(len(b)), "parity_mismatch": int(np.count_nonzero(b & PARITY_MISMATCH)),
-                     "span_fallback": int(np.count_nonzero(b & SPAN_FALLBACK))}
+    times = np.bincount(idx, minlength=work.num_rows)  # how often each work row is written
+    acc: dict[str, np.ndarray] = {}  # template -> examples, parity mismatches, span fallbacks
+    for start, batch in work_batches(work, ["template", "_chat"], release, SMALL_PASS_ROWS):
+        w = times[start:start + batch.num_rows]
+        if not w.any():
+            continue
+        codes, names = value_codes(batch.column("template"))
+        bits = batch.column("_chat").to_numpy(zero_copy_only=False).astype(np.int64)
+        counts = [np.bincount(codes, weights=w * x, minlength=len(names)).round().astype(np.int64)
+                  for x in (1, (bits & PARITY_MISMATCH) != 0, (bits & SPAN_FALLBACK) != 0)]
+        for c, name in enumerate(names):
+            if counts[0][c]:
+                acc[name] = acc.get(name, 0) + np.array([k[c] for k in counts])
+    per: dict[str, dict[str, int]] = {
+        name: {"examples": int(a[0]), "parity_mismatch": int(a[1]), "span_fallback": int(a[2])}
+        for name, a in sorted(acc.items())}
     totals = {k: sum(v[k] for v in per.values()) for k in ("examples", "parity_mismatch", "span_fallback")}
     return {"totals": totals, "templates": per, "notes": dict(NOTES)}
 

@@ -41,7 +41,7 @@ from ..rejects import Code, Reject
 from ..write.gather import gather_slices
 from ..write.writer import SplitWriter
 from .split import assign_splits
-from .worktable import column_numpy, work_batches
+from .worktable import SMALL_PASS_ROWS, column_numpy, value_codes, work_batches
 
 WRITE_SLICE = 4096
 
@@ -83,6 +83,9 @@ def dedup_rows(work: pa.Table, splits: np.ndarray, sort: np.ndarray,
     if n == 0:
         return keep, []
     hv = column_numpy(work, "_dedup", release).view(np.dtype([("a", "<u8"), ("b", "<u8")]))
+    a = np.sort(hv["a"])  # copies share both halves: none share the first, none to remove (one key sorted, not five)
+    if not (a[1:] == a[:-1]).any():
+        return keep, []
     prio = split_priority(splits)
     order = np.lexsort((np.arange(n), sort, prio, hv["b"], hv["a"]))
     hs = hv[order]
@@ -286,7 +289,7 @@ def split_stats(work: pa.Table, p: Plan, release: Release | None = None) -> tupl
     by_template: list[Counter] = [Counter() for _ in names]
     flags = np.zeros((len(names), 2), dtype=np.int64)  # truncated, straddling the boundary
     for start, batch in work_batches(work, ["task", "template", "_len", "_trained", "_truncated", "_straddle"],
-                                     release):
+                                     release, SMALL_PASS_ROWS):
         k = which[start:start + batch.num_rows]
         rows = np.nonzero(k >= 0)[0]
         if rows.size == 0:
@@ -296,8 +299,8 @@ def split_stats(work: pa.Table, p: Plan, release: Release | None = None) -> tupl
         trained = sub.column("_trained").to_numpy().astype(np.int64)
         marked = np.stack([pc.fill_null(sub.column(c), False).to_numpy(zero_copy_only=False)
                            for c in ("_truncated", "_straddle")], axis=1)
-        task, task_names = _codes(sub.column("task"))
-        tpl, tpl_names = _codes(sub.column("template"))
+        task, task_names = value_codes(sub.column("task"))
+        tpl, tpl_names = value_codes(sub.column("template"))
         for j in np.unique(k).tolist():
             m = k == j
             lens[j].append(ln[m])
@@ -333,12 +336,6 @@ def split_stats(work: pa.Table, p: Plan, release: Release | None = None) -> tupl
     return counts, tokens
 
 
-def _codes(values: pa.Array) -> tuple[np.ndarray, list]:
-    """Dictionary codes of ``values`` and the values they stand for (null is a value too)."""
-    enc = pc.dictionary_encode(values, null_encoding="encode")
-    return enc.indices.to_numpy(zero_copy_only=False), enc.dictionary.to_pylist()
-
-
 def rows_with_output(work: pa.Table, p: Plan, release: Release | None = None) -> tuple[Counter, Counter]:
     """Per source: (distinct rows with at least one example in the output, examples written).
 
@@ -352,7 +349,7 @@ def rows_with_output(work: pa.Table, p: Plan, release: Release | None = None) ->
         written[idx] = True
     rows: Counter = Counter()
     examples: Counter = Counter()
-    for start, batch in work_batches(work, ["source", "row_key"], release):
+    for start, batch in work_batches(work, ["source", "row_key"], release, SMALL_PASS_ROWS):
         sel = np.nonzero(written[start:start + batch.num_rows])[0]
         if sel.size == 0:
             continue

@@ -35,20 +35,49 @@ def open_work(files: list[Path], maps: MappedFiles) -> pa.Table:
     return pa.concat_tables(tables) if tables else work_schema().empty_table()
 
 
-def work_batches(work: pa.Table, columns: list[str],
-                 release: Release | None = None) -> Iterator[tuple[int, pa.RecordBatch]]:
+def work_batches(work: pa.Table, columns: list[str], release: Release | None = None,
+                 min_rows: int = 0) -> Iterator[tuple[int, pa.RecordBatch]]:
     """``(first row, batch)`` for each chunk of the work table, ``columns`` only, in order.
 
     Each chunk's mapped pages are handed back (``release``, the build's
     :meth:`~ftdata.read.mapped.MappedFiles.release`) when the next one is asked for, so a pass over
-    every row keeps about one chunk resident, not the whole table.
+    every row keeps about one chunk resident, not the whole table. ``min_rows``: consecutive
+    chunks joined into one batch of at least that many rows (the last may hold fewer), for a
+    pass over a few small columns whose cost is mostly per batch (a build of short rows has a
+    chunk per thousand rows); their pages are handed back once the joined batch is done.
     """
-    start = 0
+    start, group, n = 0, [], 0
     for batch in work.select(columns).to_batches():
-        yield start, batch
+        group.append(batch)
+        n += batch.num_rows
+        if n >= min_rows:
+            yield start, group[0] if len(group) == 1 else _joined(group)
+            if release is not None:
+                release(start, start + n)
+            start, group, n = start + n, [], 0
+    if group:
+        yield start, group[0] if len(group) == 1 else _joined(group)
         if release is not None:
-            release(start, start + batch.num_rows)
-        start += batch.num_rows
+            release(start, start + n)
+
+
+def _joined(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
+    """Consecutive batches as one (their columns copied together)."""
+    joined = pa.Table.from_batches(batches).combine_chunks().to_batches()
+    return joined[0] if joined else batches[0].slice(0, 0)
+
+
+#: Rows a pass over a few small columns joins its chunks up to (:func:`work_batches`): about a
+#: megabyte of task, template and count columns.
+SMALL_PASS_ROWS = 1 << 16
+
+
+def value_codes(values: pa.Array) -> tuple[np.ndarray, list]:
+    """Dictionary codes of ``values`` and the values they stand for (null is a value too)."""
+    import pyarrow.compute as pc
+
+    enc = pc.dictionary_encode(values, null_encoding="encode")
+    return enc.indices.to_numpy(zero_copy_only=False), enc.dictionary.to_pylist()
 
 
 def column_numpy(work: pa.Table, name: str, release: Release | None = None) -> np.ndarray:

@@ -107,3 +107,34 @@ def test_split_priority_is_the_constant_rule():
     assert split_priority(splits).tolist() == [SPLIT_PRIORITY.get(s, 5) for s in splits]
     assert split_priority(list(splits)).tolist() == [SPLIT_PRIORITY.get(s, 5) for s in splits]
     assert split_priority(np.array([], dtype=object)).tolist() == []
+
+
+def _dedup_work(digests: list[bytes]):
+    import pyarrow as pa
+
+    return pa.table({"_dedup": pa.array(digests, pa.binary(16))})
+
+
+def test_exact_dedup_tells_rows_that_share_half_a_digest_from_copies():
+    """The shortcut that sorts the first half alone (no two rows share it: nothing to remove)
+    must still hand rows that share only that half to the full comparison, which keeps both."""
+    from ftdata.plan.finalize import dedup_rows
+
+    a, b, c = (1).to_bytes(8, "little"), (2).to_bytes(8, "little"), (3).to_bytes(8, "little")
+    splits = np.array(["train", "test", "train", "validation"], dtype=object)
+    sort = np.array([4, 3, 2, 1], dtype=np.uint64)
+    keep, removed = dedup_rows(_dedup_work([a + b, a + c, c + c, b + b]), splits, sort)
+    assert keep.all() and removed == []  # rows 0 and 1 share the first half only
+    keep, removed = dedup_rows(_dedup_work([a + b, c + c, a + b, a + c]), splits, sort)
+    assert keep.tolist() == [False, True, True, True]  # rows 0 and 2 are copies, both in train
+    assert [(d, s) for d, s, _, _ in removed] == [(0, 2)]  # the lower sort key (row 2's) wins
+
+
+def test_exact_dedup_without_copies_keeps_every_row():
+    from ftdata.plan.finalize import dedup_rows
+
+    rng = np.random.default_rng(3)
+    digests = [bytes(rng.integers(0, 256, 16, dtype=np.uint8)) for _ in range(500)]
+    keep, removed = dedup_rows(_dedup_work(digests), np.array(["train"] * 500, dtype=object),
+                               np.arange(500, dtype=np.uint64))
+    assert keep.all() and removed == []
