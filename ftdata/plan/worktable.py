@@ -44,32 +44,48 @@ def work_batches(work: pa.Table, columns: list[str], release: Release | None = N
     every row keeps about one chunk resident, not the whole table. ``min_rows``: consecutive
     chunks joined into one batch of at least that many rows (the last may hold fewer), for a
     pass over a few small columns whose cost is mostly per batch (a build of short rows has a
-    chunk per thousand rows); their pages are handed back once the joined batch is done.
+    chunk per thousand rows); their pages are handed back once the joined batch is done. Chunks
+    are joined only up to :data:`JOIN_BYTES` (a chunk larger than that comes alone), so Arrow
+    never has to split a joined column (a string column holds at most 2 GiB) and a row's
+    examples, which one chunk holds, stay in one batch.
     """
-    start, group, n = 0, [], 0
+    start, group, n, size = 0, [], 0, 0
     for batch in work.select(columns).to_batches():
+        b = batch.nbytes if min_rows else 0
+        if group and size + b > JOIN_BYTES:  # joined, it would copy too much: the group so far first
+            yield from _group(start, group, release)
+            start, group, n, size = start + n, [], 0, 0
         group.append(batch)
-        n += batch.num_rows
+        n, size = n + batch.num_rows, size + b
         if n >= min_rows:
-            yield start, group[0] if len(group) == 1 else _joined(group)
-            if release is not None:
-                release(start, start + n)
-            start, group, n = start + n, [], 0
+            yield from _group(start, group, release)
+            start, group, n, size = start + n, [], 0, 0
     if group:
-        yield start, group[0] if len(group) == 1 else _joined(group)
-        if release is not None:
-            release(start, start + n)
+        yield from _group(start, group, release)
 
 
-def _joined(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
-    """Consecutive batches as one (their columns copied together)."""
-    joined = pa.Table.from_batches(batches).combine_chunks().to_batches()
-    return joined[0] if joined else batches[0].slice(0, 0)
+def _group(start: int, group: list[pa.RecordBatch], release: Release | None) -> Iterator[tuple[int, pa.RecordBatch]]:
+    """``group`` (consecutive chunks from row ``start``) as one batch, or as the few Arrow makes
+    of it (a string column past 2 GiB is split); then its pages handed back."""
+    at = start
+    for batch in group if len(group) == 1 else _joined(group):
+        yield at, batch
+        at += batch.num_rows
+    if release is not None:
+        release(start, at)
+
+
+def _joined(batches: list[pa.RecordBatch]) -> list[pa.RecordBatch]:
+    """Consecutive batches as one where Arrow can (their columns copied together): more than one
+    when a column's data does not fit one array, never a row dropped."""
+    return pa.Table.from_batches(batches).combine_chunks().to_batches() or [batches[0].slice(0, 0)]
 
 
 #: Rows a pass over a few small columns joins its chunks up to (:func:`work_batches`): about a
 #: megabyte of task, template and count columns.
 SMALL_PASS_ROWS = 1 << 16
+#: Most bytes :func:`work_batches` joins into one batch (long keys make a chunk large).
+JOIN_BYTES = 64 << 20
 
 
 def value_codes(values: pa.Array) -> tuple[np.ndarray, list]:

@@ -47,3 +47,39 @@ def test_a_table_with_no_rows_gives_what_it_gave_chunk_by_chunk():
     work = _work([0, 0])
     joined = [(s, b.num_rows) for s, b in work_batches(work, ["row"], None, 10)]
     assert joined == [(s, b.num_rows) for s, b in work_batches(work, ["row"])]
+
+
+def test_chunks_are_joined_only_up_to_the_byte_cap_and_a_large_chunk_comes_alone(monkeypatch):
+    """Long row keys make large chunks: they are not copied together past JOIN_BYTES, so Arrow
+    never splits a joined column and a row's examples stay in one batch."""
+    import ftdata.plan.worktable as wt
+
+    work = _work([3, 4, 5, 2, 6])
+    sizes = [b.nbytes for b in work.to_batches()]
+    monkeypatch.setattr(wt, "JOIN_BYTES", sizes[0] + sizes[1])  # the first two fit together, no more
+    got = [(s, b.num_rows) for s, b in work_batches(work, ["row", "name"], None, 100)]
+    assert got[0] == (0, 7)  # chunks 1 and 2 joined
+    assert [n for _, n in got] and sum(n for _, n in got) == 20
+    assert all(s2 == s1 + n1 for (s1, n1), (s2, _) in zip(got, got[1:]))
+    monkeypatch.setattr(wt, "JOIN_BYTES", 1)  # every chunk larger than the cap: each alone, as before
+    assert [(s, b.num_rows) for s, b in work_batches(work, ["row"], None, 100)] == [
+        (s, b.num_rows) for s, b in work_batches(work, ["row"])]
+
+
+def test_a_group_arrow_splits_in_several_batches_loses_no_row(monkeypatch):
+    import ftdata.plan.worktable as wt
+
+    real = wt._joined
+
+    def split_in_two(batches):  # as Arrow does for a joined string column past 2 GiB
+        (one,) = real(batches)
+        half = one.num_rows // 2
+        return [one.slice(0, half), one.slice(half)]
+
+    monkeypatch.setattr(wt, "_joined", split_in_two)
+    work = _work([3, 4, 5])
+    released = []
+    got = list(work_batches(work, ["row"], lambda a, b: released.append((a, b)), 100))
+    assert [s for s, _ in got] == [0, 6]
+    assert [r for _, b in got for r in b.column("row").to_pylist()] == list(range(12))
+    assert released == [(0, 12)]
