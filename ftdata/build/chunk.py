@@ -313,7 +313,7 @@ def tokenize_kept(ctx: ChunkContext, tok, kept: list, hits: set[str]):
     backend = tok.backend_tokenizer
     sp = specials_for(backend)
     eos = tok.eos_token_id if ctx.add_eos else None
-    escaped = [k.row.key in hits for k in kept] if hits else [False] * len(kept)
+    escaped = [k.row.key in hits for k in kept]
     text_mode = ctx.special_tokens_in_data == "text"
     rejects: list[Reject] = []
     if ctx.chat:
@@ -323,23 +323,20 @@ def tokenize_kept(ctx: ChunkContext, tok, kept: list, hits: set[str]):
         ok, ok_escaped, chats = [], [], []
         strings, system, tools_column = sp.strings, ctx.chat.get("system"), ctx.chat.get("tools_column")
         for k, esc in zip(kept, escaped):
-            msgs = k.messages
+            msgs, tools = k.messages, k.tools
             try:
-                if msgs is not None:  # a messages-column row: its prompt and completion from the render
-                    tools = k.tools
-                    ce = render_chat(tok, msgs, specials=strings, policy=policy, tools=tools, renderer=renderer,
-                                     method=method)
-                    k.prompt, k.completion = ce.prompt, ce.completion
-                else:
+                if msgs is None:  # a rendered template's pair: its conversation, its tools column
                     msgs = messages_from_pair(k.prompt, k.completion, system)
-                    tools = (tools_from_value(k.row.data.get(tools_column), tools_column) if tools_column
-                             else k.tools)
-                    ce = render_chat(tok, msgs, specials=strings, policy=policy, tools=tools, renderer=renderer,
-                                     method=method)
+                    if tools_column:
+                        tools = tools_from_value(k.row.data.get(tools_column), tools_column)
+                ce = render_chat(tok, msgs, specials=strings, policy=policy, tools=tools, renderer=renderer,
+                                 method=method)
             except (ChatError, ConversationError) as exc:
                 row = k.row
                 rejects.append(Reject(ctx.source, row.key, row.line, exc.code, str(exc), k.template.name, row.split))
                 continue
+            if k.messages is not None:  # a messages-column row: its prompt and completion from the render
+                k.prompt, k.completion = ce.prompt, ce.completion
             k.messages, k.tools, k.chat_bits = msgs, tools, ce.bits  # this chunk's own example: filled in place
             ok.append(k)
             ok_escaped.append(esc)
@@ -371,8 +368,6 @@ def tokenize_kept(ctx: ChunkContext, tok, kept: list, hits: set[str]):
         row, t = kept[exc.index].row, kept[exc.index].template
         raise BuildError(f"source '{ctx.source}' line {row.line} (key {row.key}), template '{t.name}': "
                          f"{exc.message} (overflow: error)") from None
-    if not hits and cols.reject.count(None) == len(cols.reject):  # the common chunk: every example as rendered
-        return list(kept), cols, rejects
     items = []
     for i, (k, esc, why) in enumerate(zip(kept, escaped, cols.reject)):
         if why is not None:  # a Rejection: (code, message)

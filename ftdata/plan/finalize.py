@@ -41,7 +41,7 @@ from ..rejects import Code, Reject
 from ..write.gather import gather_slices
 from ..write.writer import SplitWriter
 from .split import assign_splits
-from .worktable import SMALL_PASS_ROWS, column_numpy, value_codes, work_batches
+from .worktable import SMALL_PASS_ROWS, column_numpy, selected, value_codes, work_batches
 
 WRITE_SLICE = 4096
 
@@ -294,7 +294,7 @@ def split_stats(work: pa.Table, p: Plan, release: Release | None = None) -> tupl
         rows = np.nonzero(k >= 0)[0]
         if rows.size == 0:
             continue
-        k, sub = (k, batch) if rows.size == batch.num_rows else (k[rows], batch.take(pa.array(rows)))  # all: no copy
+        k, sub = k[rows], selected(batch, rows)
         ln = sub.column("_len").to_numpy().astype(np.int64)
         trained = sub.column("_trained").to_numpy().astype(np.int64)
         marked = np.stack([pc.fill_null(sub.column(c), False).to_numpy(zero_copy_only=False)
@@ -353,7 +353,7 @@ def rows_with_output(work: pa.Table, p: Plan, release: Release | None = None) ->
         sel = np.nonzero(written[start:start + batch.num_rows])[0]
         if sel.size == 0:
             continue
-        sub = pa.Table.from_batches([batch if sel.size == batch.num_rows else batch.take(pa.array(sel))])
+        sub = pa.Table.from_batches([selected(batch, sel)])
         for v in pc.value_counts(sub.column("source").combine_chunks()):
             examples[v["values"].as_py()] += v["counts"].as_py()
         uniq = sub.group_by(["source", "row_key"]).aggregate([])

@@ -88,6 +88,12 @@ SMALL_PASS_ROWS = 1 << 16
 JOIN_BYTES = 64 << 20
 
 
+def selected(batch: pa.RecordBatch, rows: np.ndarray) -> pa.RecordBatch:
+    """Rows ``rows`` of ``batch`` (distinct indices, in order): the batch itself, not a copy, when
+    they are all of it."""
+    return batch if rows.size == batch.num_rows else batch.take(pa.array(rows))
+
+
 def value_codes(values: pa.Array) -> tuple[np.ndarray, list]:
     """Dictionary codes of ``values`` and the values they stand for (null is a value too)."""
     import pyarrow.compute as pc
